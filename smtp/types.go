@@ -1,0 +1,216 @@
+package smtp
+
+import (
+	"time"
+)
+
+// Reply is one SMTP reply (RFC 5321 §4.2), single- or multi-line.
+type Reply struct {
+	// Code is the three-digit reply code, e.g. 250.
+	Code int
+	// Enhanced is the RFC 3463 enhanced status code ("4.4.2") if the
+	// reply's first line carries one, else "".
+	Enhanced string
+	// Text is the text of the first line after the code (and enhanced code).
+	Text string
+	// Lines is the number of lines of the reply (multi-line replies > 1).
+	Lines int
+	// Frame and Time locate the reply's last line: the moment it was complete.
+	Frame int
+	Time  time.Time
+	// Partial is set when the reply's last line never ended with CRLF before
+	// the connection closed or the capture ended.
+	Partial bool
+}
+
+// Command is one client command (RFC 5321 §4.1) and its reply.
+type Command struct {
+	// Verb is the command verb in upper case ("EHLO", "MAIL", "BDAT", ...).
+	Verb string
+	// Arg is the command's argument, kept for envelope commands; for AUTH
+	// only the mechanism is kept, never credentials.
+	Arg string
+	// Frame and Time locate the end of the command line.
+	Frame int
+	Time  time.Time
+	// Reply is the server's reply to the command, nil if none was seen.
+	Reply *Reply
+}
+
+// Latency is the time from the command to its reply, 0 without a reply.
+func (c *Command) Latency() time.Duration {
+	if c.Reply == nil {
+		return 0
+	}
+	return c.Reply.Time.Sub(c.Time)
+}
+
+// Outcome is the result of one mail transaction.
+type Outcome int
+
+const (
+	// OutcomeUnknown: the capture does not show how the transaction ended.
+	OutcomeUnknown Outcome = iota
+	// OutcomeDelivered: the final reply after end-of-data was 2xx.
+	OutcomeDelivered
+	// OutcomeDeferred: the final reply was 4xx (or every recipient got 4xx).
+	OutcomeDeferred
+	// OutcomeRejected: the final reply was 5xx (or every recipient got 5xx).
+	OutcomeRejected
+	// OutcomeNoReply: the client sent its end-of-data and no complete reply
+	// followed before the connection closed, reset, or the capture ended.
+	OutcomeNoReply
+	// OutcomeAborted: the message body never reached its end-of-data
+	// (connection closed or reset mid-body, or the client gave up).
+	OutcomeAborted
+)
+
+// String returns the outcome's name as used in JSON: delivered, deferred,
+// rejected, no-reply, aborted, unknown.
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeDelivered:
+		return "delivered"
+	case OutcomeDeferred:
+		return "deferred"
+	case OutcomeRejected:
+		return "rejected"
+	case OutcomeNoReply:
+		return "no-reply"
+	case OutcomeAborted:
+		return "aborted"
+	}
+	return "unknown"
+}
+
+// Recipient is one RCPT TO and its reply.
+type Recipient struct {
+	Addr  string
+	Frame int
+	Reply *Reply
+}
+
+// EndReason says how a connection ended from the point of view of a
+// transaction still waiting for its reply.
+type EndReason int
+
+const (
+	// EndCaptureEnded: the capture stopped while the connection was open.
+	EndCaptureEnded EndReason = iota
+	// EndClientClosed: the client sent FIN (or QUIT) while waiting.
+	EndClientClosed
+	// EndServerClosed: the server sent FIN without replying.
+	EndServerClosed
+	// EndClientReset: the client sent RST.
+	EndClientReset
+	// EndServerReset: the server sent RST.
+	EndServerReset
+)
+
+// String names the reason in words used by reports.
+func (r EndReason) String() string {
+	switch r {
+	case EndClientClosed:
+		return "client-closed"
+	case EndServerClosed:
+		return "server-closed"
+	case EndClientReset:
+		return "client-reset"
+	case EndServerReset:
+		return "server-reset"
+	}
+	return "capture-ended"
+}
+
+// Transaction is one mail transaction: MAIL FROM to the reply after the
+// message (RFC 5321 §3.3).
+type Transaction struct {
+	MailFrom string
+	// SizeParam is the MAIL FROM SIZE= value, -1 if absent.
+	SizeParam int64
+	// Rcpts lists every RCPT TO with its own reply.
+	Rcpts []Recipient
+	// Method is "DATA" or "BDAT", "" if the body never started.
+	Method string
+	// Size counts the message bytes the client sent on the wire (after
+	// DATA's 354 up to but excluding the end-of-data line, or the sum of
+	// the BDAT chunk sizes).
+	Size int64
+	// MessageID is the Message-ID header if it was seen (no body is kept).
+	MessageID string
+	// Mail is the MAIL command's mark, Data the DATA command (or the first
+	// BDAT), EndOfData the final dot line (or the BDAT ... LAST chunk end).
+	MailFrame, DataFrame, EndOfDataFrame int
+	MailTime, DataTime, EndOfDataTime    time.Time
+	// Reply is the final reply after end-of-data, nil if none.
+	Reply *Reply
+	// Outcome summarises the transaction.
+	Outcome Outcome
+	// Ended says, for no-reply and aborted outcomes, how the connection
+	// ended, and EndFrame/EndTime where.
+	Ended    EndReason
+	EndFrame int
+	EndTime  time.Time
+	// Incomplete is set when a capture gap or a mid-stream start hides part
+	// of the transaction.
+	Incomplete bool
+}
+
+// Latency is the time from end-of-data to the final reply (0 without one).
+func (t *Transaction) Latency() time.Duration {
+	if t.Reply == nil || t.EndOfDataFrame == 0 {
+		return 0
+	}
+	return t.Reply.Time.Sub(t.EndOfDataTime)
+}
+
+// Waited is, for a transaction without reply, the time from end-of-data to
+// the end of the connection or capture.
+func (t *Transaction) Waited() time.Duration {
+	if t.EndOfDataFrame == 0 || t.EndTime.IsZero() {
+		return 0
+	}
+	return t.EndTime.Sub(t.EndOfDataTime)
+}
+
+// TLS describes encryption seen on the connection.
+type TLS struct {
+	// How is "starttls" or "implicit".
+	How string
+	// Frame is where encrypted data begins.
+	Frame int
+	// Version and ServerName come from the ClientHello if present.
+	Version    string
+	ServerName string
+}
+
+// Anomaly is a protocol oddity or a resource limit that was hit.
+type Anomaly struct {
+	// Name is a stable identifier, e.g. "line-too-long", "unmatched-reply".
+	Name  string
+	Frame int
+	// Detail is a short human-readable explanation.
+	Detail string
+}
+
+// Session is everything the decoder learned about one connection.
+type Session struct {
+	// IsSMTP is false when the connection's bytes do not look like SMTP.
+	IsSMTP bool
+	// Banner is the server's greeting, nil if not captured.
+	Banner *Reply
+	// Hello is the EHLO/HELO/LHLO argument; Extensions the EHLO keywords
+	// the server advertised (upper case, with parameters, e.g. "SIZE 10240000").
+	Hello      string
+	Extensions []string
+	// Commands lists every client command in order.
+	Commands []Command
+	// Transactions lists every mail transaction in order.
+	Transactions []Transaction
+	// TLS is non-nil once the connection turned to TLS.
+	TLS *TLS
+	// MidStream is set when the capture starts after the greeting.
+	MidStream bool
+	// Anomalies lists oddities, bounded in number.
+	Anomalies []Anomaly
+}
