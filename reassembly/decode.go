@@ -1,0 +1,143 @@
+package reassembly
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// ErrUnsupportedLink means a frame's link type is not one smtpscope decodes.
+var ErrUnsupportedLink = errors.New("unsupported link type")
+
+// packet is one decoded TCP/IP packet. Its slices point into the frame's
+// bytes or the decoder's layers and are valid until the next decode.
+type packet struct {
+	src, dst netip.AddrPort
+	tcp      *layers.TCP
+	// ipPayloadLen is the TCP segment length (header + payload) according
+	// to the IP header, which exceeds the captured bytes under a snaplen.
+	ipPayloadLen int
+	ttl          uint8
+}
+
+// decoder turns captured frames into TCP packets with gopacket's
+// DecodingLayerParser, one parser per first layer so that each link type
+// starts where it should. It holds the decoded layers, reused per frame.
+type decoder struct {
+	eth     layers.Ethernet
+	dot1q   layers.Dot1Q
+	sll     layers.LinuxSLL
+	sll2    layers.LinuxSLL2
+	loop    layers.Loopback
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	ip6ext  layers.IPv6ExtensionSkipper
+	tcp     layers.TCP
+	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
+	decoded []gopacket.LayerType
+}
+
+func newDecoder() *decoder {
+	d := &decoder{decoded: make([]gopacket.LayerType, 0, 8)}
+	layersToUse := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ip6ext, &d.tcp}
+	d.parsers = make(map[gopacket.LayerType]*gopacket.DecodingLayerParser)
+	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL,
+		layers.LayerTypeLinuxSLL2, layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
+		p := gopacket.NewDecodingLayerParser(first, layersToUse...)
+		p.IgnoreUnsupported = true
+		d.parsers[first] = p
+	}
+	return d
+}
+
+// firstLayer maps a link type to the layer its frames start with.
+func firstLayer(lt layers.LinkType, data []byte) (gopacket.LayerType, error) {
+	switch lt {
+	case layers.LinkTypeEthernet:
+		return layers.LayerTypeEthernet, nil
+	case layers.LinkTypeLinuxSLL:
+		return layers.LayerTypeLinuxSLL, nil
+	case layers.LinkType(276): // LINKTYPE_LINUX_SLL2
+		return layers.LayerTypeLinuxSLL2, nil
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		return layers.LayerTypeLoopback, nil
+	case layers.LinkTypeIPv4:
+		return layers.LayerTypeIPv4, nil
+	case layers.LinkTypeIPv6:
+		return layers.LayerTypeIPv6, nil
+	case layers.LinkTypeRaw, 12, 14: // LINKTYPE_RAW and the DLT_RAW values some systems write
+		if len(data) > 0 && data[0]>>4 == 6 {
+			return layers.LayerTypeIPv6, nil
+		}
+		return layers.LayerTypeIPv4, nil
+	}
+	return 0, fmt.Errorf("%w %d (%s)", ErrUnsupportedLink, int(lt), lt)
+}
+
+// decode decodes one frame. It returns ok=false for frames that are not
+// TCP over IP (or that are too damaged to say), and an error only for an
+// unsupported link type.
+func (d *decoder) decode(lt layers.LinkType, data []byte) (p packet, ok bool, err error) {
+	first, err := firstLayer(lt, data)
+	if err != nil {
+		return p, false, err
+	}
+	parser := d.parsers[first]
+	// Decoding errors (malformed headers) leave the packet out; the layers
+	// decoded before the error are not enough to analyse TCP.
+	if derr := parser.DecodeLayers(data, &d.decoded); derr != nil {
+		return p, false, nil
+	}
+	var haveIP, haveTCP bool
+	var isV6 bool
+	for _, t := range d.decoded {
+		switch t {
+		case layers.LayerTypeIPv4:
+			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
+				return p, false, nil // fragments are not reassembled
+			}
+			src, _ := netip.AddrFromSlice(d.ip4.SrcIP.To4())
+			dst, _ := netip.AddrFromSlice(d.ip4.DstIP.To4())
+			p.src, p.dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
+			p.ipPayloadLen = int(d.ip4.Length) - int(d.ip4.IHL)*4
+			p.ttl = d.ip4.TTL
+			haveIP = true
+		case layers.LayerTypeIPv6:
+			src, _ := netip.AddrFromSlice(d.ip6.SrcIP)
+			dst, _ := netip.AddrFromSlice(d.ip6.DstIP)
+			p.src, p.dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
+			p.ipPayloadLen = int(d.ip6.Length)
+			p.ttl = d.ip6.HopLimit
+			haveIP = true
+			isV6 = true
+		case layers.LayerTypeTCP:
+			haveTCP = true
+		}
+	}
+	if !haveIP || !haveTCP {
+		return p, false, nil
+	}
+	if isV6 {
+		// Extension headers sit between the IPv6 header and TCP: the TCP
+		// bytes are a suffix of the IPv6 payload.
+		p.ipPayloadLen -= len(d.ip6.Payload) - len(d.tcp.Contents) - len(d.tcp.Payload)
+	}
+	p.src = netip.AddrPortFrom(p.src.Addr(), uint16(d.tcp.SrcPort))
+	p.dst = netip.AddrPortFrom(p.dst.Addr(), uint16(d.tcp.DstPort))
+	p.tcp = &d.tcp
+	return p, true, nil
+}
+
+// segmentLen is the TCP payload length as sent, from the IP header; it
+// falls back to the captured payload when the IP length is implausible
+// (e.g. TSO super-frames captured with IP length 0).
+func (p *packet) segmentLen() int {
+	n := p.ipPayloadLen - int(p.tcp.DataOffset)*4
+	if n < len(p.tcp.Payload) {
+		return len(p.tcp.Payload)
+	}
+	return n
+}

@@ -1,0 +1,452 @@
+package reassembly
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	gpr "github.com/gopacket/gopacket/reassembly"
+
+	"github.com/smtpscope/smtpscope/capture"
+)
+
+// Defaults for the zero values of Options.
+const (
+	// DefaultIdleTimeout ends a connection after this much capture time
+	// without a packet (Zeek's tcp_inactivity_timeout is also 5 min).
+	DefaultIdleTimeout = 5 * time.Minute
+	// DefaultGapWait is how long, in capture time, out-of-order data waits
+	// for a missing segment before the hole is declared a capture gap.
+	DefaultGapWait = 3 * time.Second
+	// DefaultMaxPagesPerConnection caps buffered out-of-order data per
+	// connection (gopacket pages hold 1900 bytes: about 3.7 MB).
+	DefaultMaxPagesPerConnection = 2048
+	// DefaultMaxPagesTotal caps buffered out-of-order data over all
+	// connections (about 31 MB).
+	DefaultMaxPagesTotal = 16384
+	// flushEvery is the capture-time interval between flushes.
+	flushEvery = time.Second
+)
+
+// Options configures a Tracker. The zero value is ready to use.
+type Options struct {
+	// NewHandler is called once per new connection and returns the handler
+	// that receives its bytes, or nil to analyse only its TCP segments.
+	NewHandler func(c *Conn) Handler
+	// ServerPorts are ports taken as the server side when a connection's
+	// handshake was not captured. Without a match the lower port is the server.
+	ServerPorts []uint16
+	// IdleTimeout ends connections idle this long in capture time
+	// (zero: DefaultIdleTimeout).
+	IdleTimeout time.Duration
+	// GapWait is how long missing data is waited for (zero: DefaultGapWait).
+	GapWait time.Duration
+	// MaxPagesPerConnection and MaxPagesTotal bound gopacket's buffers of
+	// out-of-order data (zero: the defaults above).
+	MaxPagesPerConnection, MaxPagesTotal int
+}
+
+// Conn is one TCP connection, numbered like Wireshark's tcp.stream.
+type Conn struct {
+	// Stream is the 0-based connection index in order of first packet, as
+	// Wireshark's tcp.stream.
+	Stream int
+	// Client opened the connection (sent the SYN); without a captured
+	// handshake it is guessed from Options.ServerPorts or the port numbers.
+	Client, Server netip.AddrPort
+	// FirstFrame, LastFrame and their times bound the connection's packets.
+	FirstFrame, LastFrame int
+	FirstTime, LastTime   time.Time
+	// Packets counts the connection's frames.
+	Packets int
+	// Analyzer holds the L4 analysis; use Health for its summary.
+	Analyzer Analyzer
+	// Handler receives the connection's bytes (nil: none).
+	Handler Handler
+
+	key      flowKey
+	base     [2]uint32 // first sequence number seen per direction
+	haveBase [2]bool
+	ended    bool
+}
+
+// Health returns the connection's L4 summary.
+func (c *Conn) Health() Health { return c.Analyzer.Health() }
+
+// Stats counts what the tracker saw.
+type Stats struct {
+	Frames      int // frames given to Add
+	TCPFrames   int // frames that decoded to TCP over IP
+	OtherFrames int // frames that are not TCP over IP (or too damaged)
+	// UnsupportedLink counts frames of a link type that is not decoded.
+	UnsupportedLink int
+	// Expired counts connections ended by the idle timeout.
+	Expired int
+	// Recovered counts library panics caught while reassembling.
+	Recovered int
+}
+
+type flowKey struct{ lo, hi netip.AddrPort }
+
+func keyOf(a, b netip.AddrPort) flowKey {
+	if a.Compare(b) <= 0 {
+		return flowKey{a, b}
+	}
+	return flowKey{b, a}
+}
+
+// Tracker follows every TCP connection in a capture: it numbers them,
+// runs the L4 analysis per packet in file order, and feeds the payload to
+// gopacket's reassembly, which hands ordered bytes to each connection's
+// Handler.
+type Tracker struct {
+	opts      Options
+	dec       *decoder
+	flows     map[flowKey]*Conn
+	conns     []*Conn
+	assembler *gpr.Assembler
+	// current is the connection of the packet being assembled, for New.
+	current   *Conn
+	lastFlush time.Time
+	now       time.Time
+	stats     Stats
+}
+
+// NewTracker returns a Tracker configured by opts.
+func NewTracker(opts Options) *Tracker {
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.GapWait <= 0 {
+		opts.GapWait = DefaultGapWait
+	}
+	if opts.MaxPagesPerConnection <= 0 {
+		opts.MaxPagesPerConnection = DefaultMaxPagesPerConnection
+	}
+	if opts.MaxPagesTotal <= 0 {
+		opts.MaxPagesTotal = DefaultMaxPagesTotal
+	}
+	t := &Tracker{opts: opts, dec: newDecoder(), flows: make(map[flowKey]*Conn)}
+	t.assembler = gpr.NewAssembler(gpr.NewStreamPool(&streamFactory{t}))
+	t.assembler.MaxBufferedPagesPerConnection = opts.MaxPagesPerConnection
+	t.assembler.MaxBufferedPagesTotal = opts.MaxPagesTotal
+	return t
+}
+
+// Stats returns the tracker's counters.
+func (t *Tracker) Stats() Stats { return t.stats }
+
+// Conns returns every connection seen so far, in tcp.stream order.
+func (t *Tracker) Conns() []*Conn { return t.conns }
+
+// Add analyses one frame. Frames that are not TCP are counted and skipped;
+// the only error is for a frame whose link type is not decoded
+// (ErrUnsupportedLink), which is also counted.
+func (t *Tracker) Add(f *capture.Frame) error {
+	t.stats.Frames++
+	p, ok, err := t.dec.decode(f.LinkType, f.Data)
+	if err != nil {
+		t.stats.UnsupportedLink++
+		return fmt.Errorf("frame %d: %w", f.Number, err)
+	}
+	if f.Time.After(t.now) {
+		t.now = f.Time
+	}
+	if !ok {
+		t.stats.OtherFrames++
+		t.maybeFlush()
+		return nil
+	}
+	t.stats.TCPFrames++
+	tcp := p.tcp
+	c, dir := t.lookup(&p, f)
+	c.Packets++
+	c.LastFrame, c.LastTime = f.Number, f.Time
+
+	seg := Segment{
+		Frame: f.Number, Time: f.Time, Dir: dir,
+		Seq: tcp.Seq, Ack: tcp.Ack, Len: p.segmentLen(), CapturedLen: len(tcp.Payload),
+		SYN: tcp.SYN, ACK: tcp.ACK, FIN: tcp.FIN, RST: tcp.RST, PSH: tcp.PSH, URG: tcp.URG,
+		ECE: tcp.ECE, CWR: tcp.CWR, Window: tcp.Window, WindowScale: -1, TTL: p.ttl,
+	}
+	readOptions(tcp, &seg)
+	c.Analyzer.Observe(&seg)
+
+	if c.Handler != nil && !c.ended {
+		t.assemble(c, dir, tcp, f)
+		mark := Mark{Frame: f.Number, Time: f.Time}
+		if tcp.FIN {
+			c.Handler.Control(EventFIN, dir, mark)
+		}
+		if tcp.RST {
+			c.Handler.Control(EventRST, dir, mark)
+		}
+	}
+	t.maybeFlush()
+	return nil
+}
+
+// assemble hands the segment to gopacket's reassembly under a flow made
+// unique per tcp.stream, so that a new connection on a reused 4-tuple
+// never meets the old one's state.
+func (t *Tracker) assemble(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Frame) {
+	ctx := &frameContext{ci: gopacket.CaptureInfo{
+		Timestamp: f.Time, CaptureLength: len(f.Data), Length: f.Length, InterfaceIndex: f.Number,
+	}}
+	t.current = c
+	defer func() {
+		t.current = nil
+		if r := recover(); r != nil {
+			// A reassembly library fault must not take down the analysis
+			// of every other connection: stop feeding this one.
+			t.stats.Recovered++
+			c.ended = true
+			c.Handler.End(Mark{Frame: f.Number, Time: f.Time})
+		}
+	}()
+	t.assembler.AssembleWithContext(streamFlow(c.Stream, dir), tcp, ctx)
+}
+
+// streamFlow is the network flow gopacket keys the connection by: the
+// stream number and the direction, instead of the addresses.
+func streamFlow(stream int, dir Direction) gopacket.Flow {
+	var a, b [16]byte
+	binary.BigEndian.PutUint64(a[:8], uint64(stream))
+	binary.BigEndian.PutUint64(b[:8], uint64(stream))
+	a[15], b[15] = 1, 2 // client, server
+	if dir == ServerToClient {
+		a, b = b, a
+	}
+	return gopacket.NewFlow(layers.EndpointIPv6, a[:], b[:])
+}
+
+// lookup finds the packet's connection, starting a new one for a new
+// 4-tuple or, as Wireshark does, for a SYN whose sequence number differs
+// from the first one seen in that direction of the existing connection.
+func (t *Tracker) lookup(p *packet, f *capture.Frame) (*Conn, Direction) {
+	k := keyOf(p.src, p.dst)
+	c := t.flows[k]
+	if c != nil {
+		dir := ClientToServer
+		if p.src != c.Client {
+			dir = ServerToClient
+		}
+		if p.tcp.SYN && !p.tcp.ACK && c.haveBase[dir] && c.base[dir] != p.tcp.Seq {
+			t.end(c)
+			c = nil
+		} else {
+			if !c.haveBase[dir] {
+				c.base[dir], c.haveBase[dir] = p.tcp.Seq, true
+			}
+			return c, dir
+		}
+	}
+	c = &Conn{Stream: len(t.conns), key: k, FirstFrame: f.Number, FirstTime: f.Time}
+	c.Client, c.Server = t.orient(p)
+	dir := ClientToServer
+	if p.src != c.Client {
+		dir = ServerToClient
+	}
+	c.base[dir], c.haveBase[dir] = p.tcp.Seq, true
+	t.flows[k] = c
+	t.conns = append(t.conns, c)
+	if t.opts.NewHandler != nil {
+		c.Handler = t.opts.NewHandler(c)
+	}
+	return c, dir
+}
+
+// orient decides which end of a new connection is the client.
+func (t *Tracker) orient(p *packet) (client, server netip.AddrPort) {
+	switch {
+	case p.tcp.SYN && !p.tcp.ACK:
+		return p.src, p.dst
+	case p.tcp.SYN && p.tcp.ACK:
+		return p.dst, p.src
+	}
+	for _, port := range t.opts.ServerPorts {
+		if p.dst.Port() == port {
+			return p.src, p.dst
+		}
+		if p.src.Port() == port {
+			return p.dst, p.src
+		}
+	}
+	if p.src.Port() < p.dst.Port() {
+		return p.dst, p.src
+	}
+	return p.src, p.dst
+}
+
+// maybeFlush pushes out data that waited too long for a missing segment
+// and ends idle connections, both by capture time.
+func (t *Tracker) maybeFlush() {
+	if t.now.Sub(t.lastFlush) < flushEvery {
+		return
+	}
+	t.lastFlush = t.now
+	t.flush(t.now.Add(-t.opts.GapWait), t.now.Add(-t.opts.IdleTimeout))
+	// An idle connection's handler is ended (and frees its buffers), but
+	// the 4-tuple keeps its stream number: Wireshark never expires a
+	// tcp.stream, and later packets still count in its L4 analysis.
+	idle := t.now.Add(-t.opts.IdleTimeout)
+	for _, c := range t.flows {
+		if !c.ended && c.LastTime.Before(idle) {
+			t.stats.Expired++
+			t.end(c)
+		}
+	}
+}
+
+func (t *Tracker) flush(older, closeOlder time.Time) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.stats.Recovered++
+		}
+	}()
+	t.assembler.FlushWithOptions(gpr.FlushOptions{T: older, TC: closeOlder})
+}
+
+// end finishes a connection: its handler gets End once.
+func (t *Tracker) end(c *Conn) {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	if c.Handler != nil {
+		c.Handler.End(Mark{Frame: c.LastFrame, Time: c.LastTime})
+	}
+}
+
+// Close flushes all buffered data and ends every connection. Call it once
+// after the last frame.
+func (t *Tracker) Close() {
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.stats.Recovered++
+			}
+		}()
+		t.assembler.FlushAll()
+	}()
+	open := make([]*Conn, 0, len(t.flows))
+	for _, c := range t.flows {
+		open = append(open, c)
+	}
+	sort.Slice(open, func(i, j int) bool { return open[i].Stream < open[j].Stream })
+	for _, c := range open {
+		t.end(c)
+	}
+	clear(t.flows)
+}
+
+// readOptions copies the TCP options the analyser uses into seg.
+func readOptions(tcp *layers.TCP, seg *Segment) {
+	for i := range tcp.Options {
+		o := &tcp.Options[i]
+		switch o.OptionType {
+		case layers.TCPOptionKindMSS:
+			if len(o.OptionData) == 2 {
+				seg.MSS = int(binary.BigEndian.Uint16(o.OptionData))
+			}
+		case layers.TCPOptionKindWindowScale:
+			if len(o.OptionData) == 1 {
+				seg.WindowScale = int(o.OptionData[0])
+			}
+		case layers.TCPOptionKindSACKPermitted:
+			seg.SACKPermitted = true
+		case layers.TCPOptionKindSACK:
+			seg.SACK = true
+			for b := o.OptionData; len(b) >= 8; b = b[8:] {
+				seg.SACKBlocks = append(seg.SACKBlocks, [2]uint32{
+					binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:])})
+			}
+		}
+	}
+}
+
+// frameContext carries a frame's capture info, with the frame number in
+// InterfaceIndex, through gopacket's reassembly: gopacket keeps the
+// context of buffered out-of-order data, so every byte it delivers can
+// still name its frame.
+type frameContext struct{ ci gopacket.CaptureInfo }
+
+func (c *frameContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
+
+type streamFactory struct{ t *Tracker }
+
+func (f *streamFactory) New(netFlow, _ gopacket.Flow, _ *layers.TCP, _ gpr.AssemblerContext) gpr.Stream {
+	c := f.t.current
+	if c == nil || c.Handler == nil {
+		return nil
+	}
+	// gopacket's "client" is whoever sent the first packet it saw.
+	first := ClientToServer
+	if raw := netFlow.Src().Raw(); len(raw) == 16 && raw[15] == 2 {
+		first = ServerToClient
+	}
+	return &stream{conn: c, first: first}
+}
+
+// stream adapts one connection's Handler to gopacket's reassembly.Stream.
+type stream struct {
+	conn  *Conn
+	first Direction // our direction of gopacket's TCPDirClientToServer
+}
+
+func (s *stream) direction(d gpr.TCPFlowDirection) Direction {
+	if d == gpr.TCPDirClientToServer {
+		return s.first
+	}
+	return 1 - s.first
+}
+
+func (s *stream) Accept(_ *layers.TCP, _ gopacket.CaptureInfo, _ gpr.TCPFlowDirection, nextSeq gpr.Sequence, start *bool, _ gpr.AssemblerContext) bool {
+	// Connections picked up mid-stream start at their first segment.
+	*start = true
+	return true
+}
+
+func (s *stream) ReassembledSG(sg gpr.ScatterGather, _ gpr.AssemblerContext) {
+	if s.conn.ended {
+		return
+	}
+	d, _, _, skip := sg.Info()
+	dir := s.direction(d)
+	n, _ := sg.Lengths()
+	m := sgMarker{sg: sg, n: n}
+	if skip > 0 {
+		s.conn.Handler.Gap(dir, skip, m.Mark(0))
+	}
+	if n == 0 {
+		return
+	}
+	s.conn.Handler.Data(dir, sg.Fetch(n), m)
+}
+
+func (s *stream) ReassemblyComplete(gpr.AssemblerContext) bool {
+	// Keep the connection in gopacket's pool so that a late ACK does not
+	// re-create it (gopacket #427); the idle flush removes it.
+	return false
+}
+
+// sgMarker gives each delivered byte the frame and time it came in.
+type sgMarker struct {
+	sg gpr.ScatterGather
+	n  int
+}
+
+func (m sgMarker) Mark(off int) Mark {
+	if off >= m.n {
+		off = m.n - 1
+	}
+	if off < 0 {
+		off = 0
+	}
+	ci := m.sg.CaptureInfo(off)
+	return Mark{Frame: ci.InterfaceIndex, Time: ci.Timestamp}
+}
