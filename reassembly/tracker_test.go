@@ -64,7 +64,6 @@ func readFrames(t testing.TB, path string, fn func(*capture.Frame)) {
 	}
 }
 
-
 var _ = layers.LinkTypeEthernet
 
 type truthStream struct {
