@@ -1,0 +1,465 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/smtp"
+)
+
+// Cause is the short code of a diagnosis. The vocabulary is fixed: values
+// are added, never renamed.
+type Cause string
+
+// The causes, with the layer each is normally reported at.
+const (
+	CauseOK                Cause = "ok"                 // none
+	CauseEODNoReply        Cause = "eod-no-reply"       // L7
+	CauseEODPartialReply   Cause = "eod-partial-reply"  // L7
+	CauseSlowReply         Cause = "slow-reply"         // L7
+	CauseRejected          Cause = "rejected"           // L7
+	CauseDeferred          Cause = "deferred"           // L7
+	CauseAbortedByClient   Cause = "aborted-by-client"  // L7
+	CausePMTUBlackhole     Cause = "pmtu-blackhole"     // L4
+	CausePacketLoss        Cause = "packet-loss"        // L4
+	CauseZeroWindowStall   Cause = "zero-window-stall"  // L4
+	CauseResetByServer     Cause = "reset-by-server"    // L4
+	CauseResetByClient     Cause = "reset-by-client"    // L4
+	CauseResetInjected     Cause = "reset-injected"     // L4
+	CauseConnectRefused    Cause = "connect-refused"    // L4
+	CauseConnectTimeout    Cause = "connect-timeout"    // L4
+	CauseTLSOpaque         Cause = "tls-opaque"         // none
+	CauseCaptureIncomplete Cause = "capture-incomplete" // capture
+	// CauseClosedByServer: the server closed the connection (FIN) in the
+	// middle of a transaction without a reply.
+	CauseClosedByServer Cause = "closed-by-server" // L7
+)
+
+// Layers.
+const (
+	LayerNone    = "none"
+	LayerL4      = "L4"
+	LayerL7      = "L7"
+	LayerCapture = "capture"
+)
+
+// severity orders causes for picking the headline: higher is worse.
+var severity = map[Cause]int{
+	CauseOK: 0, CauseTLSOpaque: 1, CauseCaptureIncomplete: 2, CauseSlowReply: 3,
+	CauseDeferred: 4, CauseRejected: 5, CauseAbortedByClient: 6, CauseClosedByServer: 7,
+	CauseZeroWindowStall: 8, CausePacketLoss: 9, CausePMTUBlackhole: 10,
+	CauseConnectTimeout: 11, CauseConnectRefused: 12,
+	CauseResetByClient: 13, CauseResetByServer: 14, CauseResetInjected: 15,
+	CauseEODPartialReply: 16, CauseEODNoReply: 17,
+}
+
+// Options tunes the rules. The zero value uses the defaults.
+type Options struct {
+	// SlowReply is the end-of-data reply latency from which a delivered
+	// message is reported slow (zero: DefaultSlowReply).
+	SlowReply time.Duration
+	// Redact replaces mail addresses and HELO names with stable tokens.
+	Redact bool
+}
+
+// DefaultSlowReply is a third of RFC 5321 §4.5.3.2.6's 10-minute
+// end-of-data timeout; Exchange's default is lower still.
+const DefaultSlowReply = 30 * time.Second
+
+// Facts is what the earlier stages know of one connection.
+type Facts struct {
+	Conn *reassembly.Conn
+	// Session is the SMTP decoder's result, nil if payload was not decoded.
+	Session *smtp.Session
+}
+
+// failed tells whether an outcome counts as a failed mail transaction.
+func failed(o smtp.Outcome) bool {
+	switch o {
+	case smtp.OutcomeNoReply, smtp.OutcomeAborted, smtp.OutcomeRejected, smtp.OutcomeDeferred:
+		return true
+	}
+	return false
+}
+
+// Build applies the diagnosis rules to every connection and returns the
+// report. Connections that are not SMTP are kept with "smtp": null.
+func Build(inputs []Input, facts []Facts, opts Options) *Report {
+	if opts.SlowReply <= 0 {
+		opts.SlowReply = DefaultSlowReply
+	}
+	r := &Report{Schema: Schema, Inputs: inputs, Connections: make([]Connection, 0, len(facts))}
+	red := newRedactor(opts.Redact)
+	for i := range facts {
+		c := buildConnection(&facts[i], opts, red)
+		r.Totals.Connections++
+		if c.SMTP != nil {
+			r.Totals.SMTPConnections++
+			for _, tx := range c.SMTP.Transactions {
+				r.Totals.Transactions++
+				switch tx.Outcome {
+				case "delivered":
+					r.Totals.Delivered++
+				case "no-reply", "aborted", "rejected", "deferred":
+					r.Totals.Failed++
+				}
+			}
+		}
+		r.Connections = append(r.Connections, c)
+	}
+	r.Verdict = headline(r)
+	return r
+}
+
+// Failed tells whether the report found at least one failed mail
+// transaction or broken connection (exit status 1).
+func (r *Report) Failed() bool {
+	if r.Totals.Failed > 0 {
+		return true
+	}
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		if c.L4.Verdict == reassembly.Broken.String() && (c.SMTP != nil || c.Diagnosis.Cause != CauseOK) {
+			return true
+		}
+	}
+	return false
+}
+
+func buildConnection(f *Facts, opts Options, red *redactor) Connection {
+	c := f.Conn
+	h := c.Health()
+	out := Connection{
+		Stream: c.Stream, Client: c.Client.String(), Server: c.Server.String(),
+		FirstFrame: c.FirstFrame, LastFrame: c.LastFrame, Start: c.FirstTime,
+		DurationMS: ms(c.LastTime.Sub(c.FirstTime)), Packets: c.Packets,
+		L4: L4{Retransmissions: h.Retransmissions, Resets: h.Resets, ZeroWindows: h.ZeroWindows,
+			Verdict: h.Verdict.String(), Reasons: h.Reasons},
+	}
+	s := f.Session
+	if s == nil || !s.IsSMTP {
+		out.Diagnosis = Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "Not an SMTP connection."}
+		if h.Verdict == reassembly.Broken {
+			out.Diagnosis = Diagnosis{Layer: LayerL4, Cause: CauseOK, Summary: "Not an SMTP connection; TCP was broken."}
+		}
+		return out
+	}
+	m := &SMTP{Banner: reply(s.Banner, time.Time{}), Hello: red.host(s.Hello), Extensions: s.Extensions,
+		MidStream: s.MidStream, Commands: make([]Command, 0, len(s.Commands)),
+		Transactions: make([]Transaction, 0, len(s.Transactions)), Verdict: "ok"}
+	if s.TLS != nil {
+		m.TLS = &TLS{How: s.TLS.How, Frame: s.TLS.Frame, Version: s.TLS.Version, ServerName: s.TLS.ServerName}
+	}
+	for i := range s.Commands {
+		cmd := &s.Commands[i]
+		m.Commands = append(m.Commands, Command{Verb: cmd.Verb, Frame: cmd.Frame, Reply: reply(cmd.Reply, cmd.Time)})
+	}
+	for _, a := range s.Anomalies {
+		m.Anomalies = append(m.Anomalies, Anomaly{Name: a.Name, Frame: a.Frame, Detail: a.Detail})
+	}
+	worst := Diagnosis{Layer: LayerNone, Cause: CauseOK}
+	for i := range s.Transactions {
+		tx := &s.Transactions[i]
+		t := Transaction{MailFrom: red.mail(tx.MailFrom), RcptTo: []string{}, Method: tx.Method, Size: tx.Size,
+			MessageID: red.mail(tx.MessageID), MailFrame: tx.MailFrame, DataFrame: tx.DataFrame,
+			EODFrame: tx.EndOfDataFrame, Reply: reply(tx.Reply, tx.EndOfDataTime), Outcome: tx.Outcome.String(),
+			Incomplete: tx.Incomplete}
+		if tx.SizeParam > 0 {
+			t.SizeParam = tx.SizeParam
+		}
+		if tx.EndOfDataFrame != 0 {
+			t.EODTime = tx.EndOfDataTime
+		}
+		for _, rc := range tx.Rcpts {
+			t.RcptTo = append(t.RcptTo, red.mail(rc.Addr))
+			t.Rcpts = append(t.Rcpts, Recipient{Addr: red.mail(rc.Addr), Frame: rc.Frame, Reply: reply(rc.Reply, time.Time{})})
+		}
+		if tx.Outcome == smtp.OutcomeNoReply || tx.Outcome == smtp.OutcomeAborted {
+			t.Ended = tx.Ended.String()
+			t.EndFrame = tx.EndFrame
+			t.WaitedMS = ms(tx.Waited())
+		}
+		t.Diagnosis = diagnoseTransaction(c, &h, tx, opts)
+		if failed(tx.Outcome) {
+			m.Verdict = "failed"
+		}
+		if severity[t.Diagnosis.Cause] > severity[worst.Cause] {
+			worst = t.Diagnosis
+		}
+		m.Transactions = append(m.Transactions, t)
+	}
+	out.SMTP = m
+	if worst.Cause == CauseOK {
+		worst = diagnoseSession(c, &h, s)
+		if worst.Cause != CauseOK && worst.Cause != CauseTLSOpaque && worst.Cause != CauseCaptureIncomplete {
+			m.Verdict = "failed"
+		}
+	}
+	out.Diagnosis = worst
+	return out
+}
+
+// diagnoseTransaction applies the rules to one mail transaction.
+func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, opts Options) Diagnosis {
+	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
+	eod := Evidence{Frame: tx.EndOfDataFrame, Time: tx.EndOfDataTime, What: "client sent the end-of-data \".\""}
+	tcpFine := h.Retransmissions == 0 && h.ZeroWindows == 0
+	switch tx.Outcome {
+	case smtp.OutcomeDelivered:
+		if lat := tx.Latency(); lat >= opts.SlowReply {
+			return Diagnosis{Layer: LayerL7, Cause: CauseSlowReply, Filter: filter,
+				Summary:  fmt.Sprintf("The server took %s to accept the message after end-of-data; clients with a shorter timeout give up first.", dur(lat)),
+				Evidence: []Evidence{eod, {Frame: tx.Reply.Frame, Time: tx.Reply.Time, What: "server replied " + replyText(tx.Reply)}}}
+		}
+		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "Delivered: " + replyText(tx.Reply) + "."}
+	case smtp.OutcomeDeferred, smtp.OutcomeRejected:
+		r := finalRefusal(tx)
+		cause, verb := CauseDeferred, "deferred (temporary failure, the client will retry)"
+		if tx.Outcome == smtp.OutcomeRejected {
+			cause, verb = CauseRejected, "rejected (permanent failure)"
+		}
+		d := Diagnosis{Layer: LayerL7, Cause: cause, Filter: filter}
+		if r != nil {
+			d.Summary = fmt.Sprintf("The server %s the message: %s.", verb, explain(r))
+			d.Evidence = []Evidence{{Frame: r.Frame, Time: r.Time, What: "server replied " + replyText(r)}}
+			d.Filter = fmt.Sprintf("%s && smtp.response.code == %d", filter, r.Code)
+		} else {
+			d.Summary = fmt.Sprintf("The server %s the message.", verb)
+		}
+		return d
+	case smtp.OutcomeNoReply:
+		end := endEvidence(tx)
+		filter := fmt.Sprintf("%s && frame.number >= %d", filter, tx.EndOfDataFrame)
+		if tx.Incomplete {
+			return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{eod, end},
+				Summary: "No reply to end-of-data was captured, but the capture misses part of this connection, so the reply may have been lost from the capture."}
+		}
+		switch tx.Ended {
+		case smtp.EndServerReset:
+			return Diagnosis{Layer: LayerL4, Cause: CauseResetByServer, Filter: filter, Evidence: []Evidence{eod, end},
+				Summary: fmt.Sprintf("The server reset the connection %s after end-of-data instead of replying.", dur(tx.Waited()))}
+		case smtp.EndClientReset:
+			if !tcpFine {
+				break
+			}
+			return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{eod, end},
+				Summary: fmt.Sprintf("TCP delivered the whole message, but the server never answered the end-of-data; the client reset the connection after %s.", dur(tx.Waited()))}
+		}
+		if !tcpFine {
+			return lossDiagnosis(h, filter, []Evidence{eod, end}, fmt.Sprintf("no reply to end-of-data within %s", dur(tx.Waited())))
+		}
+		if tx.Ended == smtp.EndCaptureEnded {
+			return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{eod, end},
+				Summary: fmt.Sprintf("TCP was healthy, but the server had not answered the end-of-data %s later, when the capture ended.", dur(tx.Waited()))}
+		}
+		return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{eod, end},
+			Summary: fmt.Sprintf("TCP was healthy and delivered the whole message, but the relay never answered the end-of-data; the client gave up after %s. Look at the relay, not the network.", dur(tx.Waited()))}
+	case smtp.OutcomeAborted:
+		end := endEvidence(tx)
+		if !tcpFine {
+			return lossDiagnosis(h, filter, []Evidence{end}, "the message never reached its end-of-data")
+		}
+		switch tx.Ended {
+		case smtp.EndServerReset:
+			return Diagnosis{Layer: LayerL4, Cause: CauseResetByServer, Filter: filter, Evidence: []Evidence{end},
+				Summary: "The server reset the connection in the middle of the message body."}
+		case smtp.EndClientReset:
+			return Diagnosis{Layer: LayerL4, Cause: CauseResetByClient, Filter: filter, Evidence: []Evidence{end},
+				Summary: "The client reset the connection in the middle of the message body."}
+		case smtp.EndServerClosed:
+			return Diagnosis{Layer: LayerL7, Cause: CauseClosedByServer, Filter: filter, Evidence: []Evidence{end},
+				Summary: "The server closed the connection in the middle of the message body."}
+		case smtp.EndClientClosed:
+			return Diagnosis{Layer: LayerL7, Cause: CauseAbortedByClient, Filter: filter, Evidence: []Evidence{end},
+				Summary: "The client closed the connection before finishing the message body."}
+		}
+		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{end},
+			Summary: "The capture ended in the middle of the message body."}
+	}
+	if tx.Incomplete {
+		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
+			Summary: "The capture misses part of this transaction; its outcome is unknown."}
+	}
+	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "The transaction did not reach its body (no DATA or BDAT)."}
+}
+
+// lossDiagnosis blames the network for a failure on a connection whose
+// TCP showed loss or stalls.
+func lossDiagnosis(h *reassembly.Health, filter string, ev []Evidence, what string) Diagnosis {
+	if h.ZeroWindows > 0 && h.Retransmissions == 0 {
+		return Diagnosis{Layer: LayerL4, Cause: CauseZeroWindowStall, Filter: filter + " && tcp.analysis.zero_window", Evidence: ev,
+			Summary: fmt.Sprintf("A receiver advertised a zero window %d times and %s: the receiver stopped reading.", h.ZeroWindows, what)}
+	}
+	return Diagnosis{Layer: LayerL4, Cause: CausePacketLoss, Filter: filter + " && tcp.analysis.retransmission", Evidence: ev,
+		Summary: fmt.Sprintf("TCP retransmitted %d segments and %s: the network lost packets.", h.Retransmissions, what)}
+}
+
+// diagnoseSession covers connections without a failed transaction.
+func diagnoseSession(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session) Diagnosis {
+	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
+	if b := s.Banner; b != nil && b.Code >= 400 {
+		cause := CauseDeferred
+		if b.Code >= 500 {
+			cause = CauseRejected
+		}
+		return Diagnosis{Layer: LayerL7, Cause: cause, Filter: filter,
+			Evidence: []Evidence{{Frame: b.Frame, Time: b.Time, What: "server greeted with " + replyText(b)}},
+			Summary:  fmt.Sprintf("The server refused the session in its greeting: %s.", explain(b))}
+	}
+	if s.TLS != nil {
+		return Diagnosis{Layer: LayerNone, Cause: CauseTLSOpaque, Filter: filter,
+			Evidence: []Evidence{{Frame: s.TLS.Frame, What: "encrypted from here on"}},
+			Summary:  "The session switched to TLS (" + s.TLS.How + "); the mail transactions inside cannot be seen."}
+	}
+	if s.MidStream {
+		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
+			Summary: "The capture started after this SMTP session had begun."}
+	}
+	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "No failed mail transaction."}
+}
+
+// finalRefusal is the reply that decided a deferred or rejected outcome.
+func finalRefusal(tx *smtp.Transaction) *smtp.Reply {
+	if tx.Reply != nil {
+		return tx.Reply
+	}
+	for i := len(tx.Rcpts) - 1; i >= 0; i-- {
+		if r := tx.Rcpts[i].Reply; r != nil && r.Code >= 400 {
+			return r
+		}
+	}
+	return nil
+}
+
+func endEvidence(tx *smtp.Transaction) Evidence {
+	what := map[smtp.EndReason]string{
+		smtp.EndCaptureEnded: "capture ended",
+		smtp.EndClientClosed: "client gave up and closed the session",
+		smtp.EndServerClosed: "server closed the connection",
+		smtp.EndClientReset:  "client reset the connection",
+		smtp.EndServerReset:  "server reset the connection",
+	}[tx.Ended]
+	return Evidence{Frame: tx.EndFrame, Time: tx.EndTime, What: what}
+}
+
+// headline picks the report's verdict: the worst diagnosis, with counts.
+func headline(r *Report) Diagnosis {
+	var worst *Diagnosis
+	n := 0
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		d := &c.Diagnosis
+		if d.Cause == CauseOK || d.Cause == CauseTLSOpaque {
+			continue
+		}
+		if worst == nil || severity[d.Cause] > severity[worst.Cause] {
+			worst = d
+		}
+		if d.Cause == worstCause(r) {
+			n++
+		}
+	}
+	if worst == nil {
+		s := fmt.Sprintf("No failure found: %d of %d mail transactions delivered.", r.Totals.Delivered, r.Totals.Transactions)
+		if r.Totals.SMTPConnections == 0 {
+			s = "No SMTP session found in the capture."
+		}
+		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: s}
+	}
+	h := Diagnosis{Layer: worst.Layer, Cause: worst.Cause}
+	switch worst.Cause {
+	case CauseEODNoReply, CauseEODPartialReply:
+		h.Summary = fmt.Sprintf("the server never answered end-of-data on %d connection(s); %s", n, l4Clause(r))
+	default:
+		h.Summary = fmt.Sprintf("%s on %d connection(s): %s", worst.Cause, n, worst.Summary)
+	}
+	return h
+}
+
+func worstCause(r *Report) Cause {
+	w := CauseOK
+	for i := range r.Connections {
+		if c := r.Connections[i].Diagnosis.Cause; severity[c] > severity[w] {
+			w = c
+		}
+	}
+	return w
+}
+
+// l4Clause states TCP health over the SMTP connections in words.
+func l4Clause(r *Report) string {
+	var retr, rst, zw int
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		if c.SMTP == nil {
+			continue
+		}
+		retr += c.L4.Retransmissions
+		rst += c.L4.Resets
+		zw += c.L4.ZeroWindows
+	}
+	if retr == 0 && rst == 0 && zw == 0 {
+		return "TCP was healthy (no retransmissions, resets or zero windows)."
+	}
+	return fmt.Sprintf("TCP showed %d retransmissions, %d resets, %d zero windows.", retr, rst, zw)
+}
+
+func reply(r *smtp.Reply, since time.Time) *Reply {
+	if r == nil {
+		return nil
+	}
+	out := &Reply{Code: r.Code, Enhanced: r.Enhanced, Text: r.Text, Frame: r.Frame, Partial: r.Partial}
+	if !since.IsZero() {
+		out.LatencyMS = ms(r.Time.Sub(since))
+	}
+	return out
+}
+
+func replyText(r *smtp.Reply) string {
+	if r == nil {
+		return "nothing"
+	}
+	s := fmt.Sprint(r.Code)
+	if r.Enhanced != "" {
+		s += " " + r.Enhanced
+	}
+	return s
+}
+
+// explain renders a reply with its meaning, e.g.
+// `552 5.3.4 "Message too big" (message too big for system)`.
+func explain(r *smtp.Reply) string {
+	s := replyText(r)
+	if r.Text != "" {
+		s += fmt.Sprintf(" %q", r.Text)
+	}
+	if m := codeMeaning(r.Code, r.Enhanced); m != "" {
+		s += " (" + m + ")"
+	}
+	return s
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// dur formats a duration for sentences: "25.0 s", "340 ms".
+func dur(d time.Duration) string {
+	if d >= time.Second {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000)
+}
+
+// sortedConnections returns indexes of connections: failing ones first
+// (worst first), then the rest in stream order.
+func sortedConnections(r *Report) []int {
+	idx := make([]int, len(r.Connections))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		return severity[r.Connections[idx[a]].Diagnosis.Cause] > severity[r.Connections[idx[b]].Diagnosis.Cause]
+	})
+	return idx
+}

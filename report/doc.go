@@ -1,0 +1,30 @@
+// Package report turns what the earlier stages learned — each connection's
+// L4 health from reassembly and its SMTP session from smtp — into
+// verdicts and causes, and renders them for people (text) and programs
+// (JSON, schema "smtpscope.report/v1").
+//
+// Deciding and rendering are kept apart: Build applies explicit rules and
+// fills a Report; the writers only format a Report. Nothing in this
+// package reads packets or parses SMTP.
+//
+// # JSON schema smtpscope.report/v1
+//
+//	{"schema": "smtpscope.report/v1",
+//	 "inputs": [{"name", "format", "packets", "truncated", "warnings"}],
+//	 "verdict": {"layer", "cause", "summary"},        // the headline
+//	 "connections": [{
+//	   "stream", "client", "server", "first_frame", "last_frame", "start", "duration_ms", "packets",
+//	   "l4": {"retransmissions", "resets", "zero_windows", "verdict", "reasons"},
+//	   "smtp": {"banner": {"code", "enhanced", "text", "frame"} | null,
+//	            "tls": {...} | null,
+//	            "commands": [{"verb", "frame", "reply": {"code", "enhanced", "frame", "latency_ms"} | null}],
+//	            "transactions": [{"mail_from", "rcpt_to", "method", "size", "mail_frame",
+//	                              "eod_frame", "reply": {"code", "enhanced", "text", "frame", "latency_ms"} | null,
+//	                              "outcome", "ended", "end_frame", "waited_ms", "incomplete"}],
+//	            "verdict"} | null,                        // null: not SMTP
+//	   "diagnosis": {"layer", "cause", "summary", "evidence": [{"frame", "what"}], "filter"}}]}
+//
+// outcome is one of delivered, rejected, deferred, no-reply, aborted,
+// unknown. diagnosis.layer is none, L4, L7 or capture; diagnosis.cause is
+// one of the Cause constants (the vocabulary is only ever extended).
+package report

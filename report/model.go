@@ -1,0 +1,161 @@
+package report
+
+import "time"
+
+// Schema names the JSON layout this package writes.
+const Schema = "smtpscope.report/v1"
+
+// Report is the whole analysis, ready to render.
+type Report struct {
+	Schema      string       `json:"schema"`
+	Inputs      []Input      `json:"inputs"`
+	Verdict     Diagnosis    `json:"verdict"`
+	Connections []Connection `json:"connections"`
+	// Totals over all connections.
+	Totals Totals `json:"totals"`
+}
+
+// Input describes one capture file that was read.
+type Input struct {
+	Name      string   `json:"name"`
+	Format    string   `json:"format"`
+	Packets   int      `json:"packets"`
+	Truncated bool     `json:"truncated"`
+	Warnings  []string `json:"warnings,omitempty"`
+	// Start and End bound the capture times of its packets.
+	Start time.Time `json:"start,omitzero"`
+	End   time.Time `json:"end,omitzero"`
+}
+
+// Totals counts across connections.
+type Totals struct {
+	Connections     int `json:"connections"`
+	SMTPConnections int `json:"smtp_connections"`
+	Transactions    int `json:"transactions"`
+	Delivered       int `json:"delivered"`
+	Failed          int `json:"failed"`
+}
+
+// Connection is one TCP connection with its L4 and L7 facts and diagnosis.
+type Connection struct {
+	Stream     int       `json:"stream"`
+	Client     string    `json:"client"`
+	Server     string    `json:"server"`
+	FirstFrame int       `json:"first_frame"`
+	LastFrame  int       `json:"last_frame"`
+	Start      time.Time `json:"start"`
+	DurationMS float64   `json:"duration_ms"`
+	Packets    int       `json:"packets"`
+	L4         L4        `json:"l4"`
+	SMTP       *SMTP     `json:"smtp"`
+	Diagnosis  Diagnosis `json:"diagnosis"`
+}
+
+// L4 is the TCP health of a connection.
+type L4 struct {
+	Retransmissions int      `json:"retransmissions"`
+	Resets          int      `json:"resets"`
+	ZeroWindows     int      `json:"zero_windows"`
+	Verdict         string   `json:"verdict"`
+	Reasons         []string `json:"reasons,omitempty"`
+}
+
+// SMTP is the decoded SMTP conversation of a connection.
+type SMTP struct {
+	Banner       *Reply        `json:"banner"`
+	Hello        string        `json:"hello,omitempty"`
+	Extensions   []string      `json:"extensions,omitempty"`
+	TLS          *TLS          `json:"tls"`
+	MidStream    bool          `json:"mid_stream,omitempty"`
+	Commands     []Command     `json:"commands"`
+	Transactions []Transaction `json:"transactions"`
+	Anomalies    []Anomaly     `json:"anomalies,omitempty"`
+	// Verdict is "ok" when every transaction was delivered (or there were
+	// none and nothing failed), else "failed".
+	Verdict string `json:"verdict"`
+}
+
+// Reply is an SMTP reply as reported.
+type Reply struct {
+	Code      int     `json:"code"`
+	Enhanced  string  `json:"enhanced,omitempty"`
+	Text      string  `json:"text,omitempty"`
+	Frame     int     `json:"frame"`
+	LatencyMS float64 `json:"latency_ms"`
+	Partial   bool    `json:"partial,omitempty"`
+}
+
+// Command is a client command and its reply.
+type Command struct {
+	Verb  string `json:"verb"`
+	Frame int    `json:"frame"`
+	Reply *Reply `json:"reply"`
+}
+
+// Transaction is one mail transaction as reported.
+type Transaction struct {
+	MailFrom  string      `json:"mail_from"`
+	RcptTo    []string    `json:"rcpt_to"`
+	Rcpts     []Recipient `json:"rcpts,omitempty"`
+	Method    string      `json:"method"`
+	Size      int64       `json:"size"`
+	SizeParam int64       `json:"size_param,omitempty"`
+	MessageID string      `json:"message_id,omitempty"`
+	MailFrame int         `json:"mail_frame"`
+	DataFrame int         `json:"data_frame,omitempty"`
+	EODFrame  int         `json:"eod_frame"`
+	EODTime   time.Time   `json:"eod_time,omitzero"`
+	Reply     *Reply      `json:"reply"`
+	Outcome   string      `json:"outcome"`
+	// Ended, EndFrame and WaitedMS say, for no-reply and aborted
+	// transactions, how and where the connection ended and how long the
+	// client had waited since end-of-data.
+	Ended      string    `json:"ended,omitempty"`
+	EndFrame   int       `json:"end_frame,omitempty"`
+	WaitedMS   float64   `json:"waited_ms,omitempty"`
+	Incomplete bool      `json:"incomplete,omitempty"`
+	Diagnosis  Diagnosis `json:"diagnosis"`
+}
+
+// Recipient is one RCPT TO and its reply.
+type Recipient struct {
+	Addr  string `json:"addr"`
+	Frame int    `json:"frame"`
+	Reply *Reply `json:"reply"`
+}
+
+// TLS says the connection turned to TLS.
+type TLS struct {
+	How        string `json:"how"`
+	Frame      int    `json:"frame"`
+	Version    string `json:"version,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
+}
+
+// Anomaly is a protocol oddity.
+type Anomaly struct {
+	Name   string `json:"name"`
+	Frame  int    `json:"frame"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Diagnosis says which layer failed, why, and the evidence.
+type Diagnosis struct {
+	// Layer is none, L4, L7 or capture.
+	Layer string `json:"layer"`
+	// Cause is a Cause constant.
+	Cause Cause `json:"cause"`
+	// Summary is one plain sentence.
+	Summary string `json:"summary"`
+	// Evidence lists frames to look at, in order.
+	Evidence []Evidence `json:"evidence,omitempty"`
+	// Filter is a Wireshark display filter showing the evidence.
+	Filter string `json:"filter,omitempty"`
+}
+
+// Evidence is one frame and what it shows.
+type Evidence struct {
+	Frame int       `json:"frame"`
+	Time  time.Time `json:"time"`
+	What  string    `json:"what"`
+}

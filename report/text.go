@@ -1,0 +1,329 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TextOptions tunes the text rendering.
+type TextOptions struct {
+	// Color adds ANSI colours (for terminals).
+	Color bool
+}
+
+type textWriter struct {
+	w   *bufio.Writer
+	opt TextOptions
+}
+
+func (t *textWriter) color(code, s string) string {
+	if !t.opt.Color {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// WriteText writes the report for a person: the headline verdict, failing
+// connections first with their evidence, then the healthy rest, then a
+// per-server table.
+func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
+	t := &textWriter{w: bufio.NewWriter(w), opt: opt}
+	t.header(r)
+	t.verdict(r)
+	for _, i := range sortedConnections(r) {
+		c := &r.Connections[i]
+		if c.SMTP == nil && c.Diagnosis.Cause == CauseOK {
+			continue
+		}
+		t.connection(c)
+	}
+	t.servers(r)
+	if err := t.w.Flush(); err != nil {
+		return fmt.Errorf("writing text report: %w", err)
+	}
+	return nil
+}
+
+func (t *textWriter) header(r *Report) {
+	var names []string
+	packets := 0
+	var start, end time.Time
+	for _, in := range r.Inputs {
+		names = append(names, in.Name)
+		packets += in.Packets
+		if !in.Start.IsZero() && (start.IsZero() || in.Start.Before(start)) {
+			start = in.Start
+		}
+		if in.End.After(end) {
+			end = in.End
+		}
+	}
+	fmt.Fprintf(t.w, "smtpscope — %s: %s packets, %d TCP connections (%d SMTP), %s\n",
+		strings.Join(names, ", "), thousands(int64(packets)), r.Totals.Connections, r.Totals.SMTPConnections, dur(end.Sub(start)))
+	for _, in := range r.Inputs {
+		for _, w := range in.Warnings {
+			fmt.Fprintf(t.w, "%s %s: %s\n", t.color("33", "WARNING"), in.Name, w)
+		}
+	}
+	fmt.Fprintln(t.w)
+}
+
+func (t *textWriter) verdict(r *Report) {
+	v := r.Verdict
+	label := "VERDICT  "
+	if v.Cause == CauseOK {
+		fmt.Fprintf(t.w, "%s%s\n\n", label, t.color("32", v.Summary))
+		return
+	}
+	fmt.Fprintf(t.w, "%s%s\n", label, t.color("1;31", v.Layer+": "+v.Summary))
+	fmt.Fprintf(t.w, "         %d of %d mail transactions failed, %d delivered.\n\n", r.Totals.Failed, r.Totals.Transactions, r.Totals.Delivered)
+}
+
+func (t *textWriter) connection(c *Connection) {
+	ok := c.Diagnosis.Cause == CauseOK || c.Diagnosis.Cause == CauseTLSOpaque
+	mark := t.color("31", "✗")
+	if ok {
+		mark = t.color("32", "✓")
+	}
+	fmt.Fprintf(t.w, "%s stream %-4d %s → %s", mark, c.Stream, c.Client, c.Server)
+	if c.SMTP == nil {
+		fmt.Fprintf(t.w, "   not SMTP   %s\n", c.Diagnosis.Summary)
+		t.l4(c)
+		fmt.Fprintln(t.w)
+		return
+	}
+	if ok {
+		fmt.Fprintf(t.w, "   %s\n", t.okSummary(c))
+	} else {
+		fmt.Fprintf(t.w, "   %s\n", strings.ToUpper(describeCause(c.Diagnosis.Cause)))
+	}
+	fmt.Fprintf(t.w, "    SMTP  %s\n", conversation(c.SMTP))
+	for i := range c.SMTP.Transactions {
+		t.transaction(c, &c.SMTP.Transactions[i], ok)
+	}
+	if !ok && c.Diagnosis.Summary != "" && len(c.SMTP.Transactions) == 0 {
+		t.evidence(c, &c.Diagnosis)
+	}
+	t.l4(c)
+	fmt.Fprintln(t.w)
+}
+
+func (t *textWriter) okSummary(c *Connection) string {
+	s := c.SMTP
+	n := len(s.Transactions)
+	switch {
+	case s.TLS != nil:
+		return "encrypted (" + s.TLS.How + " TLS): " + c.Diagnosis.Summary
+	case n == 0:
+		return "no mail transaction"
+	case n == 1:
+		tx := &s.Transactions[0]
+		return fmt.Sprintf("%s-byte message   %s", thousands(tx.Size), replyLatency(tx.Reply))
+	}
+	return fmt.Sprintf("%d messages delivered", n)
+}
+
+func (t *textWriter) transaction(c *Connection, tx *Transaction, connOK bool) {
+	failedTx := tx.Diagnosis.Cause != CauseOK
+	if !failedTx && connOK && len(c.SMTP.Transactions) == 1 {
+		return
+	}
+	mark := "·"
+	if failedTx {
+		mark = t.color("31", "✗")
+	}
+	fmt.Fprintf(t.w, "    %s message %s bytes via %s, from %s to %d recipient(s): %s",
+		mark, thousands(tx.Size), orDash(tx.Method), orDash(tx.MailFrom), len(tx.RcptTo), strings.ToUpper(tx.Outcome))
+	if tx.Reply != nil {
+		fmt.Fprintf(t.w, " (%s)", replyLatency(tx.Reply))
+	}
+	fmt.Fprintln(t.w)
+	if failedTx {
+		t.evidence(c, &tx.Diagnosis)
+	}
+}
+
+func (t *textWriter) evidence(c *Connection, d *Diagnosis) {
+	for _, e := range d.Evidence {
+		if e.Frame == 0 {
+			continue
+		}
+		fmt.Fprintf(t.w, "        frame %-8d %-52s %s\n", e.Frame, e.What, rel(c.Start, e.Time))
+	}
+	fmt.Fprintf(t.w, "        Why   %s\n", wrap(d.Summary, 90, "              "))
+	if d.Filter != "" {
+		fmt.Fprintf(t.w, "        Check %s\n", d.Filter)
+	}
+}
+
+func (t *textWriter) l4(c *Connection) {
+	fmt.Fprintf(t.w, "    TCP   %d retransmissions · %d resets · %d zero windows   → %s\n",
+		c.L4.Retransmissions, c.L4.Resets, c.L4.ZeroWindows, c.L4.Verdict)
+	for _, r := range c.L4.Reasons {
+		fmt.Fprintf(t.w, "          %s\n", r)
+	}
+}
+
+// servers prints one line per server address.
+func (t *textWriter) servers(r *Report) {
+	type row struct {
+		conns, delivered, failed, retrans int
+	}
+	rows := map[string]*row{}
+	var order []string
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		if c.SMTP == nil {
+			continue
+		}
+		rw := rows[c.Server]
+		if rw == nil {
+			rw = &row{}
+			rows[c.Server] = rw
+			order = append(order, c.Server)
+		}
+		rw.conns++
+		rw.retrans += c.L4.Retransmissions
+		for _, tx := range c.SMTP.Transactions {
+			switch tx.Outcome {
+			case "delivered":
+				rw.delivered++
+			case "no-reply", "aborted", "rejected", "deferred":
+				rw.failed++
+			}
+		}
+	}
+	if len(order) == 0 {
+		return
+	}
+	fmt.Fprintln(t.w, "SERVERS")
+	for _, s := range order {
+		rw := rows[s]
+		fmt.Fprintf(t.w, "  %-40s %3d connections  %3d delivered  %3d failed  %4d retransmissions\n",
+			s, rw.conns, rw.delivered, rw.failed, rw.retrans)
+	}
+	if other := r.Totals.Connections - r.Totals.SMTPConnections; other > 0 {
+		fmt.Fprintf(t.w, "  (%d other TCP connections not shown)\n", other)
+	}
+}
+
+// conversation renders the command/reply sequence on one line, e.g.
+// "220 · EHLO 250 · MAIL 250 · RCPT 250 · DATA 354 · . 250 · QUIT 221".
+func conversation(s *SMTP) string {
+	var parts []string
+	if s.Banner != nil {
+		parts = append(parts, strconv.Itoa(s.Banner.Code))
+	}
+	eods := map[int]*Transaction{}
+	for i := range s.Transactions {
+		if f := s.Transactions[i].EODFrame; f != 0 && s.Transactions[i].Method == "DATA" {
+			eods[f] = &s.Transactions[i]
+		}
+	}
+	for _, c := range s.Commands {
+		p := c.Verb + " " + code(c.Reply)
+		parts = append(parts, p)
+		if c.Verb == "DATA" && c.Reply != nil && c.Reply.Code == 354 {
+			for i := range s.Transactions {
+				tx := &s.Transactions[i]
+				if tx.DataFrame == c.Frame && tx.EODFrame != 0 {
+					parts = append(parts, ". "+code(tx.Reply))
+				}
+			}
+		}
+		if len(parts) > 40 {
+			parts = append(parts, "…")
+			break
+		}
+	}
+	if s.TLS != nil {
+		parts = append(parts, "[TLS]")
+	}
+	return strings.Join(parts, " · ")
+}
+
+func code(r *Reply) string {
+	if r == nil {
+		return "—"
+	}
+	if r.Partial {
+		return strconv.Itoa(r.Code) + "(partial)"
+	}
+	return strconv.Itoa(r.Code)
+}
+
+func replyLatency(r *Reply) string {
+	if r == nil {
+		return "no reply"
+	}
+	s := strconv.Itoa(r.Code)
+	if r.Enhanced != "" {
+		s += " " + r.Enhanced
+	}
+	return s + " after " + dur(time.Duration(r.LatencyMS*float64(time.Millisecond)))
+}
+
+func describeCause(c Cause) string {
+	switch c {
+	case CauseEODNoReply:
+		return "no reply after end-of-data"
+	case CauseEODPartialReply:
+		return "partial reply after end-of-data"
+	}
+	return strings.ReplaceAll(string(c), "-", " ")
+}
+
+func rel(start, t time.Time) string {
+	if t.IsZero() || start.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("+%.3f s", t.Sub(start).Seconds())
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// thousands formats n with comma separators: 1048576 → "1,048,576".
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// wrap breaks s into lines of at most width runes, indenting continuations.
+func wrap(s string, width int, indent string) string {
+	words := strings.Fields(s)
+	var b strings.Builder
+	n := 0
+	for i, w := range words {
+		if i > 0 && n+1+len(w) > width {
+			b.WriteString("\n" + indent)
+			n = 0
+		} else if i > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
+}
