@@ -1,0 +1,49 @@
+# smtpscope — make targets. Every target that builds or tests first runs
+# scripts/setup.sh, which installs missing Debian packages.
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+BIN := bin/smtpscope
+SAMPLE := testdata/relay-stall.pcapng
+
+.PHONY: all setup build demo test test-short fuzz scenarios clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(GO) build -o $(BIN) ./cmd/smtpscope
+
+# demo: the seed incident — the relay never answers a 1 MB message's
+# end-of-data. Exit status 1 means "analysed, failure found", as intended.
+demo: build
+	@./$(BIN) analyze $(SAMPLE); status=$$?; [ $$status -le 1 ] || exit $$status
+
+# test: everything CI runs — formatting, vet, the pure-Go (CGO_ENABLED=0)
+# builds for linux, windows and darwin, the cgo build, and all tests.
+test: setup
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './testdata/*')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./...
+	CGO_ENABLED=0 GOOS=windows $(GO) build -o /dev/null ./...
+	CGO_ENABLED=0 GOOS=darwin $(GO) build -o /dev/null ./...
+	CGO_ENABLED=1 $(GO) build -o /dev/null ./...
+	$(GO) test -count=1 ./...
+
+# fuzz: run every fuzz target for FUZZTIME each.
+FUZZTIME ?= 1m
+fuzz: setup
+	@for pkg in ./capture ./reassembly ./smtp; do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+	    echo "== $$pkg $$t"; $(GO) test $$pkg -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) || exit 1; \
+	  done; \
+	done
+
+# scenarios: regenerate the fault lab captures (needs root).
+scenarios: setup
+	testdata/scenarios/make-all.sh
+
+clean:
+	rm -rf bin
