@@ -1,0 +1,156 @@
+// Command smtpscope analyses packet captures of SMTP traffic: it
+// reassembles TCP, decodes SMTP, and reports which layer failed and why.
+//
+// Usage:
+//
+//	smtpscope analyze [flags] FILE...   analyse capture files ("-" = stdin)
+//	smtpscope version
+//	smtpscope help
+//
+// Exit status: 0 analysed, nothing failed; 1 analysed, at least one failed
+// mail transaction or broken connection; 2 could not analyse.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitFindings = 1
+	exitError    = 2
+)
+
+const usage = `smtpscope — SMTP incident analysis from packet captures
+
+Usage:
+  smtpscope analyze [flags] FILE...   analyse capture files (pcap, pcapng, Network Monitor .cap,
+                                      optionally gzip'd; "-" reads standard input)
+  smtpscope version                   print the version
+  smtpscope help                      print this help
+
+Exit status: 0 analysed and nothing failed; 1 analysed and at least one failed mail
+transaction or broken connection; 2 could not analyse.
+
+Run "smtpscope analyze --help" for the analyze flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError
+	}
+	switch args[0] {
+	case "analyze", "analyse":
+		return runAnalyze(args[1:], stdin, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "smtpscope %s\n", version)
+		return exitOK
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "smtpscope: unknown command %q (try \"smtpscope help\")\n", args[0])
+	return exitError
+}
+
+// analyzeFlags are the flags of "smtpscope analyze".
+type analyzeFlags struct {
+	format    string
+	output    string
+	smtpPorts []uint
+	redact    bool
+	color     string
+}
+
+func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("analyze", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f analyzeFlags
+	fs.StringVar(&f.format, "format", "text", "report format: text or json")
+	fs.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
+	fs.UintSliceVar(&f.smtpPorts, "smtp-ports", nil, "extra server `PORTS` to treat as SMTP (25, 465, 587, 2525 always are)")
+	fs.BoolVar(&f.redact, "redact", false, "replace mail addresses and HELO names with stable tokens")
+	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: smtpscope analyze [flags] FILE...\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitError
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "smtpscope analyze: no capture file given (use - for standard input)")
+		return exitError
+	}
+	switch f.format {
+	case "text", "json":
+	default:
+		fmt.Fprintf(stderr, "smtpscope analyze: unknown --format %q (want text or json)\n", f.format)
+		return exitError
+	}
+	ports := []uint16{25, 465, 587, 2525}
+	for _, p := range f.smtpPorts {
+		if p == 0 || p > 65535 {
+			fmt.Fprintf(stderr, "smtpscope analyze: --smtp-ports: %d is not a TCP port\n", p)
+			return exitError
+		}
+		ports = append(ports, uint16(p))
+	}
+	rep, err := analyzeFiles(fs.Args(), stdin, pipelineOptions{serverPorts: ports, redact: f.redact})
+	if err != nil {
+		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
+		return exitError
+	}
+	out := stdout
+	var file *os.File
+	if f.output != "" && f.output != "-" {
+		file, err = os.Create(f.output)
+		if err != nil {
+			fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
+			return exitError
+		}
+		out = file
+	}
+	switch f.format {
+	case "json":
+		err = rep.WriteJSON(out)
+	default:
+		err = rep.WriteText(out, textOptions(f.color, out))
+	}
+	if file != nil {
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
+		return exitError
+	}
+	if rep.Failed() {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// oneLine keeps an error message on one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

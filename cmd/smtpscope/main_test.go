@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// repoRoot is where testdata/ lives, relative to this package.
+const repoRoot = "../.."
+
+// goldenCaptures are the captures whose full reports are kept as golden
+// files: the seed incident and its healthy twin from the fault lab, and
+// real captures by others covering pipelining, BDAT, STARTTLS, AUTH and
+// rejections.
+var goldenCaptures = []string{
+	"testdata/scenarios/healthy.pcapng",
+	"testdata/scenarios/relay-stall.pcapng",
+	"testdata/captures/zeek__smtp.pcap",
+	"testdata/captures/suricata-verify__smtp-pipelining-input.pcap",
+	"testdata/captures/zeek__rfc3030-bdat-example1.pcap",
+	"testdata/captures/zeek__smtp-starttls.pcap",
+	"testdata/captures/suricata-verify__smtperr.pcap",
+	"testdata/captures/zeek__smtp-multi-addr.pcap",
+}
+
+func TestGolden(t *testing.T) {
+	for _, rel := range goldenCaptures {
+		t.Run(filepath.Base(rel), func(t *testing.T) {
+			path := filepath.Join(repoRoot, rel)
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("golden capture missing: %v", err)
+			}
+			for _, format := range []string{"json", "text"} {
+				var out, errOut bytes.Buffer
+				status := run([]string{"analyze", "--format", format, "--color", "never", path}, nil, &out, &errOut)
+				if status == exitError {
+					t.Fatalf("exit %d: %s", status, errOut.String())
+				}
+				// The path the capture was opened under appears in the
+				// report; make it independent of the working directory.
+				got := bytes.ReplaceAll(out.Bytes(), []byte(path), []byte(rel))
+				golden := path + ".golden." + map[string]string{"json": "json", "text": "txt"}[format]
+				if *update {
+					if err := os.WriteFile(golden, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./cmd/smtpscope -update)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s report differs from %s; rerun with -update and review the diff\n--- got\n%s", format, golden, got)
+				}
+			}
+		})
+	}
+}
+
+// TestSeedIncident checks the product's reason to exist on the seed
+// capture: exit 1, and plain words saying TCP was healthy and the relay
+// never answered the end-of-data, with the frame of the dot.
+func TestSeedIncident(t *testing.T) {
+	path := filepath.Join(repoRoot, "testdata/scenarios/relay-stall.pcapng")
+	var out, errOut bytes.Buffer
+	if status := run([]string{"analyze", "--color", "never", path}, nil, &out, &errOut); status != exitFindings {
+		t.Fatalf("exit %d, want %d; stderr: %s", status, exitFindings, errOut.String())
+	}
+	text := out.String()
+	for _, want := range []string{"TCP was healthy", "never answered the end-of-data", "client sent the end-of-data", "NO REPLY AFTER END-OF-DATA"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text report lacks %q:\n%s", want, text)
+		}
+	}
+	out.Reset()
+	run([]string{"analyze", "--format", "json", path}, nil, &out, &errOut)
+	var rep struct {
+		Connections []struct {
+			L4 struct {
+				Retransmissions int    `json:"retransmissions"`
+				Verdict         string `json:"verdict"`
+			} `json:"l4"`
+			SMTP *struct {
+				Transactions []struct {
+					Size     int64   `json:"size"`
+					EODFrame int     `json:"eod_frame"`
+					Outcome  string  `json:"outcome"`
+					WaitedMS float64 `json:"waited_ms"`
+				} `json:"transactions"`
+			} `json:"smtp"`
+			Diagnosis struct{ Layer, Cause string } `json:"diagnosis"`
+		} `json:"connections"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var noReply int
+	for _, c := range rep.Connections {
+		if c.SMTP == nil {
+			continue
+		}
+		for _, tx := range c.SMTP.Transactions {
+			if tx.Outcome != "no-reply" {
+				continue
+			}
+			noReply++
+			if tx.Size < 1<<20 || tx.EODFrame == 0 || tx.WaitedMS <= 0 {
+				t.Errorf("no-reply transaction: size %d, eod frame %d, waited %v ms", tx.Size, tx.EODFrame, tx.WaitedMS)
+			}
+			if c.Diagnosis.Layer != "L7" || c.Diagnosis.Cause != "eod-no-reply" || c.L4.Verdict != "healthy" {
+				t.Errorf("diagnosis %+v with L4 %+v, want L7 eod-no-reply on healthy TCP", c.Diagnosis, c.L4)
+			}
+		}
+	}
+	if noReply != 1 {
+		t.Errorf("found %d no-reply transactions, want 1", noReply)
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	notCapture := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notCapture, []byte("this is not a capture file\n"), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"no args", nil, exitError},
+		{"unknown command", []string{"frobnicate"}, exitError},
+		{"help", []string{"help"}, exitOK},
+		{"version", []string{"version"}, exitOK},
+		{"analyze without files", []string{"analyze"}, exitError},
+		{"bad format", []string{"analyze", "--format", "xml", notCapture}, exitError},
+		{"missing file", []string{"analyze", filepath.Join(dir, "nope.pcap")}, exitError},
+		{"not a capture", []string{"analyze", notCapture}, exitError},
+		{"unsupported link type", []string{"analyze", filepath.Join(repoRoot, "testdata/captures/tcpdump__dsa.pcap")}, exitError},
+		{"healthy", []string{"analyze", filepath.Join(repoRoot, "testdata/scenarios/healthy.pcapng")}, exitOK},
+		{"seed incident", []string{"analyze", filepath.Join(repoRoot, "testdata/scenarios/relay-stall.pcapng")}, exitFindings},
+		{"empty pcap", []string{"analyze", filepath.Join(repoRoot, "testdata/captures/tcpdump__empty.pcap")}, exitOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			got := run(tt.args, nil, &out, &errOut)
+			if got != tt.want {
+				t.Errorf("run(%q) = %d, want %d; stderr: %s", tt.args, got, tt.want, errOut.String())
+			}
+			if got == exitError && tt.args != nil && len(tt.args) > 0 && tt.args[0] == "analyze" {
+				if lines := strings.Count(strings.TrimSpace(errOut.String()), "\n"); lines > 0 && !strings.Contains(errOut.String(), "Usage") {
+					t.Errorf("error is not one line: %q", errOut.String())
+				}
+			}
+		})
+	}
+}
+
+// TestEveryCapture runs the analysis over every capture in testdata/:
+// none may crash; each ends with a report (exit 0/1) or, for damaged and
+// unsupported files, exit 2 with a one-line reason.
+func TestEveryCapture(t *testing.T) {
+	var files []string
+	for _, pat := range []string{"testdata/captures/*", "testdata/scenarios/*.pcap*", "testdata/*.pcap*"} {
+		m, _ := filepath.Glob(filepath.Join(repoRoot, pat))
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if strings.HasSuffix(f, ".json") || strings.HasSuffix(f, ".md") || strings.Contains(f, ".golden.") {
+			continue
+		}
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			status := run([]string{"analyze", "--format", "json", f}, nil, &out, &errOut)
+			switch status {
+			case exitOK, exitFindings:
+				if !json.Valid(out.Bytes()) {
+					t.Errorf("invalid JSON report")
+				}
+			case exitError:
+				msg := strings.TrimSpace(errOut.String())
+				if msg == "" || strings.Contains(msg, "\n") {
+					t.Errorf("exit 2 needs a one-line reason, got %q", msg)
+				}
+				t.Logf("exit 2: %s", msg)
+			default:
+				t.Errorf("exit %d", status)
+			}
+		})
+	}
+}

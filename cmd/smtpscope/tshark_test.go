@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// replyDisagreements lists, per capture and tcp.stream, where smtpscope's
+// SMTP replies differ from tshark 4.0's smtp.response.code, and why the
+// raw bytes say smtpscope is right. A listed stream that stops disagreeing
+// fails the test too, so the list stays true.
+var replyDisagreements = map[string]string{}
+
+type frameCode struct{ Frame, Code int }
+
+func (f frameCode) String() string { return fmt.Sprintf("%d@%d", f.Code, f.Frame) }
+
+// ourReplies runs smtpscope on path and returns, per stream, every SMTP
+// reply (banner, command replies, end-of-data replies) in frame order.
+func ourReplies(t *testing.T, path string, extraPorts ...string) map[int][]frameCode {
+	t.Helper()
+	args := []string{"analyze", "--format", "json"}
+	for _, p := range extraPorts {
+		args = append(args, "--smtp-ports", p)
+	}
+	var out, errOut bytes.Buffer
+	if st := run(append(args, path), nil, &out, &errOut); st == exitError {
+		t.Fatalf("exit 2: %s", errOut.String())
+	}
+	var rep struct {
+		Connections []struct {
+			Stream int `json:"stream"`
+			SMTP   *struct {
+				Banner   *frameCode `json:"banner"`
+				Commands []struct {
+					Reply *frameCode `json:"reply"`
+				} `json:"commands"`
+				Transactions []struct {
+					Method string     `json:"method"`
+					Reply  *frameCode `json:"reply"`
+				} `json:"transactions"`
+			} `json:"smtp"`
+		} `json:"connections"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	got := map[int][]frameCode{}
+	for _, c := range rep.Connections {
+		if c.SMTP == nil {
+			continue
+		}
+		var rs []frameCode
+		if c.SMTP.Banner != nil {
+			rs = append(rs, *c.SMTP.Banner)
+		}
+		for _, cmd := range c.SMTP.Commands {
+			if cmd.Reply != nil {
+				rs = append(rs, *cmd.Reply)
+			}
+		}
+		for _, tx := range c.SMTP.Transactions {
+			if tx.Method == "DATA" && tx.Reply != nil {
+				rs = append(rs, *tx.Reply)
+			}
+		}
+		sort.SliceStable(rs, func(i, j int) bool { return rs[i].Frame < rs[j].Frame })
+		if len(rs) > 0 {
+			got[c.Stream] = rs
+		}
+	}
+	return got
+}
+
+// TestRepliesAgreeWithTshark compares, stream by stream, the SMTP replies
+// smtpscope finds with tshark's smtp.response.code on every capture that
+// has a tshark view (the .tshark.json files made by tshark_truth.sh).
+func TestRepliesAgreeWithTshark(t *testing.T) {
+	truths, _ := filepath.Glob(filepath.Join(repoRoot, "testdata/captures/*.tshark.json"))
+	if len(truths) == 0 {
+		t.Fatal("no tshark truth files in testdata/captures")
+	}
+	seen := map[string]bool{}
+	for _, tf := range truths {
+		capPath := strings.TrimSuffix(tf, ".tshark.json")
+		name := filepath.Base(capPath)
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(tf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var truth struct {
+				Streams []struct {
+					Stream  int         `json:"tcp_stream"`
+					Replies []frameCode `json:"replies"`
+				} `json:"streams"`
+			}
+			if err := json.Unmarshal(raw, &truth); err != nil {
+				t.Fatal(err)
+			}
+			want := map[int][]frameCode{}
+			for _, s := range truth.Streams {
+				if len(s.Replies) > 0 {
+					want[s.Stream] = s.Replies
+				}
+			}
+			got := ourReplies(t, capPath)
+			streams := map[int]bool{}
+			for s := range want {
+				streams[s] = true
+			}
+			for s := range got {
+				streams[s] = true
+			}
+			for s := range streams {
+				key := fmt.Sprintf("%s#%d", name, s)
+				g, w := fmt.Sprint(got[s]), fmt.Sprint(want[s])
+				why, listed := replyDisagreements[key]
+				seen[key] = true
+				switch {
+				case g != w && !listed:
+					t.Errorf("stream %d replies differ from tshark:\n  smtpscope %s\n  tshark    %s", s, g, w)
+				case g == w && listed:
+					t.Errorf("stream %d now agrees with tshark; remove its entry (%s)", s, why)
+				}
+			}
+		})
+	}
+	for key := range replyDisagreements {
+		if !seen[key] {
+			t.Errorf("replyDisagreements lists %s, which no capture has", key)
+		}
+	}
+}
