@@ -1,45 +1,328 @@
 package reassembly
 
-// Analyzer runs Wireshark's TCP analysis over the segments of one
-// connection, once per packet in file order.
-type Analyzer struct {
-	next   [2]uint32 // next expected sequence number per direction
-	seen   [2]bool
-	health Health
+import (
+	"math"
+	"time"
+)
+
+// Timing constants of Wireshark's TCP analysis (packet-tcp.c,
+// tcp_analyze_sequence_number).
+const (
+	// fastRetransmitWindow: a fast retransmission comes less than this
+	// after the peer's last (duplicate) ACK.
+	fastRetransmitWindow = 20 * time.Millisecond
+	// defaultOutOfOrderThreshold is the out-of-order threshold when the
+	// initial RTT is unknown.
+	defaultOutOfOrderThreshold = 3 * time.Millisecond
+	// maxWindowShift is the largest window scale shift RFC 7323 §2.3
+	// allows; Wireshark caps larger ones to it too.
+	maxWindowShift = 14
+)
+
+// Defaults for the Analyzer's judgement thresholds.
+const (
+	// DefaultIdleThreshold is the gap between two packets of a connection
+	// from which Health lists it as an idle gap.
+	DefaultIdleThreshold = 5 * time.Second
+	// DefaultLongZeroWindow is how long a zero-window stretch must last to
+	// make a connection Degraded.
+	DefaultLongZeroWindow = time.Second
+)
+
+// Window-scale states of one direction, as Wireshark keeps them
+// (tcp_flow_t.win_scale): a shift count ≥ 0, or one of these.
+const (
+	scaleUnknown = -1 // no SYN seen yet: the scale cannot be known
+	scaleNone    = -2 // the handshake showed scaling is not in use
+)
+
+// noWindow is the window of a direction that has sent nothing yet
+// (Wireshark starts tcp_flow_t.window at G_MAXUINT32).
+const noWindow = math.MaxUint32
+
+// flowState is Wireshark's per-direction analysis state (tcp_flow_t and
+// tcp_analyze_seq_flow_info_t), for the segments one side sends. As in
+// Wireshark, a nextSeq, lastAck or maxSeqToBeAcked of 0 means "not known
+// yet", even when the real number has wrapped to 0.
+type flowState struct {
+	baseSeqSet bool
+	baseSeq    uint32
+
+	nextSeq      uint32 // highest sequence number sent, plus its length
+	nextSeqTime  time.Time
+	nextSeqFrame int
+	// maxSeqToBeAcked is the end of the contiguous data seen from this
+	// side: an ACK beyond it covers bytes the capture never held.
+	maxSeqToBeAcked uint32
+
+	lastAck     uint32 // the ack field of this side's last segment
+	lastAckTime time.Time
+	window      uint32 // raw window of this side's last segment
+	winScale    int
+	// isFirstAck is set from this side's SYN until its first ACK without
+	// SYN: its window is still the SYN's, which is never scaled.
+	isFirstAck bool
+
+	dupAckNum     int // duplicate ACKs in a row; -1 after an ACKed-unseen
+	lastNonDupAck int
+	lastFlags     Flag // flags of this side's last segment
 }
 
-// Observe analyses one segment and returns the tcp.analysis flags it earns.
+// Analyzer runs Wireshark's TCP analysis over the segments of one
+// connection, once per packet in file order, and keeps the facts Health
+// summarises. The zero value is ready to use; one Analyzer serves one
+// connection (one tcp.stream). Its memory is bounded whatever the
+// connection's length.
+type Analyzer struct {
+	// IdleThreshold is the gap between packets from which Health lists an
+	// idle gap; zero means DefaultIdleThreshold.
+	IdleThreshold time.Duration
+	// LongZeroWindow is how long a zero-window stretch must last to make
+	// the verdict Degraded; zero means DefaultLongZeroWindow.
+	LongZeroWindow time.Duration
+
+	started bool
+	flow    [2]flowState
+	// mruSYN is the time of the most recent SYN and initialRTT the time
+	// from it to the first ACK without SYN (tcp.analysis.initial_rtt);
+	// zero while unknown.
+	mruSYN     time.Time
+	initialRTT time.Duration
+
+	rec recorder
+}
+
+// Observe analyses one segment and returns the tcp.analysis flags it earns,
+// as tshark 4.0 would set them for that frame.
 func (a *Analyzer) Observe(s *Segment) Flag {
+	if !a.started {
+		a.started = true
+		for i := range a.flow {
+			a.flow[i].window = noWindow
+			a.flow[i].winScale = scaleUnknown
+		}
+	}
+	d := dirIndex(s.Dir)
+	fwd, rev := &a.flow[d], &a.flow[1-d]
+
+	// dissect_tcp: a SYN repeating the ISN already seen restores nextseq
+	// (Wireshark issue 17616: a RST may have moved it).
+	if s.SYN && !s.ACK && fwd.baseSeqSet && s.Seq == fwd.baseSeq {
+		fwd.nextSeq = fwd.maxSeqToBeAcked
+	}
+
+	f := a.analyze(s, fwd, rev)
+
+	// What dissect_tcp does after the analysis of the packet.
+	if s.SYN {
+		if !s.ACK {
+			a.mruSYN = s.Time
+		}
+		fwd.isFirstAck = true
+	}
+	if s.ACK && !s.SYN {
+		if !a.mruSYN.IsZero() && a.initialRTT == 0 {
+			a.initialRTT = s.Time.Sub(a.mruSYN)
+		}
+		fwd.isFirstAck = false
+	}
+	if s.WindowScale >= 0 {
+		fwd.winScale = min(s.WindowScale, maxWindowShift)
+	}
+	if s.SYN {
+		verifyWindowScaling(s.ACK, fwd, rev)
+	}
+
+	a.rec.record(a, s, d, f)
+	return f
+}
+
+// dirIndex maps a Direction to 0 or 1, whatever its value.
+func dirIndex(d Direction) int {
+	if d == ClientToServer {
+		return 0
+	}
+	return 1
+}
+
+// verifyWindowScaling runs on each SYN, after its options: scaling is on
+// only if both SYNs carried the option (Wireshark's
+// verify_tcp_window_scaling).
+func verifyWindowScaling(synack bool, fwd, rev *flowState) {
+	switch {
+	case fwd.winScale == scaleUnknown:
+		fwd.winScale, rev.winScale = scaleNone, scaleNone
+	case synack && rev.winScale == scaleNone:
+		fwd.winScale = scaleNone
+	}
+}
+
+// Sequence-space comparisons (RFC 9293 §3.4), as Wireshark's GT_SEQ etc.
+func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
+func seqGT(a, b uint32) bool { return int32(b-a) < 0 }
+func seqLE(a, b uint32) bool { return int32(a-b) <= 0 }
+
+// sinceNs is Wireshark's unsigned nanosecond difference: a time earlier
+// than ref gives a huge value, never a small one.
+func sinceNs(now, ref time.Time) uint64 {
+	return uint64(now.Sub(ref))
+}
+
+// analyze is tcp_analyze_sequence_number for one segment.
+func (a *Analyzer) analyze(s *Segment, fwd, rev *flowState) Flag {
 	var f Flag
-	d := s.Dir
-	if s.RST {
-		a.health.Resets++
+	seglen := uint32(max(s.Len, 0))
+	window := uint32(s.Window)
+	synFinRst := s.SYN || s.FIN || s.RST
+
+	if !fwd.baseSeqSet {
+		fwd.baseSeq = s.Seq
+		if !s.SYN {
+			fwd.baseSeq--
+		}
+		fwd.baseSeqSet = true
 	}
-	if s.Window == 0 && !s.SYN && !s.FIN && !s.RST {
-		f |= FlagZeroWindow
-		a.health.ZeroWindows++
+	if !rev.baseSeqSet && s.ACK {
+		rev.baseSeq = s.Ack - 1
+		rev.baseSeqSet = true
 	}
-	end := s.Seq + uint32(s.Len)
+
+	f |= a.forwardChecks(s, fwd, rev, seglen, window, synFinRst)
+
+	// A new ack number starts a new run of duplicate ACKs.
+	if s.Ack != fwd.lastAck {
+		fwd.lastNonDupAck = s.Frame
+		fwd.dupAckNum = 0
+	}
+
+	// ACKED LOST PACKET: the ACK covers bytes beyond the contiguous data
+	// seen from the peer.
+	if rev.maxSeqToBeAcked != 0 && seqGT(s.Ack, rev.maxSeqToBeAcked) && s.ACK {
+		f |= FlagAckLostSegment
+		rev.maxSeqToBeAcked = rev.nextSeq
+	}
+
+	if seglen > 0 || s.SYN || s.FIN {
+		f |= a.retransmissionType(s, fwd, rev, seglen, f)
+	}
+
+	nextSeq := s.Seq + seglen
 	if s.SYN || s.FIN {
-		end++
+		nextSeq++
 	}
-	if a.seen[d] && (s.Len > 0 || s.SYN || s.FIN) && int32(a.next[d]-s.Seq) > 0 {
-		f |= FlagRetransmission
-		a.health.Retransmissions++
+	zwp := f&FlagZeroWindowProbe != 0
+	// Keep the highest sequence number seen, to notice holes. Zero-window
+	// probes do not advance it.
+	if (seqGT(nextSeq, fwd.nextSeq) || fwd.nextSeq == 0) && !zwp {
+		fwd.nextSeq = nextSeq
+		fwd.nextSeqFrame = s.Frame
+		fwd.nextSeqTime = s.Time
 	}
-	if !a.seen[d] || int32(end-a.next[d]) > 0 {
-		a.next[d] = end
-		a.seen[d] = true
+	// Keep the end of the contiguous data, to notice ACKs of unseen bytes.
+	if (s.Seq == fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked == 0) && !zwp {
+		fwd.maxSeqToBeAcked = fwd.nextSeq
+	}
+
+	fwd.window = window
+	fwd.lastAck = s.Ack
+	fwd.lastAckTime = s.Time
+	fwd.lastFlags = f
+	return f
+}
+
+// forwardChecks are the checks that look at the segment's own sequence
+// number, window and ack against its direction's history: zero window
+// (probe), lost segment, keep-alive, window update and full, and the ACK
+// kinds. A zero-window probe, keep-alive ACK or zero-window-probe ACK ends
+// them early, as Wireshark's "goto finished_fwd" does.
+func (a *Analyzer) forwardChecks(s *Segment, fwd, rev *flowState, seglen, window uint32, synFinRst bool) Flag {
+	var f Flag
+	// ZERO WINDOW PROBE: one byte at the next expected sequence number
+	// into a zero window.
+	if seglen == 1 && s.Seq == fwd.nextSeq && rev.window == 0 {
+		return FlagZeroWindowProbe
+	}
+	if window == 0 && !synFinRst {
+		f |= FlagZeroWindow
+	}
+	// LOST PACKET: the segment starts beyond the next expected sequence
+	// number (RSTs are not checked).
+	if fwd.nextSeq != 0 && seqGT(s.Seq, fwd.nextSeq) && !s.RST {
+		f |= FlagLostSegment
+	}
+	// KEEP ALIVE: 0 or 1 byte, one before the next expected sequence
+	// number.
+	if seglen <= 1 && s.Seq == fwd.nextSeq-1 && !synFinRst {
+		f |= FlagKeepAlive
+	}
+	sameSeqAck := seglen == 0 && s.Seq == fwd.nextSeq && s.Ack == fwd.lastAck && !synFinRst
+	// WINDOW UPDATE: same seq/ack as before, a new non-zero window.
+	if sameSeqAck && window != 0 && window != fwd.window {
+		f |= FlagWindowUpdate
+	}
+	// WINDOW FULL: data reaching exactly the right edge of the peer's
+	// window. Skipped while the peer's scale is unknown.
+	if seglen > 0 && rev.winScale != scaleUnknown && !synFinRst {
+		shift := 0
+		if !rev.isFirstAck && rev.winScale > 0 {
+			shift = rev.winScale
+		}
+		if s.Seq+seglen == rev.lastAck+rev.window<<shift {
+			f |= FlagWindowFull
+		}
+	}
+	if sameSeqAck && window == fwd.window {
+		switch {
+		case window != 0 && rev.lastFlags&FlagKeepAlive != 0:
+			return f | FlagKeepAliveAck
+		case window == 0 && rev.lastFlags&FlagZeroWindowProbe != 0:
+			return f | FlagZeroWindowProbeAck
+		case window != 0:
+			if fwd.dupAckNum == -1 {
+				fwd.dupAckNum = 1
+			} else {
+				fwd.dupAckNum++
+			}
+			f |= FlagDuplicateAck
+		}
 	}
 	return f
 }
 
-// Health returns the connection's L4 summary so far.
-func (a *Analyzer) Health() Health {
-	h := a.health
-	switch {
-	case h.Retransmissions > 0 || h.ZeroWindows > 0:
-		h.Verdict = Degraded
+// retransmissionType decides whether a segment with data, SYN or FIN is a
+// spurious, fast or plain retransmission or out of order. A keep-alive is
+// none of them.
+func (a *Analyzer) retransmissionType(s *Segment, fwd, rev *flowState, seglen uint32, f Flag) Flag {
+	if f&FlagKeepAlive != 0 {
+		return 0
 	}
-	return h
+	notAdvanced := fwd.nextSeq != 0 && seqLT(s.Seq, fwd.nextSeq)
+
+	// SPURIOUS: every byte was already acknowledged by the peer.
+	if seglen > 0 && rev.lastAck != 0 && seqLE(s.Seq+seglen, rev.lastAck) {
+		return FlagSpuriousRetransmission | FlagRetransmission
+	}
+	// FAST: the sequence number the peer duplicate-ACKed at least twice,
+	// within 20 ms of its last ACK.
+	if notAdvanced && rev.dupAckNum >= 2 && rev.lastAck == s.Seq &&
+		sinceNs(s.Time, rev.lastAckTime) < uint64(fastRetransmitWindow) {
+		return FlagFastRetransmission | FlagRetransmission
+	}
+	// OUT OF ORDER: an older segment that came soon after the highest one
+	// and does not end where the highest one did.
+	threshold := defaultOutOfOrderThreshold
+	if a.initialRTT != 0 {
+		threshold = a.initialRTT
+	}
+	end := s.Seq + seglen
+	if s.SYN || s.FIN {
+		end++
+	}
+	if notAdvanced && sinceNs(s.Time, fwd.nextSeqTime) < uint64(threshold) && fwd.nextSeq != end {
+		return FlagOutOfOrder
+	}
+	if notAdvanced {
+		return FlagRetransmission
+	}
+	return 0
 }

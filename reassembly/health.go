@@ -10,9 +10,10 @@ const (
 	// segments points to loss, stalls or aborts.
 	Healthy Verdict = iota
 	// Degraded: the connection worked but the network or a receiver
-	// struggled (retransmissions, long zero windows).
+	// struggled (retransmissions, SYN retries, long zero windows).
 	Degraded
-	// Broken: the connection failed at L4 (refused, timed out, reset).
+	// Broken: the connection failed at L4 (refused, unanswered, reset while
+	// data was in flight).
 	Broken
 )
 
@@ -35,6 +36,139 @@ type Event struct {
 	Flags Flag
 }
 
+// MaxEvidenceFrames is how many frame numbers a FlagCount, a zero-window
+// or idle-gap list, or a reset list keeps: the first ones in capture order.
+// Counts go on past it.
+const MaxEvidenceFrames = 8
+
+// FlagCount is how many frames carried one tcp.analysis flag, with the first
+// MaxEvidenceFrames of them.
+type FlagCount struct {
+	Count  int
+	Frames []int
+}
+
+// Handshake is what the capture shows of the three-way handshake
+// (RFC 9293 §3.5).
+type Handshake struct {
+	// SYN, SYNACK and ACK are the first SYN, the first SYN+ACK and the
+	// first pure ACK after a SYN+ACK (Frame 0: not seen).
+	SYN, SYNACK, ACK Mark
+	// SYNRetries counts SYNs sent again with the same ISN; SYNACKRetries
+	// the same for the SYN+ACK.
+	SYNRetries, SYNACKRetries int
+	// LastSYN is the last SYN sent (the first one if never retried).
+	LastSYN Mark
+	// RefusedBy is the RST that answered a SYN before any SYN+ACK
+	// (Frame 0: none): a refused connection.
+	RefusedBy Mark
+	// InitialRTT is Wireshark's tcp.analysis.initial_rtt: from the most
+	// recent SYN to the first ACK without SYN, in either direction. Zero
+	// when the handshake was not captured.
+	InitialRTT time.Duration
+	// MSS, WindowScale and SACKPermitted are the options each side's SYN
+	// carried, indexed by Direction (MSS 0 and WindowScale -1: absent or
+	// SYN not captured).
+	MSS           [2]int
+	WindowScale   [2]int
+	SACKPermitted [2]bool
+	// Scaling tells how window fields are read, as Wireshark decides it:
+	// ScalingUnknown when the SYNs were not both captured, ScalingNone when
+	// either SYN lacked the option, ScalingOn when both carried it.
+	Scaling Scaling
+	// MidStream is true when the first captured segment was not a SYN: the
+	// capture picked the connection up after it opened.
+	MidStream bool
+}
+
+// Scaling is what the handshake tells about RFC 7323 window scaling.
+type Scaling int
+
+const (
+	// ScalingUnknown: the handshake was not (fully) captured, so windows
+	// cannot be scaled; Wireshark then skips tcp.analysis.window_full.
+	ScalingUnknown Scaling = iota
+	// ScalingNone: a SYN lacked the option, so windows are not scaled.
+	ScalingNone
+	// ScalingOn: both SYNs carried the option.
+	ScalingOn
+)
+
+// String returns "unknown", "none" or "on".
+func (s Scaling) String() string {
+	switch s {
+	case ScalingNone:
+		return "none"
+	case ScalingOn:
+		return "on"
+	}
+	return "unknown"
+}
+
+// Reset is one RST segment.
+type Reset struct {
+	Mark
+	TTL uint8
+	// Injected is set when the RST's TTL lies outside the range of TTLs of
+	// the other packets of the same side: it probably came from a middlebox
+	// forging that side, not from the host.
+	Injected bool
+	// DataInFlight is set when, as the RST was sent, bytes sent by either
+	// side were not yet acknowledged.
+	DataInFlight bool
+	// AfterFIN is set when the RST's sender had already sent a FIN.
+	AfterFIN bool
+}
+
+// RTTStats summarises round-trip samples: the time from a data segment to
+// the ACK that covers exactly its end (Wireshark's tcp.analysis.ack_rtt),
+// skipping retransmitted segments (Karn's rule).
+type RTTStats struct {
+	Samples          int
+	Min, Median, Max time.Duration
+}
+
+// Gap is a time between two consecutive packets of a connection.
+type Gap struct {
+	From, To Mark
+}
+
+// Duration returns how long the gap lasted.
+func (g Gap) Duration() time.Duration { return g.To.Time.Sub(g.From.Time) }
+
+// Side is what one peer sent, indexed in Health.Sides by Direction.
+type Side struct {
+	// Segments counts all segments; DataSegments those with payload.
+	Segments, DataSegments int
+	// Bytes is the payload sent, as on the wire (sum of tcp.len, including
+	// retransmissions); LargestSegment the largest tcp.len.
+	Bytes          int64
+	LargestSegment int
+	// Truncated counts segments whose captured payload is shorter than
+	// sent (snaplen), and TruncatedBytes the payload missing from the
+	// capture file for that reason.
+	Truncated      int
+	TruncatedBytes int64
+	// FIN is the first FIN this side sent (Frame 0: none).
+	FIN Mark
+	// Resets lists the first MaxEvidenceFrames RSTs this side sent;
+	// ResetCount counts all of them.
+	Resets     []Reset
+	ResetCount int
+	// TTLMin and TTLMax span the TTLs of this side's packets other than
+	// RSTs (both 0 if none).
+	TTLMin, TTLMax uint8
+	// ZeroWindowTime is how long this side advertised a zero receive
+	// window in total; LongestZeroWindow the longest single stretch. A
+	// stretch still open at the last packet counts up to that packet.
+	ZeroWindowTime, LongestZeroWindow time.Duration
+	// RTT samples for data this side sent.
+	RTT RTTStats
+	// UnseenBytes estimates the bytes this side sent that the peer ACKed
+	// but the capture never held (capture loss, not network loss).
+	UnseenBytes int64
+}
+
 // Health is the L4 summary of one connection, from the Analyzer.
 type Health struct {
 	// Retransmissions counts frames Wireshark marks
@@ -44,7 +178,76 @@ type Health struct {
 	Resets int
 	// ZeroWindows counts frames marked tcp.analysis.zero_window.
 	ZeroWindows int
-	// Verdict and the plain-words reasons behind it.
+
+	// One count per tcp.analysis flag, named after the field.
+	Retransmission, FastRetransmission, SpuriousRetransmission FlagCount
+	OutOfOrder, LostSegment, AckLostSegment, DuplicateAck      FlagCount
+	ZeroWindow, ZeroWindowProbe, ZeroWindowProbeAck            FlagCount
+	WindowFull, WindowUpdate, KeepAlive, KeepAliveAck          FlagCount
+	// LinuxZeroWindowProbes counts keep-alives sent while the peer's window
+	// was zero: Linux probes a closed window with a segment tshark 4.0
+	// labels tcp.analysis.keep_alive (REFERENCE §4).
+	LinuxZeroWindowProbes int
+
+	Handshake Handshake
+	Sides     [2]Side
+
+	// Packets counts all segments; First and Last are the first and last.
+	Packets     int
+	First, Last Mark
+	// IdleGaps lists the first MaxEvidenceFrames gaps longer than
+	// IdleThreshold between consecutive packets; IdleGapCount counts them
+	// all and LongestGap is the longest of them.
+	IdleGaps     []Gap
+	IdleGapCount int
+	LongestGap   Gap
+
+	// Verdict and the plain-words reasons behind it; Notes are facts worth
+	// telling that do not change the verdict.
 	Verdict Verdict
 	Reasons []string
+	Notes   []string
+}
+
+// Count returns the FlagCount for one flag (zero for FlagReusedPorts or a
+// combination of flags).
+func (h *Health) Count(f Flag) FlagCount {
+	if p := h.flagCount(f); p != nil {
+		return *p
+	}
+	return FlagCount{}
+}
+
+func (h *Health) flagCount(f Flag) *FlagCount {
+	switch f {
+	case FlagRetransmission:
+		return &h.Retransmission
+	case FlagFastRetransmission:
+		return &h.FastRetransmission
+	case FlagSpuriousRetransmission:
+		return &h.SpuriousRetransmission
+	case FlagOutOfOrder:
+		return &h.OutOfOrder
+	case FlagLostSegment:
+		return &h.LostSegment
+	case FlagAckLostSegment:
+		return &h.AckLostSegment
+	case FlagDuplicateAck:
+		return &h.DuplicateAck
+	case FlagZeroWindow:
+		return &h.ZeroWindow
+	case FlagZeroWindowProbe:
+		return &h.ZeroWindowProbe
+	case FlagZeroWindowProbeAck:
+		return &h.ZeroWindowProbeAck
+	case FlagWindowFull:
+		return &h.WindowFull
+	case FlagWindowUpdate:
+		return &h.WindowUpdate
+	case FlagKeepAlive:
+		return &h.KeepAlive
+	case FlagKeepAliveAck:
+		return &h.KeepAliveAck
+	}
+	return nil
 }

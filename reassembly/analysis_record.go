@@ -1,0 +1,423 @@
+package reassembly
+
+import (
+	"slices"
+	"time"
+)
+
+// Sizes of the Analyzer's fixed buffers: they bound its memory.
+const (
+	// rttOutstanding is how many unacknowledged data segments per side the
+	// RTT sampler remembers; older ones are forgotten unsampled.
+	rttOutstanding = 16
+	// rttReservoir is how many RTT samples per side are kept for the
+	// median (a uniform reservoir sample, Vitter's algorithm R).
+	rttReservoir = 64
+	// numFlags is the number of tcp.analysis flags the Analyzer counts.
+	numFlags = 14
+)
+
+// recorder accumulates, in fixed-size fields, the facts Health reports.
+type recorder struct {
+	packets     int
+	first, last Mark
+
+	counts [numFlags]int
+	frames [numFlags][MaxEvidenceFrames]int
+
+	hs         Handshake
+	synISN     uint32
+	synDir     int // sender of the first SYN, valid when hs.SYN.Frame != 0
+	synackISN  uint32
+	newISNSYNs int // SYNs with another ISN: a new connection the flow table did not split
+
+	sides [2]sideRecord
+
+	linuxZWP int
+
+	gaps       [MaxEvidenceFrames]Gap
+	gapCount   int
+	longestGap Gap
+
+	rng uint64 // xorshift state for the RTT reservoirs
+}
+
+// sideRecord is what the recorder keeps of one side's segments.
+type sideRecord struct {
+	segments, dataSegments int
+	bytes                  int64
+	largest                int
+	truncated              int
+	truncatedBytes         int64
+	fin                    Mark
+	resets                 [MaxEvidenceFrames]Reset
+	resetCount             int
+	ttlSeen                bool
+	ttlMin, ttlMax         uint8
+
+	// Outstanding data, for DataInFlight on resets.
+	dataSent bool
+	dataEnd  uint32 // end of the highest data byte sent
+	ackSeen  bool
+	ackValue uint32 // highest ack this side sent (ACK flag set)
+
+	// Zero-window stretches this side advertised.
+	inZeroWindow bool
+	zeroSince    time.Time
+	zeroTotal    time.Duration
+	zeroLongest  time.Duration
+	unseenBytes  int64
+	rtt          rttSampler
+}
+
+// rttSampler matches this side's data segments with the peer's ACKs.
+type rttSampler struct {
+	pending [rttOutstanding]pendingSegment
+	head, n int
+
+	samples  int
+	min, max time.Duration
+	res      [rttReservoir]time.Duration
+}
+
+type pendingSegment struct {
+	end     uint32
+	sent    time.Time
+	retrans bool
+}
+
+func (r *rttSampler) at(i int) *pendingSegment { return &r.pending[(r.head+i)%rttOutstanding] }
+
+// sent notes a data segment [seq, end) this side sent.
+func (r *rttSampler) sent(seq, end uint32, t time.Time, retrans bool) {
+	if retrans {
+		// Karn's rule: an ACK of retransmitted data says nothing of the RTT.
+		for i := 0; i < r.n; i++ {
+			if p := r.at(i); seqGT(p.end, seq) {
+				p.retrans = true
+			}
+		}
+		return
+	}
+	if r.n > 0 && !seqGT(end, r.at(r.n-1).end) {
+		return
+	}
+	if r.n == rttOutstanding {
+		r.head = (r.head + 1) % rttOutstanding
+		r.n--
+	}
+	*r.at(r.n) = pendingSegment{end: end, sent: t}
+	r.n++
+}
+
+// acked takes the peer's ACK: a segment whose end it matches exactly gives
+// a sample, and every segment it covers is dropped.
+func (r *rttSampler) acked(ack uint32, t time.Time, rng *uint64) {
+	for r.n > 0 {
+		p := r.at(0)
+		if seqGT(p.end, ack) {
+			return
+		}
+		if p.end == ack && !p.retrans {
+			r.add(t.Sub(p.sent), rng)
+		}
+		r.head = (r.head + 1) % rttOutstanding
+		r.n--
+	}
+}
+
+func (r *rttSampler) add(d time.Duration, rng *uint64) {
+	if d < 0 {
+		return
+	}
+	if r.samples == 0 || d < r.min {
+		r.min = d
+	}
+	if d > r.max {
+		r.max = d
+	}
+	if r.samples < rttReservoir {
+		r.res[r.samples] = d
+	} else if j := nextRand(rng) % uint64(r.samples+1); j < rttReservoir {
+		r.res[j] = d
+	}
+	r.samples++
+}
+
+func (r *rttSampler) stats() RTTStats {
+	if r.samples == 0 {
+		return RTTStats{}
+	}
+	n := min(r.samples, rttReservoir)
+	s := slices.Clone(r.res[:n])
+	slices.Sort(s)
+	return RTTStats{Samples: r.samples, Min: r.min, Median: s[n/2], Max: r.max}
+}
+
+// nextRand is a xorshift64 step: deterministic, so reports are
+// reproducible.
+func nextRand(s *uint64) uint64 {
+	if *s == 0 {
+		*s = 0x9e3779b97f4a7c15
+	}
+	x := *s
+	x ^= x << 13
+	x ^= x >> 7
+	x ^= x << 17
+	*s = x
+	return x
+}
+
+// record adds one analysed segment, sent by side d with flags f, to the
+// facts.
+func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
+	mark := Mark{Frame: s.Frame, Time: s.Time}
+	if r.packets == 0 {
+		r.first = mark
+		r.hs.MidStream = !s.SYN
+		r.hs.WindowScale = [2]int{-1, -1}
+	} else if gap := s.Time.Sub(r.last.Time); gap > a.idleThreshold() {
+		g := Gap{From: r.last, To: mark}
+		if r.gapCount < MaxEvidenceFrames {
+			r.gaps[r.gapCount] = g
+		}
+		r.gapCount++
+		if gap > r.longestGap.Duration() {
+			r.longestGap = g
+		}
+	}
+	r.packets++
+	r.last = mark
+
+	for i := 0; i < numFlags; i++ {
+		if f&(1<<i) != 0 {
+			if r.counts[i] < MaxEvidenceFrames {
+				r.frames[i][r.counts[i]] = s.Frame
+			}
+			r.counts[i]++
+		}
+	}
+
+	side, peer := &r.sides[d], &r.sides[1-d]
+	r.handshake(s, d, mark)
+
+	if f&FlagKeepAlive != 0 && a.flow[1-d].window == 0 {
+		r.linuxZWP++
+	}
+	if f&FlagAckLostSegment != 0 {
+		// The peer's maxSeqToBeAcked moved to its nextSeq; the hole is
+		// between the ACK and the data seen, at most.
+		if gap := s.Ack - a.flow[1-d].nextSeq; int32(gap) > 0 {
+			peer.unseenBytes += int64(gap)
+		}
+	}
+
+	side.segments++
+	if s.Len > 0 {
+		side.dataSegments++
+		side.bytes += int64(s.Len)
+		side.largest = max(side.largest, s.Len)
+		end := s.Seq + uint32(s.Len)
+		if !side.dataSent || seqGT(end, side.dataEnd) {
+			side.dataEnd = end
+		}
+		side.dataSent = true
+		side.rtt.sent(s.Seq, end, s.Time, f&FlagRetransmission != 0)
+	}
+	if captured := max(s.CapturedLen, 0); captured < s.Len {
+		side.truncated++
+		side.truncatedBytes += int64(s.Len - captured)
+	}
+	if s.ACK {
+		if !side.ackSeen || seqGT(s.Ack, side.ackValue) {
+			side.ackValue = s.Ack
+		}
+		side.ackSeen = true
+		peer.rtt.acked(s.Ack, s.Time, &r.rng)
+	}
+	if !s.RST {
+		if !side.ttlSeen || s.TTL < side.ttlMin {
+			side.ttlMin = s.TTL
+		}
+		if !side.ttlSeen || s.TTL > side.ttlMax {
+			side.ttlMax = s.TTL
+		}
+		side.ttlSeen = true
+	}
+	if !s.SYN && !s.FIN && !s.RST {
+		switch {
+		case s.Window == 0 && !side.inZeroWindow:
+			side.inZeroWindow, side.zeroSince = true, s.Time
+		case s.Window != 0 && side.inZeroWindow:
+			side.closeZeroWindow(s.Time)
+		}
+	}
+	if s.FIN && side.fin.Frame == 0 {
+		side.fin = mark
+	}
+	if s.RST {
+		rst := Reset{
+			Mark:         mark,
+			TTL:          s.TTL,
+			AfterFIN:     side.fin.Frame != 0,
+			DataInFlight: side.outstanding(peer) || peer.outstanding(side),
+		}
+		if side.resetCount < MaxEvidenceFrames {
+			side.resets[side.resetCount] = rst
+		}
+		side.resetCount++
+	}
+}
+
+// outstanding tells whether data this side sent is not yet acknowledged by
+// the peer.
+func (s *sideRecord) outstanding(peer *sideRecord) bool {
+	return s.dataSent && (!peer.ackSeen || seqGT(s.dataEnd, peer.ackValue))
+}
+
+func (s *sideRecord) closeZeroWindow(t time.Time) {
+	d := t.Sub(s.zeroSince)
+	s.zeroTotal += d
+	s.zeroLongest = max(s.zeroLongest, d)
+	s.inZeroWindow = false
+}
+
+// handshake follows the SYN, SYN+ACK and first ACK.
+func (r *recorder) handshake(s *Segment, d int, mark Mark) {
+	hs := &r.hs
+	if s.SYN {
+		if s.MSS > 0 {
+			hs.MSS[d] = s.MSS
+		}
+		if s.WindowScale >= 0 {
+			hs.WindowScale[d] = s.WindowScale
+		}
+		hs.SACKPermitted[d] = hs.SACKPermitted[d] || s.SACKPermitted
+	}
+	switch {
+	case s.SYN && !s.ACK:
+		switch {
+		case hs.SYN.Frame == 0:
+			hs.SYN, hs.LastSYN, r.synISN, r.synDir = mark, mark, s.Seq, d
+		case s.Seq == r.synISN:
+			hs.SYNRetries++
+			hs.LastSYN = mark
+		default:
+			r.newISNSYNs++
+		}
+	case s.SYN && s.ACK:
+		switch {
+		case hs.SYNACK.Frame == 0:
+			hs.SYNACK, r.synackISN = mark, s.Seq
+		case s.Seq == r.synackISN:
+			hs.SYNACKRetries++
+		}
+	case s.RST:
+		if hs.SYN.Frame != 0 && hs.SYNACK.Frame == 0 && hs.RefusedBy.Frame == 0 && d != r.synDir {
+			hs.RefusedBy = mark
+		}
+	case s.ACK:
+		if hs.SYNACK.Frame != 0 && hs.ACK.Frame == 0 && (hs.SYN.Frame == 0 || d == r.synDir) {
+			hs.ACK = mark
+		}
+	}
+}
+
+func (a *Analyzer) idleThreshold() time.Duration {
+	if a.IdleThreshold > 0 {
+		return a.IdleThreshold
+	}
+	return DefaultIdleThreshold
+}
+
+func (a *Analyzer) longZeroWindow() time.Duration {
+	if a.LongZeroWindow > 0 {
+		return a.LongZeroWindow
+	}
+	return DefaultLongZeroWindow
+}
+
+// InitialRTT returns Wireshark's tcp.analysis.initial_rtt so far (zero
+// while unknown).
+func (a *Analyzer) InitialRTT() time.Duration { return a.initialRTT }
+
+// Health returns the connection's L4 summary so far. It may be called at
+// any time; the Analyzer goes on observing afterwards.
+func (a *Analyzer) Health() Health {
+	r := &a.rec
+	h := Health{
+		Packets:               r.packets,
+		First:                 r.first,
+		Last:                  r.last,
+		Handshake:             r.hs,
+		LinuxZeroWindowProbes: r.linuxZWP,
+		IdleGapCount:          r.gapCount,
+		LongestGap:            r.longestGap,
+	}
+	if r.packets == 0 {
+		h.Handshake.WindowScale = [2]int{-1, -1}
+	}
+	h.Handshake.InitialRTT = a.initialRTT
+	h.Handshake.Scaling = a.scaling()
+	if r.gapCount > 0 {
+		h.IdleGaps = slices.Clone(r.gaps[:min(r.gapCount, MaxEvidenceFrames)])
+	}
+	for i := 0; i < numFlags; i++ {
+		fc := h.flagCount(1 << i)
+		fc.Count = r.counts[i]
+		if fc.Count > 0 {
+			fc.Frames = slices.Clone(r.frames[i][:min(fc.Count, MaxEvidenceFrames)])
+		}
+	}
+	h.Retransmissions = h.Retransmission.Count
+	h.ZeroWindows = h.ZeroWindow.Count
+	for d := range r.sides {
+		sr := &r.sides[d]
+		sd := &h.Sides[d]
+		*sd = Side{
+			Segments:          sr.segments,
+			DataSegments:      sr.dataSegments,
+			Bytes:             sr.bytes,
+			LargestSegment:    sr.largest,
+			Truncated:         sr.truncated,
+			TruncatedBytes:    sr.truncatedBytes,
+			FIN:               sr.fin,
+			ResetCount:        sr.resetCount,
+			TTLMin:            sr.ttlMin,
+			TTLMax:            sr.ttlMax,
+			ZeroWindowTime:    sr.zeroTotal,
+			LongestZeroWindow: sr.zeroLongest,
+			RTT:               sr.rtt.stats(),
+			UnseenBytes:       sr.unseenBytes,
+		}
+		if sr.inZeroWindow {
+			open := r.last.Time.Sub(sr.zeroSince)
+			sd.ZeroWindowTime += open
+			sd.LongestZeroWindow = max(sd.LongestZeroWindow, open)
+		}
+		if sr.resetCount > 0 {
+			sd.Resets = slices.Clone(sr.resets[:min(sr.resetCount, MaxEvidenceFrames)])
+			for i := range sd.Resets {
+				rst := &sd.Resets[i]
+				rst.Injected = sr.ttlSeen && (rst.TTL < sr.ttlMin || rst.TTL > sr.ttlMax)
+			}
+		}
+		h.Resets += sr.resetCount
+	}
+	a.judge(&h)
+	return h
+}
+
+// scaling maps Wireshark's per-direction scale states to a Scaling.
+func (a *Analyzer) scaling() Scaling {
+	c, s := a.flow[0].winScale, a.flow[1].winScale
+	switch {
+	case !a.started:
+		return ScalingUnknown
+	case c >= 0 && s >= 0:
+		return ScalingOn
+	case c == scaleNone || s == scaleNone:
+		return ScalingNone
+	}
+	return ScalingUnknown
+}
