@@ -1,0 +1,52 @@
+package capture
+
+import (
+	"bufio"
+	"fmt"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// pcapngFrames reads frames from a pcapng file. Interfaces may differ in
+// link type: pcapgo then gives each packet's in ci.AncillaryData[0].
+type pcapngFrames struct {
+	r      *pcapgo.NgReader
+	number int
+}
+
+// openPcapng reads the first section header from br. Sections of a pcapng
+// version other than 1.0 are skipped, as the pcapng specification asks.
+func openPcapng(br *bufio.Reader) (*pcapngFrames, error) {
+	r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{
+		WantMixedLinkType:  true,
+		SkipUnknownVersion: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pcapng section header: %w", err)
+	}
+	return &pcapngFrames{r: r}, nil
+}
+
+// read returns the next frame into f.
+func (p *pcapngFrames) read(f *Frame) error {
+	data, ci, err := p.r.ZeroCopyReadPacketData()
+	if err != nil {
+		// pcapgo returns io.EOF only between blocks, and
+		// io.ErrUnexpectedEOF inside one.
+		return err
+	}
+	p.number++
+	var lt layers.LinkType
+	if len(ci.AncillaryData) > 0 {
+		lt, _ = ci.AncillaryData[0].(layers.LinkType)
+	}
+	*f = Frame{
+		Number:   p.number,
+		Time:     ci.Timestamp,
+		LinkType: lt,
+		Data:     data[:len(data):len(data)],
+		Length:   ci.Length,
+	}
+	return nil
+}
