@@ -90,6 +90,9 @@ func open(name string, r io.Reader, pos *position, direct bool) (*File, error) {
 	f := &File{info: Info{Name: name}}
 	magic, err := pos.br.Peek(4)
 	if err != nil && err != io.EOF {
+		if err == io.ErrUnexpectedEOF {
+			err = fmt.Errorf("input ends before its first 4 bytes: %w", ErrTruncated)
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	switch {
@@ -149,7 +152,7 @@ func isGzip(b []byte) bool {
 
 // isMagicPrefix reports whether b, shorter than a magic number, begins one.
 func isMagicPrefix(b []byte) bool {
-	for _, m := range []string{"\xa1\xb2\xc3\xd4", "\xd4\xc3\xb2\xa1", "\xa1\xb2\x3c\x4d", "\x4d\x3c\xb2\xa1", "\x0a\x0d\x0d\x0a", "GMBU", "RTSS"} {
+	for _, m := range []string{"\xa1\xb2\xc3\xd4", "\xd4\xc3\xb2\xa1", "\xa1\xb2\x3c\x4d", "\x4d\x3c\xb2\xa1", "\x0a\x0d\x0d\x0a", "GMBU", "RTSS", "\x1f\x8b"} {
 		if bytes.HasPrefix([]byte(m), b) {
 			return true
 		}

@@ -20,10 +20,14 @@ import (
 const (
 	// netmonHeaderFields is how much of the file header carries fields:
 	// magic, version, media type, start time and the table offsets up to
-	// NetworkInfoLength. The header is padded to netmonFirstRecord bytes.
+	// NetworkInfoLength.
 	netmonHeaderFields = 64
-	// netmonFirstRecord is where the first record usually starts.
-	netmonFirstRecord = 128
+	// netmonPaddedHeader is the header size Wireshark's writer (and
+	// NetMon 2) use: the fields, then zeros up to 128 bytes.
+	netmonPaddedHeader = 128
+	// netmonShortHeader is the header size of files written by NetMon 3,
+	// whose fields end with ConversationStats at byte 72.
+	netmonShortHeader = 72
 	// netmonMaxFrame is the longest frame accepted, Wireshark's
 	// WTAP_MAX_PACKET_SIZE_STANDARD; longer ones mean a damaged record.
 	netmonMaxFrame = 262144
@@ -134,9 +138,10 @@ func netmonMedia(media uint16) (layers.LinkType, netmonMediaKind, error) {
 //
 // Records are found through the file's frame table, in table order. When
 // the frame table lies beyond the end of the file, as when the capture was
-// cut short, records are instead walked one after the other from offset
-// 128, where Network Monitor writes them; the last read then returns an
-// error wrapping [ErrTruncated].
+// cut short, records are instead walked one after the other from the end
+// of the header (byte 72 for NetMon 3 files, 128 for those padded with
+// zeros), as the writers lay them out; the last read then returns an error
+// wrapping [ErrTruncated]. Wireshark reads no frame of such a file.
 //
 // Time stamps: version 2.3 records carry a UTC time, which is used when it
 // lies between 1990 and 2100. Otherwise a frame's time is the header's
@@ -186,8 +191,8 @@ func NewNetmonReader(r io.ReaderAt, size int64) (*NetmonReader, error) {
 	if size > netmonMaxFileSize {
 		return nil, fmt.Errorf("Network Monitor file of %d bytes is larger than its 32-bit offsets can index", size)
 	}
-	var h [netmonHeaderFields]byte
-	if err := readAtFull(r, h[:], 0); err != nil {
+	h := make([]byte, min(size, netmonPaddedHeader))
+	if err := readAtFull(r, h, 0); err != nil {
 		return nil, fmt.Errorf("Network Monitor header: %w", err)
 	}
 	magic := string(h[0:4])
@@ -237,8 +242,8 @@ func NewNetmonReader(r io.ReaderAt, size int64) (*NetmonReader, error) {
 	} else {
 		// The file was cut before or inside its frame table.
 		nr.sequential = true
-		nr.pos = netmonFirstRecord
-		if tableOff >= netmonFirstRecord && tableOff < size {
+		nr.pos = firstRecordOffset(h)
+		if tableOff >= nr.pos && tableOff < size {
 			nr.limit = tableOff
 		}
 	}
@@ -251,6 +256,23 @@ func NewNetmonReader(r io.ReaderAt, size int64) (*NetmonReader, error) {
 		}
 	}
 	return nr, nil
+}
+
+// firstRecordOffset says where the first record starts in a file without
+// its frame table. Wireshark's writer and NetMon 2 pad the header with
+// zeros to 128 bytes; NetMon 3 starts the first record right after the
+// header's fields, at byte 72, and a record header is never all zeros
+// (its lengths are not). header holds up to the first 128 bytes.
+func firstRecordOffset(header []byte) int64 {
+	if len(header) <= netmonShortHeader {
+		return netmonShortHeader
+	}
+	for _, b := range header[netmonShortHeader:] {
+		if b != 0 {
+			return netmonShortHeader
+		}
+	}
+	return netmonPaddedHeader
 }
 
 // perFrameMedia reports whether records carry their own media type in a

@@ -36,8 +36,11 @@ type pcapFrames struct {
 func openPcap(pos *position) (*pcapFrames, string, error) {
 	br := pos.br
 	h, err := br.Peek(pcapFileHeader)
-	if err != nil {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return nil, "", fmt.Errorf("pcap file header needs %d bytes, input has %d: %w", pcapFileHeader, len(h), ErrTruncated)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("pcap file header: %w", err)
 	}
 	var order binary.ByteOrder = binary.LittleEndian
 	if h[0] == 0xa1 {
