@@ -34,6 +34,8 @@ type Command struct {
 	Frame int
 	Time  time.Time
 	// Reply is the server's reply to the command, nil if none was seen.
+	// For AUTH it is the exchange's final reply (235, 5xx), not the 334
+	// challenges; it may be a partial reply (Reply.Partial).
 	Reply *Reply
 }
 
@@ -88,6 +90,9 @@ type Recipient struct {
 	Addr  string
 	Frame int
 	Reply *Reply
+	// DataReply is, in an LMTP session (LHLO), this recipient's own reply
+	// after end-of-data (RFC 2033 §4.2); nil in SMTP.
+	DataReply *Reply
 }
 
 // EndReason says how a connection ended from the point of view of a
@@ -146,14 +151,39 @@ type Transaction struct {
 	Reply *Reply
 	// Outcome summarises the transaction.
 	Outcome Outcome
-	// Ended says, for no-reply and aborted outcomes, how the connection
-	// ended, and EndFrame/EndTime where.
+	// Ended says, for no-reply, aborted and unknown outcomes (and with
+	// LateReply), how the transaction's wait ended, and EndFrame/EndTime
+	// where: the first of the client's QUIT (unless pipelined in the frame
+	// of the end-of-data), the client's RSET or new MAIL abandoning the
+	// transaction (both client-closed), a FIN or RST from either peer, or
+	// the end of the capture. For other outcomes they are zero.
 	Ended    EndReason
 	EndFrame int
 	EndTime  time.Time
 	// Incomplete is set when a capture gap or a mid-stream start hides part
 	// of the transaction.
 	Incomplete bool
+
+	// BodyParam is the MAIL FROM BODY= value (7BIT, 8BITMIME, BINARYMIME;
+	// RFC 6152, RFC 3030 §3), "" if absent.
+	BodyParam string
+	// MailReply is the reply to MAIL FROM, DataReply the reply to DATA
+	// (354, or the refusal that kept the body from starting); nil if none
+	// was seen. BDAT chunk replies are on their Commands.
+	MailReply, DataReply *Reply
+	// Chunks counts the BDAT commands of the transaction (RFC 3030).
+	Chunks int
+	// PartialReply is the reply the server had begun after end-of-data
+	// but never finished with CRLF before the connection closed or the
+	// capture ended (Partial set). Reply stays nil and the outcome no-reply:
+	// a client cannot act on half a reply (RFC 5321 §4.2).
+	PartialReply *Reply
+	// LateReply is set when the final reply came only after the client
+	// had given up (QUIT, FIN or RST after end-of-data). The server took
+	// responsibility for the message (RFC 5321 §4.2.5) while the client
+	// will retry: a duplicate. Ended, EndFrame and EndTime then say where
+	// the client gave up.
+	LateReply bool
 }
 
 // Latency is the time from end-of-data to the final reply (0 without one).
@@ -177,9 +207,12 @@ func (t *Transaction) Waited() time.Duration {
 type TLS struct {
 	// How is "starttls" or "implicit".
 	How string
-	// Frame is where encrypted data begins.
+	// Frame is where encrypted data begins: the client's first TLS byte
+	// (0 if the capture shows the STARTTLS go-ahead but no TLS byte).
 	Frame int
-	// Version and ServerName come from the ClientHello if present.
+	// Version and ServerName come from the ClientHello if present:
+	// Version is the highest version the client offered ("TLS 1.3"), not
+	// the one the server chose.
 	Version    string
 	ServerName string
 }
@@ -195,7 +228,13 @@ type Anomaly struct {
 
 // Session is everything the decoder learned about one connection.
 type Session struct {
-	// IsSMTP is false when the connection's bytes do not look like SMTP.
+	// IsSMTP is false when the connection's bytes do not look like SMTP:
+	// neither a reply line from the server nor a known command from the
+	// client. A connection whose client spoke TLS first is not called SMTP
+	// (the decoder does not see ports); TLS is then set with How
+	// "implicit", and a caller that knows the server port is 465 may
+	// treat it as SMTPS (RFC 8314 §3.3). For a connection that is not SMTP
+	// every other field is empty.
 	IsSMTP bool
 	// Banner is the server's greeting, nil if not captured.
 	Banner *Reply
@@ -209,8 +248,13 @@ type Session struct {
 	Transactions []Transaction
 	// TLS is non-nil once the connection turned to TLS.
 	TLS *TLS
-	// MidStream is set when the capture starts after the greeting.
+	// MidStream is set when the capture starts after the greeting: the
+	// server's first reply is not a greeting, or, without server data, the
+	// client's first line is not EHLO, HELO or LHLO.
 	MidStream bool
 	// Anomalies lists oddities, bounded in number.
 	Anomalies []Anomaly
+	// AnomaliesDropped counts anomalies not listed because of the bound
+	// (Options.MaxAnomalies, and a bound per name).
+	AnomaliesDropped int
 }

@@ -1,0 +1,38 @@
+// Package smtp decodes one TCP connection's SMTP (RFC 5321) conversation
+// from its two reassembled byte streams into a Session: the banner, every
+// command with its reply and latency, every mail transaction with its
+// outcome, TLS, and the anomalies met on the way. Its Decoder implements
+// reassembly.Handler; it knows nothing of packets, only of bytes with the
+// frame number and capture time of each (reassembly.Mark), so it is tested
+// from plain byte sequences.
+//
+// What it reads:
+//   - replies, single and multi-line (RFC 5321 §4.2), with RFC 3463
+//     enhanced status codes, and EHLO keywords;
+//   - commands, matched with their replies through a bounded FIFO, which
+//     is what PIPELINING (RFC 2920) requires;
+//   - DATA bodies up to <CRLF>.<CRLF> (RFC 5321 §4.1.1.4) across any split
+//     into segments, and BDAT chunks (RFC 3030) counted by length;
+//   - AUTH exchanges (RFC 4954), whose responses it answers in the FIFO
+//     but never keeps;
+//   - STARTTLS (RFC 3207) and implicit TLS, after which it reads only the
+//     ClientHello's version and server name;
+//   - LMTP (RFC 2033), whose end-of-data gets one reply per recipient.
+//
+// The outcome of a transaction follows its final reply: 2xx delivered, 4xx
+// deferred, 5xx rejected (RFC 5321 §4.2.5). Without a final reply it is
+// no-reply when the end-of-data was sent, aborted when the body was cut
+// short, and unknown when a capture gap may hide the reply. It never
+// invents a reply: a reply line cut short by the end of the connection is
+// kept as Transaction.PartialReply, and the outcome stays no-reply.
+//
+// What it does not do: it keeps no message body (only the size and the
+// Message-ID header) and no credential; it does not decrypt TLS; it does
+// not judge the outcome against TCP health, which is the report's work.
+// It does not look at ports, so it cannot tell SMTPS from other implicit
+// TLS (see Session.IsSMTP).
+//
+// Every resource the peers can make it spend is bounded (Options); hitting
+// a bound raises a named Anomaly and decoding goes on. Garbage never makes
+// it panic.
+package smtp
