@@ -63,7 +63,7 @@ func (t *textWriter) header(r *Report) {
 		}
 	}
 	fmt.Fprintf(t.w, "smtpscope — %s: %s packets, %d TCP connections (%d SMTP), %s\n",
-		strings.Join(names, ", "), thousands(int64(packets)), r.Totals.Connections, r.Totals.SMTPConnections, dur(end.Sub(start)))
+		strings.Join(names, ", "), thousands(int64(packets)), r.Totals.Connections, r.Totals.SMTPConnections, span(end.Sub(start)))
 	for _, in := range r.Inputs {
 		for _, w := range in.Warnings {
 			fmt.Fprintf(t.w, "%s %s: %s\n", t.color("33", "WARNING"), in.Name, w)
@@ -275,6 +275,19 @@ func describeCause(c Cause) string {
 		return "partial reply after end-of-data"
 	}
 	return strings.ReplaceAll(string(c), "-", " ")
+}
+
+// span formats the length of a capture: "51.2 s", "12 min 5 s", "3 h 20 min", "412 days".
+func span(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return dur(d)
+	case d < time.Hour:
+		return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }
 
 func rel(start, t time.Time) string {

@@ -39,6 +39,7 @@ func ourReplies(t *testing.T, path string, extraPorts ...string) map[int][]frame
 			SMTP   *struct {
 				Banner   *frameCode `json:"banner"`
 				Commands []struct {
+					Verb  string     `json:"verb"`
 					Reply *frameCode `json:"reply"`
 				} `json:"commands"`
 				Transactions []struct {
@@ -56,18 +57,28 @@ func ourReplies(t *testing.T, path string, extraPorts ...string) map[int][]frame
 		if c.SMTP == nil {
 			continue
 		}
+		// Replies in stream order: the end-of-data reply follows its
+		// DATA command's 354, then frames order everything (a stable
+		// sort keeps the order of replies sharing a frame).
 		var rs []frameCode
 		if c.SMTP.Banner != nil {
 			rs = append(rs, *c.SMTP.Banner)
 		}
+		txs := c.SMTP.Transactions
 		for _, cmd := range c.SMTP.Commands {
 			if cmd.Reply != nil {
 				rs = append(rs, *cmd.Reply)
 			}
-		}
-		for _, tx := range c.SMTP.Transactions {
-			if tx.Method == "DATA" && tx.Reply != nil {
-				rs = append(rs, *tx.Reply)
+			if cmd.Verb == "DATA" {
+				for len(txs) > 0 && txs[0].Method != "DATA" {
+					txs = txs[1:]
+				}
+				if len(txs) > 0 {
+					if txs[0].Reply != nil {
+						rs = append(rs, *txs[0].Reply)
+					}
+					txs = txs[1:]
+				}
 			}
 		}
 		sort.SliceStable(rs, func(i, j int) bool { return rs[i].Frame < rs[j].Frame })
