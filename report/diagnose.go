@@ -70,9 +70,16 @@ const DefaultSlowReply = 30 * time.Second
 
 // Facts is what the earlier stages know of one connection.
 type Facts struct {
+	// Conn identifies the connection (stream, peers, frames, times).
 	Conn *reassembly.Conn
+	// Health is the connection's L4 summary (Conn.Health()).
+	Health reassembly.Health
 	// Session is the SMTP decoder's result, nil if payload was not decoded.
 	Session *smtp.Session
+	// SMTPPort is set when the server port is one of the SMTP ports: such a
+	// connection matters even when no SMTP byte was exchanged (a refused
+	// or unanswered SYN).
+	SMTPPort bool
 }
 
 // failed tells whether an outcome counts as a failed mail transaction.
@@ -121,7 +128,11 @@ func (r *Report) Failed() bool {
 	}
 	for i := range r.Connections {
 		c := &r.Connections[i]
-		if c.L4.Verdict == reassembly.Broken.String() && (c.SMTP != nil || c.Diagnosis.Cause != CauseOK) {
+		if c.SMTP != nil && c.SMTP.Verdict == "failed" {
+			return true
+		}
+		switch c.Diagnosis.Cause {
+		case CauseConnectRefused, CauseConnectTimeout:
 			return true
 		}
 	}
@@ -130,7 +141,7 @@ func (r *Report) Failed() bool {
 
 func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	c := f.Conn
-	h := c.Health()
+	h := f.Health
 	out := Connection{
 		Stream: c.Stream, Client: c.Client.String(), Server: c.Server.String(),
 		FirstFrame: c.FirstFrame, LastFrame: c.LastFrame, Start: c.FirstTime,
@@ -140,10 +151,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	}
 	s := f.Session
 	if s == nil || !s.IsSMTP {
-		out.Diagnosis = Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "Not an SMTP connection."}
-		if h.Verdict == reassembly.Broken {
-			out.Diagnosis = Diagnosis{Layer: LayerL4, Cause: CauseOK, Summary: "Not an SMTP connection; TCP was broken."}
-		}
+		out.Diagnosis = diagnoseNoSMTP(c, &h, f.SMTPPort)
 		return out
 	}
 	m := &SMTP{Banner: reply(s.Banner, time.Time{}), Hello: red.host(s.Hello), Extensions: s.Extensions,
@@ -294,6 +302,32 @@ func lossDiagnosis(h *reassembly.Health, filter string, ev []Evidence, what stri
 	}
 	return Diagnosis{Layer: LayerL4, Cause: CausePacketLoss, Filter: filter + " && tcp.analysis.retransmission", Evidence: ev,
 		Summary: fmt.Sprintf("TCP retransmitted %d segments and %s: the network lost packets.", h.Retransmissions, what)}
+}
+
+// diagnoseNoSMTP covers connections without SMTP bytes: on an SMTP port a
+// failed handshake is the whole story.
+func diagnoseNoSMTP(c *reassembly.Conn, h *reassembly.Health, smtpPort bool) Diagnosis {
+	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
+	hs := &h.Handshake
+	if smtpPort {
+		switch {
+		case hs.SYN.Frame != 0 && hs.RefusedBy.Frame != 0:
+			return Diagnosis{Layer: LayerL4, Cause: CauseConnectRefused, Filter: filter,
+				Evidence: []Evidence{{Frame: hs.SYN.Frame, Time: hs.SYN.Time, What: "client sent SYN"},
+					{Frame: hs.RefusedBy.Frame, Time: hs.RefusedBy.Time, What: "answered by RST: nothing listens on the port"}},
+				Summary: fmt.Sprintf("The connection to %s was refused (SYN answered by RST): no SMTP server is listening, or a firewall rejects it.", c.Server)}
+		case hs.SYN.Frame != 0 && hs.SYNACK.Frame == 0 && h.Sides[reassembly.ServerToClient].Segments == 0:
+			return Diagnosis{Layer: LayerL4, Cause: CauseConnectTimeout, Filter: filter,
+				Evidence: []Evidence{{Frame: hs.SYN.Frame, Time: hs.SYN.Time, What: "client sent SYN"},
+					{Frame: hs.LastSYN.Frame, Time: hs.LastSYN.Time, What: fmt.Sprintf("SYN sent %d times, never answered", hs.SYNRetries+1)}},
+				Summary: fmt.Sprintf("The connection to %s was never answered: %d SYN(s) over %s got no SYN+ACK (host down, route missing, or a firewall dropping it).",
+					c.Server, hs.SYNRetries+1, dur(hs.LastSYN.Time.Sub(hs.SYN.Time)))}
+		}
+		if h.Packets > 0 && h.Sides[0].Bytes == 0 && h.Sides[1].Bytes == 0 {
+			return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "TCP connection to an SMTP port without any SMTP data."}
+		}
+	}
+	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "Not an SMTP connection."}
 }
 
 // diagnoseSession covers connections without a failed transaction.

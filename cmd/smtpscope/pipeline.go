@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/smtpscope/smtpscope/capture"
 	"github.com/smtpscope/smtpscope/reassembly"
@@ -92,7 +93,7 @@ func analyzeFile(index int, name string, stdin io.Reader, opts pipelineOptions) 
 	}
 	var facts []report.Facts
 	for _, c := range tr.Conns() {
-		fc := report.Facts{Conn: c}
+		fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(opts.serverPorts, c.Server.Port())}
 		if d, ok := c.Handler.(*smtp.Decoder); ok {
 			fc.Session = d.Session()
 		}
