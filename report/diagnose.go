@@ -146,8 +146,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		Stream: c.Stream, Client: c.Client.String(), Server: c.Server.String(),
 		FirstFrame: c.FirstFrame, LastFrame: c.LastFrame, Start: c.FirstTime,
 		DurationMS: ms(c.LastTime.Sub(c.FirstTime)), Packets: c.Packets,
-		L4: L4{Retransmissions: h.Retransmissions, Resets: h.Resets, ZeroWindows: h.ZeroWindows,
-			Verdict: h.Verdict.String(), Reasons: h.Reasons},
+		L4: l4Of(&h),
 	}
 	s := f.Session
 	if s == nil || !s.IsSMTP {

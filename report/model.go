@@ -51,13 +51,76 @@ type Connection struct {
 	Diagnosis  Diagnosis `json:"diagnosis"`
 }
 
-// L4 is the TCP health of a connection.
+// L4 is the TCP health of a connection, with Wireshark's definitions.
 type L4 struct {
-	Retransmissions int      `json:"retransmissions"`
-	Resets          int      `json:"resets"`
-	ZeroWindows     int      `json:"zero_windows"`
-	Verdict         string   `json:"verdict"`
-	Reasons         []string `json:"reasons,omitempty"`
+	// Retransmissions counts frames marked tcp.analysis.retransmission
+	// (fast and spurious ones included), Resets frames with RST set,
+	// ZeroWindows frames marked tcp.analysis.zero_window.
+	Retransmissions int `json:"retransmissions"`
+	Resets          int `json:"resets"`
+	ZeroWindows     int `json:"zero_windows"`
+	// Verdict is healthy, degraded or broken; Reasons say why, Notes add
+	// facts that did not change it.
+	Verdict string   `json:"verdict"`
+	Reasons []string `json:"reasons,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
+	// Analysis has one entry per tcp.analysis flag seen, keyed by the
+	// field's last name (e.g. "duplicate_ack"), with the first frames.
+	Analysis  map[string]FlagCount `json:"analysis,omitempty"`
+	Handshake Handshake            `json:"handshake"`
+	Client    Side                 `json:"client"`
+	Server    Side                 `json:"server"`
+}
+
+// FlagCount is how many frames carried a tcp.analysis flag, and the first ones.
+type FlagCount struct {
+	Count  int   `json:"count"`
+	Frames []int `json:"frames"`
+}
+
+// Handshake is what the capture shows of the TCP handshake.
+type Handshake struct {
+	SYNFrame      int     `json:"syn_frame,omitempty"`
+	SYNACKFrame   int     `json:"synack_frame,omitempty"`
+	ACKFrame      int     `json:"ack_frame,omitempty"`
+	SYNRetries    int     `json:"syn_retries,omitempty"`
+	RefusedFrame  int     `json:"refused_frame,omitempty"`
+	InitialRTTMS  float64 `json:"initial_rtt_ms,omitempty"`
+	ClientMSS     int     `json:"client_mss,omitempty"`
+	ServerMSS     int     `json:"server_mss,omitempty"`
+	WindowScaling string  `json:"window_scaling"`
+	MidStream     bool    `json:"mid_stream,omitempty"`
+}
+
+// Side is what one peer sent.
+type Side struct {
+	Segments       int     `json:"segments"`
+	Bytes          int64   `json:"bytes"`
+	LargestSegment int     `json:"largest_segment"`
+	FINFrame       int     `json:"fin_frame,omitempty"`
+	Resets         []Reset `json:"resets,omitempty"`
+	ZeroWindowMS   float64 `json:"zero_window_ms,omitempty"`
+	RTT            *RTT    `json:"rtt,omitempty"`
+	// UnseenBytes are bytes the peer ACKed that the capture lacks;
+	// TruncatedBytes payload cut by the snaplen: both are capture loss.
+	UnseenBytes    int64 `json:"unseen_bytes,omitempty"`
+	TruncatedBytes int64 `json:"truncated_bytes,omitempty"`
+}
+
+// Reset is one RST a side sent.
+type Reset struct {
+	Frame        int  `json:"frame"`
+	TTL          int  `json:"ttl"`
+	Injected     bool `json:"probably_injected,omitempty"`
+	DataInFlight bool `json:"data_in_flight,omitempty"`
+}
+
+// RTT summarises round-trip samples (data to its ACK).
+type RTT struct {
+	Samples  int     `json:"samples"`
+	MinMS    float64 `json:"min_ms"`
+	MedianMS float64 `json:"median_ms"`
+	MaxMS    float64 `json:"max_ms"`
 }
 
 // SMTP is the decoded SMTP conversation of a connection.

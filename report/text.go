@@ -91,8 +91,9 @@ func (t *textWriter) connection(c *Connection) {
 	}
 	fmt.Fprintf(t.w, "%s stream %-4d %s → %s", mark, c.Stream, c.Client, c.Server)
 	if c.SMTP == nil {
-		fmt.Fprintf(t.w, "   not SMTP   %s\n", c.Diagnosis.Summary)
-		t.l4(c)
+		fmt.Fprintf(t.w, "   %s\n", strings.ToUpper(describeCause(c.Diagnosis.Cause)))
+		t.evidence(c, &c.Diagnosis)
+		t.l4(c, true)
 		fmt.Fprintln(t.w)
 		return
 	}
@@ -108,7 +109,7 @@ func (t *textWriter) connection(c *Connection) {
 	if !ok && c.Diagnosis.Summary != "" && len(c.SMTP.Transactions) == 0 {
 		t.evidence(c, &c.Diagnosis)
 	}
-	t.l4(c)
+	t.l4(c, !ok)
 	fmt.Fprintln(t.w)
 }
 
@@ -160,11 +161,23 @@ func (t *textWriter) evidence(c *Connection, d *Diagnosis) {
 	}
 }
 
-func (t *textWriter) l4(c *Connection) {
-	fmt.Fprintf(t.w, "    TCP   %d retransmissions · %d resets · %d zero windows   → %s\n",
-		c.L4.Retransmissions, c.L4.Resets, c.L4.ZeroWindows, c.L4.Verdict)
+func (t *textWriter) l4(c *Connection, detail bool) {
+	rtt := ""
+	for _, s := range []Side{c.L4.Client, c.L4.Server} {
+		if s.RTT != nil {
+			rtt = fmt.Sprintf(" · RTT %s ms", strconv.FormatFloat(s.RTT.MedianMS, 'g', 3, 64))
+			break
+		}
+	}
+	fmt.Fprintf(t.w, "    TCP   %d retransmissions · %d resets · %d zero windows%s   → %s\n",
+		c.L4.Retransmissions, c.L4.Resets, c.L4.ZeroWindows, rtt, c.L4.Verdict)
 	for _, r := range c.L4.Reasons {
 		fmt.Fprintf(t.w, "          %s\n", r)
+	}
+	if detail {
+		for _, n := range c.L4.Notes {
+			fmt.Fprintf(t.w, "          (%s)\n", n)
+		}
 	}
 }
 
