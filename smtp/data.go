@@ -197,26 +197,24 @@ func (h *headerScanner) reset() {
 
 // feed passes body bytes, as they appear on the wire, to the scanner.
 func (h *headerScanner) feed(p []byte) {
+	if room := maxHeaderBytes - h.seen; len(p) > room {
+		p = p[:room]
+	}
 	for len(p) > 0 && h.state == headerLine {
-		room := maxHeaderBytes - h.seen
-		if room <= 0 {
-			h.state, h.tooLong = headerDone, true
-			return
-		}
-		if len(p) > room {
-			p = p[:room]
-		}
 		j := bytes.IndexByte(p, '\n')
 		if j < 0 {
 			h.keep(p)
 			h.seen += len(p)
-			return
+			break
 		}
 		h.keep(p[:j])
 		h.seen += j + 1
 		p = p[j+1:]
 		h.endLine()
 		h.line, h.dropped = h.line[:0], 0
+	}
+	if h.state == headerLine && h.seen >= maxHeaderBytes {
+		h.state, h.tooLong = headerDone, true
 	}
 }
 

@@ -276,6 +276,8 @@ type clientSide struct {
 	remaining int64
 	// chunkLast marks the chunk being read as the LAST one.
 	chunkLast bool
+	// blobCmd is the XEXCH50 command whose blob is read, -1 if none.
+	blobCmd int
 	// hello buffers the ClientHello.
 	hello []byte
 	// foreign counts lines that were not SMTP before detection.
@@ -420,7 +422,7 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 			if c.state == clientChunk {
 				d.chunkDone(at.Mark(off + k - 1))
 			} else {
-				c.state = clientCommand
+				d.blobDone()
 			}
 		}
 		return k
@@ -593,6 +595,7 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 	case verbXEXCH50:
 		if c.valid && c.size > 0 {
 			d.client.remaining = c.size
+			d.client.blobCmd = e.cmd
 			d.client.state = clientBlobWait
 		}
 	}
@@ -742,6 +745,13 @@ func (d *Decoder) chunkDone(m reassembly.Mark) {
 			tr.awaiting++
 		}
 	}
+}
+
+// blobDone ends an XEXCH50 blob: the server answers it with a second
+// reply, which becomes the command's reply.
+func (d *Decoder) blobDone() {
+	d.client.state = clientCommand
+	d.push(pending{kind: pendingCommand, verb: verbXEXCH50, cmd: d.client.blobCmd, txn: -1, rcpt: -1})
 }
 
 // beginBody starts a DATA body for transaction t (d.cur if t < 0).
@@ -1386,8 +1396,10 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 			}
 			c.remaining = 0
 			d.chunkDone(at)
+		} else {
+			c.remaining = 0
+			d.blobDone()
 		}
-		c.remaining = 0
 		c.state = clientResync
 	default:
 		c.state = clientResync
