@@ -48,6 +48,9 @@ const (
 	// SMTP make it foreign; with both directions foreign, the connection is
 	// not SMTP.
 	detectMaxLines = 3
+	// maxPregreet bounds the client lines remembered from before the
+	// server's first byte, which become commands if a greeting follows.
+	maxPregreet = 16
 )
 
 // Options sets the decoder's limits. The zero value is useful: every zero
@@ -282,6 +285,10 @@ type clientSide struct {
 	hello []byte
 	// foreign counts lines that were not SMTP before detection.
 	foreign int
+	// pregreet marks the lines that were not commands, sent before the
+	// server's first byte: an early talker's commands if a greeting
+	// follows, the tail of a body if the capture began mid-stream.
+	pregreet []reassembly.Mark
 }
 
 type serverSide struct {
@@ -299,6 +306,8 @@ type serverSide struct {
 	last reassembly.Mark
 	// foreign counts lines that were not SMTP before detection.
 	foreign int
+	// seen counts the server's bytes.
+	seen int64
 }
 
 // Decoder follows one TCP connection's SMTP conversation. It implements
@@ -334,6 +343,7 @@ type Decoder struct {
 // NewDecoder returns a Decoder for one connection.
 func NewDecoder(opts Options) *Decoder {
 	d := &Decoder{opts: opts.withDefaults(), cur: -1, authCmd: -1}
+	d.client.blobCmd = -1
 	d.queue = append(d.queue, pending{kind: pendingGreeting, cmd: -1, txn: -1, rcpt: -1})
 	return d
 }
@@ -358,6 +368,7 @@ func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Mark
 		d.clientData(data, at)
 	} else {
 		d.server.last = at.Mark(len(data) - 1)
+		d.server.seen += int64(len(data))
 		d.serverData(data, at)
 	}
 	if d.detect == detectUndecided && d.undecided > detectLimit {
@@ -444,7 +455,7 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 func (d *Decoder) clientLine(raw []byte, m reassembly.Mark) {
 	line := d.lineChecks(raw, &d.client.line, reassembly.ClientToServer, m)
 	if d.detect == detectUndecided {
-		if d.classifyClient(line); d.detect == detectNotSMTP {
+		if d.classifyClient(line, m); d.detect == detectNotSMTP {
 			return
 		}
 	}
@@ -496,7 +507,7 @@ func (d *Decoder) lineChecks(raw []byte, b *lineBuffer, dir reassembly.Direction
 
 // classifyClient decides, on a client line seen while undecided, whether
 // the connection is SMTP.
-func (d *Decoder) classifyClient(line []byte) {
+func (d *Decoder) classifyClient(line []byte, m reassembly.Mark) {
 	cmd := parseCommand(line)
 	if cmd.verb != verbUnknown && cmd.valid {
 		if d.firstClient == firstLineNone {
@@ -510,6 +521,9 @@ func (d *Decoder) classifyClient(line []byte) {
 	}
 	if d.firstClient == firstLineNone {
 		d.firstClient = firstLineForeign
+	}
+	if d.server.seen == 0 && len(d.client.pregreet) < maxPregreet && !(len(line) == 1 && line[0] == '.') {
+		d.client.pregreet = append(d.client.pregreet, m)
 	}
 	d.client.foreign++
 	if d.client.state == clientCommand {
@@ -1118,6 +1132,7 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 				d.firstServer = firstReplyGreeting
 			}
 			d.s.Banner = r
+			d.pregreeted()
 			return
 		}
 		// The greeting came before the capture began.
@@ -1148,6 +1163,45 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 	e := d.queue[i]
 	d.queue = d.queue[i+1:]
 	d.answer(e, r)
+}
+
+// pregreeted turns the lines a client sent before a greeting into the
+// commands the server reads them as (RFC 5321 §3.1: the client waits for
+// the greeting; Postfix's postscreen calls this PREGREET). They precede
+// every command recorded since, so they go in front of the lists.
+func (d *Decoder) pregreeted() {
+	pre := d.client.pregreet
+	d.client.pregreet = nil
+	if len(pre) == 0 {
+		return
+	}
+	d.anomalyf("pregreet", pre[0].Frame, "the client sent %d lines before the server's greeting", len(pre))
+	n := min(len(pre), d.opts.MaxCommands-len(d.s.Commands))
+	n = max(n, 0)
+	cmds := make([]Command, 0, n+len(d.s.Commands))
+	entries := make([]pending, 0, len(pre)+len(d.queue))
+	for i, m := range pre {
+		e := pending{kind: pendingCommand, verb: verbUnknown, cmd: -1, txn: -1, rcpt: -1}
+		if i < n {
+			cmds = append(cmds, Command{Verb: unknownVerb, Frame: m.Frame, Time: m.Time})
+			e.cmd = i
+		}
+		entries = append(entries, e)
+	}
+	for _, e := range d.queue {
+		if e.cmd >= 0 {
+			e.cmd += n
+		}
+		entries = append(entries, e)
+	}
+	if d.authCmd >= 0 {
+		d.authCmd += n
+	}
+	if d.client.blobCmd >= 0 {
+		d.client.blobCmd += n
+	}
+	d.s.Commands = append(cmds, d.s.Commands...)
+	d.queue = entries
 }
 
 // resyncIndex finds, after a server gap, the entry a reply answers: the
