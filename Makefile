@@ -3,7 +3,7 @@
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 BIN := bin/smtpscope
-SAMPLE := testdata/relay-stall.pcapng
+SAMPLE := testdata/scenarios/captures/relay-stall.pcapng
 
 .PHONY: all setup build demo test test-short fuzz scenarios clean
 

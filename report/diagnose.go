@@ -478,10 +478,13 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // dur formats a duration for sentences: "25.0 s", "340 ms".
 func dur(d time.Duration) string {
-	if d >= time.Second {
+	switch {
+	case d >= time.Second:
 		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000)
 	}
-	return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000)
+	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
 }
 
 // sortedConnections returns indexes of connections: failing ones first

@@ -21,8 +21,8 @@ const repoRoot = "../.."
 // real captures by others covering pipelining, BDAT, STARTTLS, AUTH and
 // rejections.
 var goldenCaptures = []string{
-	"testdata/scenarios/healthy.pcapng",
-	"testdata/scenarios/relay-stall.pcapng",
+	"testdata/scenarios/captures/healthy.pcapng",
+	"testdata/scenarios/captures/relay-stall.pcapng",
 	"testdata/captures/zeek__smtp.pcap",
 	"testdata/captures/suricata-verify__smtp-pipelining-input.pcap",
 	"testdata/captures/zeek__rfc3030-bdat-example1.pcap",
@@ -70,7 +70,7 @@ func TestGolden(t *testing.T) {
 // capture: exit 1, and plain words saying TCP was healthy and the relay
 // never answered the end-of-data, with the frame of the dot.
 func TestSeedIncident(t *testing.T) {
-	path := filepath.Join(repoRoot, "testdata/scenarios/relay-stall.pcapng")
+	path := filepath.Join(repoRoot, "testdata/scenarios/captures/relay-stall.pcapng")
 	var out, errOut bytes.Buffer
 	if status := run([]string{"analyze", "--color", "never", path}, nil, &out, &errOut); status != exitFindings {
 		t.Fatalf("exit %d, want %d; stderr: %s", status, exitFindings, errOut.String())
@@ -144,8 +144,8 @@ func TestExitStatus(t *testing.T) {
 		{"missing file", []string{"analyze", filepath.Join(dir, "nope.pcap")}, exitError},
 		{"not a capture", []string{"analyze", notCapture}, exitError},
 		{"unsupported link type", []string{"analyze", filepath.Join(repoRoot, "testdata/captures/tcpdump__dsa.pcap")}, exitError},
-		{"healthy", []string{"analyze", filepath.Join(repoRoot, "testdata/scenarios/healthy.pcapng")}, exitOK},
-		{"seed incident", []string{"analyze", filepath.Join(repoRoot, "testdata/scenarios/relay-stall.pcapng")}, exitFindings},
+		{"healthy", []string{"analyze", filepath.Join(repoRoot, "testdata/scenarios/captures/healthy.pcapng")}, exitOK},
+		{"seed incident", []string{"analyze", filepath.Join(repoRoot, "testdata/scenarios/captures/relay-stall.pcapng")}, exitFindings},
 		{"empty pcap", []string{"analyze", filepath.Join(repoRoot, "testdata/captures/tcpdump__empty.pcap")}, exitOK},
 	}
 	for _, tt := range tests {
@@ -169,7 +169,7 @@ func TestExitStatus(t *testing.T) {
 // unsupported files, exit 2 with a one-line reason.
 func TestEveryCapture(t *testing.T) {
 	var files []string
-	for _, pat := range []string{"testdata/captures/*", "testdata/scenarios/*.pcap*", "testdata/*.pcap*"} {
+	for _, pat := range []string{"testdata/captures/*", "testdata/scenarios/captures/*.pcap*", "testdata/*.pcap*"} {
 		m, _ := filepath.Glob(filepath.Join(repoRoot, pat))
 		files = append(files, m...)
 	}
