@@ -37,11 +37,13 @@ type clientHello struct {
 	serverName string
 }
 
-// isTLSRecordStart reports whether p may begin a TLS handshake record:
-// content type 22 and major version 3 (RFC 8446 §5.1). One byte is enough
-// to say no.
+// isTLSRecordStart reports whether p may begin a TLS handshake record,
+// whose content type is 22 (RFC 8446 §5.1). The first byte decides alone,
+// so that the answer never depends on where a segment ends; 0x16 (SYN)
+// begins no SMTP line, and bytes that are not a ClientHello after all raise
+// "tls-not-clienthello".
 func isTLSRecordStart(p []byte) bool {
-	return len(p) > 0 && p[0] == 0x16 && (len(p) < 2 || p[1] == 0x03)
+	return len(p) > 0 && p[0] == 0x16
 }
 
 // parseClientHello reads the ClientHello in the first record of b. It
