@@ -1,0 +1,45 @@
+// Command lab is the smtpscope scenario lab: a real SMTP server (built on
+// github.com/emersion/go-smtp) with fault knobs, a real SMTP client (go-smtp's
+// client, plus a small raw mode for PIPELINING and BDAT), and a helper that
+// writes a scenario's expected-result file from what the two peers logged.
+//
+// It is driven by the scenario scripts beside it (../scripts/*.sh), which run
+// both peers inside a private network namespace while tcpdump records.
+//
+//	lab server [flags]   run the SMTP server
+//	lab client [flags]   send messages, print one JSON line per message
+//	lab expect [flags]   build <name>.expect.json from client+server logs
+//
+// Every wait in this program is bounded.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch os.Args[1] {
+	case "server":
+		err = runServer(os.Args[2:])
+	case "client":
+		err = runClient(os.Args[2:])
+	case "expect":
+		err = runExpect(os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: lab server|client|expect [flags]  (lab <cmd> -h for flags)")
+	os.Exit(2)
+}

@@ -1,0 +1,179 @@
+# shellcheck shell=bash
+# Shared helpers for the scenario scripts. Source it after setting NAME.
+#
+# Each scenario runs the lab server and client inside a network namespace of
+# its own (smtpscope-NAME-PID) that has nothing but a loopback interface, so no
+# packet can leave the machine. tcpdump records that loopback. The namespace
+# and every process started in it are removed on exit, even on failure.
+
+set -euo pipefail
+
+SCEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT_DIR=${OUT_DIR:-$SCEN_DIR/captures}
+: "${NAME:?set NAME before sourcing lib.sh}"
+NS="smtpscope-${NAME}-$$"
+WORK=""
+LAB=""
+SERVER_PID=""
+TCPDUMP_PID=""
+CPU=${LAB_CPU:-0}          # server and client share one CPU: loopback otherwise reorders
+SNAPLEN=262144             # whole packets (lo MTU is 1500)
+
+log() { printf '[%s] %s\n' "$NAME" "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+
+lab_cleanup() {
+	local rc=$?
+	set +e
+	for pid in $SERVER_PID $TCPDUMP_PID; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in $SERVER_PID $TCPDUMP_PID; do
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null
+	done
+	if ip netns list 2>/dev/null | grep -qw "^$NS"; then
+		# anything still inside was started by this script
+		for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+		ip netns del "$NS"
+	fi
+	if [[ -n "$WORK" && -d "$WORK" ]]; then
+		if [[ $rc -ne 0 || -n "${KEEP_WORK:-}" ]]; then
+			log "work files kept in $WORK"
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit $rc
+}
+
+lab_init() {
+	[[ $(id -u) -eq 0 ]] || die "run as root (network namespaces, tcpdump)"
+	for t in ip tcpdump editcap tshark taskset; do command -v $t >/dev/null || die "missing $t"; done
+	WORK=$(mktemp -d "/tmp/smtpscope-${NAME}.XXXXXX")
+	trap lab_cleanup EXIT
+	trap 'exit 130' INT TERM
+	mkdir -p "$OUT_DIR"
+	if [[ -n "${LAB_BIN:-}" ]]; then
+		LAB=$LAB_BIN
+	else
+		log "building lab"
+		(cd "$SCEN_DIR" && go build -o "$WORK/lab" ./lab)
+		LAB=$WORK/lab
+	fi
+	ip netns add "$NS"
+	ip -n "$NS" link set lo mtu 1500 up
+	# one MSS per packet, as on a real wire (no 64 KB GSO super-packets on lo)
+	ip -n "$NS" link set lo gso_max_segs 1
+	# Per-namespace TCP settings (the host's are untouched):
+	# - receive buffers start at 4 MB, as an autotuned relay on a fast LAN
+	#   would have, so a 1 MB message does not hit transient zero windows;
+	# - no tail loss probes: with both peers on one CPU, a delayed ACK often
+	#   outlasts the 10 ms probe timeout and a spurious "retransmission"
+	#   appears although nothing was lost. Scenarios about loss keep the
+	#   kernel default (LAB_TLP=1).
+	SYSCTLS="net.ipv4.tcp_rmem=4096 4194304 8388608"
+	[[ -n "${LAB_TLP:-}" ]] || SYSCTLS+=";net.ipv4.tcp_early_retrans=0"
+	local kv
+	IFS=';' read -ra kv <<<"$SYSCTLS"
+	nsexec sysctl -qw "${kv[@]}"
+	log "namespace $NS ready"
+}
+
+nsexec() { ip netns exec "$NS" "$@"; }
+
+start_capture() {
+	# not via nsexec: $! must be tcpdump itself (ip netns exec execs it)
+	ip netns exec "$NS" tcpdump -i lo -s $SNAPLEN -B 65536 -U --immediate-mode -n --time-stamp-precision=micro \
+		-w "$WORK/cap.pcap" 2>"$WORK/tcpdump.err" &
+	TCPDUMP_PID=$!
+	for _ in $(seq 50); do
+		grep -q "listening on" "$WORK/tcpdump.err" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	die "tcpdump did not start: $(cat "$WORK/tcpdump.err")"
+}
+
+stop_capture() {
+	sleep 1 # let the last segments (FINs) reach the capture
+	kill -INT "$TCPDUMP_PID"
+	wait "$TCPDUMP_PID" || true
+	TCPDUMP_PID=""
+	grep -q "^0 packets dropped by kernel" "$WORK/tcpdump.err" || die "tcpdump dropped packets: $(cat "$WORK/tcpdump.err")"
+}
+
+# start_server ARGS... (lab server flags)
+start_server() {
+	: >"$WORK/server.jsonl"
+	ip netns exec "$NS" taskset -c "$CPU" "$LAB" server --log "$WORK/server.jsonl" --lifetime 300s "$@" 2>"$WORK/server.err" &
+	SERVER_PID=$!
+	for _ in $(seq 50); do
+		grep -q '"event":"listen"' "$WORK/server.jsonl" 2>/dev/null && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	die "server did not start: $(cat "$WORK/server.err")"
+}
+
+stop_server() {
+	[[ -n "$SERVER_PID" ]] || return 0
+	sleep 0.2
+	kill -TERM "$SERVER_PID" 2>/dev/null || true
+	wait "$SERVER_PID" || true
+	SERVER_PID=""
+}
+
+# run_client ARGS... (lab client flags); bounded by timeout(1)
+run_client() {
+	timeout 300 ip netns exec "$NS" taskset -c "$CPU" "$LAB" client --tag "$NAME" \
+		--src-port-base 40000 --out "$WORK/client.jsonl" "$@"
+	log "client done: $(grep -c '"type":"message"' "$WORK/client.jsonl") message line(s)"
+}
+
+# finish DESCRIPTION EXPECT-ARGS...: pcapng, logs, expect file
+finish() {
+	local desc=$1; shift
+	local cap="$OUT_DIR/$NAME.pcapng"
+	editcap -F pcapng --capture-comment "smtpscope lab scenario $NAME: $desc (expected result: $NAME.expect.json)" \
+		"$WORK/cap.pcap" "$cap"
+	cp "$WORK/client.jsonl" "$OUT_DIR/$NAME.client.jsonl"
+	cp "$WORK/server.jsonl" "$OUT_DIR/$NAME.server.jsonl"
+	"$LAB" expect --name "$NAME" --description "$desc" --capture "$NAME.pcapng" \
+		--client "$WORK/client.jsonl" --server "$WORK/server.jsonl" \
+		--out "$OUT_DIR/$NAME.expect.json" --param "netns_sysctls=$SYSCTLS" "$@"
+	summarize
+	if [[ -z "${LOSSY:-}" ]]; then
+		# nothing may be missing from a capture of a lossless path
+		[[ $(count 'tcp.analysis.lost_segment or tcp.analysis.ack_lost_segment') -eq 0 ]] \
+			|| die "capture incomplete: tshark reports segments not captured"
+	fi
+	log "wrote $cap ($(stat -c %s "$cap") bytes), $NAME.expect.json"
+}
+
+# tshark helpers; DECODE may hold "-d tcp.port==2525,smtp"
+DECODE=()
+ts() { tshark -n -r "$OUT_DIR/$NAME.pcapng" "${DECODE[@]}" "$@" 2>/dev/null; }
+count() { ts -Y "$1" -T fields -e frame.number | wc -l; }
+
+summarize() {
+	local f="$OUT_DIR/$NAME.tshark.txt"
+	{
+		echo "# tshark summary of $NAME.pcapng (regenerated by scripts/$NAME.sh)"
+		echo "# frames: $(ts -T fields -e frame.number | wc -l)"
+		echo "# tcp streams: $(ts -T fields -e tcp.stream | sort -u | grep -c .)"
+		echo "# retransmissions: $(count tcp.analysis.retransmission)"
+		echo "# RST segments: $(count 'tcp.flags.reset==1')"
+		echo "# zero-window segments: $(count tcp.analysis.zero_window)"
+		ts -q -z conv,tcp | grep -v '^$'
+		echo "# SMTP commands and replies: frame time stream command code"
+		ts -Y 'smtp.req.command or smtp.response.code' -T fields -e frame.number -e frame.time_relative \
+			-e tcp.stream -e smtp.req.command -e smtp.response.code
+	} >"$f"
+}
+
+# eod_frames: one line per client segment that ends a DATA body
+# ("\r\n.\r\n"): frame number, relative time, stream
+eod_frames() {
+	ts -Y "tcp.dstport==${1:-25} and tcp.len>=5" -T fields -e frame.number -e frame.time_relative -e tcp.stream -e tcp.payload |
+		awk -F'\t' '{ p=$4; gsub(":","",p); if (substr(p, length(p)-9) == "0d0a2e0d0a") print $1"\t"$2"\t"$3 }'
+}
