@@ -174,23 +174,41 @@ func (c *testConn) flushHeld() {
 	}
 }
 
+// connSpec names a connection to decode: its stream number and who is
+// the client.
+type connSpec struct {
+	stream         int
+	client, server netip.AddrPort
+}
+
 // decodeCapture decodes every TCP connection of a capture whose client
 // tshark named, and returns the sessions by tcp.stream.
 func decodeCapture(t testing.TB, name string, tf truthFile) map[int]*Session {
 	t.Helper()
-	type pair struct{ a, b netip.AddrPort }
-	streams := map[pair][]int{}
-	clients := map[int]netip.AddrPort{}
+	var specs []connSpec
 	for _, s := range tf.Streams {
 		cl, err1 := netip.ParseAddrPort(s.Client)
 		sv, err2 := netip.ParseAddrPort(s.Server)
 		if err1 != nil || err2 != nil {
 			t.Fatalf("%s: stream %d: bad endpoints %q %q", name, s.Stream, s.Client, s.Server)
 		}
-		streams[pair{cl, sv}] = append(streams[pair{cl, sv}], s.Stream)
-		clients[s.Stream] = cl
+		specs = append(specs, connSpec{s.Stream, cl, sv})
 	}
-	src := openCapture(t, filepath.Join(captureDir, name))
+	return decodeConns(t, filepath.Join(captureDir, name), specs)
+}
+
+// decodeConns decodes the listed connections of a capture file.
+func decodeConns(t testing.TB, path string, specs []connSpec) map[int]*Session {
+	t.Helper()
+	name := filepath.Base(path)
+	type pair struct{ a, b netip.AddrPort }
+	streams := map[pair][]int{}
+	clients := map[int]netip.AddrPort{}
+	for _, s := range specs {
+		streams[pair{s.client, s.server}] = append(streams[pair{s.client, s.server}], s.stream)
+		clients[s.stream] = s.client
+	}
+	src := openCapture(t, path)
 	conns := map[pair]*testConn{}
 	var order []*testConn
 	frame := 0

@@ -1,0 +1,118 @@
+package smtp
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The lab scenarios (testdata/scenarios) are captures of a scripted client
+// and server on loopback, with what both peers logged in <name>.expect.json:
+// ground truth that owes nothing to packet analysis. This test holds the
+// Decoder to it.
+
+type labExpect struct {
+	Sessions []struct {
+		Index      int    `json:"index"`
+		ClientIP   string `json:"client_ip"`
+		ClientPort uint16 `json:"client_port"`
+		ServerIP   string `json:"server_ip"`
+		ServerPort uint16 `json:"server_port"`
+		Greeting   int    `json:"greeting_code"`
+		TLS        bool   `json:"tls"`
+		Messages   []struct {
+			MessageID string  `json:"message_id"`
+			WireBytes int64   `json:"wire_bytes"`
+			Outcome   string  `json:"outcome"`
+			ReplyCode *int    `json:"reply_code"`
+			Enhanced  *string `json:"enhanced_code"`
+			ReplyText *string `json:"reply_text"`
+			EODWait   float64 `json:"eod_wait_s"`
+		} `json:"messages"`
+	} `json:"sessions"`
+}
+
+const labDir = "../testdata/scenarios/captures"
+
+func TestLabScenarios(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(labDir, "*.expect.json"))
+	if len(files) == 0 {
+		t.Skip("no lab scenarios")
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".expect.json")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ex labExpect
+			if err := json.Unmarshal(raw, &ex); err != nil {
+				t.Fatal(err)
+			}
+			var specs []connSpec
+			for _, s := range ex.Sessions {
+				cl := netip.AddrPortFrom(netip.MustParseAddr(s.ClientIP), s.ClientPort)
+				sv := netip.AddrPortFrom(netip.MustParseAddr(s.ServerIP), s.ServerPort)
+				specs = append(specs, connSpec{s.Index, cl, sv})
+			}
+			sessions := decodeConns(t, filepath.Join(labDir, name+".pcapng"), specs)
+			for _, es := range ex.Sessions {
+				s := sessions[es.Index]
+				if s == nil {
+					t.Errorf("session %d not found", es.Index)
+					continue
+				}
+				if !s.IsSMTP || s.MidStream || s.Banner == nil || s.Banner.Code != es.Greeting || (s.TLS != nil) != es.TLS {
+					t.Errorf("session %d: IsSMTP %v MidStream %v banner %+v TLS %+v", es.Index, s.IsSMTP, s.MidStream, s.Banner, s.TLS)
+				}
+				if len(s.Transactions) != len(es.Messages) {
+					t.Errorf("session %d: %d transactions, want %d", es.Index, len(s.Transactions), len(es.Messages))
+					continue
+				}
+				for i, m := range es.Messages {
+					x := &s.Transactions[i]
+					where := fmt.Sprintf("session %d message %d", es.Index, i+1)
+					if x.Outcome.String() != m.Outcome || x.MessageID != m.MessageID || x.Incomplete {
+						t.Errorf("%s: outcome %v message-id %q incomplete %v, want %s %q", where, x.Outcome, x.MessageID, x.Incomplete, m.Outcome, m.MessageID)
+					}
+					// wire_bytes counts the body with its end-of-data line;
+					// Size stops before the ".\r\n".
+					if x.Size != m.WireBytes-3 {
+						t.Errorf("%s: size %d, want %d (wire bytes %d less the end-of-data line)", where, x.Size, m.WireBytes-3, m.WireBytes)
+					}
+					if m.ReplyCode != nil {
+						r := x.Reply
+						if r == nil || r.Code != *m.ReplyCode || r.Enhanced != *m.Enhanced || r.Text != *m.ReplyText {
+							t.Errorf("%s: reply %+v, want %d %s %s", where, r, *m.ReplyCode, *m.Enhanced, *m.ReplyText)
+						}
+					} else if x.Reply != nil {
+						t.Errorf("%s: reply %+v, want none", where, x.Reply)
+					}
+					// The client timed its wait; the capture sees the same
+					// wait on loopback, give or take scheduling.
+					wait := x.Latency()
+					if x.Outcome == OutcomeNoReply {
+						wait = x.Waited()
+					}
+					if d := math.Abs(wait.Seconds() - m.EODWait); d > 0.05 {
+						t.Errorf("%s: waited %v after end-of-data, the client measured %.4fs", where, wait, m.EODWait)
+					}
+				}
+			}
+			if name == "relay-stall" {
+				x := &sessions[1].Transactions[1]
+				wantEnd(t, x, EndClientClosed, x.EndFrame)
+				if x.Waited() < 10*time.Second || x.LateReply || x.PartialReply != nil {
+					t.Errorf("relay stall: %+v", x)
+				}
+			}
+		})
+	}
+}
