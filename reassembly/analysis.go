@@ -196,10 +196,23 @@ func (a *Analyzer) analyze(s *Segment, fwd, rev *flowState) Flag {
 	}
 
 	// ACKED LOST PACKET: the ACK covers bytes beyond the contiguous data
-	// seen from the peer.
+	// seen from the peer. If the peer's data seen has a hole, the hole is
+	// flagged and forgotten (maxSeqToBeAcked jumps to nextSeq). Otherwise
+	// the ACK is beyond everything seen; that is flagged once, and the
+	// peer's duplicate-ACK counter, set to -1, keeps it quiet until the
+	// peer's ACK moves. (tshark 4.0.17's behaviour, found with the
+	// synthetic captures in analysis_rules_test.go; later Wireshark
+	// compares the other way round.)
 	if rev.maxSeqToBeAcked != 0 && seqGT(s.Ack, rev.maxSeqToBeAcked) && s.ACK {
-		f |= FlagAckLostSegment
-		rev.maxSeqToBeAcked = rev.nextSeq
+		if seqLT(rev.maxSeqToBeAcked, rev.nextSeq) {
+			rev.maxSeqToBeAcked = rev.nextSeq
+			f |= FlagAckLostSegment
+		} else {
+			if rev.dupAckNum == 0 {
+				f |= FlagAckLostSegment
+			}
+			rev.dupAckNum = -1
+		}
 	}
 
 	if seglen > 0 || s.SYN || s.FIN {
