@@ -310,6 +310,11 @@ func (a *Analyzer) retransmissionType(s *Segment, fwd, rev *flowState, seglen ui
 		return 0
 	}
 	notAdvanced := fwd.nextSeq != 0 && seqLT(s.Seq, fwd.nextSeq)
+	// More than one byte from one before the next sequence number really
+	// adds data: it may follow a zero-window probe or keep-alive byte.
+	if seglen > 1 && fwd.nextSeq-1 == s.Seq {
+		notAdvanced = false
+	}
 
 	// SPURIOUS: every byte was already acknowledged by the peer.
 	if seglen > 0 && rev.lastAck != 0 && seqLE(s.Seq+seglen, rev.lastAck) {

@@ -210,6 +210,58 @@ var ruleCases = []struct {
 		{27, 'c', "PA", 350, s1, 100, 1000, 0, FlagLostSegment},
 		{28, 's', "A", s1, 450, 0, 1000, 0, FlagAckLostSegment},
 	}},
+	{"fast beats out of order", withHandshake(
+		ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+		ss{20.1, 'c', "PA", c1 + 100, s1, 100, 1000, 0, 0},
+		ss{20.2, 'c', "PA", c1 + 200, s1, 100, 1000, 0, 0},
+		ss{20.3, 's', "A", s1, c1 + 100, 0, 1000, 0, 0},
+		ss{20.4, 's', "A", s1, c1 + 100, 0, 1000, 0, FlagDuplicateAck},
+		ss{20.5, 's', "A", s1, c1 + 100, 0, 1000, 0, FlagDuplicateAck},
+		ss{20.6, 'c', "PA", c1 + 100, s1, 100, 1000, 0, FlagFastRetransmission | FlagRetransmission},
+	)},
+	{"a retransmission ending at the highest sequence number is not out of order", withHandshake(
+		ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+		ss{20.5, 'c', "PA", c1, s1, 100, 1000, 0, FlagRetransmission},
+	)},
+	{"data from one byte before the next sequence number is not a retransmission (it may follow a probe)", withHandshake(
+		ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+		ss{25, 's', "A", s1, c1 + 100, 0, 1000, 0, 0},
+		ss{400, 'c', "PA", c1 + 99, s1, 50, 1000, 0, 0},
+	)},
+	{"a repeated ACK with a changed window is a window update, not a duplicate ACK", withHandshake(
+		ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+		ss{20.1, 'c', "PA", c1 + 200, s1, 100, 1000, 0, FlagLostSegment},
+		ss{21, 's', "A", s1, c1 + 100, 0, 900, 0, 0},
+		ss{21.1, 's', "A", s1, c1 + 100, 0, 800, 0, FlagWindowUpdate},
+	)},
+	{"SYN carrying data, FIN carrying data", []ss{
+		{0, 'c', "S", isnC, 0, 20, 1000, 0, 0},
+		{5, 's', "SA", isnS, c1 + 20, 0, 1000, 0, 0},
+		{10, 'c', "FPA", c1 + 20, s1, 30, 1000, 0, 0},
+		{15, 's', "FA", s1, c1 + 51, 0, 1000, 0, 0},
+		{20, 'c', "A", c1 + 51, s1 + 1, 0, 1000, 0, 0},
+	}},
+	{"zero window on a RST is not flagged", withHandshake(
+		ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+		ss{25, 's', "RA", s1, c1 + 100, 0, 0, 0, 0},
+	)},
+	{"keep-alive before any data", withHandshake(
+		ss{2000, 'c', "A", isnC, s1, 0, 1000, 0, FlagKeepAlive},
+		ss{2001, 's', "A", s1, c1, 0, 1000, 0, FlagKeepAliveAck},
+	)},
+	{"window full from the server's side", withHandshake(
+		ss{20, 'c', "A", c1, s1, 0, 300, 0, FlagWindowUpdate},
+		ss{25, 's', "PA", s1, c1, 300, 1000, 0, FlagWindowFull},
+	)},
+	{"a SYN repeating the ISN restores the next sequence number a RST moved", []ss{
+		{0, 'c', "S", isnC, 0, 0, 1000, 0, 0},
+		{5, 's', "SA", isnS, c1, 0, 1000, 0, 0},
+		{10, 'c', "R", c1 + 1000, 0, 0, 0, 0, 0},
+		{1000, 'c', "S", isnC, 0, 0, 1000, 0, FlagRetransmission},
+		{1005, 's', "SA", isnS, c1, 0, 1000, 0, FlagRetransmission},
+		{1010, 'c', "A", c1, s1, 0, 1000, 0, 0},
+		{1020, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+	}},
 	{"SYN retransmitted and answered", []ss{
 		{0, 'c', "S", isnC, 0, 0, 1000, 0, 0},
 		{1000, 'c', "S", isnC, 0, 0, 1000, 0, FlagRetransmission},
