@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -31,6 +32,10 @@ import (
 // other package of smtpscope.
 
 const captureDir = "../testdata/captures"
+
+// update rewrites the golden files: go test ./smtp -update, then review
+// the diff.
+var update = flag.Bool("update", false, "rewrite testdata/golden/*.json from the decoder's output")
 
 // truthFile is the part of a .tshark.json the tests use.
 type truthFile struct {
@@ -415,8 +420,55 @@ func TestCaptures(t *testing.T) {
 			if tc.check != nil {
 				tc.check(t, sessions)
 			}
+			checkGolden(t, tc.file, sessions)
 		})
 	}
+}
+
+// checkGolden compares the sessions of a capture with
+// testdata/golden/<capture>.json.
+func checkGolden(t *testing.T, name string, sessions map[int]*Session) {
+	t.Helper()
+	got, err := json.MarshalIndent(sessions, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./smtp -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("sessions differ from %s (run go test ./smtp -update and review the diff):\n%s", path, firstDiff(string(got), string(want)))
+	}
+}
+
+// firstDiff shows the first differing line with some context.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return fmt.Sprintf("line %d:\n got: %s\nwant: %s", i+1, gl, wl)
+		}
+	}
+	return ""
 }
 
 func intStrings(v []int) []string {

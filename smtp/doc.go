@@ -35,4 +35,43 @@
 // Every resource the peers can make it spend is bounded (Options); hitting
 // a bound raises a named Anomaly and decoding goes on. Garbage never makes
 // it panic.
+//
+// # State machines
+//
+// The Decoder keeps one explicit state per concern, each an iota type with
+// one transition function:
+//   - clientState (clientStep): how the client's next bytes are read:
+//     command lines, AUTH responses, a DATA body, a BDAT chunk, an XEXCH50
+//     blob, TLS, or lines skipped to resynchronise after a gap;
+//   - serverState (serverLine): the start or the continuation of a reply,
+//     resynchronisation, or TLS;
+//   - dotState (data.go): the end-of-data detector, after net/textproto's
+//     dotReader, resumable at any byte;
+//   - detectState: undecided, SMTP, not SMTP, or TLS from the first byte;
+//   - txnPhase: each transaction's envelope, body, wait for the final
+//     reply, replied, or abandoned.
+//
+// Replies are matched to requests through a FIFO of pending entries (the
+// greeting, commands, AUTH responses, end-of-data), which is what
+// PIPELINING (RFC 2920 §3) requires and what an unpipelined session needs
+// anyway.
+//
+// # Decisions
+//
+// Where a transaction waits for its final reply, its end (Ended, EndFrame)
+// is the first of: the client's QUIT (where the client gave up, unless it
+// came in the frame of the end-of-data, which is pipelining), a FIN or RST
+// from either side, or the end of the capture. A reply that comes after the
+// client gave up is still the final reply, and LateReply is set.
+//
+// A gap (reassembly.Handler.Gap) marks the transactions it touches
+// Incomplete. A server gap while the end-of-data waited makes a missing
+// reply unknown rather than no-reply; a client gap inside a body makes a
+// server reply with nothing else pending the reply to an end-of-data lost in
+// the gap. A capture without any byte from the server is one-sided: its
+// outcomes are unknown.
+//
+// A connection whose client speaks TLS first is reported with IsSMTP false
+// and TLS.How "implicit": the Decoder does not see ports, and the caller
+// decides whether port 465 makes it SMTPS.
 package smtp

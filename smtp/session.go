@@ -433,7 +433,7 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 			if c.state == clientChunk {
 				d.chunkDone(at.Mark(off + k - 1))
 			} else {
-				d.blobDone()
+				d.blobDone(at.Mark(off + k - 1))
 			}
 		}
 		return k
@@ -463,7 +463,7 @@ func (d *Decoder) clientLine(raw []byte, m reassembly.Mark) {
 	switch c.state {
 	case clientAuth:
 		if !looksLikeCommand(line) {
-			d.authResponse()
+			d.authResponse(m)
 			return
 		}
 		d.anomalyf("command-during-auth", m.Frame, "a command came before the AUTH exchange ended")
@@ -613,7 +613,7 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 			d.client.state = clientBlobWait
 		}
 	}
-	d.push(e)
+	d.push(e, m)
 	if c.verb == verbBDAT && c.valid && c.size == 0 {
 		d.chunkDone(m)
 	}
@@ -630,10 +630,11 @@ func (d *Decoder) recordCommand(c command, m reassembly.Mark) int {
 	return len(d.s.Commands) - 1
 }
 
-// push adds an entry to the FIFO of requests awaiting replies.
-func (d *Decoder) push(e pending) {
+// push adds an entry to the FIFO of requests awaiting replies; m marks the
+// request.
+func (d *Decoder) push(e pending, m reassembly.Mark) {
 	if len(d.queue) >= d.opts.MaxPendingCommands {
-		d.anomalyOnce("excessive-pending-commands", 0, fmt.Sprintf("more than %d commands awaiting replies; later ones are not matched", d.opts.MaxPendingCommands))
+		d.anomalyOnce("excessive-pending-commands", m.Frame, fmt.Sprintf("more than %d commands awaiting replies; later ones are not matched", d.opts.MaxPendingCommands))
 		return
 	}
 	d.queue = append(d.queue, e)
@@ -755,7 +756,7 @@ func (d *Decoder) chunkDone(m reassembly.Mark) {
 	if d.dialect == dialectLMTP {
 		// The BDAT LAST entry takes the first recipient's reply.
 		for i := 1; i < d.acceptedRecipients(t); i++ {
-			d.push(pending{kind: pendingEndOfData, cmd: -1, txn: t, rcpt: -1})
+			d.push(pending{kind: pendingEndOfData, cmd: -1, txn: t, rcpt: -1}, m)
 			tr.awaiting++
 		}
 	}
@@ -763,9 +764,9 @@ func (d *Decoder) chunkDone(m reassembly.Mark) {
 
 // blobDone ends an XEXCH50 blob: the server answers it with a second
 // reply, which becomes the command's reply.
-func (d *Decoder) blobDone() {
+func (d *Decoder) blobDone(m reassembly.Mark) {
 	d.client.state = clientCommand
-	d.push(pending{kind: pendingCommand, verb: verbXEXCH50, cmd: d.client.blobCmd, txn: -1, rcpt: -1})
+	d.push(pending{kind: pendingCommand, verb: verbXEXCH50, cmd: d.client.blobCmd, txn: -1, rcpt: -1}, m)
 }
 
 // beginBody starts a DATA body for transaction t (d.cur if t < 0).
@@ -818,7 +819,7 @@ func (d *Decoder) endOfData(m reassembly.Mark) {
 	t := d.cur
 	d.cur = -1
 	if t < 0 {
-		d.push(pending{kind: pendingEndOfData, cmd: -1, txn: -1, rcpt: -1})
+		d.push(pending{kind: pendingEndOfData, cmd: -1, txn: -1, rcpt: -1}, m)
 		return
 	}
 	tx := &d.s.Transactions[t]
@@ -827,11 +828,11 @@ func (d *Decoder) endOfData(m reassembly.Mark) {
 		tx.Size = 0
 	}
 	tx.EndOfDataFrame, tx.EndOfDataTime = m.Frame, m.Time
-	d.awaitFinal(t)
+	d.awaitFinal(t, m)
 }
 
 // awaitFinal queues the end-of-data reply (or replies, in LMTP) of t.
-func (d *Decoder) awaitFinal(t int) {
+func (d *Decoder) awaitFinal(t int, m reassembly.Mark) {
 	tr := &d.txns[t]
 	tr.phase = txnAwaitReply
 	n := 1
@@ -843,7 +844,7 @@ func (d *Decoder) awaitFinal(t int) {
 		if d.dialect == dialectLMTP {
 			e.rcpt = d.nthAccepted(t, i)
 		}
-		d.push(e)
+		d.push(e, m)
 	}
 	tr.awaiting = n
 }
@@ -897,7 +898,7 @@ func (d *Decoder) unseenBodyEnd(m reassembly.Mark) {
 		tx.Method = "DATA"
 	}
 	tx.EndOfDataFrame, tx.EndOfDataTime = m.Frame, m.Time
-	d.awaitFinal(t)
+	d.awaitFinal(t, m)
 }
 
 // abandon handles the client leaving the current transaction before its
@@ -955,8 +956,8 @@ func (d *Decoder) closeAll(why EndReason, m reassembly.Mark) {
 }
 
 // authResponse handles a SASL response line: it is answered, never kept.
-func (d *Decoder) authResponse() {
-	d.push(pending{kind: pendingAuthResponse, cmd: d.authCmd, txn: -1, rcpt: -1})
+func (d *Decoder) authResponse(m reassembly.Mark) {
+	d.push(pending{kind: pendingAuthResponse, cmd: d.authCmd, txn: -1, rcpt: -1}, m)
 }
 
 // clientTLS handles a TLS record where the client should speak SMTP.
@@ -1452,7 +1453,7 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 			d.chunkDone(at)
 		} else {
 			c.remaining = 0
-			d.blobDone()
+			d.blobDone(at)
 		}
 		c.state = clientResync
 	default:
@@ -1517,6 +1518,16 @@ func (d *Decoder) End(at reassembly.Mark) {
 		}
 	}
 	d.closeAll(EndCaptureEnded, at)
+	if d.detect == detectSMTP && d.server.seen == 0 && d.serverGaps == 0 && len(d.s.Commands) > 1 {
+		// A client gets past its first command only on replies: the
+		// capture lacks the server's direction, not the server its
+		// replies.
+		d.anomalyf("one-sided-capture", at.Frame, "the capture holds no byte from the server")
+		for i := range d.txns {
+			d.txns[i].replyLost = true
+			d.s.Transactions[i].Incomplete = true
+		}
+	}
 	for i := range d.s.Transactions {
 		d.settle(i)
 	}
