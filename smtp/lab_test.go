@@ -25,15 +25,22 @@ type labExpect struct {
 		ServerIP   string `json:"server_ip"`
 		ServerPort uint16 `json:"server_port"`
 		Greeting   int    `json:"greeting_code"`
-		TLS        bool   `json:"tls"`
-		Messages   []struct {
-			MessageID string  `json:"message_id"`
-			WireBytes int64   `json:"wire_bytes"`
-			Outcome   string  `json:"outcome"`
-			ReplyCode *int    `json:"reply_code"`
-			Enhanced  *string `json:"enhanced_code"`
-			ReplyText *string `json:"reply_text"`
-			EODWait   float64 `json:"eod_wait_s"`
+		// GreetingText is the greeting without its code and enhanced code.
+		GreetingText string `json:"greeting_text"`
+		TLS          bool   `json:"tls"`
+		Messages     []struct {
+			MessageID string `json:"message_id"`
+			// WireBytes counts the body with its end-of-data line.
+			WireBytes int64  `json:"wire_bytes"`
+			Outcome   string `json:"outcome"`
+			// Stage is where the message's fate was decided: "eod" after
+			// the body, "rcpt" (or "mail", "data") before it.
+			Stage     string   `json:"stage"`
+			Rcpt      []string `json:"rcpt"`
+			ReplyCode *int     `json:"reply_code"`
+			Enhanced  *string  `json:"enhanced_code"`
+			ReplyText *string  `json:"reply_text"`
+			EODWait   float64  `json:"eod_wait_s"`
 		} `json:"messages"`
 	} `json:"sessions"`
 }
@@ -72,6 +79,9 @@ func TestLabScenarios(t *testing.T) {
 				if !s.IsSMTP || s.MidStream || s.Banner == nil || s.Banner.Code != es.Greeting || (s.TLS != nil) != es.TLS {
 					t.Errorf("session %d: IsSMTP %v MidStream %v banner %+v TLS %+v", es.Index, s.IsSMTP, s.MidStream, s.Banner, s.TLS)
 				}
+				if es.GreetingText != "" && (s.Banner == nil || s.Banner.Text != es.GreetingText) {
+					t.Errorf("session %d: banner %+v, want text %q", es.Index, s.Banner, es.GreetingText)
+				}
 				if len(s.Transactions) != len(es.Messages) {
 					t.Errorf("session %d: %d transactions, want %d", es.Index, len(s.Transactions), len(es.Messages))
 					continue
@@ -79,6 +89,28 @@ func TestLabScenarios(t *testing.T) {
 				for i, m := range es.Messages {
 					x := &s.Transactions[i]
 					where := fmt.Sprintf("session %d message %d", es.Index, i+1)
+					if m.Rcpt != nil {
+						var got []string
+						for _, r := range x.Rcpts {
+							got = append(got, r.Addr)
+						}
+						if fmt.Sprint(got) != fmt.Sprint(m.Rcpt) {
+							t.Errorf("%s: recipients %q, want %q", where, got, m.Rcpt)
+						}
+					}
+					if m.Stage != "eod" {
+						// Refused before the body: no body, no Message-ID on
+						// the wire, and the refusal is the envelope's reply.
+						r := x.MailReply
+						if m.Stage == "rcpt" && len(x.Rcpts) > 0 {
+							r = x.Rcpts[len(x.Rcpts)-1].Reply
+						}
+						if x.Outcome.String() != m.Outcome || x.Size != 0 || x.EndOfDataFrame != 0 || x.MessageID != "" ||
+							r == nil || r.Code != *m.ReplyCode || r.Enhanced != *m.Enhanced || r.Text != *m.ReplyText {
+							t.Errorf("%s (refused at %s): outcome %v size %d eod %d reply %+v, want %s %d %s %s", where, m.Stage, x.Outcome, x.Size, x.EndOfDataFrame, r, m.Outcome, *m.ReplyCode, *m.Enhanced, *m.ReplyText)
+						}
+						continue
+					}
 					if x.Outcome.String() != m.Outcome || x.MessageID != m.MessageID || x.Incomplete {
 						t.Errorf("%s: outcome %v message-id %q incomplete %v, want %s %q", where, x.Outcome, x.MessageID, x.Incomplete, m.Outcome, m.MessageID)
 					}
