@@ -18,10 +18,12 @@ const expectedFormats = "want pcap (a1b2c3d4 or a1b23c4d, either byte order), pc
 
 // frameReader is one format's reader as File drives it.
 type frameReader interface {
-	// read fills f with the next frame, except Input. It returns io.EOF
+	// read returns the next frame, without Input. It returns io.EOF
 	// after the last frame, and an error wrapping ErrTruncated or
-	// io.ErrUnexpectedEOF when the input ends inside a record.
-	read(f *Frame) error
+	// io.ErrUnexpectedEOF when the input ends inside a record. (It
+	// returns the Frame rather than filling one: a pointer passed through
+	// an interface call escapes, which would cost an allocation a frame.)
+	read() (Frame, error)
 }
 
 // File reads the frames of one capture file. It implements [Source].
@@ -193,23 +195,22 @@ type netmonFrames struct {
 	tailErr error
 }
 
-// read returns the next frame into f.
-func (n *netmonFrames) read(f *Frame) error {
+// read returns the next frame.
+func (n *netmonFrames) read() (Frame, error) {
 	data, ci, lt, err := n.r.readPacket()
 	if err != nil {
 		if err == io.EOF && n.tailErr != nil {
-			return n.tailErr
+			return Frame{}, n.tailErr
 		}
-		return err
+		return Frame{}, err
 	}
-	*f = Frame{
+	return Frame{
 		Number:   n.r.number,
 		Time:     ci.Timestamp,
 		LinkType: lt,
 		Data:     data,
 		Length:   ci.Length,
-	}
-	return nil
+	}, nil
 }
 
 // Next returns the next frame. Its Data is valid until the following call.
@@ -220,8 +221,8 @@ func (f *File) Next() (Frame, error) {
 	if f.err != nil {
 		return Frame{}, f.err
 	}
-	var fr Frame
-	if err := f.frames.read(&fr); err != nil {
+	fr, err := f.frames.read()
+	if err != nil {
 		f.err = f.failure(err)
 		return Frame{}, f.err
 	}

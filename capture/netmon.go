@@ -152,7 +152,8 @@ func netmonMedia(media uint16) (layers.LinkType, netmonMediaKind, error) {
 // Metadata records (media types 0xFFxx) are skipped and counted by
 // [NetmonReader.Skipped]. Media types with no pcap link type (ATM, IEEE
 // 1394, NetMon's 802.11 radio header, Message Analyzer exports) give an
-// error naming the frame; the reader is then positioned at the next one.
+// error naming the frame; the reader is then positioned at the next one,
+// except in a file without its frame table, which ends there.
 type NetmonReader struct {
 	r io.ReaderAt
 	// limit is where records must end: the file size, or in sequential
@@ -170,6 +171,9 @@ type NetmonReader struct {
 	sequential bool
 	pos        int64
 	next       int // index of the next frame-table entry (or record)
+	// stuck ends a sequential walk: after a bad record there is no
+	// telling where the next one starts.
+	stuck      error
 	number     int // Wireshark frame number of the last record read
 	skipped    int
 	processes  []Process
@@ -365,6 +369,9 @@ func (r *NetmonReader) readPacket() ([]byte, gopacket.CaptureInfo, layers.LinkTy
 func (r *NetmonReader) readRecord() (data []byte, ci gopacket.CaptureInfo, lt layers.LinkType, kind netmonMediaKind, err error) {
 	var off int64
 	if r.sequential {
+		if r.stuck != nil {
+			return nil, ci, 0, 0, r.stuck
+		}
 		if r.pos >= r.limit {
 			return nil, ci, 0, 0, fmt.Errorf("Network Monitor file ends after record %d, without its frame table: %w", r.next, ErrTruncated)
 		}
@@ -380,7 +387,11 @@ func (r *NetmonReader) readRecord() (data []byte, ci gopacket.CaptureInfo, lt la
 	number := r.number + 1
 	fail := func(err error) (data []byte, ci gopacket.CaptureInfo, lt layers.LinkType, kind netmonMediaKind, _ error) {
 		r.number = number
-		return nil, ci, 0, 0, fmt.Errorf("Network Monitor record %d at offset %#x: %w", r.next, off, err)
+		err = fmt.Errorf("Network Monitor record %d at offset %#x: %w", r.next, off, err)
+		if r.sequential {
+			r.stuck = err
+		}
+		return nil, ci, 0, 0, err
 	}
 
 	hdrLen := 16

@@ -75,8 +75,8 @@ func openPcap(pos *position) (*pcapFrames, string, error) {
 	return nil, "", fmt.Errorf("pcap version %d.%d unsupported (want 2.0 to 2.4)", major, minor)
 }
 
-// read returns the next frame into f.
-func (p *pcapFrames) read(f *Frame) error {
+// read returns the next frame.
+func (p *pcapFrames) read() (Frame, error) {
 	start := p.pos.offset()
 	data, ci, err := p.r.ZeroCopyReadPacketData()
 	if err != nil {
@@ -85,17 +85,16 @@ func (p *pcapFrames) read(f *Frame) error {
 		if err == io.EOF && p.pos.offset() != start {
 			err = io.ErrUnexpectedEOF
 		}
-		return err
+		return Frame{}, err
 	}
 	p.number++
-	*f = Frame{
+	return Frame{
 		Number:   p.number,
 		Time:     ci.Timestamp,
 		LinkType: p.linkType,
 		Data:     data[:len(data):len(data)],
 		Length:   ci.Length,
-	}
-	return nil
+	}, nil
 }
 
 // legacyPcapReader reads the records of pcap files of versions 2.0 to 2.3,

@@ -28,25 +28,24 @@ func openPcapng(br *bufio.Reader) (*pcapngFrames, error) {
 	return &pcapngFrames{r: r}, nil
 }
 
-// read returns the next frame into f.
-func (p *pcapngFrames) read(f *Frame) error {
+// read returns the next frame.
+func (p *pcapngFrames) read() (Frame, error) {
 	data, ci, err := p.r.ZeroCopyReadPacketData()
 	if err != nil {
 		// pcapgo returns io.EOF only between blocks, and
 		// io.ErrUnexpectedEOF inside one.
-		return err
+		return Frame{}, err
 	}
 	p.number++
 	var lt layers.LinkType
 	if len(ci.AncillaryData) > 0 {
 		lt, _ = ci.AncillaryData[0].(layers.LinkType)
 	}
-	*f = Frame{
+	return Frame{
 		Number:   p.number,
 		Time:     ci.Timestamp,
 		LinkType: lt,
 		Data:     data[:len(data):len(data)],
 		Length:   ci.Length,
-	}
-	return nil
+	}, nil
 }
