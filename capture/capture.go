@@ -42,7 +42,7 @@ type Info struct {
 	// Name is the name the input was opened under ("-" for standard input).
 	Name string
 	// Format names the file format: "pcap", "pcap-ns", "pcapng", "netmon2",
-	// "netmon1", optionally suffixed "+gzip".
+	// "netmon1", optionally suffixed "+gzip"; "live" for a live capture.
 	Format string
 	// Packets counts the frames returned so far.
 	Packets int
@@ -56,7 +56,9 @@ type Info struct {
 // Source yields frames in order. Next returns io.EOF after the last frame;
 // an error wrapping ErrTruncated when the input is cut mid-record (every
 // earlier frame has been returned); any other error means the input is
-// damaged from that point on.
+// damaged from that point on. A live source also returns errors wrapping
+// ErrTimeout when no packet came for a while; Next may then be called
+// again.
 type Source interface {
 	Next() (Frame, error)
 }

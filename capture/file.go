@@ -115,10 +115,14 @@ func open(name string, r io.Reader, pos *position, direct bool) (*File, error) {
 		f.frames, f.info.Format = p, format
 	case "\x0a\x0d\x0d\x0a":
 		p, err := openPcapng(pos.br)
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, fmt.Errorf("%s: %w (%v)", name, ErrTruncated, err)
-			}
+		switch {
+		case errors.Is(err, io.EOF):
+			// pcapgo skipped sections of versions other than 1.0
+			// up to the end of the input.
+			return nil, fmt.Errorf("%s: pcapng file has no section of version 1.0", name)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, fmt.Errorf("%s: %w (%v)", name, ErrTruncated, err)
+		case err != nil:
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		f.frames, f.info.Format = p, "pcapng"

@@ -207,6 +207,7 @@ func TestOpenErrors(t *testing.T) {
 		{"pcap header cut", pcapHeader[:20], ErrTruncated, "pcap file header needs 24 bytes, input has 20"},
 		{"pcap version 3.4", badVersion, nil, "pcap version 3.4 unsupported"},
 		{"pcapng header cut", []byte{0x0a, 0x0d, 0x0d, 0x0a, 0x1c, 0, 0, 0}, ErrTruncated, ""},
+		{"pcapng version 2.0 only", []byte{0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0}, nil, "no section of version 1.0"},
 		{"NetMon header cut", []byte("GMBU\x03\x02\x01\x00"), ErrTruncated, "Network Monitor header needs 64 bytes, file has 8"},
 		{"zstd", []byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0}, ErrNotCapture, "zstd-compressed"},
 		{"gzip of nothing", gz(nil), ErrNotCapture, "empty file"},

@@ -15,7 +15,8 @@ import (
 // with any Source. A source that fails (a truncated file, say) is dropped
 // and the others go on; once all are done, Next returns io.EOF if every
 // source ended cleanly, and otherwise their errors, joined (errors.Is finds
-// ErrTruncated in them).
+// ErrTruncated in them). An error wrapping ErrTimeout from a live source
+// is returned as it comes, and that source is asked again on the next call.
 func Merge(srcs ...Source) Source {
 	m := &merged{
 		srcs:    srcs,
@@ -52,8 +53,13 @@ func (m *merged) Next() (Frame, error) {
 		if !p {
 			continue
 		}
-		m.pending[i] = false
 		f, err := m.srcs[i].Next()
+		if errors.Is(err, ErrTimeout) {
+			// A live source had nothing yet: which frame comes
+			// first is unknown until it has, so ask again later.
+			return Frame{}, err
+		}
+		m.pending[i] = false
 		if err != nil {
 			m.live[i] = false
 			if err != io.EOF {

@@ -111,6 +111,44 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+// timeoutSource returns ErrTimeout every other call, between frames at
+// the given times.
+type timeoutSource struct {
+	fakeSource
+	waited bool
+}
+
+func (s *timeoutSource) Next() (Frame, error) {
+	if !s.waited && s.next < len(s.times) {
+		s.waited = true
+		return Frame{}, fmt.Errorf("lo: %w", ErrTimeout)
+	}
+	s.waited = false
+	return s.fakeSource.Next()
+}
+
+// TestMergeTimeout checks that a live source's timeout is passed on and
+// the source asked again, so that no frame is merged out of order.
+func TestMergeTimeout(t *testing.T) {
+	m := Merge(&fakeSource{times: []time.Duration{1, 3}}, &timeoutSource{fakeSource: fakeSource{times: []time.Duration{2}}})
+	var got []string
+	for range 10 {
+		f, err := m.Next()
+		if errors.Is(err, ErrTimeout) {
+			got = append(got, "timeout")
+			continue
+		}
+		if err != nil {
+			break
+		}
+		got = append(got, fmt.Sprintf("%d:%d", f.Input, f.Number))
+	}
+	want := "[timeout 0:1 1:1 0:2]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("Merge = %v, want %v", got, want)
+	}
+}
+
 // TestMergeFiles merges a pcap with its NetMon conversion: each frame
 // comes twice, the pcap's first.
 func TestMergeFiles(t *testing.T) {

@@ -167,7 +167,8 @@ type NetmonReader struct {
 	// frames is the frame table: each entry the file offset of a record.
 	frames []uint32
 	// sequential is set when the frame table is lost and records are
-	// walked from offset 128; pos is then the next record's offset.
+	// walked from the end of the header; pos is then the next record's
+	// offset.
 	sequential bool
 	pos        int64
 	next       int // index of the next frame-table entry (or record)
