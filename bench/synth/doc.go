@@ -1,0 +1,27 @@
+// Package synth generates deterministic synthetic SMTP captures for
+// benchmarks and for checking smtpscope's verdicts at scale.
+//
+// A Generator plays many interleaved SMTP sessions between thousands of
+// clients and a few mail servers, as seen by a capture taken at the mail
+// hub: Ethernet/IPv4/TCP frames with correct sequence numbers, ACKs,
+// windows and checksums, MSS-sized body segments and capture timestamps
+// that advance with each session's round-trip time and bandwidth. A share
+// of the sessions carries one fault: packet loss repaired by fast
+// retransmit or by RTO, loss the client gives up on, reordering, a
+// zero-window episode (recovered or fatal), a server RST in the middle of
+// DATA, no reply after end-of-data, or a 4xx/5xx refusal.
+//
+// For every session the Generator writes an Expectation — the tcp.stream
+// index Wireshark gives it, its peers, the fault it carries and, per
+// message, the outcome, final reply code and diagnosis a correct analyser
+// reports — so that a report can be checked session by session.
+//
+// Output is a pure function of Options: the same seed gives the same bytes.
+// All randomness comes from math/rand/v2 PCG sources seeded from
+// Options.Seed, nothing is ordered by map iteration, and frames are merged
+// across sessions by (time, session, frame) keys. Memory stays flat
+// whatever the target size: only the active sessions (Options.Concurrency)
+// hold state, and each holds at most one flight of segments.
+//
+// The package writes captures; it does not read or analyse them.
+package synth

@@ -1,0 +1,133 @@
+package synth
+
+import "time"
+
+// Fault is what is wrong with a session, as the generator injected it.
+type Fault string
+
+// The faults. A session carries at most one; it hits one of its messages.
+const (
+	FaultNone Fault = "none"
+	// FaultLossFast: one body segment is lost before the capture point;
+	// three duplicate ACKs make the client retransmit it. Delivered.
+	FaultLossFast Fault = "packet-loss-fast-retransmit"
+	// FaultLossRTO: one body segment is lost with only two segments after
+	// it, too few duplicate ACKs; the client retransmits on its
+	// retransmission timeout. Delivered.
+	FaultLossRTO Fault = "packet-loss-rto"
+	// FaultLossAbort: a body segment and all its retransmissions are lost
+	// past the capture point; after the last one times out the client
+	// resets the connection. Aborted.
+	FaultLossAbort Fault = "packet-loss-abort"
+	// FaultReorder: two adjacent body segments arrive swapped. Delivered.
+	FaultReorder Fault = "reordering"
+	// FaultZeroWindow: the server stops reading mid-body, its window
+	// closes, the client probes, the window reopens. Delivered.
+	FaultZeroWindow Fault = "zero-window"
+	// FaultZeroWindowStall: as FaultZeroWindow, but the window never
+	// reopens and the client resets the connection. Aborted.
+	FaultZeroWindowStall Fault = "zero-window-stall"
+	// FaultResetByServer: the server resets the connection mid-body.
+	FaultResetByServer Fault = "reset-by-server"
+	// FaultEODNoReply: the server ACKs the end-of-data but never replies;
+	// the client gives up and closes (FIN) or resets.
+	FaultEODNoReply Fault = "eod-no-reply"
+	// FaultDeferred and FaultRejected: every recipient, or the message
+	// after end-of-data, is refused with a 4xx or 5xx reply.
+	FaultDeferred Fault = "deferred"
+	FaultRejected Fault = "rejected"
+)
+
+// faultWeights lists the faults drawn for a problem session, with their
+// relative weights.
+var faultWeights = []struct {
+	fault  Fault
+	weight int
+}{
+	{FaultLossFast, 2}, {FaultLossRTO, 2}, {FaultLossAbort, 1}, {FaultReorder, 2},
+	{FaultZeroWindow, 2}, {FaultZeroWindowStall, 1}, {FaultResetByServer, 2},
+	{FaultEODNoReply, 2}, {FaultDeferred, 2}, {FaultRejected, 2},
+}
+
+// bodyFault tells whether f happens inside a message body, so the message
+// must be large enough to have several flights.
+func (f Fault) bodyFault() bool {
+	switch f {
+	case FaultLossFast, FaultLossRTO, FaultLossAbort, FaultReorder, FaultZeroWindow,
+		FaultZeroWindowStall, FaultResetByServer:
+		return true
+	}
+	return false
+}
+
+// Expectation is what a correct analysis reports for one session; the
+// Generator writes one per session as a JSON line.
+type Expectation struct {
+	// Stream is the session's tcp.stream index as Wireshark numbers it
+	// (order of first packet in the file, from 0).
+	Stream int `json:"stream"`
+	// Client and Server are ip:port.
+	Client string `json:"client"`
+	Server string `json:"server"`
+	// Fault is what was injected ("none" for a healthy session).
+	Fault Fault `json:"fault"`
+	// L4 is the TCP analysis a Wireshark-rules analyser finds.
+	L4 L4Expectation `json:"l4"`
+	// Messages are the mail transactions in order.
+	Messages []MessageExpectation `json:"messages"`
+}
+
+// L4Expectation counts the frames that carry a tcp.analysis flag because
+// of the injected fault; a healthy session has all zero.
+type L4Expectation struct {
+	// Retransmissions is the number of frames marked
+	// tcp.analysis.retransmission (fast retransmissions included).
+	Retransmissions int `json:"retransmissions"`
+	// OutOfOrder is the number of frames marked tcp.analysis.out_of_order.
+	OutOfOrder int `json:"out_of_order"`
+	// ZeroWindows is the number of frames marked tcp.analysis.zero_window
+	// (window 0 outside SYN, FIN and RST).
+	ZeroWindows int `json:"zero_windows"`
+	// Resets is the number of frames with RST set.
+	Resets int `json:"resets"`
+}
+
+// MessageExpectation is one mail transaction.
+type MessageExpectation struct {
+	MessageID string `json:"message_id"`
+	// Size is the message's bytes on the wire after the 354 reply up to,
+	// not including, the end-of-data line ".\r\n" (dot-stuffing
+	// included); 0 when the body was never sent.
+	Size int64 `json:"size"`
+	// Recipients is the number of RCPT TO commands.
+	Recipients int `json:"recipients"`
+	// Outcome is delivered, deferred, rejected, no-reply or aborted.
+	Outcome string `json:"outcome"`
+	// Code is the reply that decided the outcome: the reply to
+	// end-of-data, or the refusal of the recipients; 0 for none.
+	Code int `json:"code"`
+	// Cause is the diagnosis a correct analysis gives the message: ok,
+	// deferred, rejected, eod-no-reply, packet-loss, zero-window-stall or
+	// reset-by-server. A fault TCP recovered from leaves the message "ok";
+	// Fault and L4 tell it.
+	Cause string `json:"cause"`
+}
+
+// Stats summarises a generated capture.
+type Stats struct {
+	Sessions int
+	Messages int
+	Frames   int64
+	// Bytes is the size of the frames (without file headers).
+	Bytes int64
+	// Duration is the capture time from the first frame to the last.
+	Duration time.Duration
+	// Faults counts sessions per fault, in faultWeights order after none.
+	Faults []FaultCount
+}
+
+// FaultCount is how many sessions carry a fault.
+type FaultCount struct {
+	Fault    Fault
+	Sessions int
+}

@@ -1,0 +1,66 @@
+package synth
+
+import "time"
+
+// Options configures a Generator. The zero value generates
+// DefaultSize bytes with the defaults below.
+type Options struct {
+	// Seed selects the capture: the same Options give the same bytes.
+	Seed uint64
+	// Sessions is the number of SMTP sessions to play. Zero: as many as
+	// fill Size.
+	Sessions int
+	// Size is the target capture size in bytes when Sessions is zero
+	// (zero: DefaultSize). The capture comes out within a few percent of it.
+	Size int64
+	// Clients and Servers are how many client and server hosts there are
+	// (zero: DefaultClients, DefaultServers).
+	Clients, Servers int
+	// Problems is the share of sessions that carry one fault, from 0 to 1.
+	// Negative means none; zero means DefaultProblems.
+	Problems float64
+	// Concurrency is how many sessions are open at once (zero:
+	// DefaultConcurrency). It bounds the Generator's memory.
+	Concurrency int
+	// Start is the capture time of the first frame (zero: DefaultStart).
+	Start time.Time
+}
+
+// Defaults for the zero values of Options.
+const (
+	DefaultSize        = 64 << 20
+	DefaultClients     = 2000
+	DefaultServers     = 4
+	DefaultProblems    = 0.05
+	DefaultConcurrency = 200
+)
+
+// DefaultStart is a fixed capture start, so output never depends on the clock.
+var DefaultStart = time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC)
+
+func (o Options) withDefaults() Options {
+	if o.Size <= 0 {
+		o.Size = DefaultSize
+	}
+	if o.Clients <= 0 {
+		o.Clients = DefaultClients
+	}
+	if o.Servers <= 0 {
+		o.Servers = DefaultServers
+	}
+	switch {
+	case o.Problems == 0:
+		o.Problems = DefaultProblems
+	case o.Problems < 0:
+		o.Problems = 0
+	case o.Problems > 1:
+		o.Problems = 1
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	if o.Start.IsZero() {
+		o.Start = DefaultStart
+	}
+	return o
+}

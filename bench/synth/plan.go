@@ -1,0 +1,283 @@
+package synth
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+)
+
+// host is one machine: a client MTA or a mail server.
+type host struct {
+	addr netip.Addr
+	mac  [6]byte
+	name string
+	// ttl is the IP TTL its packets have at the capture point.
+	ttl uint8
+	// rtt is the round-trip time between the host and the hub, and
+	// serialize the time a full-size frame takes on its bottleneck link
+	// (clients only).
+	rtt, serialize time.Duration
+	// synWindow, window and wscale are the receive window it advertises
+	// in its SYN, after the handshake (scaled), and its window scale.
+	synWindow, window uint16
+	wscale            uint8
+	// nextPort is the ephemeral port of the client's next connection.
+	nextPort uint16
+}
+
+// routerMAC is the hub's gateway: every client frame comes through it.
+var routerMAC = [6]byte{0x02, 0x00, 0x5e, 0x00, 0x00, 0x01}
+
+// Port ranges and addressing. Hosts are numbered in the RFC 2544
+// benchmarking range 198.18.0.0/15: clients in 198.18/16, servers in 198.19.0/24.
+const (
+	smtpPort      = 25
+	ephemeralLow  = 32768
+	ephemeralHigh = 60999
+	mss           = 1460
+)
+
+func newClients(n int, seed uint64) []host {
+	r := rand.New(rand.NewPCG(seed, 0xc11e))
+	hs := make([]host, n)
+	bandwidths := []float64{20e6, 50e6, 100e6, 200e6, 1e9} // bit/s
+	for i := range hs {
+		h := &hs[i]
+		h.addr = netip.AddrFrom4([4]byte{198, 18, byte(i / 250), byte(i%250 + 1)})
+		h.mac = routerMAC
+		h.name = fmt.Sprintf("c%d.example.org", i)
+		// A lognormal round-trip time around 25 ms, between 2 and 300 ms.
+		rtt := math.Exp(math.Log(25e6) + 0.9*r.NormFloat64())
+		h.rtt = time.Duration(min(max(rtt, 2e6), 300e6))
+		bw := bandwidths[r.IntN(len(bandwidths))]
+		h.serialize = time.Duration(float64((ethLen+ipv4Len+tcpLen+mss)*8) / bw * 1e9)
+		if r.IntN(4) == 0 { // a Windows sender
+			h.ttl = uint8(128 - 6 - r.IntN(14))
+			h.synWindow, h.window, h.wscale = 64240, 1026, 8
+		} else {
+			h.ttl = uint8(64 - 6 - r.IntN(14))
+			h.synWindow, h.window, h.wscale = 64240, 502, 7
+		}
+		h.nextPort = uint16(ephemeralLow + r.IntN(ephemeralHigh-ephemeralLow))
+	}
+	return hs
+}
+
+func newServers(n int) []host {
+	hs := make([]host, n)
+	for i := range hs {
+		h := &hs[i]
+		h.addr = netip.AddrFrom4([4]byte{198, 19, 0, byte(10 + i%240)})
+		h.mac = [6]byte{0x02, 0x00, 0x5e, 0x00, 0x01, byte(i)}
+		h.name = fmt.Sprintf("mx%d.example.net", i+1)
+		h.ttl = 64
+		// A large, constant receive window (3000 << 7 = 384000 bytes):
+		// no flight of the generator ever fills it.
+		h.synWindow, h.window, h.wscale = 65160, 3000, 7
+	}
+	return hs
+}
+
+// Server receive window of a session with a zero-window fault: exactly
+// zeroWindowSegments full segments, with a window scale that makes every
+// step of it exact, so the window reaches 0 and the right edge never moves.
+const (
+	zeroWindowSegments = 44
+	zeroWindowScale    = 2
+	zeroWindowValue    = zeroWindowSegments * mss >> zeroWindowScale
+	// zeroWindowFlight caps the other flights of such a session below the
+	// window, so that only the stall fills it.
+	zeroWindowFlight = 40
+)
+
+// refusalPlace is where a message is refused, if it is.
+type refusalPlace int
+
+const (
+	refuseNone refusalPlace = iota // accepted after end-of-data
+	refuseRcpt                     // every RCPT TO is refused
+	refuseEOD                      // refused after end-of-data
+)
+
+// sessionPlan is everything decided about a session when it is launched.
+type sessionPlan struct {
+	client, server int
+	start          time.Duration
+	pipelining     bool
+	fault          Fault
+	faultMessage   int
+	// faultFlight is the first body flight of the fault message the fault
+	// may hit.
+	faultFlight int
+	messages    []messagePlan
+	// estimate is the expected size of the session's frames in the file.
+	estimate int64
+}
+
+// messagePlan is one mail transaction of a session.
+type messagePlan struct {
+	size      int
+	from      string
+	rcpts     []string
+	messageID string
+	subject   string
+	// partial: the first of several recipients is refused, the others
+	// accepted; the message is delivered.
+	partial bool
+	refuse  refusalPlace
+	// reply is the line that decides the message: the end-of-data reply,
+	// or the refusal of each recipient.
+	reply string
+	code  int
+}
+
+// planSession draws a session's plan from r, the generator's plan source.
+func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessionPlan {
+	p := sessionPlan{client: r.IntN(len(g.clients)), server: r.IntN(len(g.servers)), start: start,
+		pipelining: r.IntN(2) == 0, fault: FaultNone}
+	if r.Float64() < g.opts.Problems {
+		p.fault = drawFault(r)
+	}
+	n := 1
+	switch x := r.IntN(100); {
+	case x < 2:
+		n = 4 + r.IntN(2)
+	case x < 8:
+		n = 3
+	case x < 25:
+		n = 2
+	}
+	switch p.fault {
+	case FaultNone:
+	case FaultLossAbort, FaultZeroWindowStall, FaultResetByServer, FaultEODNoReply:
+		p.faultMessage = n - 1 // nothing follows a broken connection
+	default:
+		p.faultMessage = r.IntN(n)
+	}
+	p.faultFlight = r.IntN(2)
+	c := &g.clients[p.client]
+	for i := range n {
+		m := messagePlan{size: drawSize(r)}
+		if i == p.faultMessage && p.fault.bodyFault() {
+			least := 96 << 10
+			if p.fault == FaultZeroWindow || p.fault == FaultZeroWindowStall {
+				least = 400 << 10
+			}
+			m.size = max(m.size, least+r.IntN(least))
+		}
+		m.from = fmt.Sprintf("user%d@%s", r.IntN(500), c.name)
+		rc := 1
+		switch x := r.IntN(100); {
+		case x < 8:
+			rc = 3 + r.IntN(3)
+		case x < 20:
+			rc = 2
+		}
+		for range rc {
+			m.rcpts = append(m.rcpts, fmt.Sprintf("user%d@%s", r.IntN(20000), []string{"example.net", "example.com"}[r.IntN(2)]))
+		}
+		m.messageID = fmt.Sprintf("<%d.%d.%d@%s>", g.opts.Seed, id, i, c.name)
+		m.subject = fmt.Sprintf("%s %s %d", words[r.IntN(len(words))], words[r.IntN(len(words))], r.IntN(10000))
+		m.partial = rc > 1 && r.IntN(10) == 0
+		m.reply, m.code = fmt.Sprintf("250 2.0.0 Ok: queued as %s\r\n", queueID(r)), 250
+		if i == p.faultMessage {
+			g.planRefusal(r, &p, &m)
+		}
+		p.messages = append(p.messages, m)
+		p.estimate += estimateMessage(m.size)
+	}
+	p.estimate += 26 * 100 // handshake, dialogue and close
+	return p
+}
+
+// planRefusal makes m refused as a deferred or rejected fault says.
+func (g *Generator) planRefusal(r *rand.Rand, p *sessionPlan, m *messagePlan) {
+	var choices []struct {
+		place refusalPlace
+		code  int
+		text  string
+	}
+	switch p.fault {
+	case FaultDeferred:
+		choices = []struct {
+			place refusalPlace
+			code  int
+			text  string
+		}{
+			{refuseRcpt, 450, "4.2.0 <%s>: Recipient address rejected: Greylisted, try again later"},
+			{refuseRcpt, 451, "4.3.0 <%s>: Temporary lookup failure"},
+			{refuseEOD, 451, "4.3.0 Error: queue file write error"},
+			{refuseEOD, 452, "4.3.1 Insufficient system storage"},
+		}
+	case FaultRejected:
+		choices = []struct {
+			place refusalPlace
+			code  int
+			text  string
+		}{
+			{refuseRcpt, 550, "5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table"},
+			{refuseRcpt, 554, "5.7.1 <%s>: Relay access denied"},
+			{refuseEOD, 552, "5.3.4 Message size exceeds fixed limit"},
+			{refuseEOD, 554, "5.7.1 Message rejected as spam"},
+		}
+	default:
+		return
+	}
+	c := choices[r.IntN(len(choices))]
+	if c.place == refuseRcpt && p.pipelining && c.code < 500 {
+		// A pipelined DATA after transient refusals is answered 554 "no
+		// valid recipients"; keep the outcome beyond dispute by refusing
+		// such messages after end-of-data instead.
+		c = choices[2+r.IntN(2)]
+	}
+	m.refuse, m.code, m.partial = c.place, c.code, false
+	if c.place == refuseRcpt {
+		m.reply = fmt.Sprintf("%d %s\r\n", c.code, c.text) // %s: the recipient, filled per RCPT
+		m.size = 0
+	} else {
+		m.reply = fmt.Sprintf("%d %s\r\n", c.code, c.text)
+	}
+}
+
+func drawFault(r *rand.Rand) Fault {
+	total := 0
+	for _, f := range faultWeights {
+		total += f.weight
+	}
+	x := r.IntN(total)
+	for _, f := range faultWeights {
+		if x < f.weight {
+			return f.fault
+		}
+		x -= f.weight
+	}
+	return FaultNone
+}
+
+// drawSize draws a message size: lognormal with a median of 24 KiB, and
+// 2% of messages between 1 and 8 MiB.
+func drawSize(r *rand.Rand) int {
+	if r.IntN(50) == 0 {
+		return int(math.Exp(math.Log(1<<20) + r.Float64()*math.Log(8)))
+	}
+	s := math.Exp(math.Log(24<<10) + r.NormFloat64())
+	return int(min(max(s, minMessageSize), 8<<20))
+}
+
+// estimateMessage is the file bytes a message of size bytes takes: full
+// body frames with their record headers plus one ACK per two segments.
+func estimateMessage(size int) int64 {
+	segs := int64((size + len(endOfData) + mss - 1) / mss)
+	return segs*(16+ethLen+ipv4Len+tcpLen+mss) + (segs+1)/2*(16+ethLen+ipv4Len+tcpLen) + 8*100
+}
+
+func queueID(r *rand.Rand) string {
+	const alphabet = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"
+	b := make([]byte, 11)
+	for i := range b {
+		b[i] = alphabet[r.IntN(len(alphabet))]
+	}
+	return string(b)
+}

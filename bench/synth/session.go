@@ -1,0 +1,610 @@
+package synth
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// sessionState is where a session's dialogue stands. Each advance call
+// plays one step of the current state and moves to the next.
+type sessionState int
+
+const (
+	stateConnect   sessionState = iota // SYN, SYN-ACK, ACK
+	stateGreeting                      // the server's 220 banner
+	stateHello                         // EHLO and its multi-line 250
+	stateEnvelope                      // MAIL and RCPT (and DATA when pipelining) of the current message
+	stateData                          // DATA and 354, one command at a time
+	stateBody                          // one flight of body segments and their ACKs per step
+	stateEndOfData                     // the reply to the final dot, or the silence
+	stateReset                         // RSET after a refused envelope, when another message follows
+	stateQuit                          // QUIT, 221 and the FIN handshake
+	stateDone                          // nothing more to send
+)
+
+// Timing constants of the simulated peers.
+const (
+	// ackDelay is how long after a segment's capture the hub's ACK for it
+	// is captured.
+	ackDelay = 20 * time.Microsecond
+	// delayedACK is the server's delayed-ACK timer: a reply slower than
+	// this is preceded by a pure ACK of the command.
+	delayedACK = 40 * time.Millisecond
+	// minRTO is Linux's lower bound on the retransmission timeout.
+	minRTO = 200 * time.Millisecond
+	// initialWindow is the first flight in segments (RFC 6928) and
+	// maxFlight the largest.
+	initialWindow = 10
+	maxFlight     = 64
+)
+
+// frame is one packet of a session waiting to be written. Its payload is
+// arena[off:off+n] of the session.
+type frame struct {
+	t          time.Duration
+	fromClient bool
+	flags      uint8
+	seq, ack   uint32
+	window     uint16
+	off, n     int32
+}
+
+// endpoint is one side's sending state.
+type endpoint struct {
+	nxt    uint32 // next sequence number to send
+	ipID   uint16
+	window uint16
+}
+
+// session plays one SMTP session. It produces its frames a step at a time,
+// in capture-time order within the step; the Generator merges sessions.
+type session struct {
+	id     int
+	plan   sessionPlan
+	r      *rand.Rand
+	state  sessionState
+	stream int // tcp.stream, -1 until the SYN is written
+	client *host
+	server *host
+	cport  uint16
+	c, s   endpoint
+	// sAck is the next byte the server expects: the ack of its segments.
+	sAck uint32
+	// t is the capture time of the latest frame generated.
+	t      time.Duration
+	frames []frame
+	head   int
+	arena  []byte
+	lines  *lineSet
+
+	msg  int // current message
+	body bodyWriter
+	// Body flight state: congestion window, flight count, the earliest
+	// start of the next flight, and whether the fault was injected.
+	cwnd, flight int
+	nextFlight   time.Duration
+	injected     bool
+	sent         int // content bytes of the current message sent so far
+
+	exp Expectation
+}
+
+func newSession(id int, p sessionPlan, client, server *host, cport uint16, seed uint64, lines *lineSet, arena []byte) *session {
+	s := &session{id: id, plan: p, r: rand.New(rand.NewPCG(seed, uint64(id)<<1|1)), stream: -1,
+		client: client, server: server, cport: cport, lines: lines, arena: arena[:0], t: p.start}
+	s.c = endpoint{nxt: s.r.Uint32(), ipID: uint16(s.r.Uint32()), window: client.window}
+	s.s = endpoint{nxt: s.r.Uint32(), ipID: uint16(s.r.Uint32()), window: server.window}
+	s.exp = Expectation{Fault: FaultNone, Messages: make([]MessageExpectation, 0, len(p.messages))}
+	return s
+}
+
+// wscale is the server's window scale in this session.
+func (s *session) serverScale() uint8 {
+	if s.zeroWindowSession() {
+		return zeroWindowScale
+	}
+	return s.server.wscale
+}
+
+func (s *session) zeroWindowSession() bool {
+	return s.plan.fault == FaultZeroWindow || s.plan.fault == FaultZeroWindowStall
+}
+
+// think is how long a peer takes to act on what it received.
+func (s *session) think() time.Duration {
+	return 100*time.Microsecond + time.Duration(s.r.IntN(500))*time.Microsecond
+}
+
+// lognormal draws a duration with the given median and spread.
+func (s *session) lognormal(median time.Duration, sigma float64) time.Duration {
+	return time.Duration(float64(median) * math.Exp(sigma*s.r.NormFloat64()))
+}
+
+// add queues a frame. The payload is copied into the arena.
+func (s *session) add(t time.Duration, fromClient bool, flags uint8, seq, ack uint32, window uint16, payload []byte) {
+	off := len(s.arena)
+	s.arena = append(s.arena, payload...)
+	s.frames = append(s.frames, frame{t: t, fromClient: fromClient, flags: flags, seq: seq, ack: ack,
+		window: window, off: int32(off), n: int32(len(payload))})
+	s.t = max(s.t, t)
+}
+
+// clientSend queues a client segment at c.nxt and advances it.
+func (s *session) clientSend(t time.Duration, flags uint8, payload []byte) {
+	s.add(t, true, flags, s.c.nxt, s.s.nxt, s.c.window, payload)
+	s.c.nxt += uint32(len(payload))
+	if flags&(flagSYN|flagFIN) != 0 {
+		s.c.nxt++
+	}
+}
+
+// serverSend queues a server segment at s.nxt and advances it.
+func (s *session) serverSend(t time.Duration, flags uint8, payload []byte) {
+	s.add(t, false, flags, s.s.nxt, s.sAck, s.s.window, payload)
+	s.s.nxt += uint32(len(payload))
+	if flags&(flagSYN|flagFIN) != 0 {
+		s.s.nxt++
+	}
+}
+
+// command plays a client command sent in reaction to the latest server
+// frame, and the server's reply proc later. It returns the reply's time.
+func (s *session) command(cmd string, proc time.Duration, reply string) time.Duration {
+	t := s.t + s.client.rtt + s.think()
+	s.clientSend(t, flagPSH|flagACK, []byte(cmd))
+	s.sAck = s.c.nxt
+	if proc > delayedACK {
+		s.serverSend(t+delayedACK, flagACK, nil)
+	}
+	s.serverSend(t+proc, flagPSH|flagACK, []byte(reply))
+	return t + proc
+}
+
+// advance plays the next step into the frame queue, which must be empty.
+// It returns false when the session has nothing more to send.
+func (s *session) advance() bool {
+	s.frames, s.head, s.arena = s.frames[:0], 0, s.arena[:0]
+	for len(s.frames) == 0 {
+		if s.state == stateDone {
+			return false
+		}
+		s.step()
+	}
+	slices.SortStableFunc(s.frames, func(a, b frame) int {
+		switch {
+		case a.t < b.t:
+			return -1
+		case a.t > b.t:
+			return 1
+		}
+		return 0
+	})
+	return true
+}
+
+// step plays the current state once.
+func (s *session) step() {
+	m := s.message()
+	switch s.state {
+	case stateConnect:
+		s.add(s.t, true, flagSYN, s.c.nxt, 0, s.client.synWindow, nil)
+		s.c.nxt++
+		s.sAck = s.c.nxt
+		synack := s.t + 20*time.Microsecond + time.Duration(s.r.IntN(40))*time.Microsecond
+		s.add(synack, false, flagSYN|flagACK, s.s.nxt, s.sAck, s.server.synWindow, nil)
+		s.s.nxt++
+		if s.zeroWindowSession() {
+			s.s.window = zeroWindowValue
+		}
+		s.clientSend(synack+s.client.rtt, flagACK, nil)
+		s.state = stateGreeting
+	case stateGreeting:
+		s.serverSend(s.t+s.lognormal(time.Millisecond, 1), flagPSH|flagACK,
+			fmt.Appendf(nil, "220 %s ESMTP Postfix\r\n", s.server.name))
+		s.state = stateHello
+	case stateHello:
+		s.command("EHLO "+s.client.name+"\r\n", s.lognormal(300*time.Microsecond, 0.5),
+			"250-"+s.server.name+"\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-ETRN\r\n"+
+				"250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n250 SMTPUTF8\r\n")
+		s.state = stateEnvelope
+	case stateEnvelope:
+		s.envelope(m)
+	case stateData:
+		s.command("DATA\r\n", s.lognormal(200*time.Microsecond, 0.5), "354 End data with <CR><LF>.<CR><LF>\r\n")
+		s.startBody(m)
+	case stateBody:
+		s.bodyFlight(m)
+	case stateEndOfData:
+		s.endOfData(m)
+	case stateReset:
+		s.command("RSET\r\n", s.lognormal(200*time.Microsecond, 0.5), "250 2.0.0 Ok\r\n")
+		s.state = stateEnvelope
+	case stateQuit:
+		t := s.command("QUIT\r\n", s.lognormal(200*time.Microsecond, 0.5), "221 2.0.0 Bye\r\n")
+		fin := t + 30*time.Microsecond
+		s.serverSend(fin, flagFIN|flagACK, nil)
+		s.clientSend(fin+s.client.rtt+s.think(), flagFIN|flagACK, nil)
+		s.sAck = s.c.nxt
+		s.serverSend(s.t+ackDelay, flagACK, nil)
+		s.state = stateDone
+	}
+}
+
+func (s *session) message() *messagePlan {
+	if s.msg < len(s.plan.messages) {
+		return &s.plan.messages[s.msg]
+	}
+	return nil
+}
+
+// isFaultMessage tells whether the session's fault hits the current message.
+func (s *session) isFaultMessage() bool {
+	return s.plan.fault != FaultNone && s.msg == s.plan.faultMessage
+}
+
+// envelope plays MAIL and RCPT, one command at a time or pipelined with
+// DATA (RFC 2920).
+func (s *session) envelope(m *messagePlan) {
+	mail := fmt.Sprintf("MAIL FROM:<%s> SIZE=%d\r\n", m.from, m.size)
+	rcptReply := func(i int) string {
+		switch {
+		case m.refuse == refuseRcpt:
+			return fmt.Sprintf(m.reply, m.rcpts[i])
+		case m.partial && i == 0:
+			return fmt.Sprintf("550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table\r\n", m.rcpts[i])
+		}
+		return "250 2.1.5 Ok\r\n"
+	}
+	if s.plan.pipelining {
+		cmds := mail
+		replies := "250 2.1.0 Ok\r\n"
+		for i, rc := range m.rcpts {
+			cmds += "RCPT TO:<" + rc + ">\r\n"
+			replies += rcptReply(i)
+		}
+		cmds += "DATA\r\n"
+		if m.refuse == refuseRcpt {
+			replies += "554 5.5.1 Error: no valid recipients\r\n"
+		} else {
+			replies += "354 End data with <CR><LF>.<CR><LF>\r\n"
+		}
+		s.command(cmds, s.lognormal(2*time.Millisecond, 0.8), replies)
+		if m.refuse == refuseRcpt {
+			s.refusedEnvelope(m)
+			return
+		}
+		s.startBody(m)
+		return
+	}
+	s.command(mail, s.lognormal(500*time.Microsecond, 0.6), "250 2.1.0 Ok\r\n")
+	for i, rc := range m.rcpts {
+		s.command("RCPT TO:<"+rc+">\r\n", s.lognormal(1500*time.Microsecond, 0.8), rcptReply(i))
+	}
+	if m.refuse == refuseRcpt {
+		s.refusedEnvelope(m)
+		return
+	}
+	s.state = stateData
+}
+
+// refusedEnvelope ends a message whose every recipient was refused.
+func (s *session) refusedEnvelope(m *messagePlan) {
+	s.exp.Fault = s.plan.fault
+	s.finishMessage(m, 0, m.code)
+	if s.msg < len(s.plan.messages) {
+		s.state = stateReset
+	} else {
+		s.state = stateQuit
+	}
+}
+
+// finishMessage records the current message's expectation and moves on.
+func (s *session) finishMessage(m *messagePlan, size, code int) {
+	e := MessageExpectation{MessageID: m.messageID, Size: int64(size), Recipients: len(m.rcpts), Code: code}
+	switch {
+	case code == 0:
+	case code < 300:
+		e.Outcome, e.Cause = "delivered", "ok"
+	case code < 500:
+		e.Outcome, e.Cause = "deferred", "deferred"
+	default:
+		e.Outcome, e.Cause = "rejected", "rejected"
+	}
+	if m.refuse == refuseRcpt {
+		e.MessageID = "" // the body, and its Message-ID, never went out
+	}
+	s.exp.Messages = append(s.exp.Messages, e)
+	s.msg++
+}
+
+// finishBroken records a message the connection broke under.
+func (s *session) finishBroken(m *messagePlan, outcome, cause string) {
+	s.exp.Messages = append(s.exp.Messages, MessageExpectation{MessageID: m.messageID, Size: int64(s.sent),
+		Recipients: len(m.rcpts), Outcome: outcome, Cause: cause})
+	s.msg++
+	s.state = stateDone
+}
+
+// startBody prepares the body of m after the 354.
+func (s *session) startBody(m *messagePlan) {
+	h := messageHeaders{from: m.from, to: m.rcpts[0], subject: m.subject,
+		date: (DefaultStart.Add(s.plan.start)).Format("Mon, 02 Jan 2006 15:04:05 -0700"), messageID: m.messageID}
+	s.body.reset(s.lines, s.r, m.size, h)
+	s.cwnd, s.flight, s.sent = initialWindow, 0, 0
+	s.nextFlight = s.t + s.client.rtt + s.think()
+	s.state = stateBody
+}
+
+// flightKind is what happens to one body flight.
+type flightKind int
+
+const (
+	flightNormal     flightKind = iota // every segment arrives in order
+	flightLossFast                     // one segment lost, three dup ACKs, fast retransmit
+	flightLossRTO                      // one segment lost, two dup ACKs, retransmit on timeout
+	flightLossAbort                    // the last segment and its retransmissions lost past the capture
+	flightReorder                      // two adjacent segments swapped
+	flightZeroWindow                   // the server stops reading: the window closes
+	flightReset                        // the server resets the connection after the flight
+)
+
+// flightFault decides whether the fault hits a flight of w segments of
+// which left are still to send, and how many segments the flight then has.
+func (s *session) flightFault(w, left int) (flightKind, int) {
+	if s.injected || !s.isFaultMessage() || s.flight < s.plan.faultFlight {
+		return flightNormal, w
+	}
+	more := left > w // another flight follows: the end-of-data is not in this one
+	switch s.plan.fault {
+	case FaultLossFast:
+		if w >= 6 {
+			return flightLossFast, w
+		}
+	case FaultLossRTO:
+		if w >= 5 {
+			return flightLossRTO, w
+		}
+	case FaultLossAbort:
+		if w >= 2 && more {
+			return flightLossAbort, w
+		}
+	case FaultReorder:
+		if w >= 4 {
+			return flightReorder, w
+		}
+	case FaultZeroWindow, FaultZeroWindowStall:
+		if left > zeroWindowSegments && s.flight >= 2 {
+			return flightZeroWindow, zeroWindowSegments
+		}
+	case FaultResetByServer:
+		if more {
+			return flightReset, w
+		}
+	}
+	return flightNormal, w
+}
+
+// bodyFlight sends one flight of body segments, as the client's
+// congestion window allows, with the server's ACKs: every second segment
+// and the flight's last one (RFC 1122 §4.2.3.2, RFC 5681 §4.2), and at
+// once for segments out of order.
+func (s *session) bodyFlight(m *messagePlan) {
+	left := (s.body.left() + mss - 1) / mss
+	limit := maxFlight
+	if s.zeroWindowSession() {
+		limit = zeroWindowFlight
+	}
+	w := min(s.cwnd, limit, left)
+	kind, w := s.flightFault(w, left)
+	if kind != flightNormal {
+		s.injected = true
+		s.exp.Fault = s.plan.fault
+	}
+	ser := s.client.serialize
+	start := max(s.nextFlight, s.t)
+
+	// k is the segment the fault hits.
+	k := -1
+	switch kind {
+	case flightLossFast:
+		k = 1 + s.r.IntN(w-5)
+		w = k + 4 // three segments after the hole: three duplicate ACKs
+	case flightLossRTO:
+		k = 1 + s.r.IntN(w-4)
+		w = k + 3 // two segments after the hole: too few for fast retransmit
+	case flightLossAbort:
+		k = w - 1
+	case flightReorder:
+		k = 1 + s.r.IntN(w-3)
+	}
+
+	type sent struct {
+		seq    uint32
+		off, n int
+		t      time.Duration
+	}
+	var segs [maxFlight]sent
+	unacked := 0
+	last := time.Duration(0)
+	for i := range w {
+		ti := start + time.Duration(i)*ser
+		if kind == flightReorder && (i == k || i == k+1) {
+			ti = start + time.Duration(2*k+1-i)*ser // k+1 goes first
+		}
+		off := len(s.arena)
+		s.arena = slices.Grow(s.arena, mss)[:off+mss]
+		n := s.body.fill(s.arena[off:])
+		s.arena = s.arena[:off+n]
+		segs[i] = sent{seq: s.c.nxt, off: off, n: n, t: ti}
+		s.c.nxt += uint32(n)
+		s.sent += n
+		flags := uint8(flagACK)
+		if i == w-1 {
+			flags |= flagPSH
+		}
+		lost := (kind == flightLossFast || kind == flightLossRTO) && i == k
+		if !lost {
+			s.frames = append(s.frames, frame{t: ti, fromClient: true, flags: flags, seq: segs[i].seq,
+				ack: s.s.nxt, window: s.c.window, off: int32(off), n: int32(n)})
+		}
+		last = max(last, ti)
+	}
+	s.sent = min(s.sent, m.size)
+
+	// The server's ACKs.
+	window := func(unread int) uint16 {
+		if kind != flightZeroWindow {
+			return s.s.window
+		}
+		return uint16((zeroWindowSegments*mss - unread) >> zeroWindowScale)
+	}
+	ackAt := func(t time.Duration, unread int) {
+		w := window(unread)
+		s.frames = append(s.frames, frame{t: t + ackDelay, flags: flagACK, seq: s.s.nxt, ack: s.sAck, window: w})
+		if w == 0 {
+			s.exp.L4.ZeroWindows++
+		}
+	}
+	end := func(i int) uint32 { return segs[i].seq + uint32(segs[i].n) }
+	for i := range w {
+		switch {
+		case k >= 0 && kind != flightReorder && kind != flightLossAbort && i == k:
+			continue // lost before the capture point: never arrived
+		case k >= 0 && kind != flightReorder && kind != flightLossAbort && i > k:
+			ackAt(segs[i].t, 0) // duplicate ACK for the hole
+			continue
+		case kind == flightLossAbort && i == k:
+			continue // lost past the capture point
+		case kind == flightReorder && i == k:
+			ackAt(segs[k+1].t, 0) // k+1 came first, out of order: duplicate ACK at once
+			s.sAck = end(k + 1)   // k fills the hole: ACK both at once
+			ackAt(segs[k].t, 0)
+			unacked = 0
+			continue
+		case kind == flightReorder && i == k+1:
+			continue
+		}
+		s.sAck = end(i)
+		unacked++
+		if unacked >= 2 || i == w-1 || i == k-1 {
+			ackAt(segs[i].t, int(s.sAck-segs[0].seq))
+			unacked = 0
+		}
+	}
+	if kind == flightReorder {
+		s.exp.L4.OutOfOrder++
+	}
+	s.cwnd = min(s.cwnd*2, maxFlight)
+	s.nextFlight = max(start+2*ser+ackDelay+s.client.rtt+s.think(), last+ser)
+	s.flight++
+
+	rto := minRTO + s.client.rtt
+	switch kind {
+	case flightLossFast, flightLossRTO:
+		t := last + ackDelay + s.client.rtt + s.think()
+		s.cwnd = max(w/2, 2)
+		if kind == flightLossRTO {
+			t = last + rto
+			s.cwnd = 2
+		}
+		s.frames = append(s.frames, frame{t: t, fromClient: true, flags: flagACK | flagPSH, seq: segs[k].seq,
+			ack: s.s.nxt, window: s.c.window, off: int32(segs[k].off), n: int32(segs[k].n)})
+		s.exp.L4.Retransmissions++
+		s.sAck = end(w - 1)
+		ackAt(t, 0)
+		s.nextFlight = t + ackDelay + s.client.rtt + s.think()
+	case flightLossAbort:
+		t := segs[k].t
+		tries := 4 + s.r.IntN(3)
+		for j := range tries {
+			t += rto << j
+			s.frames = append(s.frames, frame{t: t, fromClient: true, flags: flagACK | flagPSH, seq: segs[k].seq,
+				ack: s.s.nxt, window: s.c.window, off: int32(segs[k].off), n: int32(segs[k].n)})
+			s.exp.L4.Retransmissions++
+		}
+		t += rto << tries
+		s.frames = append(s.frames, frame{t: t, fromClient: true, flags: flagRST | flagACK, seq: s.c.nxt,
+			ack: s.s.nxt, window: s.c.window})
+		s.exp.L4.Resets++
+		s.finishBroken(m, "aborted", "packet-loss")
+	case flightZeroWindow:
+		s.zeroWindow(m, last+ackDelay, rto)
+	case flightReset:
+		t := last + ackDelay + time.Millisecond + time.Duration(s.r.IntN(50))*time.Millisecond
+		s.frames = append(s.frames, frame{t: t, flags: flagRST | flagACK, seq: s.s.nxt, ack: s.sAck, window: s.s.window})
+		s.exp.L4.Resets++
+		s.finishBroken(m, "aborted", "reset-by-server")
+	}
+	for _, f := range s.frames {
+		s.t = max(s.t, f.t)
+	}
+	if s.state == stateBody && s.body.left() == 0 {
+		s.state = stateEndOfData
+	}
+}
+
+// zeroWindow plays the stall after a flight that filled the server's
+// window: one-byte window probes with exponential backoff (RFC 9293
+// §3.8.6.1), each answered with a zero window, until the server reads
+// again and sends a window update, or the client gives up and resets.
+func (s *session) zeroWindow(m *messagePlan, zero time.Duration, rto time.Duration) {
+	stall := time.Duration(math.MaxInt64)
+	probes := 5 + s.r.IntN(3)
+	if s.plan.fault == FaultZeroWindow {
+		stall = 300*time.Millisecond + time.Duration(s.r.IntN(3000))*time.Millisecond
+		probes = math.MaxInt
+	}
+	probe := [1]byte{s.body.peek()}
+	t := zero
+	for j := 0; j < probes; j++ {
+		next := t + rto<<j
+		if next-zero >= stall {
+			break
+		}
+		t = next
+		s.add(t, true, flagACK, s.c.nxt, s.s.nxt, s.c.window, probe[:])
+		s.add(t+ackDelay, false, flagACK, s.s.nxt, s.sAck, 0, nil)
+		s.exp.L4.ZeroWindows++
+	}
+	if s.plan.fault == FaultZeroWindowStall {
+		s.clientSend(t+rto<<probes, flagRST|flagACK, nil)
+		s.exp.L4.Resets++
+		s.finishBroken(m, "aborted", "zero-window-stall")
+		return
+	}
+	s.add(zero+stall, false, flagACK, s.s.nxt, s.sAck, zeroWindowValue, nil) // window update
+	s.nextFlight = zero + stall + s.client.rtt + s.think()
+}
+
+// endOfData plays the server's answer to the final dot, or its silence.
+func (s *session) endOfData(m *messagePlan) {
+	if s.isFaultMessage() && s.plan.fault == FaultEODNoReply {
+		s.exp.Fault = s.plan.fault
+		t := s.t + 30*time.Second + time.Duration(s.r.IntN(90))*time.Second
+		if s.r.IntN(3) == 0 {
+			s.clientSend(t, flagRST|flagACK, nil)
+			s.exp.L4.Resets++
+		} else {
+			s.clientSend(t, flagFIN|flagACK, nil)
+			s.sAck = s.c.nxt
+			s.serverSend(t+ackDelay, flagACK, nil) // the server's kernel ACKs; its application is stuck
+		}
+		s.finishBroken(m, "no-reply", "eod-no-reply")
+		return
+	}
+	if m.refuse == refuseEOD {
+		s.exp.Fault = s.plan.fault
+	}
+	latency := s.lognormal(40*time.Millisecond, 1)
+	latency = min(max(latency, time.Millisecond), 5*time.Second)
+	s.serverSend(s.t+latency, flagPSH|flagACK, []byte(m.reply))
+	s.finishMessage(m, m.size, m.code)
+	if s.msg < len(s.plan.messages) {
+		s.state = stateEnvelope
+	} else {
+		s.state = stateQuit
+	}
+}

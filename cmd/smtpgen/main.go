@@ -1,0 +1,156 @@
+// Command smtpgen writes a deterministic synthetic SMTP capture for
+// benchmarks, and beside it the expected outcome of every session.
+//
+//	smtpgen --out bench.pcap --size 1G --seed 1 --problems 0.05
+//
+// The capture is pcap or pcapng by the --out extension; the expectations
+// go to --expect (default: the capture's name with .expect.jsonl), one
+// JSON line per session in tcp.stream order. The same flags give the same
+// bytes. See package bench/synth for what the sessions contain.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/spf13/pflag"
+
+	"github.com/smtpscope/smtpscope/bench/synth"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "smtpgen:", err)
+		os.Exit(2)
+	}
+}
+
+// errUsage is returned for bad flags; the message says which.
+var errUsage = errors.New("usage")
+
+func run(args []string, stderr io.Writer) error {
+	fs := pflag.NewFlagSet("smtpgen", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.StringP("out", "o", "", "capture file to write: .pcap or .pcapng (required)")
+	expect := fs.String("expect", "", "expectations file, one JSON line per session (default: OUT without extension + .expect.jsonl)")
+	size := fs.String("size", "64M", "target capture size: bytes, or with K, M, G (powers of 1024); ignored with --sessions")
+	sessions := fs.Int("sessions", 0, "number of sessions (0: as many as fill --size)")
+	clients := fs.Int("clients", synth.DefaultClients, "number of client hosts")
+	servers := fs.Int("servers", synth.DefaultServers, "number of mail servers")
+	seed := fs.Uint64("seed", 1, "seed: the same seed and flags give the same bytes")
+	problems := fs.Float64("problems", synth.DefaultProblems, "share of sessions with a fault, 0 to 1")
+	concurrency := fs.Int("concurrency", synth.DefaultConcurrency, "sessions open at once")
+	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: --out FILE is required and no arguments are taken", errUsage)
+	}
+	target, err := parseSize(*size)
+	if err != nil {
+		return fmt.Errorf("%w: --size: %v", errUsage, err)
+	}
+	if *problems < 0 || *problems > 1 {
+		return fmt.Errorf("%w: --problems %v is not between 0 and 1", errUsage, *problems)
+	}
+	opts := synth.Options{Seed: *seed, Sessions: *sessions, Size: target, Clients: *clients,
+		Servers: *servers, Problems: *problems, Concurrency: *concurrency}
+	if *problems == 0 {
+		opts.Problems = -1 // zero means the default in Options
+	}
+	if *expect == "" {
+		*expect = strings.TrimSuffix(strings.TrimSuffix(*out, ".pcapng"), ".pcap") + ".expect.jsonl"
+	}
+	start := time.Now()
+	st, err := generate(*out, *expect, opts)
+	if err != nil {
+		return err
+	}
+	if !*quiet {
+		fmt.Fprintf(stderr, "smtpgen: %s: %d sessions, %d messages, %d frames, %d bytes of frames, %s of capture time, in %s\n",
+			*out, st.Sessions, st.Messages, st.Frames, st.Bytes, st.Duration.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		var parts []string
+		for _, f := range st.Faults {
+			parts = append(parts, fmt.Sprintf("%s %d", f.Fault, f.Sessions))
+		}
+		fmt.Fprintf(stderr, "smtpgen: faults: %s; expectations in %s\n", strings.Join(parts, ", "), *expect)
+	}
+	return nil
+}
+
+// generate writes the capture and the expectations files.
+func generate(out, expect string, opts synth.Options) (synth.Stats, error) {
+	var st synth.Stats
+	f, err := os.Create(out)
+	if err != nil {
+		return st, err
+	}
+	defer f.Close()
+	e, err := os.Create(expect)
+	if err != nil {
+		return st, err
+	}
+	defer e.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	ew := bufio.NewWriterSize(e, 64<<10)
+
+	var pw synth.PacketWriter
+	var flush func() error
+	switch {
+	case strings.HasSuffix(out, ".pcapng"):
+		w, err := pcapgo.NewNgWriter(bw, layers.LinkTypeEthernet)
+		if err != nil {
+			return st, err
+		}
+		pw, flush = w, w.Flush
+	case strings.HasSuffix(out, ".pcap"):
+		w := pcapgo.NewWriter(bw)
+		if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+			return st, err
+		}
+		pw, flush = w, func() error { return nil }
+	default:
+		return st, fmt.Errorf("%w: --out %s: the name must end in .pcap or .pcapng", errUsage, out)
+	}
+	st, err = synth.New(opts).Run(pw, ew)
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", out, err)
+	}
+	for _, fl := range []func() error{flush, bw.Flush, ew.Flush, f.Close, e.Close} {
+		if err := fl(); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// parseSize reads "1G", "100M", "512K" (powers of 1024) or plain bytes.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(t, "B")
+	t = strings.TrimSuffix(t, "I")
+	switch {
+	case strings.HasSuffix(t, "K"):
+		mult, t = 1<<10, strings.TrimSuffix(t, "K")
+	case strings.HasSuffix(t, "M"):
+		mult, t = 1<<20, strings.TrimSuffix(t, "M")
+	case strings.HasSuffix(t, "G"):
+		mult, t = 1<<30, strings.TrimSuffix(t, "G")
+	}
+	n, err := strconv.ParseFloat(t, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size such as 1G, 100M or 5000000", s)
+	}
+	return int64(n * float64(mult)), nil
+}
