@@ -1,7 +1,10 @@
 module smtpscope/testdata/scenarios
 
-go 1.26
+go 1.26.0
 
-require github.com/emersion/go-smtp v0.25.1
+require (
+	github.com/emersion/go-smtp v0.25.1
+	golang.org/x/sys v0.50.0
+)
 
 require github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect

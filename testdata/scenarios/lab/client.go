@@ -21,6 +21,7 @@ type clientCfg struct {
 	eodTimeout, quitTimeout, pause                    time.Duration
 	srcPortBase, bdatChunk                            int
 	starttls                                          bool
+	rcptOverride                                      multiFlag
 }
 
 func runClient(args []string) error {
@@ -43,6 +44,7 @@ func runClient(args []string) error {
 	fs.IntVar(&c.srcPortBase, "src-port-base", 0, "if set, session N binds local port base+N (stable ports in captures)")
 	fs.IntVar(&c.bdatChunk, "bdat-chunk", 256*1024, "BDAT chunk size (proto bdat)")
 	fs.BoolVar(&c.starttls, "starttls", false, "STARTTLS before MAIL (certificate not verified: the lab's is self-signed)")
+	fs.Var(&c.rcptOverride, "rcpt-override", "S.M=addr[,addr]: recipients for message M of session S (repeatable)")
 	fs.Parse(args)
 
 	lg, closeLog, err := openLog(c.out)
@@ -191,13 +193,14 @@ func (s *clientSession) run() {
 		s.sess["close"] = "quit"
 	}
 	s.sess["quit_s"] = time.Since(t).Seconds()
+	s.sess["tcp_retrans"] = tcpRetrans(s.conn)
 	s.sess["t_close"] = s.since(time.Now())
 }
 
 func (s *clientSession) msgRec(i int, m *message) rec {
 	return rec{"type": "message", "session": s.idx, "msg": i, "client_port": s.sess["client_port"],
 		"server": s.cfg.server, "size": len(m.Data), "wire_bytes": m.WireBytes(), "dot_lines": m.DotLines,
-		"message_id": m.MessageID, "proto": s.cfg.proto}
+		"message_id": m.MessageID, "proto": s.cfg.proto, "rcpt": s.recipients(i)}
 }
 
 func (s *clientSession) notSent(i int, m *message, why string) rec {
@@ -220,6 +223,8 @@ func (s *clientSession) unsent(stage string, err error) {
 func (s *clientSession) sendOne(c *smtp.Client, i int, m *message) (r rec, keep bool) {
 	cfg := s.cfg
 	r = s.msgRec(i, m)
+	r0 := tcpRetrans(s.conn)
+	defer func() { r["tcp_retrans"] = tcpRetrans(s.conn) - r0 }()
 	r["t_mail"] = s.since(time.Now())
 	smtpFail := func(stage string, err error) (rec, bool) {
 		r["stage"] = stage
@@ -253,7 +258,7 @@ func (s *clientSession) sendOne(c *smtp.Client, i int, m *message) (r rec, keep 
 	if err := c.Mail(cfg.from, &smtp.MailOptions{Size: int64(len(m.Data))}); err != nil {
 		return smtpFail("mail", err)
 	}
-	for _, to := range strings.Split(cfg.to, ",") {
+	for _, to := range s.recipients(i) {
 		if err := c.Rcpt(to, nil); err != nil {
 			return smtpFail("rcpt", err)
 		}
@@ -363,4 +368,15 @@ func errKind(err error) string {
 		return "eof"
 	}
 	return "error"
+}
+
+// recipients for message i of this session (--to, or --rcpt-override).
+func (s *clientSession) recipients(i int) []string {
+	key := fmt.Sprintf("%d.%d=", s.idx, i)
+	for _, o := range s.cfg.rcptOverride {
+		if strings.HasPrefix(o, key) {
+			return strings.Split(strings.TrimPrefix(o, key), ",")
+		}
+	}
+	return strings.Split(s.cfg.to, ",")
 }

@@ -11,7 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // jsonLog writes one JSON object per line. Safe for concurrent use.
@@ -167,3 +170,29 @@ func pad(s string, n int) string {
 }
 
 func splitHostPort(s string) (string, string, error) { return net.SplitHostPort(s) }
+
+// tcpRetrans is the kernel's count of segments this socket retransmitted
+// (tcpi_total_retrans): the peer's own view, not packet analysis.
+func tcpRetrans(c net.Conn) int {
+	if tc, ok := c.(interface{ NetConn() net.Conn }); ok {
+		c = tc.NetConn()
+	}
+	if lc, ok := c.(*loggedConn); ok {
+		c = lc.Conn
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	n := -1
+	rc.Control(func(fd uintptr) {
+		if ti, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+			n = int(ti.Total_retrans)
+		}
+	})
+	return n
+}

@@ -80,7 +80,7 @@ func runExpect(args []string) error {
 	serverPath := fs.String("server", "", "server JSON log")
 	out := fs.String("out", "-", "output file")
 	var diags, sdiags, params, notes multiFlag
-	fs.Var(&diags, "diag", "KEY=LAYER:CAUSE for messages; KEY is S.M, outcome name, or * (repeatable; S.M > outcome > *)")
+	fs.Var(&diags, "diag", "KEY=LAYER:CAUSE for messages; KEY is S.M, retrans (the client's socket retransmitted during the message), an outcome, or * (repeatable; that order of precedence)")
 	fs.Var(&sdiags, "session-diag", "KEY=LAYER:CAUSE for sessions without a message on the wire; KEY is S or * (repeatable)")
 	fs.Var(&params, "param", "KEY=VALUE scenario setting recorded as is (number if it parses as one)")
 	fs.Var(&notes, "note", "free-text note (repeatable)")
@@ -214,6 +214,7 @@ func runExpect(args []string) error {
 				switch e["event"] {
 				case "close":
 					srv.Set("close", e["how"])
+					srv.Set("tcp_retrans", e["tcp_retrans"])
 				case "reply":
 					if e["stage"] == "banner" {
 						srv.Set("banner", e["line"])
@@ -243,7 +244,7 @@ func runExpect(args []string) error {
 			}
 			om.Set("enhanced_code", m["enhanced_code"])
 			om.Set("diagnosis", nil)
-			for _, k := range []string{"reply_text", "eod_wait_s", "local_status", "local_text", "error_kind", "error"} {
+			for _, k := range []string{"reply_text", "eod_wait_s", "local_status", "local_text", "error_kind", "error", "rcpt", "bdat_chunks", "tcp_retrans"} {
 				if v, ok := m[k]; ok {
 					om.Set(k, v)
 				}
@@ -255,6 +256,9 @@ func runExpect(args []string) error {
 				om.Set("server_view", serverMsgView(sc.events, m["message_id"], m["stage"]))
 			}
 			dg, ok := msgDiag[fmt.Sprintf("%d.%d", si, mi)]
+			if rt, _ := num(m["tcp_retrans"]); !ok && rt > 0 {
+				dg, ok = msgDiag["retrans"]
+			}
 			if !ok {
 				dg, ok = msgDiag[fmt.Sprint(m["outcome"])]
 			}

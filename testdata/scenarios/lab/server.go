@@ -222,7 +222,7 @@ func (c *loggedConn) Close() error {
 		if how == "" {
 			how = "close"
 		}
-		c.log.emit(map[string]any{"event": "close", "conn": c.id, "how": how})
+		c.log.emit(map[string]any{"event": "close", "conn": c.id, "how": how, "tcp_retrans": tcpRetrans(c.Conn)})
 	})
 	return c.Conn.Close()
 }

@@ -13,7 +13,7 @@ finish "three SMTP sessions to 127.0.0.1:25 delivering messages of 2 KiB, 100 Ki
 	--diag '*=none:ok' --param eod_timeout_s=10 --param server_port=25
 
 # the capture must show it: 3 streams, no retransmission, no RST, six 250s to end-of-data
-[[ $(ts -T fields -e tcp.stream | sort -u | grep -c .) -eq 3 ]] || die "want 3 TCP streams"
+want_streams 3
 [[ $(count tcp.analysis.retransmission) -eq 0 ]] || die "retransmissions in a healthy capture"
 [[ $(count 'tcp.flags.reset==1') -eq 0 ]] || die "RST in a healthy capture"
 [[ $(ts -Y 'smtp.response.code==250 and smtp.rsp.parameter contains "queued"' -T fields -e frame.number | wc -l) -eq 6 ]] \

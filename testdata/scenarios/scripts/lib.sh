@@ -83,9 +83,13 @@ lab_init() {
 nsexec() { ip netns exec "$NS" "$@"; }
 
 start_capture() {
-	# not via nsexec: $! must be tcpdump itself (ip netns exec execs it)
-	ip netns exec "$NS" tcpdump -i lo -s $SNAPLEN -B 65536 -U --immediate-mode -n --time-stamp-precision=micro \
-		-w "$WORK/cap.pcap" 2>"$WORK/tcpdump.err" &
+	# TPACKET_V3 ring of 64 MB; -U writes each packet as soon as it is read.
+	# Not via nsexec: $! must be tcpdump itself (ip netns exec execs it).
+	# tcpdump gets the other CPU when there is one.
+	local tcpu=$CPU
+	[[ $(nproc) -gt 1 ]] && tcpu=$(( (CPU + 1) % $(nproc) ))
+	ip netns exec "$NS" taskset -c "$tcpu" tcpdump -i lo -s $SNAPLEN -B 65536 -U -n \
+		--time-stamp-precision=micro -w "$WORK/cap.pcap" 2>"$WORK/tcpdump.err" &
 	TCPDUMP_PID=$!
 	for _ in $(seq 50); do
 		grep -q "listening on" "$WORK/tcpdump.err" 2>/dev/null && return 0
@@ -95,7 +99,9 @@ start_capture() {
 }
 
 stop_capture() {
-	sleep 1 # let the last segments (FINs) reach the capture
+	# libpcap hands over a partly filled ring block only when its timeout
+	# (1 s) expires: wait for it, or the last segments would be lost
+	sleep 2.5
 	kill -INT "$TCPDUMP_PID"
 	wait "$TCPDUMP_PID" || true
 	TCPDUMP_PID=""
@@ -142,6 +148,15 @@ finish() {
 		--client "$WORK/client.jsonl" --server "$WORK/server.jsonl" \
 		--out "$OUT_DIR/$NAME.expect.json" --param "netns_sysctls=$SYSCTLS" "$@"
 	summarize
+	want 'frame.cap_len < frame.len' eq 0
+	# the capture must reach the server's last close (its FIN or RST)
+	local last_close last_frame
+	last_close=$(grep '"event":"close"' "$WORK/server.jsonl" | tail -1 | sed -n 's/.*"ts":\([0-9.]*\).*/\1/p')
+	last_frame=$(ts -T fields -e frame.time_epoch | tail -1)
+	if [[ -n "$last_close" ]]; then
+		awk -v c="$last_close" -v f="$last_frame" 'BEGIN { exit !(f + 0.05 >= c) }' \
+			|| die "capture ends at $last_frame, before the server's last close at $last_close"
+	fi
 	if [[ -z "${LOSSY:-}" ]]; then
 		# nothing may be missing from a capture of a lossless path
 		[[ $(count 'tcp.analysis.lost_segment or tcp.analysis.ack_lost_segment') -eq 0 ]] \
@@ -177,3 +192,19 @@ eod_frames() {
 	ts -Y "tcp.dstport==${1:-25} and tcp.len>=5" -T fields -e frame.number -e frame.time_relative -e tcp.stream -e tcp.payload |
 		awk -F'\t' '{ p=$4; gsub(":","",p); if (substr(p, length(p)-9) == "0d0a2e0d0a") print $1"\t"$2"\t"$3 }'
 }
+
+# no_server: scenarios without a listening server still get an (empty) server log
+no_server() { : >"$WORK/server.jsonl"; }
+
+# want_streams N; want FILTER OP N (OP: eq, ge, le) -- checks on the capture
+want_streams() {
+	local n
+	n=$(ts -T fields -e tcp.stream | sort -u | grep -c . || true)
+	[[ $n -eq $1 ]] || die "want $1 TCP stream(s), capture has $n"
+}
+want() {
+	local n
+	n=$(count "$1")
+	test "$n" "-$2" "$3" || die "want count($1) -$2 $3, got $n"
+}
+queued() { count "tcp.srcport==${1:-25} and smtp.response.code==250 and smtp.rsp.parameter contains \"queued\""; }

@@ -19,7 +19,7 @@ finish "one session to 127.0.0.1:25: a 2 KiB message gets 250, then the relay re
 	--note "The client keeps the message queued as 4.4.2 (Postfix: 'conversation with ... timed out while sending end of data -- message may be sent more than once')."
 
 # the capture must show it
-[[ $(ts -T fields -e tcp.stream | sort -u | grep -c .) -eq 1 ]] || die "want 1 TCP stream"
+want_streams 1
 [[ $(count tcp.analysis.retransmission) -eq 0 ]] || die "retransmissions"
 [[ $(count 'tcp.flags.reset==1') -eq 0 ]] || die "RST seen"
 [[ $(count tcp.analysis.zero_window) -eq 0 ]] || die "zero window seen"
