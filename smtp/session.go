@@ -342,7 +342,7 @@ type Decoder struct {
 
 // NewDecoder returns a Decoder for one connection.
 func NewDecoder(opts Options) *Decoder {
-	d := &Decoder{opts: opts.withDefaults(), cur: -1, authCmd: -1}
+	d := &Decoder{opts: opts.withDefaults(), dialect: dialectSMTP, cur: -1, authCmd: -1}
 	d.client.blobCmd = -1
 	d.queue = append(d.queue, pending{kind: pendingGreeting, cmd: -1, txn: -1, rcpt: -1})
 	return d
