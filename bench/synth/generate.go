@@ -155,6 +155,7 @@ func (g *Generator) write(s *session, f *frame) error {
 		seg.src = netip.AddrPortFrom(s.client.addr, srcPort)
 		seg.dst = netip.AddrPortFrom(s.server.addr, dstPort)
 		seg.ttl, seg.ipID, seg.wscale = s.client.ttl, s.c.ipID, s.client.wscale
+		seg.padded = true // received at the hub: padded by the client's side
 		s.c.ipID++
 	} else {
 		seg.srcMAC, seg.dstMAC = s.server.mac, routerMAC

@@ -23,6 +23,9 @@ const (
 	synOptsLen = 8 // MSS, NOP, window scale
 	// headerRoom is the largest header stack a frame has.
 	headerRoom = ethLen + ipv4Len + tcpLen + synOptsLen
+	// ethMinLen is the shortest Ethernet frame on the wire (without FCS):
+	// shorter ones are padded with zeros by the sending NIC.
+	ethMinLen = 60
 )
 
 // segment is one TCP segment to put on the wire. Payload bytes are kept
@@ -38,11 +41,15 @@ type segment struct {
 	// mss and wscale are sent as options when flags has SYN.
 	mss    uint16
 	wscale uint8
+	// padded frames came over the wire and carry the Ethernet padding;
+	// frames the capturing host sent itself are captured before it.
+	padded bool
 }
 
 // assemble writes the Ethernet, IPv4 and TCP headers of s followed by
 // payload into buf (which must have room for headerRoom+len(payload)
-// bytes) and returns the frame. Both checksums are computed: the IPv4
+// bytes, and at least ethMinLen) and returns the frame, zero-padded to
+// ethMinLen if s.padded. Both checksums are computed: the IPv4
 // header checksum (RFC 791) and the TCP checksum over the pseudo-header,
 // header and payload (RFC 9293 §3.1).
 func assemble(buf []byte, s *segment, payload []byte) []byte {
@@ -97,6 +104,10 @@ func assemble(buf []byte, s *segment, payload []byte) []byte {
 	acc += 6 + uint64(tcpHdr+len(payload))
 	acc = sum(acc, b[ethLen+ipv4Len:])
 	binary.BigEndian.PutUint16(t[16:18], ^fold(acc))
+	if s.padded && n < ethMinLen {
+		b = buf[:ethMinLen]
+		clear(b[n:])
+	}
 	return b
 }
 

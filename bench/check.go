@@ -1,0 +1,228 @@
+package bench
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/smtpscope/smtpscope/bench/synth"
+)
+
+// Mismatch is one difference between a report and the expectations.
+type Mismatch struct {
+	Stream int
+	Fault  synth.Fault
+	// Field names what differs, e.g. "message[0].outcome" or "l4.retransmissions".
+	Field     string
+	Want, Got string
+}
+
+func (m Mismatch) String() string {
+	return fmt.Sprintf("stream %d (%s): %s: want %s, got %s", m.Stream, m.Fault, m.Field, m.Want, m.Got)
+}
+
+// CheckResult is what Check found.
+type CheckResult struct {
+	Sessions, Messages int
+	Mismatches         []Mismatch
+}
+
+// FieldCount is how many mismatches one field has.
+type FieldCount struct {
+	Field string
+	Count int
+}
+
+// ByField counts the mismatches per field (message indexes folded
+// together), most frequent first.
+func (r *CheckResult) ByField() []FieldCount {
+	var out []FieldCount
+	for _, m := range r.Mismatches {
+		f := foldIndex(m.Field)
+		i := slices.IndexFunc(out, func(c FieldCount) bool { return c.Field == f })
+		if i < 0 {
+			out = append(out, FieldCount{Field: f})
+			i = len(out) - 1
+		}
+		out[i].Count++
+	}
+	slices.SortStableFunc(out, func(a, b FieldCount) int {
+		return cmp.Or(-cmp.Compare(a.Count, b.Count), cmp.Compare(a.Field, b.Field))
+	})
+	return out
+}
+
+// foldIndex turns "message[3].code" into "message[].code".
+func foldIndex(f string) string {
+	i, j := -1, -1
+	for k := range len(f) {
+		switch f[k] {
+		case '[':
+			i = k
+		case ']':
+			j = k
+		}
+	}
+	if i >= 0 && j > i {
+		return f[:i+1] + f[j:]
+	}
+	return f
+}
+
+// The part of the smtpscope.report/v1 JSON that Check reads. It is kept
+// here, not taken from package report, so that the check reads the
+// documented schema as any other program would.
+type reportJSON struct {
+	Schema      string           `json:"schema"`
+	Connections []connectionJSON `json:"connections"`
+}
+
+type connectionJSON struct {
+	Stream int    `json:"stream"`
+	Client string `json:"client"`
+	Server string `json:"server"`
+	L4     struct {
+		Retransmissions int                            `json:"retransmissions"`
+		Resets          int                            `json:"resets"`
+		ZeroWindows     int                            `json:"zero_windows"`
+		Analysis        map[string]struct{ Count int } `json:"analysis"`
+	} `json:"l4"`
+	SMTP *struct {
+		Transactions []struct {
+			Size      int64      `json:"size"`
+			MessageID string     `json:"message_id"`
+			Outcome   string     `json:"outcome"`
+			Reply     *replyJSON `json:"reply"`
+			Rcpts     []struct {
+				Reply *replyJSON `json:"reply"`
+			} `json:"rcpts"`
+			Diagnosis struct {
+				Cause string `json:"cause"`
+			} `json:"diagnosis"`
+		} `json:"transactions"`
+	} `json:"smtp"`
+}
+
+type replyJSON struct {
+	Code int `json:"code"`
+}
+
+// Check compares a smtpscope JSON report with an expectations file, one
+// synth.Expectation per line, session by session: the connection's
+// peers, its TCP analysis counts, and per message the outcome, deciding
+// reply code, size, Message-ID and diagnosis cause. Sizes are compared
+// only for messages whose body ended (an aborted body's size depends on
+// where the capture saw it stop). Connections the report has and the
+// expectations lack are mismatches too.
+func Check(report, expect io.Reader) (*CheckResult, error) {
+	var r reportJSON
+	if err := json.NewDecoder(bufio.NewReaderSize(report, 1<<20)).Decode(&r); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	conns := make(map[int]*connectionJSON, len(r.Connections))
+	for i := range r.Connections {
+		conns[r.Connections[i].Stream] = &r.Connections[i]
+	}
+	res := &CheckResult{}
+	seen := make(map[int]bool, len(r.Connections))
+	sc := bufio.NewScanner(expect)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		var e synth.Expectation
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("expectations line %d: %w", line, err)
+		}
+		res.Sessions++
+		res.Messages += len(e.Messages)
+		seen[e.Stream] = true
+		checkSession(res, &e, conns[e.Stream])
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("expectations: %w", err)
+	}
+	for i := range r.Connections {
+		if c := &r.Connections[i]; !seen[c.Stream] {
+			res.Mismatches = append(res.Mismatches, Mismatch{Stream: c.Stream, Field: "connection",
+				Want: "none", Got: c.Client + " -> " + c.Server})
+		}
+	}
+	return res, nil
+}
+
+func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
+	add := func(field string, want, got any) {
+		res.Mismatches = append(res.Mismatches, Mismatch{Stream: e.Stream, Fault: e.Fault, Field: field,
+			Want: fmt.Sprint(want), Got: fmt.Sprint(got)})
+	}
+	if c == nil {
+		add("connection", e.Client+" -> "+e.Server, "missing")
+		return
+	}
+	if c.Client != e.Client || c.Server != e.Server {
+		add("peers", e.Client+" -> "+e.Server, c.Client+" -> "+c.Server)
+	}
+	if got := c.L4.Retransmissions; got != e.L4.Retransmissions {
+		add("l4.retransmissions", e.L4.Retransmissions, got)
+	}
+	if got := c.L4.Analysis["out_of_order"].Count; got != e.L4.OutOfOrder {
+		add("l4.out_of_order", e.L4.OutOfOrder, got)
+	}
+	if got := c.L4.ZeroWindows; got != e.L4.ZeroWindows {
+		add("l4.zero_windows", e.L4.ZeroWindows, got)
+	}
+	if got := c.L4.Resets; got != e.L4.Resets {
+		add("l4.resets", e.L4.Resets, got)
+	}
+	if c.SMTP == nil {
+		add("smtp", "session", "null")
+		return
+	}
+	txs := c.SMTP.Transactions
+	if len(txs) != len(e.Messages) {
+		add("transactions", len(e.Messages), len(txs))
+	}
+	for i, m := range e.Messages {
+		if i >= len(txs) {
+			break
+		}
+		tx := &txs[i]
+		f := func(name string) string { return fmt.Sprintf("message[%d].%s", i, name) }
+		if tx.Outcome != m.Outcome {
+			add(f("outcome"), m.Outcome, tx.Outcome)
+		}
+		if got := decidingCode(tx.Reply, tx.Rcpts); got != m.Code {
+			add(f("code"), m.Code, got)
+		}
+		if tx.Diagnosis.Cause != m.Cause {
+			add(f("cause"), m.Cause, tx.Diagnosis.Cause)
+		}
+		if m.Outcome != "aborted" && tx.Size != m.Size {
+			add(f("size"), m.Size, tx.Size)
+		}
+		if m.MessageID != "" && tx.MessageID != m.MessageID {
+			add(f("message_id"), m.MessageID, tx.MessageID)
+		}
+	}
+}
+
+// decidingCode is the reply that decided a transaction: the reply to its
+// end-of-data, or else, when every recipient was refused, the last
+// refusal; 0 for none.
+func decidingCode(eod *replyJSON, rcpts []struct {
+	Reply *replyJSON `json:"reply"`
+}) int {
+	if eod != nil {
+		return eod.Code
+	}
+	code := 0
+	for _, rc := range rcpts {
+		if rc.Reply == nil || rc.Reply.Code < 400 {
+			return 0
+		}
+		code = rc.Reply.Code
+	}
+	return code
+}

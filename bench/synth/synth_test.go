@@ -1,0 +1,293 @@
+package synth
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// generate runs a Generator into memory and returns the pcap file, the
+// expectations and the stats.
+func generate(t testing.TB, opts Options) ([]byte, []Expectation, Stats) {
+	t.Helper()
+	var capture, expect bytes.Buffer
+	w := pcapgo.NewWriter(&capture)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	st, err := New(opts).Run(w, &expect)
+	if err != nil {
+		t.Fatalf("Run(%+v): %v", opts, err)
+	}
+	var exps []Expectation
+	sc := bufio.NewScanner(&expect)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e Expectation
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("expectation %q: %v", sc.Text(), err)
+		}
+		exps = append(exps, e)
+	}
+	return capture.Bytes(), exps, st
+}
+
+// smallOptions plays every kind of fault in a few sessions.
+var smallOptions = Options{Seed: 7, Sessions: 60, Problems: 0.6, Concurrency: 20, Clients: 50}
+
+func TestSameSeedSameBytes(t *testing.T) {
+	hash := func(opts Options) [32]byte {
+		var capture, expect bytes.Buffer
+		w := pcapgo.NewWriter(&capture)
+		if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New(opts).Run(w, &expect); err != nil {
+			t.Fatal(err)
+		}
+		return sha256.Sum256(append(capture.Bytes(), expect.Bytes()...))
+	}
+	a, b := hash(smallOptions), hash(smallOptions)
+	if a != b {
+		t.Errorf("two runs with seed %d: hashes %x and %x differ", smallOptions.Seed, a, b)
+	}
+	other := smallOptions
+	other.Seed++
+	if c := hash(other); c == a {
+		t.Errorf("seeds %d and %d gave the same capture", smallOptions.Seed, other.Seed)
+	}
+}
+
+// frames decodes every frame of a pcap file.
+func frames(t testing.TB, capture []byte) []gopacket.Packet {
+	t.Helper()
+	r, err := pcapgo.NewReader(bytes.NewReader(capture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []gopacket.Packet
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		p.Metadata().CaptureInfo = ci
+		out = append(out, p)
+	}
+}
+
+func TestChecksumsAndOrder(t *testing.T) {
+	capture, _, st := generate(t, smallOptions)
+	ps := frames(t, capture)
+	if int64(len(ps)) != st.Frames {
+		t.Fatalf("read %d frames, Stats says %d", len(ps), st.Frames)
+	}
+	var prev int64
+	for i, p := range ps {
+		ip, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if ip == nil || tcp == nil {
+			t.Fatalf("frame %d: not TCP/IPv4: %v", i+1, p)
+		}
+		if err, res := ip.VerifyChecksum(); err != nil || !res.Valid {
+			t.Errorf("frame %d: IPv4 checksum %#04x, want %#04x (%v)", i+1, res.Actual, res.Correct, err)
+		}
+		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		if err, res := tcp.VerifyChecksum(); err != nil || !res.Valid {
+			t.Errorf("frame %d: TCP checksum %#04x, want %#04x (%v)", i+1, res.Actual, res.Correct, err)
+		}
+		if int(ip.Length) != len(ip.Contents)+len(ip.Payload) {
+			t.Errorf("frame %d: IP length %d, %d bytes follow", i+1, ip.Length, len(ip.Contents)+len(ip.Payload))
+		}
+		if ts := p.Metadata().Timestamp.UnixMicro(); ts < prev {
+			t.Errorf("frame %d: time goes back", i+1)
+		} else {
+			prev = ts
+		}
+	}
+}
+
+// TestAssembleMatchesGopacket checks the hand-built headers against
+// gopacket's serialisation of the same segment.
+func TestAssembleMatchesGopacket(t *testing.T) {
+	src := netip.MustParseAddrPort("198.18.0.7:40001")
+	dst := netip.MustParseAddrPort("198.19.0.10:25")
+	tests := []struct {
+		name    string
+		flags   uint8
+		payload string
+	}{
+		{"syn", flagSYN, ""},
+		{"synack", flagSYN | flagACK, ""},
+		{"ack", flagACK, ""},
+		{"data even", flagPSH | flagACK, "EHLO c1.example.org\r\n"},
+		{"data odd", flagPSH | flagACK, "QUIT\r\n."},
+		{"fin", flagFIN | flagACK, ""},
+		{"rst", flagRST | flagACK, ""},
+		{"full", flagACK, strings.Repeat("x", mss)},
+	}
+	for _, tt := range tests {
+		s := segment{padded: true, srcMAC: routerMAC, dstMAC: [6]byte{2, 0, 0x5e, 0, 1, 0}, src: src, dst: dst, ipID: 0xbeef,
+			ttl: 51, seq: 0xfffffff0, ack: 12345, flags: tt.flags, window: 502, mss: mss, wscale: 7}
+		got := assemble(make([]byte, headerRoom+mss), &s, []byte(tt.payload))
+
+		eth := &layers.Ethernet{SrcMAC: s.srcMAC[:], DstMAC: s.dstMAC[:], EthernetType: layers.EthernetTypeIPv4}
+		ip := &layers.IPv4{Version: 4, IHL: 5, Id: s.ipID, Flags: layers.IPv4DontFragment, TTL: s.ttl,
+			Protocol: layers.IPProtocolTCP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: s.seq, Ack: s.ack,
+			Window: s.window, FIN: tt.flags&flagFIN != 0, SYN: tt.flags&flagSYN != 0, RST: tt.flags&flagRST != 0,
+			PSH: tt.flags&flagPSH != 0, ACK: tt.flags&flagACK != 0}
+		if tt.flags&flagSYN != 0 {
+			tcp.Options = []layers.TCPOption{
+				{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{mss >> 8, mss & 0xff}},
+				{OptionType: layers.TCPOptionKindNop},
+				{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{7}},
+			}
+		}
+		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		buf := gopacket.NewSerializeBuffer()
+		err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+			eth, ip, tcp, gopacket.Payload(tt.payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := buf.Bytes(); !bytes.Equal(got, want) {
+			t.Errorf("%s: assemble =\n% x\nwant (gopacket)\n% x", tt.name, got, want)
+		}
+	}
+}
+
+func TestStreamsNumberedLikeWireshark(t *testing.T) {
+	capture, exps, st := generate(t, smallOptions)
+	if len(exps) != smallOptions.Sessions || st.Sessions != smallOptions.Sessions {
+		t.Fatalf("%d expectations, %d sessions in Stats, want %d", len(exps), st.Sessions, smallOptions.Sessions)
+	}
+	// tcp.stream: connections numbered in order of their first frame.
+	type key struct{ a, b string }
+	stream := map[key]int{}
+	var order []key
+	for _, p := range frames(t, capture) {
+		ip := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		tcp := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.SrcIP.To4())), uint16(tcp.SrcPort)).String()
+		b := netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.DstIP.To4())), uint16(tcp.DstPort)).String()
+		if tcp.SYN && !tcp.ACK {
+			if _, dup := stream[key{a, b}]; dup {
+				t.Fatalf("connection %s -> %s opened twice", a, b)
+			}
+			stream[key{a, b}] = len(order)
+			order = append(order, key{a, b})
+		}
+	}
+	for i, e := range exps {
+		if e.Stream != i {
+			t.Errorf("expectation %d has stream %d: the file is not in stream order", i, e.Stream)
+		}
+		if got, ok := stream[key{e.Client, e.Server}]; !ok || got != e.Stream {
+			t.Errorf("stream %d (%s -> %s): its SYN is connection %d (found %v)", e.Stream, e.Client, e.Server, got, ok)
+		}
+	}
+}
+
+func TestEveryFaultInjected(t *testing.T) {
+	_, exps, _ := generate(t, Options{Seed: 3, Sessions: 150, Problems: 1, Concurrency: 40})
+	count := map[Fault]int{}
+	for _, e := range exps {
+		count[e.Fault]++
+		want := map[Fault][2]string{ // outcome and cause of the fault's message
+			FaultLossAbort:       {"aborted", "packet-loss"},
+			FaultZeroWindowStall: {"aborted", "zero-window-stall"},
+			FaultResetByServer:   {"aborted", "reset-by-server"},
+			FaultEODNoReply:      {"no-reply", "eod-no-reply"},
+		}[e.Fault]
+		if want[0] != "" {
+			last := e.Messages[len(e.Messages)-1]
+			if last.Outcome != want[0] || last.Cause != want[1] {
+				t.Errorf("stream %d (%s): last message %s/%s, want %s/%s", e.Stream, e.Fault, last.Outcome, last.Cause, want[0], want[1])
+			}
+		}
+		l4 := e.L4
+		switch e.Fault {
+		case FaultLossFast, FaultLossRTO:
+			if l4.Retransmissions != 1 {
+				t.Errorf("stream %d (%s): %d retransmissions, want 1", e.Stream, e.Fault, l4.Retransmissions)
+			}
+		case FaultReorder:
+			if l4.OutOfOrder != 1 {
+				t.Errorf("stream %d (%s): %d out of order, want 1", e.Stream, e.Fault, l4.OutOfOrder)
+			}
+		case FaultZeroWindow, FaultZeroWindowStall:
+			if l4.ZeroWindows == 0 {
+				t.Errorf("stream %d (%s): no zero window", e.Stream, e.Fault)
+			}
+		case FaultNone, FaultDeferred, FaultRejected:
+			if l4 != (L4Expectation{}) && !(e.Fault == FaultNone && l4.Resets == 0) {
+				t.Errorf("stream %d (%s): L4 %+v, want none", e.Stream, e.Fault, l4)
+			}
+		}
+	}
+	for _, f := range faultWeights {
+		if count[f.fault] == 0 {
+			t.Errorf("no session with fault %s among %d", f.fault, len(exps))
+		}
+	}
+	if count[FaultNone] != 0 {
+		t.Errorf("%d healthy sessions with Problems 1", count[FaultNone])
+	}
+}
+
+func TestBodyWriterExactSize(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	ls := newLineSet(r)
+	h := messageHeaders{from: "a@c1.example.org", to: "b@example.net", subject: "s", date: "Mon, 04 Mar 2024 09:00:00 +0000",
+		messageID: "<1.2.3@c1.example.org>"}
+	for _, size := range []int{minMessageSize, 701, 1000, 1459, 1460, 1461, 4096, attachmentFrom - 1, attachmentFrom,
+		attachmentFrom + 1, 100000, 1 << 20} {
+		for seed := range uint64(5) {
+			var w bodyWriter
+			w.reset(ls, rand.New(rand.NewPCG(seed, 0)), size, h)
+			var out []byte
+			buf := make([]byte, mss)
+			for w.left() > 0 {
+				n := w.fill(buf)
+				if n == 0 {
+					t.Fatalf("size %d: fill gave nothing with %d left", size, w.left())
+				}
+				out = append(out, buf[:n]...)
+			}
+			if len(out) != size+3 || !bytes.HasSuffix(out, []byte("\r\n.\r\n")) {
+				t.Fatalf("size %d seed %d: %d bytes ending %q, want %d ending CRLF.CRLF", size, seed, len(out), out[max(0, len(out)-8):], size+3)
+			}
+			lines := strings.Split(string(out[:size]), "\r\n")
+			for i, l := range lines[:len(lines)-1] {
+				if l == "." || (strings.HasPrefix(l, ".") && !strings.HasPrefix(l, "..")) {
+					t.Errorf("size %d: line %d %q is not dot-stuffed", size, i, l)
+				}
+				if strings.ContainsAny(l, "\r\n") || len(l) > 998 {
+					t.Errorf("size %d: line %d %q breaks RFC 5322 §2.1.1", size, i, l)
+				}
+			}
+			if !strings.Contains(string(out), "Message-ID: "+h.messageID+"\r\n") {
+				t.Errorf("size %d: no Message-ID header", size)
+			}
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package synth
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// tshark runs tshark with args and returns its standard output.
+func tshark(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("tshark", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// TestWiresharkAgrees reads a generated capture with tshark: no bad
+// checksum, one conversation per session, sensible replies, and exactly
+// the tcp.analysis flags and resets each session's expectation counts —
+// none on the healthy ones.
+func TestWiresharkAgrees(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed (scripts/setup.sh installs it)")
+	}
+	if testing.Short() {
+		t.Skip("runs tshark")
+	}
+	capture, exps, _ := generate(t, Options{Seed: 11, Sessions: 60, Problems: 0.6, Concurrency: 20})
+	name := filepath.Join(t.TempDir(), "synth.pcap")
+	if err := os.WriteFile(name, capture, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	conv := strings.Count(tshark(t, "-r", name, "-q", "-z", "conv,tcp"), "<->")
+	if conv != len(exps) {
+		t.Errorf("tshark -z conv,tcp: %d conversations, want %d", conv, len(exps))
+	}
+
+	// One pass for the rest: every frame's checksum status, the frames
+	// with an analysis flag or RST, and the reply codes.
+	known := map[string]bool{"220": true, "221": true, "250": true, "354": true, "450": true, "451": true,
+		"452": true, "550": true, "552": true, "554": true}
+	greetings := 0
+	got := make([]L4Expectation, len(exps))
+	flagged := make([]int, len(exps))
+	out := tshark(t, "-r", name, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
+		"-T", "fields", "-E", "separator=|", "-e", "frame.number", "-e", "tcp.stream",
+		"-e", "ip.checksum.status", "-e", "tcp.checksum.status",
+		"-e", "tcp.analysis.retransmission", "-e", "tcp.analysis.out_of_order",
+		"-e", "tcp.analysis.zero_window", "-e", "tcp.flags.reset", "-e", "tcp.analysis.flags", "-e", "smtp.response.code")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(line, "|")
+		if len(f) != 10 {
+			t.Fatalf("tshark line %q: want 10 fields", line)
+		}
+		s, err := strconv.Atoi(f[1])
+		if err != nil || s >= len(exps) {
+			t.Fatalf("tshark line %q: bad stream", line)
+		}
+		if f[2] != "1" || f[3] != "1" {
+			t.Errorf("frame %s: checksum status ip %s tcp %s, want 1 (good)", f[0], f[2], f[3])
+		}
+		if f[4] != "" {
+			got[s].Retransmissions++
+		}
+		if f[5] != "" {
+			got[s].OutOfOrder++
+		}
+		if f[6] != "" {
+			got[s].ZeroWindows++
+		}
+		if f[7] == "1" || f[7] == "True" {
+			got[s].Resets++
+		}
+		if f[8] != "" {
+			flagged[s]++
+		}
+		for _, code := range strings.Split(f[9], ",") {
+			if code == "" {
+				continue
+			}
+			if !known[code] {
+				t.Errorf("frame %s: unexpected reply code %s", f[0], code)
+			}
+			if code == "220" {
+				greetings++
+			}
+		}
+	}
+	if greetings != len(exps) {
+		t.Errorf("%d 220 greetings, want %d", greetings, len(exps))
+	}
+	for _, e := range exps {
+		if got[e.Stream] != e.L4 {
+			t.Errorf("stream %d (%s): tshark counts %+v, want %+v", e.Stream, e.Fault, got[e.Stream], e.L4)
+		}
+		tcpHealthy := e.Fault == FaultNone || e.Fault == FaultDeferred || e.Fault == FaultRejected || e.Fault == FaultEODNoReply
+		if tcpHealthy && flagged[e.Stream] > 0 {
+			t.Errorf("stream %d (%s): %d frames with tcp.analysis flags, want none", e.Stream, e.Fault, flagged[e.Stream])
+		}
+	}
+}
