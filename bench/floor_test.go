@@ -1,0 +1,186 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/smtpscope/smtpscope/bench/synth"
+	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/smtp"
+)
+
+// pcapOf generates a capture in memory.
+func pcapOf(t testing.TB, opts synth.Options, ng bool) ([]byte, synth.Stats) {
+	t.Helper()
+	var buf bytes.Buffer
+	var pw synth.PacketWriter
+	flush := func() error { return nil }
+	if ng {
+		w, err := pcapgo.NewNgWriter(&buf, layers.LinkTypeEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw, flush = w, w.Flush
+	} else {
+		w := pcapgo.NewWriter(&buf)
+		if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+			t.Fatal(err)
+		}
+		pw = w
+	}
+	st, err := synth.New(opts).Run(pw, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flush(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), st
+}
+
+// TestFloorCounts checks Floor against an independent count over a
+// capture without faults, where every payload byte is sent once and in
+// order: lines are counted over each direction's concatenated payload.
+func TestFloorCounts(t *testing.T) {
+	opts := synth.Options{Seed: 5, Sessions: 25, Problems: -1, Concurrency: 10}
+	for _, ng := range []bool{false, true} {
+		data, st := pcapOf(t, opts, ng)
+		got, err := Floor(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("Floor (pcapng %v): %v", ng, err)
+		}
+		streams := map[string]*bytes.Buffer{}
+		var order []string
+		var payload int64
+		r, err := capture.Open("synth", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			fr, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := gopacket.NewPacket(fr.Data, layers.LayerTypeEthernet, gopacket.NoCopy)
+			ip := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+			tcp := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+			k := fmt.Sprintf("%s:%d>%s:%d", ip.SrcIP, tcp.SrcPort, ip.DstIP, tcp.DstPort)
+			if streams[k] == nil {
+				streams[k] = &bytes.Buffer{}
+				order = append(order, k)
+			}
+			streams[k].Write(tcp.Payload)
+			payload += int64(len(tcp.Payload))
+		}
+		var lines int64
+		for _, k := range order {
+			lines += int64(bytes.Count(streams[k].Bytes(), []byte("\r\n")))
+		}
+		want := FloorStats{Packets: st.Frames, Bytes: st.Bytes, TCP: st.Frames, Connections: int64(opts.Sessions),
+			Reassembled: payload, Lines: lines}
+		if got != want {
+			t.Errorf("Floor (pcapng %v) = %+v, want %+v", ng, got, want)
+		}
+	}
+}
+
+func TestFloorRejectsGarbage(t *testing.T) {
+	for _, in := range []string{"", "abc", "not a capture at all"} {
+		if _, err := Floor(bytes.NewReader([]byte(in))); err == nil {
+			t.Errorf("Floor(%q) = nil error, want one", in)
+		}
+	}
+}
+
+// benchCapture is the capture the benchmarks share: 24 MiB, 5% faults.
+var benchCapture = sync.OnceValues(func() ([]byte, synth.Stats) {
+	var buf bytes.Buffer
+	w := pcapgo.NewWriter(&buf)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		panic(err)
+	}
+	st, err := synth.New(synth.Options{Seed: 1, Size: 24 << 20}).Run(w, nil)
+	if err != nil {
+		panic(err)
+	}
+	return buf.Bytes(), st
+})
+
+// BenchmarkFloor measures the bare loop per capture; ns/pkt is per frame.
+func BenchmarkFloor(b *testing.B) {
+	data, st := benchCapture()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Floor(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*st.Frames), "ns/pkt")
+}
+
+// BenchmarkAnalyze measures smtpscope's whole path over the same capture
+// as BenchmarkFloor — capture, reassembly with TCP analysis, SMTP
+// decoding, the report and its JSON — glued as cmd/smtpscope glues them.
+func BenchmarkAnalyze(b *testing.B) {
+	data, st := benchCapture()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := analyze(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*st.Frames), "ns/pkt")
+}
+
+func analyze(data []byte) error {
+	f, err := capture.Open("bench", bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tr := reassembly.NewTracker(reassembly.Options{
+		ServerPorts: []uint16{25, 465, 587, 2525},
+		NewHandler:  func(*reassembly.Conn) reassembly.Handler { return smtp.NewDecoder(smtp.Options{}) },
+	})
+	for {
+		fr, err := f.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if err := tr.Add(&fr); err != nil {
+			return err
+		}
+	}
+	tr.Close()
+	var facts []report.Facts
+	for _, c := range tr.Conns() {
+		fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: true}
+		if d, ok := c.Handler.(*smtp.Decoder); ok {
+			fc.Session = d.Session()
+		}
+		facts = append(facts, fc)
+	}
+	info := f.Info()
+	r := report.Build([]report.Input{{Name: "bench", Format: info.Format, Packets: info.Packets}}, facts, report.Options{})
+	return r.WriteJSON(io.Discard)
+}
