@@ -53,7 +53,8 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 	if *out == "" || fs.NArg() > 0 {
-		fs.Usage()
+		fmt.Fprintln(stderr, "usage: smtpgen --out FILE.pcap|FILE.pcapng [flags]")
+		fs.PrintDefaults()
 		return fmt.Errorf("%w: --out FILE is required and no arguments are taken", errUsage)
 	}
 	target, err := parseSize(*size)
