@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# bench.sh — how fast is smtpscope on a mail hub's capture, next to the
+# tools people would otherwise run, and is it still right at that scale?
+#
+# It generates (or reuses) a synthetic capture with cmd/smtpgen, builds
+# smtpscope and the floor loop (bench/floor), then runs on the same file:
+#
+#   smtpscope analyze --format json F
+#   tshark -r F -q -z expert
+#   tshark -r F -Y smtp -T fields -e tcp.stream -e smtp.req.command -e smtp.response.code
+#   tcptrace -n -l F
+#   floor F            (read + decode + reassembly + line split, nothing else)
+#
+# Each tool runs once under /usr/bin/time -v (wall, user+sys CPU, peak
+# RSS); tools whose run stays under BENCH_SLOW seconds are timed again with
+# hyperfine (BENCH_RUNS runs, wall = hyperfine's mean). It prints a table
+# with packets/s and MB/s (10^6 bytes), the ratios, and checks smtpscope's
+# per-session outcomes against the generator's expectations.
+#
+# Environment:
+#   BENCH_SIZE      capture size for smtpgen --size (default 1G; 100M for a quick run)
+#   BENCH_SEED      smtpgen --seed (default 1)
+#   BENCH_PROBLEMS  smtpgen --problems (default 0.05)
+#   BENCH_RUNS      hyperfine runs per tool (default 3)
+#   BENCH_SLOW      seconds above which a tool is timed once only (default 120)
+#   BENCH_DATA      where captures, binaries and results go (default bench/data, git-ignored)
+#   BENCH_STRICT    1: exit 1 when smtpscope disagrees with the expectations
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+size=${BENCH_SIZE:-1G}
+seed=${BENCH_SEED:-1}
+problems=${BENCH_PROBLEMS:-0.05}
+runs=${BENCH_RUNS:-3}
+slow=${BENCH_SLOW:-120}
+data=${BENCH_DATA:-bench/data}
+strict=${BENCH_STRICT:-0}
+
+# Tools: install what is missing (Debian; needs root or sudo).
+need=()
+command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
+command -v tcptrace >/dev/null 2>&1 || need+=(tcptrace)
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "bench: need root to install: ${need[*]}" >&2; exit 1; }
+    sudo=sudo
+  fi
+  echo "bench: installing ${need[*]}" >&2
+  $sudo apt-get update -qq
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+mkdir -p "$data/bin"
+bin=$data/bin
+echo "bench: building smtpscope, floor, expectcheck, smtpgen" >&2
+go build -o "$bin/smtpscope" ./cmd/smtpscope
+go build -o "$bin/floor" ./bench/floor
+go build -o "$bin/expectcheck" ./bench/expectcheck
+go build -o "$bin/smtpgen" ./cmd/smtpgen
+
+# The capture: reused while the generator's source and flags are the same.
+name=bench-$(echo "$size" | tr 'A-Z' 'a-z')
+[ "$seed" = 1 ] || name=$name-seed$seed
+[ "$problems" = 0.05 ] || name=$name-p$problems
+cap=$data/$name.pcap
+expect=$data/$name.expect.jsonl
+stamp="smtpgen --size $size --seed $seed --problems $problems; synth $(git rev-parse HEAD:bench/synth 2>/dev/null || echo unknown)"
+if [ -n "$(git status --porcelain bench/synth cmd/smtpgen 2>/dev/null)" ]; then
+  stamp="$stamp (modified $(cat bench/synth/*.go cmd/smtpgen/*.go | sha256sum | cut -c1-12))"
+fi
+if [ -f "$cap" ] && [ -f "$expect" ] && [ "$(cat "$cap.stamp" 2>/dev/null)" = "$stamp" ]; then
+  echo "bench: reusing $cap" >&2
+else
+  echo "bench: generating $cap ($size)" >&2
+  rm -f "$cap.stamp"
+  /usr/bin/time -f "bench: smtpgen took %e s wall, %U+%S s CPU, %M KB peak RSS" \
+    "$bin/smtpgen" --out "$cap" --expect "$expect" --size "$size" --seed "$seed" --problems "$problems"
+  echo "$stamp" >"$cap.stamp"
+fi
+bytes=$(stat -c %s "$cap")
+cat "$cap" >/dev/null # warm the page cache: every tool reads the file from memory
+
+results=$data/$name.results.txt
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Tools, in table order: label and command line ("F" is the capture).
+labels=("smtpscope" "tshark -z expert" "tshark -Y smtp fields" "tcptrace -n -l" "floor")
+cmds=(
+  "$bin/smtpscope analyze --format json -o $work/report.json $cap"
+  "tshark -r $cap -q -z expert"
+  "tshark -r $cap -Y smtp -T fields -e tcp.stream -e smtp.req.command -e smtp.response.code"
+  "tcptrace -n -l $cap"
+  "$bin/floor $cap"
+)
+
+# field FILE LABEL: a value from /usr/bin/time -v output.
+field() { grep -F "$2" "$1" | head -1 | sed 's/.*: //'; }
+# seconds H:MM:SS.ss or M:SS.ss -> seconds.
+seconds() { echo "$1" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.3f", s }'; }
+
+declare -a wall cpu rss how
+for i in "${!labels[@]}"; do
+  echo "bench: ${labels[$i]}" >&2
+  tv=$work/time.$i
+  # Exit status 1 is smtpscope's "failure found" and tshark's own quirks:
+  # only the timing matters here, and the check below reads the report.
+  /usr/bin/time -v -o "$tv" bash -c "${cmds[$i]} >$work/out.$i 2>$work/err.$i" || true
+  w=$(seconds "$(field "$tv" "Elapsed (wall clock) time")")
+  u=$(field "$tv" "User time (seconds)")
+  s=$(field "$tv" "System time (seconds)")
+  cpu[$i]=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
+  rss[$i]=$(field "$tv" "Maximum resident set size (kbytes)")
+  wall[$i]=$w
+  how[$i]="1 run"
+  if awk -v w="$w" -v slow="$slow" 'BEGIN { exit !(w < slow) }' && [ "$runs" -gt 1 ]; then
+    hcmd=${cmds[$i]}
+    [ "$i" -eq 0 ] && hcmd="$bin/smtpscope analyze --format json -o /dev/null $cap"
+    hyperfine --style basic --ignore-failure --runs "$runs" --export-csv "$work/hf.$i.csv" "$hcmd" >"$work/hf.$i.txt" 2>&1 || true
+    if [ -s "$work/hf.$i.csv" ]; then
+      wall[$i]=$(awk -F, 'NR == 2 { printf "%.3f", $2 }' "$work/hf.$i.csv")
+      sd=$(awk -F, 'NR == 2 { printf "%.3f", $3 }' "$work/hf.$i.csv")
+      how[$i]="hyperfine mean of $runs, sd ${sd}s"
+    fi
+  fi
+done
+
+packets=$(sed -n 's/.* packets \([0-9]*\) .*/\1/p' "$work/out.4")
+[ -n "$packets" ] || { echo "bench: floor printed no packet count: $(cat "$work/out.4" "$work/err.4")" >&2; exit 1; }
+reported=$(sed -n 's/.*"packets": \([0-9]*\).*/\1/p' "$work/report.json" | head -1)
+
+check=0
+"$bin/expectcheck" "$work/report.json" "$expect" 15 >"$work/check.txt" 2>&1 || check=$?
+
+{
+  echo "== smtpscope benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "capture   $cap: $bytes bytes, $packets packets (smtpscope counted ${reported:-?}); $stamp"
+  echo "machine   $(nproc) cores, $(free -g | awk '/Mem:/ { print $2 " GiB" }'), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "versions  $(go version | cut -d' ' -f3), $(tshark --version 2>/dev/null | head -1), tcptrace $(tcptrace -v 2>&1 | sed -n 's/.*version \([0-9.]*\).*/\1/p' | head -1), $(hyperfine --version)"
+  echo
+  printf "%-22s %9s %9s %9s %11s %8s  %s\n" tool "wall s" "CPU s" "RSS MB" "packets/s" "MB/s" "wall from"
+  for i in "${!labels[@]}"; do
+    awk -v l="${labels[$i]}" -v w="${wall[$i]}" -v c="${cpu[$i]}" -v r="${rss[$i]}" -v p="$packets" -v b="$bytes" -v h="${how[$i]}" \
+      'BEGIN { printf "%-22s %9.2f %9.2f %9.0f %11.0f %8.1f  %s\n", l, w, c, r / 1024, p / w, b / 1e6 / w, h }'
+  done
+  echo
+  echo "ratios (smtpscope / tool; below 1 means smtpscope is faster or smaller):"
+  for i in 1 2 3 4; do
+    awk -v l="${labels[$i]}" -v w0="${wall[0]}" -v w="${wall[$i]}" -v c0="${cpu[0]}" -v c="${cpu[$i]}" -v r0="${rss[0]}" -v r="${rss[$i]}" \
+      'BEGIN { printf "  vs %-22s wall %6.2fx   CPU %6.2fx   RSS %6.2fx\n", l, w0 / w, c0 / c, r0 / r }'
+  done
+  echo
+  echo "correctness: smtpscope's report against $expect"
+  cat "$work/check.txt"
+  echo "expectcheck exit status $check (0: all sessions agree, 1: mismatches, 2: could not check)"
+} | tee "$results"
+echo "bench: results in $results" >&2
+if [ "$strict" = 1 ] && [ "$check" -ne 0 ]; then
+  exit 1
+fi
