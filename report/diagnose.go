@@ -64,9 +64,12 @@ type Options struct {
 	Redact bool
 }
 
-// DefaultSlowReply is a third of RFC 5321 §4.5.3.2.6's 10-minute
-// end-of-data timeout; Exchange's default is lower still.
-const DefaultSlowReply = 30 * time.Second
+// DefaultSlowReply is the end-of-data reply latency reported as slow.
+// RFC 5321 §4.5.3.2.6 lets a client wait 10 minutes, but appliances and
+// scripted senders often give up after tens of seconds; an end-of-data
+// reply normally takes milliseconds, so seconds already point at a relay
+// that is struggling (content scanning, a slow next hop, back pressure).
+const DefaultSlowReply = 5 * time.Second
 
 // Facts is what the earlier stages know of one connection.
 type Facts struct {
@@ -199,6 +202,9 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	}
 	out.SMTP = m
 	if worst.Cause == CauseOK {
+		worst = diagnoseStall(c, &h)
+	}
+	if worst.Cause == CauseOK {
 		worst = diagnoseSession(c, &h, s)
 		if worst.Cause != CauseOK && worst.Cause != CauseTLSOpaque && worst.Cause != CauseCaptureIncomplete {
 			m.Verdict = "failed"
@@ -301,6 +307,30 @@ func lossDiagnosis(h *reassembly.Health, filter string, ev []Evidence, what stri
 	}
 	return Diagnosis{Layer: LayerL4, Cause: CausePacketLoss, Filter: filter + " && tcp.analysis.retransmission", Evidence: ev,
 		Summary: fmt.Sprintf("TCP retransmitted %d segments and %s: the network lost packets.", h.Retransmissions, what)}
+}
+
+// diagnoseStall reports a receiver that stopped reading long enough for
+// the analyser to call TCP degraded, even when the mail got through: the
+// next, larger message may not.
+func diagnoseStall(c *reassembly.Conn, h *reassembly.Health) Diagnosis {
+	if h.Verdict == reassembly.Healthy {
+		return Diagnosis{Layer: LayerNone, Cause: CauseOK}
+	}
+	for d, side := range h.Sides {
+		if side.LongestZeroWindow < reassembly.DefaultLongZeroWindow {
+			continue
+		}
+		who := reassembly.Direction(d)
+		ev := []Evidence{}
+		if fc := h.ZeroWindow; fc.Count > 0 {
+			ev = append(ev, Evidence{Frame: fc.Frames[0], What: "first zero-window advertisement"})
+		}
+		return Diagnosis{Layer: LayerL4, Cause: CauseZeroWindowStall, Evidence: ev,
+			Filter: fmt.Sprintf("tcp.stream eq %d && (tcp.analysis.zero_window || tcp.analysis.zero_window_probe || tcp.analysis.keep_alive)", c.Stream),
+			Summary: fmt.Sprintf("The %s stopped reading: it advertised a zero receive window for %s (longest stretch %s). The mail got through, but a receiver that stalls this long makes senders time out.",
+				who, dur(side.ZeroWindowTime), dur(side.LongestZeroWindow))}
+	}
+	return Diagnosis{Layer: LayerNone, Cause: CauseOK}
 }
 
 // diagnoseNoSMTP covers connections without SMTP bytes: on an SMTP port a

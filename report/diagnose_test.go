@@ -41,6 +41,8 @@ func TestDiagnosis(t *testing.T) {
 	healthy := reassembly.Health{Verdict: reassembly.Healthy}
 	lossy := reassembly.Health{Retransmissions: 40, Verdict: reassembly.Degraded}
 	stalled := reassembly.Health{ZeroWindows: 12, Verdict: reassembly.Degraded}
+	stalled.Sides[reassembly.ServerToClient].LongestZeroWindow = 3 * time.Second
+	stalled.Sides[reassembly.ServerToClient].ZeroWindowTime = 3 * time.Second
 	tests := []struct {
 		name       string
 		health     reassembly.Health
@@ -53,6 +55,9 @@ func TestDiagnosis(t *testing.T) {
 		{"delivered", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Reply, tx.Outcome = smtpReply(250, "2.0.0", 801, 10.2), smtp.OutcomeDelivered
 		}), LayerNone, CauseOK, false, nil},
+		{"delivered after the server stopped reading for 3 s", stalled, session(func(s *smtp.Session, tx *smtp.Transaction) {
+			tx.Reply, tx.Outcome = smtpReply(250, "2.0.0", 801, 10.2), smtp.OutcomeDelivered
+		}), LayerL4, CauseZeroWindowStall, false, []string{"server stopped reading", "3.0 s"}},
 		{"slow reply", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Reply, tx.Outcome = smtpReply(250, "2.0.0", 801, 55), smtp.OutcomeDelivered
 		}), LayerL7, CauseSlowReply, false, []string{"45.0 s"}},

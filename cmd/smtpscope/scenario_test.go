@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// scenarioExpect is the part of a fault-lab expectation file
+// (testdata/scenarios/captures/*.expect.json) that smtpscope must
+// reproduce. The files are written from what the lab's peers did, never
+// from smtpscope's output.
+type scenarioExpect struct {
+	Scenario  string    `json:"scenario"`
+	Capture   string    `json:"capture"`
+	Diagnosis diagnosis `json:"diagnosis"`
+	Sessions  []struct {
+		Diagnosis  diagnosis `json:"diagnosis"`
+		ClientPort int       `json:"client_port"`
+		ServerPort int       `json:"server_port"`
+		Messages   []struct {
+			Outcome   string `json:"outcome"`
+			ReplyCode *int   `json:"reply_code"`
+		} `json:"messages"`
+	} `json:"sessions"`
+}
+
+type diagnosis struct {
+	Layer string `json:"layer"`
+	Cause string `json:"cause"`
+}
+
+// TestScenarios checks smtpscope's JSON against every fault-lab
+// expectation: the headline, each session's diagnosis, and each message's
+// outcome and reply code. A wrong diagnosis is fixed in the rules, never
+// in the expectation.
+func TestScenarios(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "testdata/scenarios/captures/*.expect.json"))
+	if len(files) == 0 {
+		t.Fatal("no scenario expectations found")
+	}
+	for _, ef := range files {
+		raw, err := os.ReadFile(ef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var exp scenarioExpect
+		if err := json.Unmarshal(raw, &exp); err != nil {
+			t.Fatalf("%s: %v", ef, err)
+		}
+		t.Run(exp.Scenario, func(t *testing.T) {
+			capPath := filepath.Join(filepath.Dir(ef), exp.Capture)
+			var out, errOut bytes.Buffer
+			if st := run([]string{"analyze", "--format", "json", capPath}, nil, &out, &errOut); st == exitError {
+				t.Fatalf("exit 2: %s", errOut.String())
+			}
+			var rep struct {
+				Verdict     diagnosis `json:"verdict"`
+				Connections []struct {
+					Stream    int       `json:"stream"`
+					Client    string    `json:"client"`
+					Server    string    `json:"server"`
+					Diagnosis diagnosis `json:"diagnosis"`
+					SMTP      *struct {
+						Transactions []struct {
+							Outcome string `json:"outcome"`
+							Reply   *struct {
+								Code int `json:"code"`
+							} `json:"reply"`
+							Rcpts []struct {
+								Reply *struct {
+									Code int `json:"code"`
+								} `json:"reply"`
+							} `json:"rcpts"`
+						} `json:"transactions"`
+					} `json:"smtp"`
+				} `json:"connections"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Verdict != exp.Diagnosis {
+				t.Errorf("headline %+v, want %+v", rep.Verdict, exp.Diagnosis)
+			}
+			for i, s := range exp.Sessions {
+				var found bool
+				for _, c := range rep.Connections {
+					if !strings.HasSuffix(c.Client, ":"+itoa(s.ClientPort)) || !strings.HasSuffix(c.Server, ":"+itoa(s.ServerPort)) {
+						continue
+					}
+					found = true
+					if c.Diagnosis != s.Diagnosis {
+						t.Errorf("session %d (stream %d): diagnosis %+v, want %+v", i+1, c.Stream, c.Diagnosis, s.Diagnosis)
+					}
+					if len(s.Messages) == 0 {
+						break
+					}
+					if c.SMTP == nil {
+						t.Errorf("session %d (stream %d): no SMTP decoded", i+1, c.Stream)
+						break
+					}
+					if len(c.SMTP.Transactions) != len(s.Messages) {
+						t.Errorf("session %d: %d transactions, want %d", i+1, len(c.SMTP.Transactions), len(s.Messages))
+						break
+					}
+					for j, m := range s.Messages {
+						tx := c.SMTP.Transactions[j]
+						if tx.Outcome != m.Outcome {
+							t.Errorf("session %d message %d: outcome %s, want %s", i+1, j+1, tx.Outcome, m.Outcome)
+						}
+						code := 0
+						if tx.Reply != nil {
+							code = tx.Reply.Code
+						} else if n := len(tx.Rcpts); n > 0 && tx.Rcpts[n-1].Reply != nil && tx.Rcpts[n-1].Reply.Code >= 400 {
+							code = tx.Rcpts[n-1].Reply.Code
+						}
+						want := 0
+						if m.ReplyCode != nil {
+							want = *m.ReplyCode
+						}
+						if code != want {
+							t.Errorf("session %d message %d: reply %d, want %d", i+1, j+1, code, want)
+						}
+					}
+					break
+				}
+				if !found {
+					t.Errorf("session %d (client port %d → %d) not found", i+1, s.ClientPort, s.ServerPort)
+				}
+			}
+		})
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
