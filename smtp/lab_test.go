@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,10 @@ type labExpect struct {
 		ClientPort uint16 `json:"client_port"`
 		ServerIP   string `json:"server_ip"`
 		ServerPort uint16 `json:"server_port"`
-		Greeting   int    `json:"greeting_code"`
+		// Connect is "ok", or how the TCP connection failed ("refused",
+		// "timeout"): then no byte of SMTP was exchanged.
+		Connect  string `json:"connect"`
+		Greeting int    `json:"greeting_code"`
 		// GreetingText is the greeting without its code and enhanced code.
 		GreetingText string `json:"greeting_text"`
 		TLS          bool   `json:"tls"`
@@ -99,6 +103,13 @@ func TestLabScenarios(t *testing.T) {
 			sessions := decodeConns(t, filepath.Join(labDir, name+".pcapng"), specs)
 			for _, es := range ex.Sessions {
 				s := sessions[es.Index]
+				if es.Connect != "ok" {
+					// No handshake, no bytes: nothing may look like SMTP.
+					if s != nil && !reflect.DeepEqual(*s, Session{}) {
+						t.Errorf("session %d (connect %s): %s", es.Index, es.Connect, dump(s))
+					}
+					continue
+				}
 				if s == nil {
 					t.Errorf("session %d not found", es.Index)
 					continue
