@@ -237,6 +237,11 @@ func runExpect(args []string) error {
 			}
 			om := newO("index", mi, "message_id", m["message_id"], "size", m["size"],
 				"wire_bytes", m["wire_bytes"], "outcome", m["outcome"], "stage", m["stage"])
+			if m["outcome"] == "aborted" && m["stage"] == "body" {
+				// cut off mid-body: the full size never made it to the wire
+				om.Set("wire_bytes", nil)
+				om.Set("intended_wire_bytes", m["wire_bytes"])
+			}
 			if code, ok := num(m["reply_code"]); ok {
 				om.Set("reply_code", code)
 			} else {

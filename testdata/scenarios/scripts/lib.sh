@@ -151,7 +151,7 @@ finish() {
 	want 'frame.cap_len < frame.len' eq 0
 	# the capture must reach the server's last close (its FIN or RST)
 	local last_close last_frame
-	last_close=$(grep '"event":"close"' "$WORK/server.jsonl" | tail -1 | sed -n 's/.*"ts":\([0-9.]*\).*/\1/p')
+	last_close=$( (grep '"event":"close"' "$WORK/server.jsonl" || true) | tail -1 | sed -n 's/.*"ts":\([0-9.]*\).*/\1/p')
 	last_frame=$(ts -T fields -e frame.time_epoch | tail -1)
 	if [[ -n "$last_close" ]]; then
 		awk -v c="$last_close" -v f="$last_frame" 'BEGIN { exit !(f + 0.05 >= c) }' \
