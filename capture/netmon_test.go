@@ -631,7 +631,7 @@ func sharedPool(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("SMTPSCOPE_CAPTURES")
 	if dir == "" {
-		dir = "/work/shared/captures"
+		dir = filepath.Join("..", "testdata", "captures")
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("shared capture pool %s not available (set SMTPSCOPE_CAPTURES): %v", dir, err)
@@ -662,9 +662,9 @@ func TestNetmonConvertedByEditcap(t *testing.T) {
 		{"committed/netmon11", filepath.Join("testdata", "smtp-multi-addr.pcap"), filepath.Join("testdata", "smtp-multi-addr.netmon11.cap")},
 	}
 	if editcap, err := exec.LookPath("editcap"); err == nil && os.Getenv("SMTPSCOPE_CAPTURES") != "-" {
-		if dir := os.Getenv("SMTPSCOPE_CAPTURES"); dir != "" || fileExists("/work/shared/captures") {
+		if dir := os.Getenv("SMTPSCOPE_CAPTURES"); dir != "" || fileExists(filepath.Join("..", "testdata", "captures")) {
 			if dir == "" {
-				dir = "/work/shared/captures"
+				dir = filepath.Join("..", "testdata", "captures")
 			}
 			tmp := t.TempDir()
 			entries, _ := os.ReadDir(dir)

@@ -14,7 +14,7 @@ import (
 	"github.com/smtpscope/smtpscope/capture"
 )
 
-const sharedCaptures = "../../shared/captures"
+const sharedCaptures = "../testdata/captures"
 
 // readFrames feeds every frame of a pcap or pcapng file to fn.
 func readFrames(t testing.TB, path string, fn func(*capture.Frame)) {
