@@ -282,6 +282,16 @@ func (t *Tracker) orient(p *packet) (client, server netip.AddrPort) {
 	return p.src, p.dst
 }
 
+// Tick tells the tracker that capture time has reached now even though no
+// packet arrived (live capture on a quiet link): buffered data that waited
+// too long is pushed out and idle connections end.
+func (t *Tracker) Tick(now time.Time) {
+	if now.After(t.now) {
+		t.now = now
+	}
+	t.maybeFlush()
+}
+
 // maybeFlush pushes out data that waited too long for a missing segment
 // and ends idle connections, both by capture time.
 func (t *Tracker) maybeFlush() {
