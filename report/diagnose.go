@@ -164,7 +164,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	}
 	for i := range s.Commands {
 		cmd := &s.Commands[i]
-		m.Commands = append(m.Commands, Command{Verb: cmd.Verb, Frame: cmd.Frame, Reply: reply(cmd.Reply, cmd.Time)})
+		m.Commands = append(m.Commands, Command{Verb: cmd.Verb, Frame: cmd.Frame, Time: cmd.Time, Reply: reply(cmd.Reply, cmd.Time)})
 	}
 	for _, a := range s.Anomalies {
 		m.Anomalies = append(m.Anomalies, Anomaly{Name: a.Name, Frame: a.Frame, Detail: a.Detail})
@@ -473,7 +473,7 @@ func reply(r *smtp.Reply, since time.Time) *Reply {
 	if r == nil {
 		return nil
 	}
-	out := &Reply{Code: r.Code, Enhanced: r.Enhanced, Text: r.Text, Frame: r.Frame, Partial: r.Partial}
+	out := &Reply{Code: r.Code, Enhanced: r.Enhanced, Text: r.Text, Frame: r.Frame, Time: r.Time, Partial: r.Partial}
 	if !since.IsZero() {
 		out.LatencyMS = ms(r.Time.Sub(since))
 	}

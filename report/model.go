@@ -143,16 +143,18 @@ type Reply struct {
 	Code      int     `json:"code"`
 	Enhanced  string  `json:"enhanced,omitempty"`
 	Text      string  `json:"text,omitempty"`
-	Frame     int     `json:"frame"`
-	LatencyMS float64 `json:"latency_ms"`
-	Partial   bool    `json:"partial,omitempty"`
+	Frame     int       `json:"frame"`
+	Time      time.Time `json:"time"`
+	LatencyMS float64   `json:"latency_ms"`
+	Partial   bool      `json:"partial,omitempty"`
 }
 
 // Command is a client command and its reply.
 type Command struct {
-	Verb  string `json:"verb"`
-	Frame int    `json:"frame"`
-	Reply *Reply `json:"reply"`
+	Verb  string    `json:"verb"`
+	Frame int       `json:"frame"`
+	Time  time.Time `json:"time"`
+	Reply *Reply    `json:"reply"`
 }
 
 // Transaction is one mail transaction as reported.
