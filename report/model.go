@@ -140,9 +140,9 @@ type SMTP struct {
 
 // Reply is an SMTP reply as reported.
 type Reply struct {
-	Code      int     `json:"code"`
-	Enhanced  string  `json:"enhanced,omitempty"`
-	Text      string  `json:"text,omitempty"`
+	Code      int       `json:"code"`
+	Enhanced  string    `json:"enhanced,omitempty"`
+	Text      string    `json:"text,omitempty"`
 	Frame     int       `json:"frame"`
 	Time      time.Time `json:"time"`
 	LatencyMS float64   `json:"latency_ms"`
