@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/json"
 	"fmt"
@@ -35,9 +36,12 @@ type Generator struct {
 	estimate int64
 	// nextStream numbers connections by their first frame, as tcp.stream.
 	nextStream int
-	// pending holds finished sessions' expectations until every lower
-	// stream is written, so the expect file is in stream order.
-	pending    map[int]*Expectation
+	// pending holds finished sessions' encoded expectations until every
+	// lower stream is written, so the expect file is in stream order. It
+	// is bounded by the sessions that start while the longest one lasts
+	// (an unanswered end-of-data waits up to two minutes), not by Size.
+	pending    map[int][]byte
+	line       bytes.Buffer
 	nextExpect int
 	arenas     [][]byte
 
@@ -56,7 +60,7 @@ func New(opts Options) *Generator {
 	g := &Generator{opts: opts, plan: rand.New(rand.NewPCG(opts.Seed, 0x91a7)),
 		clients: newClients(opts.Clients, opts.Seed), servers: newServers(opts.Servers),
 		lines:   newLineSet(rand.New(rand.NewPCG(opts.Seed, 0x11e5))),
-		pending: make(map[int]*Expectation), faults: make(map[Fault]int),
+		pending: make(map[int][]byte), faults: make(map[Fault]int),
 		frameBuf: make([]byte, headerRoom+mss)}
 	return g
 }
@@ -67,7 +71,7 @@ func (g *Generator) Run(pw PacketWriter, ew io.Writer) (Stats, error) {
 	g.pw, g.ew = pw, ew
 	if ew != nil {
 		// Message-IDs keep their angle brackets unescaped.
-		g.enc = json.NewEncoder(ew)
+		g.enc = json.NewEncoder(&g.line)
 		g.enc.SetEscapeHTML(false)
 	}
 	// Open the first sessions over the first second, then keep
@@ -182,9 +186,17 @@ func (g *Generator) finish(s *session) error {
 	g.faults[s.exp.Fault]++
 	g.arenas = append(g.arenas, s.arena[:0])
 	s.arena = nil
-	g.pending[s.stream] = &s.exp
+	var line []byte
+	if g.ew != nil {
+		g.line.Reset()
+		if err := g.enc.Encode(&s.exp); err != nil {
+			return err
+		}
+		line = bytes.Clone(g.line.Bytes())
+	}
+	g.pending[s.stream] = line
 	for {
-		e, ok := g.pending[g.nextExpect]
+		line, ok := g.pending[g.nextExpect]
 		if !ok {
 			return nil
 		}
@@ -193,7 +205,7 @@ func (g *Generator) finish(s *session) error {
 		if g.ew == nil {
 			continue
 		}
-		if err := g.enc.Encode(e); err != nil {
+		if _, err := g.ew.Write(line); err != nil {
 			return err
 		}
 	}
