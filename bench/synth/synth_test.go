@@ -291,3 +291,24 @@ func TestBodyWriterExactSize(t *testing.T) {
 		}
 	}
 }
+
+// discard is a PacketWriter that only counts.
+type discard struct{ frames int }
+
+func (d *discard) WritePacket(gopacket.CaptureInfo, []byte) error { d.frames++; return nil }
+
+// BenchmarkGenerate measures the generator per capture of 8 MiB with
+// expectations; allocations per frame show whether memory stays flat.
+func BenchmarkGenerate(b *testing.B) {
+	b.ReportAllocs()
+	var st Stats
+	for b.Loop() {
+		var err error
+		st, err = New(Options{Seed: 1, Size: 8 << 20}).Run(&discard{}, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(st.Bytes)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*st.Frames), "ns/frame")
+}
