@@ -79,6 +79,11 @@ type Facts struct {
 	Health reassembly.Health
 	// Session is the SMTP decoder's result, nil if payload was not decoded.
 	Session *smtp.Session
+	// Input is the index of the input file the connection came from.
+	Input int
+	// Process is the program that owned the connection, when the capture
+	// says (Network Monitor process table), else nil.
+	Process *Process
 	// SMTPPort is set when the server port is one of the SMTP ports: such a
 	// connection matters even when no SMTP byte was exchanged (a refused
 	// or unanswered SYN).
@@ -130,12 +135,7 @@ func (r *Report) Failed() bool {
 		return true
 	}
 	for i := range r.Connections {
-		c := &r.Connections[i]
-		if c.SMTP != nil && c.SMTP.Verdict == "failed" {
-			return true
-		}
-		switch c.Diagnosis.Cause {
-		case CauseConnectRefused, CauseConnectTimeout:
+		if connectionFailed(&r.Connections[i]) {
 			return true
 		}
 	}
@@ -148,7 +148,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	out := Connection{
 		Stream: c.Stream, Client: c.Client.String(), Server: c.Server.String(),
 		FirstFrame: c.FirstFrame, LastFrame: c.LastFrame, Start: c.FirstTime,
-		DurationMS: ms(c.LastTime.Sub(c.FirstTime)), Packets: c.Packets,
+		DurationMS: ms(c.LastTime.Sub(c.FirstTime)), Packets: c.Packets, Input: f.Input, Process: f.Process,
 		L4: l4Of(&h),
 	}
 	s := f.Session
@@ -202,7 +202,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	}
 	out.SMTP = m
 	if worst.Cause == CauseOK {
-		worst = diagnoseStall(c, &h)
+		worst = diagnoseDegradedTCP(c, &h)
 	}
 	if worst.Cause == CauseOK {
 		worst = diagnoseSession(c, &h, s)
@@ -309,10 +309,11 @@ func lossDiagnosis(h *reassembly.Health, filter string, ev []Evidence, what stri
 		Summary: fmt.Sprintf("TCP retransmitted %d segments and %s: the network lost packets.", h.Retransmissions, what)}
 }
 
-// diagnoseStall reports a receiver that stopped reading long enough for
-// the analyser to call TCP degraded, even when the mail got through: the
-// next, larger message may not.
-func diagnoseStall(c *reassembly.Conn, h *reassembly.Health) Diagnosis {
+// diagnoseDegradedTCP reports, for a connection whose mail got through, a
+// receiver that stopped reading or a path that lost packets, when the
+// analyser called TCP degraded: the next, larger message may not get
+// through. These are notes, not failures (exit status 0).
+func diagnoseDegradedTCP(c *reassembly.Conn, h *reassembly.Health) Diagnosis {
 	if h.Verdict == reassembly.Healthy {
 		return Diagnosis{Layer: LayerNone, Cause: CauseOK}
 	}
@@ -329,6 +330,21 @@ func diagnoseStall(c *reassembly.Conn, h *reassembly.Health) Diagnosis {
 			Filter: fmt.Sprintf("tcp.stream eq %d && (tcp.analysis.zero_window || tcp.analysis.zero_window_probe || tcp.analysis.keep_alive)", c.Stream),
 			Summary: fmt.Sprintf("The %s stopped reading: it advertised a zero receive window for %s (longest stretch %s). The mail got through, but a receiver that stalls this long makes senders time out.",
 				who, dur(side.ZeroWindowTime), dur(side.LongestZeroWindow))}
+	}
+	if n := h.Retransmission.Count; n > 0 {
+		data := h.Sides[0].DataSegments + h.Sides[1].DataSegments
+		rate := ""
+		if data > 0 {
+			rate = fmt.Sprintf(" (%.1f%% of %d data segments)", 100*float64(n)/float64(data), data)
+		}
+		ev := []Evidence{}
+		for _, f := range h.Retransmission.Frames[:min(3, len(h.Retransmission.Frames))] {
+			ev = append(ev, Evidence{Frame: f, What: "retransmission"})
+		}
+		return Diagnosis{Layer: LayerL4, Cause: CausePacketLoss, Evidence: ev,
+			Filter: fmt.Sprintf("tcp.stream eq %d && tcp.analysis.retransmission", c.Stream),
+			Summary: fmt.Sprintf("TCP retransmitted %d segment(s)%s, %d of them fast retransmissions; the mail got through, but the path loses packets.",
+				n, rate, h.FastRetransmission.Count)}
 	}
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK}
 }
@@ -372,7 +388,7 @@ func diagnoseSession(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session) 
 			Summary:  fmt.Sprintf("The server refused the session in its greeting: %s.", explain(b))}
 	}
 	if s.TLS != nil {
-		return Diagnosis{Layer: LayerNone, Cause: CauseTLSOpaque, Filter: filter,
+		return Diagnosis{Layer: LayerCapture, Cause: CauseTLSOpaque, Filter: filter,
 			Evidence: []Evidence{{Frame: s.TLS.Frame, What: "encrypted from here on"}},
 			Summary:  "The session switched to TLS (" + s.TLS.How + "); the mail transactions inside cannot be seen."}
 	}
@@ -409,19 +425,26 @@ func endEvidence(tx *smtp.Transaction) Evidence {
 
 // headline picks the report's verdict: the worst diagnosis, with counts.
 func headline(r *Report) Diagnosis {
+	// Failures come before notes on connections whose mail got through.
 	var worst *Diagnosis
-	n := 0
+	worstFailed := false
 	for i := range r.Connections {
 		c := &r.Connections[i]
 		d := &c.Diagnosis
-		if d.Cause == CauseOK || d.Cause == CauseTLSOpaque {
+		if d.Cause == CauseOK {
 			continue
 		}
-		if worst == nil || severity[d.Cause] > severity[worst.Cause] {
-			worst = d
+		f := connectionFailed(c)
+		if worst == nil || (f && !worstFailed) || (f == worstFailed && severity[d.Cause] > severity[worst.Cause]) {
+			worst, worstFailed = d, f
 		}
-		if d.Cause == worstCause(r) {
-			n++
+	}
+	n := 0
+	if worst != nil {
+		for i := range r.Connections {
+			if c := &r.Connections[i]; c.Diagnosis.Cause == worst.Cause && connectionFailed(c) == worstFailed {
+				n++
+			}
 		}
 	}
 	if worst == nil {
@@ -441,14 +464,17 @@ func headline(r *Report) Diagnosis {
 	return h
 }
 
-func worstCause(r *Report) Cause {
-	w := CauseOK
-	for i := range r.Connections {
-		if c := r.Connections[i].Diagnosis.Cause; severity[c] > severity[w] {
-			w = c
-		}
+// connectionFailed tells whether a connection failed to deliver mail (as
+// opposed to delivering it with a note).
+func connectionFailed(c *Connection) bool {
+	if c.SMTP != nil {
+		return c.SMTP.Verdict == "failed"
 	}
-	return w
+	switch c.Diagnosis.Cause {
+	case CauseConnectRefused, CauseConnectTimeout:
+		return true
+	}
+	return false
 }
 
 // l4Clause states TCP health over the SMTP connections in words.

@@ -93,7 +93,7 @@ func TestDiagnosis(t *testing.T) {
 		{"banner 554", healthy, &smtp.Session{IsSMTP: true, Banner: smtpReply(554, "5.7.1", 4, 0.001)},
 			LayerL7, CauseRejected, true, []string{"greeting", "554 5.7.1"}},
 		{"STARTTLS hides the rest", healthy, &smtp.Session{IsSMTP: true, Banner: smtpReply(220, "", 4, 0.001),
-			TLS: &smtp.TLS{How: "starttls", Frame: 12}}, LayerNone, CauseTLSOpaque, false, nil},
+			TLS: &smtp.TLS{How: "starttls", Frame: 12}}, LayerCapture, CauseTLSOpaque, false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

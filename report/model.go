@@ -46,9 +46,22 @@ type Connection struct {
 	Start      time.Time `json:"start"`
 	DurationMS float64   `json:"duration_ms"`
 	Packets    int       `json:"packets"`
-	L4         L4        `json:"l4"`
-	SMTP       *SMTP     `json:"smtp"`
-	Diagnosis  Diagnosis `json:"diagnosis"`
+	// Input is the index in Inputs of the file the connection is in
+	// (frame numbers are that file's).
+	Input int `json:"input"`
+	// Process is the program that owned the connection, if the capture
+	// recorded it (Network Monitor 2.2+).
+	Process   *Process  `json:"process,omitempty"`
+	L4        L4        `json:"l4"`
+	SMTP      *SMTP     `json:"smtp"`
+	Diagnosis Diagnosis `json:"diagnosis"`
+}
+
+// Process is a program that owned a connection.
+type Process struct {
+	PID  int    `json:"pid"`
+	Name string `json:"name"`
+	Path string `json:"path"`
 }
 
 // L4 is the TCP health of a connection, with Wireshark's definitions.

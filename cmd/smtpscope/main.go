@@ -17,8 +17,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/smtpscope/smtpscope/report"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -76,6 +79,8 @@ type analyzeFlags struct {
 	smtpPorts []uint
 	redact    bool
 	color     string
+	merge     bool
+	slowReply time.Duration
 }
 
 func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -86,6 +91,8 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
 	fs.UintSliceVar(&f.smtpPorts, "smtp-ports", nil, "extra server `PORTS` to treat as SMTP (25, 465, 587, 2525 always are)")
 	fs.BoolVar(&f.redact, "redact", false, "replace mail addresses and HELO names with stable tokens")
+	fs.BoolVar(&f.merge, "merge", false, "analyse several files as one timeline (frames numbered as mergecap numbers them); default: each on its own")
+	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least this long")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: smtpscope analyze [flags] FILE...\n\nFlags:\n%s", fs.FlagUsages())
@@ -114,7 +121,8 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		ports = append(ports, uint16(p))
 	}
-	rep, err := analyzeFiles(fs.Args(), stdin, pipelineOptions{serverPorts: ports, redact: f.redact})
+	rep, err := analyzeFiles(fs.Args(), stdin, pipelineOptions{serverPorts: ports, redact: f.redact, merge: f.merge,
+		rules: report.Options{SlowReply: f.slowReply}})
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError

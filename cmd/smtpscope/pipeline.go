@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"path/filepath"
 	"slices"
 
 	"github.com/smtpscope/smtpscope/capture"
@@ -16,24 +18,59 @@ import (
 type pipelineOptions struct {
 	serverPorts []uint16
 	redact      bool
+	// merge analyses all inputs as one timeline, frames numbered as in
+	// the output of `mergecap -w merged.pcapng FILE...`.
+	merge bool
+	rules report.Options
 }
 
-// analyzeFiles runs capture → reassembly → smtp → report over each named
-// input ("-" = stdin) and returns one report. An input that cannot be read
-// at all is an error; one that breaks off part-way is analysed up to the
-// break and carries a warning.
+// analyzeFiles runs capture → reassembly → smtp → report over the named
+// inputs ("-" = stdin) and returns one report. Each input is analysed on
+// its own (its frame numbers and tcp.stream numbers are its own), unless
+// opts.merge. An input that cannot be read at all is an error; one that
+// breaks off part-way is analysed up to the break and carries a warning.
 func analyzeFiles(names []string, stdin io.Reader, opts pipelineOptions) (*report.Report, error) {
-	var inputs []report.Input
-	var facts []report.Facts
-	for i, name := range names {
-		in, fs, err := analyzeFile(i, name, stdin, opts)
+	files := make([]*capture.File, 0, len(names))
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for _, name := range names {
+		f, err := open(name, stdin)
 		if err != nil {
 			return nil, err
 		}
-		inputs = append(inputs, in)
-		facts = append(facts, fs...)
+		files = append(files, f)
 	}
-	return report.Build(inputs, facts, report.Options{Redact: opts.redact}), nil
+	rules := opts.rules
+	rules.Redact = opts.redact
+	var inputs []report.Input
+	var facts []report.Facts
+	if opts.merge && len(files) > 1 {
+		srcs := make([]capture.Source, len(files))
+		for i, f := range files {
+			srcs[i] = f
+		}
+		in, fs, err := analyzeSource(capture.Merge(srcs...), true, files, opts)
+		if err != nil {
+			return nil, err
+		}
+		inputs, facts = in, fs
+	} else {
+		for i, f := range files {
+			in, fs, err := analyzeSource(f, false, files[i:i+1], opts)
+			if err != nil {
+				return nil, err
+			}
+			for j := range fs {
+				fs[j].Input = i
+			}
+			inputs = append(inputs, in...)
+			facts = append(facts, fs...)
+		}
+	}
+	return report.Build(inputs, facts, rules), nil
 }
 
 func open(name string, stdin io.Reader) (*capture.File, error) {
@@ -43,31 +80,33 @@ func open(name string, stdin io.Reader) (*capture.File, error) {
 	return capture.OpenFile(name)
 }
 
-func analyzeFile(index int, name string, stdin io.Reader, opts pipelineOptions) (report.Input, []report.Facts, error) {
-	f, err := open(name, stdin)
-	if err != nil {
-		return report.Input{}, nil, err
-	}
-	defer f.Close()
+// analyzeSource runs the pipeline over one source made of files. With
+// renumber, frames are numbered in the order the source yields them.
+func analyzeSource(src capture.Source, renumber bool, files []*capture.File, opts pipelineOptions) ([]report.Input, []report.Facts, error) {
 	tr := reassembly.NewTracker(reassembly.Options{
 		ServerPorts: opts.serverPorts,
 		NewHandler:  func(*reassembly.Conn) reassembly.Handler { return smtp.NewDecoder(smtp.Options{}) },
 	})
-	in := report.Input{Name: name}
+	inputs := make([]report.Input, len(files))
+	for i, f := range files {
+		inputs[i].Name = f.Info().Name
+	}
 	var linkErr error
+	var readErr error
+	n := 0
 	for {
-		fr, err := f.Next()
+		fr, err := src.Next()
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				break
+			if !errors.Is(err, io.EOF) {
+				readErr = err
 			}
-			if f.Info().Packets == 0 && !errors.Is(err, capture.ErrTruncated) {
-				return in, nil, err
-			}
-			in.Warnings = append(in.Warnings, fmt.Sprintf("%v; the report covers the %d frames before it", err, f.Info().Packets))
 			break
 		}
-		fr.Input = index
+		n++
+		if renumber {
+			fr.Number = n
+		}
+		in := &inputs[min(fr.Input, len(inputs)-1)]
 		if in.Start.IsZero() || fr.Time.Before(in.Start) {
 			in.Start = fr.Time
 		}
@@ -79,25 +118,77 @@ func analyzeFile(index int, name string, stdin io.Reader, opts pipelineOptions) 
 		}
 	}
 	tr.Close()
-	info := f.Info()
-	in.Format, in.Packets, in.Truncated = info.Format, info.Packets, info.Truncated
+	for i, f := range files {
+		info := f.Info()
+		inputs[i].Format, inputs[i].Packets, inputs[i].Truncated = info.Format, info.Packets, info.Truncated
+	}
+	if readErr != nil {
+		// Nothing read at all: the input is not something we can analyse.
+		if n == 0 && !errors.Is(readErr, capture.ErrTruncated) {
+			return nil, nil, readErr
+		}
+		inputs[0].Warnings = append(inputs[0].Warnings,
+			fmt.Sprintf("%v; the report covers the %d frames before it", readErr, n))
+	}
 	st := tr.Stats()
 	if st.UnsupportedLink > 0 {
 		if st.UnsupportedLink == st.Frames {
-			return in, nil, fmt.Errorf("%s: %w", name, linkErr)
+			return nil, nil, fmt.Errorf("%s: %w", inputs[0].Name, linkErr)
 		}
-		in.Warnings = append(in.Warnings, fmt.Sprintf("%d frames skipped: %v", st.UnsupportedLink, linkErr))
+		inputs[0].Warnings = append(inputs[0].Warnings, fmt.Sprintf("%d frames skipped: %v", st.UnsupportedLink, linkErr))
 	}
 	if st.Recovered > 0 {
-		in.Warnings = append(in.Warnings, fmt.Sprintf("%d reassembly faults recovered; affected connections are cut short", st.Recovered))
+		inputs[0].Warnings = append(inputs[0].Warnings, fmt.Sprintf("%d reassembly faults recovered; affected connections are cut short", st.Recovered))
 	}
+	procs := processes(files)
 	var facts []report.Facts
 	for _, c := range tr.Conns() {
-		fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(opts.serverPorts, c.Server.Port())}
+		fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(opts.serverPorts, c.Server.Port()),
+			Process: procs.owner(c.Client, c.Server)}
 		if d, ok := c.Handler.(*smtp.Decoder); ok {
 			fc.Session = d.Session()
 		}
 		facts = append(facts, fc)
 	}
-	return in, facts, nil
+	return inputs, facts, nil
+}
+
+// processTable maps a connection's endpoints to the process that owned
+// it, from Network Monitor 2.2+ process tables.
+type processTable map[[2]netip.AddrPort]*report.Process
+
+func processes(files []*capture.File) processTable {
+	t := processTable{}
+	for _, f := range files {
+		ps, err := f.Processes()
+		if err != nil {
+			continue
+		}
+		for _, p := range ps {
+			local := netip.AddrPortFrom(p.LocalAddr, p.LocalPort)
+			remote := netip.AddrPortFrom(p.RemoteAddr, p.RemotePort)
+			t[[2]netip.AddrPort{local, remote}] = &report.Process{PID: p.PID, Name: filepath.Base(winPath(p.Path)), Path: p.Path}
+		}
+	}
+	return t
+}
+
+// owner finds the process on either end of a connection.
+func (t processTable) owner(client, server netip.AddrPort) *report.Process {
+	if p := t[[2]netip.AddrPort{client, server}]; p != nil {
+		return p
+	}
+	return t[[2]netip.AddrPort{server, client}]
+}
+
+// winPath turns a Windows path's separators into slashes so that
+// filepath.Base finds the program name on any OS.
+func winPath(p string) string {
+	b := []byte(p)
+	for i := range b {
+		if b[i] == '\\' {
+			b[i] = '/'
+		}
+	}
+	return string(b)
 }

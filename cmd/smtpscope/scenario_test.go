@@ -95,7 +95,8 @@ func TestScenarios(t *testing.T) {
 					if c.Diagnosis != s.Diagnosis {
 						t.Errorf("session %d (stream %d): diagnosis %+v, want %+v", i+1, c.Stream, c.Diagnosis, s.Diagnosis)
 					}
-					if len(s.Messages) == 0 {
+					// Messages inside TLS happened, but no capture shows them.
+					if len(s.Messages) == 0 || s.Diagnosis.Cause == "tls-opaque" {
 						break
 					}
 					if c.SMTP == nil {
