@@ -108,6 +108,7 @@ type liveFlags struct {
 	format         string
 	output         string
 	smtpPorts      []uint
+	slowReply      time.Duration
 	redact         bool
 	color          string
 }
@@ -129,6 +130,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.format, "format", "text", "report and event format: text or json")
 	fs.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
 	fs.UintSliceVar(&f.smtpPorts, "smtp-ports", nil, "extra server `PORTS` to treat as SMTP (25, 465, 587, 2525 always are)")
+	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least `DURATION`")
 	fs.BoolVar(&f.redact, "redact", false, "replace mail addresses and HELO names with stable tokens in the report")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.Usage = func() {
@@ -159,6 +161,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	}{
 		{"duration", f.duration, true}, {"interval", f.interval, true}, {"eod-timeout", f.eodTimeout, false},
 		{"connect-timeout", f.connectTimeout, false}, {"idle-timeout", f.idleTimeout, false},
+		{"slow-reply", f.slowReply, false},
 	} {
 		if d.v < 0 || d.v == 0 && !d.zero {
 			return fail("--%s must be positive, not %s", d.name, d.v)
@@ -212,7 +215,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 
 	cfg := liveConfig{
 		ports: ports, eodTimeout: f.eodTimeout, connectTimeout: f.connectTimeout, idleTimeout: f.idleTimeout,
-		interval: f.interval, report: report.Options{Redact: f.redact},
+		interval: f.interval, report: report.Options{SlowReply: f.slowReply, Redact: f.redact},
 		events: newEventWriter(stderr, f.format), clock: time.Now,
 	}
 	if packetFile != nil {

@@ -4,6 +4,7 @@
 // Usage:
 //
 //	smtpscope analyze [flags] FILE...   analyse capture files ("-" = stdin)
+//	smtpscope live [flags]              capture and analyse an interface live
 //	smtpscope version
 //	smtpscope help
 //
@@ -39,6 +40,8 @@ const usage = `smtpscope — SMTP incident analysis from packet captures
 Usage:
   smtpscope analyze [flags] FILE...   analyse capture files (pcap, pcapng, Network Monitor .cap,
                                       optionally gzip'd; "-" reads standard input)
+  smtpscope live [flags]              capture from an interface; incidents as they happen and the
+                                      summaries on standard error, the report on exit on standard output
   smtpscope version                   print the version
   smtpscope help                      print this help
 
@@ -61,6 +64,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "analyze", "analyse":
 		return runAnalyze(args[1:], stdin, stdout, stderr)
+	case "live":
+		return runLive(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "smtpscope %s\n", version)
 		return exitOK
