@@ -145,13 +145,13 @@ func (s *clientSession) run() {
 		c, err = smtp.NewClientStartTLS(s.conn, &tls.Config{InsecureSkipVerify: true, ServerName: "relay.lab.test"})
 		if err == nil {
 			s.sess["tls"] = true
-			if st, ok := c.TLSConnectionState(); ok {
+			c.CommandTimeout = cfg.cmdTimeout
+			c.SubmissionTimeout = cfg.eodTimeout
+			err = c.Hello(cfg.ehlo) // the handshake runs here
+			if st, ok := c.TLSConnectionState(); ok && err == nil {
 				s.sess["tls_version"] = tls.VersionName(st.Version)
 				s.sess["tls_cipher"] = tls.CipherSuiteName(st.CipherSuite)
 			}
-			c.CommandTimeout = cfg.cmdTimeout
-			c.SubmissionTimeout = cfg.eodTimeout
-			err = c.Hello(cfg.ehlo)
 		}
 	} else {
 		c = smtp.NewClient(s.conn)

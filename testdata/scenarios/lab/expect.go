@@ -238,9 +238,9 @@ func runExpect(args []string) error {
 			om := newO("index", mi, "message_id", m["message_id"], "size", m["size"],
 				"wire_bytes", m["wire_bytes"], "outcome", m["outcome"], "stage", m["stage"])
 			if m["outcome"] == "aborted" && m["stage"] == "body" {
-				// cut off mid-body: the full size never made it to the wire
-				om.Set("wire_bytes", nil)
-				om.Set("intended_wire_bytes", m["wire_bytes"])
+				// cut off mid-body: wire_bytes is what the client meant to
+				// send; less made it to the wire
+				om.Set("body_cut_off", true)
 			}
 			if code, ok := num(m["reply_code"]); ok {
 				om.Set("reply_code", code)
