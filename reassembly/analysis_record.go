@@ -33,7 +33,9 @@ type recorder struct {
 
 	sides [2]sideRecord
 
-	linuxZWP int
+	linuxZWP   int
+	synRetrans int // retransmission flags on SYN segments
+	lastData   time.Time
 
 	gaps       [MaxEvidenceFrames]Gap
 	gapCount   int
@@ -61,6 +63,11 @@ type sideRecord struct {
 	ackSeen  bool
 	ackValue uint32 // highest ack this side sent (ACK flag set)
 
+	// Recent retransmissions, to match the peer's D-SACK blocks.
+	retrans  [rttOutstanding]seqRange
+	retransN int // total added; the ring holds the last rttOutstanding
+	dsacked  int
+
 	// Zero-window stretches this side advertised.
 	inZeroWindow bool
 	zeroSince    time.Time
@@ -68,6 +75,42 @@ type sideRecord struct {
 	zeroLongest  time.Duration
 	unseenBytes  int64
 	rtt          rttSampler
+}
+
+// seqRange is a run of sequence space [start, end), with whether a D-SACK
+// already covered it.
+type seqRange struct {
+	start, end uint32
+	dsacked    bool
+}
+
+// retransmitted remembers a retransmitted data segment.
+func (s *sideRecord) retransmitted(seq, end uint32) {
+	s.retrans[s.retransN%rttOutstanding] = seqRange{start: seq, end: end}
+	s.retransN++
+}
+
+// dsack takes the peer's SACK blocks: a first block at or below the
+// cumulative ACK, or inside the second block, is a D-SACK (RFC 2883 §4)
+// reporting data received twice; each remembered retransmission it covers
+// was needless.
+func (s *sideRecord) dsack(ack uint32, blocks [][2]uint32) {
+	if len(blocks) == 0 {
+		return
+	}
+	b := blocks[0]
+	isDSACK := seqLE(b[1], ack) ||
+		(len(blocks) > 1 && seqLE(blocks[1][0], b[0]) && seqLE(b[1], blocks[1][1]))
+	if !isDSACK {
+		return
+	}
+	for i := 0; i < min(s.retransN, rttOutstanding); i++ {
+		r := &s.retrans[i]
+		if !r.dsacked && seqLT(r.start, b[1]) && seqLT(b[0], r.end) {
+			r.dsacked = true
+			s.dsacked++
+		}
+	}
 }
 
 // rttSampler matches this side's data segments with the peer's ACKs.
@@ -224,6 +267,22 @@ func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
 		side.dataSent = true
 		side.rtt.sent(s.Seq, end, s.Time, f&FlagRetransmission != 0)
 	}
+	if f&FlagRetransmission != 0 && !s.SYN {
+		end := s.Seq + uint32(max(s.Len, 0))
+		if s.FIN {
+			end++
+		}
+		side.retransmitted(s.Seq, end)
+	}
+	if s.SYN && f&FlagRetransmission != 0 {
+		r.synRetrans++
+	}
+	if len(s.SACKBlocks) > 0 {
+		peer.dsack(s.Ack, s.SACKBlocks)
+	}
+	if s.Len > 0 {
+		r.lastData = s.Time
+	}
 	if captured := max(s.CapturedLen, 0); captured < s.Len {
 		side.truncated++
 		side.truncatedBytes += int64(s.Len - captured)
@@ -260,7 +319,11 @@ func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
 			Mark:         mark,
 			TTL:          s.TTL,
 			AfterFIN:     side.fin.Frame != 0,
+			PeerFIN:      peer.fin.Frame != 0,
 			DataInFlight: side.outstanding(peer) || peer.outstanding(side),
+		}
+		if !r.lastData.IsZero() {
+			rst.SinceData = s.Time.Sub(r.lastData)
 		}
 		if side.resetCount < MaxEvidenceFrames {
 			side.resets[side.resetCount] = rst
@@ -389,6 +452,7 @@ func (a *Analyzer) Health() Health {
 			LongestZeroWindow: sr.zeroLongest,
 			RTT:               sr.rtt.stats(),
 			UnseenBytes:       sr.unseenBytes,
+			DSACKed:           sr.dsacked,
 		}
 		if sr.inZeroWindow {
 			open := r.last.Time.Sub(sr.zeroSince)

@@ -3,6 +3,7 @@ package reassembly
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -135,9 +137,10 @@ func analysisCaptures(t testing.TB) []analysisCapture {
 // analysisFrame is the test's view of one frame: the TCP segment it
 // carries, if any, the stream the helper gave it and the Analyzer's flags.
 type analysisFrame struct {
-	seg    Segment
-	stream int
-	flags  Flag
+	seg        Segment
+	stream     int
+	flags      Flag
+	initialRTT time.Duration // the Analyzer's after this frame
 }
 
 // analysisConn is the helper's tcp.stream: Wireshark's conversation plus an
@@ -413,6 +416,7 @@ func analyseCapture(path string) (frames []analysisFrame, conns []*analysisConn,
 			}
 			fr.seg, fr.stream = seg, c.stream
 			fr.flags = c.an.Observe(&seg)
+			fr.initialRTT = c.an.InitialRTT()
 		}
 		frames = append(frames, fr)
 	}
@@ -424,8 +428,24 @@ func analyseCapture(path string) (frames []analysisFrame, conns []*analysisConn,
 
 // tsharkFrame is tshark's view of one frame.
 type tsharkFrame struct {
-	stream string
-	set    [16]bool // indexed like tsharkAnalysisFields
+	stream     string
+	set        [16]bool // indexed like tsharkAnalysisFields
+	initialRTT string   // tcp.analysis.initial_rtt, in seconds, "" if unknown
+}
+
+// parseSeconds reads tshark's "S.NNNNNNNNN" exactly.
+func parseSeconds(v string) (time.Duration, error) {
+	whole, frac, _ := strings.Cut(v, ".")
+	s, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	frac = (frac + "000000000")[:9]
+	ns, err := strconv.ParseInt(frac, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(s)*time.Second + time.Duration(ns), nil
 }
 
 // tsharkArgs are the arguments after -r FILE.
@@ -436,7 +456,7 @@ func tsharkArgs() []string {
 	for _, f := range tsharkAnalysisFields {
 		args = append(args, "-e", f.field)
 	}
-	return args
+	return append(args, "-e", "tcp.analysis.initial_rtt")
 }
 
 // runTshark returns tshark's output for a capture, or "" if tshark is not
@@ -470,14 +490,14 @@ func parseTshark(out string) (map[int]tsharkFrame, error) {
 			continue
 		}
 		cols := strings.Split(line, "\t")
-		if len(cols) != 2+len(tsharkAnalysisFields) {
-			return nil, fmt.Errorf("tshark line %q: %d columns, want %d", line, len(cols), 2+len(tsharkAnalysisFields))
+		if len(cols) != 3+len(tsharkAnalysisFields) {
+			return nil, fmt.Errorf("tshark line %q: %d columns, want %d", line, len(cols), 3+len(tsharkAnalysisFields))
 		}
 		n, err := strconv.Atoi(cols[0])
 		if err != nil {
 			return nil, fmt.Errorf("tshark line %q: %v", line, err)
 		}
-		tf := tsharkFrame{stream: cols[1]}
+		tf := tsharkFrame{stream: cols[1], initialRTT: cols[2+len(tsharkAnalysisFields)]}
 		for i := range tsharkAnalysisFields {
 			v := cols[2+i]
 			tf.set[i] = v != "" && v != "0" && !strings.HasPrefix(v, "0,") && v != "False"
@@ -490,24 +510,35 @@ func parseTshark(out string) (map[int]tsharkFrame, error) {
 func goldenPath(key string) string { return filepath.Join(analysisGoldenDir, key+".tsv") }
 
 // tsharkTruth returns tshark's per-frame flags for a capture: live when
-// tshark is installed (rewriting the golden file under -update, and
-// checking it otherwise), else from the golden file. ok is false when
-// neither is available.
+// tshark is installed (rewriting the golden file under -update), else from
+// the golden file. The golden file names the SHA-256 of the capture it was
+// made from: one made from another version of the file is not used, and
+// one made from this version must match live tshark (or tshark changed).
+// ok is false when no truth is available.
 func tsharkTruth(t *testing.T, c analysisCapture) (truth map[int]tsharkFrame, source string, ok bool) {
 	t.Helper()
+	data, err := os.ReadFile(c.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := fmt.Sprintf("# sha256 %x\n", sha256.Sum256(data))
 	golden, gerr := os.ReadFile(goldenPath(c.key))
+	current := gerr == nil && strings.Contains(string(golden), sum)
 	live, version := runTshark(t, c.path)
 	if version != "" {
-		header := fmt.Sprintf("# %s; tshark -r FILE %s\n", version, strings.Join(tsharkArgs(), " "))
-		if updatingGolden() {
+		header := fmt.Sprintf("# %s; tshark -r FILE %s\n%s", version, strings.Join(tsharkArgs(), " "), sum)
+		switch {
+		case updatingGolden():
 			if err := os.MkdirAll(analysisGoldenDir, 0o755); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.WriteFile(goldenPath(c.key), []byte(header+live), 0o644); err != nil {
 				t.Fatal(err)
 			}
-		} else if gerr == nil && stripComments(string(golden)) != live {
-			t.Errorf("%s is stale: live tshark (%s) differs; rerun with -update and review the diff", goldenPath(c.key), version)
+		case current && stripComments(string(golden)) != live:
+			t.Errorf("%s differs from live tshark (%s) on the same capture; rerun with -update and review the diff", goldenPath(c.key), version)
+		case !current:
+			t.Logf("%s is missing or was made from another version of the capture; -update rewrites it", goldenPath(c.key))
 		}
 		truth, err := parseTshark(live)
 		if err != nil {
@@ -515,10 +546,10 @@ func tsharkTruth(t *testing.T, c analysisCapture) (truth map[int]tsharkFrame, so
 		}
 		return truth, "live " + version, true
 	}
-	if gerr != nil {
+	if !current {
 		return nil, "", false
 	}
-	truth, err := parseTshark(string(golden))
+	truth, err = parseTshark(string(golden))
 	if err != nil {
 		t.Fatalf("%s: %v", goldenPath(c.key), err)
 	}
@@ -599,8 +630,8 @@ func compareWithTshark(t *testing.T, c analysisCapture, row *analysisAgreement) 
 	truth, source, ok := tsharkTruth(t, c)
 	if !ok {
 		row.skipped = 1
-		row.note = "no tshark and no golden file"
-		t.Skipf("%s: tshark is not installed and %s does not exist", c.path, goldenPath(c.key))
+		row.note = "no tshark, and no golden file for this version of the capture"
+		t.Skipf("%s: tshark is not installed and %s is missing or was made from another version of the capture", c.path, goldenPath(c.key))
 	}
 	row.frames = len(frames) - 1
 	for n := 1; n < len(frames); n++ {
@@ -632,7 +663,22 @@ func compareWithTshark(t *testing.T, c analysisCapture, row *analysisAgreement) 
 			row.disagreements++
 			t.Errorf("frame %d %s: Analyzer %v, tshark (%s) %v; segment %s", n, field.field, ours, source, tf.set[i], describeSegment(fr))
 		}
+		if tcp && !tsharkSameRTT(tf.initialRTT, fr.initialRTT) {
+			row.disagreements++
+			t.Errorf("frame %d tcp.analysis.initial_rtt: Analyzer %v, tshark (%s) %q", n, fr.initialRTT, source, tf.initialRTT)
+		}
 	}
+}
+
+// tsharkSameRTT compares tshark's initial_rtt column with ours. tshark
+// prints it only on frames its analysis keeps data for (an ACK of a
+// segment, bytes in flight, a flag), so an empty column proves nothing.
+func tsharkSameRTT(theirs string, ours time.Duration) bool {
+	if theirs == "" {
+		return true
+	}
+	d, err := parseSeconds(strings.Split(theirs, ",")[0])
+	return err == nil && d == ours
 }
 
 func describeSegment(fr analysisFrame) string {

@@ -46,30 +46,45 @@ func (a *Analyzer) judge(h *Health) {
 		note("%d SYN(s) with a new initial sequence number reuse this connection's ports", a.rec.newISNSYNs)
 	}
 
-	// Resets.
+	// Resets. At L4 a RST is only known to break a transfer when data was
+	// unacknowledged, or when it probably did not come from the host at
+	// all; otherwise its facts are told and the application layer judges.
 	for d := range h.Sides {
+		who := Direction(d)
 		for _, rst := range h.Sides[d].Resets {
-			who := Direction(d)
+			closing := rst.AfterFIN || rst.PeerFIN
 			switch {
 			case hs.RefusedBy.Frame == rst.Frame:
-			case rst.DataInFlight && !rst.AfterFIN && h.Sides[1-d].FIN.Frame == 0:
+			case rst.Injected && !closing:
+				worst(Broken, fmt.Sprintf("the connection was reset in frame %d by a RST with TTL %d, while the %s's other packets have TTL %d–%d: probably injected by a middlebox",
+					rst.Frame, rst.TTL, who, h.Sides[d].TTLMin, h.Sides[d].TTLMax))
+			case rst.DataInFlight && !closing:
 				worst(Broken, fmt.Sprintf("the %s reset the connection in frame %d while data was unacknowledged", who, rst.Frame))
-			case rst.AfterFIN || h.Sides[1-d].FIN.Frame != 0:
+			case closing:
 				note("the %s sent a RST in frame %d after a FIN (usually harmless at the end of a session)", who, rst.Frame)
+			case rst.SinceData > 0:
+				note("the %s reset the connection in frame %d, %s after the last data, with nothing unacknowledged", who, rst.Frame, round(rst.SinceData))
 			default:
-				note("the %s closed the connection with a RST in frame %d, with no data outstanding", who, rst.Frame)
+				note("the %s reset the connection in frame %d before any data", who, rst.Frame)
 			}
-			if rst.Injected {
-				note("the RST in frame %d has TTL %d while the %s's other packets have TTL %d–%d: probably injected by a middlebox",
+			if rst.Injected && closing {
+				note("the RST in frame %d has TTL %d while the %s's other packets have TTL %d–%d: probably injected",
 					rst.Frame, rst.TTL, who, h.Sides[d].TTLMin, h.Sides[d].TTLMax)
 			}
 		}
 	}
 
-	// Loss and retransmission.
-	if n := h.Retransmission.Count; n > 0 {
-		worst(Degraded, fmt.Sprintf("%d retransmitted segment(s) (%d fast, %d spurious), first in frame %d",
-			n, h.FastRetransmission.Count, h.SpuriousRetransmission.Count, h.Retransmission.Frames[0]))
+	// Loss and retransmission. Retransmitted SYNs are told above;
+	// retransmissions the receiver reported as duplicates (D-SACK) were
+	// needless and show no loss.
+	retrans := h.Retransmission.Count - a.rec.synRetrans
+	dsacked := h.Sides[0].DSACKed + h.Sides[1].DSACKed
+	switch {
+	case retrans > dsacked:
+		worst(Degraded, fmt.Sprintf("%d retransmitted segment(s) (%d fast, %d spurious, %d reported as duplicates by the receiver), first in frame %d",
+			retrans, h.FastRetransmission.Count, h.SpuriousRetransmission.Count, dsacked, h.Retransmission.Frames[0]))
+	case retrans > 0:
+		note("%d retransmitted segment(s), all reported as duplicates by the receiver (D-SACK, RFC 2883): needless, not loss", retrans)
 	}
 	if n := h.OutOfOrder.Count; n > 0 {
 		note("%d segment(s) out of order, first in frame %d", n, h.OutOfOrder.Frames[0])

@@ -116,8 +116,12 @@ type Reset struct {
 	// DataInFlight is set when, as the RST was sent, bytes sent by either
 	// side were not yet acknowledged.
 	DataInFlight bool
-	// AfterFIN is set when the RST's sender had already sent a FIN.
-	AfterFIN bool
+	// AfterFIN is set when the RST's sender had already sent a FIN, and
+	// PeerFIN when the other side had.
+	AfterFIN, PeerFIN bool
+	// SinceData is the time from the last segment with payload (either
+	// side) to the RST; zero if no data was sent.
+	SinceData time.Duration
 }
 
 // RTTStats summarises round-trip samples: the time from a data segment to
@@ -167,12 +171,17 @@ type Side struct {
 	// UnseenBytes estimates the bytes this side sent that the peer ACKed
 	// but the capture never held (capture loss, not network loss).
 	UnseenBytes int64
+	// DSACKed counts this side's retransmissions that the peer reported
+	// with a D-SACK block (RFC 2883) as duplicates: the original had
+	// arrived, so they were needless, not signs of loss.
+	DSACKed int
 }
 
 // Health is the L4 summary of one connection, from the Analyzer.
 type Health struct {
 	// Retransmissions counts frames Wireshark marks
-	// tcp.analysis.retransmission (including fast and spurious ones).
+	// tcp.analysis.retransmission (including fast and spurious ones, and
+	// retransmitted SYNs).
 	Retransmissions int
 	// Resets counts frames with RST set.
 	Resets int

@@ -33,6 +33,7 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 # run NAME SCENARIO SNAPLEN [iptables rule...]: one capture of one scenario.
 run() {
@@ -80,7 +81,7 @@ run lab_zerowindow zerowindow 262144
 run lab_keepalive keepalive 262144
 run lab_refused refused 262144
 run lab_syntimeout syntimeout 262144 "-A INPUT -p tcp --dport 2601 --syn -j DROP"
-run lab_abort abort 262144
+run lab_abort abort 262144 "-A INPUT -p tcp --dport 2525 -m length --length 1000:65535 -j DROP"
 run lab_injectedrst injectedrst 262144
 run lab_rstafterclose rstafterclose 262144
 run lab_portreuse portreuse 262144
