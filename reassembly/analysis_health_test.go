@@ -1,0 +1,186 @@
+package reassembly
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// healthOf runs the Analyzer over one lab capture and returns the Health
+// of each connection, in tcp.stream order.
+func healthOf(t *testing.T, name string) []Health {
+	t.Helper()
+	_, conns, _, err := analyseCapture(filepath.Join(analysisOwnData, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hs []Health
+	for _, c := range conns {
+		hs = append(hs, c.an.Health())
+	}
+	return hs
+}
+
+func hasReason(list []string, words string) bool {
+	for _, r := range list {
+		if strings.Contains(r, words) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestHealthLab checks the verdicts and facts on the lab captures made by
+// testdata/analysis/make_captures.sh.
+func TestHealthLab(t *testing.T) {
+	tests := []struct {
+		capture string
+		streams int
+		verdict Verdict
+		reason  string // a phrase one of Reasons holds ("" for none expected)
+		check   func(t *testing.T, h Health)
+	}{
+		{"lab_bulk.pcap", 1, Healthy, "", func(t *testing.T, h Health) {
+			hs := h.Handshake
+			if hs.SYN.Frame != 1 || hs.SYNACK.Frame != 2 || hs.ACK.Frame != 3 || hs.MidStream {
+				t.Errorf("handshake frames %d/%d/%d midstream %v, want 1/2/3 false", hs.SYN.Frame, hs.SYNACK.Frame, hs.ACK.Frame, hs.MidStream)
+			}
+			if hs.MSS != [2]int{1460, 1460} || hs.WindowScale != [2]int{10, 10} || hs.Scaling != ScalingOn || !hs.SACKPermitted[0] || !hs.SACKPermitted[1] {
+				t.Errorf("options: MSS %v WS %v scaling %v SACK %v", hs.MSS, hs.WindowScale, hs.Scaling, hs.SACKPermitted)
+			}
+			if hs.InitialRTT <= 0 || hs.InitialRTT > 10*time.Millisecond {
+				t.Errorf("InitialRTT = %v, want a loopback RTT", hs.InitialRTT)
+			}
+			c := h.Sides[ClientToServer]
+			if c.Bytes < 1_000_000 || c.LargestSegment != 1448 || c.FIN.Frame == 0 || h.Sides[ServerToClient].FIN.Frame == 0 {
+				t.Errorf("client side %+v", c)
+			}
+			if c.RTT.Samples == 0 || c.RTT.Min > c.RTT.Median || c.RTT.Median > c.RTT.Max {
+				t.Errorf("client RTT %+v", c.RTT)
+			}
+			if h.Resets != 0 || h.Retransmissions != 0 || len(h.Reasons) != 0 {
+				t.Errorf("resets %d retransmissions %d reasons %q", h.Resets, h.Retransmissions, h.Reasons)
+			}
+		}},
+		{"lab_loss.pcap", 1, Degraded, "retransmitted segment", func(t *testing.T, h Health) {
+			if h.Retransmissions != h.Retransmission.Count || h.FastRetransmission.Count == 0 || h.DuplicateAck.Count == 0 {
+				t.Errorf("retransmissions %d, fast %d, dup ACKs %d", h.Retransmissions, h.FastRetransmission.Count, h.DuplicateAck.Count)
+			}
+			if len(h.Retransmission.Frames) != MaxEvidenceFrames {
+				t.Errorf("evidence frames %v, want the first %d", h.Retransmission.Frames, MaxEvidenceFrames)
+			}
+			if h.AckLostSegment.Count != 0 {
+				t.Errorf("network loss seen as capture loss: %d ACKed-unseen", h.AckLostSegment.Count)
+			}
+		}},
+		{"lab_captureloss.pcap", 1, Degraded, "retransmitted segment", func(t *testing.T, h Health) {
+			if h.AckLostSegment.Count == 0 || h.Sides[ClientToServer].UnseenBytes == 0 || !hasReason(h.Notes, "capture loss, not network loss") {
+				t.Errorf("capture loss not told: %d ACKed-unseen, %d bytes, notes %q", h.AckLostSegment.Count, h.Sides[ClientToServer].UnseenBytes, h.Notes)
+			}
+		}},
+		{"lab_zerowindow.pcap", 1, Degraded, "zero window", func(t *testing.T, h Health) {
+			s := h.Sides[ServerToClient]
+			if s.ZeroWindowTime < 2*time.Second || s.LongestZeroWindow != s.ZeroWindowTime {
+				t.Errorf("server zero window %v (longest %v), want about 2.9 s", s.ZeroWindowTime, s.LongestZeroWindow)
+			}
+			if h.LinuxZeroWindowProbes != 3 || h.KeepAlive.Count != 3 || h.WindowFull.Count == 0 {
+				t.Errorf("probes %d keep-alives %d window-full %d", h.LinuxZeroWindowProbes, h.KeepAlive.Count, h.WindowFull.Count)
+			}
+			if hasReason(h.Reasons, "window full") || hasReason(h.Reasons, "filled the receiver") {
+				t.Errorf("window full made a reason: %q", h.Reasons)
+			}
+		}},
+		{"lab_midstream.pcap", 1, Degraded, "zero window", func(t *testing.T, h Health) {
+			hs := h.Handshake
+			if !hs.MidStream || hs.Scaling != ScalingUnknown || hs.InitialRTT != 0 || hs.SYN.Frame != 0 {
+				t.Errorf("handshake %+v", hs)
+			}
+			if h.WindowFull.Count != 0 {
+				t.Errorf("window full with unknown scale: %d", h.WindowFull.Count)
+			}
+		}},
+		{"lab_keepalive.pcap", 1, Healthy, "", func(t *testing.T, h Health) {
+			if h.KeepAlive.Count != 3 || h.KeepAliveAck.Count != 3 || h.LinuxZeroWindowProbes != 0 {
+				t.Errorf("keep-alives %d, ACKs %d, probes %d", h.KeepAlive.Count, h.KeepAliveAck.Count, h.LinuxZeroWindowProbes)
+			}
+		}},
+		{"lab_refused.pcap", 1, Broken, "connection refused", func(t *testing.T, h Health) {
+			if h.Handshake.RefusedBy.Frame != 2 || h.Resets != 1 {
+				t.Errorf("refused by %d, resets %d", h.Handshake.RefusedBy.Frame, h.Resets)
+			}
+		}},
+		{"lab_syntimeout.pcap", 1, Broken, "not answered", func(t *testing.T, h Health) {
+			if h.Handshake.SYNRetries != 3 || h.Handshake.LastSYN.Frame != 4 {
+				t.Errorf("SYN retries %d, last SYN %d", h.Handshake.SYNRetries, h.Handshake.LastSYN.Frame)
+			}
+			if hasReason(h.Reasons, "retransmitted segment") {
+				t.Errorf("SYN retries counted twice: %q", h.Reasons)
+			}
+		}},
+		{"lab_abort.pcap", 1, Broken, "while data was unacknowledged", func(t *testing.T, h Health) {
+			r := h.Sides[ClientToServer].Resets
+			if len(r) == 0 || !r[0].DataInFlight || r[0].AfterFIN || r[0].Injected {
+				t.Errorf("client resets %+v", r)
+			}
+		}},
+		{"lab_injectedrst.pcap", 1, Broken, "probably injected", func(t *testing.T, h Health) {
+			r := h.Sides[ServerToClient].Resets
+			if len(r) != 1 || r[0].TTL != 33 || !r[0].Injected || h.Sides[ServerToClient].TTLMin != 64 {
+				t.Errorf("server resets %+v", r)
+			}
+		}},
+		{"lab_rstafterclose.pcap", 1, Healthy, "", func(t *testing.T, h Health) {
+			r := h.Sides[ServerToClient].Resets
+			if len(r) != 1 || !r[0].AfterFIN || !hasReason(h.Notes, "after a FIN") {
+				t.Errorf("server resets %+v, notes %q", r, h.Notes)
+			}
+			if h.Retransmissions != 1 || h.Sides[ServerToClient].DSACKed != 1 {
+				t.Errorf("the FIN's tail-loss probe: retransmissions %d, D-SACKed %d", h.Retransmissions, h.Sides[ServerToClient].DSACKed)
+			}
+		}},
+		{"lab_portreuse.pcap", 2, Healthy, "", func(t *testing.T, h Health) {
+			if h.Handshake.SYN.Frame == 0 || h.Handshake.MidStream {
+				t.Errorf("each reuse has its own handshake: %+v", h.Handshake)
+			}
+		}},
+		{"lab_snaplen.pcap", 1, Healthy, "", func(t *testing.T, h Health) {
+			c := h.Sides[ClientToServer]
+			if c.Truncated == 0 || c.TruncatedBytes == 0 || !hasReason(h.Notes, "snaplen") {
+				t.Errorf("truncation: %d segments, %d bytes, notes %q", c.Truncated, c.TruncatedBytes, h.Notes)
+			}
+		}},
+		{"lab_reorder.pcap", 1, Degraded, "retransmitted", func(t *testing.T, h Health) {
+			if h.OutOfOrder.Count == 0 || !hasReason(h.Notes, "out of order") {
+				t.Errorf("out of order %d, notes %q", h.OutOfOrder.Count, h.Notes)
+			}
+		}},
+		{"lab_wrap.pcap", 1, Degraded, "retransmitted", func(t *testing.T, h Health) {
+			loss := healthOf(t, "lab_loss.pcap")[0]
+			if h.Retransmission.Count != loss.Retransmission.Count || h.OutOfOrder.Count != loss.OutOfOrder.Count ||
+				h.DuplicateAck.Count != loss.DuplicateAck.Count || h.Sides[0].Bytes != loss.Sides[0].Bytes {
+				t.Errorf("wrapped sequence numbers changed the analysis: %+v vs %+v", h.Retransmission, loss.Retransmission)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.capture, func(t *testing.T) {
+			hs := healthOf(t, tc.capture)
+			if len(hs) != tc.streams {
+				t.Fatalf("%d connections, want %d", len(hs), tc.streams)
+			}
+			for _, h := range hs {
+				if h.Verdict != tc.verdict {
+					t.Errorf("Verdict = %v, want %v; reasons %q; notes %q", h.Verdict, tc.verdict, h.Reasons, h.Notes)
+				}
+				if tc.reason != "" && !hasReason(h.Reasons, tc.reason) {
+					t.Errorf("Reasons = %q, want one with %q", h.Reasons, tc.reason)
+				}
+				if tc.verdict == Healthy && len(h.Reasons) != 0 {
+					t.Errorf("healthy with reasons %q", h.Reasons)
+				}
+				tc.check(t, h)
+			}
+		})
+	}
+}
