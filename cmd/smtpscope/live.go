@@ -69,22 +69,32 @@ Standard error carries the event stream: a start line, each incident once
 (per mail transaction, or per connection for refused and unanswered ones),
 a summary every --interval, and a stop line. With --format json these are
 JSON objects, one per line, with "type" start, incident, summary or stop.
+An incident line reads
+
+  TIME INCIDENT KIND stream N CLIENT → SERVER frame F [message M]: WHAT
+
+with N Wireshark's tcp.stream, F the frame to look at (numbered as in the
+--write file) and M the mail transaction's number in the connection.
 Standard output (or -o FILE) gets the full report when the capture ends:
 --duration reached, SIGINT or SIGTERM. It is the report "smtpscope analyze"
 writes, in the same formats; connections that ended beyond the first %d
 failed and %d healthy ones are counted in its totals but not listed.
 
-Incidents (the cause names are the report's):
-  eod-no-reply      end-of-data unanswered for --eod-timeout, or the client
-                    gave up waiting (QUIT, FIN, RST) before
-  reset-by-server   a reset in the message body or while end-of-data waited
-  reset-by-client   a reset in the message body
-  closed-by-server  the server closed the connection in the message body
-  aborted-by-client the client closed the connection in the message body
-  rejected/deferred a 5xx/4xx after end-of-data, to MAIL or DATA, to every
-                    recipient, or in the greeting
-  connect-refused   a SYN to an SMTP port answered by RST
-  connect-timeout   a SYN to an SMTP port unanswered for --connect-timeout
+Incidents (besides eod-timeout, the kinds are the report's causes):
+  eod-timeout        end-of-data still unanswered after --eod-timeout (the
+                     report tells whether it stayed so or was answered late)
+  eod-no-reply       the client gave up waiting for the end-of-data reply
+                     (QUIT, FIN or RST), or the server closed the connection
+  reset-by-server    a reset in the message body or while end-of-data waited
+  reset-by-client    a reset in the message body
+  closed-by-server   the server closed the connection in the message body
+  aborted-by-client  the client closed the connection in the message body
+  rejected/deferred  a 5xx/4xx after end-of-data, to MAIL or DATA, to every
+                     recipient, or in the greeting
+  connect-refused    a SYN to an SMTP port answered by RST
+  connect-timeout    a SYN to an SMTP port unanswered for --connect-timeout
+  capture-incomplete an end-of-data unanswered, but the capture lost part of
+                     the connection: the reply may be in the gap
 
 Exit status: 0 nothing failed; 1 at least one failed mail transaction or
 broken connection; 2 could not capture (after a failure part-way, the
@@ -140,6 +150,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "smtpscope live: %v (see \"smtpscope live --help\")\n", err)
 		return exitError
 	}
 	fail := func(format string, a ...any) int {
@@ -297,6 +308,9 @@ type liveConfig struct {
 	packets *packetSink
 	// clock gives the time when no packet brings one: on a read timeout.
 	clock func() time.Time
+	// listFailed and listHealthy bound the ended connections the report
+	// lists (zero: liveListFailed, liveListHealthy).
+	listFailed, listHealthy int
 }
 
 // liveResult is the end of a run: the report, and the error that cut the
@@ -377,6 +391,12 @@ func (lc *liveConn) End(at reassembly.Mark) {
 // the report. Incidents, summaries and the start and stop lines go to
 // cfg.events.
 func runLiveLoop(ctx context.Context, src liveSource, cfg liveConfig) liveResult {
+	if cfg.listFailed <= 0 {
+		cfg.listFailed = liveListFailed
+	}
+	if cfg.listHealthy <= 0 {
+		cfg.listHealthy = liveListHealthy
+	}
 	r := &liveRun{cfg: cfg, rules: incidentRules{eodTimeout: cfg.eodTimeout, connectTimeout: cfg.connectTimeout, ports: cfg.ports}}
 	r.tr = reassembly.NewTracker(reassembly.Options{
 		ServerPorts: cfg.ports,
@@ -522,10 +542,10 @@ func (r *liveRun) settle(lc *liveConn) {
 	addTotals(&r.ended, &one.Totals)
 	lc.facts = &fc
 	switch {
-	case failed && r.keptFailed < liveListFailed:
+	case failed && r.keptFailed < r.cfg.listFailed:
 		r.keptFailed++
 		r.kept = append(r.kept, lc)
-	case !failed && r.keptOK < liveListHealthy:
+	case !failed && r.keptOK < r.cfg.listHealthy:
 		r.keptOK++
 		r.kept = append(r.kept, lc)
 	default:
@@ -609,7 +629,7 @@ func (r *liveRun) buildReport(info capture.Info, warnings []string) *report.Repo
 	if r.unlistedConns > 0 {
 		in.Warnings = append(in.Warnings, fmt.Sprintf(
 			"%d ended connections (%d of them failed) are counted in the totals but not listed: live mode lists the first %d failed and %d healthy ones",
-			r.unlistedConns, r.unlistedFailedConns, liveListFailed, liveListHealthy))
+			r.unlistedConns, r.unlistedFailedConns, r.cfg.listFailed, r.cfg.listHealthy))
 	}
 	in.Warnings = append(in.Warnings, warnings...)
 	slices.SortFunc(r.kept, func(a, b *liveConn) int { return a.conn.Stream - b.conn.Stream })

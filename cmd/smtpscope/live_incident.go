@@ -17,8 +17,8 @@ type incident struct {
 	// Time is when it was seen: the capture time of the evidence, or of
 	// the sweep that found a timeout.
 	Time time.Time
-	// Cause uses the report's vocabulary.
-	Cause          report.Cause
+	// Kind is a report cause (report.Cause), or incidentEODTimeout.
+	Kind           string
 	Stream         int
 	Client, Server netip.AddrPort
 	// Frame is the frame to look at: the reply, the reset, the
@@ -30,6 +30,12 @@ type incident struct {
 	// Summary says what happened in one sentence.
 	Summary string
 }
+
+// incidentEODTimeout is the incident of an end-of-data still unanswered
+// after --eod-timeout. It is not a report cause: the report decides at the
+// end whether the reply never came (eod-no-reply) or came late
+// (slow-reply).
+const incidentEODTimeout = "eod-timeout"
 
 // incidentRules decide, from what the pipeline knows of an open
 // connection so far, which incidents to tell. They read a Session still
@@ -103,7 +109,7 @@ func (rules *incidentRules) connection(w *connWatch, c *reassembly.Conn, s *smtp
 			w.told = true // a greeting accepted stays accepted
 			return incident{}, false
 		}
-		return incident{Time: b.Time, Cause: refusalCause(b), Frame: b.Frame,
+		return incident{Time: b.Time, Kind: refusalCause(b), Frame: b.Frame,
 			Summary: fmt.Sprintf("the server refused the session in its greeting: %s", replyWords(b))}, true
 	}
 	if w.established || !w.smtpPort {
@@ -119,12 +125,12 @@ func (rules *incidentRules) connection(w *connWatch, c *reassembly.Conn, s *smtp
 		// Picked up mid-stream: the handshake is not ours to judge.
 		w.established = true
 	case hs.RefusedBy.Frame != 0:
-		return incident{Time: hs.RefusedBy.Time, Cause: report.CauseConnectRefused, Frame: hs.RefusedBy.Frame,
+		return incident{Time: hs.RefusedBy.Time, Kind: string(report.CauseConnectRefused), Frame: hs.RefusedBy.Frame,
 			Summary: fmt.Sprintf("the connection to %s was refused: its SYN was answered by RST", c.Server)}, true
 	case hs.SYNACK.Frame != 0 || h.Sides[reassembly.ServerToClient].Segments > 0:
 		w.established = true
 	case timed:
-		return incident{Time: now, Cause: report.CauseConnectTimeout, Frame: hs.LastSYN.Frame,
+		return incident{Time: now, Kind: string(report.CauseConnectTimeout), Frame: hs.LastSYN.Frame,
 			Summary: fmt.Sprintf("the connection to %s is unanswered: %d SYN(s) and no SYN+ACK in %s",
 				c.Server, hs.SYNRetries+1, waitSpan(now.Sub(hs.SYN.Time)))}, true
 	}
@@ -141,7 +147,7 @@ func (rules *incidentRules) transaction(tx *smtp.Transaction, now time.Time, tim
 		if r.Code < 400 {
 			return incident{}, false, true
 		}
-		return incident{Time: r.Time, Cause: refusalCause(r), Frame: r.Frame,
+		return incident{Time: r.Time, Kind: refusalCause(r), Frame: r.Frame,
 			Summary: fmt.Sprintf("the server answered the end-of-data with %s after %s", replyWords(r), waitSpan(r.Time.Sub(tx.EndOfDataTime)))}, true, true
 	case tx.EndOfDataFrame != 0 && tx.EndFrame != 0:
 		// The wait ended without a reply: the client gave up, or a peer
@@ -153,17 +159,17 @@ func (rules *incidentRules) transaction(tx *smtp.Transaction, now time.Time, tim
 		case tx.Ended == smtp.EndServerReset:
 			cause = report.CauseResetByServer
 		}
-		return incident{Time: tx.EndTime, Cause: cause, Frame: tx.EndFrame,
+		return incident{Time: tx.EndTime, Kind: string(cause), Frame: tx.EndFrame,
 			Summary: fmt.Sprintf("no reply to the end-of-data (frame %d): %s %s later", tx.EndOfDataFrame, endWords(tx.Ended), waitSpan(tx.EndTime.Sub(tx.EndOfDataTime)))}, true, true
 	case tx.EndOfDataFrame != 0:
 		if !timed || now.Sub(tx.EndOfDataTime) < rules.eodTimeout {
 			return incident{}, false, false
 		}
-		cause := report.CauseEODNoReply
+		kind := incidentEODTimeout
 		if tx.Incomplete {
-			cause = report.CauseCaptureIncomplete
+			kind = string(report.CauseCaptureIncomplete)
 		}
-		return incident{Time: now, Cause: cause, Frame: tx.EndOfDataFrame,
+		return incident{Time: now, Kind: kind, Frame: tx.EndOfDataFrame,
 			Summary: fmt.Sprintf("the end-of-data has been unanswered for %s (%s bytes sent)", waitSpan(now.Sub(tx.EndOfDataTime)), groupDigits(tx.Size))}, true, false
 	case tx.Method != "" && tx.EndFrame != 0:
 		// The body was cut short (RFC 5321 §4.1.1.4: only the final dot
@@ -177,14 +183,14 @@ func (rules *incidentRules) transaction(tx *smtp.Transaction, now time.Time, tim
 		if cause == "" {
 			return incident{}, false, true
 		}
-		return incident{Time: tx.EndTime, Cause: cause, Frame: tx.EndFrame,
+		return incident{Time: tx.EndTime, Kind: string(cause), Frame: tx.EndFrame,
 			Summary: fmt.Sprintf("the message body was cut short: %s after %s bytes", endWords(tx.Ended), groupDigits(tx.Size))}, true, true
 	}
 	// Before the body: a refusal of MAIL or DATA ends the transaction;
 	// refused recipients do once the client moves on.
 	for _, r := range []*smtp.Reply{tx.MailReply, tx.DataReply} {
 		if r != nil && r.Code >= 400 {
-			return incident{Time: r.Time, Cause: refusalCause(r), Frame: r.Frame,
+			return incident{Time: r.Time, Kind: refusalCause(r), Frame: r.Frame,
 				Summary: fmt.Sprintf("the server refused the transaction: %s", replyWords(r))}, true, true
 		}
 	}
@@ -192,7 +198,7 @@ func (rules *incidentRules) transaction(tx *smtp.Transaction, now time.Time, tim
 		return incident{}, false, false
 	}
 	if r := everyRecipientRefused(tx); r != nil {
-		return incident{Time: r.Time, Cause: refusalCause(r), Frame: r.Frame,
+		return incident{Time: r.Time, Kind: refusalCause(r), Frame: r.Frame,
 			Summary: fmt.Sprintf("the server refused every recipient (%d); the last with %s", len(tx.Rcpts), replyWords(r))}, true, true
 	}
 	return incident{}, false, true
@@ -213,11 +219,11 @@ func everyRecipientRefused(tx *smtp.Transaction) *smtp.Reply {
 
 // refusalCause is deferred for a 4xx (transient, RFC 5321 §4.2.1) and
 // rejected for a 5xx.
-func refusalCause(r *smtp.Reply) report.Cause {
+func refusalCause(r *smtp.Reply) string {
 	if r.Code >= 500 {
-		return report.CauseRejected
+		return string(report.CauseRejected)
 	}
-	return report.CauseDeferred
+	return string(report.CauseDeferred)
 }
 
 // replyWords renders a reply as `451 4.3.0 "Try again later"`.
@@ -329,18 +335,18 @@ func (e *eventWriter) incident(in *incident) {
 		where = fmt.Sprintf(" message %d", in.Message)
 	}
 	e.line(fmt.Sprintf("%s INCIDENT %s stream %d %s → %s frame %d%s: %s",
-		in.Time.UTC().Format(timeFormat), in.Cause, in.Stream, in.Client, in.Server, in.Frame, where, in.Summary),
+		in.Time.UTC().Format(timeFormat), in.Kind, in.Stream, in.Client, in.Server, in.Frame, where, in.Summary),
 		struct {
-			Type    string       `json:"type"`
-			Time    string       `json:"time"`
-			Cause   report.Cause `json:"cause"`
-			Stream  int          `json:"stream"`
-			Client  string       `json:"client"`
-			Server  string       `json:"server"`
-			Frame   int          `json:"frame"`
-			Message int          `json:"message,omitempty"`
-			Summary string       `json:"summary"`
-		}{"incident", in.Time.UTC().Format(timeFormat), in.Cause, in.Stream, in.Client.String(), in.Server.String(), in.Frame, in.Message, in.Summary})
+			Type    string `json:"type"`
+			Time    string `json:"time"`
+			Kind    string `json:"kind"`
+			Stream  int    `json:"stream"`
+			Client  string `json:"client"`
+			Server  string `json:"server"`
+			Frame   int    `json:"frame"`
+			Message int    `json:"message,omitempty"`
+			Summary string `json:"summary"`
+		}{"incident", in.Time.UTC().Format(timeFormat), in.Kind, in.Stream, in.Client.String(), in.Server.String(), in.Frame, in.Message, in.Summary})
 }
 
 func (e *eventWriter) summary(s *liveSummary) {

@@ -1,0 +1,610 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/smtpscope/smtpscope/bench/synth"
+	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/report"
+)
+
+// pacedSource replays a capture file the way a live interface delivers
+// it: when the next frame is more than liveReadTimeout ahead of the
+// clock, Next times out and the clock moves on by liveReadTimeout. After
+// the last frame it keeps timing out for tail, then returns io.EOF.
+type pacedSource struct {
+	f    *capture.File
+	tail time.Duration
+	peek *capture.Frame
+	data []byte
+	now  time.Time
+	last time.Time
+	err  error
+}
+
+func openPaced(t *testing.T, path string, tail time.Duration) *pacedSource {
+	t.Helper()
+	f, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &pacedSource{f: f, tail: tail}
+}
+
+func (p *pacedSource) Next() (capture.Frame, error) {
+	if p.peek == nil && p.err == nil {
+		fr, err := p.f.Next()
+		if err != nil {
+			p.err = err
+		} else {
+			p.data = append(p.data[:0], fr.Data...)
+			fr.Data = p.data
+			p.peek = &fr
+		}
+	}
+	if p.peek == nil {
+		if p.err == io.EOF && p.now.Sub(p.last) < p.tail {
+			p.now = p.now.Add(liveReadTimeout)
+			return capture.Frame{}, fmt.Errorf("paced: %w", capture.ErrTimeout)
+		}
+		return capture.Frame{}, p.err
+	}
+	if p.now.IsZero() {
+		p.now = p.peek.Time
+	}
+	if p.peek.Time.Sub(p.now) > liveReadTimeout {
+		p.now = p.now.Add(liveReadTimeout)
+		return capture.Frame{}, fmt.Errorf("paced: %w", capture.ErrTimeout)
+	}
+	fr := *p.peek
+	p.peek = nil
+	if fr.Time.After(p.now) {
+		p.now = fr.Time
+	}
+	p.last = fr.Time
+	return fr, nil
+}
+
+func (p *pacedSource) Info() capture.Info { return p.f.Info() }
+
+func (p *pacedSource) clock() time.Time { return p.now }
+
+// liveEvent is one line of the JSON event stream.
+type liveEvent struct {
+	Type    string `json:"type"`
+	Time    string `json:"time"`
+	Kind    string `json:"kind"`
+	Stream  int    `json:"stream"`
+	Client  string `json:"client"`
+	Server  string `json:"server"`
+	Frame   int    `json:"frame"`
+	Message int    `json:"message"`
+	Summary string `json:"summary"`
+	Reason  string `json:"reason"`
+	liveSummaryEvent
+}
+
+// liveSummaryEvent is the counts of a summary line.
+type liveSummaryEvent struct {
+	Packets   int `json:"packets"`
+	Open      int `json:"open"`
+	Delivered int `json:"delivered"`
+	Failed    int `json:"failed"`
+	Awaiting  int `json:"awaiting"`
+	Incidents int `json:"incidents"`
+}
+
+func parseEvents(t *testing.T, out []byte) []liveEvent {
+	t.Helper()
+	var evs []liveEvent
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var e liveEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("event line %q: %v", sc.Text(), err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func incidentsOf(evs []liveEvent) []liveEvent {
+	var in []liveEvent
+	for _, e := range evs {
+		if e.Type == "incident" {
+			in = append(in, e)
+		}
+	}
+	return in
+}
+
+// replay runs the live loop over a capture file paced as a live capture.
+func replay(t *testing.T, path string, cfg liveConfig) (liveResult, []liveEvent) {
+	t.Helper()
+	src := openPaced(t, path, 15*time.Second)
+	var events bytes.Buffer
+	cfg.events = newEventWriter(&events, "json")
+	cfg.clock = src.clock
+	if cfg.ports == nil {
+		cfg.ports = []uint16{25, 465, 587, 2525}
+	}
+	for _, d := range []*time.Duration{&cfg.eodTimeout, &cfg.connectTimeout, &cfg.idleTimeout} {
+		if *d == 0 {
+			*d = 2 * time.Second
+		}
+	}
+	if cfg.idleTimeout < time.Minute {
+		cfg.idleTimeout = time.Minute
+	}
+	res := runLiveLoop(context.Background(), src, cfg)
+	return res, parseEvents(t, events.Bytes())
+}
+
+func scenarioPath(name string) string {
+	return filepath.Join(repoRoot, "testdata/scenarios/captures", name+".pcapng")
+}
+
+// analyzeJSON runs "smtpscope analyze --format json" on path.
+func analyzeJSON(t *testing.T, path string) (int, analyzedReport) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	status := run([]string{"analyze", "--format", "json", path}, nil, &out, &errOut)
+	if status == exitError {
+		t.Fatalf("analyze %s: exit 2: %s", path, errOut.String())
+	}
+	var rep analyzedReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("analyze %s: %v", path, err)
+	}
+	return status, rep
+}
+
+// analyzedReport is the part of the JSON report the live tests compare.
+type analyzedReport struct {
+	Inputs []struct {
+		Packets  int      `json:"packets"`
+		Warnings []string `json:"warnings"`
+	} `json:"inputs"`
+	Verdict     diagnosis     `json:"verdict"`
+	Totals      report.Totals `json:"totals"`
+	Connections []struct {
+		Stream    int       `json:"stream"`
+		Diagnosis diagnosis `json:"diagnosis"`
+		SMTP      *struct {
+			Transactions []struct {
+				Outcome  string `json:"outcome"`
+				EODFrame int    `json:"eod_frame"`
+				EndFrame int    `json:"end_frame"`
+			} `json:"transactions"`
+		} `json:"smtp"`
+	} `json:"connections"`
+}
+
+func reportJSON(t *testing.T, rep *report.Report) analyzedReport {
+	t.Helper()
+	var b bytes.Buffer
+	if err := rep.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var out analyzedReport
+	if err := json.Unmarshal(b.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type wantIncident struct {
+	kind    string
+	frame   int
+	message int
+}
+
+// TestLiveScenarios replays each fault-lab capture as a live capture and
+// checks the incidents told on the way (each once, with its frame), and
+// that the final report agrees with "smtpscope analyze" on the same file.
+func TestLiveScenarios(t *testing.T) {
+	tests := []struct {
+		scenario string
+		want     []wantIncident
+	}{
+		{"healthy", nil},
+		{"ipv6", nil},
+		{"pipelining", nil},
+		{"port-2525", nil},
+		{"lossy", nil},
+		{"zero-window", nil},
+		{"banner-421", []wantIncident{{"deferred", 4, 0}}},
+		{"banner-554", []wantIncident{{"rejected", 4, 0}}},
+		{"connect-refused", []wantIncident{{"connect-refused", 2, 0}}},
+		{"connect-timeout", []wantIncident{{"connect-timeout", 2, 0}}},
+		{"eod-451", []wantIncident{{"deferred", 1368, 2}}},
+		{"eod-552", []wantIncident{{"rejected", 1047, 2}}},
+		{"rcpt-reject", []wantIncident{{"rejected", 29, 2}}},
+		{"relay-stall", []wantIncident{{"eod-timeout", 1367, 2}}},
+		{"reset-mid-data", []wantIncident{{"reset-by-server", 398, 2}}},
+		// The reply came after 6 s: past the 2 s --eod-timeout of the test.
+		{"slow-reply", []wantIncident{{"eod-timeout", 1036, 2}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			path := scenarioPath(tt.scenario)
+			res, evs := replay(t, path, liveConfig{})
+			if res.err != nil {
+				t.Fatalf("live loop: %v", res.err)
+			}
+			var got []wantIncident
+			for _, e := range incidentsOf(evs) {
+				got = append(got, wantIncident{e.Kind, e.Frame, e.Message})
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("incidents = %v, want %v", got, tt.want)
+			}
+			if last := evs[len(evs)-1]; last.Type != "stop" || last.Reason != "source closed" {
+				t.Errorf("last event = %+v, want the stop line", last)
+			}
+
+			status, want := analyzeJSON(t, path)
+			live := reportJSON(t, res.report)
+			if live.Verdict != want.Verdict {
+				t.Errorf("live verdict %+v, analyze %+v", live.Verdict, want.Verdict)
+			}
+			if live.Totals != want.Totals {
+				t.Errorf("live totals %+v, analyze %+v", live.Totals, want.Totals)
+			}
+			if got := map[bool]int{false: exitOK, true: exitFindings}[res.report.Failed()]; got != status {
+				t.Errorf("live exit status %d, analyze %d", got, status)
+			}
+			if live.Inputs[0].Packets != want.Inputs[0].Packets {
+				t.Errorf("live counted %d packets, analyze %d", live.Inputs[0].Packets, want.Inputs[0].Packets)
+			}
+		})
+	}
+}
+
+// TestLiveEODTimeoutInTime checks that the end-of-data of the relay
+// stall is told --eod-timeout after the dot, while the client still
+// waits: long before it gives up 10 s later.
+func TestLiveEODTimeoutInTime(t *testing.T) {
+	path := scenarioPath("relay-stall")
+	res, evs := replay(t, path, liveConfig{eodTimeout: 2 * time.Second})
+	in := incidentsOf(evs)
+	if len(in) != 1 {
+		t.Fatalf("incidents = %+v, want one", in)
+	}
+	var eod, gaveUp time.Time
+	for _, c := range res.report.Connections {
+		for _, tx := range c.SMTP.Transactions {
+			if tx.Outcome == "no-reply" {
+				eod = tx.EODTime
+				gaveUp = eod.Add(time.Duration(tx.WaitedMS * float64(time.Millisecond)))
+			}
+		}
+	}
+	told, err := time.Parse(time.RFC3339Nano, in[0].Time)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := told.Sub(eod)
+	if late < 2*time.Second || late > 2*time.Second+liveSweepEvery+liveReadTimeout {
+		t.Errorf("incident told %s after the end-of-data, want 2 s (+ at most %s)", late, liveSweepEvery+liveReadTimeout)
+	}
+	if !told.Before(gaveUp) {
+		t.Errorf("incident told at %s, not before the client gave up at %s", told, gaveUp)
+	}
+	if !strings.Contains(in[0].Summary, "unanswered for 2.0 s") {
+		t.Errorf("summary %q does not say how long", in[0].Summary)
+	}
+}
+
+// TestLiveEventText checks the text form of the event stream.
+func TestLiveEventText(t *testing.T) {
+	src := openPaced(t, scenarioPath("relay-stall"), 0)
+	var events bytes.Buffer
+	cfg := liveConfig{ports: []uint16{25}, eodTimeout: 2 * time.Second, connectTimeout: time.Second, idleTimeout: time.Minute,
+		interval: 3 * time.Second, events: newEventWriter(&events, "text"), clock: src.clock}
+	cfg.events.start(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "lo", smtpFilter(cfg.ports), 262144, "out.pcapng")
+	runLiveLoop(context.Background(), src, cfg)
+	lines := strings.Split(strings.TrimSpace(events.String()), "\n")
+	if want := `2026-01-02T03:04:05.000Z START capturing on lo, filter "tcp and (port 25)", snaplen 262144, writing out.pcapng`; lines[0] != want {
+		t.Errorf("start line %q, want %q", lines[0], want)
+	}
+	var incidents, summaries int
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		switch f[1] {
+		case "INCIDENT":
+			incidents++
+			want := "eod-timeout stream 0 127.0.0.1:40001 → 127.0.0.1:25 frame 1367 message 2: the end-of-data has been unanswered for 2.0 s (1,230,123 bytes sent)"
+			if got := strings.Join(f[2:], " "); got != want {
+				t.Errorf("incident line %q, want %q after the time", got, want)
+			}
+		case "SUMMARY":
+			summaries++
+		case "STOP":
+			if !strings.Contains(l, "STOP source closed: 1,373 packets over 11.1 s; 1 connections, 1 messages delivered, 1 failed; 1 incidents") {
+				t.Errorf("stop line %q", l)
+			}
+		default:
+			t.Errorf("unexpected event line %q", l)
+		}
+	}
+	// 11.1 s of capture with a summary every 3 s.
+	if incidents != 1 || summaries != 3 {
+		t.Errorf("%d incidents, %d summaries; want 1 and 3:\n%s", incidents, summaries, events.String())
+	}
+}
+
+// TestLiveSummaryCounts checks the summary line while a message waits.
+func TestLiveSummaryCounts(t *testing.T) {
+	_, evs := replay(t, scenarioPath("relay-stall"), liveConfig{interval: 5 * time.Second})
+	var sums []liveSummaryEvent
+	for _, e := range evs {
+		if e.Type == "summary" {
+			sums = append(sums, e.liveSummaryEvent)
+		}
+	}
+	if len(sums) == 0 {
+		t.Fatal("no summary")
+	}
+	// The first summary comes 5 s into the capture: the first message was
+	// delivered, the second waits.
+	want := liveSummaryEvent{Open: 1, Delivered: 1, Awaiting: 1, Incidents: 1, Packets: 1368}
+	if sums[0] != want {
+		t.Errorf("first summary %+v, want %+v", sums[0], want)
+	}
+}
+
+// TestLiveWrite checks that --write keeps the packets with the frame
+// numbers the incidents name: the file analysed again gives the verdict
+// of the live run.
+func TestLiveWrite(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.pcapng")
+	file, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &packetSink{file: file, name: out, iface: "lo", filter: "tcp", snaplen: 262144}
+	res, evs := replay(t, scenarioPath("relay-stall"), liveConfig{packets: sink})
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	status, again := analyzeJSON(t, out)
+	if status != exitFindings || again.Verdict.Cause != "eod-no-reply" {
+		t.Errorf("the written file analyses to exit %d, %+v; want 1, eod-no-reply", status, again.Verdict)
+	}
+	live := reportJSON(t, res.report)
+	if live.Verdict != again.Verdict || live.Totals != again.Totals {
+		t.Errorf("live report %+v %+v, written file %+v %+v", live.Verdict, live.Totals, again.Verdict, again.Totals)
+	}
+	in := incidentsOf(evs)
+	tx := again.Connections[0].SMTP.Transactions[1]
+	if len(in) != 1 || in[0].Frame != tx.EODFrame {
+		t.Errorf("incidents %+v; the written file has the end-of-data in frame %d", in, tx.EODFrame)
+	}
+}
+
+// TestLiveWriteEmpty checks that a run without packets leaves a valid,
+// empty capture file.
+func TestLiveWriteEmpty(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "empty.pcapng")
+	file, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events bytes.Buffer
+	cfg := liveConfig{ports: []uint16{25}, eodTimeout: time.Second, connectTimeout: time.Second, idleTimeout: time.Minute,
+		events: newEventWriter(&events, "json"), clock: time.Now,
+		packets: &packetSink{file: file, name: out, iface: "lo", snaplen: 65535}}
+	res := runLiveLoop(context.Background(), emptySource{}, cfg)
+	if res.err != nil || res.report.Failed() {
+		t.Fatalf("empty run: %v, failed %v", res.err, res.report.Failed())
+	}
+	f, err := capture.OpenFile(out)
+	if err != nil {
+		t.Fatalf("written file: %v", err)
+	}
+	defer f.Close()
+	if _, err := f.Next(); err != io.EOF {
+		t.Errorf("written file: Next = %v, want io.EOF", err)
+	}
+}
+
+// emptySource is a live source that is closed at once.
+type emptySource struct{}
+
+func (emptySource) Next() (capture.Frame, error) { return capture.Frame{}, io.EOF }
+func (emptySource) Info() capture.Info           { return capture.Info{Name: "lo", Format: "live"} }
+
+// failingSource fails after its frames, as an interface going down.
+type failingSource struct{ *pacedSource }
+
+var errInterfaceDown = errors.New("lo: interface went down")
+
+func (s failingSource) Next() (capture.Frame, error) {
+	fr, err := s.pacedSource.Next()
+	if err == io.EOF {
+		return fr, errInterfaceDown
+	}
+	return fr, err
+}
+
+// TestLiveSourceFails checks that a capture error still gives the report
+// of what was captured, with a warning, and the error.
+func TestLiveSourceFails(t *testing.T) {
+	src := failingSource{openPaced(t, scenarioPath("relay-stall"), 0)}
+	var events bytes.Buffer
+	cfg := liveConfig{ports: []uint16{25}, eodTimeout: 2 * time.Second, connectTimeout: time.Second, idleTimeout: time.Minute,
+		events: newEventWriter(&events, "json"), clock: src.clock}
+	res := runLiveLoop(context.Background(), src, cfg)
+	if !errors.Is(res.err, errInterfaceDown) {
+		t.Errorf("err = %v, want %v", res.err, errInterfaceDown)
+	}
+	if res.report.Verdict.Cause != report.CauseEODNoReply {
+		t.Errorf("verdict %+v, want eod-no-reply", res.report.Verdict)
+	}
+	if w := res.report.Inputs[0].Warnings; len(w) != 1 || !strings.Contains(w[0], "interface went down") {
+		t.Errorf("warnings %q, want the capture error", w)
+	}
+	evs := parseEvents(t, events.Bytes())
+	if last := evs[len(evs)-1]; last.Type != "stop" || last.Reason != "capture failed" {
+		t.Errorf("last event %+v, want stop: capture failed", last)
+	}
+}
+
+// TestLiveContextEnds checks that the loop stops when its context ends
+// (SIGINT, SIGTERM, --duration) and says why.
+func TestLiveContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errDurationReached)
+	var events bytes.Buffer
+	cfg := liveConfig{ports: []uint16{25}, eodTimeout: time.Second, connectTimeout: time.Second, idleTimeout: time.Minute,
+		events: newEventWriter(&events, "json"), clock: time.Now}
+	res := runLiveLoop(ctx, openPaced(t, scenarioPath("relay-stall"), 0), cfg)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	evs := parseEvents(t, events.Bytes())
+	if last := evs[len(evs)-1]; last.Type != "stop" || last.Reason != "duration reached" || last.Packets != 0 {
+		t.Errorf("last event %+v, want stop: duration reached, before any packet", last)
+	}
+}
+
+// TestLiveBoundedList plays a synthetic capture of many sessions with
+// failures through the live loop with small listing bounds: the report
+// lists no more than the bounds, and its totals and exit status still
+// match "smtpscope analyze" over the same file.
+func TestLiveBoundedList(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "synth.pcapng")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pcapgo.NewNgWriter(f, layers.LinkTypeEthernet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.New(synth.Options{Seed: 3, Sessions: 300, Problems: 0.3, Concurrency: 20}).Run(w, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	res, evs := replay(t, path, liveConfig{listFailed: 7, listHealthy: 5, idleTimeout: 3 * time.Minute})
+	live := reportJSON(t, res.report)
+	status, want := analyzeJSON(t, path)
+	if n := len(live.Connections); n > 12 {
+		t.Errorf("the report lists %d connections, want at most 7 + 5", n)
+	}
+	if live.Totals != want.Totals {
+		t.Errorf("live totals %+v, analyze %+v", live.Totals, want.Totals)
+	}
+	if live.Verdict.Cause == "ok" || status != exitFindings || !res.report.Failed() {
+		t.Errorf("live verdict %+v failed %v; analyze exit %d", live.Verdict, res.report.Failed(), status)
+	}
+	if w := live.Inputs[0].Warnings; len(w) == 0 || !strings.Contains(w[0], "counted in the totals but not listed") {
+		t.Errorf("warnings %q, want the unlisted connections", w)
+	}
+	if len(incidentsOf(evs)) == 0 {
+		t.Error("no incident told")
+	}
+}
+
+func TestLiveFlags(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--format", "xml"}, `unknown --format "xml"`},
+		{[]string{"--eod-timeout", "0s"}, "--eod-timeout must be positive"},
+		{[]string{"--duration", "-1s"}, "--duration must be positive"},
+		{[]string{"--snaplen", "0"}, "--snaplen must be positive"},
+		{[]string{"--smtp-ports", "70000"}, "70000 is not a TCP port"},
+		{[]string{"capture.pcap"}, `unexpected argument "capture.pcap"`},
+		{[]string{"-o", filepath.Join(dir, "missing", "report.txt")}, "no such file or directory"},
+		{[]string{"--write", filepath.Join(dir, "missing", "out.pcapng")}, "no such file or directory"},
+		{[]string{"--bogus"}, "unknown flag: --bogus"},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		if status := run(append([]string{"live"}, tt.args...), nil, &out, &errOut); status != exitError {
+			t.Errorf("live %q: exit %d, want %d", tt.args, status, exitError)
+		}
+		if !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("live %q: stderr %q, want %q in it", tt.args, errOut.String(), tt.want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if status := run([]string{"live", "--help"}, nil, &out, &errOut); status != exitOK || !strings.Contains(errOut.String(), "--eod-timeout") {
+		t.Errorf("live --help: exit %d, %q", status, errOut.String())
+	}
+}
+
+func TestSMTPFilter(t *testing.T) {
+	tests := []struct {
+		ports []uint16
+		want  string
+	}{
+		{[]uint16{25}, "tcp and (port 25)"},
+		{[]uint16{25, 465, 587, 2525, 10025}, "tcp and (port 25 or port 465 or port 587 or port 2525 or port 10025)"},
+	}
+	for _, tt := range tests {
+		if got := smtpFilter(tt.ports); got != tt.want {
+			t.Errorf("smtpFilter(%v) = %q, want %q", tt.ports, got, tt.want)
+		}
+	}
+}
+
+// TestLiveNeedsCgo builds smtpscope without cgo and checks that live
+// says it needs cgo, with exit status 2.
+func TestLiveNeedsCgo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool in PATH to build a binary without cgo")
+	}
+	bin := filepath.Join(t.TempDir(), "smtpscope-nocgo")
+	build := exec.Command(gotool, "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "live", "-i", "lo", "--duration", "1s")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitError {
+		t.Fatalf("live without cgo: %v, want exit status %d", err, exitError)
+	}
+	if want := "live capture needs a build with cgo and libpcap"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q, want %q in it", stderr.String(), want)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout %q, want nothing", stdout.String())
+	}
+}
