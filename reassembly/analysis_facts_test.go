@@ -1,0 +1,203 @@
+package reassembly
+
+import (
+	"testing"
+	"time"
+)
+
+// healthAfter runs synthetic segments through an Analyzer.
+func healthAfter(segs []ss, tweak func(i int, s *Segment)) Health {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var a Analyzer
+	for n, x := range segs {
+		s := x.segment(n+1, start)
+		if tweak != nil {
+			tweak(n, &s)
+		}
+		a.Observe(&s)
+	}
+	return a.Health()
+}
+
+func TestHealthFacts(t *testing.T) {
+	t.Run("zero Analyzer", func(t *testing.T) {
+		var a Analyzer
+		h := a.Health()
+		if h.Verdict != Healthy || h.Packets != 0 || h.Handshake.WindowScale != [2]int{-1, -1} || h.Handshake.Scaling != ScalingUnknown {
+			t.Errorf("Health() = %+v", h)
+		}
+	})
+
+	t.Run("SYN retried, then answered", func(t *testing.T) {
+		h := healthAfter([]ss{
+			{0, 'c', "S", isnC, 0, 0, 1000, 0, 0},
+			{1000, 'c', "S", isnC, 0, 0, 1000, 0, 0},
+			{3000, 'c', "S", isnC, 0, 0, 1000, 0, 0},
+			{3005, 's', "SA", isnS, c1, 0, 1000, 0, 0},
+			{3006, 's', "SA", isnS, c1, 0, 1000, 0, 0},
+			{3010, 'c', "A", c1, s1, 0, 1000, 0, 0},
+		}, nil)
+		hs := h.Handshake
+		if hs.SYNRetries != 2 || hs.SYNACKRetries != 1 || hs.LastSYN.Frame != 3 || hs.ACK.Frame != 6 {
+			t.Errorf("handshake %+v", hs)
+		}
+		if hs.InitialRTT != 10*time.Millisecond {
+			t.Errorf("InitialRTT = %v, want 10ms from the last SYN", hs.InitialRTT)
+		}
+		if h.Verdict != Degraded || !hasReason(h.Reasons, "SYN was sent 3 times") || hasReason(h.Reasons, "retransmitted segment") {
+			t.Errorf("verdict %v reasons %q", h.Verdict, h.Reasons)
+		}
+	})
+
+	t.Run("idle gaps", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{20, 'c', "PA", c1, s1, 10, 1000, 0, 0},
+			ss{8020, 's', "PA", s1, c1 + 10, 10, 1000, 0, 0},
+			ss{8030, 'c', "A", c1 + 10, s1 + 10, 0, 1000, 0, 0},
+			ss{20030, 'c', "FA", c1 + 10, s1 + 10, 0, 1000, 0, 0},
+		), nil)
+		if h.IdleGapCount != 2 || len(h.IdleGaps) != 2 || h.LongestGap.From.Frame != 6 || h.LongestGap.Duration() != 12*time.Second {
+			t.Errorf("gaps %d %+v longest %+v", h.IdleGapCount, h.IdleGaps, h.LongestGap)
+		}
+		if h.Verdict != Healthy || !hasReason(h.Notes, "idle gap") {
+			t.Errorf("verdict %v notes %q", h.Verdict, h.Notes)
+		}
+	})
+
+	t.Run("RTT samples skip retransmitted data (Karn)", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+			ss{25, 's', "A", s1, c1 + 100, 0, 1000, 0, 0},
+			ss{30, 'c', "PA", c1 + 100, s1, 100, 1000, 0, 0},
+			ss{500, 'c', "PA", c1 + 100, s1, 100, 1000, 0, 0},
+			ss{505, 's', "A", s1, c1 + 200, 0, 1000, 0, 0},
+			ss{510, 'c', "PA", c1 + 200, s1, 100, 1000, 0, 0},
+			ss{517, 's', "A", s1, c1 + 300, 0, 1000, 0, 0},
+		), nil)
+		rtt := h.Sides[ClientToServer].RTT
+		if rtt.Samples != 2 || rtt.Min != 5*time.Millisecond || rtt.Max != 7*time.Millisecond {
+			t.Errorf("RTT %+v, want 2 samples of 5 and 7 ms", rtt)
+		}
+	})
+
+	t.Run("zero window still open at the last packet", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+			ss{25, 's', "A", s1, c1 + 100, 0, 0, 0, 0},
+			ss{1025, 's', "A", s1, c1 + 100, 0, 0, 0, 0},
+			ss{2025, 'c', "A", c1 + 99, s1, 0, 1000, 0, 0},
+		), nil)
+		s := h.Sides[ServerToClient]
+		if s.ZeroWindowTime != 2*time.Second || s.LongestZeroWindow != 2*time.Second {
+			t.Errorf("zero window %v longest %v, want 2s", s.ZeroWindowTime, s.LongestZeroWindow)
+		}
+		if h.Verdict != Degraded || h.LinuxZeroWindowProbes != 1 {
+			t.Errorf("verdict %v probes %d", h.Verdict, h.LinuxZeroWindowProbes)
+		}
+	})
+
+	t.Run("a short zero window is only a note", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+			ss{25, 's', "A", s1, c1 + 100, 0, 0, 0, 0},
+			ss{125, 's', "A", s1, c1 + 100, 0, 1000, 0, 0},
+		), nil)
+		if h.Verdict != Healthy || !hasReason(h.Notes, "zero window for 100ms") {
+			t.Errorf("verdict %v notes %q", h.Verdict, h.Notes)
+		}
+	})
+
+	t.Run("evidence keeps the first frames, counts go on", func(t *testing.T) {
+		segs := withHandshake(ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0})
+		for i := 0; i < 20; i++ {
+			segs = append(segs, ss{float64(1000 * (i + 1)), 'c', "PA", c1, s1, 100, 1000, 0, 0})
+		}
+		h := healthAfter(segs, nil)
+		if h.Retransmission.Count != 20 || len(h.Retransmission.Frames) != MaxEvidenceFrames || h.Retransmission.Frames[0] != 5 || h.Retransmission.Frames[7] != 12 {
+			t.Errorf("Retransmission = %+v", h.Retransmission)
+		}
+	})
+
+	t.Run("a RST with its side's usual TTL is not injected", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+			ss{25, 's', "A", s1, c1 + 100, 0, 1000, 0, 0},
+			ss{30, 's', "RA", s1, c1 + 100, 0, 0, 0, 0},
+		), nil)
+		r := h.Sides[ServerToClient].Resets
+		if len(r) != 1 || r[0].Injected || r[0].DataInFlight || h.Verdict != Healthy || !hasReason(h.Notes, "nothing unacknowledged") {
+			t.Errorf("resets %+v verdict %v notes %q", r, h.Verdict, h.Notes)
+		}
+	})
+
+	t.Run("a RST with an odd TTL mid-transfer is probably injected", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+			ss{25, 's', "A", s1, c1 + 100, 0, 1000, 0, 0},
+			ss{30, 's', "R", s1, 0, 0, 0, 0, 0},
+		), func(i int, s *Segment) {
+			if s.RST {
+				s.TTL = 250
+			}
+		})
+		r := h.Sides[ServerToClient].Resets
+		if len(r) != 1 || !r[0].Injected || h.Verdict != Broken {
+			t.Errorf("resets %+v verdict %v", r, h.Verdict)
+		}
+	})
+
+	t.Run("data in flight at the RST", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+			ss{21, 'c', "PA", c1 + 100, s1, 100, 1000, 0, 0},
+			ss{25, 's', "A", s1, c1 + 100, 0, 1000, 0, 0},
+			ss{26, 's', "RA", s1, c1 + 100, 0, 0, 0, 0},
+		), nil)
+		if r := h.Sides[ServerToClient].Resets; len(r) != 1 || !r[0].DataInFlight || h.Verdict != Broken {
+			t.Errorf("resets %+v verdict %v", r, h.Verdict)
+		}
+	})
+
+	t.Run("a SYN with a new ISN is noted", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{5000, 'c', "S", isnC + 99999, 0, 0, 1000, 0, 0},
+		), nil)
+		if !hasReason(h.Notes, "new initial sequence number") {
+			t.Errorf("notes %q", h.Notes)
+		}
+	})
+
+	t.Run("retransmission reported by D-SACK", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+			ss{500, 'c', "PA", c1, s1, 100, 1000, 0, 0},
+			ss{501, 's', "A", s1, c1 + 100, 0, 1000, 0, 0},
+		), func(i int, s *Segment) {
+			if i == 5 {
+				s.SACK, s.SACKBlocks = true, [][2]uint32{{c1, c1 + 100}}
+			}
+		})
+		if h.Sides[ClientToServer].DSACKed != 1 || h.Verdict != Healthy || !hasReason(h.Notes, "D-SACK") {
+			t.Errorf("D-SACKed %d verdict %v reasons %q notes %q", h.Sides[ClientToServer].DSACKed, h.Verdict, h.Reasons, h.Notes)
+		}
+	})
+
+	t.Run("bytes, segments and truncation per side", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{20, 'c', "PA", c1, s1, 1000, 1000, 0, 0},
+			ss{21, 'c', "PA", c1 + 1000, s1, 500, 1000, 0, 0},
+			ss{25, 's', "PA", s1, c1 + 1500, 30, 1000, 0, 0},
+		), func(i int, s *Segment) {
+			if i == 3 {
+				s.CapturedLen = 64
+			}
+		})
+		c := h.Sides[ClientToServer]
+		if c.Segments != 4 || c.DataSegments != 2 || c.Bytes != 1500 || c.LargestSegment != 1000 || c.Truncated != 1 || c.TruncatedBytes != 936 {
+			t.Errorf("client side %+v", c)
+		}
+		if s := h.Sides[ServerToClient]; s.Bytes != 30 || s.Segments != 2 {
+			t.Errorf("server side %+v", s)
+		}
+	})
+}
