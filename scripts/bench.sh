@@ -100,7 +100,7 @@ cmds=(
 )
 
 # field FILE LABEL: a value from /usr/bin/time -v output.
-field() { grep -F "$2" "$1" | head -1 | sed 's/.*: //'; }
+field() { grep -m1 -F "$2" "$1" | sed 's/.*: //'; }
 # seconds H:MM:SS.ss or M:SS.ss -> seconds.
 seconds() { echo "$1" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.3f", s }'; }
 
@@ -132,7 +132,9 @@ done
 
 packets=$(sed -n 's/.* packets \([0-9]*\) .*/\1/p' "$work/out.4")
 [ -n "$packets" ] || { echo "bench: floor printed no packet count: $(cat "$work/out.4" "$work/err.4")" >&2; exit 1; }
-reported=$(sed -n 's/.*"packets": \([0-9]*\).*/\1/p' "$work/report.json" | head -1)
+# grep -m1, not "| head -1": under pipefail a reader that stops early
+# kills the writer with SIGPIPE, and set -e the script.
+reported=$(grep -m1 -o '"packets": [0-9]*' "$work/report.json" | tr -dc 0-9 || true)
 
 check=0
 "$bin/expectcheck" "$work/report.json" "$expect" 15 >"$work/check.txt" 2>&1 || check=$?
