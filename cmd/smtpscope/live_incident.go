@@ -127,7 +127,10 @@ func (rules *incidentRules) connection(w *connWatch, c *reassembly.Conn, s *smtp
 	case hs.RefusedBy.Frame != 0:
 		return incident{Time: hs.RefusedBy.Time, Kind: string(report.CauseConnectRefused), Frame: hs.RefusedBy.Frame,
 			Summary: fmt.Sprintf("the connection to %s was refused: its SYN was answered by RST", c.Server)}, true
-	case hs.SYNACK.Frame != 0 || h.Sides[reassembly.ServerToClient].Segments > 0:
+	case hs.SYNACK.Frame != 0 || h.Sides[reassembly.ServerToClient].Segments > 0 ||
+		h.Sides[reassembly.ClientToServer].DataSegments > 0:
+		// A client sends data only after a SYN+ACK, even one the capture
+		// missed (asymmetric routing, a one-sided capture).
 		w.established = true
 	case timed:
 		return incident{Time: now, Kind: string(report.CauseConnectTimeout), Frame: hs.LastSYN.Frame,

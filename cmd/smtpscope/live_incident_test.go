@@ -151,11 +151,12 @@ func syntheticConn(server netip.AddrPort, segs ...reassembly.Segment) *reassembl
 }
 
 var (
-	synSeg    = reassembly.Segment{Frame: 1, Time: liveT0, Dir: reassembly.ClientToServer, Seq: 1000, SYN: true, Window: 64240}
-	synRetry  = reassembly.Segment{Frame: 2, Time: liveAt(1), Dir: reassembly.ClientToServer, Seq: 1000, SYN: true, Window: 64240}
-	synACKSeg = reassembly.Segment{Frame: 2, Time: liveAt(0.001), Dir: reassembly.ServerToClient, Seq: 5000, Ack: 1001, SYN: true, ACK: true, Window: 65160}
-	rstSeg    = reassembly.Segment{Frame: 2, Time: liveAt(0.001), Dir: reassembly.ServerToClient, Seq: 0, Ack: 1001, RST: true, ACK: true}
-	dataSeg   = reassembly.Segment{Frame: 1, Time: liveT0, Dir: reassembly.ClientToServer, Seq: 1000, Ack: 5000, ACK: true, Len: 6, CapturedLen: 6, Window: 500}
+	synSeg     = reassembly.Segment{Frame: 1, Time: liveT0, Dir: reassembly.ClientToServer, Seq: 1000, SYN: true, Window: 64240}
+	synRetry   = reassembly.Segment{Frame: 2, Time: liveAt(1), Dir: reassembly.ClientToServer, Seq: 1000, SYN: true, Window: 64240}
+	synACKSeg  = reassembly.Segment{Frame: 2, Time: liveAt(0.001), Dir: reassembly.ServerToClient, Seq: 5000, Ack: 1001, SYN: true, ACK: true, Window: 65160}
+	rstSeg     = reassembly.Segment{Frame: 2, Time: liveAt(0.001), Dir: reassembly.ServerToClient, Seq: 0, Ack: 1001, RST: true, ACK: true}
+	clientData = reassembly.Segment{Frame: 3, Time: liveAt(0.01), Dir: reassembly.ClientToServer, Seq: 1001, Ack: 5001, ACK: true, Len: 24, CapturedLen: 24, Window: 500}
+	dataSeg    = reassembly.Segment{Frame: 1, Time: liveT0, Dir: reassembly.ClientToServer, Seq: 1000, Ack: 5000, ACK: true, Len: 6, CapturedLen: 6, Window: 500}
 )
 
 // TestIncidentConnectionRules checks the rules of the connection itself:
@@ -179,6 +180,7 @@ func TestIncidentConnectionRules(t *testing.T) {
 		{"SYN unanswered, no sweep", syntheticConn(liveServer, synSeg, synRetry), true, nil, 9, false, false, ""},
 		{"SYN unanswered, not an SMTP port", syntheticConn(other, synSeg, synRetry), false, nil, 9, false, true, ""},
 		{"handshake done", syntheticConn(liveServer, synSeg, synACKSeg), true, nil, 9, false, true, ""},
+		{"SYN+ACK not captured, client sends data", syntheticConn(liveServer, synSeg, clientData), true, nil, 9, false, true, ""},
 		{"picked up mid-stream", syntheticConn(liveServer, dataSeg), true, nil, 9, false, true, ""},
 		{"greeting 220", syntheticConn(liveServer, synSeg, synACKSeg), true, liveReply(220, 4, 0.01), 9, false, true, ""},
 		{"greeting 421", syntheticConn(liveServer, synSeg, synACKSeg), true, liveReply(421, 4, 0.01), 0.01, false, false, "deferred@4"},
