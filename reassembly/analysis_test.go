@@ -642,6 +642,12 @@ func compareWithTshark(t *testing.T, c analysisCapture, row *analysisAgreement) 
 			continue
 		}
 		row.tcpFrames++
+		// The helper numbers connections as tcp.stream does; a frame put in
+		// another stream would be analysed against the wrong history.
+		if tcp && inTruth && tf.stream != strconv.Itoa(fr.stream) {
+			row.disagreements++
+			t.Errorf("frame %d tcp.stream: helper %d, tshark (%s) %q", n, fr.stream, source, tf.stream)
+		}
 		if fr.flags != 0 {
 			row.flagged++
 		}
