@@ -15,6 +15,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -36,47 +38,8 @@ const liveLabWait = 4 * time.Second
 // eod-no-reply with exit status 1, and the capture it wrote must analyse
 // to the same verdict.
 func TestLiveEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end: builds smtpscope and captures for 8 s")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("end-to-end live test needs root (it creates a network namespace and captures on its loopback)")
-	}
-	ipTool, err := exec.LookPath("ip")
-	if err != nil {
-		t.Skip("end-to-end live test needs the ip command (iproute2) for network namespaces")
-	}
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("end-to-end live test needs the go tool in PATH to build smtpscope")
-	}
-
+	bin, ipTool, ns := liveE2ESetup(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "smtpscope")
-	build := exec.Command(gotool, "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
-	ns := fmt.Sprintf("smtpscope-live-%d", os.Getpid())
-	ipCmd := func(args ...string) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, ipTool, args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	ipCmd("netns", "add", ns)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, ipTool, "netns", "del", ns).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v\n%s", ns, err, out)
-		}
-	})
-	ipCmd("-n", ns, "link", "set", "lo", "up")
 
 	// Every wait below is bounded by ctx.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -241,6 +204,54 @@ func TestLiveEndToEnd(t *testing.T) {
 	}
 }
 
+// liveE2ESetup skips unless the test can run smtpscope live in a network
+// namespace, then builds smtpscope with cgo and creates the namespace with
+// its loopback up (deleted when the test ends).
+func liveE2ESetup(t *testing.T) (bin, ipTool, ns string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: builds smtpscope and captures live")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("end-to-end live test needs root (it creates a network namespace and captures on its loopback)")
+	}
+	ipTool, err := exec.LookPath("ip")
+	if err != nil {
+		t.Skip("end-to-end live test needs the ip command (iproute2) for network namespaces")
+	}
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("end-to-end live test needs the go tool in PATH to build smtpscope")
+	}
+
+	bin = filepath.Join(t.TempDir(), "smtpscope")
+	build := exec.Command(gotool, "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	ns = fmt.Sprintf("smtpscope-live-%d", os.Getpid())
+	ipCmd := func(args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, ipTool, args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ipCmd("netns", "add", ns)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, ipTool, "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v\n%s", ns, err, out)
+		}
+	})
+	ipCmd("-n", ns, "link", "set", "lo", "up")
+	return bin, ipTool, ns
+}
+
 // liveLabCommand runs this test binary as the lab (TestLiveLabHelper)
 // inside the namespace, pinned to CPU 0 when taskset is there.
 func liveLabCommand(ctx context.Context, ipTool, ns string) *exec.Cmd {
@@ -396,4 +407,69 @@ func sendAndGiveUp(addr string) error {
 	fmt.Printf("client: no reply to the end-of-data in %s; giving up\n", liveLabWait)
 	_, err = io.WriteString(c, "QUIT\r\n")
 	return err
+}
+
+// TestLiveSignals checks that SIGINT and SIGTERM end a run without
+// --duration: smtpscope stops within a read timeout or two, says why, and
+// writes the report; nothing failed, so the exit status is 0.
+func TestLiveSignals(t *testing.T) {
+	bin, ipTool, ns := liveE2ESetup(t)
+	for _, sig := range []struct {
+		signal os.Signal
+		reason string
+	}{{os.Interrupt, "interrupt signal received"}, {syscall.SIGTERM, "terminated signal received"}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// ip netns exec execs smtpscope: the signal goes to smtpscope itself.
+		live := exec.CommandContext(ctx, ipTool, "netns", "exec", ns, bin, "live", "-i", "lo", "--format", "json")
+		var stdout bytes.Buffer
+		var stderr lockedBuffer
+		live.Stdout, live.Stderr = &stdout, &stderr
+		if err := live.Start(); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		// Bounded wait for the start line: the capture runs.
+		for ctx.Err() == nil && !strings.Contains(stderr.String(), `"type":"start"`) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		sent := time.Now()
+		if err := live.Process.Signal(sig.signal); err != nil {
+			t.Fatal(err)
+		}
+		err := live.Wait()
+		took := time.Since(sent)
+		cancel()
+		if err != nil {
+			t.Errorf("%v: smtpscope live: %v, want exit status 0\n%s", sig.signal, err, stderr.String())
+		}
+		if took > 2*time.Second {
+			t.Errorf("%v: smtpscope took %s to stop", sig.signal, took)
+		}
+		if !strings.Contains(stderr.String(), `"type":"stop","time":`) || !strings.Contains(stderr.String(), `"reason":"`+sig.reason+`"`) {
+			t.Errorf("%v: no stop line saying %q:\n%s", sig.signal, sig.reason, stderr.String())
+		}
+		var rep analyzedReport
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Verdict.Cause != "ok" {
+			t.Errorf("%v: report %+v (%v), want verdict ok:\n%s", sig.signal, rep.Verdict, err, stdout.String())
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that a process writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
