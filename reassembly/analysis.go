@@ -48,9 +48,8 @@ type flowState struct {
 	baseSeqSet bool
 	baseSeq    uint32
 
-	nextSeq      uint32 // highest sequence number sent, plus its length
-	nextSeqTime  time.Time
-	nextSeqFrame int
+	nextSeq     uint32 // highest sequence number sent, plus its length
+	nextSeqTime time.Time
 	// maxSeqToBeAcked is the end of the contiguous data seen from this
 	// side: an ACK beyond it covers bytes the capture never held.
 	maxSeqToBeAcked uint32
@@ -63,9 +62,8 @@ type flowState struct {
 	// SYN: its window is still the SYN's, which is never scaled.
 	isFirstAck bool
 
-	dupAckNum     int // duplicate ACKs in a row; -1 after an ACKed-unseen
-	lastNonDupAck int
-	lastFlags     Flag // flags of this side's last segment
+	dupAckNum int  // duplicate ACKs in a row; -1 after an ACKed-unseen
+	lastFlags Flag // flags of this side's last segment
 }
 
 // Analyzer runs Wireshark's TCP analysis over the segments of one
@@ -93,7 +91,9 @@ type Analyzer struct {
 }
 
 // Observe analyses one segment and returns the tcp.analysis flags it earns,
-// as tshark 4.0 would set them for that frame.
+// as tshark 4.0 sets them for that frame. Call it once per packet of the
+// connection, in file order. It keeps nothing of s (nor of its
+// SACKBlocks), so the caller may reuse the Segment.
 func (a *Analyzer) Observe(s *Segment) Flag {
 	if !a.started {
 		a.started = true
@@ -191,7 +191,6 @@ func (a *Analyzer) analyze(s *Segment, fwd, rev *flowState) Flag {
 
 	// A new ack number starts a new run of duplicate ACKs.
 	if s.Ack != fwd.lastAck {
-		fwd.lastNonDupAck = s.Frame
 		fwd.dupAckNum = 0
 	}
 
@@ -228,7 +227,6 @@ func (a *Analyzer) analyze(s *Segment, fwd, rev *flowState) Flag {
 	// probes do not advance it.
 	if (seqGT(nextSeq, fwd.nextSeq) || fwd.nextSeq == 0) && !zwp {
 		fwd.nextSeq = nextSeq
-		fwd.nextSeqFrame = s.Frame
 		fwd.nextSeqTime = s.Time
 	}
 	// Keep the end of the contiguous data, to notice ACKs of unseen bytes.

@@ -13,6 +13,9 @@ const (
 	// rttReservoir is how many RTT samples per side are kept for the
 	// median (a uniform reservoir sample, Vitter's algorithm R).
 	rttReservoir = 64
+	// retransMemory is how many recent retransmissions per side are kept
+	// to be matched with the peer's D-SACK blocks.
+	retransMemory = 16
 	// numFlags is the number of tcp.analysis flags the Analyzer counts.
 	numFlags = 14
 )
@@ -64,8 +67,8 @@ type sideRecord struct {
 	ackValue uint32 // highest ack this side sent (ACK flag set)
 
 	// Recent retransmissions, to match the peer's D-SACK blocks.
-	retrans  [rttOutstanding]seqRange
-	retransN int // total added; the ring holds the last rttOutstanding
+	retrans  [retransMemory]seqRange
+	retransN int // total added; the ring holds the last retransMemory
 	dsacked  int
 
 	// Zero-window stretches this side advertised.
@@ -86,7 +89,7 @@ type seqRange struct {
 
 // retransmitted remembers a retransmitted data segment.
 func (s *sideRecord) retransmitted(seq, end uint32) {
-	s.retrans[s.retransN%rttOutstanding] = seqRange{start: seq, end: end}
+	s.retrans[s.retransN%retransMemory] = seqRange{start: seq, end: end}
 	s.retransN++
 }
 
@@ -104,7 +107,7 @@ func (s *sideRecord) dsack(ack uint32, blocks [][2]uint32) {
 	if !isDSACK {
 		return
 	}
-	for i := 0; i < min(s.retransN, rttOutstanding); i++ {
+	for i := 0; i < min(s.retransN, retransMemory); i++ {
 		r := &s.retrans[i]
 		if !r.dsacked && seqLT(r.start, b[1]) && seqLT(b[0], r.end) {
 			r.dsacked = true
