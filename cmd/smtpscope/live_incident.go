@@ -256,12 +256,16 @@ func endWords(e smtp.EndReason) string {
 	return "the capture ended"
 }
 
-// waitSpan formats a duration for event lines: "2.0 s", "340 ms".
+// waitSpan formats a duration for event lines as the report does: "2.0 s",
+// "340 ms", "0.38 ms".
 func waitSpan(d time.Duration) string {
-	if d >= time.Second {
+	switch {
+	case d >= time.Second:
 		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
 	}
-	return fmt.Sprintf("%d ms", d.Milliseconds())
+	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
 }
 
 // groupDigits formats n with thousands separators: 1,230,123.

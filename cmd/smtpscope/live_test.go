@@ -608,3 +608,24 @@ func TestLiveNeedsCgo(t *testing.T) {
 		t.Errorf("stdout %q, want nothing", stdout.String())
 	}
 }
+
+// BenchmarkLiveLoop measures the live per-packet path (pipeline, incident
+// rules, sweeps) over the relay-stall capture, paced as a live capture.
+func BenchmarkLiveLoop(b *testing.B) {
+	path := scenarioPath("relay-stall")
+	b.ReportAllocs()
+	frames := 0
+	for b.Loop() {
+		f, err := capture.OpenFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		src := &pacedSource{f: f}
+		cfg := liveConfig{ports: []uint16{25}, eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second,
+			idleTimeout: time.Minute, interval: time.Second, events: newEventWriter(io.Discard, "text"), clock: src.clock}
+		res := runLiveLoop(context.Background(), src, cfg)
+		frames = res.report.Inputs[0].Packets
+		f.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*frames), "ns/frame")
+}
