@@ -1,0 +1,648 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The Markdown and HTML writers share one view of a Report, built here.
+// The view only groups, orders, caps and words what the Report already
+// says; every verdict in it comes from diagnose.go (connectionFailed,
+// the diagnoses, sortedConnections).
+
+// Limits that keep a rendering of a huge report readable and bounded. The
+// JSON report always has everything.
+const (
+	// maxDetailed is how many failing or noted connections get a full
+	// section; the rest are listed one line each.
+	maxDetailed = 25
+	// maxBriefRows caps the one-line-per-connection tables.
+	maxBriefRows = 200
+	// maxLadders is how many failing connections get a ladder diagram in HTML.
+	maxLadders = 10
+	// maxTimelineBars caps the HTML timeline; failing connections are kept first.
+	maxTimelineBars = 300
+)
+
+// reportView is a Report arranged for reading: the headline, failing
+// connections, connections that delivered with a note, then the rest.
+type reportView struct {
+	Inputs  []inputView
+	Packets int
+	// Span is the capture's length, CaptureStart its first packet.
+	Span         time.Duration
+	CaptureStart time.Time
+	Verdict      Diagnosis
+	// Failed is Report.Failed: the exit status 1 condition.
+	Failed bool
+	Totals Totals
+	// Failing and Noted have a full section each; Brief lists the failing
+	// and noted connections beyond maxDetailed.
+	Failing     []connView
+	Noted       []connView
+	Brief       []briefRow
+	BriefMore   int
+	Servers     []serverRow
+	Healthy     []briefRow
+	HealthyMore int
+	// OtherTCP counts connections that are neither SMTP nor diagnosed.
+	OtherTCP int
+	// ManyInputs is set when frame numbers must be read with a file name.
+	ManyInputs bool
+}
+
+// inputView is one capture file.
+type inputView struct {
+	Name, Format string
+	Packets      int
+	Truncated    bool
+	Warnings     []string
+}
+
+// connView is one failing or noted connection in full.
+type connView struct {
+	Index  int // into Report.Connections
+	Anchor string
+	Stream int
+	Client string
+	Server string
+	// File is the input file name when the report has several.
+	File    string
+	Process string
+	Failed  bool
+	// Headline says what went wrong in a few words.
+	Headline     string
+	Layer        string
+	Cause        Cause
+	Conversation string
+	Findings     []findingView
+	// Others are the connection's other transactions, one line each.
+	Others []string
+	TCP    tcpView
+}
+
+// findingView is one diagnosis with its evidence: a failed transaction's,
+// or the connection's when no transaction carries one.
+type findingView struct {
+	Title    string
+	Facts    []factView
+	Evidence []evidenceView
+	Why      string
+	Filter   string
+}
+
+// factView is a labelled value; Code marks values that came off the wire
+// (addresses, reply texts) and are shown verbatim in monospace.
+type factView struct {
+	Label, Value string
+	Code         bool
+}
+
+// evidenceView is one evidence frame; Offset is from the stream's start.
+type evidenceView struct {
+	Frame  int
+	Offset string
+	What   string
+}
+
+// tcpView is the TCP facts of a connection.
+type tcpView struct {
+	Verdict   string
+	Counts    string
+	Handshake string
+	Sides     []tcpRow
+	Reasons   []string
+	Notes     []string
+	Flags     []flagView
+}
+
+// flagView is a tcp.analysis flag: how many frames had it, the first ones.
+type flagView struct {
+	Field  string
+	Count  int
+	Frames string
+}
+
+// tcpRow is one fact for both directions.
+type tcpRow struct {
+	Name, Client, Server string
+}
+
+// briefRow is a connection on one line.
+type briefRow struct {
+	Anchor   string
+	Stream   int
+	Client   string
+	Server   string
+	File     string
+	Start    string
+	Duration string
+	Result   string
+	Failed   bool
+}
+
+// serverRow aggregates the connections to one server address.
+type serverRow struct {
+	Server          string
+	Connections     int
+	Failing         int
+	Messages        int
+	Delivered       int
+	FailedMessages  int
+	Retransmissions int
+	Resets          int
+	Causes          string
+}
+
+// newReportView arranges r for the Markdown and HTML writers.
+func newReportView(r *Report) *reportView {
+	v := &reportView{Verdict: r.Verdict, Failed: r.Failed(), Totals: r.Totals, ManyInputs: len(r.Inputs) > 1}
+	v.Verdict.Summary, v.Verdict.Evidence = shown(v.Verdict.Summary), nil
+	var end time.Time
+	for _, in := range r.Inputs {
+		iv := inputView{Name: shown(in.Name), Format: shown(in.Format), Packets: in.Packets, Truncated: in.Truncated}
+		for _, w := range in.Warnings {
+			iv.Warnings = append(iv.Warnings, shown(w))
+		}
+		v.Inputs = append(v.Inputs, iv)
+		v.Packets += in.Packets
+		if !in.Start.IsZero() && (v.CaptureStart.IsZero() || in.Start.Before(v.CaptureStart)) {
+			v.CaptureStart = in.Start
+		}
+		if in.End.After(end) {
+			end = in.End
+		}
+	}
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		if !c.Start.IsZero() && (v.CaptureStart.IsZero() || c.Start.Before(v.CaptureStart)) {
+			v.CaptureStart = c.Start
+		}
+		if e := connEnd(c); e.After(end) {
+			end = e
+		}
+	}
+	if !v.CaptureStart.IsZero() {
+		v.Span = end.Sub(v.CaptureStart)
+	}
+
+	var failing, noted []int
+	for _, i := range sortedConnections(r) {
+		c := &r.Connections[i]
+		switch {
+		case connectionFailed(c):
+			failing = append(failing, i)
+		case c.Diagnosis.Cause != CauseOK:
+			noted = append(noted, i)
+		case c.SMTP == nil:
+			v.OtherTCP++
+		default:
+			if len(v.Healthy) < maxBriefRows {
+				v.Healthy = append(v.Healthy, v.briefRow(r, c))
+			} else {
+				v.HealthyMore++
+			}
+		}
+	}
+	detailed := 0
+	for _, group := range [][]int{failing, noted} {
+		for _, i := range group {
+			c := &r.Connections[i]
+			switch {
+			case detailed < maxDetailed:
+				cv := v.connView(r, i)
+				if cv.Failed {
+					v.Failing = append(v.Failing, cv)
+				} else {
+					v.Noted = append(v.Noted, cv)
+				}
+				detailed++
+			case len(v.Brief) < maxBriefRows:
+				v.Brief = append(v.Brief, v.briefRow(r, c))
+			default:
+				v.BriefMore++
+			}
+		}
+	}
+	v.Servers = serverRows(r)
+	return v
+}
+
+// connEnd is the capture time of a connection's last frame.
+func connEnd(c *Connection) time.Time {
+	if c.Start.IsZero() {
+		return time.Time{}
+	}
+	return c.Start.Add(time.Duration(c.DurationMS * float64(time.Millisecond)))
+}
+
+func streamAnchor(c *Connection) string {
+	return fmt.Sprintf("input-%d-stream-%d", c.Input, c.Stream)
+}
+
+func (v *reportView) fileOf(r *Report, c *Connection) string {
+	if !v.ManyInputs || c.Input < 0 || c.Input >= len(r.Inputs) {
+		return ""
+	}
+	return shown(r.Inputs[c.Input].Name)
+}
+
+func (v *reportView) connView(r *Report, i int) connView {
+	c := &r.Connections[i]
+	cv := connView{Index: i, Anchor: streamAnchor(c), Stream: c.Stream, Client: shown(c.Client), Server: shown(c.Server),
+		File: v.fileOf(r, c), Failed: connectionFailed(c), Headline: describeCause(c.Diagnosis.Cause),
+		Layer: c.Diagnosis.Layer, Cause: c.Diagnosis.Cause, TCP: newTCPView(&c.L4)}
+	if p := c.Process; p != nil {
+		cv.Process = fmt.Sprintf("%s (PID %d)", shown(p.Name), p.PID)
+		if p.Path != "" {
+			cv.Process += " " + shown(p.Path)
+		}
+	}
+	if c.SMTP == nil {
+		cv.Findings = []findingView{newFinding(c, "", nil, &c.Diagnosis)}
+		return cv
+	}
+	cv.Conversation = shown(conversation(c.SMTP))
+	n := len(c.SMTP.Transactions)
+	for k := range c.SMTP.Transactions {
+		tx := &c.SMTP.Transactions[k]
+		title := fmt.Sprintf("Message %d of %d", k+1, n)
+		if tx.Diagnosis.Cause != CauseOK {
+			cv.Findings = append(cv.Findings, newFinding(c, title+": "+describeCause(tx.Diagnosis.Cause), tx, &tx.Diagnosis))
+			continue
+		}
+		cv.Others = append(cv.Others, title+": "+shown(txBrief(tx)))
+	}
+	if len(cv.Findings) == 0 && c.Diagnosis.Cause != CauseOK {
+		cv.Findings = append(cv.Findings, newFinding(c, "", nil, &c.Diagnosis))
+	}
+	return cv
+}
+
+// newFinding words one diagnosis; tx is nil for a connection's own.
+func newFinding(c *Connection, title string, tx *Transaction, d *Diagnosis) findingView {
+	f := findingView{Title: title, Why: shown(d.Summary), Filter: shown(d.Filter)}
+	if f.Title == "" {
+		f.Title = upperFirst(describeCause(d.Cause))
+	}
+	if tx != nil {
+		f.Facts = txFacts(tx)
+	}
+	for _, e := range d.Evidence {
+		if e.Frame == 0 {
+			continue
+		}
+		f.Evidence = append(f.Evidence, evidenceView{Frame: e.Frame, Offset: rel(c.Start, e.Time), What: shown(e.What)})
+	}
+	return f
+}
+
+// txFacts lists what a transaction carried, wire values marked as code.
+func txFacts(tx *Transaction) []factView {
+	var fs []factView
+	fs = append(fs, factView{Label: "Outcome", Value: shown(tx.Outcome)})
+	fs = append(fs, factView{Label: "Body", Value: txSize(tx)})
+	if tx.MailFrom != "" || tx.MailFrame != 0 {
+		fs = append(fs, factView{Label: "From", Value: shown(tx.MailFrom), Code: true})
+	}
+	for i, to := range tx.RcptTo {
+		if i == maxListedRcpts {
+			fs = append(fs, factView{Label: "To", Value: fmt.Sprintf("… and %d more", len(tx.RcptTo)-i)})
+			break
+		}
+		fs = append(fs, factView{Label: "To", Value: shown(to), Code: true})
+	}
+	if tx.MessageID != "" {
+		fs = append(fs, factView{Label: "Message-ID", Value: shown(tx.MessageID), Code: true})
+	}
+	if r := tx.Reply; r != nil {
+		fs = append(fs, factView{Label: "Reply", Value: shown(replyLine(r)), Code: true})
+	}
+	if tx.Ended != "" {
+		s := shown(tx.Ended)
+		if tx.EndFrame != 0 {
+			s += fmt.Sprintf(" in frame %d", tx.EndFrame)
+		}
+		if tx.WaitedMS > 0 && tx.EODFrame != 0 {
+			s += ", " + dur(msDuration(tx.WaitedMS)) + " after end-of-data"
+		}
+		fs = append(fs, factView{Label: "Ended", Value: s})
+	}
+	if tx.Incomplete {
+		fs = append(fs, factView{Label: "Capture", Value: "misses part of this transaction"})
+	}
+	return fs
+}
+
+// maxListedRcpts caps the recipients listed per transaction.
+const maxListedRcpts = 5
+
+func txSize(tx *Transaction) string {
+	if tx.Method == "" {
+		s := "none sent (the transaction ended before DATA or BDAT)"
+		if tx.SizeParam > 0 {
+			s += fmt.Sprintf("; SIZE=%s declared", thousands(tx.SizeParam))
+		}
+		return s
+	}
+	s := fmt.Sprintf("%s bytes via %s", thousands(tx.Size), shown(tx.Method))
+	if tx.EODFrame == 0 {
+		s += " before the connection ended"
+	}
+	if tx.SizeParam > 0 && tx.SizeParam != tx.Size {
+		s += fmt.Sprintf(" (SIZE=%s declared)", thousands(tx.SizeParam))
+	}
+	return s
+}
+
+// txBrief is a transaction on one line.
+func txBrief(tx *Transaction) string {
+	s := tx.Outcome
+	if tx.Method != "" {
+		s = fmt.Sprintf("%s bytes via %s, %s", thousands(tx.Size), tx.Method, tx.Outcome)
+	}
+	if tx.Reply != nil {
+		s += " (" + replyLatency(tx.Reply) + ")"
+	}
+	return s
+}
+
+// replyLine is a reply as the server sent it: code, enhanced code, text.
+func replyLine(r *Reply) string {
+	s := strconv.Itoa(r.Code)
+	if r.Enhanced != "" {
+		s += " " + r.Enhanced
+	}
+	if r.Text != "" {
+		s += " " + r.Text
+	}
+	if r.Partial {
+		s += " (partial)"
+	}
+	return s
+}
+
+func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (v *reportView) briefRow(r *Report, c *Connection) briefRow {
+	b := briefRow{Anchor: streamAnchor(c), Stream: c.Stream, Client: shown(c.Client), Server: shown(c.Server), File: v.fileOf(r, c),
+		Start: rel(v.CaptureStart, c.Start), Duration: dur(msDuration(c.DurationMS)), Failed: connectionFailed(c)}
+	switch {
+	case c.Diagnosis.Cause != CauseOK:
+		b.Result = describeCause(c.Diagnosis.Cause)
+	case c.SMTP == nil:
+		b.Result = "not SMTP"
+	case len(c.SMTP.Transactions) == 0:
+		b.Result = "no mail transaction"
+	case len(c.SMTP.Transactions) == 1:
+		b.Result = shown(txBrief(&c.SMTP.Transactions[0]))
+	default:
+		b.Result = fmt.Sprintf("%d messages delivered", len(c.SMTP.Transactions))
+	}
+	return b
+}
+
+func newTCPView(l *L4) tcpView {
+	t := tcpView{Verdict: shown(l.Verdict), Counts: tcpCounts(l)}
+	for _, x := range l.Reasons {
+		t.Reasons = append(t.Reasons, shown(x))
+	}
+	for _, x := range l.Notes {
+		t.Notes = append(t.Notes, shown(x))
+	}
+	h := &l.Handshake
+	var hs []string
+	switch {
+	case h.MidStream:
+		hs = append(hs, "not captured (the capture starts mid-stream)")
+	case h.SYNFrame != 0:
+		s := fmt.Sprintf("SYN frame %d", h.SYNFrame)
+		if h.SYNRetries > 0 {
+			s += fmt.Sprintf(" (sent %d times)", h.SYNRetries+1)
+		}
+		if h.SYNACKFrame != 0 {
+			s += fmt.Sprintf(", SYN-ACK %d", h.SYNACKFrame)
+		}
+		if h.ACKFrame != 0 {
+			s += fmt.Sprintf(", ACK %d", h.ACKFrame)
+		}
+		if h.RefusedFrame != 0 {
+			s += fmt.Sprintf(", refused by RST in frame %d", h.RefusedFrame)
+		}
+		hs = append(hs, s)
+	}
+	if h.InitialRTTMS > 0 {
+		hs = append(hs, "initial RTT "+msText(h.InitialRTTMS))
+	}
+	if h.ClientMSS != 0 || h.ServerMSS != 0 {
+		hs = append(hs, fmt.Sprintf("MSS %s / %s", orDash(intText(h.ClientMSS)), orDash(intText(h.ServerMSS))))
+	}
+	if h.WindowScaling != "" {
+		hs = append(hs, "window scaling "+h.WindowScaling)
+	}
+	t.Handshake = strings.Join(hs, " · ")
+
+	side := func(name string, f func(s *Side) string) {
+		t.Sides = append(t.Sides, tcpRow{Name: name, Client: f(&l.Client), Server: f(&l.Server)})
+	}
+	side("Segments", func(s *Side) string { return thousands(int64(s.Segments)) })
+	side("Bytes", func(s *Side) string { return thousands(s.Bytes) })
+	side("Largest segment", func(s *Side) string { return thousands(int64(s.LargestSegment)) })
+	side("RTT median (min–max, samples)", func(s *Side) string {
+		if s.RTT == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%s (%s–%s, %d)", msText(s.RTT.MedianMS), msText(s.RTT.MinMS), msText(s.RTT.MaxMS), s.RTT.Samples)
+	})
+	side("FIN", func(s *Side) string {
+		if s.FINFrame == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("frame %d", s.FINFrame)
+	})
+	side("RST", func(s *Side) string {
+		var rs []string
+		for _, r := range s.Resets {
+			x := fmt.Sprintf("frame %d (TTL %d)", r.Frame, r.TTL)
+			if r.Injected {
+				x += " probably injected"
+			}
+			if r.DataInFlight {
+				x += " with data in flight"
+			}
+			rs = append(rs, x)
+		}
+		return orDash(strings.Join(rs, ", "))
+	})
+	side("Zero window", func(s *Side) string {
+		if s.ZeroWindowMS == 0 {
+			return "—"
+		}
+		return dur(msDuration(s.ZeroWindowMS))
+	})
+	if l.Client.UnseenBytes+l.Server.UnseenBytes+l.Client.TruncatedBytes+l.Server.TruncatedBytes > 0 {
+		side("Capture loss (ACKed unseen / snaplen-cut bytes)", func(s *Side) string {
+			return thousands(s.UnseenBytes) + " / " + thousands(s.TruncatedBytes)
+		})
+	}
+	names := make([]string, 0, len(l.Analysis))
+	for name := range l.Analysis {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fc := l.Analysis[name]
+		t.Flags = append(t.Flags, flagView{Field: "tcp.analysis." + shown(name), Count: fc.Count, Frames: frameList(fc.Frames)})
+	}
+	return t
+}
+
+func frameList(frames []int) string {
+	s := make([]string, len(frames))
+	for i, f := range frames {
+		s[i] = strconv.Itoa(f)
+	}
+	return strings.Join(s, ", ")
+}
+
+func intText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+// msText formats milliseconds from the model for a table: "0.035 ms", "43.8 ms", "1.2 s".
+func msText(ms float64) string {
+	switch {
+	case ms >= 1000:
+		return dur(msDuration(ms))
+	case ms >= 10:
+		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
+	}
+	return strconv.FormatFloat(ms, 'f', 3, 64) + " ms"
+}
+
+// serverRows aggregates per server address the SMTP connections and the
+// diagnosed ones, in order of first appearance.
+func serverRows(r *Report) []serverRow {
+	var rows []serverRow
+	at := map[string]int{}
+	causes := map[string]map[Cause]int{}
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		if c.SMTP == nil && c.Diagnosis.Cause == CauseOK {
+			continue
+		}
+		k, ok := at[c.Server]
+		if !ok {
+			k = len(rows)
+			at[c.Server] = k
+			rows = append(rows, serverRow{Server: shown(c.Server)})
+			causes[c.Server] = map[Cause]int{}
+		}
+		row := &rows[k]
+		row.Connections++
+		row.Retransmissions += c.L4.Retransmissions
+		row.Resets += c.L4.Resets
+		if connectionFailed(c) {
+			row.Failing++
+		}
+		if c.Diagnosis.Cause != CauseOK {
+			causes[c.Server][c.Diagnosis.Cause]++
+		}
+		if c.SMTP == nil {
+			continue
+		}
+		for _, tx := range c.SMTP.Transactions {
+			row.Messages++
+			switch tx.Outcome {
+			case "delivered":
+				row.Delivered++
+			case "no-reply", "aborted", "rejected", "deferred":
+				row.FailedMessages++
+			}
+		}
+	}
+	for k := range rows {
+		cs := causes[rows[k].Server]
+		names := make([]string, 0, len(cs))
+		for cause := range cs {
+			names = append(names, string(cause))
+		}
+		sort.Slice(names, func(a, b int) bool {
+			if sa, sb := severity[Cause(names[a])], severity[Cause(names[b])]; sa != sb {
+				return sa > sb
+			}
+			return names[a] < names[b]
+		})
+		for j, name := range names {
+			names[j] = fmt.Sprintf("%d × %s", cs[Cause(name)], name)
+		}
+		rows[k].Causes = strings.Join(names, ", ")
+	}
+	return rows
+}
+
+// headlineCounts says how many transactions failed, in one sentence.
+func (v *reportView) headlineCounts() string {
+	t := v.Totals
+	var s string
+	switch {
+	case t.Transactions == 0:
+		s = "no mail transaction"
+	case t.Failed == 0:
+		s = fmt.Sprintf("%d of %d mail transactions delivered", t.Delivered, t.Transactions)
+	default:
+		s = fmt.Sprintf("%d of %d mail transactions failed, %d delivered", t.Failed, t.Transactions, t.Delivered)
+	}
+	conn := "connections"
+	if t.Connections == 1 {
+		conn = "connection"
+	}
+	return fmt.Sprintf("%s · %d TCP %s, %d SMTP", s, t.Connections, conn, t.SMTPConnections)
+}
+
+// tcpCounts is the TCP trouble counters in words.
+func tcpCounts(l *L4) string {
+	return plural(l.Retransmissions, "retransmission") + " · " + plural(l.Resets, "reset") + " · " +
+		plural(l.ZeroWindows, "zero window")
+}
+
+// plural is "1 reset", "2 resets".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// shown makes hidden characters visible: control characters, line
+// breaks, bidirectional overrides and zero-width characters become Go
+// escapes (\r, \n, \u202e), so that text from the wire can neither break
+// a line nor reorder or hide the text around it. Both writers show only
+// shown text.
+func shown(s string) string {
+	if !strings.ContainsFunc(s, hiddenRune) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if hiddenRune(r) {
+			b.WriteString(runeEscape(r))
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
