@@ -123,6 +123,7 @@ type liveFlags struct {
 	color          string
 }
 
+// runLive is "smtpscope live": it returns the exit status.
 func runLive(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("live", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -194,8 +195,16 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		f.filter = smtpFilter(ports)
 	}
 
-	// Open every output before the capture, so that a wrong path fails
-	// now rather than after hours of capture.
+	// The capture opens first: when it cannot (no permission, no cgo), no
+	// file of the user's has been truncated. The outputs open next, so
+	// that a wrong path fails now rather than after hours of capture.
+	src, err := capture.OpenLive(capture.LiveOptions{
+		Interface: f.iface, Filter: f.filter, Snaplen: f.snaplen, Promisc: f.promisc, Timeout: liveReadTimeout,
+	})
+	if err != nil {
+		return fail("%s", oneLine(err))
+	}
+	defer src.Close()
 	out := stdout
 	var reportFile *os.File
 	if f.output != "" && f.output != "-" {
@@ -215,14 +224,6 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		packetFile = file
 		defer packetFile.Close()
 	}
-
-	src, err := capture.OpenLive(capture.LiveOptions{
-		Interface: f.iface, Filter: f.filter, Snaplen: f.snaplen, Promisc: f.promisc, Timeout: liveReadTimeout,
-	})
-	if err != nil {
-		return fail("%s", oneLine(err))
-	}
-	defer src.Close()
 
 	cfg := liveConfig{
 		ports: ports, eodTimeout: f.eodTimeout, connectTimeout: f.connectTimeout, idleTimeout: f.idleTimeout,

@@ -473,3 +473,27 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestLiveOutputPaths checks that a report or packet file that cannot be
+// created ends the run before the capture starts, with exit status 2. The
+// capture is opened on the loopback, where nothing is sent.
+func TestLiveOutputPaths(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("opening a live capture needs root")
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, args := range [][]string{
+		{"-o", filepath.Join(missing, "report.txt")},
+		{"--write", filepath.Join(missing, "out.pcapng")},
+	} {
+		var out, errOut bytes.Buffer
+		start := time.Now()
+		status := run(append([]string{"live", "-i", "lo", "--duration", "5s"}, args...), nil, &out, &errOut)
+		if status != exitError || !strings.Contains(errOut.String(), "no such file or directory") {
+			t.Errorf("live %q: exit %d, stderr %q; want exit 2 and the path error", args, status, errOut.String())
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("live %q: took %s, want an error before the capture", args, took)
+		}
+	}
+}
