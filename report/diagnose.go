@@ -166,6 +166,9 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		cmd := &s.Commands[i]
 		m.Commands = append(m.Commands, Command{Verb: cmd.Verb, Frame: cmd.Frame, Time: cmd.Time, Reply: reply(cmd.Reply, cmd.Time)})
 	}
+	for i := range s.Unmatched {
+		m.Unmatched = append(m.Unmatched, *reply(&s.Unmatched[i], time.Time{}))
+	}
 	for _, a := range s.Anomalies {
 		m.Anomalies = append(m.Anomalies, Anomaly{Name: a.Name, Frame: a.Frame, Detail: a.Detail})
 	}

@@ -343,12 +343,14 @@ func ladderEvents(c *Connection) ([]ladderEvent, []ladderSpan) {
 		}
 		add(e)
 	case h.SYNFrame != 0:
-		label := "SYN"
-		if h.SYNRetries > 0 {
-			label = fmt.Sprintf("SYN, sent %d times", h.SYNRetries+1)
-		}
-		add(ladderEvent{frame: h.SYNFrame, dir: toServer, class: "hs", label: label,
+		add(ladderEvent{frame: h.SYNFrame, dir: toServer, class: "hs", label: "SYN",
 			awaits: "the SYN", replyFrame: max(h.SYNACKFrame, h.RefusedFrame)})
+		// A connection of nothing but SYNs ends with the last one, whose
+		// time is the connection's end.
+		if h.SYNRetries > 0 && h.SYNACKFrame == 0 && c.L4.Server.Segments == 0 && c.LastFrame > h.SYNFrame {
+			add(ladderEvent{frame: c.LastFrame, dir: toServer, class: "hs",
+				label: fmt.Sprintf("SYN again: sent %d times in all, never answered", h.SYNRetries+1)})
+		}
 		if h.SYNACKFrame != 0 {
 			add(ladderEvent{frame: h.SYNACKFrame, dir: toClient, class: "hs", label: "SYN-ACK"})
 		}
@@ -431,7 +433,7 @@ func txEvents(c *Connection, tx *Transaction, add func(ladderEvent) *ladderEvent
 	if tx.EODFrame != 0 {
 		label := fmt.Sprintf("\".\" end-of-data · %s-byte message", thousands(tx.Size))
 		if tx.Method == "BDAT" {
-			label = fmt.Sprintf("BDAT LAST end-of-data · %s-byte message", thousands(tx.Size))
+			label = fmt.Sprintf("end of the BDAT LAST chunk (end-of-data) · %s-byte message", thousands(tx.Size))
 		}
 		e := ladderEvent{frame: tx.EODFrame, time: tx.EODTime, dir: toServer, class: "eod", label: label, awaits: "end-of-data"}
 		if tx.Reply != nil {

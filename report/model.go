@@ -145,7 +145,10 @@ type SMTP struct {
 	MidStream    bool          `json:"mid_stream,omitempty"`
 	Commands     []Command     `json:"commands"`
 	Transactions []Transaction `json:"transactions"`
-	Anomalies    []Anomaly     `json:"anomalies,omitempty"`
+	// Unmatched are replies that answered no command (an unprompted 421
+	// or 451 before the server hangs up, say).
+	Unmatched []Reply   `json:"unmatched_replies,omitempty"`
+	Anomalies []Anomaly `json:"anomalies,omitempty"`
 	// Verdict is "ok" when every transaction was delivered (or there were
 	// none and nothing failed), else "failed".
 	Verdict string `json:"verdict"`

@@ -35,6 +35,9 @@ const (
 	DefaultMaxChunkSize = 1 << 30
 )
 
+// MaxUnmatchedReplies bounds Session.Unmatched.
+const MaxUnmatchedReplies = 16
+
 // Fixed limits.
 const (
 	// maxAnomaliesPerName keeps one noisy anomaly from hiding the others.
@@ -1150,6 +1153,9 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		default:
 			if d.firstServer != firstReplyOther || len(d.s.Commands) > 0 {
 				d.anomalyf("unmatched-reply", r.Frame, "reply %d answers no command", r.Code)
+				if len(d.s.Unmatched) < MaxUnmatchedReplies {
+					d.s.Unmatched = append(d.s.Unmatched, *r)
+				}
 			}
 		}
 		return

@@ -252,6 +252,10 @@ type Session struct {
 	// server's first reply is not a greeting, or, without server data, the
 	// client's first line is not EHLO, HELO or LHLO.
 	MidStream bool
+	// Unmatched lists, up to MaxUnmatchedReplies, replies that answered no
+	// command: an unprompted 421/451 before the server hangs up, or an
+	// extra reply to a line the decoder did not take for a command.
+	Unmatched []Reply
 	// Anomalies lists oddities, bounded in number.
 	Anomalies []Anomaly
 	// AnomaliesDropped counts anomalies not listed because of the bound
