@@ -133,7 +133,7 @@ func (rules *incidentRules) connection(w *connWatch, c *reassembly.Conn, s *smtp
 		// missed (asymmetric routing, a one-sided capture).
 		w.established = true
 	case timed:
-		return incident{Time: now, Kind: string(report.CauseConnectTimeout), Frame: hs.LastSYN.Frame,
+		return incident{Time: now, Kind: string(report.CauseConnectTimeout), Frame: hs.SYN.Frame,
 			Summary: fmt.Sprintf("the connection to %s is unanswered: %d SYN(s) and no SYN+ACK in %s",
 				c.Server, hs.SYNRetries+1, waitSpan(now.Sub(hs.SYN.Time)))}, true
 	}

@@ -176,7 +176,7 @@ func TestIncidentConnectionRules(t *testing.T) {
 		{"refused", syntheticConn(liveServer, synSeg, rstSeg), true, nil, 0.001, true, false, "connect-refused@2"},
 		{"refused, not an SMTP port", syntheticConn(other, synSeg, rstSeg), false, nil, 0.001, true, false, ""},
 		{"SYN unanswered, in time", syntheticConn(liveServer, synSeg, synRetry), true, nil, 2.9, false, true, ""},
-		{"SYN unanswered", syntheticConn(liveServer, synSeg, synRetry), true, nil, 3, false, true, "connect-timeout@2"},
+		{"SYN unanswered", syntheticConn(liveServer, synSeg, synRetry), true, nil, 3, false, true, "connect-timeout@1"},
 		{"SYN unanswered, no sweep", syntheticConn(liveServer, synSeg, synRetry), true, nil, 9, false, false, ""},
 		{"SYN unanswered, not an SMTP port", syntheticConn(other, synSeg, synRetry), false, nil, 9, false, true, ""},
 		{"handshake done", syntheticConn(liveServer, synSeg, synACKSeg), true, nil, 9, false, true, ""},
