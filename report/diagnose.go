@@ -458,8 +458,11 @@ func headline(r *Report) Diagnosis {
 		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: s}
 	}
 	h := Diagnosis{Layer: worst.Layer, Cause: worst.Cause}
-	switch worst.Cause {
-	case CauseEODNoReply, CauseEODPartialReply:
+	switch {
+	case !worstFailed:
+		h.Summary = fmt.Sprintf("No failed mail transaction (%d of %d delivered), but on %d connection(s): %s",
+			r.Totals.Delivered, r.Totals.Transactions, n, worst.Summary)
+	case worst.Cause == CauseEODNoReply || worst.Cause == CauseEODPartialReply:
 		h.Summary = fmt.Sprintf("the server never answered end-of-data on %d connection(s); %s", n, l4Clause(r))
 	default:
 		h.Summary = fmt.Sprintf("%s on %d connection(s): %s", worst.Cause, n, worst.Summary)

@@ -166,6 +166,28 @@ func healthy() *Report {
 		Totals:      Totals{Connections: 3, SMTPConnections: 2, Transactions: 2, Delivered: 2}}
 }
 
+// connectTimeout: six SYNs over 5.1 s, none answered.
+func connectTimeout() *Report {
+	diag := Diagnosis{Layer: LayerL4, Cause: CauseConnectTimeout, Filter: "tcp.stream eq 0",
+		Summary: "The connection to 10.0.0.25:25 was never answered: 6 SYN(s) over 5.1 s got no SYN+ACK (host down, route missing, or a firewall dropping it).",
+		Evidence: []Evidence{{Frame: 1, Time: rt(0), What: "client sent SYN"},
+			{Frame: 6, Time: rt(5.1015), What: "SYN sent 6 times, never answered"}}}
+	c := Connection{Stream: 0, Client: "10.0.0.5:40001", Server: "10.0.0.25:25", FirstFrame: 1, LastFrame: 6,
+		Start: rt(0), DurationMS: 5101.5, Packets: 6,
+		L4: L4{Retransmissions: 5, Verdict: "broken",
+			Reasons:   []string{"connection not answered: 6 SYN(s) from frame 1 to frame 6 (5.102s) got no SYN+ACK"},
+			Analysis:  map[string]FlagCount{"retransmission": {Count: 5, Frames: []int{2, 3, 4, 5, 6}}},
+			Handshake: Handshake{SYNFrame: 1, SYNRetries: 5, ClientMSS: 1460, WindowScaling: "unknown"},
+			Client:    Side{Segments: 6}},
+		Diagnosis: diag}
+	return &Report{Schema: Schema,
+		Inputs: []Input{{Name: "connect-timeout.pcapng", Format: "pcapng", Packets: 6, Start: rt(0), End: rt(5.1015)}},
+		Verdict: Diagnosis{Layer: LayerL4, Cause: CauseConnectTimeout,
+			Summary: "connect-timeout on 1 connection(s): " + diag.Summary},
+		Connections: []Connection{c},
+		Totals:      Totals{Connections: 1}}
+}
+
 // hostileText is attacker-controlled text that must come out inert.
 const hostileText = "<script>alert(1)</script> | `tick` ``two`` \r\n## not a heading \u202eevil [x](javascript:alert(1)) @everyone #1 $x$ </svg>"
 
@@ -236,6 +258,7 @@ func renderCases() []struct {
 		{"rejected", rejection()},
 		{"reset-mid-data", resetMidData()},
 		{"healthy", healthy()},
+		{"connect-timeout", connectTimeout()},
 		{"hostile", hostile()},
 	}
 }

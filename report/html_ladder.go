@@ -210,7 +210,7 @@ func newLadder(c *Connection, id string) *ladderSVG {
 				}
 				l.Bands = append(l.Bands, band)
 				l.Breaks = append(l.Breaks, ladderBreak{X: ladderClientX, Y: band.Y + 10}, ladderBreak{X: ladderServerX, Y: band.Y + 10})
-				y += ladderRowGap + h
+				y += ladderRowGap + h + 8
 			default:
 				y += ladderRowGap + ladderBurst*float64(gap)/float64(silenceMin)
 			}

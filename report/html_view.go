@@ -79,8 +79,10 @@ type connView struct {
 	Cause        Cause
 	Conversation string
 	Findings     []findingView
-	// Others are the connection's other transactions, one line each.
-	Others []string
+	// Others are the connection's other transactions, one line each;
+	// OthersAll says they are all of them (the finding is the connection's).
+	Others    []string
+	OthersAll bool
 	TCP    tcpView
 }
 
@@ -278,6 +280,7 @@ func (v *reportView) connView(r *Report, i int) connView {
 	}
 	if len(cv.Findings) == 0 && c.Diagnosis.Cause != CauseOK {
 		cv.Findings = append(cv.Findings, newFinding(c, "", nil, &c.Diagnosis))
+		cv.OthersAll = true
 	}
 	return cv
 }
@@ -610,7 +613,7 @@ func (v *reportView) headlineCounts() string {
 	if t.Connections == 1 {
 		conn = "connection"
 	}
-	return fmt.Sprintf("%s · %d TCP %s, %d SMTP", s, t.Connections, conn, t.SMTPConnections)
+	return upperFirst(fmt.Sprintf("%s · %d TCP %s, %d SMTP", s, t.Connections, conn, t.SMTPConnections))
 }
 
 // tcpCounts is the TCP trouble counters in words.

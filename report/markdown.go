@@ -143,7 +143,11 @@ func (m *mdWriter) connection(v *reportView, c *connView) {
 		m.finding(&c.Findings[i])
 	}
 	if len(c.Others) > 0 {
-		m.line("Other messages on this connection:")
+		if c.OthersAll {
+			m.line("Messages on this connection:")
+		} else {
+			m.line("Other messages on this connection:")
+		}
 		m.line()
 		for _, o := range c.Others {
 			m.line("- ", mdText(o))

@@ -79,6 +79,10 @@ func (t *textWriter) verdict(r *Report) {
 		fmt.Fprintf(t.w, "%s%s\n\n", label, t.color("32", v.Summary))
 		return
 	}
+	if !r.Failed() {
+		fmt.Fprintf(t.w, "%s%s\n\n", label, t.color("33", v.Layer+": "+v.Summary))
+		return
+	}
 	fmt.Fprintf(t.w, "%s%s\n", label, t.color("1;31", v.Layer+": "+v.Summary))
 	fmt.Fprintf(t.w, "         %d of %d mail transactions failed, %d delivered.\n\n", r.Totals.Failed, r.Totals.Transactions, r.Totals.Delivered)
 }
@@ -86,8 +90,11 @@ func (t *textWriter) verdict(r *Report) {
 func (t *textWriter) connection(c *Connection) {
 	ok := c.Diagnosis.Cause == CauseOK || c.Diagnosis.Cause == CauseTLSOpaque
 	mark := t.color("31", "✗")
-	if ok {
+	switch {
+	case ok:
 		mark = t.color("32", "✓")
+	case !connectionFailed(c):
+		mark = t.color("33", "!") // delivered, with a note
 	}
 	fmt.Fprintf(t.w, "%s stream %-4d %s → %s", mark, c.Stream, c.Client, c.Server)
 	if c.SMTP == nil {
@@ -256,7 +263,22 @@ func conversation(s *SMTP) string {
 	if s.TLS != nil {
 		parts = append(parts, "[TLS]")
 	}
+	for _, u := range s.Unmatched {
+		parts = append(parts, fmt.Sprintf("(unprompted %s in frame %d)", replyCode(&u), u.Frame))
+	}
 	return strings.Join(parts, " · ")
+}
+
+// replyCode renders "451 4.7.0" or, without a basic code, "4.7.0".
+func replyCode(r *Reply) string {
+	s := ""
+	if r.Code != 0 {
+		s = strconv.Itoa(r.Code)
+	}
+	if r.Enhanced != "" {
+		s = strings.TrimSpace(s + " " + r.Enhanced)
+	}
+	return s
 }
 
 func code(r *Reply) string {

@@ -47,8 +47,9 @@ func TestGolden(t *testing.T) {
 				// The path the capture was opened under appears in the
 				// report; make it independent of the working directory.
 				got := bytes.ReplaceAll(out.Bytes(), []byte(path), []byte(rel))
-				golden := path + ".golden." + map[string]string{"json": "json", "text": "txt"}[format]
+				golden := filepath.Join("testdata", "golden", filepath.Base(rel)+"."+map[string]string{"json": "json", "text": "txt"}[format])
 				if *update {
+					os.MkdirAll(filepath.Dir(golden), 0o755)
 					if err := os.WriteFile(golden, got, 0o644); err != nil {
 						t.Fatal(err)
 					}
