@@ -151,7 +151,7 @@ func TestLiveEndToEnd(t *testing.T) {
 		!strings.HasPrefix(in.Client, "127.0.0.1:") || in.Frame == 0 || in.Message != 1 {
 		t.Errorf("incident %+v, want eod-timeout on stream 0, client 127.0.0.1 → %s, message 1, with a frame", in, liveLabAddr)
 	}
-	if !incidentAt.Before(exited.Add(-3 * time.Second)) {
+	if !incidentAt.Before(exited.Add(-time.Second)) {
 		t.Errorf("incident told %s after the start, smtpscope exited %s after it: not told while running",
 			incidentAt.Sub(started), exited.Sub(started))
 	}
@@ -174,6 +174,16 @@ func TestLiveEndToEnd(t *testing.T) {
 	tx := rep.Connections[0].SMTP.Transactions[0]
 	if tx.Outcome != "no-reply" || tx.EODFrame != in.Frame {
 		t.Errorf("live report: message %+v, want no-reply with the end-of-data in frame %d", tx, in.Frame)
+	}
+	// Told while the client still waited, --eod-timeout after the dot.
+	told, err := time.Parse(time.RFC3339Nano, in.Time)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaveUp := tx.EODTime.Add(time.Duration(tx.WaitedMS * float64(time.Millisecond)))
+	if wait := told.Sub(tx.EODTime); wait < 2*time.Second || !told.Before(gaveUp) {
+		t.Errorf("incident told %s after the end-of-data, the client gave up after %s: want 2 s, before it gave up",
+			wait, gaveUp.Sub(tx.EODTime))
 	}
 	if liveOut.Len() != 0 {
 		t.Errorf("stdout %q, want nothing (the report went to -o)", liveOut.String())

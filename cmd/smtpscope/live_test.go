@@ -195,10 +195,12 @@ type analyzedReport struct {
 		SMTP *struct {
 			Banner       *struct{ Frame int } `json:"banner"`
 			Transactions []struct {
-				Outcome  string `json:"outcome"`
-				Size     int64  `json:"size"`
-				EODFrame int    `json:"eod_frame"`
-				EndFrame int    `json:"end_frame"`
+				Outcome  string    `json:"outcome"`
+				Size     int64     `json:"size"`
+				EODFrame int       `json:"eod_frame"`
+				EODTime  time.Time `json:"eod_time"`
+				EndFrame int       `json:"end_frame"`
+				WaitedMS float64   `json:"waited_ms"`
 				Reply    *struct {
 					Frame int `json:"frame"`
 				} `json:"reply"`
