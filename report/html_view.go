@@ -83,7 +83,7 @@ type connView struct {
 	// OthersAll says they are all of them (the finding is the connection's).
 	Others    []string
 	OthersAll bool
-	TCP    tcpView
+	TCP       tcpView
 }
 
 // findingView is one diagnosis with its evidence: a failed transaction's,
