@@ -389,8 +389,7 @@ func (lc *liveConn) End(at reassembly.Mark) {
 }
 
 // runLiveLoop reads src until ctx ends or the source fails, then returns
-// the report. Incidents, summaries and the start and stop lines go to
-// cfg.events.
+// the report. Incidents, summaries and the stop line go to cfg.events.
 func runLiveLoop(ctx context.Context, src liveSource, cfg liveConfig) liveResult {
 	if cfg.listFailed <= 0 {
 		cfg.listFailed = liveListFailed
@@ -398,7 +397,7 @@ func runLiveLoop(ctx context.Context, src liveSource, cfg liveConfig) liveResult
 	if cfg.listHealthy <= 0 {
 		cfg.listHealthy = liveListHealthy
 	}
-	r := &liveRun{cfg: cfg, rules: incidentRules{eodTimeout: cfg.eodTimeout, connectTimeout: cfg.connectTimeout, ports: cfg.ports}}
+	r := &liveRun{cfg: cfg, rules: incidentRules{eodTimeout: cfg.eodTimeout, connectTimeout: cfg.connectTimeout}}
 	r.tr = reassembly.NewTracker(reassembly.Options{
 		ServerPorts: cfg.ports,
 		IdleTimeout: cfg.idleTimeout,

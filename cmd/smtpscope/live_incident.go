@@ -46,8 +46,6 @@ type incidentRules struct {
 	eodTimeout time.Duration
 	// connectTimeout: a SYN to an SMTP port unanswered this long is one.
 	connectTimeout time.Duration
-	// ports are the SMTP server ports.
-	ports []uint16
 }
 
 // connWatch is what the rules remember of one connection, so that each

@@ -34,7 +34,7 @@ func bodyDone() smtp.Transaction {
 // TestIncidentTransactionRules checks the rules of one mail transaction
 // as the decoder shows it while the connection is open.
 func TestIncidentTransactionRules(t *testing.T) {
-	rules := incidentRules{eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second, ports: []uint16{25}}
+	rules := incidentRules{eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second}
 	tests := []struct {
 		name  string
 		edit  func(*smtp.Transaction)
@@ -162,7 +162,7 @@ var (
 // TestIncidentConnectionRules checks the rules of the connection itself:
 // refused, unanswered, refused in the greeting.
 func TestIncidentConnectionRules(t *testing.T) {
-	rules := incidentRules{eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second, ports: []uint16{25}}
+	rules := incidentRules{eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second}
 	other := netip.MustParseAddrPort("192.0.2.25:8080")
 	tests := []struct {
 		name         string
@@ -210,7 +210,7 @@ func TestIncidentConnectionRules(t *testing.T) {
 // TestIncidentOnce follows one connection as its session grows and checks
 // that every incident is told once, with its transaction number.
 func TestIncidentOnce(t *testing.T) {
-	rules := incidentRules{eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second, ports: []uint16{25}}
+	rules := incidentRules{eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second}
 	c := syntheticConn(liveServer, synSeg, synACKSeg)
 	w := connWatch{smtpPort: true}
 	s := &smtp.Session{Banner: liveReply(220, 4, 0.01)}
