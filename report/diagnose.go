@@ -172,6 +172,12 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	for _, a := range s.Anomalies {
 		m.Anomalies = append(m.Anomalies, Anomaly{Name: a.Name, Frame: a.Frame, Detail: a.Detail})
 	}
+	quitFrames := map[int]bool{}
+	for i := range s.Commands {
+		if s.Commands[i].Verb == "QUIT" {
+			quitFrames[s.Commands[i].Frame] = true
+		}
+	}
 	worst := Diagnosis{Layer: LayerNone, Cause: CauseOK}
 	for i := range s.Transactions {
 		tx := &s.Transactions[i]
@@ -192,9 +198,10 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		if tx.Outcome == smtp.OutcomeNoReply || tx.Outcome == smtp.OutcomeAborted {
 			t.Ended = tx.Ended.String()
 			t.EndFrame = tx.EndFrame
+			t.EndTime = tx.EndTime
 			t.WaitedMS = ms(tx.Waited())
 		}
-		t.Diagnosis = diagnoseTransaction(c, &h, tx, opts)
+		t.Diagnosis = diagnoseTransaction(c, &h, tx, quitFrames, opts)
 		if failed(tx.Outcome) {
 			m.Verdict = "failed"
 		}
@@ -218,7 +225,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 }
 
 // diagnoseTransaction applies the rules to one mail transaction.
-func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, opts Options) Diagnosis {
+func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, quitFrames map[int]bool, opts Options) Diagnosis {
 	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
 	eod := Evidence{Frame: tx.EndOfDataFrame, Time: tx.EndOfDataTime, What: "client sent the end-of-data \".\""}
 	tcpFine := h.Retransmissions == 0 && h.ZeroWindows == 0
@@ -246,7 +253,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		}
 		return d
 	case smtp.OutcomeNoReply:
-		end := endEvidence(tx)
+		end := endEvidence(tx, quitFrames)
 		filter := fmt.Sprintf("%s && frame.number >= %d", filter, tx.EndOfDataFrame)
 		if tx.Incomplete {
 			return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{eod, end},
@@ -273,7 +280,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{eod, end},
 			Summary: fmt.Sprintf("TCP was healthy and delivered the whole message, but the relay never answered the end-of-data; the client gave up after %s. Look at the relay, not the network.", dur(tx.Waited()))}
 	case smtp.OutcomeAborted:
-		end := endEvidence(tx)
+		end := endEvidence(tx, quitFrames)
 		if !tcpFine {
 			return lossDiagnosis(h, filter, []Evidence{end}, "the message never reached its end-of-data")
 		}
@@ -415,7 +422,10 @@ func finalRefusal(tx *smtp.Transaction) *smtp.Reply {
 	return nil
 }
 
-func endEvidence(tx *smtp.Transaction) Evidence {
+func endEvidence(tx *smtp.Transaction, quitFrames map[int]bool) Evidence {
+	if tx.Ended == smtp.EndClientClosed && quitFrames[tx.EndFrame] {
+		return Evidence{Frame: tx.EndFrame, Time: tx.EndTime, What: "client gave up: QUIT"}
+	}
 	what := map[smtp.EndReason]string{
 		smtp.EndCaptureEnded: "capture ended",
 		smtp.EndClientClosed: "client gave up and closed the session",

@@ -107,13 +107,14 @@ type Handshake struct {
 
 // Side is what one peer sent.
 type Side struct {
-	Segments       int     `json:"segments"`
-	Bytes          int64   `json:"bytes"`
-	LargestSegment int     `json:"largest_segment"`
-	FINFrame       int     `json:"fin_frame,omitempty"`
-	Resets         []Reset `json:"resets,omitempty"`
-	ZeroWindowMS   float64 `json:"zero_window_ms,omitempty"`
-	RTT            *RTT    `json:"rtt,omitempty"`
+	Segments       int       `json:"segments"`
+	Bytes          int64     `json:"bytes"`
+	LargestSegment int       `json:"largest_segment"`
+	FINFrame       int       `json:"fin_frame,omitempty"`
+	FINTime        time.Time `json:"fin_time,omitzero"`
+	Resets         []Reset   `json:"resets,omitempty"`
+	ZeroWindowMS   float64   `json:"zero_window_ms,omitempty"`
+	RTT            *RTT      `json:"rtt,omitempty"`
 	// UnseenBytes are bytes the peer ACKed that the capture lacks;
 	// TruncatedBytes payload cut by the snaplen: both are capture loss.
 	UnseenBytes    int64 `json:"unseen_bytes,omitempty"`
@@ -122,10 +123,11 @@ type Side struct {
 
 // Reset is one RST a side sent.
 type Reset struct {
-	Frame        int  `json:"frame"`
-	TTL          int  `json:"ttl"`
-	Injected     bool `json:"probably_injected,omitempty"`
-	DataInFlight bool `json:"data_in_flight,omitempty"`
+	Frame        int       `json:"frame"`
+	Time         time.Time `json:"time"`
+	TTL          int       `json:"ttl"`
+	Injected     bool      `json:"probably_injected,omitempty"`
+	DataInFlight bool      `json:"data_in_flight,omitempty"`
 }
 
 // RTT summarises round-trip samples (data to its ACK).
@@ -193,6 +195,7 @@ type Transaction struct {
 	// client had waited since end-of-data.
 	Ended      string    `json:"ended,omitempty"`
 	EndFrame   int       `json:"end_frame,omitempty"`
+	EndTime    time.Time `json:"end_time,omitzero"`
 	WaitedMS   float64   `json:"waited_ms,omitempty"`
 	Incomplete bool      `json:"incomplete,omitempty"`
 	Diagnosis  Diagnosis `json:"diagnosis"`

@@ -92,7 +92,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("analyze", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f analyzeFlags
-	fs.StringVar(&f.format, "format", "text", "report format: text or json")
+	fs.StringVar(&f.format, "format", "text", "report format: text, json, markdown (for a ticket) or html (one self-contained page)")
 	fs.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
 	fs.UintSliceVar(&f.smtpPorts, "smtp-ports", nil, "extra server `PORTS` to treat as SMTP (25, 465, 587, 2525 always are)")
 	fs.BoolVar(&f.redact, "redact", false, "replace mail addresses and HELO names with stable tokens")
@@ -113,9 +113,9 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	switch f.format {
-	case "text", "json":
+	case "text", "json", "markdown", "html":
 	default:
-		fmt.Fprintf(stderr, "smtpscope analyze: unknown --format %q (want text or json)\n", f.format)
+		fmt.Fprintf(stderr, "smtpscope analyze: unknown --format %q (want text, json, markdown or html)\n", f.format)
 		return exitError
 	}
 	ports := []uint16{25, 465, 587, 2525}
@@ -145,6 +145,10 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch f.format {
 	case "json":
 		err = rep.WriteJSON(out)
+	case "markdown":
+		err = rep.WriteMarkdown(out)
+	case "html":
+		err = rep.WriteHTML(out)
 	default:
 		err = rep.WriteText(out, textOptions(f.color, out))
 	}
