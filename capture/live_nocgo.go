@@ -2,7 +2,11 @@
 
 package capture
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/gopacket/gopacket/layers"
+)
 
 // errNoLiveCapture is what OpenLive returns in a build without cgo.
 var errNoLiveCapture = errors.New("live capture needs a build with cgo and libpcap (this binary was built with CGO_ENABLED=0)")
@@ -20,6 +24,15 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 func (l *Live) Next() (Frame, error) {
 	return Frame{}, errNoLiveCapture
 }
+
+// LinkType is not known in this build: no capture was opened.
+func (l *Live) LinkType() layers.LinkType { return layers.LinkTypeNull }
+
+// LiveStats are the capture's packet counters (see the cgo build).
+type LiveStats struct{ Received, Dropped, IfDropped int }
+
+// Stats is not available in this build.
+func (l *Live) Stats() (LiveStats, error) { return LiveStats{}, errNoLiveCapture }
 
 // Info describes nothing: no capture was opened.
 func (l *Live) Info() Info {

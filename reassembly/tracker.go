@@ -114,6 +114,8 @@ type Tracker struct {
 	lastFlush time.Time
 	now       time.Time
 	stats     Stats
+	// streams counts connections ever seen: the next tcp.stream number.
+	streams int
 }
 
 // NewTracker returns a Tracker configured by opts.
@@ -140,8 +142,26 @@ func NewTracker(opts Options) *Tracker {
 // Stats returns the tracker's counters.
 func (t *Tracker) Stats() Stats { return t.stats }
 
-// Conns returns every connection seen so far, in tcp.stream order.
+// Conns returns every connection seen so far and not forgotten, in
+// tcp.stream order.
 func (t *Tracker) Conns() []*Conn { return t.conns }
+
+// Forget drops a connection the caller has finished with (ending it first
+// if it has not ended), so that a long live capture keeps memory only for
+// open connections. Its 4-tuple is forgotten too: a later packet on it
+// starts a new stream number, where Wireshark would continue the old one.
+func (t *Tracker) Forget(c *Conn) {
+	t.end(c)
+	if t.flows[c.key] == c {
+		delete(t.flows, c.key)
+	}
+	for i, x := range t.conns {
+		if x == c {
+			t.conns = append(t.conns[:i], t.conns[i+1:]...)
+			break
+		}
+	}
+}
 
 // Add analyses one frame. Frames that are not TCP are counted and skipped;
 // the only error is for a frame whose link type is not decoded
@@ -245,7 +265,8 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame) (*Conn, Direction) {
 			return c, dir
 		}
 	}
-	c = &Conn{Stream: len(t.conns), key: k, FirstFrame: f.Number, FirstTime: f.Time}
+	c = &Conn{Stream: t.streams, key: k, FirstFrame: f.Number, FirstTime: f.Time}
+	t.streams++
 	c.Client, c.Server = t.orient(p)
 	dir := ClientToServer
 	if p.src != c.Client {
