@@ -64,6 +64,7 @@ type flowState struct {
 
 	dupAckNum int  // duplicate ACKs in a row; -1 after an ACKed-unseen
 	lastFlags Flag // flags of this side's last segment
+	unacked   unackedList
 }
 
 // Analyzer runs Wireshark's TCP analysis over the segments of one
@@ -218,9 +219,15 @@ func (a *Analyzer) analyze(s *Segment, fwd, rev *flowState) Flag {
 		f |= a.retransmissionType(s, fwd, rev, seglen, f)
 	}
 
+	// Wireshark lists each segment with data, SYN or FIN until it is
+	// acknowledged, up to maxUnackedSegments; only a listed SYN or FIN
+	// counts one sequence number (a quirk of one-sided captures).
 	nextSeq := s.Seq + seglen
-	if s.SYN || s.FIN {
-		nextSeq++
+	if (seglen > 0 || s.SYN || s.FIN) && fwd.unacked.count < maxUnackedSegments {
+		if s.SYN || s.FIN {
+			nextSeq++
+		}
+		fwd.unacked.add(nextSeq)
 	}
 	zwp := f&FlagZeroWindowProbe != 0
 	// Keep the highest sequence number seen, to notice holes. Zero-window
@@ -238,7 +245,60 @@ func (a *Analyzer) analyze(s *Segment, fwd, rev *flowState) Flag {
 	fwd.lastAck = s.Ack
 	fwd.lastAckTime = s.Time
 	fwd.lastFlags = f
+	// The ack field (whether or not the ACK flag is set, as in Wireshark)
+	// takes the peer's segments it covers off the list.
+	rev.unacked.ack(s.Ack)
 	return f
+}
+
+// maxUnackedSegments is Wireshark's TCP_MAX_UNACKED_SEGMENTS: how many
+// unacknowledged segments per direction its analysis lists.
+const maxUnackedSegments = 10000
+
+// unackedRing is the size of unackedList's memory of recent segments.
+const unackedRing = 64
+
+// unackedList counts Wireshark's list of unacknowledged segments of one
+// direction (tcp_analyze_seq_flow_info_t.segments) without keeping it: it
+// remembers the ends of the last unackedRing segments and the highest end
+// of the older ones. That is exact as long as the older segments end in
+// increasing order, which holds for all but a retransmission followed by
+// more than unackedRing segments before any ACK.
+type unackedList struct {
+	count     int // segments listed, as Wireshark's segment_count
+	ends      [unackedRing]uint32
+	head, n   int
+	olderMax  uint32 // highest end among listed segments not in ends
+	haveOlder bool
+}
+
+func (u *unackedList) add(end uint32) {
+	u.count++
+	if u.n == unackedRing {
+		u.olderMax, u.haveOlder = u.ends[u.head], true
+		u.head = (u.head + 1) % unackedRing
+		u.n--
+	}
+	u.ends[(u.head+u.n)%unackedRing] = end
+	u.n++
+}
+
+// ack drops every listed segment whose end is at or before ack.
+func (u *unackedList) ack(ack uint32) {
+	kept := 0
+	for i := 0; i < u.n; i++ {
+		e := u.ends[(u.head+i)%unackedRing]
+		if seqGT(e, ack) {
+			u.ends[(u.head+kept)%unackedRing] = e
+			kept++
+		}
+	}
+	u.count -= u.n - kept
+	u.n = kept
+	if u.haveOlder && !seqGT(u.olderMax, ack) {
+		u.count = u.n
+		u.haveOlder = false
+	}
 }
 
 // forwardChecks are the checks that look at the segment's own sequence

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -301,12 +302,38 @@ var ruleCases = []struct {
 	}},
 }
 
+// oneSidedCase is a capture of one side only with more unacknowledged
+// segments than Wireshark lists: its FIN then counts no sequence number, so
+// the FIN sent again is not a retransmission and the late ACK of the FIN
+// covers "unseen" data.
+func oneSidedCase() struct {
+	name string
+	segs []ss
+} {
+	segs := []ss{{0, 'c', "S", isnC, 0, 0, 1000, 0, 0}, {1, 's', "SA", isnS, c1, 0, 65535, 0, 0}}
+	seq := uint32(c1)
+	for i := 0; i < maxUnackedSegments+5; i++ {
+		segs = append(segs, ss{float64(2 + i), 'c', "PA", seq, s1, 10, 1000, 0, 0})
+		seq += 10
+	}
+	segs = append(segs,
+		ss{20000, 'c', "FA", seq, s1, 0, 1000, 0, 0},
+		ss{21000, 'c', "FA", seq, s1, 0, 1000, 0, 0},
+		ss{21001, 's', "A", s1, seq + 1, 0, 1000, 0, FlagAckLostSegment},
+	)
+	return struct {
+		name string
+		segs []ss
+	}{"more unacknowledged segments than Wireshark lists", segs}
+}
+
 // TestAnalyzerRules checks each case against its expected flags and, with
 // tshark installed, checks the expectations against tshark: all cases go
 // into one capture, each on its own client port, for a single tshark run.
 func TestAnalyzerRules(t *testing.T) {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	for _, tc := range ruleCases {
+	cases := append(slices.Clone(ruleCases), oneSidedCase())
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var a Analyzer
 			for n, x := range tc.segs {
@@ -321,7 +348,7 @@ func TestAnalyzerRules(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rules.pcap")
 	var w syntheticWriter
 	w.create(t, path)
-	for i, tc := range ruleCases {
+	for i, tc := range cases {
 		w.add(t, tc.segs, uint16(40000+i), start.Add(time.Duration(i)*time.Minute))
 	}
 	w.close(t)
@@ -335,7 +362,7 @@ func TestAnalyzerRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := 0
-	for _, tc := range ruleCases {
+	for _, tc := range cases {
 		for n, x := range tc.segs {
 			frame++
 			var got Flag
