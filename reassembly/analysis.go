@@ -1,5 +1,25 @@
 package reassembly
 
+// The Analyzer reproduces tshark 4.0.17's tcp.analysis flags frame for frame
+// (epan/dissectors/packet-tcp.c, tcp_analyze_sequence_number, and the parts
+// of dissect_tcp around it). In the order Wireshark checks them:
+//
+//   - zero_window_probe: 1 byte at the next sequence number into a zero
+//     window; it ends the checks on the segment's own history.
+//   - zero_window, lost_segment, keep_alive (0–1 byte one below the next
+//     sequence number), window_update, window_full (only with a known
+//     window scale), then keep_alive_ack or zero_window_probe_ack, else
+//     duplicate_ack.
+//   - ack_lost_segment, from the peer's contiguous data seen.
+//   - for data, SYN or FIN: nothing if keep-alive; else spurious (all of it
+//     acknowledged already) before fast (≥2 duplicate ACKs, seq at the
+//     peer's ACK, <20 ms after it) before out_of_order (within the initial
+//     RTT, or 3 ms) before plain retransmission.
+//
+// What was checked against tshark rather than read: the ack_lost_segment
+// bookkeeping, and that data of more than one byte from one below the next
+// sequence number is new data; see analysis_rules_test.go.
+
 import (
 	"math"
 	"time"
