@@ -14,5 +14,5 @@ finish "one connection to 127.0.0.1:25: the greeting is 554 5.7.1; the client cl
 want_streams 1
 want 'tcp.srcport==25 and smtp.response.code==554' eq 1
 want 'smtp.req.command' eq 0
-want 'tcp.flags.reset==1' eq 0
+want_rst eq 0
 log verified

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # connect-timeout: the server listens but a firewall rule drops every SYN to
-# port 25; the client's SYN and its retransmissions (after 1 s and 3 s) go
+# port 25; the client's SYN and its retransmissions (1 s apart: this kernel's
+# net.ipv4.tcp_syn_linear_timeouts=4 makes the first four retries linear) go
 # unanswered until its 7 s connect timeout.
 NAME=connect-timeout
 source "$(dirname "$0")/lib.sh"

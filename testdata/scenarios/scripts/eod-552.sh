@@ -14,8 +14,8 @@ stop_capture
 finish "one session to 127.0.0.1:25: a 2 KiB message gets 250; a 1.2 MiB message's end-of-data gets 552 5.3.4; the client QUITs" \
 	--diag 'delivered=none:ok' --diag 'rejected=L7:rejected' --param eod_timeout_s=10 --param server_port=25
 want_streams 1
-want tcp.analysis.retransmission eq 0
-want 'tcp.flags.reset==1' eq 0
+want_retrans eq 0
+want_rst eq 0
 [[ $(queued) -eq 1 ]] || die "want one 250 queued"
 want 'tcp.srcport==25 and smtp.response.code==552' eq 1
 log verified

@@ -14,8 +14,8 @@ finish "three SMTP sessions to 127.0.0.1:25 delivering messages of 2 KiB, 100 Ki
 
 # the capture must show it: 3 streams, no retransmission, no RST, six 250s to end-of-data
 want_streams 3
-[[ $(count tcp.analysis.retransmission) -eq 0 ]] || die "retransmissions in a healthy capture"
-[[ $(count 'tcp.flags.reset==1') -eq 0 ]] || die "RST in a healthy capture"
+want_retrans eq 0
+want_rst eq 0
 [[ $(ts -Y 'smtp.response.code==250 and smtp.rsp.parameter contains "queued"' -T fields -e frame.number | wc -l) -eq 6 ]] \
 	|| die "want six '250 2.0.0 OK: queued'"
 log "verified"

@@ -13,7 +13,7 @@ finish "two sessions to [::1]:25: 2 KiB and 100 KiB, then 1 MiB; all 250" \
 want_streams 2
 want ip eq 0
 want ipv6 ge 1
-want tcp.analysis.retransmission eq 0
-want 'tcp.flags.reset==1' eq 0
+want_retrans eq 0
+want_rst eq 0
 [[ $(queued) -eq 3 ]] || die "want three 250 queued"
 log verified

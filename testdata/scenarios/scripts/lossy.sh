@@ -26,5 +26,5 @@ finish "two sessions to 127.0.0.1:25 (2 KiB, 100 KiB, 1 MiB each) over a path lo
 	--note "A message is diagnosed packet-loss when the client's socket retransmitted during it (TCP_INFO tcpi_total_retrans); the server's retransmissions are in server_view.tcp_retrans per session."
 want_streams 2
 [[ $(queued) -eq 6 ]] || die "want six 250 queued"
-want tcp.analysis.retransmission ge 1
+want_retrans ge 1
 log "verified: iptables dropped $dropped packet(s)"

@@ -14,8 +14,8 @@ stop_capture
 finish "one session to 127.0.0.1:25 with PIPELINING (MAIL+RCPT+DATA in one write): 2 KiB, 100 KiB, 1 MiB, all 250" \
 	--diag '*=none:ok' --param server_port=25
 want_streams 1
-want tcp.analysis.retransmission eq 0
-want 'tcp.flags.reset==1' eq 0
+want_retrans eq 0
+want_rst eq 0
 [[ $(queued) -eq 3 ]] || die "want three 250 queued"
 # each MAIL shares its segment with RCPT and DATA
 n=$(ts -Y 'smtp.req.command=="MAIL"' -T fields -e smtp.req.command | grep -c 'MAIL,RCPT,DATA' || true)

@@ -13,7 +13,7 @@ stop_capture
 finish "two sessions to 127.0.0.1:2525: 2 KiB and 100 KiB, then 1 MiB; all 250" \
 	--diag '*=none:ok' --param server_port=2525
 want_streams 2
-want tcp.analysis.retransmission eq 0
-want 'tcp.flags.reset==1' eq 0
+want_retrans eq 0
+want_rst eq 0
 [[ $(queued 2525) -eq 3 ]] || die "want three 250 queued"
 log verified

@@ -14,7 +14,7 @@ finish "one session to 127.0.0.1:25, three 2 KiB messages; the second's only rec
 	--diag 'delivered=none:ok' --diag 'rejected=L7:rejected' --param server_port=25 \
 	--note "The rejected message never reaches DATA: wire_bytes is null."
 want_streams 1
-want 'tcp.flags.reset==1' eq 0
+want_rst eq 0
 [[ $(queued) -eq 2 ]] || die "want two 250 queued"
 want 'tcp.srcport==25 and smtp.response.code==550' eq 1
 want 'smtp.req.command=="RSET"' eq 1

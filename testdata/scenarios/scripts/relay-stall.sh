@@ -20,9 +20,9 @@ finish "one session to 127.0.0.1:25: a 2 KiB message gets 250, then the relay re
 
 # the capture must show it
 want_streams 1
-[[ $(count tcp.analysis.retransmission) -eq 0 ]] || die "retransmissions"
-[[ $(count 'tcp.flags.reset==1') -eq 0 ]] || die "RST seen"
-[[ $(count tcp.analysis.zero_window) -eq 0 ]] || die "zero window seen"
+want_retrans eq 0
+want_rst eq 0
+[[ $ZEROWIN -eq 0 ]] || die "zero window seen"
 mapfile -t eods < <(eod_frames)
 [[ ${#eods[@]} -eq 2 ]] || die "want 2 end-of-data segments, got ${#eods[@]}"
 read -r eod_frame eod_t _ <<<"${eods[1]}"

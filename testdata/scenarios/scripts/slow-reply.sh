@@ -12,8 +12,8 @@ stop_capture
 finish "one session to 127.0.0.1:25: a 2 KiB message gets 250 at once; a 1.2 MiB message's end-of-data is answered 250 after 8 s (client timeout 10 s)" \
 	--diag '1.2=L7:slow-reply' --diag '*=none:ok' --param eod_timeout_s=10 --param server_delay_s=8 --param server_port=25
 want_streams 1
-want tcp.analysis.retransmission eq 0
-want 'tcp.flags.reset==1' eq 0
+want_retrans eq 0
+want_rst eq 0
 [[ $(queued) -eq 2 ]] || die "want two 250 queued"
 mapfile -t eods < <(eod_frames)
 read -r _ eod_t _ <<<"${eods[1]}"

@@ -19,5 +19,5 @@ want 'tcp.srcport==25 and tcp.analysis.zero_window' ge 1
 # Linux probes a zero window with an empty segment one below snd_una, which
 # Wireshark labels "keep-alive" rather than "zero window probe"
 want 'tcp.srcport==40001 and (tcp.analysis.zero_window_probe or tcp.analysis.keep_alive)' ge 1
-want 'tcp.flags.reset==1' eq 0
+want_rst eq 0
 log verified
