@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/smtpscope
 SAMPLE := testdata/scenarios/captures/relay-stall.pcapng
 
-.PHONY: all setup build demo test test-short fuzz scenarios clean
+.PHONY: all setup build demo test test-short fuzz scenarios bench clean
 
 all: build
 
@@ -44,6 +44,13 @@ fuzz: setup
 # scenarios: regenerate the fault lab captures (needs root).
 scenarios: setup
 	testdata/scenarios/make-all.sh
+
+# bench: smtpscope beside tshark, tcptrace and the floor loop on a synthetic
+# capture (BENCH_SIZE, default 1G; BENCH_SIZE=100M for a quick run), and a
+# check of its outcomes against the generator's expectations.
+BENCH_SIZE ?= 1G
+bench: setup
+	BENCH_SIZE=$(BENCH_SIZE) scripts/bench.sh
 
 clean:
 	rm -rf bin
