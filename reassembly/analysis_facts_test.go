@@ -118,15 +118,16 @@ func TestHealthFacts(t *testing.T) {
 		}
 	})
 
-	t.Run("a RST with its side's usual TTL is not injected", func(t *testing.T) {
+	t.Run("a RST before any FIN after data aborts; its usual TTL is not injected", func(t *testing.T) {
 		h := healthAfter(withHandshake(
 			ss{20, 'c', "PA", c1, s1, 100, 1000, 0, 0},
 			ss{25, 's', "A", s1, c1 + 100, 0, 1000, 0, 0},
 			ss{30, 's', "RA", s1, c1 + 100, 0, 0, 0, 0},
 		), nil)
 		r := h.Sides[ServerToClient].Resets
-		if len(r) != 1 || r[0].Injected || r[0].DataInFlight || h.Verdict != Healthy || !hasReason(h.Notes, "nothing unacknowledged") {
-			t.Errorf("resets %+v verdict %v notes %q", r, h.Verdict, h.Notes)
+		if len(r) != 1 || r[0].Injected || r[0].DataInFlight || r[0].SinceData != 10*time.Millisecond ||
+			h.Verdict != Broken || !hasReason(h.Reasons, "10ms after the last data, before either side closed it") {
+			t.Errorf("resets %+v verdict %v reasons %q", r, h.Verdict, h.Reasons)
 		}
 	})
 
@@ -155,6 +156,15 @@ func TestHealthFacts(t *testing.T) {
 		), nil)
 		if r := h.Sides[ServerToClient].Resets; len(r) != 1 || !r[0].DataInFlight || h.Verdict != Broken {
 			t.Errorf("resets %+v verdict %v", r, h.Verdict)
+		}
+	})
+
+	t.Run("a RST before any data is only told", func(t *testing.T) {
+		h := healthAfter(withHandshake(
+			ss{30, 'c', "RA", c1, s1, 0, 0, 0, 0},
+		), nil)
+		if h.Verdict != Healthy || !hasReason(h.Notes, "before any data") {
+			t.Errorf("verdict %v reasons %q notes %q", h.Verdict, h.Reasons, h.Notes)
 		}
 	})
 

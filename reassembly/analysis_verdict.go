@@ -46,31 +46,42 @@ func (a *Analyzer) judge(h *Health) {
 		note("%d SYN(s) with a new initial sequence number reuse this connection's ports", a.rec.newISNSYNs)
 	}
 
-	// Resets. At L4 a RST is only known to break a transfer when data was
-	// unacknowledged, or when it probably did not come from the host at
-	// all; otherwise its facts are told and the application layer judges.
+	// Resets. A RST after a FIN (either side's) ends a closing connection
+	// and is usually harmless. Before any FIN, a RST aborts the connection:
+	// Broken once data had flowed, since L4 cannot know whether the
+	// application had finished (REFERENCE §4: the SMTP layer may excuse a
+	// RST after the 221 reply from the facts in Reset). Only the first RST
+	// of each side is judged; the others are counted.
 	for d := range h.Sides {
 		who := Direction(d)
-		for _, rst := range h.Sides[d].Resets {
+		side := &h.Sides[d]
+		for i, rst := range side.Resets {
+			if i > 0 {
+				break
+			}
 			closing := rst.AfterFIN || rst.PeerFIN
 			switch {
 			case hs.RefusedBy.Frame == rst.Frame:
-			case rst.Injected && !closing:
-				worst(Broken, fmt.Sprintf("the connection was reset in frame %d by a RST with TTL %d, while the %s's other packets have TTL %d–%d: probably injected by a middlebox",
-					rst.Frame, rst.TTL, who, h.Sides[d].TTLMin, h.Sides[d].TTLMax))
-			case rst.DataInFlight && !closing:
-				worst(Broken, fmt.Sprintf("the %s reset the connection in frame %d while data was unacknowledged", who, rst.Frame))
 			case closing:
 				note("the %s sent a RST in frame %d after a FIN (usually harmless at the end of a session)", who, rst.Frame)
+			case rst.Injected:
+				worst(Broken, fmt.Sprintf("the connection was reset in frame %d by a RST with TTL %d, while the %s's other packets have TTL %d–%d: probably injected by a middlebox",
+					rst.Frame, rst.TTL, who, side.TTLMin, side.TTLMax))
+			case rst.DataInFlight:
+				worst(Broken, fmt.Sprintf("the %s reset the connection in frame %d while data was unacknowledged", who, rst.Frame))
 			case rst.SinceData > 0:
-				note("the %s reset the connection in frame %d, %s after the last data, with nothing unacknowledged", who, rst.Frame, round(rst.SinceData))
+				worst(Broken, fmt.Sprintf("the %s reset the connection in frame %d, %s after the last data, before either side closed it",
+					who, rst.Frame, round(rst.SinceData)))
 			default:
 				note("the %s reset the connection in frame %d before any data", who, rst.Frame)
 			}
 			if rst.Injected && closing {
 				note("the RST in frame %d has TTL %d while the %s's other packets have TTL %d–%d: probably injected",
-					rst.Frame, rst.TTL, who, h.Sides[d].TTLMin, h.Sides[d].TTLMax)
+					rst.Frame, rst.TTL, who, side.TTLMin, side.TTLMax)
 			}
+		}
+		if side.ResetCount > 1 {
+			note("the %s sent %d RSTs in all", who, side.ResetCount)
 		}
 	}
 

@@ -12,8 +12,9 @@ const (
 	// Degraded: the connection worked but the network or a receiver
 	// struggled (retransmissions, SYN retries, long zero windows).
 	Degraded
-	// Broken: the connection failed at L4 (refused, unanswered, reset while
-	// data was in flight).
+	// Broken: the connection failed at L4: refused, unanswered, or aborted
+	// by a RST before either side sent a FIN once data had flowed (or by a
+	// RST that looks injected). A RST after a FIN is not Broken.
 	Broken
 )
 
