@@ -15,7 +15,8 @@ command -v go >/dev/null || { echo "go not found (sudo may reset PATH: sudo env 
 
 ALL=(healthy relay-stall eod-451 eod-552 rcpt-reject banner-421 banner-554 slow-reply
 	reset-mid-data zero-window lossy connect-refused connect-timeout
-	pipelining bdat ipv6 port-2525 starttls)
+	pipelining bdat ipv6 port-2525 starttls
+	eod-partial-reply reset-injected reset-by-client)
 if [[ $# -gt 0 ]]; then SCENARIOS=("$@"); else SCENARIOS=("${ALL[@]}"); fi
 
 BIN=$(mktemp -d /tmp/smtpscope-lab.XXXXXX)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ type clientCfg struct {
 	srcPortBase, bdatChunk                            int
 	starttls                                          bool
 	rcptOverride                                      multiFlag
+	abortRST                                          int
 }
 
 func runClient(args []string) error {
@@ -44,6 +46,7 @@ func runClient(args []string) error {
 	fs.IntVar(&c.srcPortBase, "src-port-base", 0, "if set, session N binds local port base+N (stable ports in captures)")
 	fs.IntVar(&c.bdatChunk, "bdat-chunk", 256*1024, "BDAT chunk size (proto bdat)")
 	fs.BoolVar(&c.starttls, "starttls", false, "STARTTLS before MAIL (certificate not verified: the lab's is self-signed)")
+	fs.IntVar(&c.abortRST, "abort-rst-after", -1, "after writing BYTES of a message body larger than that, abort the connection with RST (SO_LINGER 0), as a crashing or killed MTA would (-1 = off)")
 	fs.Var(&c.rcptOverride, "rcpt-override", "S.M=addr[,addr]: recipients for message M of session S (repeatable)")
 	fs.Parse(args)
 
@@ -94,6 +97,7 @@ type clientSession struct {
 	idx   int
 	msgs  []*message
 	conn  net.Conn
+	watch *timeoutWatch
 	sess  rec
 	start time.Time
 }
@@ -102,7 +106,9 @@ func (s *clientSession) since(t time.Time) float64 { return t.Sub(s.start).Secon
 
 func (s *clientSession) dial() error {
 	cfg := s.cfg
-	d := net.Dialer{Timeout: cfg.connectTimeout}
+	// KeepAlive -1: no TCP keepalives (Go's default would send one after
+	// 15 s idle, which MTAs usually do not)
+	d := net.Dialer{Timeout: cfg.connectTimeout, KeepAlive: -1}
 	if cfg.srcPortBase > 0 {
 		host, _, _ := net.SplitHostPort(cfg.server)
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(host), Port: cfg.srcPortBase + s.idx}
@@ -117,7 +123,8 @@ func (s *clientSession) dial() error {
 		s.sess["error"] = err.Error()
 		return err
 	}
-	s.conn = conn
+	s.watch = &timeoutWatch{Conn: conn}
+	s.conn = s.watch
 	s.sess["connect"] = "ok"
 	la := conn.LocalAddr().(*net.TCPAddr)
 	ra := conn.RemoteAddr().(*net.TCPAddr)
@@ -269,6 +276,20 @@ func (s *clientSession) sendOne(c *smtp.Client, i int, m *message) (r rec, keep 
 	}
 	r["t_data_354"] = s.since(time.Now())
 	s.conn.SetWriteDeadline(time.Now().Add(cfg.dataTimeout))
+	if cfg.abortRST >= 0 && len(m.Data) > cfg.abortRST {
+		// up to 4 KiB of this stays in go-smtp's buffer and never leaves
+		w.Write(m.Data[:cfg.abortRST])
+		time.Sleep(100 * time.Millisecond) // let it reach the wire
+		if tc, ok := s.watch.Conn.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+		s.conn.Close()
+		r["stage"], r["outcome"], r["error_kind"] = "body", "aborted", "client-reset"
+		r["error"] = fmt.Sprintf("client aborted with RST after %d body bytes (--abort-rst-after)", cfg.abortRST)
+		r["body_bytes_written"] = cfg.abortRST // to the DATA writer; what left is up to 4 KiB less
+		s.sess["close"] = "client-rst"
+		return r, false
+	}
 	if _, err := w.Write(m.Data); err != nil {
 		r["stage"] = "body"
 		r["outcome"] = "aborted"
@@ -282,9 +303,17 @@ func (s *clientSession) sendOne(c *smtp.Client, i int, m *message) (r rec, keep 
 	}
 	tEOD := time.Now()
 	r["t_eod_sent"] = s.since(tEOD)
+	s.watch.timedOut.Store(false)
 	resp, err := w.CloseWithResponse()
 	tReply := time.Now()
 	r["eod_wait_s"] = tReply.Sub(tEOD).Seconds()
+	if err == nil && s.watch.timedOut.Load() {
+		// Go's bufio.Reader.ReadLine hands back a line cut short by the
+		// read deadline as if it were complete, so go-smtp would take a
+		// partial "250 ..." for a reply. It was not one: the deadline fired.
+		r["partial_reply_text"] = resp.StatusText
+		err = os.ErrDeadlineExceeded
+	}
 	if err != nil {
 		if errKind(err) == "timeout" {
 			// What an MTA does: give up on this transaction, say QUIT if it
@@ -379,4 +408,18 @@ func (s *clientSession) recipients(i int) []string {
 		}
 	}
 	return strings.Split(s.cfg.to, ",")
+}
+
+// timeoutWatch notes whether a read ended on the deadline.
+type timeoutWatch struct {
+	net.Conn
+	timedOut atomic.Bool
+}
+
+func (w *timeoutWatch) Read(b []byte) (int, error) {
+	n, err := w.Conn.Read(b)
+	if err != nil && errKind(err) == "timeout" {
+		w.timedOut.Store(true)
+	}
+	return n, err
 }

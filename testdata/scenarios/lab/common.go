@@ -180,6 +180,9 @@ func tcpRetrans(c net.Conn) int {
 	if lc, ok := c.(*loggedConn); ok {
 		c = lc.Conn
 	}
+	if tw, ok := c.(*timeoutWatch); ok {
+		c = tw.Conn
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return -1

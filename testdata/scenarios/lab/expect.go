@@ -249,7 +249,7 @@ func runExpect(args []string) error {
 			}
 			om.Set("enhanced_code", m["enhanced_code"])
 			om.Set("diagnosis", nil)
-			for _, k := range []string{"reply_text", "eod_wait_s", "local_status", "local_text", "error_kind", "error", "rcpt", "bdat_chunks", "tcp_retrans"} {
+			for _, k := range []string{"reply_text", "eod_wait_s", "local_status", "local_text", "error_kind", "error", "partial_reply_text", "rcpt", "bdat_chunks", "tcp_retrans"} {
 				if v, ok := m[k]; ok {
 					om.Set(k, v)
 				}
@@ -441,6 +441,8 @@ func serverMsgView(events []map[string]any, msgID, stage any) *omap {
 			}
 		case "stall_begin":
 			v.Set("stalled", true)
+		case "partial_reply":
+			v.Set("partial_reply", e["bytes"])
 		case "stall_end":
 			v.Set("stall_end", e["reason"])
 			v.Set("stall_s", e["stall_s"])

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/textproto"
+	"os"
 	"strings"
 	"time"
 )
@@ -208,9 +209,14 @@ func (s *clientSession) rawOne(i int, m *message, bw *bufio.Writer, send func(..
 		tEOD = time.Now()
 	}
 	r["t_eod_sent"] = s.since(tEOD)
+	s.watch.timedOut.Store(false)
 	code, msg, err := read(250, cfg.eodTimeout)
 	tReply := time.Now()
 	r["eod_wait_s"] = tReply.Sub(tEOD).Seconds()
+	if err == nil && s.watch.timedOut.Load() {
+		r["partial_reply_text"] = msg // a line cut by the deadline (see client.go)
+		err = os.ErrDeadlineExceeded
+	}
 	if err != nil {
 		if errKind(err) == "timeout" {
 			r["stage"], r["outcome"], r["reply_code"], r["local_status"] = "eod", "no-reply", "timeout", "4.4.2"

@@ -26,6 +26,8 @@ type serverCfg struct {
 	maxMessageBytes           int64
 	stallAbove                int64
 	stallMax                  time.Duration
+	partialReply              string
+	partialAbove              int64
 	replyCode                 int
 	replyEnh, replyText       string
 	replyAbove                int64
@@ -52,6 +54,8 @@ func runServer(args []string) error {
 	fs.DurationVar(&c.lifetime, "lifetime", 10*time.Minute, "exit after this long whatever happens (bound)")
 	fs.Int64Var(&c.maxMessageBytes, "max-message-bytes", 50<<20, "advertised SIZE limit; larger DATA gets go-smtp's 552 5.3.4")
 	fs.Int64Var(&c.stallAbove, "stall-above", -1, "after receiving a message larger than BYTES, never answer its end-of-data (-1 = off)")
+	fs.StringVar(&c.partialReply, "partial-reply", "", "after end-of-data write only these bytes of a reply (no CRLF), then stall as --stall-above does")
+	fs.Int64Var(&c.partialAbove, "partial-above", -1, "apply --partial-reply only to messages larger than BYTES (-1 = all)")
 	fs.DurationVar(&c.stallMax, "stall-max", 120*time.Second, "bound on a stall: then close the connection without a reply")
 	fs.IntVar(&c.replyCode, "reply-code", 0, "answer end-of-data with this code instead of 250 (e.g. 451, 552)")
 	fs.StringVar(&c.replyEnh, "reply-enh", "", "enhanced status code for --reply-code (e.g. 4.3.0)")
@@ -78,7 +82,7 @@ func runServer(args []string) error {
 	}
 	defer closeLog()
 
-	lc := net.ListenConfig{}
+	lc := net.ListenConfig{KeepAlive: -1} // no TCP keepalives (Go's default: 15 s)
 	if c.rcvbuf > 0 {
 		lc.Control = func(network, address string, rc syscall.RawConn) error {
 			var serr error
@@ -130,6 +134,7 @@ func runServer(args []string) error {
 func (c *serverCfg) describe() map[string]any {
 	return map[string]any{
 		"stall_above": c.stallAbove, "stall_max_s": c.stallMax.Seconds(),
+		"partial_reply": c.partialReply, "partial_above": c.partialAbove,
 		"reply_code": c.replyCode, "reply_enh": c.replyEnh, "reply_text": c.replyText, "reply_above": c.replyAbove,
 		"delay_s": c.delay.Seconds(), "delay_above": c.delayAbove, "rcpt_reject": c.rcptReject,
 		"banner_code": c.bannerCode, "banner_text": c.bannerText, "reset_during_data": c.resetDuringData,
@@ -358,6 +363,14 @@ func (s *session) Data(r io.Reader) error {
 	s.emit(map[string]any{"event": "data_end", "msg": s.n, "bytes": total, "message_id": msgID,
 		"data_s": time.Since(start).Seconds()})
 
+	if cfg.partialReply != "" && total > cfg.partialAbove {
+		// the reply starts and never finishes: a relay that dies mid-write
+		nc := s.c.Conn()
+		nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_, err := io.WriteString(nc, cfg.partialReply)
+		s.emit(map[string]any{"event": "partial_reply", "msg": s.n, "bytes": cfg.partialReply, "err": fmt.Sprint(err)})
+		return s.stall(total)
+	}
 	if cfg.stallAbove >= 0 && total > cfg.stallAbove {
 		return s.stall(total)
 	}
