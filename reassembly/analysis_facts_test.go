@@ -211,3 +211,46 @@ func TestHealthFacts(t *testing.T) {
 		}
 	})
 }
+
+func TestCoverageCountsOnlyUncapturedBytes(t *testing.T) {
+	type op struct {
+		seen       bool
+		start, end uint32 // seen: [start, end); ack: start
+	}
+	tests := []struct {
+		name string
+		ops  []op
+		want int64
+	}{
+		{"all seen", []op{{true, 100, 200}, {true, 200, 300}, {false, 300, 0}}, 0},
+		{"a hole", []op{{true, 100, 200}, {true, 300, 400}, {false, 400, 0}}, 100},
+		{"re-cut retransmission fills the hole", []op{{true, 100, 260}, {true, 300, 400}, {true, 250, 310}, {false, 400, 0}}, 0},
+		{"ACK beyond all data", []op{{true, 100, 200}, {false, 250, 0}, {false, 260, 0}}, 60},
+		{"old and duplicate ACKs", []op{{true, 100, 200}, {false, 200, 0}, {false, 150, 0}, {false, 200, 0}}, 0},
+		{"started by an ACK", []op{{false, 1000, 0}, {false, 1500, 0}, {true, 1500, 1600}, {false, 1600, 0}}, 500},
+		{"across the wrap", []op{{true, 1<<32 - 50, 1<<32 - 1}, {true, 49, 100}, {false, 100, 0}}, 50},
+		{"many holes merge, never overcount", []op{
+			{true, 0, 10}, {true, 20, 30}, {true, 40, 50}, {true, 60, 70}, {true, 80, 90},
+			{true, 100, 110}, {true, 120, 130}, {true, 140, 150}, {true, 160, 170}, {true, 180, 190}, {false, 190, 0}}, 80},
+		{"an implausible ACK is ignored", []op{{true, 100, 200}, {false, 100 + 1<<31 - 1, 0}}, 0},
+	}
+	for _, tc := range tests {
+		var c coverage
+		for _, o := range tc.ops {
+			if o.seen {
+				c.seen(o.start, o.end)
+			} else {
+				c.acked(o.start)
+			}
+		}
+		if tc.name == "many holes merge, never overcount" {
+			if c.unseen > tc.want {
+				t.Errorf("%s: unseen = %d, want at most %d", tc.name, c.unseen, tc.want)
+			}
+			continue
+		}
+		if c.unseen != tc.want {
+			t.Errorf("%s: unseen = %d, want %d", tc.name, c.unseen, tc.want)
+		}
+	}
+}

@@ -70,8 +70,8 @@ func TestHealthLab(t *testing.T) {
 			if len(h.Retransmission.Frames) != MaxEvidenceFrames {
 				t.Errorf("evidence frames %v, want the first %d", h.Retransmission.Frames, MaxEvidenceFrames)
 			}
-			if h.AckLostSegment.Count != 0 {
-				t.Errorf("network loss seen as capture loss: %d ACKed-unseen", h.AckLostSegment.Count)
+			if h.AckLostSegment.Count != 0 || h.Sides[0].UnseenBytes != 0 || h.Sides[1].UnseenBytes != 0 {
+				t.Errorf("network loss seen as capture loss: %d ACKed-unseen, %d+%d bytes", h.AckLostSegment.Count, h.Sides[0].UnseenBytes, h.Sides[1].UnseenBytes)
 			}
 		}},
 		{"lab_captureloss.pcap", 1, Degraded, "retransmitted segment", func(t *testing.T, h Health) {

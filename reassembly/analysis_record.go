@@ -76,7 +76,7 @@ type sideRecord struct {
 	zeroSince    time.Time
 	zeroTotal    time.Duration
 	zeroLongest  time.Duration
-	unseenBytes  int64
+	cov          coverage
 	rtt          rttSampler
 }
 
@@ -250,12 +250,15 @@ func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
 	if f&FlagKeepAlive != 0 && a.flow[1-d].window == 0 {
 		r.linuxZWP++
 	}
-	if f&FlagAckLostSegment != 0 {
-		// The peer's maxSeqToBeAcked moved to its nextSeq; the hole is
-		// between the ACK and the data seen, at most.
-		if gap := s.Ack - a.flow[1-d].nextSeq; int32(gap) > 0 {
-			peer.unseenBytes += int64(gap)
+	if s.Len > 0 || s.SYN || s.FIN {
+		end := s.Seq + uint32(max(s.Len, 0))
+		if s.SYN || s.FIN {
+			end++
 		}
+		side.cov.seen(s.Seq, end)
+	}
+	if s.ACK {
+		peer.cov.acked(s.Ack)
 	}
 
 	side.segments++
@@ -454,7 +457,7 @@ func (a *Analyzer) Health() Health {
 			ZeroWindowTime:    sr.zeroTotal,
 			LongestZeroWindow: sr.zeroLongest,
 			RTT:               sr.rtt.stats(),
-			UnseenBytes:       sr.unseenBytes,
+			UnseenBytes:       sr.cov.unseen,
 			DSACKed:           sr.dsacked,
 		}
 		if sr.inZeroWindow {

@@ -107,10 +107,13 @@ func (a *Analyzer) judge(h *Health) {
 		note("%d segment(s) follow a hole in the sequence space (previous segment not captured), first in frame %d",
 			n, h.LostSegment.Frames[0])
 	}
-	if n := h.AckLostSegment.Count; n > 0 {
-		unseen := h.Sides[0].UnseenBytes + h.Sides[1].UnseenBytes
-		note("capture loss, not network loss: %d ACK(s) cover data the capture lacks (about %d bytes), first in frame %d",
-			n, unseen, h.AckLostSegment.Frames[0])
+	unseen := h.Sides[0].UnseenBytes + h.Sides[1].UnseenBytes
+	switch n := h.AckLostSegment.Count; {
+	case unseen > 0:
+		note("capture loss, not network loss: %d acknowledged byte(s) are not in the capture (%d ACKed-unseen segment flag(s))", unseen, n)
+	case n > 0:
+		note("%d ACKed-unseen segment flag(s), first in frame %d, yet every acknowledged byte is in the capture (retransmissions cut at other boundaries)",
+			n, h.AckLostSegment.Frames[0])
 	}
 	for d := range h.Sides {
 		if s := &h.Sides[d]; s.Truncated > 0 {

@@ -169,8 +169,11 @@ type Side struct {
 	ZeroWindowTime, LongestZeroWindow time.Duration
 	// RTT samples for data this side sent.
 	RTT RTTStats
-	// UnseenBytes estimates the bytes this side sent that the peer ACKed
-	// but the capture never held (capture loss, not network loss).
+	// UnseenBytes counts the bytes this side sent that the peer
+	// acknowledged but the capture never held: capture loss, not network
+	// loss (after a network loss the capture holds the original and its
+	// retransmission). Sequence space acknowledged before the side's first
+	// captured segment is not counted.
 	UnseenBytes int64
 	// DSACKed counts this side's retransmissions that the peer reported
 	// with a D-SACK block (RFC 2883) as duplicates: the original had
