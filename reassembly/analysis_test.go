@@ -90,9 +90,10 @@ var tsharkAnalysisFields = []struct {
 // It is empty: over every capture the project has, every frame agrees.
 // Known limits that no capture exercises yet are told in unackedList (a
 // retransmission followed by more than 64 segments before any ACK, past
-// 10000 unacknowledged segments) and in the helper (IP fragments and
-// TCP inside tunnels or ICMP errors are not analysed, as tshark does not
-// analyse the latter either).
+// 10000 unacknowledged segments) and in the helper, which skips IP
+// fragments (tshark reassembles them first) and TCP inside IP tunnels
+// (tshark analyses the inner connection); TCP headers quoted in ICMP errors
+// are skipped by both.
 var analysisKnownDisagreements = map[string]string{}
 
 // analysisCapture is one capture file and the key naming its golden file.
