@@ -24,6 +24,7 @@ type clientCfg struct {
 	starttls                                          bool
 	rcptOverride                                      multiFlag
 	abortRST                                          int
+	sndbuf                                            int
 }
 
 func runClient(args []string) error {
@@ -47,6 +48,7 @@ func runClient(args []string) error {
 	fs.IntVar(&c.bdatChunk, "bdat-chunk", 256*1024, "BDAT chunk size (proto bdat)")
 	fs.BoolVar(&c.starttls, "starttls", false, "STARTTLS before MAIL (certificate not verified: the lab's is self-signed)")
 	fs.IntVar(&c.abortRST, "abort-rst-after", -1, "after writing BYTES of a message body larger than that, abort the connection with RST (SO_LINGER 0), as a crashing or killed MTA would (-1 = off)")
+	fs.IntVar(&c.sndbuf, "sndbuf", 0, "SO_SNDBUF of the client socket (0 = kernel default, autotuned)")
 	fs.Var(&c.rcptOverride, "rcpt-override", "S.M=addr[,addr]: recipients for message M of session S (repeatable)")
 	fs.Parse(args)
 
@@ -109,6 +111,15 @@ func (s *clientSession) dial() error {
 	// KeepAlive -1: no TCP keepalives (Go's default would send one after
 	// 15 s idle, which MTAs usually do not)
 	d := net.Dialer{Timeout: cfg.connectTimeout, KeepAlive: -1}
+	if cfg.sndbuf > 0 {
+		d.Control = func(network, address string, rc syscall.RawConn) error {
+			var serr error
+			rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, cfg.sndbuf)
+			})
+			return serr
+		}
+	}
 	if cfg.srcPortBase > 0 {
 		host, _, _ := net.SplitHostPort(cfg.server)
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(host), Port: cfg.srcPortBase + s.idx}
