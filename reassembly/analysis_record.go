@@ -320,6 +320,13 @@ func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
 	if s.FIN && side.fin.Frame == 0 {
 		side.fin = mark
 	}
+	if !s.RST && side.resetCount > 0 {
+		// A host whose stack sent a RST sends nothing more on the
+		// connection: this side's RSTs so far came from someone else.
+		for i := range side.resets[:min(side.resetCount, MaxEvidenceFrames)] {
+			side.resets[i].SenderContinued = true
+		}
+	}
 	if s.RST {
 		rst := Reset{
 			Mark:         mark,
@@ -469,7 +476,8 @@ func (a *Analyzer) Health() Health {
 			sd.Resets = slices.Clone(sr.resets[:min(sr.resetCount, MaxEvidenceFrames)])
 			for i := range sd.Resets {
 				rst := &sd.Resets[i]
-				rst.Injected = sr.ttlSeen && (rst.TTL < sr.ttlMin || rst.TTL > sr.ttlMax)
+				rst.OddTTL = sr.ttlSeen && (rst.TTL < sr.ttlMin || rst.TTL > sr.ttlMax)
+				rst.Injected = rst.OddTTL || rst.SenderContinued
 			}
 		}
 		h.Resets += sr.resetCount

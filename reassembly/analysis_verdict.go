@@ -64,9 +64,12 @@ func (a *Analyzer) judge(h *Health) {
 			case hs.RefusedBy.Frame == rst.Frame:
 			case closing:
 				note("the %s sent a RST in frame %d after a FIN (usually harmless at the end of a session)", who, rst.Frame)
-			case rst.Injected:
+			case rst.OddTTL:
 				worst(Broken, fmt.Sprintf("the connection was reset in frame %d by a RST with TTL %d, while the %s's other packets have TTL %d–%d: probably injected by a middlebox",
 					rst.Frame, rst.TTL, who, side.TTLMin, side.TTLMax))
+			case rst.Injected:
+				worst(Broken, fmt.Sprintf("the connection was reset in frame %d by a RST from the %s's address, yet the %s went on sending after it: probably injected by a middlebox",
+					rst.Frame, who, who))
 			case rst.DataInFlight:
 				worst(Broken, fmt.Sprintf("the %s reset the connection in frame %d while data was unacknowledged", who, rst.Frame))
 			case rst.SinceData > 0:
@@ -75,7 +78,7 @@ func (a *Analyzer) judge(h *Health) {
 			default:
 				note("the %s reset the connection in frame %d before any data", who, rst.Frame)
 			}
-			if rst.Injected && closing {
+			if rst.OddTTL && closing {
 				note("the RST in frame %d has TTL %d while the %s's other packets have TTL %d–%d: probably injected",
 					rst.Frame, rst.TTL, who, side.TTLMin, side.TTLMax)
 			}

@@ -110,10 +110,14 @@ func (s Scaling) String() string {
 type Reset struct {
 	Mark
 	TTL uint8
-	// Injected is set when the RST's TTL lies outside the range of TTLs of
-	// the other packets of the same side: it probably came from a middlebox
-	// forging that side, not from the host.
-	Injected bool
+	// Injected is set when the RST probably came from a middlebox forging
+	// that side, not from the host: its TTL lies outside the range of the
+	// side's other packets (OddTTL), or the side went on sending after it
+	// (SenderContinued), which a host whose stack reset the connection
+	// never does (Zeek's data_after_reset).
+	Injected        bool
+	OddTTL          bool
+	SenderContinued bool
 	// DataInFlight is set when, as the RST was sent, bytes sent by either
 	// side were not yet acknowledged.
 	DataInFlight bool

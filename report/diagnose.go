@@ -259,14 +259,16 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 			return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{eod, end},
 				Summary: "No reply to end-of-data was captured, but the capture misses part of this connection, so the reply may have been lost from the capture."}
 		}
-		switch tx.Ended {
-		case smtp.EndServerReset:
-			return Diagnosis{Layer: LayerL4, Cause: CauseResetByServer, Filter: filter, Evidence: []Evidence{eod, end},
-				Summary: fmt.Sprintf("The server reset the connection %s after end-of-data instead of replying.", dur(tx.Waited()))}
-		case smtp.EndClientReset:
-			if !tcpFine {
-				break
-			}
+		if d, ok := resetDiagnosis(h, tx, filter, []Evidence{eod, end}, fmt.Sprintf("%s after end-of-data, instead of a reply", dur(tx.Waited()))); ok {
+			return d
+		}
+		if tx.PartialReply != nil && tcpFine {
+			p := tx.PartialReply
+			return Diagnosis{Layer: LayerL7, Cause: CauseEODPartialReply, Filter: filter,
+				Evidence: []Evidence{eod, {Frame: p.Frame, Time: p.Time, What: fmt.Sprintf("server began a reply %q but never ended the line", partialText(p))}, end},
+				Summary:  fmt.Sprintf("TCP was healthy, but the server's reply to end-of-data stopped mid-line (no CRLF), so the client could not read it and gave up after %s. Senders log this as a timeout; the message may have been accepted and will be sent again.", dur(tx.Waited()))}
+		}
+		if tx.Ended == smtp.EndClientReset && tcpFine {
 			return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{eod, end},
 				Summary: fmt.Sprintf("TCP delivered the whole message, but the server never answered the end-of-data; the client reset the connection after %s.", dur(tx.Waited()))}
 		}
@@ -281,16 +283,13 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 			Summary: fmt.Sprintf("TCP was healthy and delivered the whole message, but the relay never answered the end-of-data; the client gave up after %s. Look at the relay, not the network.", dur(tx.Waited()))}
 	case smtp.OutcomeAborted:
 		end := endEvidence(tx, quitFrames)
+		if d, ok := resetDiagnosis(h, tx, filter, []Evidence{end}, "in the middle of the message body"); ok {
+			return d
+		}
 		if !tcpFine {
 			return lossDiagnosis(h, filter, []Evidence{end}, "the message never reached its end-of-data")
 		}
 		switch tx.Ended {
-		case smtp.EndServerReset:
-			return Diagnosis{Layer: LayerL4, Cause: CauseResetByServer, Filter: filter, Evidence: []Evidence{end},
-				Summary: "The server reset the connection in the middle of the message body."}
-		case smtp.EndClientReset:
-			return Diagnosis{Layer: LayerL4, Cause: CauseResetByClient, Filter: filter, Evidence: []Evidence{end},
-				Summary: "The client reset the connection in the middle of the message body."}
 		case smtp.EndServerClosed:
 			return Diagnosis{Layer: LayerL7, Cause: CauseClosedByServer, Filter: filter, Evidence: []Evidence{end},
 				Summary: "The server closed the connection in the middle of the message body."}
@@ -306,6 +305,49 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 			Summary: "The capture misses part of this transaction; its outcome is unknown."}
 	}
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "The transaction did not reach its body (no DATA or BDAT)."}
+}
+
+// resetDiagnosis explains a transaction ended by a RST: one whose TTL
+// does not match its supposed sender's other packets was probably forged
+// by a middlebox; otherwise the peer that sent it aborted.
+func resetDiagnosis(h *reassembly.Health, tx *smtp.Transaction, filter string, ev []Evidence, when string) (Diagnosis, bool) {
+	var who reassembly.Direction
+	switch tx.Ended {
+	case smtp.EndServerReset:
+		who = reassembly.ServerToClient
+	case smtp.EndClientReset:
+		who = reassembly.ClientToServer
+	default:
+		return Diagnosis{}, false
+	}
+	for _, r := range h.Sides[who].Resets {
+		if r.Frame != tx.EndFrame || !r.Injected {
+			continue
+		}
+		side := &h.Sides[who]
+		why := fmt.Sprintf("its IP TTL %d differs from the %s's other packets (TTL %d–%d)", r.TTL, who, side.TTLMin, side.TTLMax)
+		if !r.OddTTL {
+			why = fmt.Sprintf("the %s went on sending after it, which a host that reset the connection never does", who)
+		}
+		return Diagnosis{Layer: LayerL4, Cause: CauseResetInjected, Filter: filter + " && tcp.flags.reset == 1", Evidence: ev,
+			Summary: fmt.Sprintf("A RST that claims to come from the %s ended the connection %s, but %s: probably injected by a firewall or IPS in the path, not sent by the %s.",
+				who, when, why, who)}, true
+	}
+	if who == reassembly.ServerToClient {
+		return Diagnosis{Layer: LayerL4, Cause: CauseResetByServer, Filter: filter, Evidence: ev,
+			Summary: fmt.Sprintf("The server reset the connection %s.", when)}, true
+	}
+	return Diagnosis{Layer: LayerL4, Cause: CauseResetByClient, Filter: filter, Evidence: ev,
+		Summary: fmt.Sprintf("The client reset the connection %s.", when)}, true
+}
+
+// partialText is the partial reply's line as the server sent it.
+func partialText(r *smtp.Reply) string {
+	s := replyText(r)
+	if r.Text != "" {
+		s += " " + r.Text
+	}
+	return s
 }
 
 // lossDiagnosis blames the network for a failure on a connection whose

@@ -51,7 +51,7 @@ func sideOf(s *reassembly.Side) Side {
 	out := Side{Segments: s.Segments, Bytes: s.Bytes, LargestSegment: s.LargestSegment, FINFrame: s.FIN.Frame, FINTime: s.FIN.Time,
 		ZeroWindowMS: ms(s.ZeroWindowTime), UnseenBytes: s.UnseenBytes, TruncatedBytes: s.TruncatedBytes}
 	for _, r := range s.Resets {
-		out.Resets = append(out.Resets, Reset{Frame: r.Frame, Time: r.Time, TTL: int(r.TTL), Injected: r.Injected, DataInFlight: r.DataInFlight})
+		out.Resets = append(out.Resets, Reset{Frame: r.Frame, Time: r.Time, TTL: int(r.TTL), Injected: r.Injected, OddTTL: r.OddTTL, SenderContinued: r.SenderContinued, DataInFlight: r.DataInFlight})
 	}
 	if s.RTT.Samples > 0 {
 		out.RTT = &RTT{Samples: s.RTT.Samples, MinMS: ms(s.RTT.Min), MedianMS: ms(s.RTT.Median), MaxMS: ms(s.RTT.Max)}

@@ -123,11 +123,15 @@ type Side struct {
 
 // Reset is one RST a side sent.
 type Reset struct {
-	Frame        int       `json:"frame"`
-	Time         time.Time `json:"time"`
-	TTL          int       `json:"ttl"`
-	Injected     bool      `json:"probably_injected,omitempty"`
-	DataInFlight bool      `json:"data_in_flight,omitempty"`
+	Frame    int       `json:"frame"`
+	Time     time.Time `json:"time"`
+	TTL      int       `json:"ttl"`
+	Injected bool      `json:"probably_injected,omitempty"`
+	// OddTTL and SenderContinued say why: a TTL unlike the side's other
+	// packets, or more packets from the side after its RST.
+	OddTTL          bool `json:"odd_ttl,omitempty"`
+	SenderContinued bool `json:"sender_continued,omitempty"`
+	DataInFlight    bool `json:"data_in_flight,omitempty"`
 }
 
 // RTT summarises round-trip samples (data to its ACK).
