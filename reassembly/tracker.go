@@ -116,6 +116,14 @@ type Tracker struct {
 	stats     Stats
 	// streams counts connections ever seen: the next tcp.stream number.
 	streams int
+	// ctx is the context handed to gopacket with the next segment, reused
+	// from segment to segment as long as gopacket keeps none of them;
+	// ctxKept says gopacket may keep the current one (see stream.Accept).
+	ctx     *frameContext
+	ctxKept bool
+	// sack holds the current segment's SACK blocks (at most 4 fit in the
+	// 40 bytes of TCP options).
+	sack [4][2]uint32
 }
 
 // NewTracker returns a Tracker configured by opts.
@@ -132,7 +140,7 @@ func NewTracker(opts Options) *Tracker {
 	if opts.MaxPagesTotal <= 0 {
 		opts.MaxPagesTotal = DefaultMaxPagesTotal
 	}
-	t := &Tracker{opts: opts, dec: newDecoder(), flows: make(map[flowKey]*Conn)}
+	t := &Tracker{opts: opts, dec: newDecoder(), flows: make(map[flowKey]*Conn), ctx: new(frameContext)}
 	t.assembler = gpr.NewAssembler(gpr.NewStreamPool(&streamFactory{t}))
 	t.assembler.MaxBufferedPagesPerConnection = opts.MaxPagesPerConnection
 	t.assembler.MaxBufferedPagesTotal = opts.MaxPagesTotal
@@ -192,6 +200,7 @@ func (t *Tracker) Add(f *capture.Frame) error {
 		Seq: tcp.Seq, Ack: tcp.Ack, Len: p.segmentLen(), CapturedLen: len(tcp.Payload),
 		SYN: tcp.SYN, ACK: tcp.ACK, FIN: tcp.FIN, RST: tcp.RST, PSH: tcp.PSH, URG: tcp.URG,
 		ECE: tcp.ECE, CWR: tcp.CWR, Window: tcp.Window, WindowScale: -1, TTL: p.ttl,
+		SACKBlocks: t.sack[:0],
 	}
 	readOptions(tcp, &seg)
 	c.Analyzer.Observe(&seg)
@@ -214,13 +223,19 @@ func (t *Tracker) Add(f *capture.Frame) error {
 // unique per tcp.stream, so that a new connection on a reused 4-tuple
 // never meets the old one's state.
 func (t *Tracker) assemble(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Frame) {
-	ctx := &frameContext{ci: gopacket.CaptureInfo{
+	ctx := t.ctx
+	ctx.ci = gopacket.CaptureInfo{
 		Timestamp: f.Time, CaptureLength: len(f.Data), Length: f.Length, InterfaceIndex: f.Number,
-	}}
-	t.current = c
+	}
+	t.current, t.ctxKept = c, false
 	defer func() {
 		t.current = nil
-		if r := recover(); r != nil {
+		r := recover()
+		if t.ctxKept || r != nil {
+			// gopacket holds on to ctx: the next segment needs its own.
+			t.ctx = new(frameContext)
+		}
+		if r != nil {
 			// A reassembly library fault must not take down the analysis
 			// of every other connection: stop feeding this one.
 			t.stats.Recovered++
@@ -403,7 +418,9 @@ func readOptions(tcp *layers.TCP, seg *Segment) {
 // frameContext carries a frame's capture info, with the frame number in
 // InterfaceIndex, through gopacket's reassembly: gopacket keeps the
 // context of buffered out-of-order data, so every byte it delivers can
-// still name its frame.
+// still name its frame. A segment delivered at once leaves no reference
+// behind (gopacket's own copy of the current segment is overwritten by the
+// next one), so the Tracker reuses one context until a segment is buffered.
 type frameContext struct{ ci gopacket.CaptureInfo }
 
 func (c *frameContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
@@ -420,13 +437,17 @@ func (f *streamFactory) New(netFlow, _ gopacket.Flow, _ *layers.TCP, _ gpr.Assem
 	if raw := netFlow.Src().Raw(); len(raw) == 16 && raw[15] == 2 {
 		first = ServerToClient
 	}
-	return &stream{conn: c, first: first}
+	return &stream{tracker: f.t, conn: c, first: first}
 }
 
 // stream adapts one connection's Handler to gopacket's reassembly.Stream.
 type stream struct {
-	conn  *Conn
-	first Direction // our direction of gopacket's TCPDirClientToServer
+	tracker *Tracker
+	conn    *Conn
+	first   Direction // our direction of gopacket's TCPDirClientToServer
+	// marker is the Marker of the current Data call, kept here so that
+	// handing it to the Handler allocates nothing.
+	marker sgMarker
 }
 
 func (s *stream) direction(d gpr.TCPFlowDirection) Direction {
@@ -436,9 +457,20 @@ func (s *stream) direction(d gpr.TCPFlowDirection) Direction {
 	return 1 - s.first
 }
 
-func (s *stream) Accept(_ *layers.TCP, _ gopacket.CaptureInfo, _ gpr.TCPFlowDirection, nextSeq gpr.Sequence, start *bool, _ gpr.AssemblerContext) bool {
+// noSequence is gopacket's next sequence number of a direction that has
+// not started.
+const noSequence gpr.Sequence = -1
+
+func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, _ gpr.TCPFlowDirection, nextSeq gpr.Sequence, start *bool, _ gpr.AssemblerContext) bool {
 	// Connections picked up mid-stream start at their first segment.
 	*start = true
+	// gopacket buffers a segment that starts beyond the next expected
+	// byte, and the segment's context with it. (A direction that has not
+	// started takes its first segment at once, since start is forced; it is
+	// counted as kept all the same, which costs one context per direction.)
+	if nextSeq == noSequence || nextSeq.Difference(gpr.Sequence(tcp.Seq)) > 0 {
+		s.tracker.ctxKept = true
+	}
 	return true
 }
 
@@ -449,7 +481,8 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, _ gpr.AssemblerContext) {
 	d, _, _, skip := sg.Info()
 	dir := s.direction(d)
 	n, _ := sg.Lengths()
-	m := sgMarker{sg: sg, n: n}
+	m := &s.marker
+	*m = sgMarker{sg: sg, n: n}
 	if skip > 0 {
 		s.conn.Handler.Gap(dir, skip, m.Mark(0))
 	}
