@@ -52,7 +52,7 @@ var (
 	t0       = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 )
 
-func frameOf(t *testing.T, n int, s seg) *capture.Frame {
+func frameOf(t testing.TB, n int, s seg) *capture.Frame {
 	t.Helper()
 	cport := s.clientPort
 	if cport == 0 {
