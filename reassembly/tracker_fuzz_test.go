@@ -63,7 +63,7 @@ func (h *checkHandler) Data(_ Direction, data []byte, at Marker) {
 	h.check(at.Mark(0))
 	h.check(at.Mark(len(data) - 1))
 }
-func (h *checkHandler) Gap(_ Direction, _ int, at Mark)            { h.check(at) }
+func (h *checkHandler) Gap(_ Direction, _ int, at Mark)           { h.check(at) }
 func (h *checkHandler) Control(_ EventKind, _ Direction, at Mark) { h.check(at) }
 func (h *checkHandler) End(at Mark)                               { h.check(at) }
 
