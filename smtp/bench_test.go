@@ -80,3 +80,28 @@ func BenchmarkDecoderPipelined(b *testing.B) {
 		d.End(markOf(5))
 	}
 }
+
+// BenchmarkDotReader measures the end-of-data detector alone on a text
+// body with a dot in most lines and on a base64 attachment, which has
+// none.
+func BenchmarkDotReader(b *testing.B) {
+	const b64 = "TG9yZW0gaXBzdW0gZG9sb3Igc2l0IGFtZXQsIGNvbnNlY3RldHVyIGFkaXBpc2NpbmcgZWxpdC4K\r\n"
+	for _, bc := range []struct {
+		name string
+		body []byte
+	}{
+		{"text", bodySegment},
+		{"base64", []byte(strings.Repeat(b64, 1460/len(b64)+1)[:1460])},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.body)))
+			b.ReportAllocs()
+			var r dotReader
+			for b.Loop() {
+				if _, end := r.scan(bc.body); end {
+					b.Fatal("end of data in the body")
+				}
+			}
+		})
+	}
+}

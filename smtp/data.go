@@ -61,21 +61,22 @@ func (r *dotReader) scan(p []byte) (n int, end bool) {
 		c := p[i]
 		switch r.state {
 		case dotData:
-			// The fast path: skip to the next LF.
-			j := bytes.IndexByte(p[i:], '\n')
+			// The fast path: only a dot that begins a line can end the body
+			// or make a loose dot line, so skip to the next dot. Where the
+			// line breaks passed over leave the state depends only on the
+			// bytes just before the dot, or at the end of p.
+			j := bytes.IndexByte(p[i:], '.')
 			if j < 0 {
-				if p[len(p)-1] == '\r' {
-					r.state = dotCR
-				}
+				r.state = stateAfter(p, i)
 				return len(p), false
 			}
 			k := i + j
-			if j > 0 && p[k-1] == '\r' {
-				r.state = dotLineStart
-			} else {
-				r.state = dotLineStartLF
+			if j > 0 && p[k-1] == '\n' {
+				r.state = stateAfter(p[:k], i) // a line start; the dot is read next
+				i = k
+				continue
 			}
-			i = k + 1
+			i = k + 1 // a dot inside a line is data
 			continue
 		case dotCR:
 			if c == '\n' {
@@ -141,6 +142,25 @@ func (r *dotReader) scan(p []byte) (n int, end bool) {
 		i++
 	}
 	return len(p), false
+}
+
+// stateAfter is the state in which the detector, in state dotData at
+// p[from], leaves p when no line from p[from] on begins with a dot: set by
+// the last byte (and, for a LF, the one before it if it is p's from
+// p[from] on), as in net/textproto's dotReader.
+func stateAfter(p []byte, from int) dotState {
+	n := len(p)
+	switch {
+	case n <= from:
+		return dotData
+	case p[n-1] == '\r':
+		return dotCR
+	case p[n-1] != '\n':
+		return dotData
+	case n-2 >= from && p[n-2] == '\r':
+		return dotLineStart
+	}
+	return dotLineStartLF
 }
 
 // headerState is where the Message-ID scanner stands in a message's header
