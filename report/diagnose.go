@@ -125,6 +125,7 @@ func Build(inputs []Input, facts []Facts, opts Options) *Report {
 		r.Connections = append(r.Connections, c)
 	}
 	r.Verdict = headline(r)
+	r.Patterns = patterns(r)
 	return r
 }
 

@@ -43,6 +43,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		m.line()
 		m.briefTable(v, v.Brief, v.BriefMore)
 	}
+	if len(r.Patterns) > 0 {
+		m.line("## Patterns")
+		m.line()
+		for _, p := range r.Patterns {
+			m.line("- " + mdText(p.Summary))
+		}
+		m.line()
+	}
 	m.servers(v)
 	if len(v.Healthy) > 0 {
 		m.line(fmt.Sprintf("## Healthy connections (%d)", len(v.Healthy)+v.HealthyMore))

@@ -13,6 +13,8 @@ type Report struct {
 	Connections []Connection `json:"connections"`
 	// Totals over all connections.
 	Totals Totals `json:"totals"`
+	// Patterns are correlations between failed and delivered messages.
+	Patterns []Pattern `json:"patterns,omitempty"`
 }
 
 // Input describes one capture file that was read.

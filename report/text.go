@@ -41,6 +41,12 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 		}
 		t.connection(c)
 	}
+	for _, p := range r.Patterns {
+		fmt.Fprintf(t.w, "PATTERN  %s\n", wrap(p.Summary, 90, "         "))
+	}
+	if len(r.Patterns) > 0 {
+		fmt.Fprintln(t.w)
+	}
 	t.servers(r)
 	if err := t.w.Flush(); err != nil {
 		return fmt.Errorf("writing text report: %w", err)
@@ -191,7 +197,7 @@ func (t *textWriter) l4(c *Connection, detail bool) {
 // servers prints one line per server address.
 func (t *textWriter) servers(r *Report) {
 	type row struct {
-		conns, delivered, failed, retrans int
+		conns, delivered, failed, retrans, segments int
 	}
 	rows := map[string]*row{}
 	var order []string
@@ -208,6 +214,7 @@ func (t *textWriter) servers(r *Report) {
 		}
 		rw.conns++
 		rw.retrans += c.L4.Retransmissions
+		rw.segments += c.L4.Client.Segments + c.L4.Server.Segments
 		for _, tx := range c.SMTP.Transactions {
 			switch tx.Outcome {
 			case "delivered":
@@ -223,8 +230,12 @@ func (t *textWriter) servers(r *Report) {
 	fmt.Fprintln(t.w, "SERVERS")
 	for _, s := range order {
 		rw := rows[s]
-		fmt.Fprintf(t.w, "  %-40s %3d connections  %3d delivered  %3d failed  %4d retransmissions\n",
-			s, rw.conns, rw.delivered, rw.failed, rw.retrans)
+		rate := ""
+		if rw.segments > 0 && rw.retrans > 0 {
+			rate = fmt.Sprintf(" (%.1f%% of segments)", 100*float64(rw.retrans)/float64(rw.segments))
+		}
+		fmt.Fprintf(t.w, "  %-40s %3d connections  %3d delivered  %3d failed  %4d retransmissions%s\n",
+			s, rw.conns, rw.delivered, rw.failed, rw.retrans, rate)
 	}
 	if other := r.Totals.Connections - r.Totals.SMTPConnections; other > 0 {
 		fmt.Fprintf(t.w, "  (%d other TCP connections not shown)\n", other)
