@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"container/heap"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -72,6 +73,10 @@ type Conn struct {
 	base     [2]uint32 // first sequence number seen per direction
 	haveBase [2]bool
 	ended    bool
+	// idleKey is the connection's key in Tracker.idle, never later than
+	// LastTime; idleIndex its place there (-1: not queued).
+	idleKey   time.Time
+	idleIndex int
 }
 
 // Health returns the connection's L4 summary.
@@ -116,6 +121,8 @@ type Tracker struct {
 	stats     Stats
 	// streams counts connections ever seen: the next tcp.stream number.
 	streams int
+	// idle holds the connections not yet ended, soonest to idle out first.
+	idle idleQueue
 	// ctx is the context handed to gopacket with the next segment, reused
 	// from segment to segment as long as gopacket keeps none of them;
 	// ctxKept says gopacket may keep the current one (see stream.Accept).
@@ -194,6 +201,10 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	c, dir := t.lookup(&p, f)
 	c.Packets++
 	c.LastFrame, c.LastTime = f.Number, f.Time
+	if c.idleIndex >= 0 && f.Time.Before(c.idleKey) {
+		c.idleKey = f.Time // capture time went backwards
+		heap.Fix(&t.idle, c.idleIndex)
+	}
 
 	seg := Segment{
 		Frame: f.Number, Time: f.Time, Dir: dir,
@@ -280,7 +291,8 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame) (*Conn, Direction) {
 			return c, dir
 		}
 	}
-	c = &Conn{Stream: t.streams, key: k, FirstFrame: f.Number, FirstTime: f.Time}
+	c = &Conn{Stream: t.streams, key: k, FirstFrame: f.Number, FirstTime: f.Time, idleKey: f.Time}
+	heap.Push(&t.idle, c)
 	t.streams++
 	c.Client, c.Server = t.orient(p)
 	dir := ClientToServer
@@ -338,12 +350,21 @@ func (t *Tracker) maybeFlush() {
 	t.flush(t.now.Add(-t.opts.GapWait), t.now.Add(-t.opts.IdleTimeout))
 	// An idle connection's handler is ended (and frees its buffers), but
 	// the 4-tuple keeps its stream number: Wireshark never expires a
-	// tcp.stream, and later packets still count in its L4 analysis.
+	// tcp.stream, and later packets still count in its L4 analysis. Only
+	// the connections whose key is before the cut are looked at: those
+	// whose last packet is later are queued again under its time.
 	idle := t.now.Add(-t.opts.IdleTimeout)
-	for _, c := range t.flows {
-		if !c.ended && c.LastTime.Before(idle) {
+	for len(t.idle) > 0 && t.idle[0].idleKey.Before(idle) {
+		c := t.idle[0]
+		switch {
+		case c.ended: // cut short by a reassembly fault
+			heap.Pop(&t.idle)
+		case c.LastTime.Before(idle):
 			t.stats.Expired++
 			t.end(c)
+		default:
+			c.idleKey = c.LastTime
+			heap.Fix(&t.idle, 0)
 		}
 	}
 }
@@ -363,6 +384,9 @@ func (t *Tracker) end(c *Conn) {
 		return
 	}
 	c.ended = true
+	if c.idleIndex >= 0 {
+		heap.Remove(&t.idle, c.idleIndex)
+	}
 	if c.Handler != nil {
 		c.Handler.End(Mark{Frame: c.LastFrame, Time: c.LastTime})
 	}
@@ -388,6 +412,33 @@ func (t *Tracker) Close() {
 		t.end(c)
 	}
 	clear(t.flows)
+}
+
+// idleQueue is a min-heap of connections on their idleKey, for
+// container/heap: finding the idle connections costs their number, not
+// that of every connection.
+type idleQueue []*Conn
+
+func (q idleQueue) Len() int           { return len(q) }
+func (q idleQueue) Less(i, j int) bool { return q[i].idleKey.Before(q[j].idleKey) }
+func (q idleQueue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].idleIndex, q[j].idleIndex = i, j
+}
+
+func (q *idleQueue) Push(x any) {
+	c := x.(*Conn)
+	c.idleIndex = len(*q)
+	*q = append(*q, c)
+}
+
+func (q *idleQueue) Pop() any {
+	old := *q
+	c := old[len(old)-1]
+	old[len(old)-1] = nil
+	c.idleIndex = -1
+	*q = old[:len(old)-1]
+	return c
 }
 
 // readOptions copies the TCP options the analyser uses into seg.

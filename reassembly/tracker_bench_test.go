@@ -1,11 +1,15 @@
-package reassembly_test
+package reassembly
 
 import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -13,7 +17,6 @@ import (
 
 	"github.com/smtpscope/smtpscope/bench/synth"
 	"github.com/smtpscope/smtpscope/capture"
-	"github.com/smtpscope/smtpscope/reassembly"
 )
 
 // synthFrames generates a capture in memory and returns its frames, each
@@ -50,13 +53,13 @@ func synthFrames(tb testing.TB, opts synth.Options) []capture.Frame {
 // call at least: the Mark of its first and last byte.
 type markHandler struct{ bytes, frames int }
 
-func (h *markHandler) Data(_ reassembly.Direction, data []byte, at reassembly.Marker) {
+func (h *markHandler) Data(_ Direction, data []byte, at Marker) {
 	h.bytes += len(data)
 	h.frames += at.Mark(0).Frame + at.Mark(len(data)-1).Frame
 }
-func (h *markHandler) Gap(reassembly.Direction, int, reassembly.Mark)                      {}
-func (h *markHandler) Control(reassembly.EventKind, reassembly.Direction, reassembly.Mark) {}
-func (h *markHandler) End(reassembly.Mark)                                                 {}
+func (h *markHandler) Gap(Direction, int, Mark)           {}
+func (h *markHandler) Control(EventKind, Direction, Mark) {}
+func (h *markHandler) End(Mark)                           {}
 
 // benchFrames is the capture the tracker benchmarks share: 8 MiB with the
 // synthetic generator's default 5% faults, so that some data comes out
@@ -75,14 +78,14 @@ func BenchmarkTrackerAdd(b *testing.B) {
 	}{{"analysis-only", false}, {"reassembly", true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			frames := benchFrames()
-			opts := reassembly.Options{ServerPorts: []uint16{25}}
+			opts := Options{ServerPorts: []uint16{25}}
 			if bc.handler {
-				opts.NewHandler = func(*reassembly.Conn) reassembly.Handler { return &markHandler{} }
+				opts.NewHandler = func(*Conn) Handler { return &markHandler{} }
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				tr := reassembly.NewTracker(opts)
+				tr := NewTracker(opts)
 				for i := range frames {
 					if err := tr.Add(&frames[i]); err != nil {
 						b.Fatal(err)
@@ -106,7 +109,7 @@ type ownFrameChecker struct {
 	bytes    int
 }
 
-func (h *ownFrameChecker) Data(dir reassembly.Direction, data []byte, at reassembly.Marker) {
+func (h *ownFrameChecker) Data(dir Direction, data []byte, at Marker) {
 	h.bytes += len(data)
 	start := 0
 	for off := 1; off <= len(data); off++ {
@@ -123,9 +126,9 @@ func (h *ownFrameChecker) Data(dir reassembly.Direction, data []byte, at reassem
 		start = off
 	}
 }
-func (h *ownFrameChecker) Gap(reassembly.Direction, int, reassembly.Mark)                      {}
-func (h *ownFrameChecker) Control(reassembly.EventKind, reassembly.Direction, reassembly.Mark) {}
-func (h *ownFrameChecker) End(reassembly.Mark)                                                 {}
+func (h *ownFrameChecker) Gap(Direction, int, Mark)           {}
+func (h *ownFrameChecker) Control(EventKind, Direction, Mark) {}
+func (h *ownFrameChecker) End(Mark)                           {}
 
 // TestTrackerMarksOwnFrame checks frame marks over a capture in which
 // every session carries a fault, so that much data waits in gopacket's
@@ -140,8 +143,8 @@ func TestTrackerMarksOwnFrame(t *testing.T) {
 		}
 	}
 	h := &ownFrameChecker{t: t, payloads: payloads, frames: frames}
-	tr := reassembly.NewTracker(reassembly.Options{ServerPorts: []uint16{25},
-		NewHandler: func(*reassembly.Conn) reassembly.Handler { return h }})
+	tr := NewTracker(Options{ServerPorts: []uint16{25},
+		NewHandler: func(*Conn) Handler { return h }})
 	for i := range frames {
 		if err := tr.Add(&frames[i]); err != nil {
 			t.Fatal(err)
@@ -150,5 +153,106 @@ func TestTrackerMarksOwnFrame(t *testing.T) {
 	tr.Close()
 	if h.bytes == 0 {
 		t.Fatal("no bytes delivered")
+	}
+}
+
+// endLog is a Handler that records when its connection ended.
+type endLog struct {
+	stream int
+	ends   *[]int
+}
+
+func (h *endLog) Data(Direction, []byte, Marker)     {}
+func (h *endLog) Gap(Direction, int, Mark)           {}
+func (h *endLog) Control(EventKind, Direction, Mark) {}
+func (h *endLog) End(Mark)                           { *h.ends = append(*h.ends, h.stream) }
+
+// TestTrackerIdleExpiry checks the idle timeout against its definition —
+// at each flush, every connection not yet ended whose last packet is older
+// than IdleTimeout ends. The packets' capture times mostly advance, some
+// after a lull, and some are stamped much earlier than the packets before
+// them, so that a connection's last packet may be older than an earlier
+// one.
+func TestTrackerIdleExpiry(t *testing.T) {
+	const idle = 30 * time.Second
+	sec := func(s int) time.Duration { return time.Duration(s) * time.Second }
+	// Connection 40000's last packet is stamped before one it had sent,
+	// after its idle key was last renewed.
+	fixed := []seg{
+		{clientPort: 40000, after: 0},
+		{clientPort: 40000, after: sec(35)},
+		{clientPort: 40001, after: sec(40)},
+		{clientPort: 40001, after: sec(41)},
+		{clientPort: 40000, after: sec(5)},
+		{clientPort: 40001, after: sec(42)},
+		{clientPort: 40001, after: sec(50)},
+	}
+	// A few connections at a time, each busy for a while and then quiet.
+	rng := rand.New(rand.NewPCG(3, 4))
+	var random []seg
+	var clock time.Duration
+	for n := range 4000 {
+		clock += time.Duration(rng.Int64N(int64(time.Second)))
+		if rng.IntN(100) < 3 {
+			clock += time.Duration(rng.Int64N(int64(2 * idle))) // a lull
+		}
+		at := clock
+		if rng.IntN(100) < 10 {
+			at -= time.Duration(rng.Int64N(int64(2 * idle))) // stamped late
+		}
+		random = append(random, seg{clientPort: uint16(40000 + n/200 + rng.IntN(3)), after: at})
+	}
+	for _, tc := range []struct {
+		name string
+		segs []seg
+	}{{"late stamp", fixed}, {"random", random}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ends []int
+			tr := NewTracker(Options{IdleTimeout: idle, NewHandler: func(c *Conn) Handler {
+				return &endLog{stream: c.Stream, ends: &ends}
+			}})
+			// The model: each port's stream, its last packet's time, ended or not.
+			stream := map[uint16]int{}
+			last := map[int]time.Duration{}
+			ended := map[int]bool{}
+			var now, lastFlush time.Duration
+			for i, sg := range tc.segs {
+				n := i + 1
+				sg.seq, sg.ack, sg.flags = 1, 1, "A"
+				if err := tr.Add(frameOf(t, n, sg)); err != nil {
+					t.Fatal(err)
+				}
+				s, ok := stream[sg.clientPort]
+				if !ok {
+					s = len(stream)
+					stream[sg.clientPort] = s
+				}
+				last[s] = sg.after
+				if i == 0 || sg.after > now {
+					now = sg.after
+				}
+				if i == 0 || now-lastFlush >= time.Second {
+					lastFlush = now
+					for s, l := range last {
+						if !ended[s] && l < now-idle {
+							ended[s] = true
+						}
+					}
+				}
+				got := map[int]bool{}
+				for _, s := range ends {
+					if got[s] {
+						t.Fatalf("frame %d: stream %d ended twice", n, s)
+					}
+					got[s] = true
+				}
+				if !maps.Equal(got, ended) {
+					t.Fatalf("frame %d: ended streams %v, want %v", n, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(ended)))
+				}
+			}
+			if tr.Stats().Expired != len(ended) || len(ended) == 0 {
+				t.Errorf("Expired = %d, model %d", tr.Stats().Expired, len(ended))
+			}
+		})
 	}
 }
