@@ -71,6 +71,7 @@ type Conn struct {
 
 	key      flowKey
 	base     [2]uint32 // first sequence number seen per direction
+	holes    holes
 	haveBase [2]bool
 	ended    bool
 	// idleKey is the connection's key in Tracker.idle, never later than
@@ -91,6 +92,9 @@ type Stats struct {
 	UnsupportedLink int
 	// Expired counts connections ended by the idle timeout.
 	Expired int
+	// AckedHoles counts holes in a byte stream that the receiver had
+	// acknowledged (capture loss), whose queued data was pushed out at once.
+	AckedHoles int
 	// Recovered counts library panics caught while reassembling.
 	Recovered int
 }
@@ -217,6 +221,10 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	c.Analyzer.Observe(&seg)
 
 	if c.Handler != nil && !c.ended {
+		if tcp.ACK && c.holes.ackedHole(1-dir, tcp.Ack) {
+			t.flushAckedHole(f.Time)
+		}
+		c.holes.observe(dir, tcp.Seq, tcp.SYN, len(tcp.Payload))
 		t.assemble(c, dir, tcp, f)
 		mark := Mark{Frame: f.Number, Time: f.Time}
 		if tcp.FIN {
@@ -532,6 +540,7 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, _ gpr.AssemblerContext) {
 	d, _, _, skip := sg.Info()
 	dir := s.direction(d)
 	n, _ := sg.Lengths()
+	s.conn.holes.deliver(dir, n, skip)
 	m := &s.marker
 	*m = sgMarker{sg: sg, n: n}
 	if skip > 0 {

@@ -159,6 +159,18 @@ func TestTrackerDelivery(t *testing.T) {
 		wantEvents: []string{`data client "MAIL\r\n" frames 4-4`, "gap client 10 at 5", `data client "QUIT\r\n" frames 5-5`, "end at 6"},
 		wantClient: "MAIL\r\nQUIT\r\n",
 	}, {
+		name: "a hole the receiver acknowledged is skipped at once, before the reply that follows",
+		segs: append(append([]seg{}, handshake...),
+			seg{seq: cISN + 1, ack: sISN + 1, flags: "PA", payload: "body\r\n"},
+			// 10 bytes never captured, then the end-of-data.
+			seg{seq: cISN + 17, ack: sISN + 1, flags: "PA", payload: ".\r\n", after: time.Millisecond},
+			seg{fromServer: true, seq: sISN + 1, ack: cISN + 20, flags: "A", after: 2 * time.Millisecond},
+			seg{fromServer: true, seq: sISN + 1, ack: cISN + 20, flags: "PA", payload: "250 ok\r\n", after: 3 * time.Millisecond},
+		),
+		wantEvents: []string{`data client "body\r\n" frames 4-4`, "gap client 10 at 5", `data client ".\r\n" frames 5-5`,
+			`data server "250 ok\r\n" frames 7-7`, "end at 7"},
+		wantClient: "body\r\n.\r\n",
+	}, {
 		name: "picked up mid-stream, server speaks first",
 		segs: []seg{
 			{fromServer: true, seq: sISN + 1, ack: cISN + 1, flags: "PA", payload: "220 hi\r\n"},
