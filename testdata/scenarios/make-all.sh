@@ -16,7 +16,9 @@ command -v go >/dev/null || { echo "go not found (sudo may reset PATH: sudo env 
 ALL=(healthy relay-stall eod-451 eod-552 rcpt-reject banner-421 banner-554 slow-reply
 	reset-mid-data zero-window lossy connect-refused connect-timeout
 	pipelining bdat ipv6 port-2525 starttls
-	eod-partial-reply reset-injected reset-by-client)
+	eod-partial-reply reset-injected reset-by-client
+	aborted-by-client pmtu-blackhole capture-midsession capture-drops snaplen
+	capture-truncated relay-stall.netmon2) # the last two are made from relay-stall's capture
 if [[ $# -gt 0 ]]; then SCENARIOS=("$@"); else SCENARIOS=("${ALL[@]}"); fi
 
 BIN=$(mktemp -d /tmp/smtpscope-lab.XXXXXX)
@@ -31,7 +33,8 @@ for s in "${SCENARIOS[@]}"; do
 done
 
 # nothing may be left behind
-pat="^smtpscope-($(IFS='|'; echo "${ALL[*]}"))-[0-9]+( |$)"
+# (pmtu-blackhole's extra namespaces end in -r1, -r2, -s)
+pat="^smtpscope-($(IFS='|'; echo "${ALL[*]}"))-[0-9]+(-[a-z0-9]+)?( |$)"
 if ip netns list | grep -Eq "$pat"; then
 	echo "namespaces left behind:" >&2
 	ip netns list | grep -E "$pat" >&2

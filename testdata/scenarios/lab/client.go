@@ -23,8 +23,9 @@ type clientCfg struct {
 	srcPortBase, bdatChunk                            int
 	starttls                                          bool
 	rcptOverride                                      multiFlag
-	abortRST                                          int
+	abortRST, abortClose                              int
 	sndbuf                                            int
+	bind                                              string
 }
 
 func runClient(args []string) error {
@@ -48,6 +49,8 @@ func runClient(args []string) error {
 	fs.IntVar(&c.bdatChunk, "bdat-chunk", 256*1024, "BDAT chunk size (proto bdat)")
 	fs.BoolVar(&c.starttls, "starttls", false, "STARTTLS before MAIL (certificate not verified: the lab's is self-signed)")
 	fs.IntVar(&c.abortRST, "abort-rst-after", -1, "after writing BYTES of a message body larger than that, abort the connection with RST (SO_LINGER 0), as a crashing or killed MTA would (-1 = off)")
+	fs.IntVar(&c.abortClose, "abort-close-after", -1, "after writing BYTES of a message body larger than that, close the connection (FIN, no RST, no QUIT), as an MTA that gives up or is killed would (-1 = off)")
+	fs.StringVar(&c.bind, "bind", "", "local address to bind (default: the server's host, which is right on loopback)")
 	fs.IntVar(&c.sndbuf, "sndbuf", 0, "SO_SNDBUF of the client socket (0 = kernel default, autotuned)")
 	fs.Var(&c.rcptOverride, "rcpt-override", "S.M=addr[,addr]: recipients for message M of session S (repeatable)")
 	fs.Parse(args)
@@ -122,6 +125,9 @@ func (s *clientSession) dial() error {
 	}
 	if cfg.srcPortBase > 0 {
 		host, _, _ := net.SplitHostPort(cfg.server)
+		if cfg.bind != "" {
+			host = cfg.bind
+		}
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(host), Port: cfg.srcPortBase + s.idx}
 		s.sess["client_port"] = cfg.srcPortBase + s.idx
 	}
@@ -242,7 +248,11 @@ func (s *clientSession) sendOne(c *smtp.Client, i int, m *message) (r rec, keep 
 	cfg := s.cfg
 	r = s.msgRec(i, m)
 	r0 := tcpRetrans(s.conn)
-	defer func() { r["tcp_retrans"] = tcpRetrans(s.conn) - r0 }()
+	defer func() {
+		if _, ok := r["tcp_retrans"]; !ok {
+			r["tcp_retrans"] = tcpRetrans(s.conn) - r0
+		}
+	}()
 	r["t_mail"] = s.since(time.Now())
 	smtpFail := func(stage string, err error) (rec, bool) {
 		r["stage"] = stage
@@ -301,6 +311,18 @@ func (s *clientSession) sendOne(c *smtp.Client, i int, m *message) (r rec, keep 
 		s.sess["close"] = "client-rst"
 		return r, false
 	}
+	if cfg.abortClose >= 0 && len(m.Data) > cfg.abortClose {
+		// as above, but an ordinary close: the kernel sends FIN after
+		// what is queued (nothing unread is in the receive buffer, so no RST)
+		w.Write(m.Data[:cfg.abortClose])
+		time.Sleep(100 * time.Millisecond) // let it reach the wire
+		s.conn.Close()
+		r["stage"], r["outcome"], r["error_kind"] = "body", "aborted", "client-close"
+		r["error"] = fmt.Sprintf("client closed the connection (FIN) after %d body bytes (--abort-close-after)", cfg.abortClose)
+		r["body_bytes_written"] = cfg.abortClose // to the DATA writer; what left is up to 4 KiB less
+		s.sess["close"] = "client-close-mid-data"
+		return r, false
+	}
 	if _, err := w.Write(m.Data); err != nil {
 		r["stage"] = "body"
 		r["outcome"] = "aborted"
@@ -308,7 +330,14 @@ func (s *clientSession) sendOne(c *smtp.Client, i int, m *message) (r rec, keep 
 		r["error_kind"] = errKind(err)
 		s.sess["close"] = "connection-lost"
 		if errKind(err) == "timeout" {
-			s.quitAfterTimeout(c)
+			// The body could not be written in time (nothing is acknowledged:
+			// a path-MTU black hole, a peer that stopped reading). QUIT cannot
+			// follow: it would queue behind the unsent body, and go-smtp's
+			// writer has failed for good. Close, as an MTA does.
+			s.sess["close"] = "close-after-write-timeout"
+			s.sess["t_close"] = s.since(time.Now())
+			r["tcp_retrans"] = tcpRetrans(s.conn) - r0
+			s.conn.Close()
 		}
 		return r, false
 	}

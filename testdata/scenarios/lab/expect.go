@@ -24,6 +24,26 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, " ") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
+var outcomes = map[string]bool{"delivered": true, "deferred": true, "rejected": true, "no-reply": true, "aborted": true, "unknown": true}
+
+// paramValue is v as a JSON number, boolean, array or object if it parses
+// as one, else the string.
+func paramValue(v string) any {
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return f
+	}
+	if v == "true" || v == "false" {
+		return v == "true"
+	}
+	if strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{") {
+		var x any
+		if json.Unmarshal([]byte(v), &x) == nil {
+			return x
+		}
+	}
+	return v
+}
+
 var layers = map[string]bool{"none": true, "L4": true, "L7": true, "capture": true}
 var causes = map[string]bool{"ok": true, "eod-no-reply": true, "eod-partial-reply": true, "slow-reply": true,
 	"rejected": true, "deferred": true, "aborted-by-client": true, "pmtu-blackhole": true, "packet-loss": true,
@@ -79,11 +99,13 @@ func runExpect(args []string) error {
 	clientPath := fs.String("client", "", "client JSON lines")
 	serverPath := fs.String("server", "", "server JSON log")
 	out := fs.String("out", "-", "output file")
-	var diags, sdiags, params, notes multiFlag
+	var diags, sdiags, params, notes, views, capOutcomes multiFlag
 	fs.Var(&diags, "diag", "KEY=LAYER:CAUSE for messages; KEY is S.M, retrans (the client's socket retransmitted during the message), an outcome, or * (repeatable; that order of precedence)")
 	fs.Var(&sdiags, "session-diag", "KEY=LAYER:CAUSE for sessions without a message on the wire; KEY is S or * (repeatable)")
 	fs.Var(&params, "param", "KEY=VALUE scenario setting recorded as is (number if it parses as one)")
 	fs.Var(&notes, "note", "free-text note (repeatable)")
+	fs.Var(&views, "capture-view", "KEY=VALUE: how the capture differs from what was on the wire (an edited, cut or snaplen-limited capture); recorded under capture_view (number, true/false or JSON if it parses as one)")
+	fs.Var(&capOutcomes, "capture-outcome", "S.M=OUTCOME: the outcome this capture can establish for message M of session S, where it differs from what the peers logged (the peers' outcome, reply and eod_wait_s move to \"logged\"); unknown clears the reply and drops eod_wait_s")
 	fs.Parse(args)
 
 	msgDiag := map[string]diagnosis{}
@@ -103,6 +125,14 @@ func runExpect(args []string) error {
 			return err
 		}
 		sessDiag[k] = dg
+	}
+	capOutcome := map[string]string{}
+	for _, o := range capOutcomes {
+		k, v, _ := strings.Cut(o, "=")
+		if !outcomes[v] {
+			return fmt.Errorf("bad --capture-outcome %q", o)
+		}
+		capOutcome[k] = v
 	}
 	crecs, err := readJSONL(*clientPath)
 	if err != nil {
@@ -260,18 +290,39 @@ func runExpect(args []string) error {
 			if sc != nil {
 				om.Set("server_view", serverMsgView(sc.events, m["message_id"], m["stage"]))
 			}
+			outcome := fmt.Sprint(m["outcome"])
+			if co, ok := capOutcome[fmt.Sprintf("%d.%d", si, mi)]; ok {
+				// what the capture can establish; the peers' account is kept
+				logged := newO("outcome", outcome)
+				for _, k := range []string{"reply_code", "enhanced_code", "reply_text", "eod_wait_s"} {
+					if _, ok := om.vals[k]; !ok {
+						continue
+					}
+					logged.Set(k, om.Get(k))
+					if co == "unknown" {
+						if k == "eod_wait_s" {
+							om.Del(k) // no wait that the capture shows
+						} else {
+							om.Set(k, nil)
+						}
+					}
+				}
+				outcome = co
+				om.Set("outcome", co)
+				om.Set("logged", logged)
+			}
 			dg, ok := msgDiag[fmt.Sprintf("%d.%d", si, mi)]
 			if rt, _ := num(m["tcp_retrans"]); !ok && rt > 0 {
 				dg, ok = msgDiag["retrans"]
 			}
 			if !ok {
-				dg, ok = msgDiag[fmt.Sprint(m["outcome"])]
+				dg, ok = msgDiag[outcome]
 			}
 			if !ok {
 				dg, ok = msgDiag["*"]
 			}
 			if !ok {
-				return fmt.Errorf("no diagnosis for session %d message %d (outcome %v)", si, mi, m["outcome"])
+				return fmt.Errorf("no diagnosis for session %d message %d (outcome %v)", si, mi, outcome)
 			}
 			om.Set("diagnosis", dg)
 			if worst == nil || (worst.Cause == "ok" && dg.Cause != "ok") {
@@ -315,6 +366,14 @@ func runExpect(args []string) error {
 	}
 	doc := newO("scenario", *name, "description", *desc, "capture", *capture,
 		"diagnosis", primary, "server_listen", serverAddr, "settings", settings)
+	if len(views) > 0 {
+		cv := newO()
+		for _, p := range views {
+			k, v, _ := strings.Cut(p, "=")
+			cv.Set(k, paramValue(v))
+		}
+		doc.Set("capture_view", cv)
+	}
 	if len(notes) > 0 {
 		doc.Set("notes", []string(notes))
 	}
@@ -353,6 +412,19 @@ func (o *omap) Set(k string, v any) {
 }
 
 func (o *omap) Get(k string) any { return o.vals[k] }
+
+func (o *omap) Del(k string) {
+	if _, ok := o.vals[k]; !ok {
+		return
+	}
+	delete(o.vals, k)
+	for i, x := range o.keys {
+		if x == k {
+			o.keys = append(o.keys[:i], o.keys[i+1:]...)
+			break
+		}
+	}
+}
 
 func (o *omap) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer

@@ -9,6 +9,8 @@
 //	lab server [flags]   run the SMTP server
 //	lab client [flags]   send messages, print one JSON line per message
 //	lab expect [flags]   build <name>.expect.json from client+server logs
+//	lab expect-copy [flags]          the same expectations for a converted capture
+//	lab pcapng-offset FILE FRAME     byte offset and length of frame's block
 //
 // Every wait in this program is bounded.
 package main
@@ -30,6 +32,10 @@ func main() {
 		err = runClient(os.Args[2:])
 	case "expect":
 		err = runExpect(os.Args[2:])
+	case "expect-copy":
+		err = runExpectCopy(os.Args[2:])
+	case "pcapng-offset":
+		err = runPcapngOffset(os.Args[2:])
 	default:
 		usage()
 	}
@@ -40,6 +46,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: lab server|client|expect [flags]  (lab <cmd> -h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: lab server|client|expect|expect-copy [flags] | lab pcapng-offset FILE FRAME  (lab <cmd> -h for flags)")
 	os.Exit(2)
 }

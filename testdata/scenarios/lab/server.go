@@ -390,6 +390,15 @@ func (s *session) Data(r io.Reader) error {
 
 func (s *session) dataErr(err error, total int64) error {
 	s.emit(map[string]any{"event": "data_error", "msg": s.n, "bytes": total, "err": err.Error()})
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The client closed (FIN) in the middle of the body. Do what
+		// Postfix does ("lost connection after DATA"): close without a
+		// reply. go-smtp would write a 554 to a peer that has gone, whose
+		// kernel would answer it with a RST.
+		s.lc.how.Store("close-after-client-eof")
+		s.lc.Close()
+		return errAborted
+	}
 	return err
 }
 

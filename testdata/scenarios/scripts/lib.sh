@@ -5,6 +5,13 @@
 # its own (smtpscope-NAME-PID) that has nothing but a loopback interface, so no
 # packet can leave the machine. tcpdump records that loopback. The namespace
 # and every process started in it are removed on exit, even on failure.
+#
+# Knobs a scenario may set before sourcing (all optional):
+#   SNAPLEN    tcpdump snap length (default: whole packets)
+#   CAP_IFACE  interface to capture on (default lo)
+#   CAP_NAME   capture file name in captures/ (default NAME.pcapng)
+# and after lab_init: SERVER_NS (namespace of the server, default NS) and
+# EXTRA_NS+=(...) for more namespaces the trap must remove.
 
 set -euo pipefail
 
@@ -12,12 +19,16 @@ SCEN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT_DIR=${OUT_DIR:-$SCEN_DIR/captures}
 : "${NAME:?set NAME before sourcing lib.sh}"
 NS="smtpscope-${NAME}-$$"
+EXTRA_NS=()
+SERVER_NS=""
 WORK=""
 LAB=""
 SERVER_PID=""
 TCPDUMP_PID=""
 CPU=${LAB_CPU:-0}          # server and client share one CPU: loopback otherwise reorders
-SNAPLEN=262144             # whole packets (lo MTU is 1500)
+SNAPLEN=${SNAPLEN:-262144} # whole packets (lo MTU is 1500)
+CAP_IFACE=${CAP_IFACE:-lo}
+CAP_NAME=${CAP_NAME:-$NAME.pcapng}
 
 log() { printf '[%s] %s\n' "$NAME" "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
@@ -32,11 +43,14 @@ lab_cleanup() {
 		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null
 	done
-	if ip netns list 2>/dev/null | grep -qw "^$NS"; then
-		# anything still inside was started by this script
-		for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-		ip netns del "$NS"
-	fi
+	local ns
+	for ns in "$NS" "${EXTRA_NS[@]}"; do
+		if ip netns list 2>/dev/null | grep -qw "^$ns"; then
+			# anything still inside was started by this script
+			for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+			ip netns del "$ns"
+		fi
+	done
 	if [[ -n "$WORK" && -d "$WORK" ]]; then
 		if [[ $rc -ne 0 || -n "${KEEP_WORK:-}" ]]; then
 			log "work files kept in $WORK"
@@ -80,6 +94,24 @@ lab_init() {
 	log "namespace $NS ready"
 }
 
+# lab_init_offline: for scenarios made from another scenario's capture and
+# logs (no namespace, no traffic): work directory, trap, lab binary
+lab_init_offline() {
+	for t in editcap tshark; do command -v $t >/dev/null || die "missing $t"; done
+	WORK=$(mktemp -d "/tmp/smtpscope-${NAME}.XXXXXX")
+	trap lab_cleanup EXIT
+	trap 'exit 130' INT TERM
+	mkdir -p "$OUT_DIR"
+	if [[ -n "${LAB_BIN:-}" ]]; then
+		LAB=$LAB_BIN
+	else
+		log "building lab"
+		(cd "$SCEN_DIR" && go build -o "$WORK/lab" ./lab)
+		LAB=$WORK/lab
+	fi
+	SYSCTLS=""
+}
+
 nsexec() { ip netns exec "$NS" "$@"; }
 
 start_capture() {
@@ -88,7 +120,7 @@ start_capture() {
 	# tcpdump gets the other CPU when there is one.
 	local tcpu=$CPU
 	[[ $(nproc) -gt 1 ]] && tcpu=$(( (CPU + 1) % $(nproc) ))
-	ip netns exec "$NS" taskset -c "$tcpu" tcpdump -i lo -s $SNAPLEN -B 65536 -U -n \
+	ip netns exec "$NS" taskset -c "$tcpu" tcpdump -i "$CAP_IFACE" -s "$SNAPLEN" -B 65536 -U -n \
 		--time-stamp-precision=micro -w "$WORK/cap.pcap" 2>"$WORK/tcpdump.err" &
 	TCPDUMP_PID=$!
 	for _ in $(seq 50); do
@@ -111,7 +143,7 @@ stop_capture() {
 # start_server ARGS... (lab server flags)
 start_server() {
 	: >"$WORK/server.jsonl"
-	ip netns exec "$NS" taskset -c "$CPU" "$LAB" server --log "$WORK/server.jsonl" --lifetime 300s "$@" 2>"$WORK/server.err" &
+	ip netns exec "${SERVER_NS:-$NS}" taskset -c "$CPU" "$LAB" server --log "$WORK/server.jsonl" --lifetime 300s "$@" 2>"$WORK/server.err" &
 	SERVER_PID=$!
 	for _ in $(seq 50); do
 		grep -q '"event":"listen"' "$WORK/server.jsonl" 2>/dev/null && return 0
@@ -136,19 +168,29 @@ run_client() {
 	log "client done: $(grep -c '"type":"message"' "$WORK/client.jsonl") message line(s)"
 }
 
-# finish DESCRIPTION EXPECT-ARGS...: pcapng, logs, expect file
-finish() {
+# write_expect DESCRIPTION EXPECT-ARGS...: logs and expect file for CAP_NAME
+write_expect() {
 	local desc=$1; shift
-	local cap="$OUT_DIR/$NAME.pcapng"
-	editcap -F pcapng --capture-comment "smtpscope lab scenario $NAME: $desc (expected result: $NAME.expect.json)" \
-		"$WORK/cap.pcap" "$cap"
 	cp "$WORK/client.jsonl" "$OUT_DIR/$NAME.client.jsonl"
 	cp "$WORK/server.jsonl" "$OUT_DIR/$NAME.server.jsonl"
-	"$LAB" expect --name "$NAME" --description "$desc" --capture "$NAME.pcapng" \
+	local sys=()
+	[[ -z "$SYSCTLS" ]] || sys=(--param "netns_sysctls=$SYSCTLS")
+	"$LAB" expect --name "$NAME" --description "$desc" --capture "$CAP_NAME" \
 		--client "$WORK/client.jsonl" --server "$WORK/server.jsonl" \
-		--out "$OUT_DIR/$NAME.expect.json" --param "netns_sysctls=$SYSCTLS" "$@"
+		--out "$OUT_DIR/$NAME.expect.json" "${sys[@]}" "$@"
+}
+
+# finish DESCRIPTION EXPECT-ARGS...: pcapng, logs, expect file, checks.
+# ALLOW_TRUNCATED=1 (snaplen) and ALLOW_LOST=1 (an edited capture) relax the
+# checks that the capture is whole.
+finish() {
+	local desc=$1; shift
+	local cap="$OUT_DIR/$CAP_NAME"
+	editcap -F pcapng --capture-comment "smtpscope lab scenario $NAME: $desc (expected result: $NAME.expect.json)" \
+		"$WORK/cap.pcap" "$cap"
+	write_expect "$desc" "$@"
 	summarize
-	[[ $TRUNCATED -eq 0 ]] || die "$TRUNCATED truncated frame(s)"
+	[[ $TRUNCATED -eq 0 || -n "${ALLOW_TRUNCATED:-}" ]] || die "$TRUNCATED truncated frame(s)"
 	# the capture must reach the server's last close (its FIN or RST)
 	local last_close
 	last_close=$( (grep '"event":"close"' "$WORK/server.jsonl" || true) | tail -1 | sed -n 's/.*"ts":\([0-9.]*\).*/\1/p')
@@ -157,13 +199,21 @@ finish() {
 			|| die "capture ends at $LAST_FRAME_EPOCH, before the server's last close at $last_close"
 	fi
 	# nothing may be missing from the capture
-	[[ $LOST -eq 0 ]] || die "capture incomplete: tshark reports $LOST segment(s) not captured"
+	[[ $LOST -eq 0 || -n "${ALLOW_LOST:-}" ]] || die "capture incomplete: tshark reports $LOST segment(s) not captured"
 	log "wrote $cap ($(stat -c %s "$cap") bytes), $NAME.expect.json"
 }
 
-# tshark helpers; DECODE may hold "-d tcp.port==2525,smtp"
+# tshark helpers; DECODE may hold "-d tcp.port==2525,smtp". A capture cut
+# short makes tshark fail after the last whole frame: TS_TOLERANT=1 takes
+# what it read.
 DECODE=()
-ts() { tshark -n -r "$OUT_DIR/$NAME.pcapng" "${DECODE[@]}" "$@" 2>/dev/null; }
+ts() {
+	if [[ -n "${TS_TOLERANT:-}" ]]; then
+		tshark -n -r "$OUT_DIR/$CAP_NAME" "${DECODE[@]}" "$@" 2>/dev/null || true
+	else
+		tshark -n -r "$OUT_DIR/$CAP_NAME" "${DECODE[@]}" "$@" 2>/dev/null
+	fi
+}
 count() { ts -Y "$1" -T fields -e frame.number | wc -l; }
 
 summarize() {
@@ -183,7 +233,7 @@ summarize() {
 	TRUNCATED=$(awk -F'\t' '$9 < $10' "$WORK/frames.tsv" | wc -l)
 	LAST_FRAME_EPOCH=$(tail -1 "$WORK/frames.tsv" | cut -f3)
 	{
-		echo "# tshark summary of $NAME.pcapng (regenerated by scripts/$NAME.sh)"
+		echo "# tshark summary of $CAP_NAME (regenerated by scripts/$NAME.sh)"
 		echo "# frames: $FRAMES"
 		echo "# tcp streams: $STREAMS"
 		echo "# retransmissions: $RETRANS"
