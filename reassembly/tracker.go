@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"bytes"
 	"container/heap"
 	"encoding/binary"
 	"fmt"
@@ -70,8 +71,10 @@ type Conn struct {
 	Handler Handler
 
 	key      flowKey
-	base     [2]uint32 // first sequence number seen per direction
+	flow     [2]gopacket.Flow // gopacket's flow per direction (streamFlow)
+	base     [2]uint32        // first sequence number seen per direction
 	holes    holes
+	pmtu     [2]pmtuWatch
 	haveBase [2]bool
 	ended    bool
 	// idleKey is the connection's key in Tracker.idle, never later than
@@ -99,13 +102,35 @@ type Stats struct {
 	Recovered int
 }
 
-type flowKey struct{ lo, hi netip.AddrPort }
+// flowKey names a 4-tuple whichever way a packet goes: both endpoints,
+// lower first, in plain bytes so that the flow table hashes them as one
+// block of memory.
+type flowKey [2 * endpointLen]byte
+
+// endpointLen is the size of an endpoint in a flowKey: the address as 16
+// bytes (IPv4 mapped into IPv6), the port, and 4 for an IPv4 address so
+// that it never meets the same address mapped in an IPv6 header.
+const endpointLen = 16 + 2 + 1
 
 func keyOf(a, b netip.AddrPort) flowKey {
-	if a.Compare(b) <= 0 {
-		return flowKey{a, b}
+	ea, eb := endpointOf(a), endpointOf(b)
+	if bytes.Compare(ea[:], eb[:]) > 0 {
+		ea, eb = eb, ea
 	}
-	return flowKey{b, a}
+	var k flowKey
+	copy(k[:endpointLen], ea[:])
+	copy(k[endpointLen:], eb[:])
+	return k
+}
+
+func endpointOf(a netip.AddrPort) (e [endpointLen]byte) {
+	ip := a.Addr().As16()
+	copy(e[:16], ip[:])
+	binary.BigEndian.PutUint16(e[16:], a.Port())
+	if a.Addr().Is4() {
+		e[18] = 4
+	}
+	return e
 }
 
 // Tracker follows every TCP connection in a capture: it numbers them,
@@ -119,8 +144,9 @@ type Tracker struct {
 	conns     []*Conn
 	assembler *gpr.Assembler
 	// current is the connection of the packet being assembled, for New.
-	current   *Conn
-	lastFlush time.Time
+	current *Conn
+	// nextFlush is the capture time from which maybeFlush flushes again.
+	nextFlush time.Time
 	now       time.Time
 	stats     Stats
 	// streams counts connections ever seen: the next tcp.stream number.
@@ -151,7 +177,8 @@ func NewTracker(opts Options) *Tracker {
 	if opts.MaxPagesTotal <= 0 {
 		opts.MaxPagesTotal = DefaultMaxPagesTotal
 	}
-	t := &Tracker{opts: opts, dec: newDecoder(), flows: make(map[flowKey]*Conn), ctx: new(frameContext)}
+	t := &Tracker{opts: opts, dec: newDecoder(), flows: make(map[flowKey]*Conn), ctx: new(frameContext),
+		nextFlush: time.Time{}.Add(flushEvery)}
 	t.assembler = gpr.NewAssembler(gpr.NewStreamPool(&streamFactory{t}))
 	t.assembler.MaxBufferedPagesPerConnection = opts.MaxPagesPerConnection
 	t.assembler.MaxBufferedPagesTotal = opts.MaxPagesTotal
@@ -218,7 +245,11 @@ func (t *Tracker) Add(f *capture.Frame) error {
 		SACKBlocks: t.sack[:0],
 	}
 	readOptions(tcp, &seg)
-	c.Analyzer.Observe(&seg)
+	flags := c.Analyzer.Observe(&seg)
+	c.pmtu[dir].sent(&seg, flags)
+	if tcp.ACK {
+		c.pmtu[1-dir].acked(tcp.Ack)
+	}
 
 	if c.Handler != nil && !c.ended {
 		if tcp.ACK && c.holes.ackedHole(1-dir, tcp.Ack) {
@@ -262,7 +293,7 @@ func (t *Tracker) assemble(c *Conn, dir Direction, tcp *layers.TCP, f *capture.F
 			c.Handler.End(Mark{Frame: f.Number, Time: f.Time})
 		}
 	}()
-	t.assembler.AssembleWithContext(streamFlow(c.Stream, dir), tcp, ctx)
+	t.assembler.AssembleWithContext(c.flow[dir], tcp, ctx)
 }
 
 // streamFlow is the network flow gopacket keys the connection by: the
@@ -300,6 +331,7 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame) (*Conn, Direction) {
 		}
 	}
 	c = &Conn{Stream: t.streams, key: k, FirstFrame: f.Number, FirstTime: f.Time, idleKey: f.Time}
+	c.flow = [2]gopacket.Flow{streamFlow(c.Stream, ClientToServer), streamFlow(c.Stream, ServerToClient)}
 	heap.Push(&t.idle, c)
 	t.streams++
 	c.Client, c.Server = t.orient(p)
@@ -351,10 +383,10 @@ func (t *Tracker) Tick(now time.Time) {
 // maybeFlush pushes out data that waited too long for a missing segment
 // and ends idle connections, both by capture time.
 func (t *Tracker) maybeFlush() {
-	if t.now.Sub(t.lastFlush) < flushEvery {
+	if t.now.Before(t.nextFlush) {
 		return
 	}
-	t.lastFlush = t.now
+	t.nextFlush = t.now.Add(flushEvery)
 	t.flush(t.now.Add(-t.opts.GapWait), t.now.Add(-t.opts.IdleTimeout))
 	// An idle connection's handler is ended (and frees its buffers), but
 	// the 4-tuple keeps its stream number: Wireshark never expires a

@@ -196,6 +196,11 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 			t.RcptTo = append(t.RcptTo, red.mail(rc.Addr))
 			t.Rcpts = append(t.Rcpts, Recipient{Addr: red.mail(rc.Addr), Frame: rc.Frame, Reply: reply(rc.Reply, time.Time{})})
 		}
+		if tooSoonToTell(tx, opts) || endLost(tx) {
+			// No reply yet is not "no reply"; a reply to an unseen
+			// end-of-data is not a known delivery.
+			t.Outcome = smtp.OutcomeUnknown.String()
+		}
 		if tx.Outcome == smtp.OutcomeNoReply || tx.Outcome == smtp.OutcomeAborted {
 			t.Ended = tx.Ended.String()
 			t.EndFrame = tx.EndFrame
@@ -203,7 +208,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 			t.WaitedMS = ms(tx.Waited())
 		}
 		t.Diagnosis = diagnoseTransaction(c, &h, tx, quitFrames, opts)
-		if failed(tx.Outcome) {
+		if failed(tx.Outcome) && t.Outcome != smtp.OutcomeUnknown.String() {
 			m.Verdict = "failed"
 		}
 		if severity[t.Diagnosis.Cause] > severity[worst.Cause] {
@@ -230,6 +235,10 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
 	eod := Evidence{Frame: tx.EndOfDataFrame, Time: tx.EndOfDataTime, What: "client sent the end-of-data \".\""}
 	tcpFine := h.Retransmissions == 0 && h.ZeroWindows == 0
+	if endLost(tx) {
+		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
+			Summary: fmt.Sprintf("The capture lost this transaction's end-of-data (snaplen cut or dropped frames), so the server's %s cannot be tied to it: outcome unknown.", replyText(tx.Reply))}
+	}
 	switch tx.Outcome {
 	case smtp.OutcomeDelivered:
 		if lat := tx.Latency(); lat >= opts.SlowReply {
@@ -260,6 +269,13 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 			return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{eod, end},
 				Summary: "No reply to end-of-data was captured, but the capture misses part of this connection, so the reply may have been lost from the capture."}
 		}
+		if tooSoonToTell(tx, opts) {
+			return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{eod, end},
+				Summary: fmt.Sprintf("The capture ended %s after the end-of-data, too soon to tell whether the server would reply.", dur(tx.Waited()))}
+		}
+		if d, ok := pmtuDiagnosis(c, filter, end); ok {
+			return d
+		}
 		if d, ok := resetDiagnosis(h, tx, filter, []Evidence{eod, end}, fmt.Sprintf("%s after end-of-data, instead of a reply", dur(tx.Waited()))); ok {
 			return d
 		}
@@ -284,6 +300,9 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 			Summary: fmt.Sprintf("TCP was healthy and delivered the whole message, but the relay never answered the end-of-data; the client gave up after %s. Look at the relay, not the network.", dur(tx.Waited()))}
 	case smtp.OutcomeAborted:
 		end := endEvidence(tx, quitFrames)
+		if d, ok := pmtuDiagnosis(c, filter, end); ok {
+			return d
+		}
 		if d, ok := resetDiagnosis(h, tx, filter, []Evidence{end}, "in the middle of the message body"); ok {
 			return d
 		}
@@ -306,6 +325,42 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 			Summary: "The capture misses part of this transaction; its outcome is unknown."}
 	}
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "The transaction did not reach its body (no DATA or BDAT)."}
+}
+
+// endLost is true for a transaction whose body was sent but whose
+// end-of-data the capture lost: a reply that follows may answer it, but
+// the capture cannot show that it does.
+func endLost(tx *smtp.Transaction) bool {
+	return tx.Incomplete && tx.Method == "DATA" && tx.EndOfDataFrame == 0 && tx.Reply != nil
+}
+
+// tooSoonToTell is true for a transaction whose capture ended so soon
+// after its end-of-data that the missing reply proves nothing: less than
+// the slow-reply threshold, within which servers normally answer.
+func tooSoonToTell(tx *smtp.Transaction, opts Options) bool {
+	return tx.Outcome == smtp.OutcomeNoReply && tx.Ended == smtp.EndCaptureEnded && tx.Waited() < opts.SlowReply
+}
+
+// pmtuDiagnosis blames a path-MTU black hole when the connection's large
+// segments were retransmitted again and again, never acknowledged, while
+// smaller ones got through (REFERENCE §4: the sender may then never put
+// its end-of-data on the wire).
+func pmtuDiagnosis(c *reassembly.Conn, filter string, end Evidence) (Diagnosis, bool) {
+	p := c.PMTU()
+	if !p.Suspected {
+		return Diagnosis{}, false
+	}
+	ev := []Evidence{
+		{Frame: p.First.Frame, Time: p.First.Time, What: fmt.Sprintf("%s retransmits a %d-byte segment", p.Sender, p.Size)},
+		{Frame: p.Last.Frame, Time: p.Last.Time, What: fmt.Sprintf("still unacknowledged after %d retransmissions", p.Retransmissions)},
+	}
+	if end.Frame != 0 {
+		ev = append(ev, end)
+	}
+	return Diagnosis{Layer: LayerL4, Cause: CausePMTUBlackhole, Evidence: ev,
+		Filter: fmt.Sprintf("%s && tcp.len >= %d", filter, p.Size),
+		Summary: fmt.Sprintf("Suspected path-MTU black hole: the %s's %d-byte segments were retransmitted %d times over %s and never acknowledged, while its segments of up to %d bytes got through. A router on the path drops large packets and its ICMP \"fragmentation needed\" never arrives (blocked by a firewall?). Lower the MTU/MSS on the path or let ICMP type 3 code 4 through.",
+			p.Sender, p.Size, p.Retransmissions, dur(p.Last.Time.Sub(p.First.Time)), p.SmallAcked)}, true
 }
 
 // resetDiagnosis explains a transaction ended by a RST: one whose TTL
@@ -446,8 +501,10 @@ func diagnoseSession(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session) 
 			Summary:  "The session switched to TLS (" + s.TLS.How + "); the mail transactions inside cannot be seen."}
 	}
 	if s.MidStream {
-		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
-			Summary: "The capture started after this SMTP session had begun."}
+		// Transactions wholly inside the capture still have known
+		// outcomes; the late start is worth saying, not a diagnosis.
+		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Filter: filter,
+			Summary: "No failed mail transaction; the capture started after this SMTP session had begun."}
 	}
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "No failed mail transaction."}
 }

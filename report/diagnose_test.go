@@ -64,9 +64,12 @@ func TestDiagnosis(t *testing.T) {
 		{"the seed incident: relay silent after end-of-data, client gives up", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndClientClosed, 850, at(35)
 		}), LayerL7, CauseEODNoReply, true, []string{"TCP was healthy", "never answered the end-of-data", "25.0 s"}},
-		{"no reply, capture ended", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
-			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndCaptureEnded, 820, at(12)
+		{"no reply, capture ended 12 s later", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
+			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndCaptureEnded, 820, at(22)
 		}), LayerL7, CauseEODNoReply, true, []string{"capture ended"}},
+		{"capture ended 2 s after end-of-data: too soon to tell", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
+			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndCaptureEnded, 820, at(12)
+		}), LayerCapture, CauseCaptureIncomplete, false, []string{"too soon to tell"}},
 		{"no reply on a lossy path is the network's fault", lossy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndClientClosed, 850, at(35)
 		}), LayerL4, CausePacketLoss, true, []string{"retransmitted 40"}},

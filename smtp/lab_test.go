@@ -19,7 +19,12 @@ import (
 // Decoder to it.
 
 type labExpect struct {
-	Sessions []struct {
+	// Capture is the capture file's name beside the expectation.
+	Capture string `json:"capture"`
+	// CaptureView, when present, says how the capture differs from what
+	// went over the wire (frames removed, snaplen, a late start, a cut).
+	CaptureView json.RawMessage `json:"capture_view"`
+	Sessions    []struct {
 		Index      int    `json:"index"`
 		ClientIP   string `json:"client_ip"`
 		ClientPort uint16 `json:"client_port"`
@@ -94,13 +99,24 @@ func TestLabScenarios(t *testing.T) {
 			if err := json.Unmarshal(raw, &ex); err != nil {
 				t.Fatal(err)
 			}
+			if len(ex.CaptureView) > 0 {
+				// The capture deliberately lacks part of the wire: what
+				// the peers logged is not what the bytes can show. The
+				// end-to-end scenario test (cmd/smtpscope TestScenarios)
+				// checks these through reassembly, which the simple
+				// in-order feeding here does not model.
+				t.Skipf("capture differs from the wire (%s); checked end to end by cmd/smtpscope", ex.CaptureView)
+			}
+			if !strings.HasSuffix(ex.Capture, ".pcapng") {
+				t.Skipf("%s: this harness reads pcapng only; the capture package tests other formats", ex.Capture)
+			}
 			var specs []connSpec
 			for _, s := range ex.Sessions {
 				cl := netip.AddrPortFrom(netip.MustParseAddr(s.ClientIP), s.ClientPort)
 				sv := netip.AddrPortFrom(netip.MustParseAddr(s.ServerIP), s.ServerPort)
 				specs = append(specs, connSpec{s.Index, cl, sv})
 			}
-			sessions := decodeConns(t, filepath.Join(labDir, name+".pcapng"), specs)
+			sessions := decodeConns(t, filepath.Join(labDir, ex.Capture), specs)
 			for _, es := range ex.Sessions {
 				s := sessions[es.Index]
 				if es.Connect != "ok" {
