@@ -103,6 +103,9 @@ func (t *textWriter) connection(c *Connection) {
 		mark = t.color("33", "!") // delivered, with a note
 	}
 	fmt.Fprintf(t.w, "%s stream %-4d %s → %s", mark, c.Stream, c.Client, c.Server)
+	if p := c.Process; p != nil {
+		fmt.Fprintf(t.w, " [%s, PID %d]", p.Name, p.PID)
+	}
 	if c.SMTP == nil {
 		fmt.Fprintf(t.w, "   %s\n", strings.ToUpper(describeCause(c.Diagnosis.Cause)))
 		t.evidence(c, &c.Diagnosis)

@@ -200,3 +200,36 @@ func TestEveryCapture(t *testing.T) {
 		})
 	}
 }
+
+// TestNetmonOwningProcess checks that a Network Monitor 2.2 capture's
+// process table reaches the report: the connection names the program
+// that owned it.
+func TestNetmonOwningProcess(t *testing.T) {
+	path := filepath.Join(repoRoot, "capture/testdata/netmon22-process.cap")
+	var out, errOut bytes.Buffer
+	if st := run([]string{"analyze", "--format", "json", path}, nil, &out, &errOut); st == exitError {
+		t.Fatalf("exit 2: %s", errOut.String())
+	}
+	var rep struct {
+		Inputs      []struct{ Format string } `json:"inputs"`
+		Connections []struct {
+			Client  string `json:"client"`
+			Process *struct {
+				PID  int    `json:"pid"`
+				Name string `json:"name"`
+			} `json:"process"`
+		} `json:"connections"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Connections) != 1 || rep.Connections[0].Process == nil {
+		t.Fatalf("connections %+v: want one with its process", rep.Connections)
+	}
+	if p := rep.Connections[0].Process; p.PID != 1234 || p.Name != "EdgeTransport.exe" {
+		t.Errorf("process %+v, want EdgeTransport.exe PID 1234", p)
+	}
+	if rep.Inputs[0].Format == "" || !strings.HasPrefix(rep.Inputs[0].Format, "netmon") {
+		t.Errorf("format %q", rep.Inputs[0].Format)
+	}
+}
