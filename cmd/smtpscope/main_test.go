@@ -233,3 +233,60 @@ func TestNetmonOwningProcess(t *testing.T) {
 		t.Errorf("format %q", rep.Inputs[0].Format)
 	}
 }
+
+// TestMerge analyses two captures as one timeline: connections from both,
+// numbered in one tcp.stream sequence, frames numbered in merged order as
+// mergecap would, and each file still listed as an input.
+func TestMerge(t *testing.T) {
+	a := filepath.Join(repoRoot, "testdata/scenarios/captures/healthy.pcapng")
+	b := filepath.Join(repoRoot, "testdata/scenarios/captures/eod-552.pcapng")
+	type rep struct {
+		Inputs []struct {
+			Packets int `json:"packets"`
+		} `json:"inputs"`
+		Connections []struct {
+			Stream     int `json:"stream"`
+			FirstFrame int `json:"first_frame"`
+			LastFrame  int `json:"last_frame"`
+			Packets    int `json:"packets"`
+		} `json:"connections"`
+	}
+	analyze := func(args ...string) rep {
+		var out, errOut bytes.Buffer
+		if st := run(append([]string{"analyze", "--format", "json"}, args...), nil, &out, &errOut); st == exitError {
+			t.Fatalf("exit 2: %s", errOut.String())
+		}
+		var r rep
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ra, rb := analyze(a), analyze(b)
+	sep := analyze(a, b)
+	merged := analyze("--merge", a, b)
+	total := ra.Inputs[0].Packets + rb.Inputs[0].Packets
+	if len(merged.Inputs) != 2 || merged.Inputs[0].Packets+merged.Inputs[1].Packets != total {
+		t.Fatalf("merged inputs %+v, want both files with %d packets", merged.Inputs, total)
+	}
+	if len(merged.Connections) != len(ra.Connections)+len(rb.Connections) || len(sep.Connections) != len(merged.Connections) {
+		t.Fatalf("merged %d connections, separate %d, want %d", len(merged.Connections), len(sep.Connections), len(ra.Connections)+len(rb.Connections))
+	}
+	packets := 0
+	for i, c := range merged.Connections {
+		if c.Stream != i {
+			t.Errorf("merged connection %d has stream %d", i, c.Stream)
+		}
+		if c.LastFrame > total {
+			t.Errorf("stream %d ends at frame %d, beyond the %d merged frames", c.Stream, c.LastFrame, total)
+		}
+		packets += c.Packets
+	}
+	if packets != total {
+		t.Errorf("merged connections hold %d packets, want %d", packets, total)
+	}
+	// Separately, the second file's streams restart at 0.
+	if sep.Connections[len(ra.Connections)].Stream != 0 {
+		t.Errorf("separate analysis: second file's first stream is %d, want 0", sep.Connections[len(ra.Connections)].Stream)
+	}
+}
