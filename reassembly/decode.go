@@ -38,6 +38,10 @@ type decoder struct {
 	tcp     layers.TCP
 	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
 	decoded []gopacket.LayerType
+	// first and parser are the last first layer decoded and its parser:
+	// a capture seldom changes link type.
+	first  gopacket.LayerType
+	parser *gopacket.DecodingLayerParser
 }
 
 func newDecoder() *decoder {
@@ -85,7 +89,10 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (p packet, ok bool, er
 	if err != nil {
 		return p, false, err
 	}
-	parser := d.parsers[first]
+	if first != d.first || d.parser == nil {
+		d.first, d.parser = first, d.parsers[first]
+	}
+	parser := d.parser
 	// Decoding errors (malformed headers) leave the packet out; the layers
 	// decoded before the error are not enough to analyse TCP.
 	if derr := parser.DecodeLayers(data, &d.decoded); derr != nil {
