@@ -170,6 +170,9 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	for i := range s.Unmatched {
 		m.Unmatched = append(m.Unmatched, *reply(&s.Unmatched[i], time.Time{}))
 	}
+	for _, cl := range s.Closes {
+		m.Closes = append(m.Closes, Close{Kind: cl.Kind, By: cl.By, Frame: cl.Frame, Time: cl.Time, Phase: cl.Phase})
+	}
 	for _, a := range s.Anomalies {
 		m.Anomalies = append(m.Anomalies, Anomaly{Name: a.Name, Frame: a.Frame, Detail: a.Detail})
 	}
@@ -579,6 +582,11 @@ func headline(r *Report) Diagnosis {
 	}
 	return h
 }
+
+// Failed tells whether the connection failed to deliver mail (as opposed
+// to delivering it with a note): the connections Report.Failed counts
+// beyond failed transactions, and those smtpscope cuts out as evidence.
+func (c *Connection) Failed() bool { return connectionFailed(c) }
 
 // connectionFailed tells whether a connection failed to deliver mail (as
 // opposed to delivering it with a note).

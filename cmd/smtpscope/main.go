@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,6 +87,7 @@ type analyzeFlags struct {
 	color     string
 	merge     bool
 	slowReply time.Duration
+	evidence  string
 }
 
 func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -98,6 +100,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.redact, "redact", false, "replace mail addresses and HELO names with stable tokens")
 	fs.BoolVar(&f.merge, "merge", false, "analyse several files as one timeline (frames numbered as mergecap numbers them); default: each on its own")
 	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least this long")
+	fs.StringVar(&f.evidence, "evidence", "", "write each failing connection's packets to `DIR`/stream-N.pcapng (packet comments give the original frame numbers)")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: smtpscope analyze [flags] FILE...\n\nFlags:\n%s", fs.FlagUsages())
@@ -118,6 +121,10 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtpscope analyze: unknown --format %q (want text, json, markdown or html)\n", f.format)
 		return exitError
 	}
+	if f.evidence != "" && slices.Contains(fs.Args(), "-") {
+		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", errEvidenceStdin)
+		return exitError
+	}
 	ports := []uint16{25, 465, 587, 2525}
 	for _, p := range f.smtpPorts {
 		if p == 0 || p > 65535 {
@@ -126,11 +133,17 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		ports = append(ports, uint16(p))
 	}
-	rep, err := analyzeFiles(fs.Args(), stdin, pipelineOptions{serverPorts: ports, redact: f.redact, merge: f.merge,
+	rep, facts, err := analyzeFiles(fs.Args(), stdin, pipelineOptions{serverPorts: ports, redact: f.redact, merge: f.merge,
 		rules: report.Options{SlowReply: f.slowReply}})
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError
+	}
+	if f.evidence != "" {
+		if err := writeEvidence(f.evidence, fs.Args(), f.merge, rep, facts); err != nil {
+			fmt.Fprintf(stderr, "smtpscope: --evidence: %s\n", oneLine(err))
+			return exitError
+		}
 	}
 	out := stdout
 	var file *os.File

@@ -29,7 +29,9 @@ type pipelineOptions struct {
 // its own (its frame numbers and tcp.stream numbers are its own), unless
 // opts.merge. An input that cannot be read at all is an error; one that
 // breaks off part-way is analysed up to the break and carries a warning.
-func analyzeFiles(names []string, stdin io.Reader, opts pipelineOptions) (*report.Report, error) {
+// The facts are those the report was built from, one per connection in
+// the report's order, with the real (never redacted) endpoints.
+func analyzeFiles(names []string, stdin io.Reader, opts pipelineOptions) (*report.Report, []report.Facts, error) {
 	files := make([]*capture.File, 0, len(names))
 	defer func() {
 		for _, f := range files {
@@ -39,7 +41,7 @@ func analyzeFiles(names []string, stdin io.Reader, opts pipelineOptions) (*repor
 	for _, name := range names {
 		f, err := open(name, stdin)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		files = append(files, f)
 	}
@@ -54,14 +56,14 @@ func analyzeFiles(names []string, stdin io.Reader, opts pipelineOptions) (*repor
 		}
 		in, fs, err := analyzeSource(capture.Merge(srcs...), true, files, opts)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		inputs, facts = in, fs
 	} else {
 		for i, f := range files {
 			in, fs, err := analyzeSource(f, false, files[i:i+1], opts)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			for j := range fs {
 				fs[j].Input = i
@@ -70,7 +72,7 @@ func analyzeFiles(names []string, stdin io.Reader, opts pipelineOptions) (*repor
 			facts = append(facts, fs...)
 		}
 	}
-	return report.Build(inputs, facts, rules), nil
+	return report.Build(inputs, facts, rules), facts, nil
 }
 
 func open(name string, stdin io.Reader) (*capture.File, error) {
