@@ -155,7 +155,9 @@ type SMTP struct {
 	Transactions []Transaction `json:"transactions"`
 	// Unmatched are replies that answered no command (an unprompted 421
 	// or 451 before the server hangs up, say).
-	Unmatched []Reply   `json:"unmatched_replies,omitempty"`
+	Unmatched []Reply `json:"unmatched_replies,omitempty"`
+	// Closes are the FINs and RSTs with the SMTP phase they came in.
+	Closes    []Close   `json:"closes,omitempty"`
 	Anomalies []Anomaly `json:"anomalies,omitempty"`
 	// Verdict is "ok" when every transaction was delivered (or there were
 	// none and nothing failed), else "failed".
@@ -220,6 +222,16 @@ type TLS struct {
 	Frame      int    `json:"frame"`
 	Version    string `json:"version,omitempty"`
 	ServerName string `json:"server_name,omitempty"`
+}
+
+// Close is a FIN or RST and the SMTP phase it came in: before-greeting,
+// envelope, body, awaiting-reply, idle, after-quit or tls.
+type Close struct {
+	Kind  string    `json:"kind"`
+	By    string    `json:"by"`
+	Frame int       `json:"frame"`
+	Time  time.Time `json:"time"`
+	Phase string    `json:"phase"`
 }
 
 // Anomaly is a protocol oddity.

@@ -125,8 +125,36 @@ func (t *textWriter) connection(c *Connection) {
 	if !ok && c.Diagnosis.Summary != "" && len(c.SMTP.Transactions) == 0 {
 		t.evidence(c, &c.Diagnosis)
 	}
+	if !ok {
+		for _, cl := range c.SMTP.Closes {
+			if cl.Kind == "RST" {
+				fmt.Fprintf(t.w, "    RST   from the %s in frame %d, %s\n", cl.By, cl.Frame, phaseWords(cl.Phase))
+			}
+		}
+	}
 	t.l4(c, !ok)
 	fmt.Fprintln(t.w)
+}
+
+// phaseWords says where in the SMTP session an event came.
+func phaseWords(p string) string {
+	switch p {
+	case "before-greeting":
+		return "before the greeting"
+	case "envelope":
+		return "during the envelope (MAIL/RCPT)"
+	case "body":
+		return "during the message body"
+	case "awaiting-reply":
+		return "while the end-of-data awaited its reply"
+	case "idle":
+		return "between transactions"
+	case "after-quit":
+		return "after QUIT (usually harmless)"
+	case "tls":
+		return "inside TLS"
+	}
+	return p
 }
 
 func (t *textWriter) okSummary(c *Connection) string {

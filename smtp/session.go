@@ -38,6 +38,9 @@ const (
 // MaxUnmatchedReplies bounds Session.Unmatched.
 const MaxUnmatchedReplies = 16
 
+// MaxCloses bounds Session.Closes.
+const MaxCloses = 8
+
 // Fixed limits.
 const (
 	// maxAnomaliesPerName keeps one noisy anomaly from hiding the others.
@@ -1492,6 +1495,13 @@ func (d *Decoder) Control(kind reassembly.EventKind, dir reassembly.Direction, a
 	if d.life == lifeEnded {
 		return
 	}
+	if len(d.s.Closes) < MaxCloses && d.detect == detectSMTP {
+		k := "FIN"
+		if kind == reassembly.EventRST {
+			k = "RST"
+		}
+		d.s.Closes = append(d.s.Closes, Close{Kind: k, By: dir.String(), Frame: at.Frame, Time: at.Time, Phase: d.phase()})
+	}
 	why := EndClientClosed
 	switch {
 	case kind == reassembly.EventFIN && dir == reassembly.ServerToClient:
@@ -1502,6 +1512,32 @@ func (d *Decoder) Control(kind reassembly.EventKind, dir reassembly.Direction, a
 		why = EndServerReset
 	}
 	d.closeAll(why, at)
+}
+
+// phase names where the session is, for Close.Phase.
+func (d *Decoder) phase() string {
+	if d.s.TLS != nil {
+		return "tls"
+	}
+	for i := len(d.txns) - 1; i >= 0; i-- {
+		switch d.txns[i].phase {
+		case txnEnvelope:
+			return "envelope"
+		case txnBody:
+			return "body"
+		case txnAwaitReply:
+			return "awaiting-reply"
+		}
+	}
+	for i := range d.s.Commands {
+		if d.s.Commands[i].Verb == "QUIT" {
+			return "after-quit"
+		}
+	}
+	if d.s.Banner == nil {
+		return "before-greeting"
+	}
+	return "idle"
 }
 
 // End implements reassembly.Handler: it settles every outcome.

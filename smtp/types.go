@@ -256,9 +256,24 @@ type Session struct {
 	// command: an unprompted 421/451 before the server hangs up, or an
 	// extra reply to a line the decoder did not take for a command.
 	Unmatched []Reply
+	// Closes lists, up to MaxCloses, the FIN and RST segments each peer
+	// sent, with the SMTP phase the session was in at that moment.
+	Closes []Close
 	// Anomalies lists oddities, bounded in number.
 	Anomalies []Anomaly
 	// AnomaliesDropped counts anomalies not listed because of the bound
 	// (Options.MaxAnomalies, and a bound per name).
 	AnomaliesDropped int
+}
+
+// Close is a FIN or RST and when in the SMTP session it came.
+type Close struct {
+	// Kind is "FIN" or "RST"; By is "client" or "server".
+	Kind, By string
+	Frame    int
+	Time     time.Time
+	// Phase is where the session was: "before-greeting", "envelope",
+	// "body", "awaiting-reply" (end-of-data sent), "idle" (between
+	// transactions), "after-quit", or "tls" (after STARTTLS or implicit).
+	Phase string
 }
