@@ -1,7 +1,6 @@
 package reassembly
 
 import (
-	"bytes"
 	"container/heap"
 	"encoding/binary"
 	"fmt"
@@ -65,6 +64,10 @@ type Conn struct {
 	FirstTime, LastTime   time.Time
 	// Packets counts the connection's frames.
 	Packets int
+	// MissedBytes counts, per direction, the stream bytes handed to the
+	// handler as gaps (Zeek's missed_bytes): never captured, or given up
+	// on when the out-of-order buffer limits were reached.
+	MissedBytes [2]int64
 	// Analyzer holds the L4 analysis; use Health for its summary.
 	Analyzer Analyzer
 	// Handler receives the connection's bytes (nil: none).
@@ -103,34 +106,41 @@ type Stats struct {
 }
 
 // flowKey names a 4-tuple whichever way a packet goes: both endpoints,
-// lower first, in plain bytes so that the flow table hashes them as one
+// lower first, as plain integers so that the flow table hashes them as one
 // block of memory.
-type flowKey [2 * endpointLen]byte
+type flowKey struct{ lo, hi endpoint }
 
-// endpointLen is the size of an endpoint in a flowKey: the address as 16
-// bytes (IPv4 mapped into IPv6), the port, and 4 for an IPv4 address so
-// that it never meets the same address mapped in an IPv6 header.
-const endpointLen = 16 + 2 + 1
+// endpoint is an address and port in a flowKey: the address as 16 bytes
+// (IPv4 mapped into IPv6) in two words, then the port, with bit 16 set
+// for an IPv4 address so that it never meets the same address mapped in
+// an IPv6 header.
+type endpoint struct{ ip0, ip1, port uint64 }
 
 func keyOf(a, b netip.AddrPort) flowKey {
 	ea, eb := endpointOf(a), endpointOf(b)
-	if bytes.Compare(ea[:], eb[:]) > 0 {
-		ea, eb = eb, ea
+	if eb.less(ea) {
+		return flowKey{eb, ea}
 	}
-	var k flowKey
-	copy(k[:endpointLen], ea[:])
-	copy(k[endpointLen:], eb[:])
-	return k
+	return flowKey{ea, eb}
 }
 
-func endpointOf(a netip.AddrPort) (e [endpointLen]byte) {
+func endpointOf(a netip.AddrPort) endpoint {
 	ip := a.Addr().As16()
-	copy(e[:16], ip[:])
-	binary.BigEndian.PutUint16(e[16:], a.Port())
+	e := endpoint{binary.BigEndian.Uint64(ip[:8]), binary.BigEndian.Uint64(ip[8:]), uint64(a.Port())}
 	if a.Addr().Is4() {
-		e[18] = 4
+		e.port |= 1 << 16
 	}
 	return e
+}
+
+func (e endpoint) less(f endpoint) bool {
+	if e.ip0 != f.ip0 {
+		return e.ip0 < f.ip0
+	}
+	if e.ip1 != f.ip1 {
+		return e.ip1 < f.ip1
+	}
+	return e.port < f.port
 }
 
 // Tracker follows every TCP connection in a capture: it numbers them,
@@ -573,6 +583,9 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, _ gpr.AssemblerContext) {
 	dir := s.direction(d)
 	n, _ := sg.Lengths()
 	s.conn.holes.deliver(dir, n, skip)
+	if skip > 0 {
+		s.conn.MissedBytes[dir] += int64(skip)
+	}
 	m := &s.marker
 	*m = sgMarker{sg: sg, n: n}
 	if skip > 0 {

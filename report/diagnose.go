@@ -109,6 +109,7 @@ func Build(inputs []Input, facts []Facts, opts Options) *Report {
 	red := newRedactor(opts.Redact)
 	for i := range facts {
 		c := buildConnection(&facts[i], opts, red)
+		red.connection(&c)
 		r.Totals.Connections++
 		if c.SMTP != nil {
 			r.Totals.SMTPConnections++
@@ -150,7 +151,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		Stream: c.Stream, Client: c.Client.String(), Server: c.Server.String(),
 		FirstFrame: c.FirstFrame, LastFrame: c.LastFrame, Start: c.FirstTime,
 		DurationMS: ms(c.LastTime.Sub(c.FirstTime)), Packets: c.Packets, Input: f.Input, Process: f.Process,
-		L4: l4Of(&h),
+		L4: l4Of(&h, c.MissedBytes),
 	}
 	s := f.Session
 	if s == nil || !s.IsSMTP {

@@ -26,7 +26,7 @@ var analysisNames = []struct {
 }
 
 // l4Of copies the L4 facts into the report's shape.
-func l4Of(h *reassembly.Health) L4 {
+func l4Of(h *reassembly.Health, missed [2]int64) L4 {
 	l := L4{Retransmissions: h.Retransmissions, Resets: h.Resets, ZeroWindows: h.ZeroWindows,
 		Verdict: h.Verdict.String(), Reasons: h.Reasons, Notes: h.Notes}
 	for _, a := range analysisNames {
@@ -44,6 +44,8 @@ func l4Of(h *reassembly.Health) L4 {
 		WindowScaling: hs.Scaling.String(), MidStream: hs.MidStream}
 	l.Client = sideOf(&h.Sides[reassembly.ClientToServer])
 	l.Server = sideOf(&h.Sides[reassembly.ServerToClient])
+	l.Client.MissedBytes = missed[reassembly.ClientToServer]
+	l.Server.MissedBytes = missed[reassembly.ServerToClient]
 	return l
 }
 

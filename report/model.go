@@ -119,7 +119,10 @@ type Side struct {
 	RTT            *RTT      `json:"rtt,omitempty"`
 	// UnseenBytes are bytes the peer ACKed that the capture lacks;
 	// TruncatedBytes payload cut by the snaplen: both are capture loss.
-	UnseenBytes    int64 `json:"unseen_bytes,omitempty"`
+	UnseenBytes int64 `json:"unseen_bytes,omitempty"`
+	// MissedBytes are bytes of this side's stream the SMTP decoder got as
+	// gaps (not captured, or dropped at the reassembly buffer limits).
+	MissedBytes    int64 `json:"missed_bytes,omitempty"`
 	TruncatedBytes int64 `json:"truncated_bytes,omitempty"`
 }
 
