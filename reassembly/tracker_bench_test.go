@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,19 +112,21 @@ type ownFrameChecker struct {
 
 func (h *ownFrameChecker) Data(dir Direction, data []byte, at Marker) {
 	h.bytes += len(data)
-	start := 0
+	start, m := 0, at.Mark(0)
 	for off := 1; off <= len(data); off++ {
-		if off < len(data) && at.Mark(off) == at.Mark(start) {
-			continue
+		var next Mark
+		if off < len(data) {
+			if next = at.Mark(off); next == m {
+				continue
+			}
 		}
-		m := at.Mark(start)
 		if m.Frame < 1 || m.Frame > len(h.frames) || !h.frames[m.Frame-1].Time.Equal(m.Time) {
 			h.t.Fatalf("bytes %d-%d of a %s Data call: mark %+v names no frame of the capture", start, off-1, dir, m)
 		}
 		if !bytes.Contains(h.payloads[m.Frame], data[start:off]) {
 			h.t.Fatalf("bytes %d-%d of a %s Data call (%.40q…) are not in frame %d's payload", start, off-1, dir, data[start:off], m.Frame)
 		}
-		start = off
+		start, m = off, next
 	}
 }
 func (h *ownFrameChecker) Gap(Direction, int, Mark)           {}
@@ -254,5 +257,48 @@ func TestTrackerIdleExpiry(t *testing.T) {
 				t.Errorf("Expired = %d, model %d", tr.Stats().Expired, len(ended))
 			}
 		})
+	}
+}
+
+// TestTrackerInOrderDoesNotAllocate checks the steady path of a
+// connection: in-order data segments and their ACKs, each delivered to
+// the handler at once, cost no allocation.
+func TestTrackerInOrderDoesNotAllocate(t *testing.T) {
+	segs := append([]seg{}, handshake...)
+	const runs = 200
+	payload := strings.Repeat("x", 1000)
+	for i := range runs + 1 {
+		seq := uint32(cISN + 1 + i*len(payload))
+		after := time.Duration(i) * time.Millisecond
+		segs = append(segs,
+			seg{seq: seq, ack: sISN + 1, flags: "PA", payload: payload, after: after},
+			seg{fromServer: true, seq: sISN + 1, ack: seq + uint32(len(payload)), flags: "A", after: after})
+	}
+	frames := make([]*capture.Frame, len(segs))
+	for i, s := range segs {
+		frames[i] = frameOf(t, i+1, s)
+	}
+	h := &markHandler{}
+	tr := NewTracker(Options{NewHandler: func(*Conn) Handler { return h }})
+	next := 0
+	add := func() {
+		for range 2 { // a data segment and its ACK
+			if err := tr.Add(frames[next]); err != nil {
+				t.Fatal(err)
+			}
+			next++
+		}
+	}
+	for next < len(handshake)+2 {
+		if err := tr.Add(frames[next]); err != nil {
+			t.Fatal(err)
+		}
+		next++
+	}
+	if n := testing.AllocsPerRun(runs-1, add); n != 0 {
+		t.Errorf("Add of an in-order segment and its ACK: %v allocations, want 0", n)
+	}
+	if h.bytes != (runs+1)*len(payload) {
+		t.Errorf("handler got %d bytes, want %d", h.bytes, (runs+1)*len(payload))
 	}
 }
