@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	github.com/gopacket/gopacket v1.7.7
+	github.com/klauspost/compress v1.20.4
 	github.com/spf13/pflag v1.1.0
 	golang.org/x/net v0.55.0
 )

@@ -10,10 +10,7 @@
 //     which pcapgo refuses, are read here as libpcap reads them);
 //   - pcapng, including files whose interfaces have different link types;
 //   - Microsoft Network Monitor 1.x and 2.x (.cap), read by [NetmonReader];
-//   - any of these compressed with gzip.
-//
-// zstd-compressed files are recognised and refused with a message saying
-// to decompress them first: no zstd decoder is available to this module.
+//   - any of these compressed with gzip or zstd (klauspost/compress).
 //
 // Frames are numbered from 1 in each input as Wireshark numbers them, so a
 // frame number printed by smtpscope can be typed into Wireshark's "Go to

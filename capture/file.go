@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // readBuffer is the size of the buffer in front of every input. pcapgo
@@ -14,7 +16,7 @@ import (
 const readBuffer = 64 << 10
 
 // expectedFormats ends the error for input that matches no format.
-const expectedFormats = "want pcap (a1b2c3d4 or a1b23c4d, either byte order), pcapng (0a0d0d0a), Network Monitor (GMBU, RTSS) or gzip (1f8b)"
+const expectedFormats = "want pcap (a1b2c3d4 or a1b23c4d, either byte order), pcapng (0a0d0d0a), Network Monitor (GMBU, RTSS), gzip (1f8b) or zstd (28b52ffd)"
 
 // frameReader is one format's reader as File drives it.
 type frameReader interface {
@@ -33,8 +35,10 @@ type File struct {
 	frames frameReader
 	netmon *NetmonReader // nil unless the input is a Network Monitor file
 	closer io.Closer     // the file OpenFile opened
-	last   int           // Number of the last frame returned
-	err    error         // io.EOF or the error that ended the input
+	// decompressor is a zstd decoder to release on Close.
+	decompressor io.Closer
+	last         int   // Number of the last frame returned
+	err          error // io.EOF or the error that ended the input
 }
 
 // OpenFile opens the capture file at path, or standard input if path is
@@ -80,10 +84,31 @@ func Open(name string, r io.Reader) (*File, error) {
 		f.info.Format += "+gzip"
 		return f, nil
 	}
+	if isZstd(magic) {
+		// One decoder goroutine: frames are read in order anyway.
+		zr, err := zstd.NewReader(pos.br, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, fmt.Errorf("%s: zstd: %w", name, err)
+		}
+		f, err := open(name, zr, newPosition(zr), false)
+		if err != nil {
+			zr.Close()
+			return nil, fmt.Errorf("%w (in zstd-compressed data)", err)
+		}
+		f.info.Format += "+zstd"
+		f.decompressor = zr.IOReadCloser()
+		return f, nil
+	}
 	if err != nil && err != io.EOF {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return open(name, r, pos, true)
+}
+
+// isZstd reports whether b starts with the zstd frame magic number
+// (RFC 8878 §3.1.1).
+func isZstd(b []byte) bool {
+	return len(b) >= 4 && string(b[:4]) == "\x28\xb5\x2f\xfd"
 }
 
 // open recognises the (decompressed) input behind pos. direct says that
@@ -140,11 +165,9 @@ func open(name string, r io.Reader, pos *position, direct bool) (*File, error) {
 		}
 		f.frames, f.netmon = &netmonFrames{r: nr, tailErr: tailErr}, nr
 		f.info.Format = fmt.Sprintf("netmon%d", nr.major)
-	case "\x28\xb5\x2f\xfd":
-		return nil, fmt.Errorf("%s: %w: zstd-compressed, which this build cannot read; decompress it first (zstd -d)", name, ErrNotCapture)
 	default:
-		if isGzip(magic) {
-			return nil, fmt.Errorf("%s: %w: gzip inside gzip", name, ErrNotCapture)
+		if isGzip(magic) || isZstd(magic) {
+			return nil, fmt.Errorf("%s: %w: compressed twice (gzip inside gzip, or zstd)", name, ErrNotCapture)
 		}
 		return nil, fmt.Errorf("%s: %w: starts with %x (%q), %s", name, ErrNotCapture, magic, magic, expectedFormats)
 	}
@@ -277,6 +300,10 @@ func (f *File) Processes() ([]Process, error) {
 func (f *File) Close() error {
 	if f.err == nil || f.err == io.EOF {
 		f.err = fmt.Errorf("%s: %w", f.info.Name, os.ErrClosed)
+	}
+	if f.decompressor != nil {
+		f.decompressor.Close()
+		f.decompressor = nil
 	}
 	if f.closer == nil {
 		return nil
