@@ -60,7 +60,8 @@ type Options struct {
 	// SlowReply is the end-of-data reply latency from which a delivered
 	// message is reported slow (zero: DefaultSlowReply).
 	SlowReply time.Duration
-	// Redact replaces mail addresses and HELO names with stable tokens.
+	// Redact replaces mail addresses, IP addresses and host names (in
+	// fields and inside reply texts) with stable tokens; ports stay.
 	Redact bool
 }
 
