@@ -290,3 +290,22 @@ func TestMerge(t *testing.T) {
 		t.Errorf("separate analysis: second file's first stream is %d, want 0", sep.Connections[len(ra.Connections)].Stream)
 	}
 }
+
+// TestStdin reads a capture from standard input ("-") and reports it as
+// it would the file.
+func TestStdin(t *testing.T) {
+	path := filepath.Join(repoRoot, "testdata/scenarios/captures/relay-stall.pcapng")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromFile, fromStdin, errOut bytes.Buffer
+	run([]string{"analyze", "--format", "json", path}, nil, &fromFile, &errOut)
+	if st := run([]string{"analyze", "--format", "json", "-"}, bytes.NewReader(data), &fromStdin, &errOut); st != exitFindings {
+		t.Fatalf("exit %d: %s", st, errOut.String())
+	}
+	want := bytes.ReplaceAll(fromFile.Bytes(), []byte(`"name": "`+path+`"`), []byte(`"name": "-"`))
+	if !bytes.Equal(fromStdin.Bytes(), want) {
+		t.Errorf("report from stdin differs from the file's")
+	}
+}
