@@ -38,7 +38,7 @@ func TestGolden(t *testing.T) {
 			if _, err := os.Stat(path); err != nil {
 				t.Fatalf("golden capture missing: %v", err)
 			}
-			for _, format := range []string{"json", "text", "markdown"} {
+			for _, format := range []string{"json", "text", "markdown", "html"} {
 				var out, errOut bytes.Buffer
 				status := run([]string{"analyze", "--format", format, "--color", "never", path}, nil, &out, &errOut)
 				if status == exitError {
@@ -47,7 +47,7 @@ func TestGolden(t *testing.T) {
 				// The path the capture was opened under appears in the
 				// report; make it independent of the working directory.
 				got := bytes.ReplaceAll(out.Bytes(), []byte(path), []byte(rel))
-				golden := filepath.Join("testdata", "golden", filepath.Base(rel)+"."+map[string]string{"json": "json", "text": "txt", "markdown": "md"}[format])
+				golden := filepath.Join("testdata", "golden", filepath.Base(rel)+"."+map[string]string{"json": "json", "text": "txt", "markdown": "md", "html": "html"}[format])
 				if *update {
 					os.MkdirAll(filepath.Dir(golden), 0o755)
 					if err := os.WriteFile(golden, got, 0o644); err != nil {
