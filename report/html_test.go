@@ -282,6 +282,7 @@ func TestWriteHTMLInChromium(t *testing.T) {
 	if p := os.Getenv("SMTPSCOPE_SCREENSHOT"); p != "" {
 		shot, _ = filepath.Abs(p)
 	}
+	var consoleLog bytes.Buffer
 	run := func(extra ...string) []byte {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
@@ -296,9 +297,18 @@ func TestWriteHTMLInChromium(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", browser, err, stderr.Bytes())
 		}
+		consoleLog.Write(stderr.Bytes())
 		return out
 	}
-	dom := run("--dump-dom")
+	// With logging on, Chromium writes every console message as
+	// "INFO:CONSOLE..." to stderr; the page has no script and loads
+	// nothing, so there must be none.
+	dom := run("--dump-dom", "--enable-logging=stderr", "--v=0")
+	for _, line := range strings.Split(consoleLog.String(), "\n") {
+		if strings.Contains(line, ":CONSOLE") || strings.Contains(line, "Failed to load resource") {
+			t.Errorf("console message while rendering: %s", line)
+		}
+	}
 	for _, want := range []string{`<svg class="ladder"`, "end-of-data", "25.0 s without a reply from the server"} {
 		if !bytes.Contains(dom, []byte(want)) {
 			t.Errorf("rendered DOM lacks %q", want)
