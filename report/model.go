@@ -24,9 +24,27 @@ type Input struct {
 	Packets   int      `json:"packets"`
 	Truncated bool     `json:"truncated"`
 	Warnings  []string `json:"warnings,omitempty"`
+	// Reassembly counts what the TCP stage did with the input's frames.
+	Reassembly *ReassemblyStats `json:"reassembly,omitempty"`
 	// Start and End bound the capture times of its packets.
 	Start time.Time `json:"start,omitzero"`
 	End   time.Time `json:"end,omitzero"`
+}
+
+// ReassemblyStats counts what the TCP stage did with an input's frames.
+type ReassemblyStats struct {
+	// TCPFrames decoded to TCP over IP; OtherFrames did not (other
+	// protocols, fragments, damaged headers); UnsupportedLink frames had a
+	// link type smtpscope does not decode.
+	TCPFrames       int `json:"tcp_frames"`
+	OtherFrames     int `json:"other_frames"`
+	UnsupportedLink int `json:"unsupported_link,omitempty"`
+	// Expired connections were ended by the idle timeout; AckedHoles are
+	// stream holes the receiver had acknowledged (capture loss), skipped at
+	// once; Recovered counts reassembly library faults caught.
+	Expired    int `json:"expired,omitempty"`
+	AckedHoles int `json:"acked_holes,omitempty"`
+	Recovered  int `json:"recovered,omitempty"`
 }
 
 // Totals counts across connections.

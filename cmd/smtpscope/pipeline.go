@@ -133,6 +133,9 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, opt
 			fmt.Sprintf("%v; the report covers the %d frames before it", readErr, n))
 	}
 	st := tr.Stats()
+	// The stage's counters go with the first input (all inputs, merged).
+	inputs[0].Reassembly = &report.ReassemblyStats{TCPFrames: st.TCPFrames, OtherFrames: st.OtherFrames,
+		UnsupportedLink: st.UnsupportedLink, Expired: st.Expired, AckedHoles: st.AckedHoles, Recovered: st.Recovered}
 	if st.UnsupportedLink > 0 {
 		if st.UnsupportedLink == st.Frames {
 			return nil, nil, fmt.Errorf("%s: %w", inputs[0].Name, linkErr)
