@@ -91,6 +91,16 @@ type Facts struct {
 	SMTPPort bool
 }
 
+// The outcomes, as Transaction.Outcome spells them (smtp.Outcome's
+// names); the last four are failed mail transactions.
+const (
+	outcomeDelivered = "delivered"
+	outcomeNoReply   = "no-reply"
+	outcomeAborted   = "aborted"
+	outcomeRejected  = "rejected"
+	outcomeDeferred  = "deferred"
+)
+
 // failed tells whether an outcome counts as a failed mail transaction.
 func failed(o smtp.Outcome) bool {
 	switch o {
@@ -119,7 +129,7 @@ func Build(inputs []Input, facts []Facts, opts Options) *Report {
 				switch tx.Outcome {
 				case "delivered":
 					r.Totals.Delivered++
-				case "no-reply", "aborted", "rejected", "deferred":
+				case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
 					r.Totals.Failed++
 				}
 			}

@@ -572,7 +572,7 @@ func serverRows(r *Report) []serverRow {
 			switch tx.Outcome {
 			case "delivered":
 				row.Delivered++
-			case "no-reply", "aborted", "rejected", "deferred":
+			case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
 				row.FailedMessages++
 			}
 		}

@@ -43,7 +43,7 @@ func patterns(r *Report) []Pattern {
 			switch tx.Outcome {
 			case "delivered":
 				txs = append(txs, sized{tx.Size, false, c.Server, c.Start})
-			case "no-reply", "aborted", "rejected", "deferred":
+			case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
 				txs = append(txs, sized{tx.Size, true, c.Server, c.Start})
 			}
 		}

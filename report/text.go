@@ -250,7 +250,7 @@ func (t *textWriter) servers(r *Report) {
 			switch tx.Outcome {
 			case "delivered":
 				rw.delivered++
-			case "no-reply", "aborted", "rejected", "deferred":
+			case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
 				rw.failed++
 			}
 		}
