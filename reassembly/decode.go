@@ -46,11 +46,18 @@ type decoder struct {
 
 func newDecoder() *decoder {
 	d := &decoder{decoded: make([]gopacket.LayerType, 0, 8)}
-	layersToUse := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ip6ext, &d.tcp}
+	// The layers sit in an array indexed by layer type, gopacket's fastest
+	// container (the default is a map looked up once per layer), shared by
+	// the parsers, which only read it.
+	var layersToUse gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
+	for _, l := range []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ip6ext, &d.tcp} {
+		layersToUse = layersToUse.Put(l)
+	}
 	d.parsers = make(map[gopacket.LayerType]*gopacket.DecodingLayerParser)
 	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL,
 		layers.LayerTypeLinuxSLL2, layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
-		p := gopacket.NewDecodingLayerParser(first, layersToUse...)
+		p := gopacket.NewDecodingLayerParser(first)
+		p.SetDecodingLayerContainer(layersToUse)
 		p.IgnoreUnsupported = true
 		d.parsers[first] = p
 	}
