@@ -16,7 +16,7 @@ command -v go >/dev/null || { echo "go not found (sudo may reset PATH: sudo env 
 ALL=(healthy relay-stall eod-451 eod-552 rcpt-reject banner-421 banner-554 slow-reply
 	reset-mid-data zero-window lossy connect-refused connect-timeout
 	pipelining bdat bdat-fail ipv6 port-2525 starttls
-	eod-partial-reply reset-injected reset-by-client
+	eod-partial-reply reset-injected reset-injected-ttl reset-by-client
 	aborted-by-client pmtu-blackhole capture-midsession capture-drops snaplen
 	capture-truncated relay-stall.netmon2) # the last two are made from relay-stall's capture
 if [[ $# -gt 0 ]]; then SCENARIOS=("$@"); else SCENARIOS=("${ALL[@]}"); fi
