@@ -8,63 +8,31 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
 	"github.com/smtpscope/smtpscope/capture"
 )
 
 const sharedCaptures = "../testdata/captures"
 
-// readFrames feeds every frame of a pcap or pcapng file to fn.
+// readFrames feeds every frame of a capture file to fn, through the
+// capture package as the product reads it.
 func readFrames(t testing.TB, path string, fn func(*capture.Frame)) {
 	t.Helper()
-	fh, err := os.Open(path)
+	f, err := capture.OpenFile(path)
 	if err != nil {
 		t.Skipf("capture not available: %v", err)
 	}
-	defer fh.Close()
-	var magic [4]byte
-	if _, err := io.ReadFull(fh, magic[:]); err != nil {
-		t.Fatal(err)
-	}
-	fh.Seek(0, io.SeekStart)
-	var next func() (*capture.Frame, error)
-	n := 0
-	if magic == [4]byte{0x0a, 0x0d, 0x0d, 0x0a} {
-		r, err := pcapgo.NewNgReader(fh, pcapgo.NgReaderOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		next = func() (*capture.Frame, error) {
-			data, ci, err := r.ZeroCopyReadPacketData()
-			n++
-			return &capture.Frame{Number: n, Time: ci.Timestamp, LinkType: r.LinkType(), Data: data, Length: ci.Length}, err
-		}
-	} else {
-		r, err := pcapgo.NewReader(fh)
-		if err != nil {
-			t.Fatal(err)
-		}
-		next = func() (*capture.Frame, error) {
-			data, ci, err := r.ZeroCopyReadPacketData()
-			n++
-			return &capture.Frame{Number: n, Time: ci.Timestamp, LinkType: r.LinkType(), Data: data, Length: ci.Length}, err
-		}
-	}
+	defer f.Close()
 	for {
-		f, err := next()
+		fr, err := f.Next()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, capture.ErrTruncated) {
 				t.Fatalf("%s: %v", path, err)
 			}
 			return
 		}
-		fn(f)
+		fn(&fr)
 	}
 }
-
-var _ = layers.LinkTypeEthernet
 
 type truthStream struct {
 	Stream     int    `json:"tcp_stream"`
