@@ -291,7 +291,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		if d, ok := pmtuDiagnosis(c, filter, end); ok {
 			return d
 		}
-		if d, ok := resetDiagnosis(h, tx, filter, []Evidence{eod, end}, fmt.Sprintf("%s after end-of-data, instead of a reply", dur(tx.Waited()))); ok {
+		if d, ok := resetDiagnosis(h, tx, filter, []Evidence{eod, end}, fmt.Sprintf("%s after end-of-data, instead of a reply", dur(tx.Waited())), false); ok {
 			return d
 		}
 		if tx.PartialReply != nil && tcpFine {
@@ -318,7 +318,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		if d, ok := pmtuDiagnosis(c, filter, end); ok {
 			return d
 		}
-		if d, ok := resetDiagnosis(h, tx, filter, []Evidence{end}, "in the middle of the message body"); ok {
+		if d, ok := resetDiagnosis(h, tx, filter, []Evidence{end}, "in the middle of the message body", true); ok {
 			return d
 		}
 		if !tcpFine {
@@ -381,7 +381,11 @@ func pmtuDiagnosis(c *reassembly.Conn, filter string, end Evidence) (Diagnosis, 
 // resetDiagnosis explains a transaction ended by a RST: one whose TTL
 // does not match its supposed sender's other packets was probably forged
 // by a middlebox; otherwise the peer that sent it aborted.
-func resetDiagnosis(h *reassembly.Health, tx *smtp.Transaction, filter string, ev []Evidence, when string) (Diagnosis, bool) {
+//
+// A client's own reset is the cause only when it cut off its message
+// (clientAborts): after an unanswered end-of-data it is the client giving
+// up, and the silence is the cause.
+func resetDiagnosis(h *reassembly.Health, tx *smtp.Transaction, filter string, ev []Evidence, when string, clientAborts bool) (Diagnosis, bool) {
 	var who reassembly.Direction
 	switch tx.Ended {
 	case smtp.EndServerReset:
@@ -407,6 +411,11 @@ func resetDiagnosis(h *reassembly.Health, tx *smtp.Transaction, filter string, e
 	if who == reassembly.ServerToClient {
 		return Diagnosis{Layer: LayerL4, Cause: CauseResetByServer, Filter: filter, Evidence: ev,
 			Summary: fmt.Sprintf("The server reset the connection %s.", when)}, true
+	}
+	if !clientAborts || h.Retransmissions > 0 || h.ZeroWindows > 0 {
+		// A client that resets after loss or a stalled window is giving
+		// up on the path or the receiver: that is the cause to report.
+		return Diagnosis{}, false
 	}
 	return Diagnosis{Layer: LayerL4, Cause: CauseResetByClient, Filter: filter, Evidence: ev,
 		Summary: fmt.Sprintf("The client reset the connection %s.", when)}, true

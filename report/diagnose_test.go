@@ -76,6 +76,12 @@ func TestDiagnosis(t *testing.T) {
 		{"no reply with a capture gap is not blamed on anyone", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Outcome, tx.Ended, tx.Incomplete = smtp.OutcomeNoReply, smtp.EndClientClosed, true
 		}), LayerCapture, CauseCaptureIncomplete, true, nil},
+		{"client resets after an unanswered end-of-data: the silence is the cause", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
+			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndClientReset, 850, at(40)
+		}), LayerL7, CauseEODNoReply, true, []string{"never answered the end-of-data"}},
+		{"client resets mid-body after a stalled window: the stall is the cause", stalled, session(func(s *smtp.Session, tx *smtp.Transaction) {
+			tx.EndOfDataFrame, tx.Outcome, tx.Ended, tx.EndFrame = 0, smtp.OutcomeAborted, smtp.EndClientReset, 400
+		}), LayerL4, CauseZeroWindowStall, true, nil},
 		{"server reset instead of replying", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndServerReset, 802, at(10.5)
 		}), LayerL4, CauseResetByServer, true, nil},
