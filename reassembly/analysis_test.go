@@ -167,148 +167,27 @@ type analysisConn struct {
 // tcp.stream: in order of first appearance per 4-tuple, with a new stream
 // when a SYN comes with an ISN other than the one its side started with.
 type analysisDecoder struct {
-	eth     layers.Ethernet
-	dot1q   layers.Dot1Q
-	sll     layers.LinuxSLL
-	sll2    layers.LinuxSLL2
-	loop    layers.Loopback
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	ext     layers.IPv6ExtensionSkipper
-	tcp     layers.TCP
-	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
-	decoded []gopacket.LayerType
-
+	dec     *decoder // the product's decoder: its Segments are what is checked
 	conns   map[[2]netip.AddrPort]*analysisConn
 	streams int
 }
 
 func newAnalysisDecoder() *analysisDecoder {
-	d := &analysisDecoder{parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}, conns: map[[2]netip.AddrPort]*analysisConn{}}
-	for _, first := range []gopacket.LayerType{layers.LayerTypeEthernet, layers.LayerTypeLinuxSLL, layers.LayerTypeLinuxSLL2,
-		layers.LayerTypeLoopback, layers.LayerTypeIPv4, layers.LayerTypeIPv6} {
-		p := gopacket.NewDecodingLayerParser(first, &d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, &d.ext, &d.tcp)
-		p.IgnoreUnsupported = true
-		d.parsers[first] = p
-	}
-	return d
+	return &analysisDecoder{dec: newDecoder(), conns: map[[2]netip.AddrPort]*analysisConn{}}
 }
 
-// errAnalysisLink marks a link type the helper cannot decode.
-var errAnalysisLink = errors.New("undecodable link type")
+// errAnalysisLink marks a link type the decoder cannot decode.
+var errAnalysisLink = ErrUnsupportedLink
 
-func analysisFirstLayer(lt layers.LinkType, data []byte) (gopacket.LayerType, error) {
-	switch lt {
-	case layers.LinkTypeEthernet:
-		return layers.LayerTypeEthernet, nil
-	case layers.LinkTypeLinuxSLL:
-		return layers.LayerTypeLinuxSLL, nil
-	case layers.LinkTypeLinuxSLL2:
-		return layers.LayerTypeLinuxSLL2, nil
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		return layers.LayerTypeLoopback, nil
-	case layers.LinkTypeIPv4:
-		return layers.LayerTypeIPv4, nil
-	case layers.LinkTypeIPv6:
-		return layers.LayerTypeIPv6, nil
-	case layers.LinkTypeRaw, 12, 14:
-		if len(data) > 0 && data[0]>>4 == 6 {
-			return layers.LayerTypeIPv6, nil
-		}
-		return layers.LayerTypeIPv4, nil
-	}
-	return 0, fmt.Errorf("%w %d (%s)", errAnalysisLink, lt, lt)
-}
-
-// segment decodes one frame; ok is false when it carries no analysable TCP
-// segment (not TCP, an IP fragment, or malformed).
+// segment decodes one frame with the product's decoder and builds its
+// Segment as the Tracker does; ok is false when it carries no analysable
+// TCP segment (not TCP, an IP fragment, or malformed).
 func (d *analysisDecoder) segment(frame int, ci gopacket.CaptureInfo, lt layers.LinkType, data []byte) (seg Segment, src, dst netip.AddrPort, ok bool, err error) {
-	first, err := analysisFirstLayer(lt, data)
-	if err != nil {
+	p, ok, err := d.dec.decode(lt, data)
+	if err != nil || !ok {
 		return seg, src, dst, false, err
 	}
-	if perr := d.parsers[first].DecodeLayers(data, &d.decoded); perr != nil {
-		return seg, src, dst, false, nil
-	}
-	var haveIP, haveTCP bool
-	var srcIP, dstIP netip.Addr
-	var ttl uint8
-	var ipEnd int // offset in data just past the IP datagram, as its header declares
-	offset := func(b []byte) int { return cap(data) - cap(b) }
-	for _, l := range d.decoded {
-		switch l {
-		case layers.LayerTypeIPv4:
-			if haveIP { // IP in IP: the tunnel is not what we analyse
-				return seg, src, dst, false, nil
-			}
-			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
-				return seg, src, dst, false, nil
-			}
-			haveIP = true
-			srcIP, _ = netip.AddrFromSlice(d.ip4.SrcIP.To4())
-			dstIP, _ = netip.AddrFromSlice(d.ip4.DstIP.To4())
-			ttl = d.ip4.TTL
-			start := offset(d.ip4.Contents)
-			if d.ip4.Length == 0 { // TSO: the length is not filled in
-				ipEnd = len(data)
-			} else {
-				ipEnd = start + int(d.ip4.Length)
-			}
-		case layers.LayerTypeIPv6:
-			if haveIP {
-				return seg, src, dst, false, nil
-			}
-			haveIP = true
-			srcIP, _ = netip.AddrFromSlice(d.ip6.SrcIP)
-			dstIP, _ = netip.AddrFromSlice(d.ip6.DstIP)
-			ttl = d.ip6.HopLimit
-			ipEnd = offset(d.ip6.Contents) + 40 + int(d.ip6.Length)
-		case layers.LayerTypeTCP:
-			haveTCP = haveIP
-		}
-	}
-	if !haveTCP {
-		return seg, src, dst, false, nil
-	}
-	tcp := &d.tcp
-	hdr := offset(tcp.Contents)
-	seg = Segment{
-		Frame: frame, Time: ci.Timestamp,
-		Seq: tcp.Seq, Ack: tcp.Ack,
-		Len:         ipEnd - hdr - len(tcp.Contents),
-		CapturedLen: len(tcp.Payload),
-		SYN:         tcp.SYN, ACK: tcp.ACK, FIN: tcp.FIN, RST: tcp.RST, PSH: tcp.PSH, URG: tcp.URG, ECE: tcp.ECE, CWR: tcp.CWR,
-		Window: tcp.Window, WindowScale: -1, TTL: ttl,
-	}
-	if seg.Len < 0 {
-		seg.Len = 0
-	}
-	for _, o := range tcp.Options {
-		switch o.OptionType {
-		case layers.TCPOptionKindMSS:
-			if len(o.OptionData) == 2 {
-				seg.MSS = int(o.OptionData[0])<<8 | int(o.OptionData[1])
-			}
-		case layers.TCPOptionKindWindowScale:
-			if len(o.OptionData) == 1 {
-				seg.WindowScale = int(o.OptionData[0])
-			}
-		case layers.TCPOptionKindSACKPermitted:
-			seg.SACKPermitted = true
-		case layers.TCPOptionKindSACK:
-			seg.SACK = true
-			for b := o.OptionData; len(b) >= 8; b = b[8:] {
-				seg.SACKBlocks = append(seg.SACKBlocks, [2]uint32{be32(b), be32(b[4:])})
-			}
-		}
-	}
-	src = netip.AddrPortFrom(srcIP, uint16(tcp.SrcPort))
-	dst = netip.AddrPortFrom(dstIP, uint16(tcp.DstPort))
-	return seg, src, dst, true, nil
-}
-
-func be32(b []byte) uint32 {
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	return p.segment(frame, ci.Timestamp, nil), p.src, p.dst, true, nil
 }
 
 // conn finds or opens the connection of a segment and sets its direction.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -143,6 +144,21 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (p packet, ok bool, er
 	p.dst = netip.AddrPortFrom(p.dst.Addr(), uint16(d.tcp.DstPort))
 	p.tcp = &d.tcp
 	return p, true, nil
+}
+
+// segment is what the L4 analyser needs of the packet (Dir aside, which
+// the flow table decides). SACK blocks are appended to sack.
+func (p *packet) segment(frame int, t time.Time, sack [][2]uint32) Segment {
+	tcp := p.tcp
+	seg := Segment{
+		Frame: frame, Time: t,
+		Seq: tcp.Seq, Ack: tcp.Ack, Len: p.segmentLen(), CapturedLen: len(tcp.Payload),
+		SYN: tcp.SYN, ACK: tcp.ACK, FIN: tcp.FIN, RST: tcp.RST, PSH: tcp.PSH, URG: tcp.URG,
+		ECE: tcp.ECE, CWR: tcp.CWR, Window: tcp.Window, WindowScale: -1, TTL: p.ttl,
+		SACKBlocks: sack,
+	}
+	readOptions(tcp, &seg)
+	return seg
 }
 
 // segmentLen is the TCP payload length as sent, from the IP header; it

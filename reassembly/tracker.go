@@ -247,14 +247,8 @@ func (t *Tracker) Add(f *capture.Frame) error {
 		heap.Fix(&t.idle, c.idleIndex)
 	}
 
-	seg := Segment{
-		Frame: f.Number, Time: f.Time, Dir: dir,
-		Seq: tcp.Seq, Ack: tcp.Ack, Len: p.segmentLen(), CapturedLen: len(tcp.Payload),
-		SYN: tcp.SYN, ACK: tcp.ACK, FIN: tcp.FIN, RST: tcp.RST, PSH: tcp.PSH, URG: tcp.URG,
-		ECE: tcp.ECE, CWR: tcp.CWR, Window: tcp.Window, WindowScale: -1, TTL: p.ttl,
-		SACKBlocks: t.sack[:0],
-	}
-	readOptions(tcp, &seg)
+	seg := p.segment(f.Number, f.Time, t.sack[:0])
+	seg.Dir = dir
 	flags := c.Analyzer.Observe(&seg)
 	c.pmtu[dir].sent(&seg, flags)
 	if tcp.ACK {
