@@ -1,7 +1,8 @@
 package reassembly
 
 import (
-	"bufio"
+	"github.com/smtpscope/smtpscope/capture"
+
 	"bytes"
 	"crypto/sha256"
 	"errors"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // This file compares the Analyzer's per-frame flags with tshark's over every
@@ -232,56 +232,20 @@ func (d *analysisDecoder) conn(seg *Segment, src, dst netip.AddrPort) *analysisC
 	return c
 }
 
-// analysisPacketSource opens a pcap or pcapng file.
-type analysisPacketSource interface {
-	ReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-}
-
-func openAnalysisCapture(path string) (src analysisPacketSource, linkType func(gopacket.CaptureInfo) layers.LinkType, closeFn func(), err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	br := bufio.NewReader(f)
-	magic, _ := br.Peek(4)
-	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		r, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
-		if err != nil {
-			f.Close()
-			return nil, nil, nil, err
-		}
-		lt := func(ci gopacket.CaptureInfo) layers.LinkType {
-			if len(ci.AncillaryData) > 0 {
-				if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
-					return l
-				}
-			}
-			return r.LinkType()
-		}
-		return r, lt, func() { f.Close() }, nil
-	}
-	r, err := pcapgo.NewReader(br)
-	if err != nil {
-		f.Close()
-		return nil, nil, nil, err
-	}
-	return r, func(gopacket.CaptureInfo) layers.LinkType { return r.LinkType() }, func() { f.Close() }, nil
-}
-
 // analyseCapture runs the Analyzer over a capture and returns its frames
 // (index 0 unused: frame numbers are 1-based) and its connections.
 func analyseCapture(path string) (frames []analysisFrame, conns []*analysisConn, note string, err error) {
-	src, linkType, closeFn, err := openAnalysisCapture(path)
+	src, err := capture.OpenFile(path)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	defer closeFn()
+	defer src.Close()
 	d := newAnalysisDecoder()
 	frames = []analysisFrame{{}}
 	seen := map[*analysisConn]bool{}
 	linkErrs := 0
 	for n := 1; ; n++ {
-		data, ci, rerr := src.ReadPacketData()
+		f, rerr := src.Next()
 		if rerr == io.EOF {
 			break
 		}
@@ -290,7 +254,7 @@ func analyseCapture(path string) (frames []analysisFrame, conns []*analysisConn,
 			break
 		}
 		fr := analysisFrame{stream: -1}
-		seg, s, dst, ok, derr := d.segment(n, ci, linkType(ci), data)
+		seg, s, dst, ok, derr := d.segment(f.Number, gopacket.CaptureInfo{Timestamp: f.Time}, f.LinkType, f.Data)
 		if derr != nil {
 			linkErrs++
 			if linkErrs == 1 {
