@@ -29,6 +29,11 @@ const (
 	// DefaultMaxPagesTotal caps buffered out-of-order data over all
 	// connections (about 31 MB).
 	DefaultMaxPagesTotal = 16384
+	// DefaultCloseLinger is how long, in capture time, a connection that
+	// closed (FIN both ways, or a RST) is kept for late packets before
+	// Options.Retire gets it: Linux's TIME_WAIT (2×MSL, 60 s), the time the
+	// peers themselves still expect packets of it.
+	DefaultCloseLinger = time.Minute
 	// flushEvery is the capture-time interval between flushes.
 	flushEvery = time.Second
 )
@@ -49,6 +54,19 @@ type Options struct {
 	// MaxPagesPerConnection and MaxPagesTotal bound gopacket's buffers of
 	// out-of-order data (zero: the defaults above).
 	MaxPagesPerConnection, MaxPagesTotal int
+	// Retire, if set, is given each connection once it is over: closed
+	// (FIN both ways, or a RST) and quiet for CloseLinger, or idle for
+	// IdleTimeout. Its handler has ended; the Tracker then forgets it, so
+	// memory holds only open connections however long the capture is. The
+	// 4-tuple keeps its stream number: a later packet on it without SYN
+	// starts a new Conn with the same Stream and Resumed set (Wireshark
+	// would continue the old tcp.stream); a SYN starts a new stream.
+	// Without Retire, every connection is kept until Close and Conns
+	// returns them all.
+	Retire func(c *Conn)
+	// CloseLinger is how long a closed connection waits for late packets
+	// before it is retired (zero: DefaultCloseLinger).
+	CloseLinger time.Duration
 }
 
 // Conn is one TCP connection, numbered like Wireshark's tcp.stream.
@@ -72,18 +90,40 @@ type Conn struct {
 	Analyzer Analyzer
 	// Handler receives the connection's bytes (nil: none).
 	Handler Handler
+	// Resumed is set on a connection whose 4-tuple had been retired (see
+	// Options.Retire) when a packet without SYN came on it: its analysis
+	// starts at that packet, under the old stream number.
+	Resumed bool
 
-	key      flowKey
-	flow     [2]gopacket.Flow // gopacket's flow per direction (streamFlow)
-	base     [2]uint32        // first sequence number seen per direction
+	key  flowKey
+	flow [2]gopacket.Flow // gopacket's flow per direction (streamFlow)
+	// stream is gopacket's Stream of the connection, cut loose when the
+	// connection retires: gopacket keeps its connections until they idle
+	// out, and must not keep the Conn (and its handler) that long.
+	stream   *stream
+	base     [2]uint32 // first sequence number seen per direction
 	holes    holes
 	pmtu     [2]pmtuWatch
 	haveBase [2]bool
 	ended    bool
+	// finSeen records a FIN per direction; closed is the capture time at
+	// which the connection closed (FIN both ways or a RST), zero while open.
+	finSeen [2]bool
+	closed  time.Time
 	// idleKey is the connection's key in Tracker.idle, never later than
-	// LastTime; idleIndex its place there (-1: not queued).
+	// the time it is due to idle out or be retired (LastTime, plus the
+	// timeout); idleIndex its place there (-1: not queued).
 	idleKey   time.Time
 	idleIndex int
+}
+
+// due is when the connection idles out (or, closed, is retired) unless
+// another packet comes.
+func (c *Conn) due(o *Options) time.Time {
+	if !c.closed.IsZero() && o.Retire != nil {
+		return c.LastTime.Add(o.CloseLinger)
+	}
+	return c.LastTime.Add(o.IdleTimeout)
 }
 
 // Health returns the connection's L4 summary.
@@ -148,10 +188,12 @@ func (e endpoint) less(f endpoint) bool {
 // gopacket's reassembly, which hands ordered bytes to each connection's
 // Handler.
 type Tracker struct {
-	opts      Options
-	dec       *decoder
-	flows     map[flowKey]*Conn
-	conns     []*Conn
+	opts  Options
+	dec   *decoder
+	flows map[flowKey]*Conn
+	conns []*Conn
+	// retired keeps the stream number of each retired 4-tuple.
+	retired   map[flowKey]int
 	assembler *gpr.Assembler
 	// current is the connection of the packet being assembled, for New.
 	current *Conn
@@ -159,8 +201,11 @@ type Tracker struct {
 	nextFlush time.Time
 	now       time.Time
 	stats     Stats
-	// streams counts connections ever seen: the next tcp.stream number.
+	// streams counts tcp.stream numbers given: the next one. made counts
+	// Conns ever made (a resumed stream is a new Conn under an old number),
+	// which names each Conn's flows in gopacket.
 	streams int
+	made    uint64
 	// idle holds the connections not yet ended, soonest to idle out first.
 	idle idleQueue
 	// ctx is the context handed to gopacket with the next segment, reused
@@ -187,7 +232,11 @@ func NewTracker(opts Options) *Tracker {
 	if opts.MaxPagesTotal <= 0 {
 		opts.MaxPagesTotal = DefaultMaxPagesTotal
 	}
-	t := &Tracker{opts: opts, dec: newDecoder(), flows: make(map[flowKey]*Conn), ctx: new(frameContext),
+	if opts.CloseLinger <= 0 {
+		opts.CloseLinger = DefaultCloseLinger
+	}
+	t := &Tracker{opts: opts, dec: newDecoder(), flows: make(map[flowKey]*Conn), retired: make(map[flowKey]int),
+		ctx:       new(frameContext),
 		nextFlush: time.Time{}.Add(flushEvery)}
 	t.assembler = gpr.NewAssembler(gpr.NewStreamPool(&streamFactory{t}))
 	t.assembler.MaxBufferedPagesPerConnection = opts.MaxPagesPerConnection
@@ -211,12 +260,7 @@ func (t *Tracker) Forget(c *Conn) {
 	if t.flows[c.key] == c {
 		delete(t.flows, c.key)
 	}
-	for i, x := range t.conns {
-		if x == c {
-			t.conns = append(t.conns[:i], t.conns[i+1:]...)
-			break
-		}
-	}
+	t.drop(c)
 }
 
 // Add analyses one frame. Frames that are not TCP are counted and skipped;
@@ -242,8 +286,15 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	c, dir := t.lookup(&p, f)
 	c.Packets++
 	c.LastFrame, c.LastTime = f.Number, f.Time
-	if c.idleIndex >= 0 && f.Time.Before(c.idleKey) {
-		c.idleKey = f.Time // capture time went backwards
+	if tcp.FIN {
+		c.finSeen[dir] = true
+	}
+	if c.closed.IsZero() && (tcp.RST || c.finSeen[0] && c.finSeen[1]) {
+		c.closed = f.Time
+	}
+	if d := c.due(&t.opts); c.idleIndex >= 0 && d.Before(c.idleKey) {
+		// Closed just now (retired sooner), or capture time went backwards.
+		c.idleKey = d
 		heap.Fix(&t.idle, c.idleIndex)
 	}
 
@@ -300,12 +351,12 @@ func (t *Tracker) assemble(c *Conn, dir Direction, tcp *layers.TCP, f *capture.F
 	t.assembler.AssembleWithContext(c.flow[dir], tcp, ctx)
 }
 
-// streamFlow is the network flow gopacket keys the connection by: the
-// stream number and the direction, instead of the addresses.
-func streamFlow(stream int, dir Direction) gopacket.Flow {
+// streamFlow is the network flow gopacket keys a connection by: the
+// Conn's serial number and the direction, instead of the addresses.
+func streamFlow(serial uint64, dir Direction) gopacket.Flow {
 	var a, b [16]byte
-	binary.BigEndian.PutUint64(a[:8], uint64(stream))
-	binary.BigEndian.PutUint64(b[:8], uint64(stream))
+	binary.BigEndian.PutUint64(a[:8], serial)
+	binary.BigEndian.PutUint64(b[:8], serial)
 	a[15], b[15] = 1, 2 // client, server
 	if dir == ServerToClient {
 		a, b = b, a
@@ -326,6 +377,9 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame) (*Conn, Direction) {
 		}
 		if p.tcp.SYN && !p.tcp.ACK && c.haveBase[dir] && c.base[dir] != p.tcp.Seq {
 			t.end(c)
+			if t.opts.Retire != nil {
+				t.retire(c)
+			}
 			c = nil
 		} else {
 			if !c.haveBase[dir] {
@@ -334,10 +388,20 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame) (*Conn, Direction) {
 			return c, dir
 		}
 	}
-	c = &Conn{Stream: t.streams, key: k, FirstFrame: f.Number, FirstTime: f.Time, idleKey: f.Time}
-	c.flow = [2]gopacket.Flow{streamFlow(c.Stream, ClientToServer), streamFlow(c.Stream, ServerToClient)}
+	c = &Conn{Stream: t.streams, key: k, FirstFrame: f.Number, FirstTime: f.Time, LastTime: f.Time}
+	if stream, ok := t.retired[k]; ok {
+		delete(t.retired, k)
+		if !p.tcp.SYN {
+			c.Stream, c.Resumed = stream, true
+		}
+	}
+	if !c.Resumed {
+		t.streams++
+	}
+	c.idleKey = c.due(&t.opts)
+	c.flow = [2]gopacket.Flow{streamFlow(t.made, ClientToServer), streamFlow(t.made, ServerToClient)}
+	t.made++
 	heap.Push(&t.idle, c)
-	t.streams++
 	c.Client, c.Server = t.orient(p)
 	dir := ClientToServer
 	if p.src != c.Client {
@@ -397,18 +461,50 @@ func (t *Tracker) maybeFlush() {
 	// tcp.stream, and later packets still count in its L4 analysis. Only
 	// the connections whose key is before the cut are looked at: those
 	// whose last packet is later are queued again under its time.
-	idle := t.now.Add(-t.opts.IdleTimeout)
-	for len(t.idle) > 0 && t.idle[0].idleKey.Before(idle) {
+	for len(t.idle) > 0 && t.idle[0].idleKey.Before(t.now) {
 		c := t.idle[0]
-		switch {
+		switch due := c.due(&t.opts); {
 		case c.ended: // cut short by a reassembly fault
 			heap.Pop(&t.idle)
-		case c.LastTime.Before(idle):
-			t.stats.Expired++
+			if t.opts.Retire != nil {
+				t.retire(c)
+			}
+		case due.Before(t.now):
+			if c.closed.IsZero() {
+				t.stats.Expired++
+			}
 			t.end(c)
+			if t.opts.Retire != nil {
+				t.retire(c)
+			}
 		default:
-			c.idleKey = c.LastTime
+			c.idleKey = due
 			heap.Fix(&t.idle, 0)
+		}
+	}
+}
+
+// retire hands an ended connection to Options.Retire and forgets it,
+// keeping its 4-tuple's stream number.
+func (t *Tracker) retire(c *Conn) {
+	if t.flows[c.key] == c {
+		delete(t.flows, c.key)
+		t.retired[c.key] = c.Stream
+	}
+	t.drop(c)
+	t.opts.Retire(c)
+}
+
+// drop removes c from the list Conns returns and from gopacket's reach.
+func (t *Tracker) drop(c *Conn) {
+	if c.stream != nil {
+		c.stream.conn, c.stream = nil, nil
+	}
+	// Open connections are few; most retire from near the front.
+	for i, x := range t.conns {
+		if x == c {
+			t.conns = append(t.conns[:i], t.conns[i+1:]...)
+			return
 		}
 	}
 }
@@ -436,8 +532,9 @@ func (t *Tracker) end(c *Conn) {
 	}
 }
 
-// Close flushes all buffered data and ends every connection. Call it once
-// after the last frame.
+// Close flushes all buffered data and ends every connection, and with
+// Options.Retire retires them all in stream order. Call it once after the
+// last frame.
 func (t *Tracker) Close() {
 	func() {
 		defer func() {
@@ -456,6 +553,14 @@ func (t *Tracker) Close() {
 		t.end(c)
 	}
 	clear(t.flows)
+	if t.opts.Retire != nil {
+		rest := t.conns
+		t.conns = nil
+		for _, c := range rest {
+			t.opts.Retire(c)
+		}
+		clear(t.retired)
+	}
 }
 
 // idleQueue is a min-heap of connections on their idleKey, for
@@ -532,7 +637,8 @@ func (f *streamFactory) New(netFlow, _ gopacket.Flow, _ *layers.TCP, _ gpr.Assem
 	if raw := netFlow.Src().Raw(); len(raw) == 16 && raw[15] == 2 {
 		first = ServerToClient
 	}
-	return &stream{tracker: f.t, conn: c, first: first}
+	c.stream = &stream{tracker: f.t, conn: c, first: first}
+	return c.stream
 }
 
 // stream adapts one connection's Handler to gopacket's reassembly.Stream.
@@ -570,7 +676,7 @@ func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, _ gpr.TCPFlowDi
 }
 
 func (s *stream) ReassembledSG(sg gpr.ScatterGather, _ gpr.AssemblerContext) {
-	if s.conn.ended {
+	if s.conn == nil || s.conn.ended {
 		return
 	}
 	d, _, _, skip := sg.Info()

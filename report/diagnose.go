@@ -63,6 +63,12 @@ type Options struct {
 	// Redact replaces mail addresses, IP addresses and host names (in
 	// fields and inside reply texts) with stable tokens; ports stay.
 	Redact bool
+	// MemoryConnections is how many connections a Builder holds in memory
+	// before it moves them to a temporary file (zero:
+	// DefaultMemoryConnections; negative: from the first).
+	MemoryConnections int
+	// TempDir is where that file goes (empty: os.TempDir()).
+	TempDir string
 }
 
 // DefaultSlowReply is the end-of-data reply latency reported as slow.
@@ -111,33 +117,15 @@ func failed(o smtp.Outcome) bool {
 }
 
 // Build applies the diagnosis rules to every connection and returns the
-// report. Connections that are not SMTP are kept with "smtp": null.
+// report, all in memory. Connections that are not SMTP are kept with
+// "smtp": null. For captures of any length use a Builder.
 func Build(inputs []Input, facts []Facts, opts Options) *Report {
-	if opts.SlowReply <= 0 {
-		opts.SlowReply = DefaultSlowReply
-	}
-	r := &Report{Schema: Schema, Inputs: inputs, Connections: make([]Connection, 0, len(facts))}
-	red := newRedactor(opts.Redact)
+	opts.MemoryConnections = len(facts) + 1
+	b := NewBuilder(opts)
 	for i := range facts {
-		c := buildConnection(&facts[i], opts, red)
-		red.connection(&c)
-		r.Totals.Connections++
-		if c.SMTP != nil {
-			r.Totals.SMTPConnections++
-			for _, tx := range c.SMTP.Transactions {
-				r.Totals.Transactions++
-				switch tx.Outcome {
-				case "delivered":
-					r.Totals.Delivered++
-				case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
-					r.Totals.Failed++
-				}
-			}
-		}
-		r.Connections = append(r.Connections, c)
+		b.Add(&facts[i])
 	}
-	r.Verdict = headline(r)
-	r.Patterns = patterns(r)
+	r, _ := b.Finish(inputs) // in memory: no error
 	return r
 }
 
@@ -147,8 +135,8 @@ func (r *Report) Failed() bool {
 	if r.Totals.Failed > 0 {
 		return true
 	}
-	for i := range r.Connections {
-		if connectionFailed(&r.Connections[i]) {
+	for i := range r.count() {
+		if r.failedAt(i) {
 			return true
 		}
 	}
@@ -561,43 +549,24 @@ func endEvidence(tx *smtp.Transaction, quitFrames map[int]bool) Evidence {
 }
 
 // headline picks the report's verdict: the worst diagnosis, with counts.
-func headline(r *Report) Diagnosis {
-	// Failures come before notes on connections whose mail got through.
-	var worst *Diagnosis
-	worstFailed := false
-	for i := range r.Connections {
-		c := &r.Connections[i]
-		d := &c.Diagnosis
-		if d.Cause == CauseOK {
-			continue
-		}
-		f := connectionFailed(c)
-		if worst == nil || (f && !worstFailed) || (f == worstFailed && severity[d.Cause] > severity[worst.Cause]) {
-			worst, worstFailed = d, f
-		}
-	}
-	n := 0
-	if worst != nil {
-		for i := range r.Connections {
-			if c := &r.Connections[i]; c.Diagnosis.Cause == worst.Cause && connectionFailed(c) == worstFailed {
-				n++
-			}
-		}
-	}
+func (a *aggregate) headline() Diagnosis {
+	t := a.totals
+	worst := a.worst
 	if worst == nil {
-		s := fmt.Sprintf("No failure found: %d of %d mail transactions delivered.", r.Totals.Delivered, r.Totals.Transactions)
-		if r.Totals.SMTPConnections == 0 {
+		s := fmt.Sprintf("No failure found: %d of %d mail transactions delivered.", t.Delivered, t.Transactions)
+		if t.SMTPConnections == 0 {
 			s = "No SMTP session found in the capture."
 		}
 		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: s}
 	}
+	n := a.sameWorst[causeKey{worst.Cause, a.worstFailed}]
 	h := Diagnosis{Layer: worst.Layer, Cause: worst.Cause}
 	switch {
-	case !worstFailed:
+	case !a.worstFailed:
 		h.Summary = fmt.Sprintf("No failed mail transaction (%d of %d delivered), but on %d connection(s): %s",
-			r.Totals.Delivered, r.Totals.Transactions, n, worst.Summary)
+			t.Delivered, t.Transactions, n, worst.Summary)
 	case worst.Cause == CauseEODNoReply || worst.Cause == CauseEODPartialReply:
-		h.Summary = fmt.Sprintf("the server never answered end-of-data on %d connection(s); %s", n, l4Clause(r))
+		h.Summary = fmt.Sprintf("the server never answered end-of-data on %d connection(s); %s", n, a.l4Clause())
 	default:
 		h.Summary = fmt.Sprintf("%s on %d connection(s): %s", worst.Cause, n, worst.Summary)
 	}
@@ -623,21 +592,11 @@ func connectionFailed(c *Connection) bool {
 }
 
 // l4Clause states TCP health over the SMTP connections in words.
-func l4Clause(r *Report) string {
-	var retr, rst, zw int
-	for i := range r.Connections {
-		c := &r.Connections[i]
-		if c.SMTP == nil {
-			continue
-		}
-		retr += c.L4.Retransmissions
-		rst += c.L4.Resets
-		zw += c.L4.ZeroWindows
-	}
-	if retr == 0 && rst == 0 && zw == 0 {
+func (a *aggregate) l4Clause() string {
+	if a.retrans == 0 && a.resets == 0 && a.zeroWindows == 0 {
 		return "TCP was healthy (no retransmissions, resets or zero windows)."
 	}
-	return fmt.Sprintf("TCP showed %d retransmissions, %d resets, %d zero windows.", retr, rst, zw)
+	return fmt.Sprintf("TCP showed %d retransmissions, %d resets, %d zero windows.", a.retrans, a.resets, a.zeroWindows)
 }
 
 func reply(r *smtp.Reply, since time.Time) *Reply {
@@ -691,12 +650,12 @@ func dur(d time.Duration) string {
 // sortedConnections returns indexes of connections: failing ones first
 // (worst first), then the rest in stream order.
 func sortedConnections(r *Report) []int {
-	idx := make([]int, len(r.Connections))
+	idx := make([]int, r.count())
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool {
-		return severity[r.Connections[idx[a]].Diagnosis.Cause] > severity[r.Connections[idx[b]].Diagnosis.Cause]
+		return severity[r.causeOf(idx[a])] > severity[r.causeOf(idx[b])]
 	})
 	return idx
 }

@@ -71,7 +71,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	for k, cv := range v.Failing {
 		hc := htmlConn{connView: cv}
 		if k < maxLadders {
-			hc.Ladder = newLadder(&r.Connections[cv.Index], fmt.Sprintf("ladder-%d", k))
+			hc.Ladder = newLadder(r.conn(cv.Index), fmt.Sprintf("ladder-%d", k))
 		}
 		p.Failing = append(p.Failing, hc)
 		detailed[cv.Index] = true
@@ -87,6 +87,9 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		return fmt.Errorf("writing HTML report: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing HTML report: %w", err)
+	}
+	if err := r.readErr(); err != nil {
 		return fmt.Errorf("writing HTML report: %w", err)
 	}
 	return nil

@@ -53,14 +53,14 @@ type timelineBar struct {
 // newTimeline lays out the bars of r's connections; detailed names the
 // connections that have a section to link to.
 func newTimeline(r *Report, v *reportView, detailed map[int]bool) *timelineSVG {
-	if len(r.Connections) == 0 {
+	if r.count() == 0 {
 		return nil
 	}
 	// Failing and noted connections first, then the rest, then capped.
-	order := make([]int, 0, len(r.Connections))
+	order := make([]int, 0, r.count())
 	var rest []int
 	for _, i := range sortedConnections(r) {
-		if r.Connections[i].Diagnosis.Cause != CauseOK || connectionFailed(&r.Connections[i]) {
+		if r.causeOf(i) != CauseOK || r.failedAt(i) {
 			order = append(order, i)
 		} else {
 			rest = append(rest, i)
@@ -72,8 +72,12 @@ func newTimeline(r *Report, v *reportView, detailed map[int]bool) *timelineSVG {
 		order = order[:maxTimelineBars]
 	}
 	t.Shown = len(order)
+	conns := make(map[int]*Connection, len(order))
+	for _, i := range order {
+		conns[i] = r.conn(i)
+	}
 	sort.SliceStable(order, func(a, b int) bool {
-		ca, cb := &r.Connections[order[a]], &r.Connections[order[b]]
+		ca, cb := conns[order[a]], conns[order[b]]
 		if !ca.Start.Equal(cb.Start) {
 			return ca.Start.Before(cb.Start)
 		}
@@ -97,7 +101,7 @@ func newTimeline(r *Report, v *reportView, detailed map[int]bool) *timelineSVG {
 	}
 	y := timelineTop
 	for _, i := range order {
-		c := &r.Connections[i]
+		c := conns[i]
 		b := timelineBar{Y: y + (timelineRowH-timelineBarH)/2, TextY: y + timelineRowH/2 + 4, X: x(c.Start),
 			Class: timelineClass(c)}
 		b.W = math.Max(x(connEnd(c))-b.X, 2)

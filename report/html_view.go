@@ -178,8 +178,8 @@ func newReportView(r *Report) *reportView {
 			end = in.End
 		}
 	}
-	for i := range r.Connections {
-		c := &r.Connections[i]
+	for i := range r.count() {
+		c := r.conn(i)
 		if !c.Start.IsZero() && (v.CaptureStart.IsZero() || c.Start.Before(v.CaptureStart)) {
 			v.CaptureStart = c.Start
 		}
@@ -193,7 +193,7 @@ func newReportView(r *Report) *reportView {
 
 	var failing, noted []int
 	for _, i := range sortedConnections(r) {
-		c := &r.Connections[i]
+		c := r.conn(i)
 		switch {
 		case connectionFailed(c):
 			failing = append(failing, i)
@@ -212,7 +212,7 @@ func newReportView(r *Report) *reportView {
 	detailed := 0
 	for _, group := range [][]int{failing, noted} {
 		for _, i := range group {
-			c := &r.Connections[i]
+			c := r.conn(i)
 			switch {
 			case detailed < maxDetailed:
 				cv := v.connView(r, i)
@@ -253,7 +253,7 @@ func (v *reportView) fileOf(r *Report, c *Connection) string {
 }
 
 func (v *reportView) connView(r *Report, i int) connView {
-	c := &r.Connections[i]
+	c := r.conn(i)
 	cv := connView{Index: i, Anchor: streamAnchor(c), Stream: c.Stream, Client: shown(c.Client), Server: shown(c.Server),
 		File: v.fileOf(r, c), Failed: connectionFailed(c), Headline: describeCause(c.Diagnosis.Cause),
 		Layer: c.Diagnosis.Layer, Cause: c.Diagnosis.Cause, TCP: newTCPView(&c.L4)}
@@ -542,8 +542,8 @@ func serverRows(r *Report) []serverRow {
 	var rows []serverRow
 	at := map[string]int{}
 	causes := map[string]map[Cause]int{}
-	for i := range r.Connections {
-		c := &r.Connections[i]
+	for i := range r.count() {
+		c := r.conn(i)
 		if c.SMTP == nil && c.Diagnosis.Cause == CauseOK {
 			continue
 		}

@@ -1,17 +1,76 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 )
 
 // WriteJSON writes the report as indented JSON (schema smtpscope.report/v1).
+// Connections are written one at a time, so a report held in a temporary
+// file is never loaded whole; the layout is that of json.MarshalIndent
+// with two-space indentation.
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(r); err != nil {
+	if err := r.writeJSON(w); err != nil {
 		return fmt.Errorf("writing JSON report: %w", err)
 	}
 	return nil
+}
+
+// jsonHead and jsonTail are the report's fields before and after
+// "connections", in the order Report declares them.
+type jsonHead struct {
+	Schema  string    `json:"schema"`
+	Inputs  []Input   `json:"inputs"`
+	Verdict Diagnosis `json:"verdict"`
+}
+
+type jsonTail struct {
+	Totals   Totals    `json:"totals"`
+	Patterns []Pattern `json:"patterns,omitempty"`
+}
+
+func (r *Report) writeJSON(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	head, err := json.MarshalIndent(jsonHead{r.Schema, r.Inputs, r.Verdict}, "", "  ")
+	if err != nil {
+		return err
+	}
+	tail, err := json.MarshalIndent(jsonTail{r.Totals, r.Patterns}, "", "  ")
+	if err != nil {
+		return err
+	}
+	// Open the head object and the tail object at their braces: "{\n  ...\n}".
+	bw.Write(head[:len(head)-2])
+	bw.WriteString(",\n  \"connections\": [")
+	var buf bytes.Buffer
+	for i := range r.count() {
+		var raw []byte
+		if r.store != nil {
+			raw, err = r.store.raw(&r.index[i])
+		} else {
+			raw, err = json.Marshal(&r.Connections[i])
+		}
+		if err != nil {
+			return err
+		}
+		buf.Reset()
+		if err := json.Indent(&buf, raw, "    ", "  "); err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(buf.Bytes())
+	}
+	if r.count() > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("],\n")
+	bw.Write(tail[2:])
+	bw.WriteByte('\n')
+	return bw.Flush()
 }

@@ -64,6 +64,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if err := m.w.Flush(); err != nil {
 		return fmt.Errorf("writing Markdown report: %w", err)
 	}
+	if err := r.readErr(); err != nil {
+		return fmt.Errorf("writing Markdown report: %w", err)
+	}
 	return nil
 }
 

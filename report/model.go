@@ -15,6 +15,13 @@ type Report struct {
 	Totals Totals `json:"totals"`
 	// Patterns are correlations between failed and delivered messages.
 	Patterns []Pattern `json:"patterns,omitempty"`
+
+	// store holds the connections instead of Connections when a Builder
+	// moved them to a temporary file; index says where each is, in
+	// report order. err is the first error reading one back.
+	store *connStore
+	index []connMeta
+	err   error
 }
 
 // Input describes one capture file that was read.

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +41,13 @@ func TestPatterns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := patterns(&Report{Connections: tt.conns})
+			// The patterns do not depend on the order connections come in.
+			got := patternsOf(tt.conns)
+			rev := slices.Clone(tt.conns)
+			slices.Reverse(rev)
+			if back := patternsOf(rev); !reflect.DeepEqual(back, got) {
+				t.Errorf("in reverse order: %v, want %v", back, got)
+			}
 			var kinds []string
 			var text []string
 			for _, p := range got {
@@ -56,4 +64,12 @@ func TestPatterns(t *testing.T) {
 			}
 		})
 	}
+}
+
+func patternsOf(conns []Connection) []Pattern {
+	a := newAggregate()
+	for i := range conns {
+		a.add(&conns[i])
+	}
+	return a.patterns()
 }

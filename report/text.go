@@ -35,7 +35,7 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 	t.header(r)
 	t.verdict(r)
 	for _, i := range sortedConnections(r) {
-		c := &r.Connections[i]
+		c := r.conn(i)
 		if c.SMTP == nil && c.Diagnosis.Cause == CauseOK {
 			continue
 		}
@@ -49,6 +49,9 @@ func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 	}
 	t.servers(r)
 	if err := t.w.Flush(); err != nil {
+		return fmt.Errorf("writing text report: %w", err)
+	}
+	if err := r.readErr(); err != nil {
 		return fmt.Errorf("writing text report: %w", err)
 	}
 	return nil
@@ -232,8 +235,8 @@ func (t *textWriter) servers(r *Report) {
 	}
 	rows := map[string]*row{}
 	var order []string
-	for i := range r.Connections {
-		c := &r.Connections[i]
+	for i := range r.count() {
+		c := r.conn(i)
 		if c.SMTP == nil {
 			continue
 		}

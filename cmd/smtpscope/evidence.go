@@ -13,7 +13,6 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/smtpscope/smtpscope/capture"
-	"github.com/smtpscope/smtpscope/report"
 )
 
 // errEvidenceStdin is returned when --evidence is asked of standard input,
@@ -34,21 +33,17 @@ type evidenceConn struct {
 }
 
 // writeEvidence writes DIR/stream-<N>.pcapng for every failing connection
-// of rep, holding only that connection's packets. It reads the inputs a
+// (failed, from analyzeFiles), holding only that connection's packets. It reads the inputs a
 // second time, numbering frames as the analysis did (merged order with
 // merge), and keeps each packet's link type, timestamp and original
 // length. With several inputs analysed separately, stream numbers repeat,
 // so the files are named stream-<input>-<N>.pcapng.
-func writeEvidence(dir string, names []string, merge bool, rep *report.Report, facts []report.Facts) (err error) {
+func writeEvidence(dir string, names []string, merge bool, failed []connRef) (err error) {
 	var conns []*evidenceConn
-	for i := range rep.Connections {
-		if !rep.Connections[i].Failed() {
-			continue
-		}
-		f := &facts[i]
-		conns = append(conns, &evidenceConn{stream: f.Conn.Stream, input: f.Input,
-			client: unmap(f.Conn.Client), server: unmap(f.Conn.Server),
-			first: f.Conn.FirstFrame, last: f.Conn.LastFrame, ifaces: map[layers.LinkType]int{}})
+	for _, f := range failed {
+		conns = append(conns, &evidenceConn{stream: f.Stream, input: f.Input,
+			client: unmap(f.Client), server: unmap(f.Server),
+			first: f.FirstFrame, last: f.LastFrame, ifaces: map[layers.LinkType]int{}})
 	}
 	if len(conns) == 0 {
 		return nil

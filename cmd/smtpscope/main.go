@@ -133,14 +133,15 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		ports = append(ports, uint16(p))
 	}
-	rep, facts, err := analyzeFiles(fs.Args(), stdin, pipelineOptions{serverPorts: ports, redact: f.redact, merge: f.merge,
+	rep, failed, err := analyzeFiles(fs.Args(), stdin, pipelineOptions{serverPorts: ports, redact: f.redact, merge: f.merge,
 		rules: report.Options{SlowReply: f.slowReply}})
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError
 	}
+	defer rep.Close()
 	if f.evidence != "" {
-		if err := writeEvidence(f.evidence, fs.Args(), f.merge, rep, facts); err != nil {
+		if err := writeEvidence(f.evidence, fs.Args(), f.merge, failed); err != nil {
 			fmt.Fprintf(stderr, "smtpscope: --evidence: %s\n", oneLine(err))
 			return exitError
 		}

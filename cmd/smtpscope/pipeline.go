@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -24,14 +25,24 @@ type pipelineOptions struct {
 	rules report.Options
 }
 
+// connRef names a connection of the report by its real (never redacted)
+// endpoints and frame range, for cutting it out of its input.
+type connRef struct {
+	Stream, Input         int
+	Client, Server        netip.AddrPort
+	FirstFrame, LastFrame int
+}
+
 // analyzeFiles runs capture → reassembly → smtp → report over the named
 // inputs ("-" = stdin) and returns one report. Each input is analysed on
 // its own (its frame numbers and tcp.stream numbers are its own), unless
 // opts.merge. An input that cannot be read at all is an error; one that
 // breaks off part-way is analysed up to the break and carries a warning.
-// The facts are those the report was built from, one per connection in
-// the report's order, with the real (never redacted) endpoints.
-func analyzeFiles(names []string, stdin io.Reader, opts pipelineOptions) (*report.Report, []report.Facts, error) {
+// Connections go to the report as they end, so memory holds only the open
+// ones (and the report's own bounded part; see report.Builder). failed
+// lists the failing connections in report order. Close the report when
+// done with it.
+func analyzeFiles(names []string, stdin io.Reader, opts pipelineOptions) (rep *report.Report, failed []connRef, err error) {
 	files := make([]*capture.File, 0, len(names))
 	defer func() {
 		for _, f := range files {
@@ -47,32 +58,40 @@ func analyzeFiles(names []string, stdin io.Reader, opts pipelineOptions) (*repor
 	}
 	rules := opts.rules
 	rules.Redact = opts.redact
+	b := report.NewBuilder(rules)
+	defer func() {
+		if err != nil {
+			if r, _ := b.Finish(nil); r != nil {
+				r.Close()
+			}
+		}
+	}()
 	var inputs []report.Input
-	var facts []report.Facts
 	if opts.merge && len(files) > 1 {
 		srcs := make([]capture.Source, len(files))
 		for i, f := range files {
 			srcs[i] = f
 		}
-		in, fs, err := analyzeSource(capture.Merge(srcs...), true, files, opts)
+		in, fs, err := analyzeSource(capture.Merge(srcs...), true, files, 0, b, opts)
 		if err != nil {
 			return nil, nil, err
 		}
-		inputs, facts = in, fs
+		inputs, failed = in, fs
 	} else {
 		for i, f := range files {
-			in, fs, err := analyzeSource(f, false, files[i:i+1], opts)
+			in, fs, err := analyzeSource(f, false, files[i:i+1], i, b, opts)
 			if err != nil {
 				return nil, nil, err
 			}
-			for j := range fs {
-				fs[j].Input = i
-			}
 			inputs = append(inputs, in...)
-			facts = append(facts, fs...)
+			failed = append(failed, fs...)
 		}
 	}
-	return report.Build(inputs, facts, rules), facts, nil
+	slices.SortStableFunc(failed, func(a, b connRef) int {
+		return cmp.Or(cmp.Compare(a.Input, b.Input), cmp.Compare(a.Stream, b.Stream), cmp.Compare(a.FirstFrame, b.FirstFrame))
+	})
+	rep, err = b.Finish(inputs)
+	return rep, failed, err
 }
 
 func open(name string, stdin io.Reader) (*capture.File, error) {
@@ -82,12 +101,28 @@ func open(name string, stdin io.Reader) (*capture.File, error) {
 	return capture.OpenFile(name)
 }
 
-// analyzeSource runs the pipeline over one source made of files. With
-// renumber, frames are numbered in the order the source yields them.
-func analyzeSource(src capture.Source, renumber bool, files []*capture.File, opts pipelineOptions) ([]report.Input, []report.Facts, error) {
+// analyzeSource runs the pipeline over one source made of files, adding
+// each connection to b as it ends; input is the index of the first of
+// files among all inputs. With renumber, frames are numbered in the order
+// the source yields them.
+func analyzeSource(src capture.Source, renumber bool, files []*capture.File, input int, b *report.Builder, opts pipelineOptions) ([]report.Input, []connRef, error) {
+	procs := processes(files)
+	var failed []connRef
+	retire := func(c *reassembly.Conn) {
+		fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(opts.serverPorts, c.Server.Port()),
+			Process: procs.owner(c.Client, c.Server), Input: input}
+		if d, ok := c.Handler.(*smtp.Decoder); ok {
+			fc.Session = d.Session()
+		}
+		if b.Add(&fc) {
+			failed = append(failed, connRef{Stream: c.Stream, Input: input, Client: c.Client, Server: c.Server,
+				FirstFrame: c.FirstFrame, LastFrame: c.LastFrame})
+		}
+	}
 	tr := reassembly.NewTracker(reassembly.Options{
 		ServerPorts: opts.serverPorts,
 		NewHandler:  func(*reassembly.Conn) reassembly.Handler { return smtp.NewDecoder(smtp.Options{}) },
+		Retire:      retire,
 	})
 	inputs := make([]report.Input, len(files))
 	for i, f := range files {
@@ -145,17 +180,7 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, opt
 	if st.Recovered > 0 {
 		inputs[0].Warnings = append(inputs[0].Warnings, fmt.Sprintf("%d reassembly faults recovered; affected connections are cut short", st.Recovered))
 	}
-	procs := processes(files)
-	var facts []report.Facts
-	for _, c := range tr.Conns() {
-		fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(opts.serverPorts, c.Server.Port()),
-			Process: procs.owner(c.Client, c.Server)}
-		if d, ok := c.Handler.(*smtp.Decoder); ok {
-			fc.Session = d.Session()
-		}
-		facts = append(facts, fc)
-	}
-	return inputs, facts, nil
+	return inputs, failed, nil
 }
 
 // processTable maps a connection's endpoints to the process that owned

@@ -1,0 +1,346 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+)
+
+// DefaultMemoryConnections is how many connections a Builder keeps in
+// memory before it moves them to a temporary file. A connection of a
+// typical mail session takes a few kilobytes as a Connection.
+const DefaultMemoryConnections = 1000
+
+// Builder builds a Report one connection at a time, in whatever order the
+// earlier stages finish them, so that a capture of any length is analysed
+// in bounded memory: beyond Options.MemoryConnections, connections are
+// kept in a temporary file (as JSON) and only a small index and the
+// running totals, headline and patterns stay in memory.
+type Builder struct {
+	opts  Options
+	red   *redactor
+	conns []Connection
+	store *connStore
+	index []connMeta
+	agg   aggregate
+	err   error
+}
+
+// connMeta is what the Report keeps in memory of a connection held in
+// its temporary file: the sort key, what the orderings need, and where
+// its JSON is.
+type connMeta struct {
+	input, stream, firstFrame int
+	cause                     Cause
+	failed                    bool
+	off                       int64
+	n                         int
+}
+
+func metaOf(c *Connection) connMeta {
+	return connMeta{input: c.Input, stream: c.Stream, firstFrame: c.FirstFrame, cause: c.Diagnosis.Cause, failed: connectionFailed(c)}
+}
+
+// before orders connections as the report lists them: by input, then
+// tcp.stream (then first frame: a stream resumed after it was retired
+// repeats its number).
+func (m *connMeta) before(o *connMeta) bool {
+	if m.input != o.input {
+		return m.input < o.input
+	}
+	if m.stream != o.stream {
+		return m.stream < o.stream
+	}
+	return m.firstFrame < o.firstFrame
+}
+
+// NewBuilder returns a Builder applying the rules of opts.
+func NewBuilder(opts Options) *Builder {
+	if opts.SlowReply <= 0 {
+		opts.SlowReply = DefaultSlowReply
+	}
+	if opts.MemoryConnections == 0 {
+		opts.MemoryConnections = DefaultMemoryConnections
+	}
+	return &Builder{opts: opts, red: newRedactor(opts.Redact), agg: newAggregate()}
+}
+
+// Add diagnoses one connection and adds it to the report. It tells
+// whether the connection failed (Connection.Failed). The Facts are not
+// kept.
+func (b *Builder) Add(f *Facts) bool {
+	c := buildConnection(f, b.opts, b.red)
+	b.red.connection(&c)
+	b.agg.add(&c)
+	failed := connectionFailed(&c)
+	if b.err != nil {
+		return failed
+	}
+	if b.store == nil && len(b.conns) >= b.opts.MemoryConnections {
+		if err := b.spill(); err != nil {
+			b.err = err
+			return failed
+		}
+	}
+	if b.store == nil {
+		b.conns = append(b.conns, c)
+		return failed
+	}
+	m := metaOf(&c)
+	if err := b.store.put(&c, &m); err != nil {
+		b.err = err
+	}
+	b.index = append(b.index, m)
+	return failed
+}
+
+// spill moves the connections held in memory to a temporary file.
+func (b *Builder) spill() error {
+	s, err := newConnStore(b.opts.TempDir)
+	if err != nil {
+		return err
+	}
+	b.store = s
+	for i := range b.conns {
+		m := metaOf(&b.conns[i])
+		if err := s.put(&b.conns[i], &m); err != nil {
+			return err
+		}
+		b.index = append(b.index, m)
+	}
+	b.conns = nil
+	return nil
+}
+
+// Finish returns the report of the connections added, with inputs.
+// When connections went to a temporary file, the report reads them from
+// it: call Report.Close when done with the report to remove it.
+func (b *Builder) Finish(inputs []Input) (*Report, error) {
+	r := &Report{Schema: Schema, Inputs: inputs}
+	if b.err != nil {
+		b.store.close()
+		return nil, fmt.Errorf("keeping the report's connections: %w", b.err)
+	}
+	if b.store == nil {
+		r.Connections = b.conns
+		if r.Connections == nil {
+			r.Connections = []Connection{}
+		}
+		sort.SliceStable(r.Connections, func(i, j int) bool {
+			a, b := metaOf(&r.Connections[i]), metaOf(&r.Connections[j])
+			return a.before(&b)
+		})
+	} else {
+		if err := b.store.w.Flush(); err != nil {
+			b.store.close()
+			return nil, fmt.Errorf("keeping the report's connections: %w", err)
+		}
+		sort.SliceStable(b.index, func(i, j int) bool { return b.index[i].before(&b.index[j]) })
+		r.store, r.index = b.store, b.index
+	}
+	b.conns, b.store, b.index = nil, nil, nil
+	r.Totals = b.agg.totals
+	r.Verdict = b.agg.headline()
+	r.Patterns = b.agg.patterns()
+	return r, nil
+}
+
+// connStore keeps connections as JSON in a temporary file.
+type connStore struct {
+	f   *os.File
+	w   *bufio.Writer
+	off int64
+	buf []byte
+}
+
+func newConnStore(dir string) (*connStore, error) {
+	f, err := os.CreateTemp(dir, "smtpscope-connections-*.json")
+	if err != nil {
+		return nil, err
+	}
+	return &connStore{f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
+}
+
+func (s *connStore) put(c *Connection, m *connMeta) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.w.Write(data); err != nil {
+		return err
+	}
+	m.off, m.n = s.off, len(data)
+	s.off += int64(len(data))
+	return nil
+}
+
+// raw returns the JSON of the connection m describes; the slice is reused
+// by the next call.
+func (s *connStore) raw(m *connMeta) ([]byte, error) {
+	if cap(s.buf) < m.n {
+		s.buf = make([]byte, m.n)
+	}
+	s.buf = s.buf[:m.n]
+	if _, err := s.f.ReadAt(s.buf, m.off); err != nil {
+		return nil, err
+	}
+	return s.buf, nil
+}
+
+func (s *connStore) get(m *connMeta) (*Connection, error) {
+	data, err := s.raw(m)
+	if err != nil {
+		return nil, err
+	}
+	c := new(Connection)
+	if err := json.Unmarshal(data, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *connStore) close() error {
+	if s == nil {
+		return nil
+	}
+	name := s.f.Name()
+	err := s.f.Close()
+	if rmErr := os.Remove(name); err == nil {
+		err = rmErr
+	}
+	return err
+}
+
+// Close releases what the report holds outside memory (the temporary file
+// of a large report). The report is unusable afterwards if it had one.
+func (r *Report) Close() error {
+	s := r.store
+	r.store, r.index = nil, nil
+	return s.close()
+}
+
+// count is the number of connections in the report.
+func (r *Report) count() int {
+	if r.store != nil {
+		return len(r.index)
+	}
+	return len(r.Connections)
+}
+
+// conn returns connection i in report order. A connection that cannot be
+// read back from the temporary file is returned empty and the error kept
+// for the writer to return (see readErr).
+func (r *Report) conn(i int) *Connection {
+	if r.store == nil {
+		return &r.Connections[i]
+	}
+	c, err := r.store.get(&r.index[i])
+	if err != nil {
+		if r.err == nil {
+			r.err = fmt.Errorf("reading back connection %d: %w", r.index[i].stream, err)
+		}
+		return &Connection{Stream: r.index[i].stream, Input: r.index[i].input, Diagnosis: Diagnosis{Cause: r.index[i].cause}}
+	}
+	return c
+}
+
+// causeOf and failedAt read the connection's diagnosis without decoding it.
+func (r *Report) causeOf(i int) Cause {
+	if r.store == nil {
+		return r.Connections[i].Diagnosis.Cause
+	}
+	return r.index[i].cause
+}
+
+func (r *Report) failedAt(i int) bool {
+	if r.store == nil {
+		return connectionFailed(&r.Connections[i])
+	}
+	return r.index[i].failed
+}
+
+// readErr returns the first error met reading connections back.
+func (r *Report) readErr() error { return r.err }
+
+// aggregate is what the report needs over all connections, kept as they
+// are added: the totals, the headline's candidates and the patterns'
+// extremes. It is independent of the order connections come in.
+type aggregate struct {
+	totals Totals
+	// worst is the headline diagnosis: failures before notes, then the
+	// most severe cause, then the connection first in report order.
+	worst       *Diagnosis
+	worstFailed bool
+	worstMeta   connMeta
+	sameWorst   map[causeKey]int
+	// SMTP connections' TCP counts, for the headline's L4 clause.
+	retrans, resets, zeroWindows int
+	// Patterns: see patterns.
+	failedN, deliveredN        int
+	minFailed, maxDelivered    int64
+	allFailedSized             bool
+	firstFailed, lastDelivered time.Time
+	failServers                map[string]bool
+	deliveredTo                map[string]int
+}
+
+type causeKey struct {
+	cause  Cause
+	failed bool
+}
+
+func newAggregate() aggregate {
+	return aggregate{sameWorst: map[causeKey]int{}, minFailed: -1, maxDelivered: -1, allFailedSized: true,
+		failServers: map[string]bool{}, deliveredTo: map[string]int{}}
+}
+
+func (a *aggregate) add(c *Connection) {
+	a.totals.Connections++
+	f := connectionFailed(c)
+	if d := &c.Diagnosis; d.Cause != CauseOK {
+		a.sameWorst[causeKey{d.Cause, f}]++
+		m := metaOf(c)
+		better := a.worst == nil || (f && !a.worstFailed) ||
+			(f == a.worstFailed && (severity[d.Cause] > severity[a.worst.Cause] ||
+				severity[d.Cause] == severity[a.worst.Cause] && m.before(&a.worstMeta)))
+		if better {
+			cp := *d
+			a.worst, a.worstFailed, a.worstMeta = &cp, f, m
+		}
+	}
+	if c.SMTP == nil {
+		return
+	}
+	a.totals.SMTPConnections++
+	a.retrans += c.L4.Retransmissions
+	a.resets += c.L4.Resets
+	a.zeroWindows += c.L4.ZeroWindows
+	for _, tx := range c.SMTP.Transactions {
+		a.totals.Transactions++
+		switch tx.Outcome {
+		case outcomeDelivered:
+			a.totals.Delivered++
+			a.deliveredN++
+			a.deliveredTo[c.Server]++
+			a.maxDelivered = max(a.maxDelivered, tx.Size)
+			if c.Start.After(a.lastDelivered) {
+				a.lastDelivered = c.Start
+			}
+		case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
+			a.totals.Failed++
+			a.failedN++
+			a.failServers[c.Server] = true
+			if tx.Size <= 0 {
+				a.allFailedSized = false
+			} else if a.minFailed < 0 || tx.Size < a.minFailed {
+				a.minFailed = tx.Size
+			}
+			if a.firstFailed.IsZero() || c.Start.Before(a.firstFailed) {
+				a.firstFailed = c.Start
+			}
+		}
+	}
+}
