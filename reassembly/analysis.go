@@ -69,13 +69,13 @@ type flowState struct {
 	baseSeq    uint32
 
 	nextSeq     uint32 // highest sequence number sent, plus its length
-	nextSeqTime time.Time
+	nextSeqTime int64  // capture time of nextSeq's segment (see nanos)
 	// maxSeqToBeAcked is the end of the contiguous data seen from this
 	// side: an ACK beyond it covers bytes the capture never held.
 	maxSeqToBeAcked uint32
 
 	lastAck     uint32 // the ack field of this side's last segment
-	lastAckTime time.Time
+	lastAckTime int64  // capture time of this side's last segment (see nanos)
 	window      uint32 // raw window of this side's last segment
 	winScale    int
 	// isFirstAck is set from this side's SYN until its first ACK without
@@ -101,12 +101,17 @@ type Analyzer struct {
 	LongZeroWindow time.Duration
 
 	started bool
-	flow    [2]flowState
-	// mruSYN is the time of the most recent SYN and initialRTT the time
-	// from it to the first ACK without SYN (tcp.analysis.initial_rtt);
-	// zero while unknown.
-	mruSYN     time.Time
-	initialRTT time.Duration
+	// epoch is the Unix second of the first segment's time, from which
+	// nanos counts.
+	epoch int64
+	flow  [2]flowState
+	// mruSYN is the time of the most recent SYN, valid with mruSYNKnown
+	// (a SYN stamped with the zero time.Time leaves it unknown), and
+	// initialRTT the time from it to the first ACK without SYN
+	// (tcp.analysis.initial_rtt); zero while unknown.
+	mruSYN      int64
+	mruSYNKnown bool
+	initialRTT  time.Duration
 
 	rec recorder
 }
@@ -118,11 +123,13 @@ type Analyzer struct {
 func (a *Analyzer) Observe(s *Segment) Flag {
 	if !a.started {
 		a.started = true
+		a.epoch = s.Time.Unix()
 		for i := range a.flow {
 			a.flow[i].window = noWindow
 			a.flow[i].winScale = scaleUnknown
 		}
 	}
+	now := a.nanos(s.Time)
 	d := dirIndex(s.Dir)
 	fwd, rev := &a.flow[d], &a.flow[1-d]
 
@@ -132,18 +139,18 @@ func (a *Analyzer) Observe(s *Segment) Flag {
 		fwd.nextSeq = fwd.maxSeqToBeAcked
 	}
 
-	f := a.analyze(s, fwd, rev)
+	f := a.analyze(s, now, fwd, rev)
 
 	// What dissect_tcp does after the analysis of the packet.
 	if s.SYN {
 		if !s.ACK {
-			a.mruSYN = s.Time
+			a.mruSYN, a.mruSYNKnown = now, !s.Time.IsZero()
 		}
 		fwd.isFirstAck = true
 	}
 	if s.ACK && !s.SYN {
-		if !a.mruSYN.IsZero() && a.initialRTT == 0 {
-			a.initialRTT = s.Time.Sub(a.mruSYN)
+		if a.mruSYNKnown && a.initialRTT == 0 {
+			a.initialRTT = since(now, a.mruSYN)
 		}
 		fwd.isFirstAck = false
 	}
@@ -154,7 +161,7 @@ func (a *Analyzer) Observe(s *Segment) Flag {
 		verifyWindowScaling(s.ACK, fwd, rev)
 	}
 
-	a.rec.record(a, s, d, f)
+	a.rec.record(a, s, now, d, f)
 	return f
 }
 
@@ -183,14 +190,41 @@ func seqLT(a, b uint32) bool { return int32(a-b) < 0 }
 func seqGT(a, b uint32) bool { return int32(b-a) < 0 }
 func seqLE(a, b uint32) bool { return int32(a-b) <= 0 }
 
+// maxEpochSeconds bounds the times nanos counts exactly: 285 years either
+// side of the connection's first segment, within int64 nanoseconds.
+const maxEpochSeconds = 9_000_000_000
+
+// nanos turns a capture time into the Analyzer's clock: nanoseconds since
+// the Unix second of the connection's first segment. Differences of these
+// are what time.Time.Sub gives, without its cost (issue #8: it ran
+// several times per packet); a time more than maxEpochSeconds away from
+// the first segment, which no capture holds, is taken as that far.
+func (a *Analyzer) nanos(t time.Time) int64 {
+	sec := min(max(t.Unix()-a.epoch, -maxEpochSeconds), maxEpochSeconds)
+	return sec*int64(time.Second) + int64(t.Nanosecond())
+}
+
+// since is now-ref on the Analyzer's clock, saturated at the limits of a
+// Duration as time.Time.Sub is.
+func since(now, ref int64) time.Duration {
+	d := now - ref
+	if (now^ref)&(now^d) < 0 { // overflow: the signs of now and ref differ
+		if now < ref {
+			return math.MinInt64
+		}
+		return math.MaxInt64
+	}
+	return time.Duration(d)
+}
+
 // sinceNs is Wireshark's unsigned nanosecond difference: a time earlier
 // than ref gives a huge value, never a small one.
-func sinceNs(now, ref time.Time) uint64 {
-	return uint64(now.Sub(ref))
+func sinceNs(now, ref int64) uint64 {
+	return uint64(since(now, ref))
 }
 
 // analyze is tcp_analyze_sequence_number for one segment.
-func (a *Analyzer) analyze(s *Segment, fwd, rev *flowState) Flag {
+func (a *Analyzer) analyze(s *Segment, now int64, fwd, rev *flowState) Flag {
 	var f Flag
 	seglen := uint32(max(s.Len, 0))
 	window := uint32(s.Window)
@@ -236,7 +270,7 @@ func (a *Analyzer) analyze(s *Segment, fwd, rev *flowState) Flag {
 	}
 
 	if seglen > 0 || s.SYN || s.FIN {
-		f |= a.retransmissionType(s, fwd, rev, seglen, f)
+		f |= a.retransmissionType(s, now, fwd, rev, seglen, f)
 	}
 
 	// Wireshark lists each segment with data, SYN or FIN until it is
@@ -254,7 +288,7 @@ func (a *Analyzer) analyze(s *Segment, fwd, rev *flowState) Flag {
 	// probes do not advance it.
 	if (seqGT(nextSeq, fwd.nextSeq) || fwd.nextSeq == 0) && !zwp {
 		fwd.nextSeq = nextSeq
-		fwd.nextSeqTime = s.Time
+		fwd.nextSeqTime = now
 	}
 	// Keep the end of the contiguous data, to notice ACKs of unseen bytes.
 	if (s.Seq == fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked == 0) && !zwp {
@@ -263,7 +297,7 @@ func (a *Analyzer) analyze(s *Segment, fwd, rev *flowState) Flag {
 
 	fwd.window = window
 	fwd.lastAck = s.Ack
-	fwd.lastAckTime = s.Time
+	fwd.lastAckTime = now
 	fwd.lastFlags = f
 	// The ack field (whether or not the ACK flag is set, as in Wireshark)
 	// takes the peer's segments it covers off the list.
@@ -383,7 +417,7 @@ func (a *Analyzer) forwardChecks(s *Segment, fwd, rev *flowState, seglen, window
 // retransmissionType decides whether a segment with data, SYN or FIN is a
 // spurious, fast or plain retransmission or out of order. A keep-alive is
 // none of them.
-func (a *Analyzer) retransmissionType(s *Segment, fwd, rev *flowState, seglen uint32, f Flag) Flag {
+func (a *Analyzer) retransmissionType(s *Segment, now int64, fwd, rev *flowState, seglen uint32, f Flag) Flag {
 	if f&FlagKeepAlive != 0 {
 		return 0
 	}
@@ -401,7 +435,7 @@ func (a *Analyzer) retransmissionType(s *Segment, fwd, rev *flowState, seglen ui
 	// FAST: the sequence number the peer duplicate-ACKed at least twice,
 	// within 20 ms of its last ACK.
 	if notAdvanced && rev.dupAckNum >= 2 && rev.lastAck == s.Seq &&
-		sinceNs(s.Time, rev.lastAckTime) < uint64(fastRetransmitWindow) {
+		sinceNs(now, rev.lastAckTime) < uint64(fastRetransmitWindow) {
 		return FlagFastRetransmission | FlagRetransmission
 	}
 	// OUT OF ORDER: an older segment that came soon after the highest one
@@ -414,7 +448,7 @@ func (a *Analyzer) retransmissionType(s *Segment, fwd, rev *flowState, seglen ui
 	if s.SYN || s.FIN {
 		end++
 	}
-	if notAdvanced && sinceNs(s.Time, fwd.nextSeqTime) < uint64(threshold) && fwd.nextSeq != end {
+	if notAdvanced && sinceNs(now, fwd.nextSeqTime) < uint64(threshold) && fwd.nextSeq != end {
 		return FlagOutOfOrder
 	}
 	if notAdvanced {

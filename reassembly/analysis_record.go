@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -24,6 +25,7 @@ const (
 type recorder struct {
 	packets     int
 	first, last Mark
+	lastNs      int64 // last.Time on the Analyzer's clock (see nanos)
 
 	counts [numFlags]int
 	frames [numFlags][MaxEvidenceFrames]int
@@ -38,11 +40,16 @@ type recorder struct {
 
 	linuxZWP   int
 	synRetrans int // retransmission flags on SYN segments
-	lastData   time.Time
+	// lastData is the time of the last segment with payload, valid with
+	// lastDataKnown (a segment stamped with the zero time.Time leaves it
+	// unknown).
+	lastData      int64
+	lastDataKnown bool
 
 	gaps       [MaxEvidenceFrames]Gap
 	gapCount   int
 	longestGap Gap
+	longestNs  int64 // longestGap's duration
 
 	rng uint64 // xorshift state for the RTT reservoirs
 }
@@ -73,7 +80,7 @@ type sideRecord struct {
 
 	// Zero-window stretches this side advertised.
 	inZeroWindow bool
-	zeroSince    time.Time
+	zeroSince    int64 // on the Analyzer's clock
 	zeroTotal    time.Duration
 	zeroLongest  time.Duration
 	cov          coverage
@@ -128,14 +135,14 @@ type rttSampler struct {
 
 type pendingSegment struct {
 	end     uint32
-	sent    time.Time
 	retrans bool
+	sent    int64 // on the Analyzer's clock
 }
 
 func (r *rttSampler) at(i int) *pendingSegment { return &r.pending[(r.head+i)%rttOutstanding] }
 
 // sent notes a data segment [seq, end) this side sent.
-func (r *rttSampler) sent(seq, end uint32, t time.Time, retrans bool) {
+func (r *rttSampler) sent(seq, end uint32, t int64, retrans bool) {
 	if retrans {
 		// Karn's rule: an ACK of retransmitted data says nothing of the RTT.
 		for i := 0; i < r.n; i++ {
@@ -158,14 +165,14 @@ func (r *rttSampler) sent(seq, end uint32, t time.Time, retrans bool) {
 
 // acked takes the peer's ACK: a segment whose end it matches exactly gives
 // a sample, and every segment it covers is dropped.
-func (r *rttSampler) acked(ack uint32, t time.Time, rng *uint64) {
+func (r *rttSampler) acked(ack uint32, t int64, rng *uint64) {
 	for r.n > 0 {
 		p := r.at(0)
 		if seqGT(p.end, ack) {
 			return
 		}
 		if p.end == ack && !p.retrans {
-			r.add(t.Sub(p.sent), rng)
+			r.add(since(t, p.sent), rng)
 		}
 		r.head = (r.head + 1) % rttOutstanding
 		r.n--
@@ -214,34 +221,29 @@ func nextRand(s *uint64) uint64 {
 	return x
 }
 
-// record adds one analysed segment, sent by side d with flags f, to the
-// facts.
-func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
+// record adds one analysed segment, sent at now (on the Analyzer's clock)
+// by side d with flags f, to the facts.
+func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 	mark := Mark{Frame: s.Frame, Time: s.Time}
 	if r.packets == 0 {
 		r.first = mark
 		r.hs.MidStream = !s.SYN
 		r.hs.WindowScale = [2]int{-1, -1}
-	} else if gap := s.Time.Sub(r.last.Time); gap > a.idleThreshold() {
+	} else if gap := since(now, r.lastNs); gap > a.idleThreshold() {
 		g := Gap{From: r.last, To: mark}
 		if r.gapCount < MaxEvidenceFrames {
 			r.gaps[r.gapCount] = g
 		}
 		r.gapCount++
-		if gap > r.longestGap.Duration() {
-			r.longestGap = g
+		if gap > time.Duration(r.longestNs) {
+			r.longestGap, r.longestNs = g, int64(gap)
 		}
 	}
 	r.packets++
-	r.last = mark
+	r.last, r.lastNs = mark, now
 
-	for i := 0; i < numFlags; i++ {
-		if f&(1<<i) != 0 {
-			if r.counts[i] < MaxEvidenceFrames {
-				r.frames[i][r.counts[i]] = s.Frame
-			}
-			r.counts[i]++
-		}
+	if f != 0 {
+		r.flagged(f, s.Frame)
 	}
 
 	side, peer := &r.sides[d], &r.sides[1-d]
@@ -271,7 +273,7 @@ func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
 			side.dataEnd = end
 		}
 		side.dataSent = true
-		side.rtt.sent(s.Seq, end, s.Time, f&FlagRetransmission != 0)
+		side.rtt.sent(s.Seq, end, now, f&FlagRetransmission != 0)
 	}
 	if f&FlagRetransmission != 0 && !s.SYN {
 		end := s.Seq + uint32(max(s.Len, 0))
@@ -287,7 +289,7 @@ func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
 		peer.dsack(s.Ack, s.SACKBlocks)
 	}
 	if s.Len > 0 {
-		r.lastData = s.Time
+		r.lastData, r.lastDataKnown = now, !s.Time.IsZero()
 	}
 	if captured := max(s.CapturedLen, 0); captured < s.Len {
 		side.truncated++
@@ -298,7 +300,7 @@ func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
 			side.ackValue = s.Ack
 		}
 		side.ackSeen = true
-		peer.rtt.acked(s.Ack, s.Time, &r.rng)
+		peer.rtt.acked(s.Ack, now, &r.rng)
 	}
 	if !s.RST {
 		if !side.ttlSeen || s.TTL < side.ttlMin {
@@ -312,9 +314,9 @@ func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
 	if !s.SYN && !s.FIN && !s.RST {
 		switch {
 		case s.Window == 0 && !side.inZeroWindow:
-			side.inZeroWindow, side.zeroSince = true, s.Time
+			side.inZeroWindow, side.zeroSince = true, now
 		case s.Window != 0 && side.inZeroWindow:
-			side.closeZeroWindow(s.Time)
+			side.closeZeroWindow(now)
 		}
 	}
 	if s.FIN && side.fin.Frame == 0 {
@@ -335,8 +337,8 @@ func (r *recorder) record(a *Analyzer, s *Segment, d int, f Flag) {
 			PeerFIN:      peer.fin.Frame != 0,
 			DataInFlight: side.outstanding(peer) || peer.outstanding(side),
 		}
-		if !r.lastData.IsZero() {
-			rst.SinceData = s.Time.Sub(r.lastData)
+		if r.lastDataKnown {
+			rst.SinceData = since(now, r.lastData)
 		}
 		if side.resetCount < MaxEvidenceFrames {
 			side.resets[side.resetCount] = rst
@@ -351,11 +353,23 @@ func (s *sideRecord) outstanding(peer *sideRecord) bool {
 	return s.dataSent && (!peer.ackSeen || seqGT(s.dataEnd, peer.ackValue))
 }
 
-func (s *sideRecord) closeZeroWindow(t time.Time) {
-	d := t.Sub(s.zeroSince)
+func (s *sideRecord) closeZeroWindow(now int64) {
+	d := since(now, s.zeroSince)
 	s.zeroTotal += d
 	s.zeroLongest = max(s.zeroLongest, d)
 	s.inZeroWindow = false
+}
+
+// flagged counts the flags set in f and keeps the frame as their evidence.
+// Most segments carry no flag: the caller skips it for those.
+func (r *recorder) flagged(f Flag, frame int) {
+	for m := uint32(f) & (1<<numFlags - 1); m != 0; m &= m - 1 {
+		i := bits.TrailingZeros32(m)
+		if r.counts[i] < MaxEvidenceFrames {
+			r.frames[i][r.counts[i]] = frame
+		}
+		r.counts[i]++
+	}
 }
 
 // handshake follows the SYN, SYN+ACK and first ACK.
@@ -468,7 +482,7 @@ func (a *Analyzer) Health() Health {
 			DSACKed:           sr.dsacked,
 		}
 		if sr.inZeroWindow {
-			open := r.last.Time.Sub(sr.zeroSince)
+			open := since(r.lastNs, sr.zeroSince)
 			sd.ZeroWindowTime += open
 			sd.LongestZeroWindow = max(sd.LongestZeroWindow, open)
 		}
