@@ -100,12 +100,11 @@ type Conn struct {
 	// stream is gopacket's Stream of the connection, cut loose when the
 	// connection retires: gopacket keeps its connections until they idle
 	// out, and must not keep the Conn (and its handler) that long.
-	stream   *stream
-	base     [2]uint32 // first sequence number seen per direction
-	holes    holes
-	pmtu     [2]pmtuWatch
-	haveBase [2]bool
-	ended    bool
+	stream *stream
+	base   [2]uint32 // first sequence number seen per direction
+	holes  holes
+	pmtu   [2]pmtuWatch
+	ended  bool
 	// finSeen records a FIN per direction; closed is the capture time at
 	// which the connection closed (FIN both ways or a RST), zero while open.
 	finSeen [2]bool
@@ -192,8 +191,8 @@ type Tracker struct {
 	dec   *decoder
 	flows map[flowKey]*Conn
 	conns []*Conn
-	// retired keeps the stream number of each retired 4-tuple.
-	retired   map[flowKey]int
+	// num numbers the streams; it remembers retired 4-tuples too.
+	num       numbering
 	assembler *gpr.Assembler
 	// current is the connection of the packet being assembled, for New.
 	current *Conn
@@ -201,11 +200,9 @@ type Tracker struct {
 	nextFlush time.Time
 	now       time.Time
 	stats     Stats
-	// streams counts tcp.stream numbers given: the next one. made counts
-	// Conns ever made (a resumed stream is a new Conn under an old number),
-	// which names each Conn's flows in gopacket.
-	streams int
-	made    uint64
+	// made counts Conns ever made (a resumed stream is a new Conn under
+	// an old number), which names each Conn's flows in gopacket.
+	made uint64
 	// idle holds the connections not yet ended, soonest to idle out first.
 	idle idleQueue
 	// ctx is the context handed to gopacket with the next segment, reused
@@ -235,7 +232,7 @@ func NewTracker(opts Options) *Tracker {
 	if opts.CloseLinger <= 0 {
 		opts.CloseLinger = DefaultCloseLinger
 	}
-	t := &Tracker{opts: opts, dec: newDecoder(), flows: make(map[flowKey]*Conn), retired: make(map[flowKey]int),
+	t := &Tracker{opts: opts, dec: newDecoder(), flows: make(map[flowKey]*Conn), num: newNumbering(),
 		ctx:       new(frameContext),
 		nextFlush: time.Time{}.Add(flushEvery)}
 	t.assembler = gpr.NewAssembler(gpr.NewStreamPool(&streamFactory{t}))
@@ -259,6 +256,7 @@ func (t *Tracker) Forget(c *Conn) {
 	t.end(c)
 	if t.flows[c.key] == c {
 		delete(t.flows, c.key)
+		t.num.forget(c.key)
 	}
 	t.drop(c)
 }
@@ -266,7 +264,15 @@ func (t *Tracker) Forget(c *Conn) {
 // Add analyses one frame. Frames that are not TCP are counted and skipped;
 // the only error is for a frame whose link type is not decoded
 // (ErrUnsupportedLink), which is also counted.
-func (t *Tracker) Add(f *capture.Frame) error {
+func (t *Tracker) Add(f *capture.Frame) error { return t.add(f, nil) }
+
+// AddNumbered is Add for a frame a Sharder has numbered (n is what
+// Sharder.Shard returned for it): the Tracker takes the stream number
+// from n instead of numbering the frame itself, so that the trackers of
+// several shards number streams as one Tracker would.
+func (t *Tracker) AddNumbered(f *capture.Frame, n Number) error { return t.add(f, &n) }
+
+func (t *Tracker) add(f *capture.Frame, given *Number) error {
 	t.stats.Frames++
 	p, ok, err := t.dec.decode(f.LinkType, f.Data)
 	if err != nil {
@@ -283,7 +289,14 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	}
 	t.stats.TCPFrames++
 	tcp := p.tcp
-	c, dir := t.lookup(&p, f)
+	k := keyOf(p.src, p.dst)
+	var n Number
+	if given != nil {
+		n = *given
+	} else {
+		n = t.num.number(k, &p)
+	}
+	c, dir := t.lookup(&p, f, k, n)
 	c.Packets++
 	c.LastFrame, c.LastTime = f.Number, f.Time
 	if tcp.FIN {
@@ -364,40 +377,27 @@ func streamFlow(serial uint64, dir Direction) gopacket.Flow {
 	return gopacket.NewFlow(layers.EndpointIPv6, a[:], b[:])
 }
 
-// lookup finds the packet's connection, starting a new one for a new
-// 4-tuple or, as Wireshark does, for a SYN whose sequence number differs
-// from the first one seen in that direction of the existing connection.
-func (t *Tracker) lookup(p *packet, f *capture.Frame) (*Conn, Direction) {
-	k := keyOf(p.src, p.dst)
+// lookup finds the packet's connection (n is its stream number),
+// starting a new one for a new stream, or for packets on a 4-tuple whose
+// connection was retired (Resumed).
+func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, n Number) (*Conn, Direction) {
 	c := t.flows[k]
-	if c != nil {
+	if c != nil && !n.New {
 		dir := ClientToServer
 		if p.src != c.Client {
 			dir = ServerToClient
 		}
-		if p.tcp.SYN && !p.tcp.ACK && c.haveBase[dir] && c.base[dir] != p.tcp.Seq {
-			t.end(c)
-			if t.opts.Retire != nil {
-				t.retire(c)
-			}
-			c = nil
-		} else {
-			if !c.haveBase[dir] {
-				c.base[dir], c.haveBase[dir] = p.tcp.Seq, true
-			}
-			return c, dir
+		return c, dir
+	}
+	if c != nil {
+		// A new connection on the same 4-tuple (port reuse).
+		t.end(c)
+		delete(t.flows, k)
+		if t.opts.Retire != nil {
+			t.retire(c)
 		}
 	}
-	c = &Conn{Stream: t.streams, key: k, FirstFrame: f.Number, FirstTime: f.Time, LastTime: f.Time}
-	if stream, ok := t.retired[k]; ok {
-		delete(t.retired, k)
-		if !p.tcp.SYN {
-			c.Stream, c.Resumed = stream, true
-		}
-	}
-	if !c.Resumed {
-		t.streams++
-	}
+	c = &Conn{Stream: n.Stream, Resumed: !n.New, key: k, FirstFrame: f.Number, FirstTime: f.Time, LastTime: f.Time}
 	c.idleKey = c.due(&t.opts)
 	c.flow = [2]gopacket.Flow{streamFlow(t.made, ClientToServer), streamFlow(t.made, ServerToClient)}
 	t.made++
@@ -407,7 +407,6 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame) (*Conn, Direction) {
 	if p.src != c.Client {
 		dir = ServerToClient
 	}
-	c.base[dir], c.haveBase[dir] = p.tcp.Seq, true
 	t.flows[k] = c
 	t.conns = append(t.conns, c)
 	if t.opts.NewHandler != nil {
@@ -489,7 +488,6 @@ func (t *Tracker) maybeFlush() {
 func (t *Tracker) retire(c *Conn) {
 	if t.flows[c.key] == c {
 		delete(t.flows, c.key)
-		t.retired[c.key] = c.Stream
 	}
 	t.drop(c)
 	t.opts.Retire(c)
@@ -559,7 +557,6 @@ func (t *Tracker) Close() {
 		for _, c := range rest {
 			t.opts.Retire(c)
 		}
-		clear(t.retired)
 	}
 }
 

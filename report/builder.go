@@ -21,7 +21,6 @@ const DefaultMemoryConnections = 1000
 // running totals, headline and patterns stay in memory.
 type Builder struct {
 	opts  Options
-	red   *redactor
 	conns []Connection
 	store *connStore
 	index []connMeta
@@ -65,15 +64,19 @@ func NewBuilder(opts Options) *Builder {
 	if opts.MemoryConnections == 0 {
 		opts.MemoryConnections = DefaultMemoryConnections
 	}
-	return &Builder{opts: opts, red: newRedactor(opts.Redact), agg: newAggregate()}
+	return &Builder{opts: opts, agg: newAggregate()}
 }
 
 // Add diagnoses one connection and adds it to the report. It tells
 // whether the connection failed (Connection.Failed). The Facts are not
 // kept.
 func (b *Builder) Add(f *Facts) bool {
-	c := buildConnection(f, b.opts, b.red)
-	b.red.connection(&c)
+	// Each connection is redacted on its own (what one connection names is
+	// not looked for in another's texts), so that the report does not
+	// depend on the order connections end in.
+	red := newRedactor(b.opts.Redact)
+	c := buildConnection(f, b.opts, red)
+	red.connection(&c)
 	b.agg.add(&c)
 	failed := connectionFailed(&c)
 	if b.err != nil {

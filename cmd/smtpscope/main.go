@@ -88,6 +88,7 @@ type analyzeFlags struct {
 	merge     bool
 	slowReply time.Duration
 	evidence  string
+	workers   int
 }
 
 func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -101,6 +102,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.merge, "merge", false, "analyse several files as one timeline (frames numbered as mergecap numbers them); default: each on its own")
 	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least this long")
 	fs.StringVar(&f.evidence, "evidence", "", "write each failing connection's packets to `DIR`/stream-N.pcapng (packet comments give the original frame numbers)")
+	fs.IntVar(&f.workers, "workers", 1, "analyse connections on `N` cores (sharded by connection; the report is the same for any N)")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: smtpscope analyze [flags] FILE...\n\nFlags:\n%s", fs.FlagUsages())
@@ -125,6 +127,10 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", errEvidenceStdin)
 		return exitError
 	}
+	if f.workers < 1 || f.workers > 256 {
+		fmt.Fprintf(stderr, "smtpscope analyze: --workers %d: want 1 to 256\n", f.workers)
+		return exitError
+	}
 	ports := []uint16{25, 465, 587, 2525}
 	for _, p := range f.smtpPorts {
 		if p == 0 || p > 65535 {
@@ -134,7 +140,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		ports = append(ports, uint16(p))
 	}
 	rep, failed, err := analyzeFiles(fs.Args(), stdin, pipelineOptions{serverPorts: ports, redact: f.redact, merge: f.merge,
-		rules: report.Options{SlowReply: f.slowReply}})
+		workers: f.workers, rules: report.Options{SlowReply: f.slowReply}})
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError

@@ -148,6 +148,8 @@ func TestExitStatus(t *testing.T) {
 		{"unsupported link type", []string{"analyze", filepath.Join(repoRoot, "testdata/captures/tcpdump__dsa.pcap")}, exitError},
 		{"healthy", []string{"analyze", filepath.Join(repoRoot, "testdata/scenarios/captures/healthy.pcapng")}, exitOK},
 		{"seed incident", []string{"analyze", filepath.Join(repoRoot, "testdata/scenarios/captures/relay-stall.pcapng")}, exitFindings},
+		{"seed incident on 2 workers", []string{"analyze", "--workers", "2", filepath.Join(repoRoot, "testdata/scenarios/captures/relay-stall.pcapng")}, exitFindings},
+		{"no workers", []string{"analyze", "--workers", "0", notCapture}, exitError},
 		{"empty pcap", []string{"analyze", filepath.Join(repoRoot, "testdata/captures/tcpdump__empty.pcap")}, exitOK},
 	}
 	for _, tt := range tests {

@@ -22,7 +22,10 @@ type pipelineOptions struct {
 	// merge analyses all inputs as one timeline, frames numbered as in
 	// the output of `mergecap -w merged.pcapng FILE...`.
 	merge bool
-	rules report.Options
+	// workers is how many goroutines analyse connections (sharded by
+	// connection); 0 or 1: the reading goroutine does all the work.
+	workers int
+	rules   report.Options
 }
 
 // connRef names a connection of the report by its real (never redacted)
@@ -94,6 +97,13 @@ func analyzeFiles(names []string, stdin io.Reader, opts pipelineOptions) (rep *r
 	return rep, failed, err
 }
 
+func newSMTPHandler(*reassembly.Conn) reassembly.Handler { return smtp.NewDecoder(smtp.Options{}) }
+
+// refOf names a connection for --evidence.
+func refOf(c *reassembly.Conn, input int) connRef {
+	return connRef{Stream: c.Stream, Input: input, Client: c.Client, Server: c.Server, FirstFrame: c.FirstFrame, LastFrame: c.LastFrame}
+}
+
 func open(name string, stdin io.Reader) (*capture.File, error) {
 	if name == "-" {
 		return capture.Open("-", stdin)
@@ -107,23 +117,51 @@ func open(name string, stdin io.Reader) (*capture.File, error) {
 // the source yields them.
 func analyzeSource(src capture.Source, renumber bool, files []*capture.File, input int, b *report.Builder, opts pipelineOptions) ([]report.Input, []connRef, error) {
 	procs := processes(files)
-	var failed []connRef
-	retire := func(c *reassembly.Conn) {
+	factsOf := func(c *reassembly.Conn) report.Facts {
 		fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(opts.serverPorts, c.Server.Port()),
 			Process: procs.owner(c.Client, c.Server), Input: input}
 		if d, ok := c.Handler.(*smtp.Decoder); ok {
 			fc.Session = d.Session()
 		}
-		if b.Add(&fc) {
-			failed = append(failed, connRef{Stream: c.Stream, Input: input, Client: c.Client, Server: c.Server,
-				FirstFrame: c.FirstFrame, LastFrame: c.LastFrame})
+		return fc
+	}
+	var failed []connRef
+	var add func(*capture.Frame) error
+	var finish func() reassembly.Stats
+	if opts.workers > 1 {
+		run := newShardedRun(opts.workers, opts, factsOf)
+		collected := make(chan struct{})
+		go func() {
+			defer close(collected)
+			for rt := range run.out {
+				if b.Add(&rt.facts) {
+					failed = append(failed, rt.ref)
+				}
+			}
+		}()
+		add = run.add
+		finish = func() reassembly.Stats {
+			run.close()
+			<-collected
+			return run.stats()
+		}
+	} else {
+		tr := reassembly.NewTracker(reassembly.Options{
+			ServerPorts: opts.serverPorts,
+			NewHandler:  newSMTPHandler,
+			Retire: func(c *reassembly.Conn) {
+				fc := factsOf(c)
+				if b.Add(&fc) {
+					failed = append(failed, refOf(c, input))
+				}
+			},
+		})
+		add = tr.Add
+		finish = func() reassembly.Stats {
+			tr.Close()
+			return tr.Stats()
 		}
 	}
-	tr := reassembly.NewTracker(reassembly.Options{
-		ServerPorts: opts.serverPorts,
-		NewHandler:  func(*reassembly.Conn) reassembly.Handler { return smtp.NewDecoder(smtp.Options{}) },
-		Retire:      retire,
-	})
 	inputs := make([]report.Input, len(files))
 	for i, f := range files {
 		inputs[i].Name = f.Info().Name
@@ -150,11 +188,11 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, inp
 		if fr.Time.After(in.End) {
 			in.End = fr.Time
 		}
-		if err := tr.Add(&fr); err != nil && linkErr == nil {
+		if err := add(&fr); err != nil && linkErr == nil {
 			linkErr = err
 		}
 	}
-	tr.Close()
+	st := finish()
 	for i, f := range files {
 		info := f.Info()
 		inputs[i].Format, inputs[i].Packets, inputs[i].Truncated = info.Format, info.Packets, info.Truncated
@@ -167,7 +205,6 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, inp
 		inputs[0].Warnings = append(inputs[0].Warnings,
 			fmt.Sprintf("%v; the report covers the %d frames before it", readErr, n))
 	}
-	st := tr.Stats()
 	// The stage's counters go with the first input (all inputs, merged).
 	inputs[0].Reassembly = &report.ReassemblyStats{TCPFrames: st.TCPFrames, OtherFrames: st.OtherFrames,
 		UnsupportedLink: st.UnsupportedLink, Expired: st.Expired, AckedHoles: st.AckedHoles, Recovered: st.Recovered}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/smtpscope/smtpscope/report"
+)
+
+// TestWorkersGiveTheSameReport checks that sharding the analysis over
+// several workers changes nothing: on every capture in testdata, the JSON
+// and text reports with 2 and 3 workers equal those with one, byte for
+// byte, and so do the failing connections --evidence would cut.
+func TestWorkersGiveTheSameReport(t *testing.T) {
+	var files []string
+	for _, pat := range []string{"testdata/captures/*", "testdata/scenarios/captures/*", "capture/testdata/*"} {
+		m, _ := filepath.Glob(filepath.Join(repoRoot, pat))
+		for _, f := range m {
+			if !strings.HasSuffix(f, ".json") && !strings.HasSuffix(f, ".md") && !strings.HasSuffix(f, ".sh") {
+				files = append(files, f)
+			}
+		}
+	}
+	sort.Strings(files)
+	if len(files) < 20 {
+		t.Fatalf("found %d captures; the glob is wrong", len(files))
+	}
+	render := func(t *testing.T, f string, workers int, redact bool) (string, []connRef, bool) {
+		opts := pipelineOptions{serverPorts: []uint16{25, 465, 587, 2525}, workers: workers, redact: redact}
+		rep, failed, err := analyzeFiles([]string{f}, nil, opts)
+		if err != nil {
+			return err.Error(), nil, false
+		}
+		defer rep.Close()
+		var b bytes.Buffer
+		if err := rep.WriteJSON(&b); err != nil {
+			t.Fatal(err)
+		}
+		if err := rep.WriteText(&b, report.TextOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String(), failed, true
+	}
+	analysed := 0
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			for _, tc := range []struct {
+				workers int
+				redact  bool
+			}{{2, false}, {3, true}} {
+				want, wantFailed, ok := render(t, f, 1, tc.redact)
+				if ok && !tc.redact {
+					analysed++
+				}
+				got, gotFailed, _ := render(t, f, tc.workers, tc.redact)
+				if got != want {
+					t.Errorf("--workers %d (redact %v): report differs from one worker's:\n%s", tc.workers, tc.redact, firstDiff(want, got))
+				}
+				if len(gotFailed) != len(wantFailed) {
+					t.Errorf("--workers %d: %d failing connections, want %d", tc.workers, len(gotFailed), len(wantFailed))
+				}
+				for i := range min(len(gotFailed), len(wantFailed)) {
+					if gotFailed[i] != wantFailed[i] {
+						t.Errorf("--workers %d: failing connection %d is %+v, want %+v", tc.workers, i, gotFailed[i], wantFailed[i])
+					}
+				}
+			}
+		})
+	}
+	if analysed < 20 {
+		t.Errorf("only %d captures were analysed", analysed)
+	}
+}
