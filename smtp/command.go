@@ -76,6 +76,9 @@ type command struct {
 	body string
 	// last is set on "BDAT n LAST" (RFC 3030 §2).
 	last bool
+	// truncated is set on a line whose end a capture gap swallowed (see
+	// parseCutCommand); pathTruncated when the gap cut the path itself.
+	truncated, pathTruncated bool
 }
 
 // parseCommand reads one command line without its CRLF. Verbs are matched
@@ -151,6 +154,11 @@ func (c *command) parseMail(arg []byte) {
 		return
 	}
 	c.path, c.valid = string(path), true
+	c.mailParams(params)
+}
+
+// mailParams reads MAIL's parameters (RFC 5321 §4.1.2 Mail-parameters).
+func (c *command) mailParams(params []byte) {
 	for len(params) > 0 {
 		var kv []byte
 		kv, params, _ = bytes.Cut(params, []byte(" "))
@@ -162,6 +170,77 @@ func (c *command) parseMail(arg []byte) {
 			c.body = strings.ToUpper(string(v)) // RFC 6152, RFC 3030 §3
 		}
 	}
+}
+
+// parseCutCommand reads the visible start of a command line whose end a
+// capture gap swallowed: a snaplen that keeps the first bytes of each
+// segment, or a segment lost in the middle of a line. It accepts only a
+// line whose verb is unmistakable and whose command leaves the client
+// sending command lines, so that nothing after it is misread: MAIL FROM:
+// and RCPT TO: with whatever of the path is visible, and the other
+// line-only verbs (EHLO, RSET, QUIT, VRFY, ...) when the visible part
+// parses. DATA, BDAT, AUTH, STARTTLS and XEXCH50 change how the bytes
+// after them are read, and a cut one is skipped rather than guessed. The
+// last parameter of a cut line may itself be cut, so it is dropped.
+func parseCutCommand(line []byte) (command, bool) {
+	c := parseCommand(line)
+	c.truncated = true
+	switch c.verb {
+	case verbMAIL, verbRCPT:
+		prefix := "FROM:"
+		if c.verb == verbRCPT {
+			prefix = "TO:"
+		}
+		_, rest, _ := bytes.Cut(line, []byte(" "))
+		p, ok := cutPrefixFold(bytes.TrimLeft(rest, " "), prefix)
+		if !ok {
+			return command{}, false
+		}
+		path, params, cut := visiblePath(p)
+		c.path, c.pathTruncated, c.valid = string(path), cut, true
+		c.size, c.body = -1, ""
+		if c.verb == verbMAIL {
+			c.mailParams(params)
+		}
+		return c, true
+	case verbEHLO, verbHELO, verbLHLO, verbRSET, verbNOOP, verbQUIT, verbVRFY, verbEXPN, verbHELP, verbOther:
+		return c, c.valid
+	}
+	return command{}, false
+}
+
+// visiblePath reads a path from the visible start of a cut MAIL or RCPT
+// argument: the path as far as it goes (cut set if its end is not
+// visible: no ">", or no space after a bare address) and the parameters
+// after it whose end is visible.
+func visiblePath(p []byte) (path, params []byte, cut bool) {
+	p = bytes.TrimLeft(p, " ")
+	switch {
+	case len(p) == 0:
+		return nil, nil, true
+	case p[0] == '<':
+		end := bytes.IndexByte(p, '>')
+		if end < 0 {
+			return p[1:], nil, true
+		}
+		path, params = p[1:end], p[end+1:]
+		if len(path) == 0 {
+			path = []byte("<>")
+		}
+	default:
+		sp := bytes.IndexByte(p, ' ')
+		if sp < 0 {
+			return p, nil, true
+		}
+		path, params = p[:sp], p[sp:]
+	}
+	// Only parameters followed by a space are known whole.
+	if i := bytes.LastIndexByte(params, ' '); i >= 0 {
+		params = bytes.TrimLeft(params[:i], " ")
+	} else {
+		params = nil
+	}
+	return path, params, false
 }
 
 // parseBDAT reads "chunk-size [SP end-marker]" (RFC 3030 §2).

@@ -110,3 +110,51 @@ func TestLooksLikeCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCutCommand(t *testing.T) {
+	valid := []struct {
+		in      string
+		verb    verb
+		path    string
+		pathCut bool
+		size    int64
+		body    string
+	}{
+		{"MAIL FROM:<sender@client.lab.t", verbMAIL, "sender@client.lab.t", true, -1, ""},
+		{"mail from: <a", verbMAIL, "a", true, -1, ""},
+		{"MAIL FROM:", verbMAIL, "", true, -1, ""},
+		{"MAIL FROM:<", verbMAIL, "", true, -1, ""},
+		{"MAIL FROM:<>", verbMAIL, "<>", false, -1, ""},
+		{"MAIL FROM:<a@b> SIZE=20", verbMAIL, "a@b", false, -1, ""},
+		{"MAIL FROM:<a@b> SIZE=2048 BODY=8BIT", verbMAIL, "a@b", false, 2048, ""},
+		{"MAIL FROM:<a@b> SIZE=2048 BODY=8BITMIME ", verbMAIL, "a@b", false, 2048, "8BITMIME"},
+		{"MAIL FROM:a@exam", verbMAIL, "a@exam", true, -1, ""},
+		{"MAIL FROM:a@example.com SIZE=1", verbMAIL, "a@example.com", false, -1, ""},
+		{"RCPT TO:<rcpt@relay.lab", verbRCPT, "rcpt@relay.lab", true, -1, ""},
+		{"RCPT TO:<b@x> NOTIFY=SUC", verbRCPT, "b@x", false, -1, ""},
+		{"EHLO client.exa", verbEHLO, "", false, -1, ""},
+		{"RSET", verbRSET, "", false, -1, ""},
+		{"QUIT", verbQUIT, "", false, -1, ""},
+		{"NOOP", verbNOOP, "", false, -1, ""},
+		{"VRFY postm", verbVRFY, "", false, -1, ""},
+		{"XCLIENT NAME=mail.exa", verbOther, "", false, -1, ""},
+	}
+	for _, tc := range valid {
+		c, ok := parseCutCommand([]byte(tc.in))
+		if !ok || !c.valid || !c.truncated || c.verb != tc.verb || c.path != tc.path || c.pathTruncated != tc.pathCut || c.size != tc.size || c.body != tc.body {
+			t.Errorf("parseCutCommand(%q) = %+v, %v, want verb %d path %q cut %v size %d body %q", tc.in, c, ok, tc.verb, tc.path, tc.pathCut, tc.size, tc.body)
+		}
+	}
+	// Verbs that change how the next bytes are read, lines whose verb is
+	// not yet certain, and what is no command at all.
+	invalid := []string{
+		"", "MAI", "MAIL", "MAIL ", "MAIL FRO", "RCPT TO", "RCPT T:<b@x>",
+		"DATA", "BDAT 10", "BDAT 100 LA", "AUTH PLAIN AHVzZXIAc2Vj", "AUTH LOG", "STARTTLS", "XEXCH50 10",
+		"EHLO", "EHLO ", "VRFY", "Subject: MAIL FROM:<a", "dXNlcjpwYXNz",
+	}
+	for _, in := range invalid {
+		if c, ok := parseCutCommand([]byte(in)); ok {
+			t.Errorf("parseCutCommand(%q) = %+v, want no command", in, c)
+		}
+	}
+}

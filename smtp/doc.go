@@ -22,9 +22,10 @@
 // The outcome of a transaction follows its final reply: 2xx delivered, 4xx
 // deferred, 5xx rejected (RFC 5321 §4.2.5). Without a final reply it is
 // no-reply when the end-of-data was sent, aborted when the body was cut
-// short, and unknown when a capture gap may hide the reply. It never
-// invents a reply: a reply line cut short by the end of the connection is
-// kept as Transaction.PartialReply, and the outcome stays no-reply.
+// short, and unknown when a capture gap may hide the end-of-data or the
+// reply. It never invents a reply: a reply line cut short by the end of
+// the connection is kept as Transaction.PartialReply, and the outcome
+// stays no-reply.
 //
 // What it does not do: it keeps no message body (only the size and the
 // Message-ID header) and no credential; it does not decrypt TLS; it does
@@ -42,9 +43,10 @@
 // one transition function:
 //   - clientState (clientStep): how the client's next bytes are read:
 //     command lines, AUTH responses, a DATA body, a BDAT chunk, an XEXCH50
-//     blob, TLS, or lines skipped to resynchronise after a gap;
+//     blob, TLS, lines skipped to resynchronise after a gap, or the rest
+//     of a command line already answered;
 //   - serverState (serverLine): the start or the continuation of a reply,
-//     resynchronisation, or TLS;
+//     resynchronisation, the rest of a reply a gap cut, or TLS;
 //   - dotState (data.go): the end-of-data detector, after net/textproto's
 //     dotReader, resumable at any byte;
 //   - detectState: undecided, SMTP, not SMTP, or TLS from the first byte;
@@ -66,10 +68,28 @@
 //
 // A gap (reassembly.Handler.Gap) marks the transactions it touches
 // Incomplete. A server gap while the end-of-data waited makes a missing
-// reply unknown rather than no-reply; a client gap inside a body makes a
-// server reply with nothing else pending the reply to an end-of-data lost in
-// the gap. A capture without any byte from the server is one-sided: its
-// outcomes are unknown.
+// reply unknown rather than no-reply. A client gap that may hold a
+// transaction's end (in its body, or anywhere in it but inside a BDAT
+// chunk of known length) makes a missing final reply unknown rather than
+// aborted. A server reply with nothing else pending, after a client gap
+// in a body, answers the end-of-data lost in the gap only if the server's
+// bytes before it are whole: with a gap on both sides it may answer a
+// command the client's gap hid, so it is kept unmatched and the outcome
+// stays unknown. A capture without any byte from the server is one-sided:
+// its outcomes are unknown.
+//
+// A line a gap cuts (a snaplen that keeps the first bytes of each
+// segment, a segment lost mid-line) is not simply skipped: the request
+// FIFO must keep every command the server will answer. A cut command line
+// whose visible start parses as MAIL FROM:, RCPT TO: or another line-only
+// verb is recorded Truncated, with the visible part of its address
+// (MailFromTruncated, Recipient.Truncated); a cut reply line whose code is
+// visible is delivered Truncated, and the lines after the gap that
+// continue a cut multi-line reply are skipped. Reassembly reports a gap
+// only with the next segment of its direction, so a reply may come before
+// the gap that shows the command line was cut: a reply with nothing
+// pending takes the client's unfinished command line as the command it
+// answers.
 //
 // A connection whose client speaks TLS first is reported with IsSMTP false
 // and TLS.How "implicit": the Decoder does not see ports, and the caller

@@ -99,6 +99,12 @@ func fuzzSeeds(t testing.TB) [][]step {
 		steps(S("220-a\r\n220 b\r\n"), C("LHLO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nRCPT TO:<c@x>\r\nDATA\r\n"), S("250 x\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n"), C("x\r\n.\r\n"), S("250 a\r\n452 b\r\n")),
 		steps(C("\x00\x01junk\r\n"), S("220 x\r\n500 no\r\n"), C("XEXCH50 4 2\r\n"), S("354 go\r\n"), C("abcdNOOP\r\n"), S("250 ok\r\n250 ok\r\n")),
 		steps(C("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), S("HTTP/1.1 200 OK\r\n\r\n")),
+		// A snaplen capture: lines cut on both sides, gaps reported late.
+		steps(S("220 mx.example.com ESMTP Postf"), C("EHLO c\r\n"), SGap(8), S("250-mx\r\n250-PIPEL"),
+			C("MAIL FROM:<alice@example.c"), SGap(30), S("250 2.1.0 Sender ok, acceptin"), CGap(12),
+			C("RCPT TO:<b@x>\r"), SGap(10), S("250 2.1.5 Ok\r\n"), CGap(1), C("DATA\r\n"), S("354 End data with <CR><LF>.<C"),
+			C("Subject: x\r\n\r\nhi"), CGap(100), SGap(10), S("250 2.0.0 Ok: queued\r\n"), CGap(3), C("QUIT\r\n"), S("221 Bye\r\n")),
+		with(steps(C("MAIL FROM:<a@x>\r\nRCPT TO:<b@exa"), S("250 Ok\r\n250 Ok\r\n"), CGap(10), C("BDAT 10\r\n01234"), CGap(20), CFIN)),
 	}
 }
 
@@ -212,6 +218,13 @@ func checkSession(t *testing.T, s *Session, o Options) {
 		}
 		if x.PartialReply != nil && !x.PartialReply.Partial {
 			t.Fatalf("transaction %d: partial reply not marked", i)
+		}
+		truncated := x.MailFromTruncated
+		for _, r := range x.Rcpts {
+			truncated = truncated || r.Truncated
+		}
+		if truncated && !x.Incomplete {
+			t.Fatalf("transaction %d: a truncated address in a complete transaction:\n%s", i, dump(s))
 		}
 	}
 }

@@ -142,6 +142,10 @@ const (
 	// was not a command: lines are skipped until one parses as a command
 	// (a lone "." ends a body the capture did not show).
 	clientResync
+	// clientLineTail: the rest of a command line already taken as sent,
+	// because the server answered it before the capture showed its end;
+	// skipped through its LF.
+	clientLineTail
 )
 
 // serverState says how the server's next bytes are to be read.
@@ -156,6 +160,14 @@ const (
 	// serverResync: after a gap, lines are skipped until one parses as a
 	// reply line.
 	serverResync
+	// serverCutReply: after a gap that cut a multi-line reply, which was
+	// delivered with the lines before the gap: a first line with its code
+	// that continues it, or that ends it while nothing else awaits a
+	// reply, is its rest; any other reply line is read as in serverResync.
+	serverCutReply
+	// serverCutReplyRest: inside the rest of a cut multi-line reply: its
+	// lines are skipped up to its last.
+	serverCutReplyRest
 	// serverOpaque: TLS, or not SMTP: ignored.
 	serverOpaque
 )
@@ -272,6 +284,11 @@ type txnTrack struct {
 	endSet bool
 	// replyLost is set when a server gap may have hidden the final reply.
 	replyLost bool
+	// bytesLost is set when a client gap fell inside the transaction
+	// where it may have held the transaction's end (an end-of-data, a
+	// BDAT ... LAST, a RSET): without a final reply, the outcome is then
+	// unknown rather than aborted.
+	bytesLost bool
 	// awaiting counts end-of-data replies still expected (LMTP: several).
 	awaiting int
 }
@@ -295,6 +312,8 @@ type clientSide struct {
 	// server's first byte: an early talker's commands if a greeting
 	// follows, the tail of a body if the capture began mid-stream.
 	pregreet []reassembly.Mark
+	// last marks the client's last byte, for a line cut by a gap.
+	last reassembly.Mark
 }
 
 type serverSide struct {
@@ -371,6 +390,7 @@ func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Mark
 		d.undecided += len(data)
 	}
 	if dir == reassembly.ClientToServer {
+		d.client.last = at.Mark(len(data) - 1)
 		d.clientData(data, at)
 	} else {
 		d.server.last = at.Mark(len(data) - 1)
@@ -407,10 +427,21 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 		return d.clientHello(p, off, at)
 	case clientDataWait:
 		// RFC 5321 §4.1.1.4 and RFC 2920 §3.1 want the client to wait for
-		// 354; some pipeline the body right behind DATA.
-		d.anomalyf("body-before-354", at.Mark(off).Frame, "the client sent the message body before the server's 354")
+		// 354; some pipeline the body right behind DATA. A 354 whose line
+		// the capture has not finished (its end may be in a gap reported
+		// with the server's next segment) was sent all the same.
+		if !d.server354Begun() {
+			d.anomalyf("body-before-354", at.Mark(off).Frame, "the client sent the message body before the server's 354")
+		}
 		d.beginBody(d.cur, at.Mark(off))
 		return 0
+	case clientLineTail:
+		j := bytes.IndexByte(p, '\n')
+		if j < 0 {
+			return len(p)
+		}
+		c.state = clientCommand
+		return j + 1
 	case clientBlobWait:
 		c.state = clientBlob
 		return 0
@@ -571,7 +602,9 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 	}
 	switch c.verb {
 	case verbEHLO, verbHELO, verbLHLO:
-		d.s.Hello = c.arg
+		if !c.truncated {
+			d.s.Hello = c.arg // a cut name is no name
+		}
 		if c.verb == verbLHLO {
 			d.dialect = dialectLMTP
 		}
@@ -581,8 +614,11 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 		e.txn = d.envelopeTransaction(m)
 		if e.txn >= 0 {
 			t := &d.s.Transactions[e.txn]
+			if c.truncated {
+				t.Incomplete = true
+			}
 			if len(t.Rcpts) < d.opts.MaxRecipients {
-				t.Rcpts = append(t.Rcpts, Recipient{Addr: c.path, Frame: m.Frame})
+				t.Rcpts = append(t.Rcpts, Recipient{Addr: c.path, Frame: m.Frame, Truncated: c.pathTruncated})
 				e.rcpt = len(t.Rcpts) - 1
 			} else {
 				d.anomalyf("too-many-recipients", m.Frame, "more than %d recipients in one transaction", d.opts.MaxRecipients)
@@ -632,7 +668,7 @@ func (d *Decoder) recordCommand(c command, m reassembly.Mark) int {
 		d.anomalyOnce("too-many-commands", m.Frame, fmt.Sprintf("more than %d commands; later ones are not listed", d.opts.MaxCommands))
 		return -1
 	}
-	d.s.Commands = append(d.s.Commands, Command{Verb: c.name, Arg: c.arg, Frame: m.Frame, Time: m.Time})
+	d.s.Commands = append(d.s.Commands, Command{Verb: c.name, Arg: c.arg, Frame: m.Frame, Time: m.Time, Truncated: c.truncated})
 	return len(d.s.Commands) - 1
 }
 
@@ -669,7 +705,8 @@ func (d *Decoder) beginTransaction(c command, m reassembly.Mark) int {
 			d.abandon(m)
 		}
 	}
-	t := Transaction{MailFrom: c.path, SizeParam: c.size, BodyParam: c.body, MailFrame: m.Frame, MailTime: m.Time}
+	t := Transaction{MailFrom: c.path, MailFromTruncated: c.pathTruncated, SizeParam: c.size, BodyParam: c.body,
+		MailFrame: m.Frame, MailTime: m.Time, Incomplete: c.truncated}
 	d.cur = d.newTransaction(t, m.Frame)
 	return d.cur
 }
@@ -1090,6 +1127,42 @@ func (d *Decoder) serverLine(raw []byte, m reassembly.Mark) {
 		if !rl.more {
 			d.finishReply(m)
 		}
+	case serverCutReply:
+		rl, ok := parseReplyLine(line)
+		if !ok {
+			return
+		}
+		if rl.code == s.reply.Code && (rl.more || len(d.queue) == 0) {
+			// The rest of the reply the gap cut: a continuation line, or
+			// a last line when nothing else awaits a reply.
+			d.cutReplyLine(rl)
+			return
+		}
+		d.startReply(rl)
+		if rl.more {
+			s.state = serverReplyContinue
+			return
+		}
+		d.finishReply(m)
+	case serverCutReplyRest:
+		if rl, ok := parseReplyLine(line); ok {
+			d.cutReplyLine(rl)
+		}
+	}
+}
+
+// cutReplyLine skips a line of the rest of a multi-line reply delivered
+// when a gap cut it; an EHLO keyword on it still counts.
+func (d *Decoder) cutReplyLine(rl replyLine) {
+	s := &d.server
+	if s.collectExt && s.reply.Class() == 2 && len(d.s.Extensions) < maxExtensions && len(rl.text) > 0 {
+		d.s.Extensions = append(d.s.Extensions, extensionName(rl.text))
+	}
+	s.state = serverCutReplyRest
+	if !rl.more {
+		// The lines since the gap are whole and ended the reply: the
+		// gap held none of the replies that follow.
+		s.state = serverReplyStart
 	}
 }
 
@@ -1097,7 +1170,7 @@ func (d *Decoder) serverLine(raw []byte, m reassembly.Mark) {
 func (d *Decoder) startReply(rl replyLine) {
 	s := &d.server
 	enh, text := splitEnhanced(rl.text)
-	s.resynced = s.state == serverResync
+	s.resynced = s.state == serverResync || s.state == serverCutReply
 	s.reply = Reply{Code: rl.code, Enhanced: enh, Text: string(text), Lines: 1}
 	s.ext = s.ext[:0]
 	s.collectExt = false
@@ -1148,9 +1221,12 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		d.firstServer = firstReplyOther
 	}
 	if len(d.queue) == 0 {
+		d.answeredLine(r)
+	}
+	if len(d.queue) == 0 {
 		switch d.client.state {
 		case clientBodyGap:
-			d.lostEndOfData(r)
+			d.lostEndOfData(r, resynced)
 		case clientBody:
 			d.anomalyf("reply-during-body", r.Frame, "the server sent %d in the middle of the message body", r.Code)
 		default:
@@ -1389,20 +1465,90 @@ func (d *Decoder) finalReply(t, rcpt int, r *Reply) {
 	}
 }
 
+// answeredLine handles a reply that comes while nothing awaits one and the
+// client has begun a command line that the capture has not finished: the
+// server answered the line, so the client sent it whole, and its end is in
+// a gap that reassembly reports only with the client's next segment (or
+// in a segment still to come). The line becomes a command now, so that
+// this reply answers it rather than the command after it; the rest of the
+// line is skipped.
+func (d *Decoder) answeredLine(r *Reply) {
+	c := &d.client
+	if d.detect != detectSMTP || !c.line.pending() || (c.state != clientCommand && c.state != clientResync) {
+		return
+	}
+	if r.Code == 421 || r.Class() == 3 {
+		// 421 may come unprompted (RFC 5321 §3.8), and no line-only
+		// command is answered with 3xx.
+		return
+	}
+	cmd, ok := visibleCommand(&c.line)
+	if !ok {
+		return
+	}
+	c.state = clientLineTail
+	c.line.reset()
+	d.command(cmd, c.last)
+}
+
+// visibleCommand parses the unfinished line of b as a command a gap cut
+// (parseCutCommand). A line that ends with CR lacks only its LF: it is
+// whole, and read as such.
+func visibleCommand(b *lineBuffer) (command, bool) {
+	raw := b.buf
+	if n := len(raw); b.dropped == 0 && n > 0 && raw[n-1] == '\r' {
+		cut, ok := parseCutCommand(raw[:n-1])
+		if !ok {
+			return command{}, false
+		}
+		c := parseCommand(raw[:n-1])
+		return c, c.valid && c.verb == cut.verb
+	}
+	return parseCutCommand(raw)
+}
+
 // lostEndOfData handles a reply that can only answer an end-of-data the
-// capture lost in a gap of the body.
-func (d *Decoder) lostEndOfData(r *Reply) {
-	d.anomalyf("end-of-data-in-gap", r.Frame, "the server replied to an end-of-data lost from the capture")
+// capture lost in a gap of the body: nothing else awaits a reply. If the
+// server's bytes since its last reply are whole, the order of replies
+// (RFC 2920 §3) makes it the final reply, and the transaction keeps it,
+// Incomplete. After a gap in the server's bytes too (resynced), that gap
+// may have held the final reply, and this one may answer a command the
+// client's gap hid: it is kept among the unmatched replies and the
+// outcome stays unknown. Either way the body is over.
+func (d *Decoder) lostEndOfData(r *Reply, resynced bool) {
 	d.client.state = clientResync
 	d.client.line.reset()
 	t := d.cur
 	d.cur = -1
+	if resynced {
+		d.anomalyf("end-of-data-in-gap", r.Frame, "reply %d follows an end-of-data lost from the capture, after a gap in the server's bytes: it cannot be tied to the end-of-data", r.Code)
+		if len(d.s.Unmatched) < MaxUnmatchedReplies {
+			d.s.Unmatched = append(d.s.Unmatched, *r)
+		}
+		if t >= 0 {
+			d.s.Transactions[t].Incomplete = true
+			d.txns[t].phase = txnReplied
+		}
+		return
+	}
+	d.anomalyf("end-of-data-in-gap", r.Frame, "the server replied to an end-of-data lost from the capture")
 	if t < 0 {
 		return
 	}
 	d.s.Transactions[t].Incomplete = true
 	d.txns[t].phase, d.txns[t].awaiting = txnAwaitReply, 1
 	d.finalReply(t, -1, r)
+}
+
+// server354Begun reports whether the server's unfinished line is the start
+// of a 354 reply.
+func (d *Decoder) server354Begun() bool {
+	s := &d.server
+	if s.state != serverReplyStart && s.state != serverResync {
+		return false
+	}
+	rl, ok := parseReplyLine(s.line.buf)
+	return ok && rl.code == 354
 }
 
 // Gap implements reassembly.Handler: n bytes sent in dir are missing.
@@ -1426,10 +1572,23 @@ func (d *Decoder) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
 func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 	c := &d.client
 	d.clientGaps++
+	if d.cutLine() && n != 0 {
+		// The gap's first byte was the LF of the line just read; the
+		// next byte begins a line, read in the state the line left.
+		if n > 0 {
+			n--
+		}
+		if n == 0 {
+			if d.cur >= 0 {
+				d.s.Transactions[d.cur].Incomplete = true
+			}
+			return
+		}
+	}
+	c.line.reset()
 	if d.cur >= 0 {
 		d.s.Transactions[d.cur].Incomplete = true
 	}
-	c.line.reset()
 	switch c.state {
 	case clientOpaque:
 	case clientTLSHello:
@@ -1439,11 +1598,14 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 		if n > 0 && d.cur >= 0 {
 			d.s.Transactions[d.cur].Size += int64(n)
 		}
+		d.lostEnd()
 		c.dot.lost()
 		c.header.state = headerDone
 		c.state = clientBodyGap
 	case clientChunk, clientBlob:
 		if n >= 0 && int64(n) < c.remaining {
+			// Only bytes of the chunk: its end, and the next command,
+			// come after the gap.
 			c.remaining -= int64(n)
 			if c.state == clientChunk {
 				if d.cur >= 0 {
@@ -1453,6 +1615,7 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 			}
 			return
 		}
+		d.lostEnd()
 		// The chunk ended inside the gap, and whatever followed it is lost.
 		if c.state == clientChunk {
 			if n > 0 && d.cur >= 0 {
@@ -1466,8 +1629,50 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 		}
 		c.state = clientResync
 	default:
+		d.lostEnd()
 		c.state = clientResync
 	}
+}
+
+// lostEnd records that a client gap may hold the current transaction's
+// end.
+func (d *Decoder) lostEnd() {
+	if d.cur >= 0 {
+		d.txns[d.cur].bytesLost = true
+	}
+}
+
+// cutLine handles the client's line a gap cut, before the gap resets the
+// line. A line that ends with CR lacks only its LF: it is read whole, and
+// cutLine reports that the gap began with that LF. A cut command line
+// whose visible start parses (parseCutCommand) is taken as sent: the
+// server will answer it, and the FIFO of requests must hold it for the
+// replies to stay aligned.
+func (d *Decoder) cutLine() (wholeLine bool) {
+	c := &d.client
+	if !c.line.pending() {
+		return false
+	}
+	switch c.state {
+	case clientCommand, clientResync, clientAuth, clientStartTLS:
+	default:
+		return false
+	}
+	if raw := c.line.buf; c.line.dropped == 0 && raw[len(raw)-1] == '\r' {
+		d.clientLine(raw, c.last)
+		c.line.reset()
+		return d.detect != detectNotSMTP
+	}
+	if d.detect != detectSMTP || (c.state != clientCommand && c.state != clientResync) {
+		return false
+	}
+	cmd, ok := parseCutCommand(c.line.buf)
+	if !ok {
+		return false
+	}
+	c.state = clientCommand
+	d.command(cmd, c.last)
+	return false
 }
 
 // serverGap resynchronises the server side after lost bytes: any reply
@@ -1477,8 +1682,12 @@ func (d *Decoder) serverGap() {
 		return
 	}
 	d.serverGaps++
+	next := d.cutReply()
 	d.server.line.reset()
-	d.server.state = serverResync
+	if d.server.state == serverOpaque {
+		return // the cut reply was STARTTLS's 220
+	}
+	d.server.state = next
 	for _, e := range d.queue {
 		if e.txn >= 0 {
 			d.s.Transactions[e.txn].Incomplete = true
@@ -1487,6 +1696,69 @@ func (d *Decoder) serverGap() {
 			}
 		}
 	}
+}
+
+// cutReply handles the reply a server gap cut, and returns the server
+// state after the gap. A reply whose code was captured was sent, whatever
+// the gap hid of its text: a last line ("250 ...") ends it, and a
+// continuation line ("250-...") or a gap between the lines of a
+// multi-line reply leaves its last lines in the gap or after it. Either
+// way it is delivered now, Truncated, so that it answers its request and
+// the FIFO stays aligned; lines after the gap that continue it are then
+// skipped (serverCutReply). A code cut short ("25") is nothing.
+func (d *Decoder) cutReply() serverState {
+	s := &d.server
+	var line []byte
+	if s.line.pending() {
+		line = bytes.TrimSuffix(s.line.buf, []byte("\r"))
+	}
+	rl, ok := parseReplyLine(line)
+	switch s.state {
+	case serverReplyContinue:
+		if len(line) > 0 {
+			s.reply.Lines++
+		}
+		d.finishCutReply()
+		if ok && !rl.more {
+			return serverResync
+		}
+		return serverCutReply
+	case serverCutReplyRest:
+		if ok && !rl.more {
+			return serverResync // the reply ended just before the gap
+		}
+		return serverCutReply
+	case serverReplyStart, serverResync, serverCutReply:
+		if !ok {
+			if s.state == serverCutReply {
+				return serverCutReply
+			}
+			return serverResync
+		}
+		if s.state == serverCutReply && rl.code == s.reply.Code && (rl.more || len(d.queue) == 0) {
+			return serverCutReply // more of the reply cut before
+		}
+		if d.detect == detectUndecided && !d.classifyServer(line) {
+			return serverResync
+		}
+		d.startReply(rl)
+		d.finishCutReply()
+		if rl.more {
+			return serverCutReply
+		}
+	}
+	return serverResync
+}
+
+// finishCutReply delivers the reply being assembled, which a gap cut; it
+// ends at the server's last captured byte.
+func (d *Decoder) finishCutReply() {
+	s := &d.server
+	r := new(Reply)
+	*r = s.reply
+	r.Truncated = true
+	r.Frame, r.Time = s.last.Frame, s.last.Time
+	d.deliverReply(r, s.resynced)
 }
 
 // Control implements reassembly.Handler: a FIN or RST ends every
@@ -1608,7 +1880,9 @@ func (d *Decoder) partialReply(at reassembly.Mark) {
 		if s.line.pending() {
 			r.Lines++
 		}
-	case (s.state == serverReplyStart || s.state == serverResync) && s.line.pending():
+	case s.state == serverCutReply && s.line.pending() && len(d.queue) == 0:
+		return // the rest of the reply a gap cut, already delivered
+	case (s.state == serverReplyStart || s.state == serverResync || s.state == serverCutReply) && s.line.pending():
 		var ok bool
 		if r, ok = parsePartialReply(s.line.buf); !ok {
 			d.anomalyf("unterminated-reply-line", at.Frame, "the server's last line never ended with CRLF and is not a reply")
@@ -1676,7 +1950,7 @@ func (d *Decoder) settle(i int) {
 	case tr.phase == txnEnvelope || tr.phase == txnAbandoned:
 		if o, ok := recipientsRefused(tx); ok {
 			tx.Outcome = o
-		} else if tr.endSet && tx.Ended != EndCaptureEnded {
+		} else if tr.endSet && tx.Ended != EndCaptureEnded && !tr.bytesLost {
 			tx.Outcome = OutcomeAborted // the client gave up, or a peer closed
 		}
 	case tr.phase == txnAwaitReply:
@@ -1685,7 +1959,7 @@ func (d *Decoder) settle(i int) {
 		} else {
 			tx.Outcome = OutcomeNoReply
 		}
-	case tr.phase == txnBody:
+	case tr.phase == txnBody && !tr.bytesLost:
 		// Ended says whether a peer cut the body short or the capture did.
 		tx.Outcome = OutcomeAborted
 	}

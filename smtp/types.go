@@ -21,6 +21,10 @@ type Reply struct {
 	// Partial is set when the reply's last line never ended with CRLF before
 	// the connection closed or the capture ended.
 	Partial bool
+	// Truncated is set when a capture gap cut the reply: the server sent
+	// it whole, but the end of the text (or, for a multi-line reply, its
+	// last lines) is not in the capture. Code and Enhanced are as sent.
+	Truncated bool
 }
 
 // Command is one client command (RFC 5321 §4.1) and its reply.
@@ -30,9 +34,13 @@ type Command struct {
 	// Arg is the command's argument, kept for envelope commands; for AUTH
 	// only the mechanism is kept, never credentials.
 	Arg string
-	// Frame and Time locate the end of the command line.
+	// Frame and Time locate the end of the command line (for a truncated
+	// line, its last captured byte).
 	Frame int
 	Time  time.Time
+	// Truncated is set when a capture gap (a snaplen cut, a lost segment)
+	// cut the command line: Arg is only its visible start.
+	Truncated bool
 	// Reply is the server's reply to the command, nil if none was seen.
 	// For AUTH it is the exchange's final reply (235, 5xx), not the 334
 	// challenges; it may be a partial reply (Reply.Partial).
@@ -51,9 +59,16 @@ func (c *Command) Latency() time.Duration {
 type Outcome int
 
 const (
-	// OutcomeUnknown: the capture does not show how the transaction ended.
+	// OutcomeUnknown: the capture does not show how the transaction ended:
+	// a capture gap may hide its end-of-data (or BDAT ... LAST) or its
+	// final reply, a reply after gaps on both sides cannot be tied to it,
+	// or the capture ended before anything was decided.
 	OutcomeUnknown Outcome = iota
-	// OutcomeDelivered: the final reply after end-of-data was 2xx.
+	// OutcomeDelivered: the final reply after end-of-data was 2xx. When a
+	// capture gap hid the end-of-data itself, the reply is still final if
+	// the server's bytes have no gap before it: replies come in the order
+	// of requests (RFC 2920 §3), so it can answer nothing else; the
+	// transaction is then Incomplete with EndOfDataFrame 0.
 	OutcomeDelivered
 	// OutcomeDeferred: the final reply was 4xx (or every recipient got 4xx).
 	OutcomeDeferred
@@ -63,7 +78,9 @@ const (
 	// followed before the connection closed, reset, or the capture ended.
 	OutcomeNoReply
 	// OutcomeAborted: the message body never reached its end-of-data
-	// (connection closed or reset mid-body, or the client gave up).
+	// (connection closed or reset mid-body, or the client gave up). Only
+	// said when the capture holds every client byte of the transaction;
+	// otherwise the end may be in a gap and the outcome is unknown.
 	OutcomeAborted
 )
 
@@ -89,7 +106,10 @@ func (o Outcome) String() string {
 type Recipient struct {
 	Addr  string
 	Frame int
-	Reply *Reply
+	// Truncated is set when a capture gap cut the RCPT line inside the
+	// address: Addr is only its visible start.
+	Truncated bool
+	Reply     *Reply
 	// DataReply is, in an LMTP session (LHLO), this recipient's own reply
 	// after end-of-data (RFC 2033 §4.2); nil in SMTP.
 	DataReply *Reply
@@ -131,6 +151,9 @@ func (r EndReason) String() string {
 // message (RFC 5321 §3.3).
 type Transaction struct {
 	MailFrom string
+	// MailFromTruncated is set when a capture gap cut the MAIL line inside
+	// the reverse-path: MailFrom is only its visible start.
+	MailFromTruncated bool
 	// SizeParam is the MAIL FROM SIZE= value, -1 if absent.
 	SizeParam int64
 	// Rcpts lists every RCPT TO with its own reply.
@@ -253,8 +276,11 @@ type Session struct {
 	// client's first line is not EHLO, HELO or LHLO.
 	MidStream bool
 	// Unmatched lists, up to MaxUnmatchedReplies, replies that answered no
-	// command: an unprompted 421/451 before the server hangs up, or an
-	// extra reply to a line the decoder did not take for a command.
+	// command: an unprompted 421/451 before the server hangs up, an extra
+	// reply to a line the decoder did not take for a command or that a
+	// capture gap hid, or a reply after gaps on both sides that may answer
+	// an end-of-data the capture lost but cannot be tied to it (anomaly
+	// "end-of-data-in-gap").
 	Unmatched []Reply
 	// Closes lists, up to MaxCloses, the FIN and RST segments each peer
 	// sent, with the SMTP phase the session was in at that moment.
