@@ -9,16 +9,16 @@ import (
 )
 
 // TestAnalyzerHasFixedSize proves the per-connection memory bound by
-// construction: an Analyzer holds no slice, map, pointer or channel, so it
-// cannot grow however many segments it sees.
+// construction: an Analyzer holds no slice, map or channel, and its
+// pointers lead to fixed-size state (allocated on first use), so it cannot
+// grow however many segments it sees.
 func TestAnalyzerHasFixedSize(t *testing.T) {
 	var walk func(path string, typ reflect.Type)
 	walk = func(path string, typ reflect.Type) {
 		switch typ.Kind() {
-		case reflect.Slice, reflect.Map, reflect.Pointer, reflect.Chan, reflect.Interface, reflect.Func, reflect.String:
-			if typ == reflect.TypeOf(time.Time{}) {
-				return
-			}
+		case reflect.Pointer:
+			walk("(*"+path+")", typ.Elem())
+		case reflect.Slice, reflect.Map, reflect.Chan, reflect.Interface, reflect.Func, reflect.String:
 			t.Errorf("%s is a %s: an Analyzer must not grow", path, typ.Kind())
 		case reflect.Struct:
 			if typ == reflect.TypeOf(time.Time{}) {
@@ -33,7 +33,7 @@ func TestAnalyzerHasFixedSize(t *testing.T) {
 		}
 	}
 	walk("Analyzer", reflect.TypeOf(Analyzer{}))
-	t.Logf("an Analyzer takes %d bytes", reflect.TypeOf(Analyzer{}).Size())
+	t.Logf("an Analyzer takes %d bytes, and a Conn %d", reflect.TypeOf(Analyzer{}).Size(), reflect.TypeOf(Conn{}).Size())
 }
 
 // inOrderSegments is a steady bulk transfer: data segments from the

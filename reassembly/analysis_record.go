@@ -22,13 +22,18 @@ const (
 )
 
 // recorder accumulates, in fixed-size fields, the facts Health reports.
+// What most connections never need (flag evidence, idle gaps, resets,
+// retransmissions to match with D-SACKs) sits behind pointers set on first
+// use, so that a Conn stays small and the per-packet fields share few cache
+// lines (issue #8: with thousands of connections a 7.9 KB Conn missed the
+// cache).
 type recorder struct {
 	packets     int
 	first, last Mark
 	lastNs      int64 // last.Time on the Analyzer's clock (see nanos)
 
-	counts [numFlags]int
-	frames [numFlags][MaxEvidenceFrames]int
+	flags *flagEvidence // nil until a segment carries a flag
+	gaps  *idleGaps     // nil until the first idle gap
 
 	hs         Handshake
 	synISN     uint32
@@ -46,12 +51,22 @@ type recorder struct {
 	lastData      int64
 	lastDataKnown bool
 
-	gaps       [MaxEvidenceFrames]Gap
-	gapCount   int
-	longestGap Gap
-	longestNs  int64 // longestGap's duration
-
 	rng uint64 // xorshift state for the RTT reservoirs
+}
+
+// flagEvidence counts the segments that carried each flag, with the first
+// frames of each.
+type flagEvidence struct {
+	counts [numFlags]int
+	frames [numFlags][MaxEvidenceFrames]int
+}
+
+// idleGaps lists the idle gaps of a connection.
+type idleGaps struct {
+	list      [MaxEvidenceFrames]Gap
+	count     int
+	longest   Gap
+	longestNs int64 // longest's duration
 }
 
 // sideRecord is what the recorder keeps of one side's segments.
@@ -62,7 +77,7 @@ type sideRecord struct {
 	truncated              int
 	truncatedBytes         int64
 	fin                    Mark
-	resets                 [MaxEvidenceFrames]Reset
+	resets                 *[MaxEvidenceFrames]Reset // nil until the first RST
 	resetCount             int
 	ttlSeen                bool
 	ttlMin, ttlMax         uint8
@@ -73,8 +88,9 @@ type sideRecord struct {
 	ackSeen  bool
 	ackValue uint32 // highest ack this side sent (ACK flag set)
 
-	// Recent retransmissions, to match the peer's D-SACK blocks.
-	retrans  [retransMemory]seqRange
+	// Recent retransmissions, to match the peer's D-SACK blocks (nil
+	// until the first).
+	retrans  *[retransMemory]seqRange
 	retransN int // total added; the ring holds the last retransMemory
 	dsacked  int
 
@@ -96,6 +112,9 @@ type seqRange struct {
 
 // retransmitted remembers a retransmitted data segment.
 func (s *sideRecord) retransmitted(seq, end uint32) {
+	if s.retrans == nil {
+		s.retrans = new([retransMemory]seqRange)
+	}
 	s.retrans[s.retransN%retransMemory] = seqRange{start: seq, end: end}
 	s.retransN++
 }
@@ -230,14 +249,7 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 		r.hs.MidStream = !s.SYN
 		r.hs.WindowScale = [2]int{-1, -1}
 	} else if gap := since(now, r.lastNs); gap > a.idleThreshold() {
-		g := Gap{From: r.last, To: mark}
-		if r.gapCount < MaxEvidenceFrames {
-			r.gaps[r.gapCount] = g
-		}
-		r.gapCount++
-		if gap > time.Duration(r.longestNs) {
-			r.longestGap, r.longestNs = g, int64(gap)
-		}
+		r.idle(Gap{From: r.last, To: mark}, gap)
 	}
 	r.packets++
 	r.last, r.lastNs = mark, now
@@ -325,7 +337,7 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 	if !s.RST && side.resetCount > 0 {
 		// A host whose stack sent a RST sends nothing more on the
 		// connection: this side's RSTs so far came from someone else.
-		for i := range side.resets[:min(side.resetCount, MaxEvidenceFrames)] {
+		for i := range min(side.resetCount, MaxEvidenceFrames) {
 			side.resets[i].SenderContinued = true
 		}
 	}
@@ -339,6 +351,9 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 		}
 		if r.lastDataKnown {
 			rst.SinceData = since(now, r.lastData)
+		}
+		if side.resets == nil {
+			side.resets = new([MaxEvidenceFrames]Reset)
 		}
 		if side.resetCount < MaxEvidenceFrames {
 			side.resets[side.resetCount] = rst
@@ -363,12 +378,31 @@ func (s *sideRecord) closeZeroWindow(now int64) {
 // flagged counts the flags set in f and keeps the frame as their evidence.
 // Most segments carry no flag: the caller skips it for those.
 func (r *recorder) flagged(f Flag, frame int) {
+	if r.flags == nil {
+		r.flags = new(flagEvidence)
+	}
+	e := r.flags
 	for m := uint32(f) & (1<<numFlags - 1); m != 0; m &= m - 1 {
 		i := bits.TrailingZeros32(m)
-		if r.counts[i] < MaxEvidenceFrames {
-			r.frames[i][r.counts[i]] = frame
+		if e.counts[i] < MaxEvidenceFrames {
+			e.frames[i][e.counts[i]] = frame
 		}
-		r.counts[i]++
+		e.counts[i]++
+	}
+}
+
+// idle notes a gap longer than the idle threshold.
+func (r *recorder) idle(g Gap, d time.Duration) {
+	if r.gaps == nil {
+		r.gaps = new(idleGaps)
+	}
+	e := r.gaps
+	if e.count < MaxEvidenceFrames {
+		e.list[e.count] = g
+	}
+	e.count++
+	if d > time.Duration(e.longestNs) {
+		e.longest, e.longestNs = g, int64(d)
 	}
 }
 
@@ -441,22 +475,23 @@ func (a *Analyzer) Health() Health {
 		Last:                  r.last,
 		Handshake:             r.hs,
 		LinuxZeroWindowProbes: r.linuxZWP,
-		IdleGapCount:          r.gapCount,
-		LongestGap:            r.longestGap,
 	}
 	if r.packets == 0 {
 		h.Handshake.WindowScale = [2]int{-1, -1}
 	}
 	h.Handshake.InitialRTT = a.initialRTT
 	h.Handshake.Scaling = a.scaling()
-	if r.gapCount > 0 {
-		h.IdleGaps = slices.Clone(r.gaps[:min(r.gapCount, MaxEvidenceFrames)])
+	if g := r.gaps; g != nil {
+		h.IdleGapCount, h.LongestGap = g.count, g.longest
+		h.IdleGaps = slices.Clone(g.list[:min(g.count, MaxEvidenceFrames)])
 	}
-	for i := 0; i < numFlags; i++ {
-		fc := h.flagCount(1 << i)
-		fc.Count = r.counts[i]
-		if fc.Count > 0 {
-			fc.Frames = slices.Clone(r.frames[i][:min(fc.Count, MaxEvidenceFrames)])
+	if e := r.flags; e != nil {
+		for i := 0; i < numFlags; i++ {
+			fc := h.flagCount(1 << i)
+			fc.Count = e.counts[i]
+			if fc.Count > 0 {
+				fc.Frames = slices.Clone(e.frames[i][:min(fc.Count, MaxEvidenceFrames)])
+			}
 		}
 	}
 	h.Retransmissions = h.Retransmission.Count
