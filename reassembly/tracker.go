@@ -30,10 +30,11 @@ const (
 	// connections (about 31 MB).
 	DefaultMaxPagesTotal = 16384
 	// DefaultCloseLinger is how long, in capture time, a connection that
-	// closed (FIN both ways, or a RST) is kept for late packets before
-	// Options.Retire gets it: Linux's TIME_WAIT (2×MSL, 60 s), the time the
-	// peers themselves still expect packets of it.
-	DefaultCloseLinger = time.Minute
+	// closed (FIN both ways, or a RST) is kept for late packets (a
+	// retransmitted FIN, the last ACK) before Options.Retire gets it: Zeek's
+	// tcp_close_delay and tcp_reset_delay are also 5 s. A packet later
+	// than that resumes the stream as a new Conn (see Options.Retire).
+	DefaultCloseLinger = 5 * time.Second
 	// flushEvery is the capture-time interval between flushes.
 	flushEvery = time.Second
 )

@@ -15,6 +15,10 @@ func TestTrackerRetire(t *testing.T) {
 		{fromServer: true, seq: sISN + 1, ack: cISN + 2, flags: "FA", after: time.Second},
 		{seq: cISN + 2, ack: sISN + 2, flags: "A", after: time.Second},
 	}
+	// The connection closes at 1 s; after is how long after that.
+	const closedAt = time.Second
+	after := func(d time.Duration) time.Duration { return closedAt + d }
+	linger := DefaultCloseLinger
 	other := func(after time.Duration) seg { // a packet on another 4-tuple moves capture time
 		return seg{seq: 77, flags: "S", clientPort: 40009, after: after}
 	}
@@ -28,19 +32,19 @@ func TestTrackerRetire(t *testing.T) {
 	}{
 		{
 			name:            "closed, then quiet for the linger",
-			segs:            join(handshake, closeBoth, []seg{other(62 * time.Second)}),
+			segs:            join(handshake, closeBoth, []seg{other(after(linger + time.Second))}),
 			wantBeforeClose: []string{"0:1-6"},
 			open:            1,
 		},
 		{
 			name:            "closed, linger not over",
-			segs:            join(handshake, closeBoth, []seg{other(50 * time.Second)}),
+			segs:            join(handshake, closeBoth, []seg{other(after(linger - time.Second))}),
 			wantBeforeClose: nil,
 			open:            2,
 		},
 		{
 			name:            "reset retires after the linger",
-			segs:            join(handshake, []seg{{seq: cISN + 1, flags: "R", after: time.Second}, other(70 * time.Second)}),
+			segs:            join(handshake, []seg{{seq: cISN + 1, flags: "R", after: time.Second}, other(after(linger + 5*time.Second))}),
 			wantBeforeClose: []string{"0:1-4"},
 			open:            1,
 		},
@@ -52,15 +56,15 @@ func TestTrackerRetire(t *testing.T) {
 		},
 		{
 			name: "late packet after retirement resumes the stream number",
-			segs: join(handshake, closeBoth, []seg{other(62 * time.Second),
-				{seq: cISN + 2, ack: sISN + 2, flags: "A", after: 63 * time.Second}}),
+			segs: join(handshake, closeBoth, []seg{other(after(linger + time.Second)),
+				{seq: cISN + 2, ack: sISN + 2, flags: "A", after: after(linger + 2*time.Second)}}),
 			wantBeforeClose: []string{"0:1-6"},
 			open:            2, // stream 1 (other) and resumed stream 0
 		},
 		{
 			name: "SYN after retirement is a new stream",
-			segs: join(handshake, closeBoth, []seg{other(62 * time.Second),
-				{seq: 90000, flags: "S", after: 63 * time.Second}}),
+			segs: join(handshake, closeBoth, []seg{other(after(linger + time.Second)),
+				{seq: 90000, flags: "S", after: after(linger + 2*time.Second)}}),
 			wantBeforeClose: []string{"0:1-6"},
 			open:            2,
 		},

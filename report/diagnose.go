@@ -150,7 +150,10 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		Stream: c.Stream, Client: c.Client.String(), Server: c.Server.String(),
 		FirstFrame: c.FirstFrame, LastFrame: c.LastFrame, Start: c.FirstTime,
 		DurationMS: ms(c.LastTime.Sub(c.FirstTime)), Packets: c.Packets, Input: f.Input, Process: f.Process,
-		L4: l4Of(&h, c.MissedBytes),
+		L4: l4Of(&h, c.MissedBytes), Resumed: c.Resumed,
+	}
+	if c.Resumed {
+		out.L4.Notes = append(out.L4.Notes, fmt.Sprintf("frames %d-%d came on the addresses and ports of the earlier tcp.stream %d after it had ended; they are reported on their own", c.FirstFrame, c.LastFrame, c.Stream))
 	}
 	s := f.Session
 	if s == nil || !s.IsSMTP {

@@ -76,6 +76,11 @@ type Connection struct {
 	// Input is the index in Inputs of the file the connection is in
 	// (frame numbers are that file's).
 	Input int `json:"input"`
+	// Resumed is set when these packets came on the 4-tuple of an earlier
+	// connection, reported separately under the same stream number, after
+	// it had ended (closed, or idle for minutes): Wireshark counts them in
+	// that tcp.stream.
+	Resumed bool `json:"resumed,omitempty"`
 	// Process is the program that owned the connection, if the capture
 	// recorded it (Network Monitor 2.2+).
 	Process   *Process  `json:"process,omitempty"`

@@ -106,6 +106,9 @@ func (t *textWriter) connection(c *Connection) {
 		mark = t.color("33", "!") // delivered, with a note
 	}
 	fmt.Fprintf(t.w, "%s stream %-4d %s → %s", mark, c.Stream, c.Client, c.Server)
+	if c.Resumed {
+		fmt.Fprintf(t.w, " (again from frame %d, after the stream had ended)", c.FirstFrame)
+	}
 	if p := c.Process; p != nil {
 		fmt.Fprintf(t.w, " [%s, PID %d]", p.Name, p.PID)
 	}

@@ -169,8 +169,12 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, inp
 	var linkErr error
 	var readErr error
 	n := 0
+	// One Frame for the whole loop: add is a function value, so the frame
+	// handed to it escapes, and a new one per packet would be allocated.
+	fr := new(capture.Frame)
 	for {
-		fr, err := src.Next()
+		var err error
+		*fr, err = src.Next()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				readErr = err
@@ -188,7 +192,7 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, inp
 		if fr.Time.After(in.End) {
 			in.End = fr.Time
 		}
-		if err := add(&fr); err != nil && linkErr == nil {
+		if err := add(fr); err != nil && linkErr == nil {
 			linkErr = err
 		}
 	}
