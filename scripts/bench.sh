@@ -6,6 +6,7 @@
 # smtpscope and the floor loop (bench/floor), then runs on the same file:
 #
 #   smtpscope analyze --format json F
+#   smtpscope analyze --workers 2 --format json F
 #   tshark -r F -q -z expert
 #   tshark -r F -Y smtp -T fields -e tcp.stream -e smtp.req.command -e smtp.response.code
 #   tcptrace -n -l F
@@ -25,6 +26,11 @@
 #   BENCH_SLOW      seconds above which a tool is timed once only (default 120)
 #   BENCH_DATA      where captures, binaries and results go (default bench/data, git-ignored)
 #   BENCH_STRICT    1: exit 1 when smtpscope disagrees with the expectations
+#   BENCH_FLAT      1: also analyse a capture twice as big (same seed) and
+#                   compare smtpscope's peak RSS (default 1 when BENCH_SIZE=1G)
+#
+# It also writes a CPU profile of the one-worker smtpscope run
+# (smtpscope.cpu.pprof beside the results) and prints its top functions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -36,6 +42,9 @@ runs=${BENCH_RUNS:-3}
 slow=${BENCH_SLOW:-120}
 data=${BENCH_DATA:-bench/data}
 strict=${BENCH_STRICT:-0}
+flat_default=0
+[ "$size" = 1G ] && flat_default=1
+flat=${BENCH_FLAT:-$flat_default}
 
 # Tools: install what is missing (Debian; needs root or sudo).
 need=()
@@ -63,25 +72,31 @@ go build -o "$bin/floor" ./bench/floor
 go build -o "$bin/expectcheck" ./bench/expectcheck
 go build -o "$bin/smtpgen" ./cmd/smtpgen
 
-# The capture: reused while the generator's source and flags are the same.
-name=bench-$(echo "$size" | tr 'A-Z' 'a-z')
-[ "$seed" = 1 ] || name=$name-seed$seed
-[ "$problems" = 0.05 ] || name=$name-p$problems
-cap=$data/$name.pcap
-expect=$data/$name.expect.jsonl
-stamp="smtpgen --size $size --seed $seed --problems $problems; synth $(git rev-parse HEAD:bench/synth 2>/dev/null || echo unknown)"
-if [ -n "$(git status --porcelain bench/synth cmd/smtpgen 2>/dev/null)" ]; then
-  stamp="$stamp (modified $(cat bench/synth/*.go cmd/smtpgen/*.go | sha256sum | cut -c1-12))"
-fi
-if [ -f "$cap" ] && [ -f "$expect" ] && [ "$(cat "$cap.stamp" 2>/dev/null)" = "$stamp" ]; then
-  echo "bench: reusing $cap" >&2
-else
-  echo "bench: generating $cap ($size)" >&2
-  rm -f "$cap.stamp"
-  /usr/bin/time -f "bench: smtpgen took %e s wall, %U+%S s CPU, %M KB peak RSS" \
-    "$bin/smtpgen" --out "$cap" --expect "$expect" --size "$size" --seed "$seed" --problems "$problems"
-  echo "$stamp" >"$cap.stamp"
-fi
+# capture_for SIZE: generate (or reuse) the capture of that size; sets cap,
+# expect and stamp. A capture is reused while the generator's source and
+# flags are the same.
+capture_for() {
+  local sz=$1
+  name=bench-$(echo "$sz" | tr 'A-Z' 'a-z')
+  [ "$seed" = 1 ] || name=$name-seed$seed
+  [ "$problems" = 0.05 ] || name=$name-p$problems
+  cap=$data/$name.pcap
+  expect=$data/$name.expect.jsonl
+  stamp="smtpgen --size $sz --seed $seed --problems $problems; synth $(git rev-parse HEAD:bench/synth 2>/dev/null || echo unknown)"
+  if [ -n "$(git status --porcelain bench/synth cmd/smtpgen 2>/dev/null)" ]; then
+    stamp="$stamp (modified $(cat bench/synth/*.go cmd/smtpgen/*.go | sha256sum | cut -c1-12))"
+  fi
+  if [ -f "$cap" ] && [ -f "$expect" ] && [ "$(cat "$cap.stamp" 2>/dev/null)" = "$stamp" ]; then
+    echo "bench: reusing $cap" >&2
+  else
+    echo "bench: generating $cap ($sz)" >&2
+    rm -f "$cap.stamp"
+    /usr/bin/time -f "bench: smtpgen took %e s wall, %U+%S s CPU, %M KB peak RSS" \
+      "$bin/smtpgen" --out "$cap" --expect "$expect" --size "$sz" --seed "$seed" --problems "$problems"
+    echo "$stamp" >"$cap.stamp"
+  fi
+}
+capture_for "$size"
 bytes=$(stat -c %s "$cap")
 cat "$cap" >/dev/null # warm the page cache: every tool reads the file from memory
 
@@ -90,9 +105,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # Tools, in table order: label and command line ("F" is the capture).
-labels=("smtpscope" "tshark -z expert" "tshark -Y smtp fields" "tcptrace -n -l" "floor")
+labels=("smtpscope" "smtpscope --workers 2" "tshark -z expert" "tshark -Y smtp fields" "tcptrace -n -l" "floor")
 cmds=(
-  "$bin/smtpscope analyze --format json -o $work/report.json $cap"
+  "$bin/smtpscope analyze --format json -o $work/report.json --cpuprofile $data/smtpscope.cpu.pprof $cap"
+  "$bin/smtpscope analyze --workers 2 --format json -o /dev/null $cap"
   "tshark -r $cap -q -z expert"
   "tshark -r $cap -Y smtp -T fields -e tcp.stream -e smtp.req.command -e smtp.response.code"
   "tcptrace -n -l $cap"
@@ -130,11 +146,25 @@ for i in "${!labels[@]}"; do
   fi
 done
 
-packets=$(sed -n 's/.* packets \([0-9]*\) .*/\1/p' "$work/out.4")
-[ -n "$packets" ] || { echo "bench: floor printed no packet count: $(cat "$work/out.4" "$work/err.4")" >&2; exit 1; }
+last=$((${#labels[@]} - 1))
+packets=$(sed -n 's/.* packets \([0-9]*\) .*/\1/p' "$work/out.$last")
+[ -n "$packets" ] || { echo "bench: floor printed no packet count: $(cat "$work/out.$last" "$work/err.$last")" >&2; exit 1; }
 # grep -m1, not "| head -1": under pipefail a reader that stops early
 # kills the writer with SIGPIPE, and set -e the script.
 reported=$(grep -m1 -o '"packets": [0-9]*' "$work/report.json" | tr -dc 0-9 || true)
+
+flat_rss=""
+if [ "$flat" = 1 ]; then
+  one_cap=$cap one_expect=$expect one_stamp=$stamp
+  double=$(awk -v s="$size" 'BEGIN { n = s + 0; u = substr(s, length(n "") + 1); printf "%d%s", 2 * n, u }')
+  capture_for "$double"
+  flat_cap=$cap flat_bytes=$(stat -c %s "$cap")
+  cat "$cap" >/dev/null
+  echo "bench: smtpscope on $flat_cap (memory check)" >&2
+  /usr/bin/time -v -o "$work/time.flat" "$bin/smtpscope" analyze --format json -o /dev/null "$cap" >/dev/null 2>&1 || true
+  flat_rss=$(field "$work/time.flat" "Maximum resident set size (kbytes)")
+  cap=$one_cap expect=$one_expect stamp=$one_stamp
+fi
 
 check=0
 "$bin/expectcheck" "$work/report.json" "$expect" 15 >"$work/check.txt" 2>&1 || check=$?
@@ -152,10 +182,18 @@ check=0
   done
   echo
   echo "ratios (smtpscope / tool; below 1 means smtpscope is faster or smaller):"
-  for i in 1 2 3 4; do
+  for i in $(seq 2 "$last"); do
     awk -v l="${labels[$i]}" -v w0="${wall[0]}" -v w="${wall[$i]}" -v c0="${cpu[0]}" -v c="${cpu[$i]}" -v r0="${rss[0]}" -v r="${rss[$i]}" \
       'BEGIN { printf "  vs %-22s wall %6.2fx   CPU %6.2fx   RSS %6.2fx\n", l, w0 / w, c0 / c, r0 / r }'
   done
+  awk -v w1="${wall[0]}" -v w2="${wall[1]}" 'BEGIN { printf "  --workers 2 throughput: %.2fx one worker'"'"'s\n", w1 / w2 }'
+  if [ -n "$flat_rss" ]; then
+    echo
+    echo "memory on a capture twice as big ($flat_cap, $flat_bytes bytes): peak RSS $((flat_rss / 1024)) MB, $(awk -v a="$flat_rss" -v b="${rss[0]}" 'BEGIN { printf "%+.1f%%", 100 * (a - b) / b }') against $size"
+  fi
+  echo
+  echo "CPU profile of the one-worker run ($data/smtpscope.cpu.pprof), top functions by own time:"
+  go tool pprof -top -nodecount=15 "$bin/smtpscope" "$data/smtpscope.cpu.pprof" 2>/dev/null | sed -n '/flat%/,$p' | sed 's/^/  /'
   echo
   echo "correctness: smtpscope's report against $expect"
   cat "$work/check.txt"
