@@ -3,9 +3,15 @@
 // verdicts and causes, and renders them for people (text) and programs
 // (JSON, schema "smtpscope.report/v1").
 //
-// Deciding and rendering are kept apart: Build applies explicit rules and
-// fills a Report; the writers only format a Report. Nothing in this
-// package reads packets or parses SMTP.
+// Deciding and rendering are kept apart: a Builder applies explicit rules
+// to each connection as the earlier stages finish it and fills a Report
+// (Build does it for connections already at hand); the writers only
+// format a Report. The rules look at one connection at a time, and what
+// the report says over all of them (totals, headline, patterns) is kept
+// as running aggregates, so a capture of any length is reported in
+// bounded memory: beyond Options.MemoryConnections, finished connections
+// wait in a temporary file until the writers stream them out. Nothing in
+// this package reads packets or parses SMTP.
 //
 // # JSON schema smtpscope.report/v1
 //
@@ -14,6 +20,7 @@
 //	 "verdict": {"layer", "cause", "summary"},        // the headline
 //	 "connections": [{
 //	   "stream", "client", "server", "first_frame", "last_frame", "start", "duration_ms", "packets",
+//	   "resumed",                                      // set: packets on the 4-tuple of an ended stream
 //	   "l4": {"retransmissions", "resets", "zero_windows", "verdict", "reasons"},
 //	   "smtp": {"banner": {"code", "enhanced", "text", "frame"} | null,
 //	            "tls": {...} | null,
