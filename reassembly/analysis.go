@@ -339,6 +339,9 @@ func (u *unackedList) add(end uint32) {
 
 // ack drops every listed segment whose end is at or before ack.
 func (u *unackedList) ack(ack uint32) {
+	if u.n == 0 && !u.haveOlder {
+		return // nothing listed: the peer has no segment outstanding
+	}
 	kept := 0
 	for i := 0; i < u.n; i++ {
 		e := u.ends[(u.head+i)%unackedRing]

@@ -29,6 +29,19 @@ func (c *coverage) seen(start, end uint32) {
 	if !seqLT(start, end) {
 		return
 	}
+	// In-order data extends the one run above the ACK, or starts it: the
+	// steady case, done without the general insert and merge (which give
+	// the same).
+	switch {
+	case c.n == 0:
+		c.runs[0], c.n = seqRange{start: start, end: end}, 1
+		return
+	case c.n == 1 && seqLT(c.runs[0].start, start) && !seqLT(c.runs[0].end, start):
+		if seqLT(c.runs[0].end, end) {
+			c.runs[0].end = end
+		}
+		return
+	}
 	// Insert in order, then merge overlapping or touching runs.
 	i := 0
 	for i < c.n && seqLT(c.runs[i].start, start) {

@@ -1,5 +1,7 @@
 package reassembly
 
+import "math/bits"
+
 // PMTU is the evidence for a suspected path-MTU black hole on one side of
 // a connection: its full-size segments are retransmitted again and again
 // and never acknowledged, while its smaller segments got through. Routers
@@ -23,23 +25,35 @@ type PMTU struct {
 // retransmitted without an ACK: a lone loss is retransmitted once or twice.
 const minPMTURetransmissions = 3
 
-// pmtuWatch follows one sending side for the PMTU pattern.
+// pmtuRecent is how many of its last data segments a pmtuWatch remembers
+// to learn which sizes got through; pmtuWatch.pending has a bit per slot.
+const pmtuRecent = 8
+
+// pmtuWatch follows one sending side for the PMTU pattern. The Tracker
+// calls it for every packet, so the common cases return at once: a
+// segment without payload, and an ACK that can teach nothing new.
 type pmtuWatch struct {
-	largest     int    // largest segment sent
-	stuckSeq    uint32 // sequence number of the large segment retransmitted
-	stuckLen    int
-	stuck       int // times it was retransmitted with no ACK progress
-	first, last Mark
-	ackAtStuck  uint32 // the peer's highest ACK when it got stuck
-	smallAcked  int    // largest segment the peer has ACKed in full
-	otherRetx   int    // retransmissions of other, smaller segments
-	// unacked segment sizes, to learn which sizes got through: the last
-	// few data segments sent, with their ends.
-	recent [8]struct {
-		end uint32
-		n   int
-	}
+	largest    int    // largest segment sent
+	smallAcked int    // largest segment the peer has ACKed in full
+	stuck      int    // times the large segment was retransmitted with no ACK progress
+	stuckSeq   uint32 // sequence number of the large segment retransmitted
+	stuckLen   int
+	otherRetx  int // retransmissions of other, smaller segments
+	// recent are the last data segments sent, with their ends. Only those
+	// larger than smallAcked can raise it when acknowledged: pending has
+	// a bit set for each of their slots, and an ACK while it is zero
+	// skips the look.
+	recent  [pmtuRecent]sentSize
 	nRecent int
+	pending uint8
+
+	first, last Mark
+}
+
+// sentSize is a data segment's end and length.
+type sentSize struct {
+	end uint32
+	n   int
 }
 
 // sent notes a data segment from this side with its analysis flags.
@@ -47,11 +61,18 @@ func (w *pmtuWatch) sent(s *Segment, f Flag) {
 	if s.Len <= 0 {
 		return
 	}
-	w.recent[w.nRecent%len(w.recent)] = struct {
-		end uint32
-		n   int
-	}{s.Seq + uint32(s.Len), s.Len}
+	w.data(s, f)
+}
+
+func (w *pmtuWatch) data(s *Segment, f Flag) {
+	i := w.nRecent % pmtuRecent
+	w.recent[i] = sentSize{end: s.Seq + uint32(s.Len), n: s.Len}
 	w.nRecent++
+	if s.Len > w.smallAcked {
+		w.pending |= 1 << i
+	} else {
+		w.pending &^= 1 << i
+	}
 	w.largest = max(w.largest, s.Len)
 	if f&FlagRetransmission == 0 {
 		return
@@ -72,14 +93,26 @@ func (w *pmtuWatch) sent(s *Segment, f Flag) {
 
 // acked notes the peer's ACK number.
 func (w *pmtuWatch) acked(ack uint32) {
-	for i := 0; i < min(w.nRecent, len(w.recent)); i++ {
-		if r := w.recent[i]; int32(ack-r.end) >= 0 {
-			w.smallAcked = max(w.smallAcked, r.n)
-		}
+	if w.pending != 0 {
+		w.learn(ack)
 	}
 	if w.stuck > 0 && int32(ack-w.stuckSeq) > 0 {
 		// The stuck segment got through after all: plain loss.
 		w.stuck = 0
+	}
+}
+
+// learn raises smallAcked to the largest pending segment the ACK covers.
+func (w *pmtuWatch) learn(ack uint32) {
+	for m := w.pending; m != 0; m &= m - 1 {
+		if r := w.recent[bits.TrailingZeros8(m)]; int32(ack-r.end) >= 0 {
+			w.smallAcked = max(w.smallAcked, r.n)
+		}
+	}
+	for m := w.pending; m != 0; m &= m - 1 {
+		if i := bits.TrailingZeros8(m); w.recent[i].n <= w.smallAcked {
+			w.pending &^= 1 << i
+		}
 	}
 }
 
