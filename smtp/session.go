@@ -224,6 +224,8 @@ type pending struct {
 	// last marks a BDAT ... LAST, whose reply is the transaction's final
 	// reply.
 	last bool
+	// sent is when the request was complete; no reply before it answers it.
+	sent time.Time
 }
 
 // firstReply records what the server's first reply was.
@@ -420,6 +422,13 @@ func (d *Decoder) clientData(p []byte, at reassembly.Marker) {
 // returns how many it consumed.
 func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 	c := &d.client
+	if c.state == clientResync && d.clientGaps > 0 && d.server354Begun() {
+		// The server has begun a 354 (its end may be in a gap reported
+		// later), so these bytes are a body, after a DATA the gap hid or
+		// one that came before it.
+		d.bodyAfterGap(-1, at.Mark(off))
+		return 0
+	}
 	switch c.state {
 	case clientOpaque:
 		return len(p)
@@ -679,6 +688,7 @@ func (d *Decoder) push(e pending, m reassembly.Mark) {
 		d.anomalyOnce("excessive-pending-commands", m.Frame, fmt.Sprintf("more than %d commands awaiting replies; later ones are not matched", d.opts.MaxPendingCommands))
 		return
 	}
+	e.sent = m.Time
 	d.queue = append(d.queue, e)
 }
 
@@ -832,6 +842,32 @@ func (d *Decoder) beginBody(t int, m reassembly.Mark) {
 	d.client.dot.reset()
 	d.client.header.reset()
 	d.client.state = clientBody
+}
+
+// dataHidden reports, for a 354 with nothing pending, whether the client
+// may have sent a DATA the capture has not shown: it reads command lines
+// and lost bytes to a gap, or has a line the capture has not finished,
+// whose end (and what followed) is in a gap reassembly will report with
+// the client's next segment.
+func (d *Decoder) dataHidden() bool {
+	c := &d.client
+	switch c.state {
+	case clientCommand, clientResync, clientLineTail:
+		return d.clientGaps > 0 || c.line.pending()
+	}
+	return false
+}
+
+// bodyAfterGap starts, at m, a DATA body for transaction t (d.cur if t <
+// 0) whose start may be in a client gap: no end-of-data can be told until
+// the next line break, no header read, and the end may be in the gap.
+func (d *Decoder) bodyAfterGap(t int, m reassembly.Mark) {
+	d.client.line.reset()
+	d.beginBody(t, m)
+	d.client.dot.lost()
+	d.client.header.state = headerDone
+	d.client.state = clientBodyGap
+	d.lostEnd()
 }
 
 // bodyBytes accounts body bytes (DATA or BDAT) to the current transaction.
@@ -1224,10 +1260,20 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		d.answeredLine(r)
 	}
 	if len(d.queue) == 0 {
-		switch d.client.state {
-		case clientBodyGap:
+		switch c := d.client.state; {
+		case r.Code == 354 && (c == clientBodyGap || d.dataHidden()):
+			// The reply to a DATA a client gap hid: what follows is a
+			// body (if it has not begun with the 354's first bytes).
+			d.anomalyf("unmatched-reply", r.Frame, "reply 354 answers a DATA the capture lost")
+			if len(d.s.Unmatched) < MaxUnmatchedReplies {
+				d.s.Unmatched = append(d.s.Unmatched, *r)
+			}
+			if c != clientBodyGap {
+				d.bodyAfterGap(-1, reassembly.Mark{Frame: r.Frame, Time: r.Time})
+			}
+		case c == clientBodyGap:
 			d.lostEndOfData(r, resynced)
-		case clientBody:
+		case c == clientBody:
 			d.anomalyf("reply-during-body", r.Frame, "the server sent %d in the middle of the message body", r.Code)
 		default:
 			if d.firstServer != firstReplyOther || len(d.s.Commands) > 0 {
@@ -1239,9 +1285,22 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		}
 		return
 	}
+	if d.queue[0].sent.After(r.Time) {
+		// The reply was complete before the oldest request awaiting one
+		// was sent, so it answers a request a client gap hid. (A reply a
+		// gap cut is delivered when reassembly reports the gap, with the
+		// server's next segment, after requests sent since.)
+		d.anomalyf("unmatched-reply", r.Frame, "reply %d came before the command it would answer: it answers one the capture lost", r.Code)
+		if len(d.s.Unmatched) < MaxUnmatchedReplies {
+			d.s.Unmatched = append(d.s.Unmatched, *r)
+		}
+		return
+	}
 	i := 0
 	if resynced {
-		i = d.resyncIndex(r.Code)
+		if i = d.resyncIndex(r.Code); d.queue[i].sent.After(r.Time) {
+			i = 0
+		}
 		for _, e := range d.queue[:i] {
 			d.replyLost(e)
 		}
@@ -1267,7 +1326,7 @@ func (d *Decoder) pregreeted() {
 	cmds := make([]Command, 0, n+len(d.s.Commands))
 	entries := make([]pending, 0, len(pre)+len(d.queue))
 	for i, m := range pre {
-		e := pending{kind: pendingCommand, verb: verbUnknown, cmd: -1, txn: -1, rcpt: -1}
+		e := pending{kind: pendingCommand, verb: verbUnknown, cmd: -1, txn: -1, rcpt: -1, sent: m.Time}
 		if i < n {
 			cmds = append(cmds, Command{Verb: unknownVerb, Frame: m.Frame, Time: m.Time})
 			e.cmd = i
@@ -1365,10 +1424,7 @@ func (d *Decoder) answer(e pending, r *Reply) {
 		case r.Code == 354 && (d.client.state == clientDataWait || d.client.state == clientResync && d.clientGaps > 0):
 			if d.client.state == clientResync {
 				// DATA was sent before a client gap: the body began in it.
-				d.beginBody(e.txn, reassembly.Mark{Frame: r.Frame, Time: r.Time})
-				d.client.dot.lost()
-				d.client.header.state = headerDone
-				d.client.state = clientBodyGap
+				d.bodyAfterGap(e.txn, reassembly.Mark{Frame: r.Frame, Time: r.Time})
 				break
 			}
 			d.beginBody(e.txn, reassembly.Mark{Frame: r.Frame, Time: r.Time})
@@ -1459,7 +1515,10 @@ func (d *Decoder) finalReply(t, rcpt int, r *Reply) {
 	if tr.awaiting == 0 {
 		tr.phase = txnReplied
 	}
-	if tr.endSet && (tx.Ended == EndClientClosed || tx.Ended == EndClientReset) && !tx.LateReply {
+	// A reply a gap cut is delivered when reassembly reports the gap, maybe
+	// after a QUIT the client sent once it had the reply: late only if it
+	// came after the client gave up.
+	if tr.endSet && (tx.Ended == EndClientClosed || tx.Ended == EndClientReset) && !tx.LateReply && !r.Time.Before(tx.EndTime) {
 		tx.LateReply = true
 		d.anomalyf("late-reply", r.Frame, "the final reply came after the client gave up in frame %d", tx.EndFrame)
 	}
@@ -1477,9 +1536,9 @@ func (d *Decoder) answeredLine(r *Reply) {
 	if d.detect != detectSMTP || !c.line.pending() || (c.state != clientCommand && c.state != clientResync) {
 		return
 	}
-	if r.Code == 421 || r.Class() == 3 {
-		// 421 may come unprompted (RFC 5321 §3.8), and no line-only
-		// command is answered with 3xx.
+	if r.Code == 421 || r.Class() == 3 || c.last.Time.After(r.Time) {
+		// 421 may come unprompted (RFC 5321 §3.8), no line-only command
+		// is answered with 3xx, and none before it was sent.
 		return
 	}
 	cmd, ok := visibleCommand(&c.line)
@@ -1617,15 +1676,19 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 		}
 		d.lostEnd()
 		// The chunk ended inside the gap, and whatever followed it is lost.
+		// It ended after the last byte captured before the gap, and before
+		// at, which reassembly reports with the next segment, maybe after
+		// the server's reply to the chunk: the earlier mark keeps the
+		// reply after its request.
 		if c.state == clientChunk {
 			if n > 0 && d.cur >= 0 {
 				d.s.Transactions[d.cur].Size += c.remaining
 			}
 			c.remaining = 0
-			d.chunkDone(at)
+			d.chunkDone(c.last)
 		} else {
 			c.remaining = 0
-			d.blobDone(at)
+			d.blobDone(c.last)
 		}
 		c.state = clientResync
 	default:

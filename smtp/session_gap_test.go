@@ -269,6 +269,49 @@ func TestSessionCaptureGaps(t *testing.T) {
 				verbs: []string{"EHLO", "MAIL", "RCPT", "RCPT", "DATA"}, replies: []int{250, 250, 250, 250, 354}},
 		},
 		{
+			name: "snaplen: a pipelined RCPT wholly in the gap",
+			// MAIL and RCPT in one segment cut inside the MAIL line: the
+			// RCPT is never seen, and the reply to it, delivered when the
+			// gap after it is reported, came before the BDAT was sent.
+			steps: with(steps(
+				C("MAIL FROM:<alice@exam"),                 // 4
+				S("250 2.1.0 Sender ok, acceptin"),         // 5
+				SGap(20),                                   // 6
+				S("250 2.1.5 Recipient ok, and s"),         // 7
+				CGap(30),                                   // 8: the rest of MAIL, and RCPT
+				C("BDAT 100 LAST\r\nSubject: x\r\n\r\nhi"), // 9
+				CGap(84),                          // 10: the rest of the chunk
+				SGap(20),                          // 11
+				S("250 2.0.0 Ok: 100 octets\r\n"), // 12
+			)),
+			// The chunk ended in the gap, after frame 9: the end-of-data
+			// is marked at the last byte before the gap.
+			want: gapWant{outcome: OutcomeDelivered, incomplete: true, eod: 9, reply: 250,
+				verbs: []string{"EHLO", "MAIL", "BDAT"}, replies: []int{250, 250, 250}, unmatched: []int{250},
+				check: func(t *testing.T, s *Session, x *Transaction) {
+					if x.MailReply == nil || x.MailReply.Frame != 5 || x.Reply.Frame != 12 || s.Unmatched[0].Frame != 7 || len(x.Rcpts) != 0 {
+						t.Errorf("mail reply %+v final reply %+v unmatched %+v recipients %+v", x.MailReply, x.Reply, s.Unmatched, x.Rcpts)
+					}
+				}},
+		},
+		{
+			name: "snaplen: the final reply cut, QUIT before the gap is reported",
+			// The 552 is cut; its gap is reported with the 221, after the
+			// QUIT the client sent once it had read the 552: no late reply.
+			steps: with(steps(
+				C("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nBDAT 10 LAST\r\n0123456789"), // 4
+				S("250 Ok\r\n250 Ok\r\n552 5.3.4 Message size exceeds"),             // 5
+				C("QUIT\r\n"), SGap(20), S("221 Bye\r\n"), // 6-8
+			)),
+			want: gapWant{outcome: OutcomeRejected, incomplete: false, eod: 4, reply: 552,
+				verbs: []string{"EHLO", "MAIL", "RCPT", "BDAT", "QUIT"}, replies: []int{250, 250, 250, 552, 221},
+				check: func(t *testing.T, s *Session, x *Transaction) {
+					if x.LateReply || x.EndFrame != 0 || !x.Reply.Truncated || x.Reply.Frame != 5 || hasAnomaly(s, "late-reply") {
+						t.Errorf("late %v end frame %d reply %+v anomalies %q", x.LateReply, x.EndFrame, x.Reply, anomalyNames(s))
+					}
+				}},
+		},
+		{
 			name: "snaplen: the EHLO reply cut after its first line",
 			steps: with(steps(
 				C("EHLO again\r\n"), S("250-mx.example.com\r\n250-PIPEL"), // 4, 5
