@@ -148,15 +148,16 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (p packet, ok bool, er
 
 // segment is what the L4 analyser needs of the packet (Dir aside, which
 // the flow table decides). SACK blocks are appended to sack.
-func (p *packet) segment(frame int, t time.Time, sack [][2]uint32) Segment {
+func (p *packet) segment(frame int, t time.Time, sack [][2]uint32) (seg Segment) {
+	// Field by field into the result: a composite literal would be built
+	// in a temporary and copied, on every packet.
 	tcp := p.tcp
-	seg := Segment{
-		Frame: frame, Time: t,
-		Seq: tcp.Seq, Ack: tcp.Ack, Len: p.segmentLen(), CapturedLen: len(tcp.Payload),
-		SYN: tcp.SYN, ACK: tcp.ACK, FIN: tcp.FIN, RST: tcp.RST, PSH: tcp.PSH, URG: tcp.URG,
-		ECE: tcp.ECE, CWR: tcp.CWR, Window: tcp.Window, WindowScale: -1, TTL: p.ttl,
-		SACKBlocks: sack,
-	}
+	seg.Frame, seg.Time = frame, t
+	seg.Seq, seg.Ack, seg.Len, seg.CapturedLen = tcp.Seq, tcp.Ack, p.segmentLen(), len(tcp.Payload)
+	seg.SYN, seg.ACK, seg.FIN, seg.RST = tcp.SYN, tcp.ACK, tcp.FIN, tcp.RST
+	seg.PSH, seg.URG, seg.ECE, seg.CWR = tcp.PSH, tcp.URG, tcp.ECE, tcp.CWR
+	seg.Window, seg.WindowScale, seg.TTL = tcp.Window, -1, p.ttl
+	seg.SACKBlocks = sack
 	readOptions(tcp, &seg)
 	return seg
 }
