@@ -5,19 +5,21 @@ package reassembly
 // 4-tuple already numbered, for a SYN (without ACK) whose sequence number
 // differs from the first one seen in that direction. It remembers every
 // 4-tuple it numbered until told to forget it, so that a connection
-// retired from memory keeps its number if packets come on it later.
+// retired from memory keeps its number if packets come on it later. Its
+// table is also the Tracker's flow table: one map lookup per packet.
 type numbering struct {
 	next  int
-	flows map[flowKey]*flowNumber
+	flows map[flowKey]*flow
 }
 
-// flowNumber is what numbering keeps of a 4-tuple: its current stream and
-// the first sequence number seen per side (side 0 is the key's lower
-// endpoint).
-type flowNumber struct {
+// flow is what is kept of a 4-tuple: its current stream, the first
+// sequence number seen per side (side 0 is the key's lower endpoint), and
+// the Conn in memory for it (nil once retired, or in a Sharder).
+type flow struct {
 	stream   int
 	base     [2]uint32
 	haveBase [2]bool
+	conn     *Conn
 }
 
 // Number is a packet's tcp.stream and whether the packet starts it.
@@ -26,26 +28,30 @@ type Number struct {
 	New    bool
 }
 
-func newNumbering() numbering { return numbering{flows: make(map[flowKey]*flowNumber)} }
+func newNumbering() numbering { return numbering{flows: make(map[flowKey]*flow)} }
 
-// number returns the stream of packet p on 4-tuple k.
-func (n *numbering) number(k flowKey, p *packet) Number {
-	side := 0
-	if endpointOf(p.src) != k.lo {
-		side = 1
-	}
-	f := n.flows[k]
-	switch {
-	case f == nil:
-		f = &flowNumber{}
+// flow returns the entry of 4-tuple k, made if new (fresh reports that).
+func (n *numbering) flow(k flowKey) (f *flow, fresh bool) {
+	f = n.flows[k]
+	if f == nil {
+		f = &flow{}
 		n.flows[k] = f
-	case p.tcp.SYN && !p.tcp.ACK && f.haveBase[side] && f.base[side] != p.tcp.Seq:
-		*f = flowNumber{}
-	default:
-		if !f.haveBase[side] {
-			f.base[side], f.haveBase[side] = p.tcp.Seq, true
+		fresh = true
+	}
+	return f, fresh
+}
+
+// number returns the stream of packet p, which was sent by side of the
+// 4-tuple whose entry is f.
+func (n *numbering) number(f *flow, fresh bool, side int, p *packet) Number {
+	if !fresh {
+		if !(p.tcp.SYN && !p.tcp.ACK && f.haveBase[side] && f.base[side] != p.tcp.Seq) {
+			if !f.haveBase[side] {
+				f.base[side], f.haveBase[side] = p.tcp.Seq, true
+			}
+			return Number{Stream: f.stream}
 		}
-		return Number{Stream: f.stream}
+		f.base, f.haveBase = [2]uint32{}, [2]bool{}
 	}
 	f.stream = n.next
 	n.next++

@@ -53,8 +53,9 @@ func (s *Sharder) Shard(f *capture.Frame) (shard int, n Number, ok, tick bool, e
 		return 0, n, false, tick, nil
 	}
 	s.stats.TCPFrames++
-	k := keyOf(p.src, p.dst)
-	n = s.num.number(k, &p)
+	k, side := keyOf(p.src, p.dst)
+	fl, fresh := s.num.flow(k)
+	n = s.num.number(fl, fresh, side, &p)
 	return int(k.hash() % uint64(s.n)), n, true, tick, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -96,8 +97,9 @@ type Conn struct {
 	// starts at that packet, under the old stream number.
 	Resumed bool
 
-	key  flowKey
-	flow [2]gopacket.Flow // gopacket's flow per direction (streamFlow)
+	key   flowKey
+	flow4 *flow            // the 4-tuple\'s entry in the Tracker\'s table
+	flow  [2]gopacket.Flow // gopacket's flow per direction (streamFlow)
 	// stream is gopacket's Stream of the connection, cut loose when the
 	// connection retires: gopacket keeps its connections until they idle
 	// out, and must not keep the Conn (and its handler) that long.
@@ -156,12 +158,14 @@ type flowKey struct{ lo, hi endpoint }
 // an IPv6 header.
 type endpoint struct{ ip0, ip1, port uint64 }
 
-func keyOf(a, b netip.AddrPort) flowKey {
+// keyOf returns the key of a packet from a to b, and the side a is on
+// (0: the lower endpoint).
+func keyOf(a, b netip.AddrPort) (flowKey, int) {
 	ea, eb := endpointOf(a), endpointOf(b)
 	if eb.less(ea) {
-		return flowKey{eb, ea}
+		return flowKey{eb, ea}, 1
 	}
-	return flowKey{ea, eb}
+	return flowKey{ea, eb}, 0
 }
 
 func endpointOf(a netip.AddrPort) endpoint {
@@ -190,9 +194,9 @@ func (e endpoint) less(f endpoint) bool {
 type Tracker struct {
 	opts  Options
 	dec   *decoder
-	flows map[flowKey]*Conn
 	conns []*Conn
-	// num numbers the streams; it remembers retired 4-tuples too.
+	// num numbers the streams and finds each 4-tuple's Conn; it
+	// remembers retired 4-tuples too.
 	num       numbering
 	assembler *gpr.Assembler
 	// current is the connection of the packet being assembled, for New.
@@ -233,7 +237,7 @@ func NewTracker(opts Options) *Tracker {
 	if opts.CloseLinger <= 0 {
 		opts.CloseLinger = DefaultCloseLinger
 	}
-	t := &Tracker{opts: opts, dec: newDecoder(), flows: make(map[flowKey]*Conn), num: newNumbering(),
+	t := &Tracker{opts: opts, dec: newDecoder(), num: newNumbering(),
 		ctx:       new(frameContext),
 		nextFlush: time.Time{}.Add(flushEvery)}
 	t.assembler = gpr.NewAssembler(gpr.NewStreamPool(&streamFactory{t}))
@@ -255,8 +259,7 @@ func (t *Tracker) Conns() []*Conn { return t.conns }
 // starts a new stream number, where Wireshark would continue the old one.
 func (t *Tracker) Forget(c *Conn) {
 	t.end(c)
-	if t.flows[c.key] == c {
-		delete(t.flows, c.key)
+	if c.flow4 != nil && c.flow4.conn == c {
 		t.num.forget(c.key)
 	}
 	t.drop(c)
@@ -290,14 +293,16 @@ func (t *Tracker) add(f *capture.Frame, given *Number) error {
 	}
 	t.stats.TCPFrames++
 	tcp := p.tcp
-	k := keyOf(p.src, p.dst)
+	k, side := keyOf(p.src, p.dst)
+	fl, fresh := t.num.flow(k)
 	var n Number
 	if given != nil {
 		n = *given
+		fl.stream = n.Stream
 	} else {
-		n = t.num.number(k, &p)
+		n = t.num.number(fl, fresh, side, &p)
 	}
-	c, dir := t.lookup(&p, f, k, n)
+	c, dir := t.lookup(&p, f, k, fl, n)
 	c.Packets++
 	c.LastFrame, c.LastTime = f.Number, f.Time
 	if tcp.FIN {
@@ -381,8 +386,8 @@ func streamFlow(serial uint64, dir Direction) gopacket.Flow {
 // lookup finds the packet's connection (n is its stream number),
 // starting a new one for a new stream, or for packets on a 4-tuple whose
 // connection was retired (Resumed).
-func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, n Number) (*Conn, Direction) {
-	c := t.flows[k]
+func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, fl *flow, n Number) (*Conn, Direction) {
+	c := fl.conn
 	if c != nil && !n.New {
 		dir := ClientToServer
 		if p.src != c.Client {
@@ -393,7 +398,7 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, n Number) (*Con
 	if c != nil {
 		// A new connection on the same 4-tuple (port reuse).
 		t.end(c)
-		delete(t.flows, k)
+		fl.conn = nil
 		if t.opts.Retire != nil {
 			t.retire(c)
 		}
@@ -408,7 +413,8 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, n Number) (*Con
 	if p.src != c.Client {
 		dir = ServerToClient
 	}
-	t.flows[k] = c
+	fl.conn = c
+	c.flow4 = fl
 	t.conns = append(t.conns, c)
 	if t.opts.NewHandler != nil {
 		c.Handler = t.opts.NewHandler(c)
@@ -487,8 +493,8 @@ func (t *Tracker) maybeFlush() {
 // retire hands an ended connection to Options.Retire and forgets it,
 // keeping its 4-tuple's stream number.
 func (t *Tracker) retire(c *Conn) {
-	if t.flows[c.key] == c {
-		delete(t.flows, c.key)
+	if c.flow4 != nil && c.flow4.conn == c {
+		c.flow4.conn = nil
 	}
 	t.drop(c)
 	t.opts.Retire(c)
@@ -543,19 +549,17 @@ func (t *Tracker) Close() {
 		}()
 		t.assembler.FlushAll()
 	}()
-	open := make([]*Conn, 0, len(t.flows))
-	for _, c := range t.flows {
-		open = append(open, c)
-	}
-	sort.Slice(open, func(i, j int) bool { return open[i].Stream < open[j].Stream })
+	open := slices.Clone(t.conns)
+	sort.SliceStable(open, func(i, j int) bool { return open[i].Stream < open[j].Stream })
 	for _, c := range open {
 		t.end(c)
+		if c.flow4 != nil && c.flow4.conn == c {
+			c.flow4.conn = nil
+		}
 	}
-	clear(t.flows)
 	if t.opts.Retire != nil {
-		rest := t.conns
 		t.conns = nil
-		for _, c := range rest {
+		for _, c := range open {
 			t.opts.Retire(c)
 		}
 	}

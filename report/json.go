@@ -2,16 +2,17 @@ package report
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 )
 
-// WriteJSON writes the report as indented JSON (schema smtpscope.report/v1).
-// Connections are written one at a time, so a report held in a temporary
-// file is never loaded whole; the layout is that of json.MarshalIndent
-// with two-space indentation.
+// WriteJSON writes the report as JSON (schema smtpscope.report/v1),
+// indented by two spaces except that each connection is one line: a
+// report on a large capture stays quick to write and to grep, one
+// connection per line (jq . pretty-prints it all). Connections are written
+// one at a time, so a report held in a temporary file is never loaded
+// whole.
 func (r *Report) WriteJSON(w io.Writer) error {
 	if err := r.writeJSON(w); err != nil {
 		return fmt.Errorf("writing JSON report: %w", err)
@@ -45,7 +46,6 @@ func (r *Report) writeJSON(w io.Writer) error {
 	// Open the head object and the tail object at their braces: "{\n  ...\n}".
 	bw.Write(head[:len(head)-2])
 	bw.WriteString(",\n  \"connections\": [")
-	var buf bytes.Buffer
 	for i := range r.count() {
 		var raw []byte
 		if r.store != nil {
@@ -56,15 +56,11 @@ func (r *Report) writeJSON(w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		buf.Reset()
-		if err := json.Indent(&buf, raw, "    ", "  "); err != nil {
-			return err
-		}
 		if i > 0 {
 			bw.WriteByte(',')
 		}
 		bw.WriteString("\n    ")
-		bw.Write(buf.Bytes())
+		bw.Write(raw)
 	}
 	if r.count() > 0 {
 		bw.WriteString("\n  ")
