@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -15,7 +14,6 @@ import (
 	"github.com/smtpscope/smtpscope/bench/synth"
 	"github.com/smtpscope/smtpscope/capture"
 	"github.com/smtpscope/smtpscope/reassembly"
-	"github.com/smtpscope/smtpscope/report"
 	"github.com/smtpscope/smtpscope/smtp"
 )
 
@@ -105,19 +103,14 @@ func TestFloorRejectsGarbage(t *testing.T) {
 	}
 }
 
-// benchCapture is the capture the benchmarks share: 24 MiB, 5% faults.
-var benchCapture = sync.OnceValues(func() ([]byte, synth.Stats) {
-	var buf bytes.Buffer
-	w := pcapgo.NewWriter(&buf)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		panic(err)
+// benchCapture is SharedCapture, which must not be empty.
+func benchCapture() ([]byte, synth.Stats) {
+	data, st := SharedCapture()
+	if len(data) == 0 {
+		panic("bench: the synthetic capture could not be made")
 	}
-	st, err := synth.New(synth.Options{Seed: 1, Size: 24 << 20}).Run(w, nil)
-	if err != nil {
-		panic(err)
-	}
-	return buf.Bytes(), st
-})
+	return data, st
+}
 
 // BenchmarkFloor measures the bare loop per capture; ns/pkt is per frame.
 func BenchmarkFloor(b *testing.B) {
@@ -133,25 +126,10 @@ func BenchmarkFloor(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*st.Frames), "ns/pkt")
 }
 
-// BenchmarkAnalyze measures smtpscope's whole path over the same capture
-// as BenchmarkFloor — capture, reassembly with TCP analysis, SMTP
-// decoding, the report and its JSON — glued as cmd/smtpscope glues them.
-func BenchmarkAnalyze(b *testing.B) {
-	data, st := benchCapture()
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if err := analyze(data); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*st.Frames), "ns/pkt")
-}
-
-// BenchmarkSessions measures the per-packet part of BenchmarkAnalyze:
+// BenchmarkSessions measures the per-packet part of smtpscope's analysis:
 // capture, reassembly with TCP analysis and SMTP decoding, without the
-// report. BenchmarkAnalyze minus this is the report and its JSON.
+// report. The whole analysis, report included, is BenchmarkAnalyze in
+// cmd/smtpscope, over the same capture (SharedCapture).
 func BenchmarkSessions(b *testing.B) {
 	data, st := benchCapture()
 	b.SetBytes(int64(len(data)))
@@ -165,23 +143,6 @@ func BenchmarkSessions(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*st.Frames), "ns/pkt")
 }
 
-func analyze(data []byte) error {
-	tr, info, err := sessions(data)
-	if err != nil {
-		return err
-	}
-	var facts []report.Facts
-	for _, c := range tr.Conns() {
-		fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: true}
-		if d, ok := c.Handler.(*smtp.Decoder); ok {
-			fc.Session = d.Session()
-		}
-		facts = append(facts, fc)
-	}
-	r := report.Build([]report.Input{{Name: "bench", Format: info.Format, Packets: info.Packets}}, facts, report.Options{})
-	return r.WriteJSON(io.Discard)
-}
-
 // sessions runs a capture through the tracker and SMTP decoders as
 // cmd/smtpscope does.
 func sessions(data []byte) (*reassembly.Tracker, capture.Info, error) {
@@ -193,6 +154,8 @@ func sessions(data []byte) (*reassembly.Tracker, capture.Info, error) {
 	tr := reassembly.NewTracker(reassembly.Options{
 		ServerPorts: []uint16{25, 465, 587, 2525},
 		NewHandler:  func(*reassembly.Conn) reassembly.Handler { return smtp.NewDecoder(smtp.Options{}) },
+		// Connections leave memory as they end, as in cmd/smtpscope.
+		Retire: func(c *reassembly.Conn) { c.Health() },
 	})
 	for {
 		fr, err := f.Next()
