@@ -168,7 +168,8 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	}
 	for i := range s.Commands {
 		cmd := &s.Commands[i]
-		m.Commands = append(m.Commands, Command{Verb: cmd.Verb, Frame: cmd.Frame, Time: cmd.Time, Reply: reply(cmd.Reply, cmd.Time)})
+		m.Commands = append(m.Commands, Command{Verb: cmd.Verb, Frame: cmd.Frame, Time: cmd.Time, Reply: reply(cmd.Reply, cmd.Time),
+			Truncated: cmd.Truncated})
 	}
 	for i := range s.Unmatched {
 		m.Unmatched = append(m.Unmatched, *reply(&s.Unmatched[i], time.Time{}))
@@ -188,7 +189,8 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	worst := Diagnosis{Layer: LayerNone, Cause: CauseOK}
 	for i := range s.Transactions {
 		tx := &s.Transactions[i]
-		t := Transaction{MailFrom: red.mail(tx.MailFrom), RcptTo: []string{}, Method: tx.Method, Size: tx.Size,
+		t := Transaction{MailFrom: cut(red.mail(tx.MailFrom), tx.MailFromTruncated), MailFromTruncated: tx.MailFromTruncated,
+			RcptTo: []string{}, Method: tx.Method, Size: tx.Size,
 			MessageID: red.mail(tx.MessageID), MailFrame: tx.MailFrame, DataFrame: tx.DataFrame,
 			EODFrame: tx.EndOfDataFrame, Reply: reply(tx.Reply, tx.EndOfDataTime), Outcome: tx.Outcome.String(),
 			Incomplete: tx.Incomplete}
@@ -199,12 +201,12 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 			t.EODTime = tx.EndOfDataTime
 		}
 		for _, rc := range tx.Rcpts {
-			t.RcptTo = append(t.RcptTo, red.mail(rc.Addr))
-			t.Rcpts = append(t.Rcpts, Recipient{Addr: red.mail(rc.Addr), Frame: rc.Frame, Reply: reply(rc.Reply, time.Time{})})
+			addr := cut(red.mail(rc.Addr), rc.Truncated)
+			t.RcptTo = append(t.RcptTo, addr)
+			t.Rcpts = append(t.Rcpts, Recipient{Addr: addr, Truncated: rc.Truncated, Frame: rc.Frame, Reply: reply(rc.Reply, time.Time{})})
 		}
-		if tooSoonToTell(tx, opts) || endLost(tx) {
-			// No reply yet is not "no reply"; a reply to an unseen
-			// end-of-data is not a known delivery.
+		if tooSoonToTell(tx, opts) {
+			// No reply yet is not "no reply".
 			t.Outcome = smtp.OutcomeUnknown.String()
 		}
 		if tx.Outcome == smtp.OutcomeNoReply || tx.Outcome == smtp.OutcomeAborted {
@@ -243,7 +245,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 	tcpFine := h.Retransmissions == 0 && h.ZeroWindows == 0
 	if endLost(tx) {
 		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
-			Summary: fmt.Sprintf("The capture lost this transaction's end-of-data (snaplen cut or dropped frames), so the server's %s cannot be tied to it: outcome unknown.", replyText(tx.Reply))}
+			Summary: "The capture lost this transaction's end-of-data (snaplen cut or dropped frames) and shows no reply it can tie to it: outcome unknown."}
 	}
 	switch tx.Outcome {
 	case smtp.OutcomeDelivered:
@@ -251,6 +253,10 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 			return Diagnosis{Layer: LayerL7, Cause: CauseSlowReply, Filter: filter,
 				Summary:  fmt.Sprintf("The server took %s to accept the message after end-of-data; clients with a shorter timeout give up first.", dur(lat)),
 				Evidence: []Evidence{eod, {Frame: tx.Reply.Frame, Time: tx.Reply.Time, What: "server replied " + replyText(tx.Reply)}}}
+		}
+		if tx.EndOfDataFrame == 0 {
+			return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "Delivered: " + replyText(tx.Reply) +
+				" (the end-of-data was not captured; the reply answers it by the order of replies)."}
 		}
 		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "Delivered: " + replyText(tx.Reply) + "."}
 	case smtp.OutcomeDeferred, smtp.OutcomeRejected:
@@ -334,10 +340,10 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 }
 
 // endLost is true for a transaction whose body was sent but whose
-// end-of-data the capture lost: a reply that follows may answer it, but
-// the capture cannot show that it does.
+// end-of-data the capture lost, with no reply the decoder could tie to it
+// (it ties one only when the order of the server's replies proves it).
 func endLost(tx *smtp.Transaction) bool {
-	return tx.Incomplete && tx.Method == "DATA" && tx.EndOfDataFrame == 0 && tx.Reply != nil
+	return tx.Incomplete && tx.Method != "" && tx.EndOfDataFrame == 0 && tx.Reply == nil && tx.Outcome == smtp.OutcomeUnknown
 }
 
 // tooSoonToTell is true for a transaction whose capture ended so soon
@@ -606,7 +612,8 @@ func reply(r *smtp.Reply, since time.Time) *Reply {
 	if r == nil {
 		return nil
 	}
-	out := &Reply{Code: r.Code, Enhanced: r.Enhanced, Text: r.Text, Frame: r.Frame, Time: r.Time, Partial: r.Partial}
+	out := &Reply{Code: r.Code, Enhanced: r.Enhanced, Text: r.Text, Frame: r.Frame, Time: r.Time, Partial: r.Partial,
+		Truncated: r.Truncated}
 	if !since.IsZero() {
 		out.LatencyMS = ms(r.Time.Sub(since))
 	}
@@ -635,6 +642,14 @@ func explain(r *smtp.Reply) string {
 		s += " (" + m + ")"
 	}
 	return s
+}
+
+// cut marks an address a capture gap cut short.
+func cut(addr string, truncated bool) string {
+	if truncated && addr != "" {
+		return addr + "…"
+	}
+	return addr
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

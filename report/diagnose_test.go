@@ -67,6 +67,13 @@ func TestDiagnosis(t *testing.T) {
 		{"no reply, capture ended 12 s later", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndCaptureEnded, 820, at(22)
 		}), LayerL7, CauseEODNoReply, true, []string{"capture ended"}},
+		{"end-of-data lost in a capture gap, no reply tied to it", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
+			tx.EndOfDataFrame, tx.Incomplete, tx.Outcome = 0, true, smtp.OutcomeUnknown
+		}), LayerCapture, CauseCaptureIncomplete, false, []string{"lost this transaction's end-of-data", "outcome unknown"}},
+		{"end-of-data lost, but the next reply answers it by order", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
+			tx.EndOfDataFrame, tx.Incomplete = 0, true
+			tx.Reply, tx.Outcome = smtpReply(250, "2.0.0", 801, 10.2), smtp.OutcomeDelivered
+		}), LayerNone, CauseOK, false, nil},
 		{"capture ended 2 s after end-of-data: too soon to tell", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndCaptureEnded, 820, at(12)
 		}), LayerCapture, CauseCaptureIncomplete, false, []string{"too soon to tell"}},
@@ -184,5 +191,25 @@ func TestRedact(t *testing.T) {
 	}
 	if got := red.mail("<>"); got != "<>" {
 		t.Errorf("null reverse-path redacted to %q", got)
+	}
+}
+
+// TestCaptureGaps checks what the report makes of the decoder's marks for
+// capture gaps: a delivery tied to a lost end-of-data only by the order
+// of replies says so, and addresses a gap cut end in "…".
+func TestCaptureGaps(t *testing.T) {
+	s := session(func(s *smtp.Session, tx *smtp.Transaction) {
+		tx.EndOfDataFrame, tx.Incomplete = 0, true
+		tx.Reply, tx.Outcome = smtpReply(250, "2.0.0", 801, 10.2), smtp.OutcomeDelivered
+		tx.MailFrom, tx.MailFromTruncated = "<alice@exam", true
+		tx.Rcpts[0].Addr, tx.Rcpts[0].Truncated = "<bob@", true
+	})
+	r := Build(nil, []Facts{{Conn: conn(), Session: s}}, Options{})
+	tx := r.Connections[0].SMTP.Transactions[0]
+	if !strings.Contains(tx.Diagnosis.Summary, "order of replies") {
+		t.Errorf("summary %q does not say the reply is tied by order", tx.Diagnosis.Summary)
+	}
+	if tx.MailFrom != "<alice@exam…" || !tx.MailFromTruncated || tx.RcptTo[0] != "<bob@…" || !tx.Rcpts[0].Truncated {
+		t.Errorf("cut addresses: mail_from %q (%v), rcpt %q (%v)", tx.MailFrom, tx.MailFromTruncated, tx.RcptTo[0], tx.Rcpts[0].Truncated)
 	}
 }

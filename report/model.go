@@ -206,6 +206,9 @@ type Reply struct {
 	Time      time.Time `json:"time"`
 	LatencyMS float64   `json:"latency_ms"`
 	Partial   bool      `json:"partial,omitempty"`
+	// Truncated: a capture gap cut the reply; code and enhanced code are
+	// as sent, the text may lack its end.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Command is a client command and its reply.
@@ -214,23 +217,28 @@ type Command struct {
 	Frame int       `json:"frame"`
 	Time  time.Time `json:"time"`
 	Reply *Reply    `json:"reply"`
+	// Truncated: a capture gap cut the command line.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Transaction is one mail transaction as reported.
 type Transaction struct {
-	MailFrom  string      `json:"mail_from"`
-	RcptTo    []string    `json:"rcpt_to"`
-	Rcpts     []Recipient `json:"rcpts,omitempty"`
-	Method    string      `json:"method"`
-	Size      int64       `json:"size"`
-	SizeParam int64       `json:"size_param,omitempty"`
-	MessageID string      `json:"message_id,omitempty"`
-	MailFrame int         `json:"mail_frame"`
-	DataFrame int         `json:"data_frame,omitempty"`
-	EODFrame  int         `json:"eod_frame"`
-	EODTime   time.Time   `json:"eod_time,omitzero"`
-	Reply     *Reply      `json:"reply"`
-	Outcome   string      `json:"outcome"`
+	// MailFrom and the recipients' addresses end in "…" when a capture gap
+	// cut them (MailFromTruncated, Recipient.Truncated).
+	MailFrom          string      `json:"mail_from"`
+	MailFromTruncated bool        `json:"mail_from_truncated,omitempty"`
+	RcptTo            []string    `json:"rcpt_to"`
+	Rcpts             []Recipient `json:"rcpts,omitempty"`
+	Method            string      `json:"method"`
+	Size              int64       `json:"size"`
+	SizeParam         int64       `json:"size_param,omitempty"`
+	MessageID         string      `json:"message_id,omitempty"`
+	MailFrame         int         `json:"mail_frame"`
+	DataFrame         int         `json:"data_frame,omitempty"`
+	EODFrame          int         `json:"eod_frame"`
+	EODTime           time.Time   `json:"eod_time,omitzero"`
+	Reply             *Reply      `json:"reply"`
+	Outcome           string      `json:"outcome"`
 	// Ended, EndFrame and WaitedMS say, for no-reply and aborted
 	// transactions, how and where the connection ended and how long the
 	// client had waited since end-of-data.
@@ -244,9 +252,10 @@ type Transaction struct {
 
 // Recipient is one RCPT TO and its reply.
 type Recipient struct {
-	Addr  string `json:"addr"`
-	Frame int    `json:"frame"`
-	Reply *Reply `json:"reply"`
+	Addr      string `json:"addr"`
+	Truncated bool   `json:"truncated,omitempty"`
+	Frame     int    `json:"frame"`
+	Reply     *Reply `json:"reply"`
 }
 
 // TLS says the connection turned to TLS.

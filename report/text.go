@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smtpscope/smtpscope/smtp"
 )
 
 // TextOptions tunes the text rendering.
@@ -184,7 +186,10 @@ func (t *textWriter) transaction(c *Connection, tx *Transaction, connOK bool) {
 		return
 	}
 	mark := "·"
-	if failedTx {
+	switch {
+	case tx.Outcome == smtp.OutcomeUnknown.String():
+		mark = t.color("33", "?") // the capture cannot tell
+	case failedTx:
 		mark = t.color("31", "✗")
 	}
 	fmt.Fprintf(t.w, "    %s message %s bytes via %s, from %s to %d recipient(s): %s",
