@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -53,7 +54,17 @@ transaction or broken connection; 2 could not analyse.
 Run "smtpscope analyze --help" for the analyze flags.
 `
 
+// softMemoryLimit is the memory the Go runtime is asked to stay within
+// unless GOMEMLIMIT says otherwise. It is soft: the runtime collects
+// garbage more often as the heap nears it, and goes beyond it only when
+// the analysis really holds more (very many connections open at once).
+// Without it the heap grows to twice what is live before each collection.
+const softMemoryLimit = 48 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(softMemoryLimit)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
