@@ -22,8 +22,8 @@ type flow struct {
 	conn     *Conn
 }
 
-// Number is a packet's tcp.stream and whether the packet starts it.
-type Number struct {
+// streamNumber is a packet's tcp.stream and whether the packet starts it.
+type streamNumber struct {
 	Stream int
 	New    bool
 }
@@ -43,20 +43,20 @@ func (n *numbering) flow(k flowKey) (f *flow, fresh bool) {
 
 // number returns the stream of packet p, which was sent by side of the
 // 4-tuple whose entry is f.
-func (n *numbering) number(f *flow, fresh bool, side int, p *packet) Number {
+func (n *numbering) number(f *flow, fresh bool, side int, p *packet) streamNumber {
 	if !fresh {
 		if !(p.tcp.SYN && !p.tcp.ACK && f.haveBase[side] && f.base[side] != p.tcp.Seq) {
 			if !f.haveBase[side] {
 				f.base[side], f.haveBase[side] = p.tcp.Seq, true
 			}
-			return Number{Stream: f.stream}
+			return streamNumber{Stream: f.stream}
 		}
 		f.base, f.haveBase = [2]uint32{}, [2]bool{}
 	}
 	f.stream = n.next
 	n.next++
 	f.base[side], f.haveBase[side] = p.tcp.Seq, true
-	return Number{Stream: f.stream, New: true}
+	return streamNumber{Stream: f.stream, New: true}
 }
 
 // forget drops what is known of 4-tuple k: its next packet starts a new

@@ -66,6 +66,10 @@ type Options struct {
 	// Without Retire, every connection is kept until Close and Conns
 	// returns them all.
 	Retire func(c *Conn)
+	// NewStream, if set, is told of each new stream number as its first
+	// packet comes (not of a retired stream resumed); a Sharder's
+	// StreamNumbers renumbers several shards' streams from it.
+	NewStream func(c *Conn)
 	// CloseLinger is how long a closed connection waits for late packets
 	// before it is retired (zero: DefaultCloseLinger).
 	CloseLinger time.Duration
@@ -268,15 +272,7 @@ func (t *Tracker) Forget(c *Conn) {
 // Add analyses one frame. Frames that are not TCP are counted and skipped;
 // the only error is for a frame whose link type is not decoded
 // (ErrUnsupportedLink), which is also counted.
-func (t *Tracker) Add(f *capture.Frame) error { return t.add(f, nil) }
-
-// AddNumbered is Add for a frame a Sharder has numbered (n is what
-// Sharder.Shard returned for it): the Tracker takes the stream number
-// from n instead of numbering the frame itself, so that the trackers of
-// several shards number streams as one Tracker would.
-func (t *Tracker) AddNumbered(f *capture.Frame, n Number) error { return t.add(f, &n) }
-
-func (t *Tracker) add(f *capture.Frame, given *Number) error {
+func (t *Tracker) Add(f *capture.Frame) error {
 	t.stats.Frames++
 	p, ok, err := t.dec.decode(f.LinkType, f.Data)
 	if err != nil {
@@ -295,13 +291,7 @@ func (t *Tracker) add(f *capture.Frame, given *Number) error {
 	tcp := p.tcp
 	k, side := keyOf(p.src, p.dst)
 	fl, fresh := t.num.flow(k)
-	var n Number
-	if given != nil {
-		n = *given
-		fl.stream = n.Stream
-	} else {
-		n = t.num.number(fl, fresh, side, &p)
-	}
+	n := t.num.number(fl, fresh, side, &p)
 	c, dir := t.lookup(&p, f, k, fl, n)
 	c.Packets++
 	c.LastFrame, c.LastTime = f.Number, f.Time
@@ -386,7 +376,7 @@ func streamFlow(serial uint64, dir Direction) gopacket.Flow {
 // lookup finds the packet's connection (n is its stream number),
 // starting a new one for a new stream, or for packets on a 4-tuple whose
 // connection was retired (Resumed).
-func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, fl *flow, n Number) (*Conn, Direction) {
+func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, fl *flow, n streamNumber) (*Conn, Direction) {
 	c := fl.conn
 	if c != nil && !n.New {
 		dir := ClientToServer
@@ -416,6 +406,9 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, fl *flow, n Num
 	fl.conn = c
 	c.flow4 = fl
 	t.conns = append(t.conns, c)
+	if !c.Resumed && t.opts.NewStream != nil {
+		t.opts.NewStream(c)
+	}
 	if t.opts.NewHandler != nil {
 		c.Handler = t.opts.NewHandler(c)
 	}

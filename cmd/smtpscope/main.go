@@ -59,7 +59,12 @@ Run "smtpscope analyze --help" for the analyze flags.
 // garbage more often as the heap nears it, and goes beyond it only when
 // the analysis really holds more (very many connections open at once).
 // Without it the heap grows to twice what is live before each collection.
-const softMemoryLimit = 48 << 20
+// Each worker beyond the first holds its own open connections and frame
+// batches, and gets workerMemory more.
+const (
+	softMemoryLimit = 48 << 20
+	workerMemory    = 16 << 20
+)
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -155,6 +160,10 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitError
 		}
 		ports = append(ports, uint16(p))
+	}
+	if f.workers > 1 && debug.SetMemoryLimit(-1) == softMemoryLimit {
+		// Set by main (not by GOMEMLIMIT): room for the other workers.
+		debug.SetMemoryLimit(softMemoryLimit + int64(f.workers-1)*workerMemory)
 	}
 	if f.cpuProfile != "" {
 		stop, err := startCPUProfile(f.cpuProfile)

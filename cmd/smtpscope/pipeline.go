@@ -127,23 +127,25 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, inp
 	}
 	var failed []connRef
 	var add func(*capture.Frame) error
-	var finish func() reassembly.Stats
+	// finish ends the analysis and returns the stage's counters and the
+	// first link-layer error (of the earliest frame).
+	var finish func() (reassembly.Stats, error)
 	if opts.workers > 1 {
 		run := newShardedRun(opts.workers, opts, factsOf)
 		collected := make(chan struct{})
 		go func() {
 			defer close(collected)
-			for rt := range run.out {
-				if b.Add(&rt.facts) {
-					failed = append(failed, rt.ref)
+			run.collect(func(fc *report.Facts) {
+				if b.Add(fc) {
+					failed = append(failed, refOf(fc.Conn, input))
 				}
-			}
+			})
 		}()
 		add = run.add
-		finish = func() reassembly.Stats {
+		finish = func() (reassembly.Stats, error) {
 			run.close()
 			<-collected
-			return run.stats()
+			return run.result()
 		}
 	} else {
 		tr := reassembly.NewTracker(reassembly.Options{
@@ -156,17 +158,23 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, inp
 				}
 			},
 		})
-		add = tr.Add
-		finish = func() reassembly.Stats {
+		var firstErr error
+		add = func(f *capture.Frame) error {
+			err := tr.Add(f)
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			return err
+		}
+		finish = func() (reassembly.Stats, error) {
 			tr.Close()
-			return tr.Stats()
+			return tr.Stats(), firstErr
 		}
 	}
 	inputs := make([]report.Input, len(files))
 	for i, f := range files {
 		inputs[i].Name = f.Info().Name
 	}
-	var linkErr error
 	var readErr error
 	n := 0
 	// One Frame for the whole loop: add is a function value, so the frame
@@ -192,11 +200,9 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, inp
 		if fr.Time.After(in.End) {
 			in.End = fr.Time
 		}
-		if err := add(fr); err != nil && linkErr == nil {
-			linkErr = err
-		}
+		add(fr)
 	}
-	st := finish()
+	st, linkErr := finish()
 	for i, f := range files {
 		info := f.Info()
 		inputs[i].Format, inputs[i].Packets, inputs[i].Truncated = info.Format, info.Packets, info.Truncated

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -9,12 +10,15 @@ import (
 	"github.com/smtpscope/smtpscope/report"
 )
 
-// Sharded analysis (--workers N): the reading goroutine decodes and
-// numbers each frame (reassembly.Sharder) and hands it, copied, to the
-// worker that owns its connection; each worker runs its own Tracker and
-// SMTP decoders; one collector adds the connections to the report as the
-// workers retire them. The report does not depend on the order they come
-// in, so the output is the same as with one worker.
+// Sharded analysis (--workers N): the reading goroutine picks each
+// frame's worker by its connection (reassembly.Sharder, which reads the
+// addresses and ports without decoding common frames) and hands it,
+// copied, to that worker; each worker runs its own Tracker (decoding,
+// numbering its streams, TCP analysis, SMTP decoders); one collector turns
+// the workers' stream numbers into the capture's (reassembly.StreamNumbers)
+// and adds the connections to the report as the workers retire them. The
+// report does not depend on the order they come in, so the output is the
+// same as with one worker.
 
 const (
 	// batchFrames and batchBytes bound a batch of frames for one worker:
@@ -30,15 +34,17 @@ const (
 // capture time) when tick is set.
 type shardItem struct {
 	frame capture.Frame
-	num   reassembly.Number
 	tick  bool
 }
 
 // shardBatch is a run of items with their frames' bytes copied back to
 // back into buf, whose capacity never grows (the items point into it).
+// reached is the number of the last frame read when it was sent: once the
+// worker is through the batch, it has handled all its frames up to there.
 type shardBatch struct {
-	items []shardItem
-	buf   []byte
+	items   []shardItem
+	buf     []byte
+	reached int
 }
 
 func newShardBatch() *shardBatch {
@@ -47,11 +53,11 @@ func newShardBatch() *shardBatch {
 
 // add copies the frame into the batch; it reports false when the batch
 // has no room left for it.
-func (b *shardBatch) add(f *capture.Frame, n reassembly.Number) bool {
+func (b *shardBatch) add(f *capture.Frame) bool {
 	if len(b.items) == cap(b.items) {
 		return false
 	}
-	it := shardItem{frame: *f, num: n}
+	it := shardItem{frame: *f}
 	switch {
 	case len(f.Data) > cap(b.buf):
 		// Larger than any batch: a copy of its own (rare: snaplen > 512 KB).
@@ -83,32 +89,49 @@ func (b *shardBatch) reset() {
 	b.items, b.buf = b.items[:0], b.buf[:0]
 }
 
-// shardWorker is one worker: its Tracker, its queue and its free batches.
+// shardWorker is one worker: its Tracker, its queue and its free batches,
+// and the first link-layer error it met.
 type shardWorker struct {
-	tr      *reassembly.Tracker
-	queue   chan *shardBatch
-	free    chan *shardBatch
-	current *shardBatch
+	index    int
+	tr       *reassembly.Tracker
+	queue    chan *shardBatch
+	free     chan *shardBatch
+	current  *shardBatch
+	errFrame int
+	err      error
 }
 
-// retired is a connection a worker retired, on its way to the collector.
-type retired struct {
+// shardNews is what a worker tells the collector, in the worker's order:
+// a stream started (start), a connection retired (retired), or the worker
+// is through all its frames up to reached.
+type shardNews struct {
+	worker  int
+	start   int // first frame of a new stream (0: none)
+	retired *retiredConn
+	reached int // 0: none
+}
+
+// retiredConn is a connection a worker retired, with its report facts
+// (built by the worker); its stream number is still the worker's own.
+type retiredConn struct {
 	facts report.Facts
-	ref   connRef
+	conn  *reassembly.Conn
 }
 
 // shardedRun runs one source over n workers.
 type shardedRun struct {
 	sharder *reassembly.Sharder
 	workers []*shardWorker
-	out     chan retired
+	news    chan shardNews
 	wg      sync.WaitGroup
+	// read is the number of the last frame read.
+	read int
 }
 
 func newShardedRun(n int, opts pipelineOptions, facts func(*reassembly.Conn) report.Facts) *shardedRun {
-	r := &shardedRun{sharder: reassembly.NewSharder(n), out: make(chan retired, 256)}
-	for range n {
-		w := &shardWorker{queue: make(chan *shardBatch, batchesInFlight), free: make(chan *shardBatch, batchesInFlight+1)}
+	r := &shardedRun{sharder: reassembly.NewSharder(n), news: make(chan shardNews, 1024)}
+	for i := range n {
+		w := &shardWorker{index: i, queue: make(chan *shardBatch, batchesInFlight), free: make(chan *shardBatch, batchesInFlight+1)}
 		for range batchesInFlight + 1 {
 			w.free <- newShardBatch()
 		}
@@ -116,9 +139,9 @@ func newShardedRun(n int, opts pipelineOptions, facts func(*reassembly.Conn) rep
 		w.tr = reassembly.NewTracker(reassembly.Options{
 			ServerPorts: opts.serverPorts,
 			NewHandler:  newSMTPHandler,
+			NewStream:   func(c *reassembly.Conn) { r.news <- shardNews{worker: i, start: c.FirstFrame} },
 			Retire: func(c *reassembly.Conn) {
-				fc := facts(c)
-				r.out <- retired{facts: fc, ref: refOf(c, fc.Input)}
+				r.news <- shardNews{worker: i, retired: &retiredConn{facts: facts(c), conn: c}}
 			},
 		})
 		r.workers = append(r.workers, w)
@@ -138,42 +161,48 @@ func (r *shardedRun) work(w *shardWorker) {
 				w.tr.Tick(it.frame.Time)
 				continue
 			}
-			// The Sharder decoded the frame already: no error is left.
-			w.tr.AddNumbered(&it.frame, it.num)
+			if err := w.tr.Add(&it.frame); err != nil && w.err == nil {
+				w.errFrame, w.err = it.frame.Number, err
+			}
 		}
+		reached := b.reached
 		b.reset()
 		w.free <- b
+		r.news <- shardNews{worker: w.index, reached: reached}
 	}
 	w.tr.Close()
+	r.news <- shardNews{worker: w.index, reached: math.MaxInt}
 }
 
-// add hands one frame to its worker (and a tick to every worker when the
-// Sharder asks for one).
+// add hands one frame to its worker, and a tick to every worker when the
+// Sharder asks for one (sending every worker what it has, so that none
+// lags far behind in capture time).
 func (r *shardedRun) add(f *capture.Frame) error {
-	shard, n, ok, tick, err := r.sharder.Shard(f)
-	if ok {
-		w := r.workers[shard]
-		for !w.current.add(f, n) {
-			r.send(w)
-		}
+	r.read = f.Number
+	shard, tick := r.sharder.Shard(f)
+	w := r.workers[shard]
+	for !w.current.add(f) {
+		r.send(w)
 	}
 	if tick {
 		for _, w := range r.workers {
 			for !w.current.addTick(f.Time) {
 				r.send(w)
 			}
+			r.send(w)
 		}
 	}
-	return err
+	return nil
 }
 
 func (r *shardedRun) send(w *shardWorker) {
+	w.current.reached = r.read
 	w.queue <- w.current
 	w.current = <-w.free
 }
 
-// close flushes the batches and waits for the workers; the collector
-// channel closes when they are done.
+// close flushes the batches and waits for the workers; the news channel
+// closes when they are done.
 func (r *shardedRun) close() {
 	for _, w := range r.workers {
 		if len(w.current.items) > 0 {
@@ -182,17 +211,57 @@ func (r *shardedRun) close() {
 		close(w.queue)
 	}
 	r.wg.Wait()
-	close(r.out)
+	close(r.news)
 }
 
-// stats adds up the Sharder's and the Trackers' counters.
-func (r *shardedRun) stats() reassembly.Stats {
-	st := r.sharder.Stats()
+// collect numbers the retired connections as one Tracker would and hands
+// them to add, until the workers are done.
+func (r *shardedRun) collect(add func(*report.Facts)) {
+	numbers := reassembly.NewStreamNumbers(len(r.workers))
+	var waiting []shardNews
+	for news := range r.news {
+		switch {
+		case news.start > 0:
+			numbers.Start(news.worker, news.start)
+			continue
+		case news.retired != nil:
+			waiting = append(waiting, news)
+		default:
+			numbers.Reached(news.worker, news.reached)
+		}
+		kept := waiting[:0]
+		for _, n := range waiting {
+			global, ok := numbers.Number(n.worker, n.retired.conn.Stream)
+			if !ok {
+				kept = append(kept, n)
+				continue
+			}
+			n.retired.conn.Stream = global
+			add(&n.retired.facts)
+		}
+		clear(waiting[len(kept):])
+		waiting = kept
+	}
+}
+
+// result adds up the workers' counters and returns the link-layer error
+// of the earliest frame.
+func (r *shardedRun) result() (reassembly.Stats, error) {
+	var st reassembly.Stats
+	var err error
+	errFrame := 0
 	for _, w := range r.workers {
 		ws := w.tr.Stats()
+		st.Frames += ws.Frames
+		st.TCPFrames += ws.TCPFrames
+		st.OtherFrames += ws.OtherFrames
+		st.UnsupportedLink += ws.UnsupportedLink
 		st.Expired += ws.Expired
 		st.AckedHoles += ws.AckedHoles
 		st.Recovered += ws.Recovered
+		if w.err != nil && (err == nil || w.errFrame < errFrame) {
+			err, errFrame = w.err, w.errFrame
+		}
 	}
-	return st
+	return st, err
 }
