@@ -153,10 +153,11 @@ func (b *Builder) Finish(inputs []Input) (*Report, error) {
 
 // connStore keeps connections as JSON in a temporary file.
 type connStore struct {
-	f   *os.File
-	w   *bufio.Writer
-	off int64
-	buf []byte
+	f        *os.File
+	w        *bufio.Writer
+	off      int64
+	buf      []byte
+	unlinked bool // the file has no name left to remove
 }
 
 func newConnStore(dir string) (*connStore, error) {
@@ -164,7 +165,11 @@ func newConnStore(dir string) (*connStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &connStore{f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
+	// Where the system allows it (not Windows), the file goes from the
+	// directory at once and lives on through the open descriptor only, so
+	// that nothing is left behind if the program is killed.
+	unlinked := os.Remove(f.Name()) == nil
+	return &connStore{f: f, w: bufio.NewWriterSize(f, 1<<16), unlinked: unlinked}, nil
 }
 
 func (s *connStore) put(c *Connection, m *connMeta) error {
@@ -209,10 +214,11 @@ func (s *connStore) close() error {
 	if s == nil {
 		return nil
 	}
-	name := s.f.Name()
 	err := s.f.Close()
-	if rmErr := os.Remove(name); err == nil {
-		err = rmErr
+	if !s.unlinked {
+		if rmErr := os.Remove(s.f.Name()); err == nil {
+			err = rmErr
+		}
 	}
 	return err
 }
