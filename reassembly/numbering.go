@@ -10,6 +10,11 @@ package reassembly
 type numbering struct {
 	next  int
 	flows map[flowKey]*flow
+	// lastKey and last are the entry found for the previous packet (last
+	// nil: none): most packets follow one of the same 4-tuple, and
+	// comparing the 48-byte key costs less than hashing it.
+	lastKey flowKey
+	last    *flow
 }
 
 // flow is what is kept of a 4-tuple: its current stream, the first
@@ -32,12 +37,16 @@ func newNumbering() numbering { return numbering{flows: make(map[flowKey]*flow)}
 
 // flow returns the entry of 4-tuple k, made if new (fresh reports that).
 func (n *numbering) flow(k flowKey) (f *flow, fresh bool) {
+	if n.last != nil && k == n.lastKey {
+		return n.last, false
+	}
 	f = n.flows[k]
 	if f == nil {
 		f = &flow{}
 		n.flows[k] = f
 		fresh = true
 	}
+	n.lastKey, n.last = k, f
 	return f, fresh
 }
 
@@ -61,4 +70,9 @@ func (n *numbering) number(f *flow, fresh bool, side int, p *packet) streamNumbe
 
 // forget drops what is known of 4-tuple k: its next packet starts a new
 // stream.
-func (n *numbering) forget(k flowKey) { delete(n.flows, k) }
+func (n *numbering) forget(k flowKey) {
+	delete(n.flows, k)
+	if n.last != nil && k == n.lastKey {
+		n.last = nil
+	}
+}
