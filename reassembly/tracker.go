@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -116,6 +117,8 @@ type Conn struct {
 	// which the connection closed (FIN both ways or a RST), zero while open.
 	finSeen [2]bool
 	closed  time.Time
+	// lastNS is LastTime by unixNano, which Add compares per packet.
+	lastNS int64
 	// idleKey is the connection's key in Tracker.idle, never later than
 	// the time it is due to idle out or be retired (LastTime, plus the
 	// timeout); idleIndex its place there (-1: not queued).
@@ -131,6 +134,32 @@ func (c *Conn) due(o *Options) time.Time {
 	}
 	return c.LastTime.Add(o.IdleTimeout)
 }
+
+// unixToInternal is the number of seconds from year 1, from which package
+// time counts, to 1970.
+const unixToInternal = 62135596800
+
+// unixNano returns t as t.UnixNano does, but saturated, outside the years
+// 1678 to 2262, at math.MinInt64 or math.MaxInt64 (which no time inside
+// gives): the zero Time is one of those. So a time before or equal to
+// another is never greater by unixNano, and times that compare differently
+// by unixNano compare the same way as Times; only two saturated values can
+// hide an order, which the callers then ask of the Times.
+func unixNano(t time.Time) int64 {
+	// The seconds from year 1 order Times; t.Unix wraps round far from
+	// 1970, and adding back the offset undoes the wrap.
+	sec := t.Unix() + unixToInternal
+	switch {
+	case sec < math.MinInt64/1_000_000_000+unixToInternal:
+		return math.MinInt64
+	case sec > math.MaxInt64/1_000_000_000-1+unixToInternal:
+		return math.MaxInt64
+	}
+	return (sec-unixToInternal)*1e9 + int64(t.Nanosecond())
+}
+
+// saturated reports whether unixNano saturated to give ns.
+func saturated(ns int64) bool { return ns == math.MinInt64 || ns == math.MaxInt64 }
 
 // Health returns the connection's L4 summary.
 func (c *Conn) Health() Health { return c.Analyzer.Health() }
@@ -208,7 +237,11 @@ type Tracker struct {
 	// nextFlush is the capture time from which maybeFlush flushes again.
 	nextFlush time.Time
 	now       time.Time
-	stats     Stats
+	// nowNS and nextFlushNS are now and nextFlush by unixNano: the
+	// per-packet comparisons are of these, and of the Times only where
+	// unixNano saturated.
+	nowNS, nextFlushNS int64
+	stats              Stats
 	// made counts Conns ever made (a resumed stream is a new Conn under
 	// an old number), which names each Conn's flows in gopacket.
 	made uint64
@@ -244,6 +277,7 @@ func NewTracker(opts Options) *Tracker {
 	t := &Tracker{opts: opts, dec: newDecoder(), num: newNumbering(),
 		ctx:       new(frameContext),
 		nextFlush: time.Time{}.Add(flushEvery)}
+	t.nowNS, t.nextFlushNS = unixNano(t.now), unixNano(t.nextFlush)
 	t.assembler = gpr.NewAssembler(gpr.NewStreamPool(&streamFactory{t}))
 	t.assembler.MaxBufferedPagesPerConnection = opts.MaxPagesPerConnection
 	t.assembler.MaxBufferedPagesTotal = opts.MaxPagesTotal
@@ -279,8 +313,9 @@ func (t *Tracker) Add(f *capture.Frame) error {
 		t.stats.UnsupportedLink++
 		return fmt.Errorf("frame %d: %w", f.Number, err)
 	}
-	if f.Time.After(t.now) {
-		t.now = f.Time
+	ns := unixNano(f.Time)
+	if ns > t.nowNS || ns == t.nowNS && saturated(ns) && f.Time.After(t.now) {
+		t.now, t.nowNS = f.Time, ns
 	}
 	if !ok {
 		t.stats.OtherFrames++
@@ -292,19 +327,25 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	k, side := keyOf(p.src, p.dst)
 	fl, fresh := t.num.flow(k)
 	n := t.num.number(fl, fresh, side, &p)
-	c, dir := t.lookup(&p, f, k, fl, n)
+	c, dir := t.lookup(&p, f, k, fl, n, ns)
 	c.Packets++
-	c.LastFrame, c.LastTime = f.Number, f.Time
+	// idleKey is never later than the due time (LastTime plus the
+	// timeout), so it can only need moving sooner if the packet is earlier
+	// than the last one or if it closes the connection (a shorter timeout).
+	recheck := ns < c.lastNS || ns == c.lastNS && saturated(ns) && f.Time.Before(c.LastTime)
+	c.LastFrame, c.LastTime, c.lastNS = f.Number, f.Time, ns
 	if tcp.FIN {
 		c.finSeen[dir] = true
 	}
 	if c.closed.IsZero() && (tcp.RST || c.finSeen[0] && c.finSeen[1]) {
 		c.closed = f.Time
+		recheck = true
 	}
-	if d := c.due(&t.opts); c.idleIndex >= 0 && d.Before(c.idleKey) {
-		// Closed just now (retired sooner), or capture time went backwards.
-		c.idleKey = d
-		heap.Fix(&t.idle, c.idleIndex)
+	if recheck && c.idleIndex >= 0 {
+		if d := c.due(&t.opts); d.Before(c.idleKey) {
+			c.idleKey = d
+			heap.Fix(&t.idle, c.idleIndex)
+		}
 	}
 
 	seg := p.segment(f.Number, f.Time, t.sack[:0])
@@ -376,7 +417,7 @@ func streamFlow(serial uint64, dir Direction) gopacket.Flow {
 // lookup finds the packet's connection (n is its stream number),
 // starting a new one for a new stream, or for packets on a 4-tuple whose
 // connection was retired (Resumed).
-func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, fl *flow, n streamNumber) (*Conn, Direction) {
+func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, fl *flow, n streamNumber, ns int64) (*Conn, Direction) {
 	c := fl.conn
 	if c != nil && !n.New {
 		dir := ClientToServer
@@ -393,7 +434,7 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, fl *flow, n str
 			t.retire(c)
 		}
 	}
-	c = &Conn{Stream: n.Stream, Resumed: !n.New, key: k, FirstFrame: f.Number, FirstTime: f.Time, LastTime: f.Time}
+	c = &Conn{Stream: n.Stream, Resumed: !n.New, key: k, FirstFrame: f.Number, FirstTime: f.Time, LastTime: f.Time, lastNS: ns}
 	c.idleKey = c.due(&t.opts)
 	c.flow = [2]gopacket.Flow{streamFlow(t.made, ClientToServer), streamFlow(t.made, ServerToClient)}
 	t.made++
@@ -439,10 +480,12 @@ func (t *Tracker) orient(p *packet) (client, server netip.AddrPort) {
 
 // Tick tells the tracker that capture time has reached now even though no
 // packet arrived (live capture on a quiet link): buffered data that waited
-// too long is pushed out and idle connections end.
+// too long is pushed out and idle connections end. Capture time is wall
+// clock time: a monotonic clock reading in now is not used.
 func (t *Tracker) Tick(now time.Time) {
+	now = now.Round(0)
 	if now.After(t.now) {
-		t.now = now
+		t.now, t.nowNS = now, unixNano(now)
 	}
 	t.maybeFlush()
 }
@@ -450,10 +493,11 @@ func (t *Tracker) Tick(now time.Time) {
 // maybeFlush pushes out data that waited too long for a missing segment
 // and ends idle connections, both by capture time.
 func (t *Tracker) maybeFlush() {
-	if t.now.Before(t.nextFlush) {
+	if t.nowNS < t.nextFlushNS || t.nowNS == t.nextFlushNS && saturated(t.nowNS) && t.now.Before(t.nextFlush) {
 		return
 	}
 	t.nextFlush = t.now.Add(flushEvery)
+	t.nextFlushNS = unixNano(t.nextFlush)
 	t.flush(t.now.Add(-t.opts.GapWait), t.now.Add(-t.opts.IdleTimeout))
 	// An idle connection's handler is ended (and frees its buffers), but
 	// the 4-tuple keeps its stream number: Wireshark never expires a
