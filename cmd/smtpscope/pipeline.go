@@ -126,7 +126,7 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, inp
 		return fc
 	}
 	var failed []connRef
-	var add func(*capture.Frame) error
+	var add func(*capture.Frame)
 	// finish ends the analysis and returns the stage's counters and the
 	// first link-layer error (of the earliest frame).
 	var finish func() (reassembly.Stats, error)
@@ -159,12 +159,10 @@ func analyzeSource(src capture.Source, renumber bool, files []*capture.File, inp
 			},
 		})
 		var firstErr error
-		add = func(f *capture.Frame) error {
-			err := tr.Add(f)
-			if err != nil && firstErr == nil {
+		add = func(f *capture.Frame) {
+			if err := tr.Add(f); err != nil && firstErr == nil {
 				firstErr = err
 			}
-			return err
 		}
 		finish = func() (reassembly.Stats, error) {
 			tr.Close()

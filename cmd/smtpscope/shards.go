@@ -177,7 +177,7 @@ func (r *shardedRun) work(w *shardWorker) {
 // add hands one frame to its worker, and a tick to every worker when the
 // Sharder asks for one (sending every worker what it has, so that none
 // lags far behind in capture time).
-func (r *shardedRun) add(f *capture.Frame) error {
+func (r *shardedRun) add(f *capture.Frame) {
 	r.read = f.Number
 	shard, tick := r.sharder.Shard(f)
 	w := r.workers[shard]
@@ -192,7 +192,6 @@ func (r *shardedRun) add(f *capture.Frame) error {
 			r.send(w)
 		}
 	}
-	return nil
 }
 
 func (r *shardedRun) send(w *shardWorker) {
