@@ -74,3 +74,29 @@ func TestWorkersGiveTheSameReport(t *testing.T) {
 		t.Errorf("only %d captures were analysed", analysed)
 	}
 }
+
+// TestWorkersMerge checks --workers with several inputs, merged and not.
+func TestWorkersMerge(t *testing.T) {
+	names := []string{filepath.Join(repoRoot, "testdata/captures/zeek__smtp.pcap"),
+		filepath.Join(repoRoot, "testdata/scenarios/captures/healthy.pcapng"),
+		filepath.Join(repoRoot, "testdata/scenarios/captures/relay-stall.pcapng")}
+	for _, merge := range []bool{false, true} {
+		var want string
+		for _, workers := range []int{1, 3} {
+			rep, _, err := analyzeFiles(names, nil, pipelineOptions{serverPorts: []uint16{25}, merge: merge, workers: workers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			if err := rep.WriteJSON(&b); err != nil {
+				t.Fatal(err)
+			}
+			rep.Close()
+			if workers == 1 {
+				want = b.String()
+			} else if b.String() != want {
+				t.Errorf("merge %v: --workers %d report differs:\n%s", merge, workers, firstDiff(want, b.String()))
+			}
+		}
+	}
+}
