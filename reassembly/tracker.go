@@ -112,6 +112,7 @@ type Conn struct {
 	base   [2]uint32 // first sequence number seen per direction
 	holes  holes
 	pmtu   [2]pmtuWatch
+	tail   [2]streamTail
 	ended  bool
 	// finSeen records a FIN per direction; closed is the capture time at
 	// which the connection closed (FIN both ways or a RST), zero while open.
@@ -362,7 +363,13 @@ func (t *Tracker) Add(f *capture.Frame) error {
 		}
 		c.holes.observe(dir, tcp.Seq, tcp.SYN, len(tcp.Payload))
 		t.assemble(c, dir, tcp, f)
+		c.tail[dir].segment(tcp.Seq, seg.Len, seg.CapturedLen)
 		mark := Mark{Frame: f.Number, Time: f.Time}
+		if (tcp.FIN || tcp.RST) && c.tail[dir].closes(tcp.Seq+uint32(seg.Len)) {
+			// The snaplen cut the end of what this side sent before
+			// closing: say so before the close, not after it.
+			c.tellCut(dir, mark)
+		}
 		if tcp.FIN {
 			c.Handler.Control(EventFIN, dir, mark)
 		}
@@ -570,9 +577,60 @@ func (t *Tracker) end(c *Conn) {
 		heap.Remove(&t.idle, c.idleIndex)
 	}
 	if c.Handler != nil {
-		c.Handler.End(Mark{Frame: c.LastFrame, Time: c.LastTime})
+		mark := Mark{Frame: c.LastFrame, Time: c.LastTime}
+		for dir := range c.tail {
+			c.tellCut(Direction(dir), mark)
+		}
+		c.Handler.End(mark)
 	}
 }
+
+// tellCut hands the handler, as a gap, the bytes the snaplen cut from the
+// end of what side dir has sent: no later segment shows gopacket the hole
+// before the close or the end, so gopacket would tell it late or never.
+// When gopacket does report it later, the gap is not told twice.
+func (c *Conn) tellCut(dir Direction, at Mark) {
+	t := &c.tail[dir]
+	if t.cut <= 0 || c.Handler == nil || !c.holes.known[dir] {
+		return
+	}
+	if next := c.holes.start[dir] + c.holes.delivered[dir]; next != t.end-uint32(t.cut) {
+		// gopacket has not delivered up to the cut (a hole before it is
+		// still open) or has already skipped past it.
+		return
+	}
+	c.MissedBytes[dir] += int64(t.cut)
+	c.Handler.Gap(dir, t.cut, at)
+	t.told += t.cut
+	t.cut = 0
+}
+
+// streamTail follows the end of one direction's byte stream: how many
+// bytes of its furthest segment the snaplen cut, and how many cut bytes
+// were told ahead of gopacket.
+type streamTail struct {
+	end   uint32 // sequence number after the furthest segment
+	known bool
+	cut   int
+	told  int
+}
+
+// segment notes a segment of length n (from seq) of which captured bytes
+// are in the capture.
+func (s *streamTail) segment(seq uint32, n, captured int) {
+	if n == 0 {
+		return
+	}
+	end := seq + uint32(n)
+	if s.known && int32(end-s.end) <= 0 {
+		return // not beyond the furthest: a retransmission or reordering
+	}
+	s.end, s.known, s.cut = end, true, max(n-captured, 0)
+}
+
+// closes tells whether a FIN or RST whose sequence number (after its
+// data) is end comes right after the furthest segment.
+func (s *streamTail) closes(end uint32) bool { return s.known && end == s.end }
 
 // Close flushes all buffered data and ends every connection, and with
 // Options.Retire retires them all in stream order. Call it once after the
@@ -722,6 +780,12 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, _ gpr.AssemblerContext) {
 	dir := s.direction(d)
 	n, _ := sg.Lengths()
 	s.conn.holes.deliver(dir, n, skip)
+	if tail := &s.conn.tail[dir]; skip > 0 && tail.told > 0 {
+		// A gap told ahead (tellCut) is not told again.
+		told := min(tail.told, skip)
+		tail.told -= told
+		skip -= told
+	}
 	if skip > 0 {
 		s.conn.MissedBytes[dir] += int64(skip)
 	}
