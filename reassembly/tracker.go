@@ -365,11 +365,9 @@ func (t *Tracker) Add(f *capture.Frame) error {
 		t.assemble(c, dir, tcp, f)
 		c.tail[dir].segment(tcp.Seq, seg.Len, seg.CapturedLen)
 		mark := Mark{Frame: f.Number, Time: f.Time}
-		if (tcp.FIN || tcp.RST) && c.tail[dir].closes(tcp.Seq+uint32(seg.Len)) {
-			// The snaplen cut the end of what this side sent before
-			// closing: say so before the close, not after it.
-			c.tellCut(dir, mark)
-		}
+		// The snaplen cut the end of what this side has sent so far:
+		// say so now, before the other side's answer to it.
+		c.tellCut(dir, mark)
 		if tcp.FIN {
 			c.Handler.Control(EventFIN, dir, mark)
 		}
@@ -586,9 +584,11 @@ func (t *Tracker) end(c *Conn) {
 }
 
 // tellCut hands the handler, as a gap, the bytes the snaplen cut from the
-// end of what side dir has sent: no later segment shows gopacket the hole
-// before the close or the end, so gopacket would tell it late or never.
-// When gopacket does report it later, the gap is not told twice.
+// end of what side dir has sent so far, once gopacket has delivered all
+// before them: gopacket sees the hole only when a later segment of that
+// side comes (after the other side's answer to these bytes, or after the
+// close), or never. When gopacket does report it later, the gap is not
+// told twice.
 func (c *Conn) tellCut(dir Direction, at Mark) {
 	t := &c.tail[dir]
 	if t.cut <= 0 || c.Handler == nil || !c.holes.known[dir] {
@@ -627,10 +627,6 @@ func (s *streamTail) segment(seq uint32, n, captured int) {
 	}
 	s.end, s.known, s.cut = end, true, max(n-captured, 0)
 }
-
-// closes tells whether a FIN or RST whose sequence number (after its
-// data) is end comes right after the furthest segment.
-func (s *streamTail) closes(end uint32) bool { return s.known && end == s.end }
 
 // Close flushes all buffered data and ends every connection, and with
 // Options.Retire retires them all in stream order. Call it once after the

@@ -7,9 +7,9 @@ import (
 )
 
 // TestTrackerTellsSnaplenCutBeforeClose checks that bytes the snaplen cut
-// from the last segment a side sends reach the handler as a gap before
-// that side's FIN (and at the end when no FIN comes), once, however
-// gopacket reports the hole later.
+// from a segment reach the handler as a gap right after the segment's
+// captured bytes, so before the other side's answer and before the
+// sender's FIN, and once, however gopacket reports the hole later.
 func TestTrackerTellsSnaplenCutBeforeClose(t *testing.T) {
 	reply := "354 Go ahead. End your data with <CR><LF>.<CR><LF>\r\n" // 52 bytes
 	const keep = 30
@@ -22,7 +22,7 @@ func TestTrackerTellsSnaplenCutBeforeClose(t *testing.T) {
 			{seq: cISN + 1, ack: sISN + 1 + uint32(len(reply)), flags: "A", after: time.Second},
 			{fromServer: true, seq: sISN + 1 + uint32(len(reply)), ack: cISN + 1, flags: "FA", after: 2 * time.Second},
 			{seq: cISN + 1, ack: sISN + 2 + uint32(len(reply)), flags: "FA", after: 2 * time.Second},
-		}, []string{"data server→client", "gap server 22 at 6", "FIN server at 6", "end at 7"}},
+		}, []string{"data server→client", "gap server 22 at 4", "FIN server at 6", "end at 7"}},
 		{"capture ends after the cut reply", nil, []string{"data server→client", "gap server 22 at 4", "end at 4"}},
 	}
 	for _, tc := range cases {
