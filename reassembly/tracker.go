@@ -103,13 +103,12 @@ type Conn struct {
 	Resumed bool
 
 	key   flowKey
-	flow4 *flow            // the 4-tuple\'s entry in the Tracker\'s table
+	flow4 *flow            // the 4-tuple's entry in the Tracker's table
 	flow  [2]gopacket.Flow // gopacket's flow per direction (streamFlow)
 	// stream is gopacket's Stream of the connection, cut loose when the
 	// connection retires: gopacket keeps its connections until they idle
 	// out, and must not keep the Conn (and its handler) that long.
 	stream *stream
-	base   [2]uint32 // first sequence number seen per direction
 	holes  holes
 	pmtu   [2]pmtuWatch
 	tail   [2]streamTail
