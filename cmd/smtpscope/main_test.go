@@ -6,7 +6,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -171,20 +170,11 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
-// TestEveryCapture runs the analysis over every capture in testdata/:
+// TestEveryCapture runs the analysis over every capture in the test data:
 // none may crash; each ends with a report (exit 0/1) or, for damaged and
 // unsupported files, exit 2 with a one-line reason.
 func TestEveryCapture(t *testing.T) {
-	var files []string
-	for _, pat := range []string{"testdata/captures/*", "testdata/scenarios/captures/*.pcap*", "testdata/*.pcap*"} {
-		m, _ := filepath.Glob(filepath.Join(repoRoot, pat))
-		files = append(files, m...)
-	}
-	sort.Strings(files)
-	for _, f := range files {
-		if strings.HasSuffix(f, ".json") || strings.HasSuffix(f, ".md") || strings.Contains(f, ".golden.") {
-			continue
-		}
+	for _, f := range testCaptures(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			status := run([]string{"analyze", "--format", "json", f}, nil, &out, &errOut)

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
-
-	"github.com/smtpscope/smtpscope/report"
 )
 
 // TestWorkersGiveTheSameReport checks that sharding the analysis over
@@ -15,19 +10,7 @@ import (
 // and text reports with 2 and 3 workers equal those with one, byte for
 // byte, and so do the failing connections --evidence would cut.
 func TestWorkersGiveTheSameReport(t *testing.T) {
-	var files []string
-	for _, pat := range []string{"testdata/captures/*", "testdata/scenarios/captures/*", "capture/testdata/*"} {
-		m, _ := filepath.Glob(filepath.Join(repoRoot, pat))
-		for _, f := range m {
-			if !strings.HasSuffix(f, ".json") && !strings.HasSuffix(f, ".md") && !strings.HasSuffix(f, ".sh") {
-				files = append(files, f)
-			}
-		}
-	}
-	sort.Strings(files)
-	if len(files) < 20 {
-		t.Fatalf("found %d captures; the glob is wrong", len(files))
-	}
+	files := testCaptures(t)
 	render := func(t *testing.T, f string, workers int, redact bool) (string, []connRef, bool) {
 		opts := pipelineOptions{serverPorts: []uint16{25, 465, 587, 2525}, workers: workers, redact: redact}
 		rep, failed, err := analyzeFiles([]string{f}, nil, opts)
@@ -35,14 +18,7 @@ func TestWorkersGiveTheSameReport(t *testing.T) {
 			return err.Error(), nil, false
 		}
 		defer rep.Close()
-		var b bytes.Buffer
-		if err := rep.WriteJSON(&b); err != nil {
-			t.Fatal(err)
-		}
-		if err := rep.WriteText(&b, report.TextOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		return b.String(), failed, true
+		return renderReport(t, rep, "json", "text"), failed, true
 	}
 	analysed := 0
 	for _, f := range files {
@@ -87,15 +63,12 @@ func TestWorkersMerge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b bytes.Buffer
-			if err := rep.WriteJSON(&b); err != nil {
-				t.Fatal(err)
-			}
+			got := renderReport(t, rep, "json")
 			rep.Close()
 			if workers == 1 {
-				want = b.String()
-			} else if b.String() != want {
-				t.Errorf("merge %v: --workers %d report differs:\n%s", merge, workers, firstDiff(want, b.String()))
+				want = got
+			} else if got != want {
+				t.Errorf("merge %v: --workers %d report differs:\n%s", merge, workers, firstDiff(want, got))
 			}
 		}
 	}

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -17,41 +14,8 @@ import (
 // the same report held in memory, in every format, on every capture with
 // SMTP in testdata, and that the file is gone after Close.
 func TestSpilledReportIsTheSame(t *testing.T) {
-	var files []string
-	for _, pat := range []string{"testdata/captures/*.pcap*", "testdata/captures/*.cap", "testdata/scenarios/captures/*.pcap*"} {
-		m, _ := filepath.Glob(filepath.Join(repoRoot, pat))
-		for _, f := range m {
-			if !strings.HasSuffix(f, ".json") {
-				files = append(files, f)
-			}
-		}
-	}
-	sort.Strings(files)
-	if len(files) < 20 {
-		t.Fatalf("found %d captures; the glob is wrong", len(files))
-	}
-	render := func(rep *report.Report) map[string]string {
-		out := map[string]string{}
-		for _, format := range []string{"json", "text", "markdown", "html"} {
-			var b bytes.Buffer
-			var err error
-			switch format {
-			case "json":
-				err = rep.WriteJSON(&b)
-			case "text":
-				err = rep.WriteText(&b, report.TextOptions{})
-			case "markdown":
-				err = rep.WriteMarkdown(&b)
-			case "html":
-				err = rep.WriteHTML(&b)
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", format, err)
-			}
-			out[format] = b.String()
-		}
-		return out
-	}
+	files := testCaptures(t)
+	render := func(rep *report.Report) string { return renderReport(t, rep, "json", "text", "markdown", "html") }
 	tmp := t.TempDir()
 	spilled := 0
 	for _, f := range files {
@@ -73,11 +37,8 @@ func TestSpilledReportIsTheSame(t *testing.T) {
 					t.Errorf("report with MemoryConnections -1 holds its connections in memory")
 				}
 			}
-			want, got := render(mem), render(disk)
-			for format := range want {
-				if got[format] != want[format] {
-					t.Errorf("%s differs when the connections are in a file:\n%s", format, firstDiff(want[format], got[format]))
-				}
+			if want, got := render(mem), render(disk); got != want {
+				t.Errorf("report differs when the connections are in a file:\n%s", firstDiff(want, got))
 			}
 			if len(memFailed) != len(diskFailed) {
 				t.Errorf("failed connections: %d in memory, %d from the file", len(memFailed), len(diskFailed))
@@ -93,15 +54,4 @@ func TestSpilledReportIsTheSame(t *testing.T) {
 	if spilled == 0 {
 		t.Errorf("no capture had connections to keep in a file")
 	}
-}
-
-// firstDiff shows the first differing line of two texts.
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) && i < len(bl); i++ {
-		if al[i] != bl[i] {
-			return fmt.Sprintf("line %d:\n  want %s\n  got  %s", i+1, al[i], bl[i])
-		}
-	}
-	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
 }
