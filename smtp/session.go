@@ -1138,12 +1138,7 @@ func (d *Decoder) serverLine(raw []byte, m reassembly.Mark) {
 			d.anomalyf("malformed-reply", m.Frame, "a server line that is not a reply")
 			return
 		}
-		d.startReply(rl)
-		if rl.more {
-			s.state = serverReplyContinue
-			return
-		}
-		d.finishReply(m)
+		d.beginReply(rl, m)
 	case serverReplyContinue:
 		rl, ok := parseReplyLine(line)
 		if !ok {
@@ -1174,12 +1169,7 @@ func (d *Decoder) serverLine(raw []byte, m reassembly.Mark) {
 			d.cutReplyLine(rl)
 			return
 		}
-		d.startReply(rl)
-		if rl.more {
-			s.state = serverReplyContinue
-			return
-		}
-		d.finishReply(m)
+		d.beginReply(rl, m)
 	case serverCutReplyRest:
 		if rl, ok := parseReplyLine(line); ok {
 			d.cutReplyLine(rl)
@@ -1200,6 +1190,17 @@ func (d *Decoder) cutReplyLine(rl replyLine) {
 		// gap held none of the replies that follow.
 		s.state = serverReplyStart
 	}
+}
+
+// beginReply starts a reply at its first line and, if that is also its
+// last, finishes it; otherwise the lines that follow continue it.
+func (d *Decoder) beginReply(rl replyLine, m reassembly.Mark) {
+	d.startReply(rl)
+	if rl.more {
+		d.server.state = serverReplyContinue
+		return
+	}
+	d.finishReply(m)
 }
 
 // startReply begins assembling a reply from its first line.
