@@ -124,6 +124,8 @@ type Conn struct {
 	// timeout); idleIndex its place there (-1: not queued).
 	idleKey   time.Time
 	idleIndex int
+	// connIndex is the connection's place in Tracker.conns.
+	connIndex int
 }
 
 // due is when the connection idles out (or, closed, is retired) unless
@@ -228,6 +230,8 @@ type Tracker struct {
 	opts  Options
 	dec   *decoder
 	conns []*Conn
+	// dropped counts the places in conns that drop emptied (nil).
+	dropped int
 	// num numbers the streams and finds each 4-tuple's Conn; it
 	// remembers retired 4-tuples too.
 	num       numbering
@@ -289,7 +293,26 @@ func (t *Tracker) Stats() Stats { return t.stats }
 
 // Conns returns every connection seen so far and not forgotten, in
 // tcp.stream order.
-func (t *Tracker) Conns() []*Conn { return t.conns }
+func (t *Tracker) Conns() []*Conn {
+	t.compact()
+	return t.conns
+}
+
+// compact closes up the places dropped connections left in t.conns.
+func (t *Tracker) compact() {
+	if t.dropped == 0 {
+		return
+	}
+	kept := t.conns[:0]
+	for _, c := range t.conns {
+		if c != nil {
+			c.connIndex = len(kept)
+			kept = append(kept, c)
+		}
+	}
+	clear(t.conns[len(kept):])
+	t.conns, t.dropped = kept, 0
+}
 
 // Forget drops a connection the caller has finished with (ending it first
 // if it has not ended), so that a long live capture keeps memory only for
@@ -450,6 +473,7 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, fl *flow, n str
 	}
 	fl.conn = c
 	c.flow4 = fl
+	c.connIndex = len(t.conns)
 	t.conns = append(t.conns, c)
 	if !c.Resumed && t.opts.NewStream != nil {
 		t.opts.NewStream(c)
@@ -546,11 +570,11 @@ func (t *Tracker) drop(c *Conn) {
 	if c.stream != nil {
 		c.stream.conn, c.stream = nil, nil
 	}
-	// Open connections are few; most retire from near the front.
-	for i, x := range t.conns {
-		if x == c {
-			t.conns = append(t.conns[:i], t.conns[i+1:]...)
-			return
+	if i := c.connIndex; i < len(t.conns) && t.conns[i] == c {
+		t.conns[i] = nil
+		t.dropped++
+		if t.dropped > len(t.conns)/2 {
+			t.compact()
 		}
 	}
 }
@@ -639,6 +663,7 @@ func (t *Tracker) Close() {
 		}()
 		t.assembler.FlushAll()
 	}()
+	t.compact()
 	open := slices.Clone(t.conns)
 	sort.SliceStable(open, func(i, j int) bool { return open[i].Stream < open[j].Stream })
 	for _, c := range open {
