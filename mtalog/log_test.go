@@ -1,0 +1,222 @@
+package mtalog
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+var ref = time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+
+func read(t *testing.T, name string, opts Options) *Log {
+	t.Helper()
+	if opts.Reference.IsZero() {
+		opts.Reference = ref
+	}
+	l, err := ReadFile(name, opts)
+	if err != nil {
+		t.Fatalf("ReadFile(%s) = %v", name, err)
+	}
+	return l
+}
+
+func TestExchangeSeed(t *testing.T) {
+	for _, name := range []string{"testdata/exchange-seed.log", "testdata/exchange-seed.log.gz"} {
+		l := read(t, name, Options{})
+		if l.Format != FormatExchangeSend || len(l.Warnings) != 0 || len(l.Sessions) != 2 {
+			t.Fatalf("%s: format %s, %d sessions, warnings %q", name, l.Format, len(l.Sessions), l.Warnings)
+		}
+		s := l.Sessions[0]
+		if s.ID != "08CB3FF87FA34699" || s.Role != RoleClient || s.Local.Host != "exchsvr" || s.Local.Port != 20709 ||
+			s.Remote.Host != "relayhost" || s.Remote.Port != 25 {
+			t.Errorf("%s: session %+v", name, s)
+		}
+		want := []struct {
+			kind  EventKind
+			code  int
+			stage Stage
+		}{{EventCommand, 0, ""}, {EventReply, 250, StageRcpt}, {EventReply, 354, StageData}}
+		if len(s.Events) != len(want) {
+			t.Fatalf("%s: %d events, want %d", name, len(s.Events), len(want))
+		}
+		for i, w := range want {
+			e := s.Events[i]
+			code := 0
+			if e.Reply != nil {
+				code = e.Reply.Code
+			}
+			if e.Kind != w.kind || code != w.code || e.Stage != w.stage || (e.Kind == EventReply) != e.Remote {
+				t.Errorf("%s: event %d = %s %d %s remote %v, want %v", name, i, e.Kind, code, e.Stage, e.Remote, w)
+			}
+		}
+		if got := s.Events[2].Reply.Text; got != `Enter mail, end with "."  on a line by itself.` {
+			t.Errorf("%s: 354 text %q", name, got)
+		}
+		if s.Events[2].Line.Number != 8 || !s.End.Equal(time.Date(2009, 1, 8, 22, 36, 19, 589e6, time.UTC)) {
+			t.Errorf("%s: line %d, end %v", name, s.Events[2].Line.Number, s.End)
+		}
+		if l.Compression == "" && strings.HasSuffix(name, ".gz") {
+			t.Errorf("%s: compression not reported", name)
+		}
+	}
+}
+
+func TestExchangeBrokenLines(t *testing.T) {
+	l := read(t, "testdata/exchange-broken.log", Options{})
+	if l.Format != FormatExchangeReceive {
+		t.Fatalf("format %s", l.Format)
+	}
+	if len(l.Warnings) != 2 || !strings.Contains(l.Warnings[0], "exchange-broken.log:6: broken CSV record") ||
+		!strings.Contains(l.Warnings[1], ":7: bad date-time") {
+		t.Errorf("warnings %q", l.Warnings)
+	}
+	if len(l.Sessions) != 1 {
+		t.Fatalf("%d sessions", len(l.Sessions))
+	}
+	s := l.Sessions[0]
+	if s.Role != RoleServer || s.Local.String() != "10.0.0.5:25" || s.Remote.String() != "10.0.0.9:51000" {
+		t.Errorf("endpoints %v %v role %s", s.Local, s.Remote, s.Role)
+	}
+	var kinds []string
+	for _, e := range s.Events {
+		kinds = append(kinds, string(e.Kind))
+	}
+	if got := strings.Join(kinds, " "); got != "connect reply command reply disconnect" {
+		t.Errorf("events %s", got)
+	}
+	if e := s.Events[3]; e.Reply == nil || e.Reply.Enhanced != "2.1.0" || e.Remote || e.Stage != StageMail {
+		t.Errorf("250 event %+v", e)
+	}
+}
+
+func TestPostfixMaillog(t *testing.T) {
+	for _, name := range []string{"testdata/postfix-relay-stall.maillog", "testdata/postfix-relay-stall.maillog.zst"} {
+		l := read(t, name, Options{})
+		if l.Format != FormatPostfix || len(l.Warnings) != 0 || l.Lines != 17 {
+			t.Fatalf("%s: format %s, %d lines, warnings %q", name, l.Format, l.Lines, l.Warnings)
+		}
+		if len(l.Sessions) != 4 {
+			t.Fatalf("%s: %d sessions, want 4", name, len(l.Sessions))
+		}
+		probe, in, sent, stalled := l.Sessions[0], l.Sessions[1], l.Sessions[2], l.Sessions[3]
+		if probe.Role != RoleServer || probe.Events[1].Stage != StageConnect {
+			t.Errorf("%s: probe session %+v", name, probe)
+		}
+		if in.Role != RoleServer || in.Remote.String() != "127.0.0.1:40001" || len(in.QueueIDs) != 2 || len(in.MessageIDs) != 2 {
+			t.Errorf("%s: smtpd session %+v", name, in)
+		}
+		if sent.Role != RoleClient || sent.Remote.String() != "127.0.0.2:25" || sent.Remote.Host != "127.0.0.2" {
+			t.Errorf("%s: smtp session %+v", name, sent)
+		}
+		e := stalled.Events[len(stalled.Events)-1]
+		if e.Kind != EventDelivery || e.Status != "deferred" || e.Stage != StageEndOfData || e.Reply != nil {
+			t.Errorf("%s: deferred event %+v", name, e)
+		}
+		// delays=…/0/10: the connection started 10 s before the line.
+		if d := stalled.End.Sub(stalled.Start); d != 10*time.Second {
+			t.Errorf("%s: session lasts %v, want 10s", name, d)
+		}
+		if stalled.Start.Year() != 2026 || stalled.Start.Location() != time.UTC {
+			t.Errorf("%s: start %v", name, stalled.Start)
+		}
+	}
+}
+
+func TestPostfixSyslog(t *testing.T) {
+	l := read(t, "testdata/postfix-syslog.log", Options{})
+	if l.Format != FormatPostfix || len(l.Warnings) != 0 {
+		t.Fatalf("format %s warnings %q", l.Format, l.Warnings)
+	}
+	if len(l.Sessions) != 4 {
+		for _, s := range l.Sessions {
+			t.Logf("%s %s %v", s.Role, s.ID, s.Remote)
+		}
+		t.Fatalf("%d sessions, want 4 (smtpd, smtp with conn_use=2, smtp anew, refused connect)", len(l.Sessions))
+	}
+	in, out, out2, refused := l.Sessions[0], l.Sessions[1], l.Sessions[2], l.Sessions[3]
+	if in.Remote.String() != "192.0.2.10:40001" || in.Remote.Host != "client.example.test" ||
+		in.QueueIDs[0] != "4QxY1z2abcz" || in.MessageIDs[0] != "<m1@client.example.test>" {
+		t.Errorf("smtpd session %+v", in)
+	}
+	rej := in.Events[2]
+	if rej.Kind != EventReply || rej.Reply.Code != 550 || rej.Reply.Enhanced != "5.1.1" || rej.Stage != StageRcpt ||
+		strings.Contains(rej.Reply.Text, "from=") {
+		t.Errorf("reject event %+v %+v", rej, rej.Reply)
+	}
+	if got := in.Start; !got.Equal(time.Date(2026, 12, 1, 21, 28, 9, 201311000, time.UTC)) {
+		t.Errorf("start %v (the +01:00 offset must be kept)", got)
+	}
+	if len(out.Events) != 2 || out.QueuedAs[0] != "9F8E7D6C5B" {
+		t.Errorf("smtp session with reuse: %d events, queued as %v", len(out.Events), out.QueuedAs)
+	}
+	d := out.Events[0]
+	if d.Status != "deferred" || d.Reply == nil || d.Reply.Code != 452 || d.Reply.Enhanced != "4.3.1" || d.Stage != StageEndOfData ||
+		d.Reply.Text != "Insufficient system storage" || !d.Remote {
+		t.Errorf("452 delivery %+v %+v", d, d.Reply)
+	}
+	if e := out2.Events[0]; e.Stage != StageBody || e.Reply != nil {
+		t.Errorf("lost connection %+v", e)
+	}
+	if refused.Remote.String() != "198.51.100.8:25" || len(refused.Events) != 2 || refused.Events[1].Stage != StageConnect {
+		t.Errorf("refused %+v", refused)
+	}
+}
+
+func TestSyslogYear(t *testing.T) {
+	tests := []struct {
+		line string
+		ref  time.Time
+		want time.Time
+	}{
+		{"Dec 31 23:59:59 h postfix/smtp[1]: x", time.Date(2027, 1, 1, 0, 5, 0, 0, time.UTC), time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{"Jan  1 00:00:01 h postfix/smtp[1]: x", time.Date(2027, 1, 1, 0, 5, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 1, 0, time.UTC)},
+		{"Dec 01 22:28:09.5 h postfix/smtp[1]: x", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 22, 28, 9, 5e8, time.UTC)},
+	}
+	for _, tt := range tests {
+		got, rest, ok := parseSyslogPrefix(tt.line, time.UTC, tt.ref)
+		if !ok || !got.Equal(tt.want) || rest != "postfix/smtp[1]: x" {
+			t.Errorf("parseSyslogPrefix(%q) = %v %q %v, want %v", tt.line, got, rest, ok, tt.want)
+		}
+	}
+	berlin := time.FixedZone("CET", 3600)
+	got, _, _ := parseSyslogPrefix("Dec  1 22:28:09 h postfix/smtp[1]: x", berlin, ref)
+	if !got.Equal(time.Date(2026, 12, 1, 21, 28, 9, 0, time.UTC)) {
+		t.Errorf("in CET: %v", got)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name, file string
+		want       error
+	}{
+		{"unknown", "testdata/unknown.txt", ErrUnknownFormat},
+		{"binary", "testdata/binary.bin", ErrUnknownFormat},
+	}
+	for _, tt := range tests {
+		_, err := ReadFile(tt.file, Options{})
+		if !errors.Is(err, tt.want) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), tt.file) {
+			t.Errorf("%s: err = %v, want one line naming the file, wrapping %v", tt.name, err, tt.want)
+		}
+	}
+	if _, err := Read("empty", strings.NewReader("\n\n"), Options{}); !errors.Is(err, ErrEmpty) {
+		t.Errorf("empty: %v", err)
+	}
+	// A truncated gzip file: what was read is kept, the cut is a warning.
+	data, _ := os.ReadFile("testdata/exchange-seed.log.gz")
+	l, err := Read("cut.gz", strings.NewReader(string(data[:len(data)-12])), Options{})
+	if err != nil || len(l.Warnings) == 0 || !strings.Contains(l.Warnings[len(l.Warnings)-1], "reading stopped") {
+		t.Errorf("cut gzip: %v, %+v", err, l)
+	}
+}
+
+func TestLongLine(t *testing.T) {
+	in := "Dec  1 22:28:09 h postfix/smtpd[1]: connect from a[192.0.2.1]:5\n" +
+		"Dec  1 22:28:09 h postfix/smtpd[1]: " + strings.Repeat("x", MaxLineLength+10) + "\n"
+	l, err := Read("long", strings.NewReader(in), Options{Reference: ref})
+	if err != nil || len(l.Warnings) != 1 || !strings.Contains(l.Warnings[0], "long:2: line longer") || len(l.Sessions) != 1 {
+		t.Errorf("long line: %v %q", err, l.Warnings)
+	}
+}
