@@ -1,0 +1,185 @@
+package tlsrecord
+
+import "github.com/smtpscope/smtpscope/reassembly"
+
+// maxAlertRecord is the longest TLS 1.3 protected record that is too short
+// for a Finished and holds an alert: 2 bytes of alert, the inner content
+// type and a 16-byte AEAD tag (RFC 8446 §5.2) make 19; a little padding is
+// allowed. The shortest Finished record is 4 + 32 + 1 + 8 = 45 bytes
+// (SHA-256, an 8-byte CCM tag).
+const maxAlertRecord = 24
+
+// hsState is how far the handshake went.
+type hsState int
+
+const (
+	// hsIdle: no ClientHello yet.
+	hsIdle hsState = iota
+	// hsClientHello: a ClientHello was sent; the ServerHello is awaited.
+	hsClientHello
+	// hsRetry: a HelloRetryRequest was sent; the second ClientHello is
+	// awaited (RFC 8446 §4.1.4).
+	hsRetry
+	// hsNegotiated: the ServerHello chose version and suite; each side's
+	// Finished is awaited.
+	hsNegotiated
+	// hsEstablished: both sides finished; records carry application data.
+	hsEstablished
+	// hsEnded: the handshake ended without completing (Facts.Ending says
+	// how).
+	hsEnded
+)
+
+// eventKind is what moves the handshake.
+type eventKind int
+
+const (
+	evClientHello eventKind = iota
+	evServerHello
+	evRetryRequest
+	evChangeCipherSpec
+	// evProtected: a protected record, or clear application data.
+	evProtected
+	evAlert
+	// evNotTLS: a side's first bytes were not a record.
+	evNotTLS
+	evGap
+	evFIN
+	evRST
+	evEnd
+)
+
+// event is one input of the handshake state machine.
+type event struct {
+	kind  eventKind
+	dir   reassembly.Direction
+	at    reassembly.Mark
+	ch    *ClientHello
+	sh    *ServerHello
+	alert Alert
+	rec   Record
+}
+
+// open reports whether the handshake has not ended yet.
+func (s hsState) open() bool { return s < hsEstablished }
+
+// transition is the handshake's one transition function: every change of
+// c.state and of the facts it implies happens here.
+func (c *Conn) transition(ev event) {
+	f := &c.facts
+	switch ev.kind {
+	case evClientHello:
+		switch {
+		case f.ClientHello == nil:
+			f.ClientHello = ev.ch
+		case c.state == hsRetry && f.SecondClientHello == nil:
+			f.SecondClientHello = ev.ch
+		}
+		if c.state == hsIdle || c.state == hsRetry {
+			c.state = hsClientHello
+		}
+	case evRetryRequest:
+		if (c.state == hsClientHello || c.state == hsIdle) && f.HelloRetryRequest == nil {
+			f.HelloRetryRequest = ev.sh
+			c.state = hsRetry
+		}
+	case evServerHello:
+		// From hsIdle too: a capture that missed the ClientHello.
+		if (c.state == hsClientHello || c.state == hsIdle) && f.ServerHello == nil {
+			f.ServerHello = ev.sh
+			c.state = hsNegotiated
+		}
+	case evChangeCipherSpec:
+		if f.ChangeCipherSpec[ev.dir].Frame == 0 {
+			f.ChangeCipherSpec[ev.dir] = ev.at
+		}
+	case evAlert:
+		if len(f.Alerts) < maxAlerts {
+			f.Alerts = append(f.Alerts, ev.alert)
+		}
+		// A warning such as unrecognized_name does not end a TLS 1.2
+		// handshake (RFC 5246 §7.2.2); a fatal alert, a close_notify or an
+		// alert that cannot be read does.
+		a := ev.alert
+		if c.state.open() && (a.Level == 2 || a.Protected || a.Description == AlertCloseNotify) {
+			c.end(EndAlert, ev.dir, ev.at)
+		}
+	case evProtected:
+		c.protectedRecord(ev.rec)
+	case evNotTLS:
+		if c.state == hsIdle {
+			c.end(EndNotTLS, ev.dir, ev.at)
+		}
+	case evGap:
+		if c.state.open() && c.gapAt.Frame == 0 {
+			c.gapAt, c.gapDir = ev.at, ev.dir
+		}
+	case evFIN, evRST:
+		if c.state.open() {
+			e := EndFIN
+			if ev.kind == evRST {
+				e = EndRST
+			}
+			c.end(e, ev.dir, ev.at)
+		}
+	case evEnd:
+		switch {
+		case !c.state.open():
+		case c.gapAt.Frame != 0:
+			c.end(EndGap, c.gapDir, c.gapAt)
+		default:
+			c.end(EndCaptureEnd, ev.dir, ev.at)
+		}
+	}
+}
+
+// protectedRecord moves the handshake on a protected record (or clear
+// application data): each side's Finished is the first record it protects
+// (RFC 5246 §7.4.9; RFC 8446 §4.4.4, where the server's flight is several
+// protected messages ending with its Finished and the client's is its
+// Finished alone unless it sends a certificate).
+func (c *Conn) protectedRecord(r Record) {
+	f := &c.facts
+	d := r.Dir
+	switch c.state {
+	case hsNegotiated:
+		if f.Version() == VersionTLS13 {
+			if d == reassembly.ServerToClient {
+				if f.Finished[reassembly.ClientToServer].Frame == 0 {
+					f.Finished[d] = r.End
+				}
+				return
+			}
+			if f.Finished[d].Frame != 0 {
+				return
+			}
+			if r.Length <= maxAlertRecord {
+				c.end(EndProbableAlert, d, r.End)
+				return
+			}
+			f.Finished[d] = r.End
+			c.establish(d, r.End)
+			return
+		}
+		if f.Finished[d].Frame == 0 {
+			f.Finished[d] = r.End
+			if f.Finished[1-d].Frame != 0 {
+				c.establish(d, r.End)
+			}
+		}
+	case hsEstablished:
+		if f.FirstApplicationData[d].Frame == 0 {
+			f.FirstApplicationData[d] = r.Start
+		}
+	}
+}
+
+func (c *Conn) establish(d reassembly.Direction, at reassembly.Mark) {
+	c.state = hsEstablished
+	c.facts.Ending, c.facts.EndedBy, c.facts.EndedAt = EndComplete, d, at
+}
+
+func (c *Conn) end(e Ending, d reassembly.Direction, at reassembly.Mark) {
+	c.state = hsEnded
+	c.facts.Ending, c.facts.EndedBy, c.facts.EndedAt = e, d, at
+}
