@@ -122,44 +122,52 @@ func parseClientHello(body []byte) (*ClientHello, error) {
 			return nil, errMalformed
 		}
 		h.Extensions = append(h.Extensions, typ)
-		switch typ {
-		case extServerName: // RFC 6066 §3
-			var list cryptobyte.String
-			if !ext.ReadUint16LengthPrefixed(&list) {
-				return nil, errMalformed
-			}
-			for !list.Empty() {
-				var nameType uint8
-				var name cryptobyte.String
-				if !list.ReadUint8(&nameType) || !list.ReadUint16LengthPrefixed(&name) {
-					return nil, errMalformed
-				}
-				if nameType == 0 && h.ServerName == "" && isHostName(name) {
-					h.ServerName = string(name)
-				}
-			}
-		case extALPN: // RFC 7301 §3.1
-			alpn, err := readALPN(ext)
-			if err != nil {
-				return nil, err
-			}
-			h.ALPN = alpn
-		case extSupportedVersions: // RFC 8446 §4.2.1
-			var list cryptobyte.String
-			if !ext.ReadUint8LengthPrefixed(&list) {
-				return nil, errMalformed
-			}
-			h.SupportedVersions = []uint16{}
-			for !list.Empty() {
-				var v uint16
-				if !list.ReadUint16(&v) {
-					return nil, errMalformed
-				}
-				h.SupportedVersions = append(h.SupportedVersions, v)
-			}
+		if err := h.readExtension(typ, ext); err != nil {
+			return nil, err
 		}
 	}
 	return h, nil
+}
+
+// readExtension reads one ClientHello extension this package keeps.
+func (h *ClientHello) readExtension(typ uint16, ext cryptobyte.String) error {
+	switch typ {
+	case extServerName: // RFC 6066 §3
+		var list cryptobyte.String
+		if !ext.ReadUint16LengthPrefixed(&list) {
+			return errMalformed
+		}
+		for !list.Empty() {
+			var nameType uint8
+			var name cryptobyte.String
+			if !list.ReadUint8(&nameType) || !list.ReadUint16LengthPrefixed(&name) {
+				return errMalformed
+			}
+			if nameType == 0 && h.ServerName == "" && isHostName(name) {
+				h.ServerName = string(name)
+			}
+		}
+	case extALPN: // RFC 7301 §3.1
+		alpn, err := readALPN(ext)
+		if err != nil {
+			return err
+		}
+		h.ALPN = alpn
+	case extSupportedVersions: // RFC 8446 §4.2.1
+		var list cryptobyte.String
+		if !ext.ReadUint8LengthPrefixed(&list) {
+			return errMalformed
+		}
+		h.SupportedVersions = []uint16{}
+		for !list.Empty() {
+			var v uint16
+			if !list.ReadUint16(&v) {
+				return errMalformed
+			}
+			h.SupportedVersions = append(h.SupportedVersions, v)
+		}
+	}
+	return nil
 }
 
 func readALPN(ext cryptobyte.String) ([]string, error) {

@@ -64,8 +64,42 @@ type event struct {
 func (s hsState) open() bool { return s < hsEstablished }
 
 // transition is the handshake's one transition function: every change of
-// c.state and of the facts it implies happens here.
+// c.state and of the facts it implies happens here or in the helpers it
+// calls for one kind of event (hello, protectedRecord, cut).
 func (c *Conn) transition(ev event) {
+	f := &c.facts
+	switch ev.kind {
+	case evClientHello, evRetryRequest, evServerHello:
+		c.hello(ev)
+	case evChangeCipherSpec:
+		if f.ChangeCipherSpec[ev.dir].Frame == 0 {
+			f.ChangeCipherSpec[ev.dir] = ev.at
+		}
+	case evAlert:
+		if len(f.Alerts) < maxAlerts {
+			f.Alerts = append(f.Alerts, ev.alert)
+		}
+		// A warning such as unrecognized_name does not end a TLS 1.2
+		// handshake (RFC 5246 §7.2.2); a fatal alert, a close_notify or an
+		// alert that cannot be read does.
+		if a := ev.alert; c.state.open() && (a.Level == 2 || a.Protected || a.Description == AlertCloseNotify) {
+			c.end(EndAlert, ev.dir, ev.at)
+		}
+	case evProtected:
+		c.protectedRecord(ev.rec)
+	case evNotTLS:
+		if c.state == hsIdle {
+			c.end(EndNotTLS, ev.dir, ev.at)
+		}
+	case evGap, evFIN, evRST, evEnd:
+		c.cut(ev)
+	}
+}
+
+// hello moves the handshake on a ClientHello, a HelloRetryRequest or a
+// ServerHello (RFC 8446 §4.1). A ServerHello is taken from hsIdle too: a
+// capture that missed the ClientHello.
+func (c *Conn) hello(ev event) {
 	f := &c.facts
 	switch ev.kind {
 	case evClientHello:
@@ -84,50 +118,33 @@ func (c *Conn) transition(ev event) {
 			c.state = hsRetry
 		}
 	case evServerHello:
-		// From hsIdle too: a capture that missed the ClientHello.
 		if (c.state == hsClientHello || c.state == hsIdle) && f.ServerHello == nil {
 			f.ServerHello = ev.sh
 			c.state = hsNegotiated
 		}
-	case evChangeCipherSpec:
-		if f.ChangeCipherSpec[ev.dir].Frame == 0 {
-			f.ChangeCipherSpec[ev.dir] = ev.at
-		}
-	case evAlert:
-		if len(f.Alerts) < maxAlerts {
-			f.Alerts = append(f.Alerts, ev.alert)
-		}
-		// A warning such as unrecognized_name does not end a TLS 1.2
-		// handshake (RFC 5246 §7.2.2); a fatal alert, a close_notify or an
-		// alert that cannot be read does.
-		a := ev.alert
-		if c.state.open() && (a.Level == 2 || a.Protected || a.Description == AlertCloseNotify) {
-			c.end(EndAlert, ev.dir, ev.at)
-		}
-	case evProtected:
-		c.protectedRecord(ev.rec)
-	case evNotTLS:
-		if c.state == hsIdle {
-			c.end(EndNotTLS, ev.dir, ev.at)
-		}
+	}
+}
+
+// cut ends an open handshake on a FIN, an RST or the end of the data; a
+// gap ends it only if nothing else does before the end (a gap hides bytes,
+// it does not stop the peers).
+func (c *Conn) cut(ev event) {
+	if !c.state.open() {
+		return
+	}
+	switch ev.kind {
 	case evGap:
-		if c.state.open() && c.gapAt.Frame == 0 {
+		if c.gapAt.Frame == 0 {
 			c.gapAt, c.gapDir = ev.at, ev.dir
 		}
-	case evFIN, evRST:
-		if c.state.open() {
-			e := EndFIN
-			if ev.kind == evRST {
-				e = EndRST
-			}
-			c.end(e, ev.dir, ev.at)
-		}
+	case evFIN:
+		c.end(EndFIN, ev.dir, ev.at)
+	case evRST:
+		c.end(EndRST, ev.dir, ev.at)
 	case evEnd:
-		switch {
-		case !c.state.open():
-		case c.gapAt.Frame != 0:
+		if c.gapAt.Frame != 0 {
 			c.end(EndGap, c.gapDir, c.gapAt)
-		default:
+		} else {
 			c.end(EndCaptureEnd, ev.dir, ev.at)
 		}
 	}
