@@ -1,0 +1,585 @@
+package smtp
+
+// The server side of the Decoder: replies, assembled and matched with requests.
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/smtpscope/smtpscope/reassembly"
+)
+
+// serverState says how the server's next bytes are to be read.
+type serverState int
+
+const (
+	// serverReplyStart: the next line begins a reply.
+	serverReplyStart serverState = iota
+	// serverReplyContinue: inside a multi-line reply, after "NNN-"
+	// (RFC 5321 §4.2.1).
+	serverReplyContinue
+	// serverResync: after a gap, lines are skipped until one parses as a
+	// reply line.
+	serverResync
+	// serverCutReply: after a gap that cut a multi-line reply, which was
+	// delivered with the lines before the gap: a first line with its code
+	// that continues it, or that ends it while nothing else awaits a
+	// reply, is its rest; any other reply line is read as in serverResync.
+	serverCutReply
+	// serverCutReplyRest: inside the rest of a cut multi-line reply: its
+	// lines are skipped up to its last.
+	serverCutReplyRest
+	// serverOpaque: TLS, or not SMTP: ignored.
+	serverOpaque
+)
+
+type serverSide struct {
+	state serverState
+	line  lineBuffer
+	// reply is the reply being assembled.
+	reply Reply
+	// ext collects EHLO keywords while reply answers EHLO or LHLO.
+	ext        []string
+	collectExt bool
+	// resynced is set when the reply began in serverResync: it is matched
+	// by its code rather than by position.
+	resynced bool
+	// last marks the server's last byte, for a partial reply.
+	last reassembly.Mark
+	// foreign counts lines that were not SMTP before detection.
+	foreign int
+	// seen counts the server's bytes.
+	seen int64
+}
+
+// classifyServer decides, on a server line seen while undecided, whether
+// the connection is SMTP. It reports whether the line is a reply line.
+func (d *Decoder) classifyServer(line []byte) bool {
+	rl, ok := parseReplyLine(line)
+	if !ok {
+		d.server.foreign++
+		if d.server.foreign >= detectMaxLines && (d.client.foreign >= detectMaxLines || d.firstClient == firstLineNone && d.server.foreign >= 2*detectMaxLines) {
+			d.notSMTP()
+		}
+		return false
+	}
+	d.detect = detectSMTP
+	if isGreetingCode(rl.code) && d.client.state == clientResync && d.clientGaps == 0 {
+		// The client's odd first lines came from the start of a session,
+		// not from the middle of one: read its next lines as commands.
+		d.client.state = clientCommand
+	}
+	return true
+}
+
+// serverData splits the server's bytes into lines.
+func (d *Decoder) serverData(p []byte, at reassembly.Marker) {
+	for off := 0; off < len(p); {
+		if d.server.state == serverOpaque {
+			return
+		}
+		line, n, ok := d.server.line.next(p[off:], d.opts.MaxLineLength)
+		if ok {
+			d.serverLine(line, at.Mark(off+n-1))
+			d.server.line.reset()
+		}
+		off += n
+	}
+}
+
+// serverLine is the server side's transition function: it reads one
+// complete reply line according to the server state.
+func (d *Decoder) serverLine(raw []byte, m reassembly.Mark) {
+	line := d.lineChecks(raw, &d.server.line, reassembly.ServerToClient, m)
+	if d.detect == detectUndecided && !d.classifyServer(line) {
+		return
+	}
+	s := &d.server
+	switch s.state {
+	case serverReplyStart, serverResync:
+		rl, ok := parseReplyLine(line)
+		if !ok {
+			if s.state == serverResync {
+				return
+			}
+			if enhancedLen(line) > 0 && len(d.queue) > 0 {
+				// A reply that lost its basic code but kept its enhanced
+				// one ("4.7.0 [IPTS04] ..."): the server answered, and the
+				// class is known (RFC 3463 §2).
+				d.anomalyf("malformed-reply", m.Frame, "a reply line without a reply code")
+				d.startReply(replyLine{text: line})
+				d.finishReply(m)
+				return
+			}
+			d.anomalyf("malformed-reply", m.Frame, "a server line that is not a reply")
+			return
+		}
+		d.beginReply(rl, m)
+	case serverReplyContinue:
+		rl, ok := parseReplyLine(line)
+		if !ok {
+			d.anomalyf("malformed-reply", m.Frame, "a line inside a multi-line reply without a reply code")
+			return
+		}
+		if rl.code != s.reply.Code {
+			d.anomalyf("reply-code-mismatch", m.Frame, "reply line %d continues reply %d (RFC 5321 §4.2.1)", rl.code, s.reply.Code)
+		}
+		s.reply.Lines++
+		if s.reply.Lines == d.opts.MaxReplyLines+1 {
+			d.anomalyf("reply-too-many-lines", m.Frame, "a reply of more than %d lines", d.opts.MaxReplyLines)
+		}
+		if s.collectExt && len(s.ext) < maxExtensions && len(rl.text) > 0 {
+			s.ext = append(s.ext, extensionName(rl.text))
+		}
+		if !rl.more {
+			d.finishReply(m)
+		}
+	case serverCutReply:
+		rl, ok := parseReplyLine(line)
+		if !ok {
+			return
+		}
+		if rl.code == s.reply.Code && (rl.more || len(d.queue) == 0) {
+			// The rest of the reply the gap cut: a continuation line, or
+			// a last line when nothing else awaits a reply.
+			d.cutReplyLine(rl)
+			return
+		}
+		d.beginReply(rl, m)
+	case serverCutReplyRest:
+		if rl, ok := parseReplyLine(line); ok {
+			d.cutReplyLine(rl)
+		}
+	}
+}
+
+// cutReplyLine skips a line of the rest of a multi-line reply delivered
+// when a gap cut it; an EHLO keyword on it still counts.
+func (d *Decoder) cutReplyLine(rl replyLine) {
+	s := &d.server
+	if s.collectExt && s.reply.Class() == 2 && len(d.s.Extensions) < maxExtensions && len(rl.text) > 0 {
+		d.s.Extensions = append(d.s.Extensions, extensionName(rl.text))
+	}
+	s.state = serverCutReplyRest
+	if !rl.more {
+		// The lines since the gap are whole and ended the reply: the
+		// gap held none of the replies that follow.
+		s.state = serverReplyStart
+	}
+}
+
+// beginReply starts a reply at its first line and, if that is also its
+// last, finishes it; otherwise the lines that follow continue it.
+func (d *Decoder) beginReply(rl replyLine, m reassembly.Mark) {
+	d.startReply(rl)
+	if rl.more {
+		d.server.state = serverReplyContinue
+		return
+	}
+	d.finishReply(m)
+}
+
+// startReply begins assembling a reply from its first line.
+func (d *Decoder) startReply(rl replyLine) {
+	s := &d.server
+	enh, text := splitEnhanced(rl.text)
+	s.resynced = s.state == serverResync || s.state == serverCutReply
+	s.reply = Reply{Code: rl.code, Enhanced: enh, Text: string(text), Lines: 1}
+	s.ext = s.ext[:0]
+	s.collectExt = false
+	if v, ok := d.nextVerb(rl.code); ok && (v == verbEHLO || v == verbLHLO) {
+		s.collectExt = true
+	}
+}
+
+// nextVerb returns the verb of the command a reply with this code will be
+// matched with, if it is a command.
+func (d *Decoder) nextVerb(code int) (verb, bool) {
+	q := d.queue
+	if len(q) > 0 && q[0].kind == pendingGreeting && !isGreetingCode(code) {
+		q = q[1:]
+	}
+	if len(q) == 0 || q[0].kind != pendingCommand {
+		return verbUnknown, false
+	}
+	return q[0].verb, true
+}
+
+// finishReply completes the reply being assembled; m marks its last line.
+func (d *Decoder) finishReply(m reassembly.Mark) {
+	s := &d.server
+	r := new(Reply)
+	*r = s.reply
+	r.Frame, r.Time = m.Frame, m.Time
+	s.state = serverReplyStart
+	d.deliverReply(r, s.resynced)
+}
+
+// deliverReply matches a complete reply with the oldest request awaiting
+// one (RFC 2920 §3).
+func (d *Decoder) deliverReply(r *Reply, resynced bool) {
+	if len(d.queue) > 0 && d.queue[0].kind == pendingGreeting {
+		d.queue = d.queue[1:]
+		if isGreetingCode(r.Code) {
+			if d.firstServer == firstReplyNone {
+				d.firstServer = firstReplyGreeting
+			}
+			d.s.Banner = r
+			d.pregreeted()
+			return
+		}
+		// The greeting came before the capture began.
+	}
+	if d.firstServer == firstReplyNone {
+		d.firstServer = firstReplyOther
+	}
+	if len(d.queue) == 0 {
+		d.answeredLine(r)
+	}
+	if len(d.queue) == 0 {
+		switch c := d.client.state; {
+		case r.Code == 354 && (c == clientBodyGap || d.dataHidden()):
+			// The reply to a DATA a client gap hid: what follows is a
+			// body (if it has not begun with the 354's first bytes).
+			d.anomalyf("unmatched-reply", r.Frame, "reply 354 answers a DATA the capture lost")
+			if len(d.s.Unmatched) < MaxUnmatchedReplies {
+				d.s.Unmatched = append(d.s.Unmatched, *r)
+			}
+			if c != clientBodyGap {
+				d.bodyAfterGap(-1, reassembly.Mark{Frame: r.Frame, Time: r.Time})
+			}
+		case c == clientBodyGap:
+			d.lostEndOfData(r, resynced)
+		case c == clientBody:
+			d.anomalyf("reply-during-body", r.Frame, "the server sent %d in the middle of the message body", r.Code)
+		default:
+			if d.firstServer != firstReplyOther || len(d.s.Commands) > 0 {
+				d.anomalyf("unmatched-reply", r.Frame, "reply %d answers no command", r.Code)
+				if len(d.s.Unmatched) < MaxUnmatchedReplies {
+					d.s.Unmatched = append(d.s.Unmatched, *r)
+				}
+			}
+		}
+		return
+	}
+	if d.queue[0].sent.After(r.Time) {
+		// The reply was complete before the oldest request awaiting one
+		// was sent, so it answers a request a client gap hid. (A reply a
+		// gap cut is delivered when reassembly reports the gap, with the
+		// server's next segment, after requests sent since.)
+		d.anomalyf("unmatched-reply", r.Frame, "reply %d came before the command it would answer: it answers one the capture lost", r.Code)
+		if len(d.s.Unmatched) < MaxUnmatchedReplies {
+			d.s.Unmatched = append(d.s.Unmatched, *r)
+		}
+		return
+	}
+	i := 0
+	if resynced {
+		if i = d.resyncIndex(r.Code); d.queue[i].sent.After(r.Time) {
+			i = 0
+		}
+		for _, e := range d.queue[:i] {
+			d.replyLost(e)
+		}
+	}
+	e := d.queue[i]
+	d.queue = d.queue[i+1:]
+	d.answer(e, r)
+}
+
+// pregreeted turns the lines a client sent before a greeting into the
+// commands the server reads them as (RFC 5321 §3.1: the client waits for
+// the greeting; Postfix's postscreen calls this PREGREET). They precede
+// every command recorded since, so they go in front of the lists.
+func (d *Decoder) pregreeted() {
+	pre := d.client.pregreet
+	d.client.pregreet = nil
+	if len(pre) == 0 {
+		return
+	}
+	d.anomalyf("pregreet", pre[0].Frame, "the client sent %d lines before the server's greeting", len(pre))
+	n := min(len(pre), d.opts.MaxCommands-len(d.s.Commands))
+	n = max(n, 0)
+	cmds := make([]Command, 0, n+len(d.s.Commands))
+	entries := make([]pending, 0, len(pre)+len(d.queue))
+	for i, m := range pre {
+		e := pending{kind: pendingCommand, verb: verbUnknown, cmd: -1, txn: -1, rcpt: -1, sent: m.Time}
+		if i < n {
+			cmds = append(cmds, Command{Verb: unknownVerb, Frame: m.Frame, Time: m.Time})
+			e.cmd = i
+		}
+		entries = append(entries, e)
+	}
+	for _, e := range d.queue {
+		if e.cmd >= 0 {
+			e.cmd += n
+		}
+		entries = append(entries, e)
+	}
+	if d.authCmd >= 0 {
+		d.authCmd += n
+	}
+	if d.client.blobCmd >= 0 {
+		d.client.blobCmd += n
+	}
+	d.s.Commands = append(cmds, d.s.Commands...)
+	d.queue = entries
+}
+
+// answer applies reply r to the request e it answers.
+func (d *Decoder) answer(e pending, r *Reply) {
+	switch e.kind {
+	case pendingAuthResponse:
+		d.authReply(r)
+		return
+	case pendingEndOfData:
+		d.finalReply(e.txn, e.rcpt, r)
+		return
+	}
+	if e.cmd >= 0 && e.verb != verbAUTH {
+		d.s.Commands[e.cmd].Reply = r
+	}
+	switch e.verb {
+	case verbEHLO, verbLHLO:
+		if r.Class() == 2 {
+			d.s.Extensions = append([]string(nil), d.server.ext...)
+		}
+	case verbMAIL:
+		if e.txn >= 0 {
+			d.s.Transactions[e.txn].MailReply = r
+			d.refused(e.txn, r)
+		}
+	case verbRCPT:
+		if e.txn >= 0 && e.rcpt >= 0 {
+			d.s.Transactions[e.txn].Rcpts[e.rcpt].Reply = r
+		}
+	case verbDATA:
+		if e.txn >= 0 {
+			d.s.Transactions[e.txn].DataReply = r
+		}
+		switch {
+		case r.Code == 354 && (d.client.state == clientDataWait || d.client.state == clientResync && d.clientGaps > 0):
+			if d.client.state == clientResync {
+				// DATA was sent before a client gap: the body began in it.
+				d.bodyAfterGap(e.txn, reassembly.Mark{Frame: r.Frame, Time: r.Time})
+				break
+			}
+			d.beginBody(e.txn, reassembly.Mark{Frame: r.Frame, Time: r.Time})
+		case r.Code == 354:
+			// The body began before the 354 (body-before-354).
+		default:
+			d.refused(e.txn, r)
+			if d.client.state == clientDataWait || d.client.state == clientBody && e.txn == d.cur {
+				// The server reads what follows as commands (RFC 5321
+				// §4.1.1.4 has no body without 354), and so do we.
+				d.client.state = clientCommand
+				if e.txn >= 0 && d.txns[e.txn].phase == txnBody {
+					d.txns[e.txn].phase = txnEnvelope
+					d.s.Transactions[e.txn].Method = ""
+				}
+			}
+		}
+	case verbBDAT:
+		switch {
+		case e.txn < 0:
+		case e.last:
+			d.finalReply(e.txn, -1, r)
+		default:
+			d.refused(e.txn, r)
+		}
+	case verbSTARTTLS:
+		if r.Code == 220 {
+			d.startTLS("starttls")
+		} else if d.client.state == clientStartTLS {
+			d.client.state = clientCommand // 454, 501...: the session stays in clear
+		}
+	case verbAUTH:
+		d.authReply(r)
+	case verbXEXCH50:
+		if d.client.state == clientBlobWait {
+			if r.Code == 354 {
+				d.client.state = clientBlob
+			} else {
+				d.client.state = clientCommand
+			}
+		}
+	}
+}
+
+// server354Begun reports whether the server's unfinished line is the start
+// of a 354 reply.
+func (d *Decoder) server354Begun() bool {
+	s := &d.server
+	if s.state != serverReplyStart && s.state != serverResync {
+		return false
+	}
+	rl, ok := parseReplyLine(s.line.buf)
+	return ok && rl.code == 354
+}
+
+// serverGap resynchronises the server side after lost bytes: any reply
+// awaited so far may have been among them.
+func (d *Decoder) serverGap() {
+	if d.server.state == serverOpaque {
+		return
+	}
+	d.serverGaps++
+	next := d.cutReply()
+	d.server.line.reset()
+	if d.server.state == serverOpaque {
+		return // the cut reply was STARTTLS's 220
+	}
+	d.server.state = next
+	for _, e := range d.queue {
+		if e.txn >= 0 {
+			d.s.Transactions[e.txn].Incomplete = true
+			if e.kind == pendingEndOfData || e.last {
+				d.txns[e.txn].replyLost = true
+			}
+		}
+	}
+}
+
+// cutReply handles the reply a server gap cut, and returns the server
+// state after the gap. A reply whose code was captured was sent, whatever
+// the gap hid of its text: a last line ("250 ...") ends it, and a
+// continuation line ("250-...") or a gap between the lines of a
+// multi-line reply leaves its last lines in the gap or after it. Either
+// way it is delivered now, Truncated, so that it answers its request and
+// the FIFO stays aligned; lines after the gap that continue it are then
+// skipped (serverCutReply). A code cut short ("25") is nothing.
+func (d *Decoder) cutReply() serverState {
+	s := &d.server
+	var line []byte
+	if s.line.pending() {
+		line = bytes.TrimSuffix(s.line.buf, []byte("\r"))
+	}
+	rl, ok := parseReplyLine(line)
+	switch s.state {
+	case serverReplyContinue:
+		if len(line) > 0 {
+			s.reply.Lines++
+		}
+		d.finishCutReply()
+		if ok && !rl.more {
+			return serverResync
+		}
+		return serverCutReply
+	case serverCutReplyRest:
+		if ok && !rl.more {
+			return serverResync // the reply ended just before the gap
+		}
+		return serverCutReply
+	case serverReplyStart, serverResync, serverCutReply:
+		if !ok {
+			if s.state == serverCutReply {
+				return serverCutReply
+			}
+			return serverResync
+		}
+		if s.state == serverCutReply && rl.code == s.reply.Code && (rl.more || len(d.queue) == 0) {
+			return serverCutReply // more of the reply cut before
+		}
+		if d.detect == detectUndecided && !d.classifyServer(line) {
+			return serverResync
+		}
+		d.startReply(rl)
+		d.finishCutReply()
+		if rl.more {
+			return serverCutReply
+		}
+	}
+	return serverResync
+}
+
+// finishCutReply delivers the reply being assembled, which a gap cut; it
+// ends at the server's last captured byte.
+func (d *Decoder) finishCutReply() {
+	s := &d.server
+	r := new(Reply)
+	*r = s.reply
+	r.Truncated = true
+	r.Frame, r.Time = s.last.Frame, s.last.Time
+	d.deliverReply(r, s.resynced)
+}
+
+// partialReply records a reply the server began and never finished.
+func (d *Decoder) partialReply(at reassembly.Mark) {
+	s := &d.server
+	var r Reply
+	switch {
+	case s.state == serverReplyContinue:
+		r = s.reply
+		if s.line.pending() {
+			r.Lines++
+		}
+	case s.state == serverCutReply && s.line.pending() && len(d.queue) == 0:
+		return // the rest of the reply a gap cut, already delivered
+	case (s.state == serverReplyStart || s.state == serverResync || s.state == serverCutReply) && s.line.pending():
+		var ok bool
+		if r, ok = parsePartialReply(s.line.buf); !ok {
+			d.anomalyf("unterminated-reply-line", at.Frame, "the server's last line never ended with CRLF and is not a reply")
+			return
+		}
+	default:
+		return
+	}
+	r.Partial = true
+	r.Frame, r.Time = s.last.Frame, s.last.Time
+	if r.Frame == 0 && r.Time.IsZero() {
+		r.Frame, r.Time = at.Frame, at.Time
+	}
+	d.anomalyf("partial-reply", r.Frame, "the server's reply %d never ended with CRLF", r.Code)
+	if len(d.queue) == 0 {
+		return
+	}
+	e := d.queue[0]
+	switch {
+	case e.kind == pendingGreeting:
+		d.s.Banner = &r
+	case e.kind == pendingEndOfData || e.last:
+		if e.txn >= 0 {
+			d.s.Transactions[e.txn].PartialReply = &r
+		}
+		if e.cmd >= 0 {
+			d.s.Commands[e.cmd].Reply = &r
+		}
+	case e.kind == pendingAuthResponse || e.verb == verbAUTH:
+		if d.authCmd >= 0 {
+			d.s.Commands[d.authCmd].Reply = &r
+		}
+	case e.cmd >= 0:
+		d.s.Commands[e.cmd].Reply = &r
+	}
+}
+
+// parsePartialReply reads the start of a reply line cut short: the code if
+// its three digits arrived, and whatever text followed.
+func parsePartialReply(b []byte) (Reply, bool) {
+	b = bytes.TrimSuffix(b, []byte("\r"))
+	if len(b) == 0 || b[0] < '2' || b[0] > '5' {
+		return Reply{}, false
+	}
+	if rl, ok := parseReplyLine(b); ok {
+		enh, text := splitEnhanced(rl.text)
+		return Reply{Code: rl.code, Enhanced: enh, Text: string(text), Lines: 1}, true
+	}
+	for _, c := range b[:min(len(b), 3)] {
+		if !isDigit(c) {
+			return Reply{}, false
+		}
+	}
+	return Reply{Lines: 1}, true // "25": a code cut short
+}
+
+// extensionName formats an EHLO keyword line: the keyword in upper case
+// (RFC 5321 §4.1.1.1: keywords are case-insensitive), its parameters as
+// sent.
+func extensionName(text []byte) string {
+	kw, params, found := bytes.Cut(text, []byte(" "))
+	s := strings.ToUpper(string(kw))
+	if found {
+		s += " " + string(params)
+	}
+	return s
+}

@@ -1,0 +1,506 @@
+package smtp
+
+// Mail transactions (RFC 5321 §3.3): their phases, bodies and outcomes.
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/smtpscope/smtpscope/reassembly"
+)
+
+// txnPhase is where a transaction stands.
+type txnPhase int
+
+const (
+	// txnEnvelope: MAIL (and RCPTs) sent, no body yet.
+	txnEnvelope txnPhase = iota
+	// txnBody: the body is on its way (DATA after 354, or BDAT chunks
+	// before LAST).
+	txnBody
+	// txnAwaitReply: end-of-data (or BDAT LAST) sent; the final reply is
+	// awaited.
+	txnAwaitReply
+	// txnReplied: the final reply came.
+	txnReplied
+	// txnAbandoned: the client reset it (RSET, or a new MAIL) before its
+	// end.
+	txnAbandoned
+)
+
+// txnTrack is the decoder's own record of a transaction, beside
+// Session.Transactions (same index).
+type txnTrack struct {
+	phase txnPhase
+	// refusal is the first 4xx/5xx reply to MAIL, DATA or a BDAT chunk.
+	refusal *Reply
+	// endSet is set once Ended/EndFrame/EndTime hold the first end event.
+	endSet bool
+	// replyLost is set when a server gap may have hidden the final reply.
+	replyLost bool
+	// bytesLost is set when a client gap fell inside the transaction
+	// where it may have held the transaction's end (an end-of-data, a
+	// BDAT ... LAST, a RSET): without a final reply, the outcome is then
+	// unknown rather than aborted.
+	bytesLost bool
+	// awaiting counts end-of-data replies still expected (LMTP: several).
+	awaiting int
+}
+
+// newTransaction appends a transaction and returns its index, or -1 beyond
+// MaxTransactions.
+func (d *Decoder) newTransaction(t Transaction, frame int) int {
+	if len(d.s.Transactions) >= d.opts.MaxTransactions {
+		d.anomalyOnce("too-many-transactions", frame, fmt.Sprintf("more than %d mail transactions; later ones are not listed", d.opts.MaxTransactions))
+		return -1
+	}
+	d.s.Transactions = append(d.s.Transactions, t)
+	d.txns = append(d.txns, txnTrack{})
+	return len(d.s.Transactions) - 1
+}
+
+// beginTransaction starts the transaction of a MAIL command (RFC 5321
+// §3.3).
+func (d *Decoder) beginTransaction(c command, m reassembly.Mark) int {
+	if d.cur >= 0 {
+		if tr := &d.txns[d.cur]; tr.phase == txnEnvelope || tr.phase == txnBody {
+			if r := d.s.Transactions[d.cur].MailReply; r == nil || r.Class() == 2 {
+				d.anomalyf("nested-mail-transaction", m.Frame, "MAIL while the previous transaction was open")
+			}
+			d.abandon(m)
+		}
+	}
+	t := Transaction{MailFrom: c.path, MailFromTruncated: c.pathTruncated, SizeParam: c.size, BodyParam: c.body,
+		MailFrame: m.Frame, MailTime: m.Time, Incomplete: c.truncated}
+	d.cur = d.newTransaction(t, m.Frame)
+	return d.cur
+}
+
+// synthesisAllowed says whether a transaction may be created for a RCPT,
+// a body or an end-of-data whose MAIL the capture did not show: only when
+// a gap or a mid-stream start can explain the missing MAIL.
+func (d *Decoder) synthesisAllowed() bool {
+	if d.clientGaps > 0 || d.serverGaps > 0 {
+		return true
+	}
+	switch d.firstServer {
+	case firstReplyGreeting:
+		return false
+	case firstReplyOther:
+		return true
+	}
+	return d.firstClient != firstLineOpener
+}
+
+// orphanTransaction returns the current transaction, or creates an
+// incomplete one when its MAIL was not captured; otherwise it raises the
+// anomaly name and returns -1.
+func (d *Decoder) orphanTransaction(m reassembly.Mark, name, detail string) int {
+	if d.cur >= 0 {
+		return d.cur
+	}
+	if !d.synthesisAllowed() {
+		d.anomalyf(name, m.Frame, "%s", detail)
+		return -1
+	}
+	d.cur = d.newTransaction(Transaction{SizeParam: -1, Incomplete: true}, m.Frame)
+	return d.cur
+}
+
+// envelopeTransaction is the transaction a RCPT belongs to.
+func (d *Decoder) envelopeTransaction(m reassembly.Mark) int {
+	return d.orphanTransaction(m, "rcpt-without-mail", "RCPT without a MAIL transaction")
+}
+
+// beginChunk starts a BDAT chunk (RFC 3030 §2) and returns its transaction.
+func (d *Decoder) beginChunk(c command, m reassembly.Mark) int {
+	t := d.cur
+	if t < 0 {
+		// A BDAT without MAIL still carries its chunk; the server refuses
+		// it (503) but must read it.
+		t = d.orphanTransaction(m, "body-without-mail", "a message body without a MAIL transaction")
+		if t < 0 {
+			t = d.newTransaction(Transaction{SizeParam: -1}, m.Frame)
+			d.cur = t
+		}
+	}
+	if t >= 0 {
+		tx, tr := &d.s.Transactions[t], &d.txns[t]
+		if tr.phase == txnEnvelope {
+			tr.phase = txnBody
+			tx.Method = "BDAT"
+			tx.DataFrame, tx.DataTime = m.Frame, m.Time
+			d.client.header.reset()
+		}
+		tx.Chunks++
+	}
+	if c.size > d.opts.MaxChunkSize {
+		d.anomalyf("huge-bdat-chunk", m.Frame, "a BDAT chunk of %d bytes", c.size)
+	}
+	d.client.remaining, d.client.chunkLast = c.size, c.last
+	if c.size > 0 {
+		d.client.state = clientChunk
+	}
+	return t
+}
+
+// chunkDone ends a BDAT chunk at m, its last byte (or the command line's
+// end for an empty chunk).
+func (d *Decoder) chunkDone(m reassembly.Mark) {
+	d.client.state = clientCommand
+	if !d.client.chunkLast {
+		return
+	}
+	d.client.chunkLast = false
+	t := d.cur
+	d.cur = -1
+	if t < 0 {
+		return
+	}
+	tx, tr := &d.s.Transactions[t], &d.txns[t]
+	tx.EndOfDataFrame, tx.EndOfDataTime = m.Frame, m.Time
+	tr.phase = txnAwaitReply
+	tr.awaiting = 1
+	if d.dialect == dialectLMTP {
+		// The BDAT LAST entry takes the first recipient's reply.
+		for i := 1; i < d.acceptedRecipients(t); i++ {
+			d.push(pending{kind: pendingEndOfData, cmd: -1, txn: t, rcpt: -1}, m)
+			tr.awaiting++
+		}
+	}
+}
+
+// blobDone ends an XEXCH50 blob: the server answers it with a second
+// reply, which becomes the command's reply.
+func (d *Decoder) blobDone(m reassembly.Mark) {
+	d.client.state = clientCommand
+	d.push(pending{kind: pendingCommand, verb: verbXEXCH50, cmd: d.client.blobCmd, txn: -1, rcpt: -1}, m)
+}
+
+// beginBody starts a DATA body for transaction t (d.cur if t < 0).
+func (d *Decoder) beginBody(t int, m reassembly.Mark) {
+	if t < 0 {
+		t = d.cur
+	}
+	if t < 0 {
+		t = d.orphanTransaction(m, "body-without-mail", "a message body without a MAIL transaction")
+		if t < 0 {
+			t = d.newTransaction(Transaction{SizeParam: -1}, m.Frame)
+		}
+	}
+	d.cur = t
+	if t >= 0 {
+		tx, tr := &d.s.Transactions[t], &d.txns[t]
+		tx.Method = "DATA"
+		tr.phase = txnBody
+	}
+	d.client.dot.reset()
+	d.client.header.reset()
+	d.client.state = clientBody
+}
+
+// bodyBytes accounts body bytes (DATA or BDAT) to the current transaction.
+func (d *Decoder) bodyBytes(p []byte) {
+	if d.cur < 0 || len(p) == 0 {
+		return
+	}
+	tx := &d.s.Transactions[d.cur]
+	tx.Size += int64(len(p))
+	h := &d.client.header
+	if h.state != headerLine {
+		return
+	}
+	h.feed(p)
+	if h.messageID != "" && tx.MessageID == "" {
+		tx.MessageID = h.messageID
+	}
+	if h.tooLong {
+		h.tooLong = false
+		d.anomalyf("headers-too-long", tx.MailFrame, "no end of the header section in the first %d bytes", maxHeaderBytes)
+	}
+}
+
+// endOfData handles the end-of-data line of a DATA body, whose last byte
+// is at m.
+func (d *Decoder) endOfData(m reassembly.Mark) {
+	d.client.state = clientCommand
+	t := d.cur
+	d.cur = -1
+	if t < 0 {
+		d.push(pending{kind: pendingEndOfData, cmd: -1, txn: -1, rcpt: -1}, m)
+		return
+	}
+	tx := &d.s.Transactions[t]
+	tx.Size -= int64(len(".\r\n"))
+	if tx.Size < 0 {
+		tx.Size = 0
+	}
+	tx.EndOfDataFrame, tx.EndOfDataTime = m.Frame, m.Time
+	d.awaitFinal(t, m)
+}
+
+// awaitFinal queues the end-of-data reply (or replies, in LMTP) of t.
+func (d *Decoder) awaitFinal(t int, m reassembly.Mark) {
+	tr := &d.txns[t]
+	tr.phase = txnAwaitReply
+	n := 1
+	if d.dialect == dialectLMTP {
+		n = max(1, d.acceptedRecipients(t))
+	}
+	for i := 0; i < n; i++ {
+		e := pending{kind: pendingEndOfData, cmd: -1, txn: t, rcpt: -1}
+		if d.dialect == dialectLMTP {
+			e.rcpt = d.nthAccepted(t, i)
+		}
+		d.push(e, m)
+	}
+	tr.awaiting = n
+}
+
+// acceptedRecipients counts the recipients of t with a 2xx reply.
+func (d *Decoder) acceptedRecipients(t int) int {
+	n := 0
+	for _, r := range d.s.Transactions[t].Rcpts {
+		if r.Reply != nil && r.Reply.Class() == 2 {
+			n++
+		}
+	}
+	return n
+}
+
+// nthAccepted returns the index of the i-th accepted recipient of t, -1 if
+// none.
+func (d *Decoder) nthAccepted(t, i int) int {
+	for j, r := range d.s.Transactions[t].Rcpts {
+		if r.Reply != nil && r.Reply.Class() == 2 {
+			if i == 0 {
+				return j
+			}
+			i--
+		}
+	}
+	return -1
+}
+
+// unseenBodyEnd handles a lone "." seen while resynchronising: the end of a
+// body whose start the capture missed.
+func (d *Decoder) unseenBodyEnd(m reassembly.Mark) {
+	t := d.cur
+	if t >= 0 && d.txns[t].phase != txnEnvelope && d.txns[t].phase != txnBody {
+		t = -1
+	}
+	if t < 0 {
+		if !d.synthesisAllowed() {
+			return
+		}
+		t = d.newTransaction(Transaction{SizeParam: -1}, m.Frame)
+		if t < 0 {
+			return
+		}
+	}
+	d.cur = -1
+	d.client.state = clientCommand
+	tx := &d.s.Transactions[t]
+	tx.Incomplete = true
+	if tx.Method == "" {
+		tx.Method = "DATA"
+	}
+	tx.EndOfDataFrame, tx.EndOfDataTime = m.Frame, m.Time
+	d.awaitFinal(t, m)
+}
+
+// abandon handles the client leaving the current transaction before its
+// end (RSET, RFC 5321 §4.1.1.5, or a new MAIL).
+func (d *Decoder) abandon(m reassembly.Mark) {
+	t := d.cur
+	d.cur = -1
+	if t < 0 {
+		return
+	}
+	if tr := &d.txns[t]; tr.phase == txnEnvelope || tr.phase == txnBody {
+		tr.phase = txnAbandoned
+		d.setEnd(t, EndClientClosed, m)
+	}
+}
+
+// clientGaveUp handles QUIT: every transaction still waiting ends there,
+// from the client's point of view. A QUIT in the same frame as the
+// end-of-data is pipelining (RFC 2920 §3.1), not giving up.
+func (d *Decoder) clientGaveUp(m reassembly.Mark) {
+	for i := range d.txns {
+		tr := &d.txns[i]
+		switch tr.phase {
+		case txnAwaitReply:
+			if d.s.Transactions[i].EndOfDataFrame == m.Frame {
+				continue
+			}
+		case txnEnvelope, txnBody:
+		default:
+			continue
+		}
+		d.setEnd(i, EndClientClosed, m)
+	}
+	d.cur = -1
+}
+
+// setEnd records the first end event of an unfinished transaction.
+func (d *Decoder) setEnd(t int, why EndReason, m reassembly.Mark) {
+	if d.txns[t].endSet {
+		return
+	}
+	d.txns[t].endSet = true
+	tx := &d.s.Transactions[t]
+	tx.Ended, tx.EndFrame, tx.EndTime = why, m.Frame, m.Time
+}
+
+// closeAll records an end event for every unfinished transaction.
+func (d *Decoder) closeAll(why EndReason, m reassembly.Mark) {
+	for i := range d.txns {
+		switch d.txns[i].phase {
+		case txnEnvelope, txnBody, txnAwaitReply:
+			d.setEnd(i, why, m)
+		}
+	}
+}
+
+// refused keeps the first 4xx/5xx reply of a transaction's commands.
+func (d *Decoder) refused(t int, r *Reply) {
+	if t < 0 {
+		return
+	}
+	if c := r.Class(); (c == 4 || c == 5) && d.txns[t].refusal == nil {
+		d.txns[t].refusal = r
+	}
+}
+
+// finalReply applies the reply after end-of-data (or to BDAT LAST) to t;
+// rcpt is the recipient it is for in LMTP, else -1.
+func (d *Decoder) finalReply(t, rcpt int, r *Reply) {
+	if t < 0 {
+		return
+	}
+	tx, tr := &d.s.Transactions[t], &d.txns[t]
+	if rcpt >= 0 {
+		tx.Rcpts[rcpt].DataReply = r
+	}
+	// In LMTP the transaction keeps the first refusal, else the last reply.
+	if tx.Reply == nil || tx.Reply.Class() == 2 {
+		tx.Reply = r
+	}
+	if tr.awaiting > 0 {
+		tr.awaiting--
+	}
+	if tr.awaiting == 0 {
+		tr.phase = txnReplied
+	}
+	// A reply a gap cut is delivered when reassembly reports the gap, maybe
+	// after a QUIT the client sent once it had the reply: late only if it
+	// came after the client gave up.
+	if tr.endSet && (tx.Ended == EndClientClosed || tx.Ended == EndClientReset) && !tx.LateReply && !r.Time.Before(tx.EndTime) {
+		tx.LateReply = true
+		d.anomalyf("late-reply", r.Frame, "the final reply came after the client gave up in frame %d", tx.EndFrame)
+	}
+}
+
+// lostEndOfData handles a reply that can only answer an end-of-data the
+// capture lost in a gap of the body: nothing else awaits a reply. If the
+// server's bytes since its last reply are whole, the order of replies
+// (RFC 2920 §3) makes it the final reply, and the transaction keeps it,
+// Incomplete. After a gap in the server's bytes too (resynced), that gap
+// may have held the final reply, and this one may answer a command the
+// client's gap hid: it is kept among the unmatched replies and the
+// outcome stays unknown. Either way the body is over.
+func (d *Decoder) lostEndOfData(r *Reply, resynced bool) {
+	d.client.state = clientResync
+	d.client.line.reset()
+	t := d.cur
+	d.cur = -1
+	if resynced {
+		d.anomalyf("end-of-data-in-gap", r.Frame, "reply %d follows an end-of-data lost from the capture, after a gap in the server's bytes: it cannot be tied to the end-of-data", r.Code)
+		if len(d.s.Unmatched) < MaxUnmatchedReplies {
+			d.s.Unmatched = append(d.s.Unmatched, *r)
+		}
+		if t >= 0 {
+			d.s.Transactions[t].Incomplete = true
+			d.txns[t].phase = txnReplied
+		}
+		return
+	}
+	d.anomalyf("end-of-data-in-gap", r.Frame, "the server replied to an end-of-data lost from the capture")
+	if t < 0 {
+		return
+	}
+	d.s.Transactions[t].Incomplete = true
+	d.txns[t].phase, d.txns[t].awaiting = txnAwaitReply, 1
+	d.finalReply(t, -1, r)
+}
+
+// settle decides the outcome of transaction i once nothing more can come.
+func (d *Decoder) settle(i int) {
+	tx, tr := &d.s.Transactions[i], &d.txns[i]
+	switch {
+	case tx.Reply != nil:
+		tx.Outcome = outcomeOf(tx.Reply)
+	case tr.refusal != nil:
+		tx.Outcome = outcomeOf(tr.refusal)
+	case tr.phase == txnEnvelope || tr.phase == txnAbandoned:
+		if o, ok := recipientsRefused(tx); ok {
+			tx.Outcome = o
+		} else if tr.endSet && tx.Ended != EndCaptureEnded && !tr.bytesLost {
+			tx.Outcome = OutcomeAborted // the client gave up, or a peer closed
+		}
+	case tr.phase == txnAwaitReply:
+		if tr.replyLost {
+			tx.Incomplete = true // the reply may be in a capture gap
+		} else {
+			tx.Outcome = OutcomeNoReply
+		}
+	case tr.phase == txnBody && !tr.bytesLost:
+		// Ended says whether a peer cut the body short or the capture did.
+		tx.Outcome = OutcomeAborted
+	}
+	switch tx.Outcome {
+	case OutcomeNoReply, OutcomeAborted, OutcomeUnknown:
+	default:
+		if !tx.LateReply {
+			// Ended and its marks describe failures only.
+			tx.Ended, tx.EndFrame, tx.EndTime = EndCaptureEnded, 0, time.Time{}
+		}
+	}
+}
+
+// recipientsRefused returns the outcome of a transaction whose recipients
+// were all refused: deferred if any refusal was transient, else rejected.
+func recipientsRefused(tx *Transaction) (Outcome, bool) {
+	if len(tx.Rcpts) == 0 {
+		return OutcomeUnknown, false
+	}
+	o := OutcomeRejected
+	for _, r := range tx.Rcpts {
+		if r.Reply == nil {
+			return OutcomeUnknown, false
+		}
+		switch r.Reply.Class() {
+		case 4:
+			o = OutcomeDeferred
+		case 5:
+		default:
+			return OutcomeUnknown, false
+		}
+	}
+	return o, true
+}
+
+// outcomeOf classifies a final reply by its basic code (RFC 5321 §4.2.1,
+// §4.2.5), falling back on the enhanced code's class.
+func outcomeOf(r *Reply) Outcome {
+	switch r.Class() {
+	case 2:
+		return OutcomeDelivered
+	case 4:
+		return OutcomeDeferred
+	case 5:
+		return OutcomeRejected
+	}
+	return OutcomeUnknown
+}
