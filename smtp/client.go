@@ -72,6 +72,200 @@ type clientSide struct {
 	last reassembly.Mark
 }
 
+// clientInput is what moves the client side from one state to another:
+// something the client sent, a reply the server gave it, or bytes the
+// capture lost. Like Zeek's SMTP_Analyzer::UpdateState(cmd, reply), the
+// reply side never sets the client's state: it reports the reply.
+type clientInput int
+
+const (
+	// evCommand: a command line was read (clientEvent.verb, .valid, .size).
+	evCommand clientInput = iota
+	// evReply: the server's reply (clientEvent.code) to a command
+	// (clientEvent.verb; AUTH also for a reply to a SASL response).
+	evReply
+	// evEarlyBody: bytes behind DATA or XEXCH50 before the server's 354.
+	evEarlyBody
+	// evBodyEnd: the end of what the client sent after a command: the
+	// end-of-data line, the last byte of a BDAT chunk or an XEXCH50 blob,
+	// or a lone "." ending a body the capture did not show.
+	evBodyEnd
+	// evBodyInGap: a DATA body whose start a client gap may hide (a 354
+	// nothing awaited, or one begun while resynchronising).
+	evBodyInGap
+	// evLineEnd: the LF that ends the tail of an answered line.
+	evLineEnd
+	// evForeignLine: a line that is not a command, before detection.
+	evForeignLine
+	// evGreeting: the server's greeting.
+	evGreeting
+	// evLineAnswered: the server answered the client's unfinished line,
+	// which was taken as a command.
+	evLineAnswered
+	// evEndOfDataLost: a reply answered an end-of-data lost in a gap.
+	evEndOfDataLost
+	// evTLS: the client's bytes turned to TLS.
+	evTLS
+	// evHelloRead: the ClientHello was read, or found unreadable.
+	evHelloRead
+	// evGap: a capture gap in the client's bytes (clientEvent.within: it
+	// lost only bytes of the chunk or blob under way).
+	evGap
+	// evStop: the connection is not SMTP, or decoding ended.
+	evStop
+)
+
+// clientEvent is one input of the client side's transition function.
+type clientEvent struct {
+	in clientInput
+	// verb and code: the command of evCommand and evReply, and the reply's
+	// code for evReply.
+	verb verb
+	code int
+	// valid and size: for evCommand, whether the line had its verb's
+	// syntax, and BDAT's chunk or XEXCH50's blob size.
+	valid bool
+	size  int64
+	// current: for evReply to DATA, the DATA is the current transaction's.
+	current bool
+	// within: for evGap, the gap lost only bytes of a chunk or blob.
+	within bool
+	// afterGap is set by clientUpdate: the client's bytes had a gap.
+	afterGap bool
+}
+
+// clientUpdate is the one place the client's state changes: it moves the
+// state by the transition table nextClientState and returns the new state.
+func (d *Decoder) clientUpdate(ev clientEvent) clientState {
+	ev.afterGap = d.clientGaps > 0
+	d.client.state = nextClientState(d.client.state, ev)
+	return d.client.state
+}
+
+// nextClientState is the client side's transition table: the state that
+// follows s on ev. Inputs a state does not expect leave it unchanged.
+func nextClientState(s clientState, ev clientEvent) clientState {
+	switch ev.in {
+	case evCommand:
+		return stateAfterCommand(ev)
+	case evReply:
+		return stateAfterReply(s, ev)
+	case evEarlyBody:
+		switch s {
+		case clientDataWait:
+			return clientBody
+		case clientBlobWait:
+			return clientBlob
+		}
+	case evBodyEnd:
+		return clientCommand
+	case evBodyInGap:
+		return clientBodyGap
+	case evLineEnd:
+		if s == clientLineTail {
+			return clientCommand
+		}
+	case evForeignLine:
+		if s == clientCommand {
+			return clientResync
+		}
+	case evGreeting:
+		// The client's odd first lines came from the start of a session,
+		// not from the middle of one: its next lines are commands.
+		if s == clientResync && !ev.afterGap {
+			return clientCommand
+		}
+	case evLineAnswered:
+		return clientLineTail
+	case evEndOfDataLost:
+		return clientResync
+	case evTLS:
+		return clientTLSHello
+	case evHelloRead, evStop:
+		return clientOpaque
+	case evGap:
+		return stateAfterGap(s, ev)
+	}
+	return s
+}
+
+// stateAfterCommand is the state after a command line: the verbs that
+// are followed by something other than a command line choose it.
+func stateAfterCommand(ev clientEvent) clientState {
+	switch ev.verb {
+	case verbDATA:
+		return clientDataWait
+	case verbSTARTTLS:
+		return clientStartTLS
+	case verbAUTH:
+		return clientAuth
+	case verbXEXCH50:
+		if ev.valid && ev.size > 0 {
+			return clientBlobWait
+		}
+	case verbBDAT:
+		if ev.valid && ev.size > 0 {
+			return clientChunk
+		}
+	}
+	return clientCommand
+}
+
+// stateAfterReply is the state after the server's reply to a command
+// whose following bytes depend on it.
+func stateAfterReply(s clientState, ev clientEvent) clientState {
+	switch ev.verb {
+	case verbDATA:
+		switch {
+		case ev.code == 354 && s == clientDataWait:
+			return clientBody
+		case ev.code == 354 && s == clientResync && ev.afterGap:
+			return clientBodyGap // DATA was sent before a client gap
+		case ev.code == 354:
+			return s // the body began before the 354 (body-before-354)
+		case s == clientDataWait, s == clientBody && ev.current:
+			// The server reads what follows as commands (RFC 5321
+			// §4.1.1.4 has no body without 354), and so do we.
+			return clientCommand
+		}
+	case verbSTARTTLS:
+		if ev.code == 220 {
+			return clientTLSHello
+		}
+		if s == clientStartTLS {
+			return clientCommand // 454, 501...: the session stays in clear
+		}
+	case verbAUTH:
+		// 334 asks for another SASL response (RFC 4954 §4).
+		if ev.code != 334 && s == clientAuth {
+			return clientCommand
+		}
+	case verbXEXCH50:
+		if s == clientBlobWait && ev.code == 354 {
+			return clientBlob
+		}
+		if s == clientBlobWait {
+			return clientCommand
+		}
+	}
+	return s
+}
+
+// stateAfterGap is the state after a gap in the client's bytes.
+func stateAfterGap(s clientState, ev clientEvent) clientState {
+	switch s {
+	case clientOpaque, clientTLSHello:
+		return clientOpaque
+	case clientBody, clientBodyGap:
+		return clientBodyGap
+	case clientChunk, clientBlob:
+		if ev.within {
+			return s // its end, and the next command, come after the gap
+		}
+	}
+	return clientResync
+}
+
 // clientData runs the client's bytes through clientStep until they are
 // consumed. Every step consumes bytes or changes state.
 func (d *Decoder) clientData(p []byte, at reassembly.Marker) {
@@ -110,6 +304,7 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 		if !d.server354Begun() {
 			d.anomalyf("body-before-354", at.Mark(off).Frame, "the client sent the message body before the server's 354")
 		}
+		d.clientUpdate(clientEvent{in: evEarlyBody})
 		d.beginBody(d.cur, at.Mark(off))
 		return 0
 	case clientLineTail:
@@ -117,10 +312,10 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 		if j < 0 {
 			return len(p)
 		}
-		c.state = clientCommand
+		d.clientUpdate(clientEvent{in: evLineEnd})
 		return j + 1
 	case clientBlobWait:
-		c.state = clientBlob
+		d.clientUpdate(clientEvent{in: evEarlyBody})
 		return 0
 	case clientBody, clientBodyGap:
 		n, end := c.dot.scan(p)
@@ -181,7 +376,6 @@ func (d *Decoder) clientLine(raw []byte, m reassembly.Mark) {
 			return
 		}
 		d.anomalyf("command-during-auth", m.Frame, "a command came before the AUTH exchange ended")
-		c.state = clientCommand
 	case clientResync:
 		if len(line) == 1 && line[0] == '.' {
 			d.unseenBodyEnd(m)
@@ -191,7 +385,6 @@ func (d *Decoder) clientLine(raw []byte, m reassembly.Mark) {
 		if cmd.verb == verbUnknown || !cmd.valid {
 			return
 		}
-		c.state = clientCommand
 		d.command(cmd, m)
 		return
 	case clientStartTLS:
@@ -199,7 +392,6 @@ func (d *Decoder) clientLine(raw []byte, m reassembly.Mark) {
 		// §6); commands pipelined behind it are what STARTTLS command
 		// injection (CVE-2011-0411) relies on.
 		d.anomalyf("command-after-starttls", m.Frame, "the client sent a command before the reply to STARTTLS")
-		c.state = clientCommand
 	}
 	d.command(parseCommand(line), m)
 }
@@ -225,9 +417,7 @@ func (d *Decoder) classifyClient(line []byte, m reassembly.Mark) {
 		d.client.pregreet = append(d.client.pregreet, m)
 	}
 	d.client.foreign++
-	if d.client.state == clientCommand {
-		d.client.state = clientResync
-	}
+	d.clientUpdate(clientEvent{in: evForeignLine})
 	if d.client.foreign >= detectMaxLines && d.server.foreign >= detectMaxLines {
 		d.notSMTP()
 	}
@@ -235,6 +425,7 @@ func (d *Decoder) classifyClient(line []byte, m reassembly.Mark) {
 
 // command handles one command line.
 func (d *Decoder) command(c command, m reassembly.Mark) {
+	d.clientUpdate(clientEvent{in: evCommand, verb: c.verb, valid: c.valid, size: c.size})
 	e := pending{kind: pendingCommand, verb: c.verb, cmd: -1, txn: -1, rcpt: -1}
 	if c.verb == verbUnknown && c.name == "" {
 		// Servers answer an empty line with 500 (RFC 5321 §4.2.4).
@@ -271,7 +462,6 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 		if e.txn >= 0 && d.s.Transactions[e.txn].DataFrame == 0 {
 			d.s.Transactions[e.txn].DataFrame, d.s.Transactions[e.txn].DataTime = m.Frame, m.Time
 		}
-		d.client.state = clientDataWait
 	case verbBDAT:
 		if !c.valid {
 			// The server answers a malformed BDAT with an error and reads
@@ -285,16 +475,12 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 		d.abandon(m)
 	case verbQUIT:
 		d.clientGaveUp(m)
-	case verbSTARTTLS:
-		d.client.state = clientStartTLS
 	case verbAUTH:
-		d.client.state = clientAuth
 		d.authCmd = e.cmd
 	case verbXEXCH50:
 		if c.valid && c.size > 0 {
 			d.client.remaining = c.size
 			d.client.blobCmd = e.cmd
-			d.client.state = clientBlobWait
 		}
 	}
 	d.push(e, m)
@@ -336,7 +522,7 @@ func (d *Decoder) bodyAfterGap(t int, m reassembly.Mark) {
 	d.beginBody(t, m)
 	d.client.dot.lost()
 	d.client.header.state = headerDone
-	d.client.state = clientBodyGap
+	d.clientUpdate(clientEvent{in: evBodyInGap})
 	d.lostEnd()
 }
 
@@ -359,7 +545,7 @@ func (d *Decoder) clientTLS(m reassembly.Mark) {
 		if d.s.TLS == nil {
 			d.s.TLS = &TLS{How: "implicit"}
 		}
-		d.client.state = clientTLSHello
+		d.clientUpdate(clientEvent{in: evTLS})
 	}
 }
 
@@ -369,9 +555,9 @@ func (d *Decoder) startTLS(how string) {
 	if d.s.TLS == nil {
 		d.s.TLS = &TLS{How: how}
 	}
-	d.client.state = clientTLSHello
+	d.clientUpdate(clientEvent{in: evTLS})
 	d.client.line.release()
-	d.server.state = serverOpaque
+	d.serverUpdate(serverEvent{in: evServerTLS})
 	d.server.line.release()
 }
 
@@ -399,7 +585,7 @@ func (d *Decoder) helloDone(h clientHello, err error, frame int) {
 		d.s.TLS.Version, d.s.TLS.ServerName = tlsVersionName(h.version), h.serverName
 	}
 	d.client.hello = nil
-	d.client.state = clientOpaque
+	d.clientUpdate(clientEvent{in: evHelloRead})
 }
 
 // authReply handles a reply in an AUTH exchange: 334 asks for another
@@ -413,9 +599,7 @@ func (d *Decoder) authReply(r *Reply) {
 		d.s.Commands[d.authCmd].Reply = r
 	}
 	d.authCmd = -1
-	if d.client.state == clientAuth {
-		d.client.state = clientCommand
-	}
+	d.clientUpdate(clientEvent{in: evReply, verb: verbAUTH, code: r.Code})
 }
 
 // answeredLine handles a reply that comes while nothing awaits one and the
@@ -439,9 +623,9 @@ func (d *Decoder) answeredLine(r *Reply) {
 	if !ok {
 		return
 	}
-	c.state = clientLineTail
 	c.line.reset()
 	d.command(cmd, c.last)
+	d.clientUpdate(clientEvent{in: evLineAnswered})
 }
 
 // visibleCommand parses the unfinished line of b as a command a gap cut
@@ -481,11 +665,11 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 	if d.cur >= 0 {
 		d.s.Transactions[d.cur].Incomplete = true
 	}
+	within := false
 	switch c.state {
 	case clientOpaque:
 	case clientTLSHello:
 		c.hello = nil
-		c.state = clientOpaque
 	case clientBody, clientBodyGap:
 		if n > 0 && d.cur >= 0 {
 			d.s.Transactions[d.cur].Size += int64(n)
@@ -493,7 +677,6 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 		d.lostEnd()
 		c.dot.lost()
 		c.header.state = headerDone
-		c.state = clientBodyGap
 	case clientChunk, clientBlob:
 		if n >= 0 && int64(n) < c.remaining {
 			// Only bytes of the chunk: its end, and the next command,
@@ -505,7 +688,8 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 				}
 				c.header.state = headerDone
 			}
-			return
+			within = true
+			break
 		}
 		d.lostEnd()
 		// The chunk ended inside the gap, and whatever followed it is lost.
@@ -523,11 +707,10 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 			c.remaining = 0
 			d.blobDone(c.last)
 		}
-		c.state = clientResync
 	default:
 		d.lostEnd()
-		c.state = clientResync
 	}
+	d.clientUpdate(clientEvent{in: evGap, within: within})
 }
 
 // lostEnd records that a client gap may hold the current transaction's
@@ -566,7 +749,6 @@ func (d *Decoder) cutLine() (wholeLine bool) {
 	if !ok {
 		return false
 	}
-	c.state = clientCommand
 	d.command(cmd, c.last)
 	return false
 }

@@ -52,6 +52,67 @@ type serverSide struct {
 	seen int64
 }
 
+// serverInput is what moves the server side from one state to another.
+type serverInput int
+
+const (
+	// evReplyOpened: the first line of a multi-line reply ("250-...").
+	evReplyOpened serverInput = iota
+	// evReplyClosed: a reply's last line: the reply is complete.
+	evReplyClosed
+	// evCutReplyLine: a line of the rest of a reply a gap cut
+	// (serverEvent.more: not its last).
+	evCutReplyLine
+	// evServerGap: a capture gap in the server's bytes (serverEvent.more:
+	// the reply it cut may go on after it).
+	evServerGap
+	// evServerTLS: STARTTLS was accepted; TLS follows.
+	evServerTLS
+	// evServerStop: the connection is not SMTP, or decoding ended.
+	evServerStop
+)
+
+// serverEvent is one input of the server side's transition function.
+type serverEvent struct {
+	in   serverInput
+	more bool
+}
+
+// serverUpdate is the one place the server's state changes: it moves the
+// state by the transition table nextServerState.
+func (d *Decoder) serverUpdate(ev serverEvent) {
+	d.server.state = nextServerState(d.server.state, ev)
+}
+
+// nextServerState is the server side's transition table: the state that
+// follows s on ev.
+func nextServerState(s serverState, ev serverEvent) serverState {
+	switch ev.in {
+	case evReplyOpened:
+		return serverReplyContinue
+	case evReplyClosed:
+		return serverReplyStart
+	case evCutReplyLine:
+		if ev.more {
+			return serverCutReplyRest
+		}
+		// The lines since the gap are whole and ended the reply: the
+		// gap held none of the replies that follow.
+		return serverReplyStart
+	case evServerGap:
+		switch {
+		case s == serverOpaque:
+			return s // the cut reply was STARTTLS's 220
+		case ev.more:
+			return serverCutReply
+		}
+		return serverResync
+	case evServerTLS, evServerStop:
+		return serverOpaque
+	}
+	return s
+}
+
 // classifyServer decides, on a server line seen while undecided, whether
 // the connection is SMTP. It reports whether the line is a reply line.
 func (d *Decoder) classifyServer(line []byte) bool {
@@ -64,10 +125,8 @@ func (d *Decoder) classifyServer(line []byte) bool {
 		return false
 	}
 	d.detect = detectSMTP
-	if isGreetingCode(rl.code) && d.client.state == clientResync && d.clientGaps == 0 {
-		// The client's odd first lines came from the start of a session,
-		// not from the middle of one: read its next lines as commands.
-		d.client.state = clientCommand
+	if isGreetingCode(rl.code) {
+		d.clientUpdate(clientEvent{in: evGreeting})
 	}
 	return true
 }
@@ -160,12 +219,7 @@ func (d *Decoder) cutReplyLine(rl replyLine) {
 	if s.collectExt && s.reply.Class() == 2 && len(d.s.Extensions) < maxExtensions && len(rl.text) > 0 {
 		d.s.Extensions = append(d.s.Extensions, extensionName(rl.text))
 	}
-	s.state = serverCutReplyRest
-	if !rl.more {
-		// The lines since the gap are whole and ended the reply: the
-		// gap held none of the replies that follow.
-		s.state = serverReplyStart
-	}
+	d.serverUpdate(serverEvent{in: evCutReplyLine, more: rl.more})
 }
 
 // beginReply starts a reply at its first line and, if that is also its
@@ -173,7 +227,7 @@ func (d *Decoder) cutReplyLine(rl replyLine) {
 func (d *Decoder) beginReply(rl replyLine, m reassembly.Mark) {
 	d.startReply(rl)
 	if rl.more {
-		d.server.state = serverReplyContinue
+		d.serverUpdate(serverEvent{in: evReplyOpened})
 		return
 	}
 	d.finishReply(m)
@@ -211,7 +265,7 @@ func (d *Decoder) finishReply(m reassembly.Mark) {
 	r := new(Reply)
 	*r = s.reply
 	r.Frame, r.Time = m.Frame, m.Time
-	s.state = serverReplyStart
+	d.serverUpdate(serverEvent{in: evReplyClosed})
 	d.deliverReply(r, s.resynced)
 }
 
@@ -357,28 +411,7 @@ func (d *Decoder) answer(e pending, r *Reply) {
 		if e.txn >= 0 {
 			d.s.Transactions[e.txn].DataReply = r
 		}
-		switch {
-		case r.Code == 354 && (d.client.state == clientDataWait || d.client.state == clientResync && d.clientGaps > 0):
-			if d.client.state == clientResync {
-				// DATA was sent before a client gap: the body began in it.
-				d.bodyAfterGap(e.txn, reassembly.Mark{Frame: r.Frame, Time: r.Time})
-				break
-			}
-			d.beginBody(e.txn, reassembly.Mark{Frame: r.Frame, Time: r.Time})
-		case r.Code == 354:
-			// The body began before the 354 (body-before-354).
-		default:
-			d.refused(e.txn, r)
-			if d.client.state == clientDataWait || d.client.state == clientBody && e.txn == d.cur {
-				// The server reads what follows as commands (RFC 5321
-				// §4.1.1.4 has no body without 354), and so do we.
-				d.client.state = clientCommand
-				if e.txn >= 0 && d.txns[e.txn].phase == txnBody {
-					d.txns[e.txn].phase = txnEnvelope
-					d.s.Transactions[e.txn].Method = ""
-				}
-			}
-		}
+		d.dataReply(e, r)
 	case verbBDAT:
 		switch {
 		case e.txn < 0:
@@ -388,20 +421,34 @@ func (d *Decoder) answer(e pending, r *Reply) {
 			d.refused(e.txn, r)
 		}
 	case verbSTARTTLS:
+		d.clientUpdate(clientEvent{in: evReply, verb: verbSTARTTLS, code: r.Code})
 		if r.Code == 220 {
 			d.startTLS("starttls")
-		} else if d.client.state == clientStartTLS {
-			d.client.state = clientCommand // 454, 501...: the session stays in clear
 		}
 	case verbAUTH:
 		d.authReply(r)
 	case verbXEXCH50:
-		if d.client.state == clientBlobWait {
-			if r.Code == 354 {
-				d.client.state = clientBlob
-			} else {
-				d.client.state = clientCommand
-			}
+		d.clientUpdate(clientEvent{in: evReply, verb: verbXEXCH50, code: r.Code})
+	}
+}
+
+// dataReply applies the reply to DATA: a 354 starts the body the client
+// waited to send; a refusal keeps it in commands.
+func (d *Decoder) dataReply(e pending, r *Reply) {
+	prev := d.client.state
+	next := d.clientUpdate(clientEvent{in: evReply, verb: verbDATA, code: r.Code, current: e.txn == d.cur})
+	at := reassembly.Mark{Frame: r.Frame, Time: r.Time}
+	switch {
+	case r.Code == 354 && next == clientBody && prev != clientBody:
+		d.beginBody(e.txn, at)
+	case r.Code == 354 && next == clientBodyGap && prev != clientBodyGap:
+		// DATA was sent before a client gap: the body began in it.
+		d.bodyAfterGap(e.txn, at)
+	case r.Code != 354:
+		d.refused(e.txn, r)
+		if next != prev && e.txn >= 0 && d.txns[e.txn].phase == txnBody {
+			d.txns[e.txn].phase = txnEnvelope
+			d.s.Transactions[e.txn].Method = ""
 		}
 	}
 }
@@ -424,12 +471,11 @@ func (d *Decoder) serverGap() {
 		return
 	}
 	d.serverGaps++
-	next := d.cutReply()
+	more := d.cutReply()
 	d.server.line.reset()
-	if d.server.state == serverOpaque {
+	if d.serverUpdate(serverEvent{in: evServerGap, more: more}); d.server.state == serverOpaque {
 		return // the cut reply was STARTTLS's 220
 	}
-	d.server.state = next
 	for _, e := range d.queue {
 		if e.txn >= 0 {
 			d.s.Transactions[e.txn].Incomplete = true
@@ -440,15 +486,15 @@ func (d *Decoder) serverGap() {
 	}
 }
 
-// cutReply handles the reply a server gap cut, and returns the server
-// state after the gap. A reply whose code was captured was sent, whatever
+// cutReply handles the reply a server gap cut, and reports whether
+// the cut reply may go on after the gap (then serverCutReply reads it). A reply whose code was captured was sent, whatever
 // the gap hid of its text: a last line ("250 ...") ends it, and a
 // continuation line ("250-...") or a gap between the lines of a
 // multi-line reply leaves its last lines in the gap or after it. Either
 // way it is delivered now, Truncated, so that it answers its request and
 // the FIFO stays aligned; lines after the gap that continue it are then
 // skipped (serverCutReply). A code cut short ("25") is nothing.
-func (d *Decoder) cutReply() serverState {
+func (d *Decoder) cutReply() (more bool) {
 	s := &d.server
 	var line []byte
 	if s.line.pending() {
@@ -462,34 +508,34 @@ func (d *Decoder) cutReply() serverState {
 		}
 		d.finishCutReply()
 		if ok && !rl.more {
-			return serverResync
+			return false
 		}
-		return serverCutReply
+		return true
 	case serverCutReplyRest:
 		if ok && !rl.more {
-			return serverResync // the reply ended just before the gap
+			return false // the reply ended just before the gap
 		}
-		return serverCutReply
+		return true
 	case serverReplyStart, serverResync, serverCutReply:
 		if !ok {
 			if s.state == serverCutReply {
-				return serverCutReply
+				return true
 			}
-			return serverResync
+			return false
 		}
 		if s.state == serverCutReply && rl.code == s.reply.Code && (rl.more || len(d.queue) == 0) {
-			return serverCutReply // more of the reply cut before
+			return true // more of the reply cut before
 		}
 		if d.detect == detectUndecided && !d.classifyServer(line) {
-			return serverResync
+			return false
 		}
 		d.startReply(rl)
 		d.finishCutReply()
 		if rl.more {
-			return serverCutReply
+			return true
 		}
 	}
-	return serverResync
+	return false
 }
 
 // finishCutReply delivers the reply being assembled, which a gap cut; it

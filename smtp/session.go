@@ -351,8 +351,14 @@ func (d *Decoder) End(at reassembly.Mark) {
 		*s = Session{TLS: s.TLS}
 	}
 	d.queue, d.txns = nil, nil
-	d.client = clientSide{state: clientOpaque}
-	d.server = serverSide{state: serverOpaque}
+	d.stop()
+}
+
+// stop releases both sides' buffers and makes them skip every later byte.
+func (d *Decoder) stop() {
+	d.client, d.server = clientSide{}, serverSide{}
+	d.clientUpdate(clientEvent{in: evStop})
+	d.serverUpdate(serverEvent{in: evServerStop})
 }
 
 // truncatedRecord rewrites the length of a TLS record cut short by the end
@@ -371,7 +377,6 @@ func truncatedRecord(b []byte) []byte {
 // its bytes are skipped without being buffered.
 func (d *Decoder) notSMTP() {
 	d.detect = detectNotSMTP
-	d.client = clientSide{state: clientOpaque}
-	d.server = serverSide{state: serverOpaque}
+	d.stop()
 	d.queue = nil
 }

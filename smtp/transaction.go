@@ -138,16 +138,13 @@ func (d *Decoder) beginChunk(c command, m reassembly.Mark) int {
 		d.anomalyf("huge-bdat-chunk", m.Frame, "a BDAT chunk of %d bytes", c.size)
 	}
 	d.client.remaining, d.client.chunkLast = c.size, c.last
-	if c.size > 0 {
-		d.client.state = clientChunk
-	}
 	return t
 }
 
 // chunkDone ends a BDAT chunk at m, its last byte (or the command line's
 // end for an empty chunk).
 func (d *Decoder) chunkDone(m reassembly.Mark) {
-	d.client.state = clientCommand
+	d.clientUpdate(clientEvent{in: evBodyEnd})
 	if !d.client.chunkLast {
 		return
 	}
@@ -173,7 +170,7 @@ func (d *Decoder) chunkDone(m reassembly.Mark) {
 // blobDone ends an XEXCH50 blob: the server answers it with a second
 // reply, which becomes the command's reply.
 func (d *Decoder) blobDone(m reassembly.Mark) {
-	d.client.state = clientCommand
+	d.clientUpdate(clientEvent{in: evBodyEnd})
 	d.push(pending{kind: pendingCommand, verb: verbXEXCH50, cmd: d.client.blobCmd, txn: -1, rcpt: -1}, m)
 }
 
@@ -196,7 +193,6 @@ func (d *Decoder) beginBody(t int, m reassembly.Mark) {
 	}
 	d.client.dot.reset()
 	d.client.header.reset()
-	d.client.state = clientBody
 }
 
 // bodyBytes accounts body bytes (DATA or BDAT) to the current transaction.
@@ -223,7 +219,7 @@ func (d *Decoder) bodyBytes(p []byte) {
 // endOfData handles the end-of-data line of a DATA body, whose last byte
 // is at m.
 func (d *Decoder) endOfData(m reassembly.Mark) {
-	d.client.state = clientCommand
+	d.clientUpdate(clientEvent{in: evBodyEnd})
 	t := d.cur
 	d.cur = -1
 	if t < 0 {
@@ -299,7 +295,7 @@ func (d *Decoder) unseenBodyEnd(m reassembly.Mark) {
 		}
 	}
 	d.cur = -1
-	d.client.state = clientCommand
+	d.clientUpdate(clientEvent{in: evBodyEnd})
 	tx := &d.s.Transactions[t]
 	tx.Incomplete = true
 	if tx.Method == "" {
@@ -411,7 +407,7 @@ func (d *Decoder) finalReply(t, rcpt int, r *Reply) {
 // client's gap hid: it is kept among the unmatched replies and the
 // outcome stays unknown. Either way the body is over.
 func (d *Decoder) lostEndOfData(r *Reply, resynced bool) {
-	d.client.state = clientResync
+	d.clientUpdate(clientEvent{in: evEndOfDataLost})
 	d.client.line.reset()
 	t := d.cur
 	d.cur = -1
