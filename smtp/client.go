@@ -302,7 +302,7 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 		// the capture has not finished (its end may be in a gap reported
 		// with the server's next segment) was sent all the same.
 		if !d.server354Begun() {
-			d.anomalyf("body-before-354", at.Mark(off).Frame, "the client sent the message body before the server's 354")
+			d.anomalyf(AnomalyBodyBefore354, at.Mark(off).Frame, "the client sent the message body before the server's 354")
 		}
 		d.clientUpdate(clientEvent{in: evEarlyBody})
 		d.beginBody(d.cur, at.Mark(off))
@@ -321,7 +321,7 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 		n, end := c.dot.scan(p)
 		d.bodyBytes(p[:n])
 		if c.dot.loose > 0 {
-			d.anomalyf("bare-lf-end-of-data", at.Mark(off+n-1).Frame,
+			d.anomalyf(AnomalyBareLFEndOfData, at.Mark(off+n-1).Frame,
 				"a dot line with a bare LF, which some servers take for the end of the message (SMTP smuggling)")
 			c.dot.loose = 0
 		}
@@ -375,7 +375,7 @@ func (d *Decoder) clientLine(raw []byte, m reassembly.Mark) {
 			d.authResponse(m)
 			return
 		}
-		d.anomalyf("command-during-auth", m.Frame, "a command came before the AUTH exchange ended")
+		d.anomalyf(AnomalyCommandDuringAUTH, m.Frame, "a command came before the AUTH exchange ended")
 	case clientResync:
 		if len(line) == 1 && line[0] == '.' {
 			d.unseenBodyEnd(m)
@@ -391,7 +391,7 @@ func (d *Decoder) clientLine(raw []byte, m reassembly.Mark) {
 		// After STARTTLS the client must wait for the 220 (RFC 3207 §4,
 		// §6); commands pipelined behind it are what STARTTLS command
 		// injection (CVE-2011-0411) relies on.
-		d.anomalyf("command-after-starttls", m.Frame, "the client sent a command before the reply to STARTTLS")
+		d.anomalyf(AnomalyCommandAfterSTARTTLS, m.Frame, "the client sent a command before the reply to STARTTLS")
 	}
 	d.command(parseCommand(line), m)
 }
@@ -429,7 +429,7 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 	e := pending{kind: pendingCommand, verb: c.verb, cmd: -1, txn: -1, rcpt: -1}
 	if c.verb == verbUnknown && c.name == "" {
 		// Servers answer an empty line with 500 (RFC 5321 §4.2.4).
-		d.anomalyf("empty-command", m.Frame, "an empty command line")
+		d.anomalyf(AnomalyEmptyCommand, m.Frame, "an empty command line")
 	} else {
 		e.cmd = d.recordCommand(c, m)
 	}
@@ -454,7 +454,7 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 				t.Rcpts = append(t.Rcpts, Recipient{Addr: c.path, Frame: m.Frame, Truncated: c.pathTruncated})
 				e.rcpt = len(t.Rcpts) - 1
 			} else {
-				d.anomalyf("too-many-recipients", m.Frame, "more than %d recipients in one transaction", d.opts.MaxRecipients)
+				d.anomalyf(AnomalyTooManyRecipients, m.Frame, "more than %d recipients in one transaction", d.opts.MaxRecipients)
 			}
 		}
 	case verbDATA:
@@ -466,7 +466,7 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 		if !c.valid {
 			// The server answers a malformed BDAT with an error and reads
 			// no chunk (RFC 3030 §2 gives the size no default).
-			d.anomalyf("invalid-bdat-command", m.Frame, "BDAT without a valid chunk size")
+			d.anomalyf(AnomalyInvalidBDATCommand, m.Frame, "BDAT without a valid chunk size")
 			e.txn = d.cur
 			break
 		}
@@ -493,7 +493,7 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 // -1 beyond MaxCommands.
 func (d *Decoder) recordCommand(c command, m reassembly.Mark) int {
 	if len(d.s.Commands) >= d.opts.MaxCommands {
-		d.anomalyOnce("too-many-commands", m.Frame, fmt.Sprintf("more than %d commands; later ones are not listed", d.opts.MaxCommands))
+		d.anomalyOnce(AnomalyTooManyCommands, m.Frame, fmt.Sprintf("more than %d commands; later ones are not listed", d.opts.MaxCommands))
 		return -1
 	}
 	d.s.Commands = append(d.s.Commands, Command{Verb: c.name, Arg: c.arg, Frame: m.Frame, Time: m.Time, Truncated: c.truncated})
@@ -541,7 +541,7 @@ func (d *Decoder) clientTLS(m reassembly.Mark) {
 		d.detect = detectTLS
 		d.startTLS("implicit")
 	default:
-		d.anomalyf("tls-without-starttls", m.Frame, "the client started TLS without STARTTLS")
+		d.anomalyf(AnomalyTLSWithoutSTARTTLS, m.Frame, "the client started TLS without STARTTLS")
 		if d.s.TLS == nil {
 			d.s.TLS = &TLS{How: "implicit"}
 		}
@@ -580,7 +580,7 @@ func (d *Decoder) clientHello(p []byte, off int, at reassembly.Marker) int {
 // helloDone records what the ClientHello said and stops reading TLS.
 func (d *Decoder) helloDone(h clientHello, err error, frame int) {
 	if err != nil {
-		d.anomalyf("tls-not-clienthello", frame, "the first TLS bytes are not a readable ClientHello")
+		d.anomalyf(AnomalyTLSNotClientHello, frame, "the first TLS bytes are not a readable ClientHello")
 	} else if d.s.TLS != nil {
 		d.s.TLS.Version, d.s.TLS.ServerName = tlsVersionName(h.version), h.serverName
 	}

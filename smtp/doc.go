@@ -34,19 +34,25 @@
 // TLS (see Session.IsSMTP).
 //
 // Every resource the peers can make it spend is bounded (Options); hitting
-// a bound raises a named Anomaly and decoding goes on. Garbage never makes
+// a bound raises a named Anomaly (the Anomaly* constants, anomaly.go) and
+// decoding goes on. Garbage never makes
 // it panic.
 //
 // # State machines
 //
 // The Decoder keeps one explicit state per concern, each an iota type with
-// one transition function:
-//   - clientState (clientStep): how the client's next bytes are read:
+// one transition function that owns every change of it:
+//   - clientState (client.go): how the client's next bytes are read:
 //     command lines, AUTH responses, a DATA body, a BDAT chunk, an XEXCH50
 //     blob, TLS, lines skipped to resynchronise after a gap, or the rest
-//     of a command line already answered;
-//   - serverState (serverLine): the start or the continuation of a reply,
-//     resynchronisation, the rest of a reply a gap cut, or TLS;
+//     of a command line already answered. clientUpdate moves it by the
+//     table nextClientState on a clientEvent: a command, a reply to a
+//     command, a body's end, a gap... As in Zeek's
+//     SMTP_Analyzer::UpdateState(cmd, reply), the reply side does not set
+//     the client's state: it reports the reply (evReply);
+//   - serverState (server.go): the start or the continuation of a reply,
+//     resynchronisation, the rest of a reply a gap cut, or TLS, moved by
+//     serverUpdate (nextServerState);
 //   - dotState (data.go): the end-of-data detector, after net/textproto's
 //     dotReader, resumable at any byte;
 //   - detectState: undecided, SMTP, not SMTP, or TLS from the first byte;

@@ -44,7 +44,7 @@ type pending struct {
 // request.
 func (d *Decoder) push(e pending, m reassembly.Mark) {
 	if len(d.queue) >= d.opts.MaxPendingCommands {
-		d.anomalyOnce("excessive-pending-commands", m.Frame, fmt.Sprintf("more than %d commands awaiting replies; later ones are not matched", d.opts.MaxPendingCommands))
+		d.anomalyOnce(AnomalyExcessivePendingCommands, m.Frame, fmt.Sprintf("more than %d commands awaiting replies; later ones are not matched", d.opts.MaxPendingCommands))
 		return
 	}
 	e.sent = m.Time

@@ -165,27 +165,27 @@ func (d *Decoder) serverLine(raw []byte, m reassembly.Mark) {
 				// A reply that lost its basic code but kept its enhanced
 				// one ("4.7.0 [IPTS04] ..."): the server answered, and the
 				// class is known (RFC 3463 §2).
-				d.anomalyf("malformed-reply", m.Frame, "a reply line without a reply code")
+				d.anomalyf(AnomalyMalformedReply, m.Frame, "a reply line without a reply code")
 				d.startReply(replyLine{text: line})
 				d.finishReply(m)
 				return
 			}
-			d.anomalyf("malformed-reply", m.Frame, "a server line that is not a reply")
+			d.anomalyf(AnomalyMalformedReply, m.Frame, "a server line that is not a reply")
 			return
 		}
 		d.beginReply(rl, m)
 	case serverReplyContinue:
 		rl, ok := parseReplyLine(line)
 		if !ok {
-			d.anomalyf("malformed-reply", m.Frame, "a line inside a multi-line reply without a reply code")
+			d.anomalyf(AnomalyMalformedReply, m.Frame, "a line inside a multi-line reply without a reply code")
 			return
 		}
 		if rl.code != s.reply.Code {
-			d.anomalyf("reply-code-mismatch", m.Frame, "reply line %d continues reply %d (RFC 5321 §4.2.1)", rl.code, s.reply.Code)
+			d.anomalyf(AnomalyReplyCodeMismatch, m.Frame, "reply line %d continues reply %d (RFC 5321 §4.2.1)", rl.code, s.reply.Code)
 		}
 		s.reply.Lines++
 		if s.reply.Lines == d.opts.MaxReplyLines+1 {
-			d.anomalyf("reply-too-many-lines", m.Frame, "a reply of more than %d lines", d.opts.MaxReplyLines)
+			d.anomalyf(AnomalyReplyTooManyLines, m.Frame, "a reply of more than %d lines", d.opts.MaxReplyLines)
 		}
 		if s.collectExt && len(s.ext) < maxExtensions && len(rl.text) > 0 {
 			s.ext = append(s.ext, extensionName(rl.text))
@@ -295,7 +295,7 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		case r.Code == 354 && (c == clientBodyGap || d.dataHidden()):
 			// The reply to a DATA a client gap hid: what follows is a
 			// body (if it has not begun with the 354's first bytes).
-			d.anomalyf("unmatched-reply", r.Frame, "reply 354 answers a DATA the capture lost")
+			d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply 354 answers a DATA the capture lost")
 			if len(d.s.Unmatched) < MaxUnmatchedReplies {
 				d.s.Unmatched = append(d.s.Unmatched, *r)
 			}
@@ -305,10 +305,10 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		case c == clientBodyGap:
 			d.lostEndOfData(r, resynced)
 		case c == clientBody:
-			d.anomalyf("reply-during-body", r.Frame, "the server sent %d in the middle of the message body", r.Code)
+			d.anomalyf(AnomalyReplyDuringBody, r.Frame, "the server sent %d in the middle of the message body", r.Code)
 		default:
 			if d.firstServer != firstReplyOther || len(d.s.Commands) > 0 {
-				d.anomalyf("unmatched-reply", r.Frame, "reply %d answers no command", r.Code)
+				d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d answers no command", r.Code)
 				if len(d.s.Unmatched) < MaxUnmatchedReplies {
 					d.s.Unmatched = append(d.s.Unmatched, *r)
 				}
@@ -321,7 +321,7 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		// was sent, so it answers a request a client gap hid. (A reply a
 		// gap cut is delivered when reassembly reports the gap, with the
 		// server's next segment, after requests sent since.)
-		d.anomalyf("unmatched-reply", r.Frame, "reply %d came before the command it would answer: it answers one the capture lost", r.Code)
+		d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d came before the command it would answer: it answers one the capture lost", r.Code)
 		if len(d.s.Unmatched) < MaxUnmatchedReplies {
 			d.s.Unmatched = append(d.s.Unmatched, *r)
 		}
@@ -351,7 +351,7 @@ func (d *Decoder) pregreeted() {
 	if len(pre) == 0 {
 		return
 	}
-	d.anomalyf("pregreet", pre[0].Frame, "the client sent %d lines before the server's greeting", len(pre))
+	d.anomalyf(AnomalyPregreet, pre[0].Frame, "the client sent %d lines before the server's greeting", len(pre))
 	n := min(len(pre), d.opts.MaxCommands-len(d.s.Commands))
 	n = max(n, 0)
 	cmds := make([]Command, 0, n+len(d.s.Commands))
@@ -564,7 +564,7 @@ func (d *Decoder) partialReply(at reassembly.Mark) {
 	case (s.state == serverReplyStart || s.state == serverResync || s.state == serverCutReply) && s.line.pending():
 		var ok bool
 		if r, ok = parsePartialReply(s.line.buf); !ok {
-			d.anomalyf("unterminated-reply-line", at.Frame, "the server's last line never ended with CRLF and is not a reply")
+			d.anomalyf(AnomalyUnterminatedReplyLine, at.Frame, "the server's last line never ended with CRLF and is not a reply")
 			return
 		}
 	default:
@@ -575,7 +575,7 @@ func (d *Decoder) partialReply(at reassembly.Mark) {
 	if r.Frame == 0 && r.Time.IsZero() {
 		r.Frame, r.Time = at.Frame, at.Time
 	}
-	d.anomalyf("partial-reply", r.Frame, "the server's reply %d never ended with CRLF", r.Code)
+	d.anomalyf(AnomalyPartialReply, r.Frame, "the server's reply %d never ended with CRLF", r.Code)
 	if len(d.queue) == 0 {
 		return
 	}

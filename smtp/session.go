@@ -230,13 +230,13 @@ func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Mark
 // its CR.
 func (d *Decoder) lineChecks(raw []byte, b *lineBuffer, dir reassembly.Direction, m reassembly.Mark) []byte {
 	if b.dropped > 0 {
-		d.anomalyf("line-too-long", m.Frame, "a %s line of %d bytes, over the limit of %d", dir, len(raw)+b.dropped+1, d.opts.MaxLineLength)
+		d.anomalyf(AnomalyLineTooLong, m.Frame, "a %s line of %d bytes, over the limit of %d", dir, len(raw)+b.dropped+1, d.opts.MaxLineLength)
 		line, _ := trimCR(raw)
 		return line
 	}
 	line, bareLF := trimCR(raw)
 	if bareLF {
-		d.anomalyOnce("bare-lf", m.Frame, fmt.Sprintf("a %s line ended with a bare LF, not CRLF (RFC 5321 §2.3.8)", dir))
+		d.anomalyOnce(AnomalyBareLF, m.Frame, fmt.Sprintf("a %s line ended with a bare LF, not CRLF (RFC 5321 §2.3.8)", dir))
 	}
 	return line
 }
@@ -250,7 +250,7 @@ func (d *Decoder) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
 	if n >= 0 {
 		what = fmt.Sprintf("%d bytes", n)
 	}
-	d.anomalyf("content-gap", at.Frame, "%s sent by the %s missing from the capture", what, dir)
+	d.anomalyf(AnomalyContentGap, at.Frame, "%s sent by the %s missing from the capture", what, dir)
 	if dir == reassembly.ClientToServer {
 		d.clientGap(n, at)
 	} else {
@@ -325,7 +325,7 @@ func (d *Decoder) End(at reassembly.Mark) {
 	if d.detect == detectSMTP {
 		d.partialReply(at)
 		if (d.client.state == clientCommand || d.client.state == clientAuth) && d.client.line.pending() {
-			d.anomalyf("unterminated-command", at.Frame, "the client's last line never ended with CRLF")
+			d.anomalyf(AnomalyUnterminatedCommand, at.Frame, "the client's last line never ended with CRLF")
 		}
 	}
 	d.closeAll(EndCaptureEnded, at)
@@ -333,7 +333,7 @@ func (d *Decoder) End(at reassembly.Mark) {
 		// A client gets past its first command only on replies: the
 		// capture lacks the server's direction, not the server its
 		// replies.
-		d.anomalyf("one-sided-capture", at.Frame, "the capture holds no byte from the server")
+		d.anomalyf(AnomalyOneSidedCapture, at.Frame, "the capture holds no byte from the server")
 		for i := range d.txns {
 			d.txns[i].replyLost = true
 			d.s.Transactions[i].Incomplete = true

@@ -51,7 +51,7 @@ type txnTrack struct {
 // MaxTransactions.
 func (d *Decoder) newTransaction(t Transaction, frame int) int {
 	if len(d.s.Transactions) >= d.opts.MaxTransactions {
-		d.anomalyOnce("too-many-transactions", frame, fmt.Sprintf("more than %d mail transactions; later ones are not listed", d.opts.MaxTransactions))
+		d.anomalyOnce(AnomalyTooManyTransactions, frame, fmt.Sprintf("more than %d mail transactions; later ones are not listed", d.opts.MaxTransactions))
 		return -1
 	}
 	d.s.Transactions = append(d.s.Transactions, t)
@@ -65,7 +65,7 @@ func (d *Decoder) beginTransaction(c command, m reassembly.Mark) int {
 	if d.cur >= 0 {
 		if tr := &d.txns[d.cur]; tr.phase == txnEnvelope || tr.phase == txnBody {
 			if r := d.s.Transactions[d.cur].MailReply; r == nil || r.Class() == 2 {
-				d.anomalyf("nested-mail-transaction", m.Frame, "MAIL while the previous transaction was open")
+				d.anomalyf(AnomalyNestedMailTransaction, m.Frame, "MAIL while the previous transaction was open")
 			}
 			d.abandon(m)
 		}
@@ -109,7 +109,7 @@ func (d *Decoder) orphanTransaction(m reassembly.Mark, name, detail string) int 
 
 // envelopeTransaction is the transaction a RCPT belongs to.
 func (d *Decoder) envelopeTransaction(m reassembly.Mark) int {
-	return d.orphanTransaction(m, "rcpt-without-mail", "RCPT without a MAIL transaction")
+	return d.orphanTransaction(m, AnomalyRcptWithoutMail, "RCPT without a MAIL transaction")
 }
 
 // beginChunk starts a BDAT chunk (RFC 3030 §2) and returns its transaction.
@@ -118,7 +118,7 @@ func (d *Decoder) beginChunk(c command, m reassembly.Mark) int {
 	if t < 0 {
 		// A BDAT without MAIL still carries its chunk; the server refuses
 		// it (503) but must read it.
-		t = d.orphanTransaction(m, "body-without-mail", "a message body without a MAIL transaction")
+		t = d.orphanTransaction(m, AnomalyBodyWithoutMail, "a message body without a MAIL transaction")
 		if t < 0 {
 			t = d.newTransaction(Transaction{SizeParam: -1}, m.Frame)
 			d.cur = t
@@ -135,7 +135,7 @@ func (d *Decoder) beginChunk(c command, m reassembly.Mark) int {
 		tx.Chunks++
 	}
 	if c.size > d.opts.MaxChunkSize {
-		d.anomalyf("huge-bdat-chunk", m.Frame, "a BDAT chunk of %d bytes", c.size)
+		d.anomalyf(AnomalyHugeBDATChunk, m.Frame, "a BDAT chunk of %d bytes", c.size)
 	}
 	d.client.remaining, d.client.chunkLast = c.size, c.last
 	return t
@@ -180,7 +180,7 @@ func (d *Decoder) beginBody(t int, m reassembly.Mark) {
 		t = d.cur
 	}
 	if t < 0 {
-		t = d.orphanTransaction(m, "body-without-mail", "a message body without a MAIL transaction")
+		t = d.orphanTransaction(m, AnomalyBodyWithoutMail, "a message body without a MAIL transaction")
 		if t < 0 {
 			t = d.newTransaction(Transaction{SizeParam: -1}, m.Frame)
 		}
@@ -212,7 +212,7 @@ func (d *Decoder) bodyBytes(p []byte) {
 	}
 	if h.tooLong {
 		h.tooLong = false
-		d.anomalyf("headers-too-long", tx.MailFrame, "no end of the header section in the first %d bytes", maxHeaderBytes)
+		d.anomalyf(AnomalyHeadersTooLong, tx.MailFrame, "no end of the header section in the first %d bytes", maxHeaderBytes)
 	}
 }
 
@@ -394,7 +394,7 @@ func (d *Decoder) finalReply(t, rcpt int, r *Reply) {
 	// came after the client gave up.
 	if tr.endSet && (tx.Ended == EndClientClosed || tx.Ended == EndClientReset) && !tx.LateReply && !r.Time.Before(tx.EndTime) {
 		tx.LateReply = true
-		d.anomalyf("late-reply", r.Frame, "the final reply came after the client gave up in frame %d", tx.EndFrame)
+		d.anomalyf(AnomalyLateReply, r.Frame, "the final reply came after the client gave up in frame %d", tx.EndFrame)
 	}
 }
 
@@ -412,7 +412,7 @@ func (d *Decoder) lostEndOfData(r *Reply, resynced bool) {
 	t := d.cur
 	d.cur = -1
 	if resynced {
-		d.anomalyf("end-of-data-in-gap", r.Frame, "reply %d follows an end-of-data lost from the capture, after a gap in the server's bytes: it cannot be tied to the end-of-data", r.Code)
+		d.anomalyf(AnomalyEndOfDataInGap, r.Frame, "reply %d follows an end-of-data lost from the capture, after a gap in the server's bytes: it cannot be tied to the end-of-data", r.Code)
 		if len(d.s.Unmatched) < MaxUnmatchedReplies {
 			d.s.Unmatched = append(d.s.Unmatched, *r)
 		}
@@ -422,7 +422,7 @@ func (d *Decoder) lostEndOfData(r *Reply, resynced bool) {
 		}
 		return
 	}
-	d.anomalyf("end-of-data-in-gap", r.Frame, "the server replied to an end-of-data lost from the capture")
+	d.anomalyf(AnomalyEndOfDataInGap, r.Frame, "the server replied to an end-of-data lost from the capture")
 	if t < 0 {
 		return
 	}

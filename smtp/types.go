@@ -242,7 +242,8 @@ type TLS struct {
 
 // Anomaly is a protocol oddity or a resource limit that was hit.
 type Anomaly struct {
-	// Name is a stable identifier, e.g. "line-too-long", "unmatched-reply".
+	// Name is a stable identifier, one of the Anomaly* constants
+	// (AnomalyLineTooLong is "line-too-long").
 	Name  string
 	Frame int
 	// Detail is a short human-readable explanation.
