@@ -1,6 +1,10 @@
 package report
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/smtpscope/smtpscope/smtp"
+)
 
 // The tables basicMeaning, enhancedMeaning and enhancedCodeMeaning live in
 // codes_gen.go, generated from docs/SMTP-CODES.md (a copy of the team's
@@ -25,4 +29,11 @@ func codeMeaning(code int, enhanced string) string {
 		}
 	}
 	return basicMeaning[code]
+}
+
+// Class is the reply's severity digit as smtp.Reply.Class gives it: 2 to
+// 5, from the basic code or else the enhanced one; 0 if neither is known.
+func (r *Reply) Class() int {
+	x := smtp.Reply{Code: r.Code, Enhanced: smtp.ParseEnhancedCode(r.Enhanced)}
+	return x.Class()
 }

@@ -507,9 +507,9 @@ func diagnoseNoSMTP(c *reassembly.Conn, h *reassembly.Health, smtpPort bool) Dia
 // diagnoseSession covers connections without a failed transaction.
 func diagnoseSession(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session) Diagnosis {
 	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
-	if b := s.Banner; b != nil && b.Code >= 400 {
+	if b := s.Banner; b != nil && b.Class() >= 4 {
 		cause := CauseDeferred
-		if b.Code >= 500 {
+		if b.Class() == 5 {
 			cause = CauseRejected
 		}
 		return Diagnosis{Layer: LayerL7, Cause: cause, Filter: filter,
@@ -536,7 +536,7 @@ func finalRefusal(tx *smtp.Transaction) *smtp.Reply {
 		return tx.Reply
 	}
 	for i := len(tx.Rcpts) - 1; i >= 0; i-- {
-		if r := tx.Rcpts[i].Reply; r != nil && r.Code >= 400 {
+		if r := tx.Rcpts[i].Reply; r != nil && r.Class() >= 4 {
 			return r
 		}
 	}
@@ -612,7 +612,7 @@ func reply(r *smtp.Reply, since time.Time) *Reply {
 	if r == nil {
 		return nil
 	}
-	out := &Reply{Code: r.Code, Enhanced: r.Enhanced, Text: r.Text, Frame: r.Frame, Time: r.Time, Partial: r.Partial,
+	out := &Reply{Code: r.Code, Enhanced: r.Enhanced.String(), Text: r.Text, Frame: r.Frame, Time: r.Time, Partial: r.Partial,
 		Truncated: r.Truncated}
 	if !since.IsZero() {
 		out.LatencyMS = ms(r.Time.Sub(since))
@@ -625,8 +625,8 @@ func replyText(r *smtp.Reply) string {
 		return "nothing"
 	}
 	s := fmt.Sprint(r.Code)
-	if r.Enhanced != "" {
-		s += " " + r.Enhanced
+	if !r.Enhanced.IsZero() {
+		s += " " + r.Enhanced.String()
 	}
 	return s
 }
@@ -638,7 +638,7 @@ func explain(r *smtp.Reply) string {
 	if r.Text != "" {
 		s += fmt.Sprintf(" %q", r.Text)
 	}
-	if m := codeMeaning(r.Code, r.Enhanced); m != "" {
+	if m := codeMeaning(r.Code, r.Enhanced.String()); m != "" {
 		s += " (" + m + ")"
 	}
 	return s

@@ -21,7 +21,7 @@ func conn() *reassembly.Conn {
 }
 
 func smtpReply(code int, enh string, frame int, sec float64) *smtp.Reply {
-	return &smtp.Reply{Code: code, Enhanced: enh, Frame: frame, Time: at(sec), Lines: 1}
+	return &smtp.Reply{Code: code, Enhanced: smtp.ParseEnhancedCode(enh), Frame: frame, Time: at(sec), Lines: 1}
 }
 
 // session returns an SMTP session with one DATA transaction of 1 MB whose

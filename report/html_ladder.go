@@ -587,10 +587,10 @@ func frameTimes(c *Connection) map[int]time.Time {
 }
 
 func replyClass(r *Reply) string {
-	switch {
-	case r.Code >= 500:
+	switch r.Class() {
+	case 5:
 		return "bad"
-	case r.Code >= 400:
+	case 4:
 		return "warn"
 	}
 	return "ok"

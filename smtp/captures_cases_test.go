@@ -257,7 +257,7 @@ var captureCases = []captureCase{
 				t.Errorf("stream 0: anomalies %q mid-stream %v", anomalyNames(s), s.MidStream)
 			}
 			x := wantOutcome(t, sessionOf(t, ss, 1), 0, OutcomeDeferred)
-			if x.Reply == nil || x.Reply.Enhanced != "4.7.0" || x.MessageID != "<44185615794851.6478.qmail@aqymcn>" {
+			if x.Reply == nil || x.Reply.Enhanced.String() != "4.7.0" || x.MessageID != "<44185615794851.6478.qmail@aqymcn>" {
 				t.Errorf("stream 1: %+v", x)
 			}
 			wantOutcome(t, sessionOf(t, ss, 2), 0, OutcomeDeferred) // 472 to MAIL

@@ -444,19 +444,7 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 	case verbMAIL:
 		e.txn = d.beginTransaction(c, m)
 	case verbRCPT:
-		e.txn = d.envelopeTransaction(m)
-		if e.txn >= 0 {
-			t := &d.s.Transactions[e.txn]
-			if c.truncated {
-				t.Incomplete = true
-			}
-			if len(t.Rcpts) < d.opts.MaxRecipients {
-				t.Rcpts = append(t.Rcpts, Recipient{Addr: c.path, Frame: m.Frame, Truncated: c.pathTruncated})
-				e.rcpt = len(t.Rcpts) - 1
-			} else {
-				d.anomalyf(AnomalyTooManyRecipients, m.Frame, "more than %d recipients in one transaction", d.opts.MaxRecipients)
-			}
-		}
+		e.txn, e.rcpt = d.recipient(c, m)
 	case verbDATA:
 		e.txn = d.cur
 		if e.txn >= 0 && d.s.Transactions[e.txn].DataFrame == 0 {

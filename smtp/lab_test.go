@@ -72,7 +72,7 @@ func sameReply(r *Reply, code *int, enhanced, text *string) bool {
 	if code == nil {
 		return r == nil
 	}
-	return r != nil && r.Code == *code && r.Enhanced == deref(enhanced) && r.Text == deref(text)
+	return r != nil && r.Code == *code && r.Enhanced.String() == deref(enhanced) && r.Text == deref(text)
 }
 
 func deref[T any](p *T) T {

@@ -1,5 +1,7 @@
 package smtp
 
+import "strconv"
+
 // Reply line parsing (RFC 5321 §4.2) and RFC 3463 enhanced status codes.
 // The assembly of multi-line replies is part of the server side of the
 // Decoder's state machine (session.go); this file only reads single lines.
@@ -41,22 +43,64 @@ func parseReplyLine(line []byte) (replyLine, bool) {
 	return r, true
 }
 
+// EnhancedCode is an RFC 3463 enhanced status code: class, subject and
+// detail, {5, 7, 1} for "5.7.1", as go-smtp's EnhancedCode. The zero value
+// means the reply carried none (a class is 2, 4 or 5, never 0).
+type EnhancedCode [3]int
+
+// IsZero reports whether the reply carried no enhanced code.
+func (e EnhancedCode) IsZero() bool { return e == EnhancedCode{} }
+
+// Class returns the code's class (RFC 3463 §3.1): 2 success, 4 persistent
+// transient failure, 5 permanent failure; 0 for no code.
+func (e EnhancedCode) Class() int { return e[0] }
+
+// String returns the code as written on the wire ("5.7.1"), "" for none.
+// Leading zeros, which RFC 3463 §2 forbids, are not kept.
+func (e EnhancedCode) String() string {
+	if e.IsZero() {
+		return ""
+	}
+	return strconv.Itoa(e[0]) + "." + strconv.Itoa(e[1]) + "." + strconv.Itoa(e[2])
+}
+
+// MarshalText writes the code as String does, so that JSON shows "5.7.1".
+func (e EnhancedCode) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+
+// ParseEnhancedCode reads an enhanced status code as String writes it
+// ("5.7.1"); it returns zero for anything else.
+func ParseEnhancedCode(s string) EnhancedCode {
+	code, rest := splitEnhanced([]byte(s))
+	if len(rest) > 0 {
+		return EnhancedCode{}
+	}
+	return code
+}
+
 // splitEnhanced takes an RFC 3463 §2 enhanced status code off the front of
 // a reply's text: class "." subject "." detail, with class 2, 4 or 5 and
 // subject and detail of one to three digits, followed by SP or the end.
-// It returns the code ("4.4.2", "" if there is none) and the text after it.
+// It returns the code (zero if there is none) and the text after it.
 // Leading zeros, which §2 forbids, are accepted: the code is evidence, not
 // something to validate.
-func splitEnhanced(text []byte) (code string, rest []byte) {
+func splitEnhanced(text []byte) (code EnhancedCode, rest []byte) {
 	n := enhancedLen(text)
 	if n == 0 {
-		return "", text
+		return EnhancedCode{}, text
 	}
 	rest = text[n:]
 	if len(rest) > 0 {
 		rest = rest[1:] // the SP after the code
 	}
-	return string(text[:n]), rest
+	part := 0
+	for _, c := range text[:n] {
+		if c == '.' {
+			part++
+			continue
+		}
+		code[part] = code[part]*10 + int(c-'0')
+	}
+	return code, rest
 }
 
 // enhancedLen returns the length of the enhanced status code text starts
@@ -103,10 +147,7 @@ func (r *Reply) Class() int {
 	if r.Code >= 200 && r.Code < 600 {
 		return r.Code / 100
 	}
-	if r.Enhanced != "" {
-		return int(r.Enhanced[0] - '0')
-	}
-	return 0
+	return r.Enhanced.Class()
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

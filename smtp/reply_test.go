@@ -52,11 +52,50 @@ func TestSplitEnhanced(t *testing.T) {
 		{"2.0.0Ok", "", "2.0.0Ok"},
 		{"", "", ""},
 		{"2.1.5", "2.1.5", ""},
+		{"5.07.001 leading zeros", "5.7.1", "leading zeros"},
 	}
 	for _, tc := range tests {
 		code, rest := splitEnhanced([]byte(tc.in))
-		if code != tc.code || string(rest) != tc.rest {
+		if code.String() != tc.code || string(rest) != tc.rest {
 			t.Errorf("splitEnhanced(%q) = %q, %q, want %q, %q", tc.in, code, rest, tc.code, tc.rest)
+		}
+	}
+}
+
+func TestEnhancedCode(t *testing.T) {
+	tests := []struct {
+		e     EnhancedCode
+		str   string
+		class int
+	}{
+		{EnhancedCode{5, 7, 1}, "5.7.1", 5},
+		{EnhancedCode{4, 7, 320}, "4.7.320", 4},
+		{EnhancedCode{2, 0, 0}, "2.0.0", 2},
+		{EnhancedCode{}, "", 0},
+	}
+	for _, tc := range tests {
+		if got := tc.e.String(); got != tc.str {
+			t.Errorf("%v.String() = %q, want %q", [3]int(tc.e), got, tc.str)
+		}
+		if got := tc.e.Class(); got != tc.class {
+			t.Errorf("%v.Class() = %d, want %d", [3]int(tc.e), got, tc.class)
+		}
+		if got := tc.e.IsZero(); got != (tc.str == "") {
+			t.Errorf("%v.IsZero() = %v", [3]int(tc.e), got)
+		}
+		if got := ParseEnhancedCode(tc.str); got != tc.e {
+			t.Errorf("ParseEnhancedCode(%q) = %v, want %v", tc.str, [3]int(got), [3]int(tc.e))
+		}
+		if b, _ := tc.e.MarshalText(); string(b) != tc.str {
+			t.Errorf("%v.MarshalText() = %q, want %q", [3]int(tc.e), b, tc.str)
+		}
+	}
+}
+
+func TestParseEnhancedCodeInvalid(t *testing.T) {
+	for _, in := range []string{"5.7", "5.7.1 text", "x", "3.0.0", "5.7.1234"} {
+		if got := ParseEnhancedCode(in); !got.IsZero() {
+			t.Errorf("ParseEnhancedCode(%q) = %v, want zero", in, [3]int(got))
 		}
 	}
 }
@@ -68,9 +107,9 @@ func TestReplyClass(t *testing.T) {
 	}{
 		{Reply{Code: 250}, 2},
 		{Reply{Code: 354}, 3},
-		{Reply{Code: 451, Enhanced: "5.7.3"}, 4}, // the basic code decides (SMTP-CODES §2)
-		{Reply{Code: 550, Enhanced: "4.4.7"}, 5},
-		{Reply{Code: 0, Enhanced: "4.7.0"}, 4},
+		{Reply{Code: 451, Enhanced: EnhancedCode{5, 7, 3}}, 4}, // the basic code decides (SMTP-CODES §2)
+		{Reply{Code: 550, Enhanced: EnhancedCode{4, 4, 7}}, 5},
+		{Reply{Code: 0, Enhanced: EnhancedCode{4, 7, 0}}, 4},
 		{Reply{}, 0},
 	}
 	for _, tc := range tests {
@@ -96,7 +135,7 @@ func TestParsePartialReply(t *testing.T) {
 	}
 	for _, tc := range tests {
 		r, ok := parsePartialReply([]byte(tc.in))
-		if ok != tc.ok || r.Code != tc.code || r.Enhanced != tc.enh {
+		if ok != tc.ok || r.Code != tc.code || r.Enhanced.String() != tc.enh {
 			t.Errorf("parsePartialReply(%q) = %+v, %v, want code %d enhanced %q, %v", tc.in, r, ok, tc.code, tc.enh, tc.ok)
 		}
 	}

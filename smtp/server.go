@@ -518,10 +518,7 @@ func (d *Decoder) cutReply() (more bool) {
 		return true
 	case serverReplyStart, serverResync, serverCutReply:
 		if !ok {
-			if s.state == serverCutReply {
-				return true
-			}
-			return false
+			return s.state == serverCutReply
 		}
 		if s.state == serverCutReply && rl.code == s.reply.Code && (rl.more || len(d.queue) == 0) {
 			return true // more of the reply cut before

@@ -165,7 +165,7 @@ func TestSessionCaptureGaps(t *testing.T) {
 			want: gapWant{outcome: OutcomeDelivered, incomplete: true, eod: 11, reply: 250,
 				verbs: []string{"EHLO", "RCPT", "DATA"}, replies: []int{250, 250, 354}, unmatched: []int{250},
 				check: func(t *testing.T, s *Session, x *Transaction) {
-					if x.MailFrom != "" || x.MailFrame != 0 || len(x.Rcpts) != 1 || x.Rcpts[0].Reply.Enhanced != "2.1.5" {
+					if x.MailFrom != "" || x.MailFrame != 0 || len(x.Rcpts) != 1 || x.Rcpts[0].Reply.Enhanced.String() != "2.1.5" {
 						t.Errorf("envelope %+v", x)
 					}
 				}},
@@ -209,10 +209,10 @@ func TestSessionCaptureGaps(t *testing.T) {
 					if x.MailFrom != "alice@example.com" || x.MailFromTruncated || x.SizeParam != -1 || x.MailFrame != 6 {
 						t.Errorf("mail from %q truncated %v size %d frame %d", x.MailFrom, x.MailFromTruncated, x.SizeParam, x.MailFrame)
 					}
-					if r := x.MailReply; r == nil || r.Enhanced != "2.1.0" || r.Text != "Sender ok, acceptin" || !r.Truncated || r.Frame != 7 {
+					if r := x.MailReply; r == nil || r.Enhanced.String() != "2.1.0" || r.Text != "Sender ok, acceptin" || !r.Truncated || r.Frame != 7 {
 						t.Errorf("mail reply %+v", r)
 					}
-					if len(x.Rcpts) != 1 || x.Rcpts[0].Addr != "bob@example.org" || x.Rcpts[0].Truncated || x.Rcpts[0].Reply.Enhanced != "2.1.5" {
+					if len(x.Rcpts) != 1 || x.Rcpts[0].Addr != "bob@example.org" || x.Rcpts[0].Truncated || x.Rcpts[0].Reply.Enhanced.String() != "2.1.5" {
 						t.Errorf("recipients %+v", x.Rcpts)
 					}
 					if !s.Commands[1].Truncated || !s.Commands[2].Truncated || s.Commands[3].Truncated {
@@ -323,7 +323,7 @@ func TestSessionCaptureGaps(t *testing.T) {
 					if r := s.Commands[1].Reply; !r.Truncated || r.Lines != 2 || r.Frame != 5 {
 						t.Errorf("EHLO reply %+v", r)
 					}
-					if x.MailReply == nil || x.MailReply.Enhanced != "2.1.0" {
+					if x.MailReply == nil || x.MailReply.Enhanced.String() != "2.1.0" {
 						t.Errorf("mail reply %+v", x.MailReply)
 					}
 				}},

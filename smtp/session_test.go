@@ -152,7 +152,7 @@ func TestSessionDelivered(t *testing.T) {
 	if x.MailFrame != 4 || x.DataFrame != 8 || x.EndOfDataFrame != 10 || x.EndOfDataTime != markOf(10).Time {
 		t.Errorf("frames mail %d data %d eod %d", x.MailFrame, x.DataFrame, x.EndOfDataFrame)
 	}
-	if r := x.Reply; r == nil || r.Code != 250 || r.Enhanced != "2.0.0" || r.Text != "Ok: queued as ABC" || r.Frame != 11 || r.Lines != 1 {
+	if r := x.Reply; r == nil || r.Code != 250 || r.Enhanced.String() != "2.0.0" || r.Text != "Ok: queued as ABC" || r.Frame != 11 || r.Lines != 1 {
 		t.Errorf("final reply %+v", r)
 	}
 	if x.MailReply == nil || x.MailReply.Code != 250 || x.DataReply == nil || x.DataReply.Code != 354 {
@@ -181,7 +181,7 @@ func TestSessionPipelining(t *testing.T) {
 		t.Errorf("DATA latency %v, want 2s", got)
 	}
 	x := wantOutcome(t, s, 0, OutcomeDelivered)
-	if x.Rcpts[1].Reply.Enhanced != "5.1.1" || x.Size != 6 || x.EndOfDataFrame != 7 {
+	if x.Rcpts[1].Reply.Enhanced.String() != "5.1.1" || x.Size != 6 || x.EndOfDataFrame != 7 {
 		t.Errorf("rcpt reply %+v size %d eod frame %d", x.Rcpts[1].Reply, x.Size, x.EndOfDataFrame)
 	}
 }
@@ -328,7 +328,7 @@ func TestSessionPartialReply(t *testing.T) {
 	x := wantOutcome(t, s, 0, OutcomeNoReply)
 	wantEnd(t, x, EndClientClosed, 12)
 	p := x.PartialReply
-	if x.Reply != nil || p == nil || !p.Partial || p.Code != 250 || p.Enhanced != "2.0.0" || p.Frame != 11 {
+	if x.Reply != nil || p == nil || !p.Partial || p.Code != 250 || p.Enhanced.String() != "2.0.0" || p.Frame != 11 {
 		t.Errorf("reply %+v partial %+v", x.Reply, p)
 	}
 	wantAnomalies(t, s, "partial-reply")
@@ -674,7 +674,7 @@ func TestSessionNotSMTP(t *testing.T) {
 
 func TestSessionGreetings(t *testing.T) {
 	s := run(Options{}, S("421 4.3.2 Service shutting down\r\n"), SFIN, C("QUIT\r\n"), CRST)
-	if !s.IsSMTP || s.Banner == nil || s.Banner.Code != 421 || s.Banner.Enhanced != "4.3.2" || len(s.Transactions) != 0 {
+	if !s.IsSMTP || s.Banner == nil || s.Banner.Code != 421 || s.Banner.Enhanced.String() != "4.3.2" || len(s.Transactions) != 0 {
 		t.Errorf("421 greeting:\n%s", dump(s))
 	}
 	s = run(Options{}, S("220-first\r\n220-second\r\n220 third\r\n"))

@@ -112,6 +112,25 @@ func (d *Decoder) envelopeTransaction(m reassembly.Mark) int {
 	return d.orphanTransaction(m, AnomalyRcptWithoutMail, "RCPT without a MAIL transaction")
 }
 
+// recipient adds the recipient of a RCPT command to its transaction and
+// returns their indexes (-1 when none).
+func (d *Decoder) recipient(c command, m reassembly.Mark) (txn, rcpt int) {
+	txn = d.envelopeTransaction(m)
+	if txn < 0 {
+		return txn, -1
+	}
+	t := &d.s.Transactions[txn]
+	if c.truncated {
+		t.Incomplete = true
+	}
+	if len(t.Rcpts) >= d.opts.MaxRecipients {
+		d.anomalyf(AnomalyTooManyRecipients, m.Frame, "more than %d recipients in one transaction", d.opts.MaxRecipients)
+		return txn, -1
+	}
+	t.Rcpts = append(t.Rcpts, Recipient{Addr: c.path, Frame: m.Frame, Truncated: c.pathTruncated})
+	return txn, len(t.Rcpts) - 1
+}
+
 // beginChunk starts a BDAT chunk (RFC 3030 §2) and returns its transaction.
 func (d *Decoder) beginChunk(c command, m reassembly.Mark) int {
 	t := d.cur

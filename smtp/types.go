@@ -8,9 +8,9 @@ import (
 type Reply struct {
 	// Code is the three-digit reply code, e.g. 250.
 	Code int
-	// Enhanced is the RFC 3463 enhanced status code ("4.4.2") if the
-	// reply's first line carries one, else "".
-	Enhanced string
+	// Enhanced is the RFC 3463 enhanced status code ({4, 4, 2}) if the
+	// reply's first line carries one, else zero.
+	Enhanced EnhancedCode
 	// Text is the text of the first line after the code (and enhanced code).
 	Text string
 	// Lines is the number of lines of the reply (multi-line replies > 1).

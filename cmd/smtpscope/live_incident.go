@@ -230,8 +230,8 @@ func refusalCause(r *smtp.Reply) string {
 // replyWords renders a reply as `451 4.3.0 "Try again later"`.
 func replyWords(r *smtp.Reply) string {
 	s := fmt.Sprint(r.Code)
-	if r.Enhanced != "" {
-		s += " " + r.Enhanced
+	if !r.Enhanced.IsZero() {
+		s += " " + r.Enhanced.String()
 	}
 	if r.Text != "" {
 		s += fmt.Sprintf(" %q", r.Text)
