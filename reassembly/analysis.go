@@ -39,15 +39,9 @@ const (
 	maxWindowShift = 14
 )
 
-// Defaults for the Analyzer's judgement thresholds.
-const (
-	// DefaultIdleThreshold is the gap between two packets of a connection
-	// from which Health lists it as an idle gap.
-	DefaultIdleThreshold = 5 * time.Second
-	// DefaultLongZeroWindow is how long a zero-window stretch must last to
-	// make a connection Degraded.
-	DefaultLongZeroWindow = time.Second
-)
+// DefaultIdleThreshold is the gap between two packets of a connection
+// from which Health lists it as an idle gap.
+const DefaultIdleThreshold = 5 * time.Second
 
 // Window-scale states of one direction, as Wireshark keeps them
 // (tcp_flow_t.win_scale): a shift count ≥ 0, or one of these.
@@ -89,16 +83,14 @@ type flowState struct {
 
 // Analyzer runs Wireshark's TCP analysis over the segments of one
 // connection, once per packet in file order, and keeps the facts Health
-// summarises. The zero value is ready to use; one Analyzer serves one
+// summarises. It states facts and passes no judgement: package report
+// turns them into verdicts and words. The zero value is ready to use; one Analyzer serves one
 // connection (one tcp.stream). Its memory is bounded whatever the
 // connection's length.
 type Analyzer struct {
 	// IdleThreshold is the gap between packets from which Health lists an
 	// idle gap; zero means DefaultIdleThreshold.
 	IdleThreshold time.Duration
-	// LongZeroWindow is how long a zero-window stretch must last to make
-	// the verdict Degraded; zero means DefaultLongZeroWindow.
-	LongZeroWindow time.Duration
 
 	started bool
 	// epoch is the Unix second of the first segment's time, from which

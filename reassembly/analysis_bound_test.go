@@ -167,8 +167,8 @@ func FuzzAnalyzer(f *testing.F) {
 		if len(h.IdleGaps) > MaxEvidenceFrames || len(h.Sides[0].Resets) > MaxEvidenceFrames || len(h.Sides[1].Resets) > MaxEvidenceFrames {
 			t.Fatalf("unbounded lists: %d gaps, %d+%d resets", len(h.IdleGaps), len(h.Sides[0].Resets), len(h.Sides[1].Resets))
 		}
-		if h.Verdict < Healthy || h.Verdict > Broken || (h.Verdict != Healthy && len(h.Reasons) == 0) {
-			t.Fatalf("verdict %v with reasons %q", h.Verdict, h.Reasons)
+		if st := h.Handshake.State; st < HandshakeNotCaptured || st > HandshakeOpenerOnly {
+			t.Fatalf("handshake state %d", st)
 		}
 		if h.Resets != h.Sides[0].ResetCount+h.Sides[1].ResetCount {
 			t.Fatalf("Resets %d != %d+%d", h.Resets, h.Sides[0].ResetCount, h.Sides[1].ResetCount)

@@ -31,15 +31,12 @@ func ExampleAnalyzer() {
 	}
 	h := a.Health()
 	fmt.Println("initial RTT:", h.Handshake.InitialRTT, "scaling:", h.Handshake.Scaling)
-	fmt.Println("verdict:", h.Verdict)
-	for _, r := range h.Reasons {
-		fmt.Println("-", r)
-	}
+	fmt.Println("handshake:", h.Handshake.State, "retransmissions:", h.Retransmission.Count, "first in frame", h.Retransmission.Frames[0])
+	fmt.Println("server zero window:", h.Sides[reassembly.ServerToClient].ZeroWindowTime)
 	// Output:
 	// frame 6: zero_window
 	// frame 7: retransmission
 	// initial RTT: 60ms scaling: on
-	// verdict: degraded
-	// - 1 retransmitted segment(s) (0 fast, 0 spurious, 0 reported as duplicates by the receiver), first in frame 7
-	// - the server advertised a zero window for 1.405s in total (longest 1.405s)
+	// handshake: answered retransmissions: 1 first in frame 7
+	// server zero window: 1.405s
 }

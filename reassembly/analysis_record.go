@@ -454,13 +454,6 @@ func (a *Analyzer) idleThreshold() time.Duration {
 	return DefaultIdleThreshold
 }
 
-func (a *Analyzer) longZeroWindow() time.Duration {
-	if a.LongZeroWindow > 0 {
-		return a.LongZeroWindow
-	}
-	return DefaultLongZeroWindow
-}
-
 // InitialRTT returns Wireshark's tcp.analysis.initial_rtt so far (zero
 // while unknown).
 func (a *Analyzer) InitialRTT() time.Duration { return a.initialRTT }
@@ -475,12 +468,18 @@ func (a *Analyzer) Health() Health {
 		Last:                  r.last,
 		Handshake:             r.hs,
 		LinuxZeroWindowProbes: r.linuxZWP,
+		SYNRetransmissions:    r.synRetrans,
+		IdleThreshold:         a.idleThreshold(),
 	}
 	if r.packets == 0 {
 		h.Handshake.WindowScale = [2]int{-1, -1}
 	}
 	h.Handshake.InitialRTT = a.initialRTT
 	h.Handshake.Scaling = a.scaling()
+	h.Handshake.NewISNSYNs = r.newISNSYNs
+	if r.hs.SYN.Frame != 0 {
+		h.Handshake.Opener = Direction(r.synDir)
+	}
 	if g := r.gaps; g != nil {
 		h.IdleGapCount, h.LongestGap = g.count, g.longest
 		h.IdleGaps = slices.Clone(g.list[:min(g.count, MaxEvidenceFrames)])
@@ -527,12 +526,52 @@ func (a *Analyzer) Health() Health {
 				rst := &sd.Resets[i]
 				rst.OddTTL = sr.ttlSeen && (rst.TTL < sr.ttlMin || rst.TTL > sr.ttlMax)
 				rst.Injected = rst.OddTTL || rst.SenderContinued
+				rst.Kind = resetKind(rst, r.hs.RefusedBy.Frame)
 			}
 		}
 		h.Resets += sr.resetCount
 	}
-	a.judge(&h)
+	h.Handshake.State = handshakeState(&h)
 	return h
+}
+
+// resetKind is the first ResetKind that applies to rst; refusedBy is the
+// frame of the RST that refused the connection (0: none).
+func resetKind(rst *Reset, refusedBy int) ResetKind {
+	switch {
+	case refusedBy != 0 && rst.Frame == refusedBy:
+		return ResetRefusal
+	case rst.AfterFIN || rst.PeerFIN:
+		return ResetClosing
+	case rst.OddTTL:
+		return ResetOddTTL
+	case rst.SenderContinued:
+		return ResetSenderContinued
+	case rst.DataInFlight:
+		return ResetDataInFlight
+	case rst.SinceData > 0:
+		return ResetAfterData
+	}
+	return ResetBeforeData
+}
+
+// handshakeState tells what became of the handshake from the facts in h.
+func handshakeState(h *Health) HandshakeState {
+	hs := &h.Handshake
+	server := 1 - hs.Opener
+	switch {
+	case hs.SYN.Frame == 0:
+		return HandshakeNotCaptured
+	case hs.RefusedBy.Frame != 0:
+		return HandshakeRefused
+	case hs.SYNACK.Frame != 0:
+		return HandshakeAnswered
+	case h.Sides[server].Segments > 0:
+		return HandshakeSYNACKNotCaptured
+	case h.Sides[hs.Opener].DataSegments > 0:
+		return HandshakeOpenerOnly
+	}
+	return HandshakeUnanswered
 }
 
 // scaling maps Wireshark's per-direction scale states to a Scaling.

@@ -2,33 +2,6 @@ package reassembly
 
 import "time"
 
-// Verdict is the L4 judgement of one connection.
-type Verdict int
-
-const (
-	// Healthy: the handshake (if captured) completed and nothing in the
-	// segments points to loss, stalls or aborts.
-	Healthy Verdict = iota
-	// Degraded: the connection worked but the network or a receiver
-	// struggled (retransmissions, SYN retries, long zero windows).
-	Degraded
-	// Broken: the connection failed at L4: refused, unanswered, or aborted
-	// by a RST before either side sent a FIN once data had flowed (or by a
-	// RST that looks injected). A RST after a FIN is not Broken.
-	Broken
-)
-
-// String returns "healthy", "degraded" or "broken".
-func (v Verdict) String() string {
-	switch v {
-	case Degraded:
-		return "degraded"
-	case Broken:
-		return "broken"
-	}
-	return "healthy"
-}
-
 // Event is a segment worth showing as evidence: a flagged or control segment.
 type Event struct {
 	Frame int
@@ -80,6 +53,55 @@ type Handshake struct {
 	// MidStream is true when the first captured segment was not a SYN: the
 	// capture picked the connection up after it opened.
 	MidStream bool
+	// Opener is the side that sent the first SYN (ClientToServer when no
+	// SYN was captured).
+	Opener Direction
+	// NewISNSYNs counts SYNs with another initial sequence number on this
+	// connection's ports: a new connection the flow table did not split
+	// (Wireshark's reused_ports).
+	NewISNSYNs int
+	// State is what became of the handshake, as far as the capture shows.
+	State HandshakeState
+}
+
+// HandshakeState names what the capture shows of a connection's opening.
+type HandshakeState int
+
+const (
+	// HandshakeNotCaptured: no SYN was captured (the capture started
+	// mid-stream, or lost it).
+	HandshakeNotCaptured HandshakeState = iota
+	// HandshakeAnswered: a SYN and its SYN+ACK were captured.
+	HandshakeAnswered
+	// HandshakeRefused: the SYN was answered by a RST before any SYN+ACK
+	// (Handshake.RefusedBy): nothing listens, or a firewall rejects it.
+	HandshakeRefused
+	// HandshakeUnanswered: SYN(s) with no SYN+ACK, no packet from the
+	// other side and no data from the opener: a connect timeout.
+	HandshakeUnanswered
+	// HandshakeSYNACKNotCaptured: no SYN+ACK was captured, yet the other
+	// side sent segments: the capture missed it.
+	HandshakeSYNACKNotCaptured
+	// HandshakeOpenerOnly: no SYN+ACK and nothing else from the other
+	// side, yet the opener sent data: a capture of one direction only.
+	HandshakeOpenerOnly
+)
+
+// String names the state in a few words.
+func (s HandshakeState) String() string {
+	switch s {
+	case HandshakeAnswered:
+		return "answered"
+	case HandshakeRefused:
+		return "refused"
+	case HandshakeUnanswered:
+		return "unanswered"
+	case HandshakeSYNACKNotCaptured:
+		return "syn-ack-not-captured"
+	case HandshakeOpenerOnly:
+		return "opener-only"
+	}
+	return "not-captured"
 }
 
 // Scaling is what the handshake tells about RFC 7323 window scaling.
@@ -106,9 +128,57 @@ func (s Scaling) String() string {
 	return "unknown"
 }
 
+// ResetKind names the circumstances of a RST, checked in the order of the
+// constants: the first that applies is the RST's Kind.
+type ResetKind int
+
+const (
+	// ResetRefusal: the RST answered a SYN (Handshake.RefusedBy).
+	ResetRefusal ResetKind = iota
+	// ResetClosing: a side had already sent a FIN; the RST ends a closing
+	// connection, which is usually harmless.
+	ResetClosing
+	// ResetOddTTL: the RST's TTL lies outside the range of its side's
+	// other packets, so a middlebox probably forged it.
+	ResetOddTTL
+	// ResetSenderContinued: its supposed sender went on sending after it,
+	// which a host whose stack reset the connection never does (Zeek's
+	// data_after_reset): probably forged.
+	ResetSenderContinued
+	// ResetDataInFlight: bytes of either side were unacknowledged.
+	ResetDataInFlight
+	// ResetAfterData: data had flowed, all of it acknowledged, and
+	// neither side had closed.
+	ResetAfterData
+	// ResetBeforeData: no data had flowed yet.
+	ResetBeforeData
+)
+
+// String names the kind in a few words.
+func (k ResetKind) String() string {
+	switch k {
+	case ResetRefusal:
+		return "refusal"
+	case ResetClosing:
+		return "closing"
+	case ResetOddTTL:
+		return "odd-ttl"
+	case ResetSenderContinued:
+		return "sender-continued"
+	case ResetDataInFlight:
+		return "data-in-flight"
+	case ResetAfterData:
+		return "after-data"
+	}
+	return "before-data"
+}
+
 // Reset is one RST segment.
 type Reset struct {
 	Mark
+	// Kind is the first of the ResetKind circumstances that applies.
+	Kind ResetKind
+	// TTL is the RST's IPv4 TTL or IPv6 hop limit.
 	TTL uint8
 	// Injected is set when the RST probably came from a middlebox forging
 	// that side, not from the host: its TTL lies outside the range of the
@@ -185,7 +255,9 @@ type Side struct {
 	DSACKed int
 }
 
-// Health is the L4 summary of one connection, from the Analyzer.
+// Health is the L4 summary of one connection, from the Analyzer: counts,
+// frames, flags and named conditions (HandshakeState, ResetKind), never a
+// verdict or a sentence, which are package report's.
 type Health struct {
 	// Retransmissions counts frames Wireshark marks
 	// tcp.analysis.retransmission (including fast and spurious ones, and
@@ -201,6 +273,9 @@ type Health struct {
 	OutOfOrder, LostSegment, AckLostSegment, DuplicateAck      FlagCount
 	ZeroWindow, ZeroWindowProbe, ZeroWindowProbeAck            FlagCount
 	WindowFull, WindowUpdate, KeepAlive, KeepAliveAck          FlagCount
+	// SYNRetransmissions counts the retransmission flags on SYN segments
+	// (told by Handshake.SYNRetries, not loss of data).
+	SYNRetransmissions int
 	// LinuxZeroWindowProbes counts keep-alives sent while the peer's window
 	// was zero: Linux probes a closed window with a segment tshark 4.0
 	// labels tcp.analysis.keep_alive (REFERENCE §4).
@@ -218,12 +293,8 @@ type Health struct {
 	IdleGaps     []Gap
 	IdleGapCount int
 	LongestGap   Gap
-
-	// Verdict and the plain-words reasons behind it; Notes are facts worth
-	// telling that do not change the verdict.
-	Verdict Verdict
-	Reasons []string
-	Notes   []string
+	// IdleThreshold is the gap from which IdleGaps lists one.
+	IdleThreshold time.Duration
 }
 
 // Count returns the FlagCount for one flag (zero for FlagReusedPorts or a

@@ -226,7 +226,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	}
 	out.SMTP = m
 	if worst.Cause == CauseOK {
-		worst = diagnoseDegradedTCP(c, &h)
+		worst = diagnoseDegradedTCP(c, &h, out.L4.Verdict != l4Healthy.String())
 	}
 	if worst.Cause == CauseOK {
 		worst = diagnoseSession(c, &h, s)
@@ -440,14 +440,14 @@ func lossDiagnosis(h *reassembly.Health, filter string, ev []Evidence, what stri
 
 // diagnoseDegradedTCP reports, for a connection whose mail got through, a
 // receiver that stopped reading or a path that lost packets, when the
-// analyser called TCP degraded: the next, larger message may not get
+// L4 rules did not call TCP healthy: the next, larger message may not get
 // through. These are notes, not failures (exit status 0).
-func diagnoseDegradedTCP(c *reassembly.Conn, h *reassembly.Health) Diagnosis {
-	if h.Verdict == reassembly.Healthy {
+func diagnoseDegradedTCP(c *reassembly.Conn, h *reassembly.Health, unhealthy bool) Diagnosis {
+	if !unhealthy {
 		return Diagnosis{Layer: LayerNone, Cause: CauseOK}
 	}
 	for d, side := range h.Sides {
-		if side.LongestZeroWindow < reassembly.DefaultLongZeroWindow {
+		if side.LongestZeroWindow < longZeroWindow {
 			continue
 		}
 		who := reassembly.Direction(d)
@@ -485,12 +485,12 @@ func diagnoseNoSMTP(c *reassembly.Conn, h *reassembly.Health, smtpPort bool) Dia
 	hs := &h.Handshake
 	if smtpPort {
 		switch {
-		case hs.SYN.Frame != 0 && hs.RefusedBy.Frame != 0:
+		case hs.State == reassembly.HandshakeRefused:
 			return Diagnosis{Layer: LayerL4, Cause: CauseConnectRefused, Filter: filter,
 				Evidence: []Evidence{{Frame: hs.SYN.Frame, Time: hs.SYN.Time, What: "client sent SYN"},
 					{Frame: hs.RefusedBy.Frame, Time: hs.RefusedBy.Time, What: "answered by RST: nothing listens on the port"}},
 				Summary: fmt.Sprintf("The connection to %s was refused (SYN answered by RST): no SMTP server is listening, or a firewall rejects it.", c.Server)}
-		case hs.SYN.Frame != 0 && hs.SYNACK.Frame == 0 && h.Sides[reassembly.ServerToClient].Segments == 0:
+		case hs.State == reassembly.HandshakeUnanswered || hs.State == reassembly.HandshakeOpenerOnly:
 			return Diagnosis{Layer: LayerL4, Cause: CauseConnectTimeout, Filter: filter,
 				Evidence: []Evidence{{Frame: hs.SYN.Frame, Time: hs.SYN.Time, What: "client sent SYN"},
 					{Frame: hs.LastSYN.Frame, Time: hs.LastSYN.Time, What: fmt.Sprintf("SYN sent %d times, never answered", hs.SYNRetries+1)}},

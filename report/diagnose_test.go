@@ -38,9 +38,9 @@ func session(edit func(*smtp.Session, *smtp.Transaction)) *smtp.Session {
 }
 
 func TestDiagnosis(t *testing.T) {
-	healthy := reassembly.Health{Verdict: reassembly.Healthy}
-	lossy := reassembly.Health{Retransmissions: 40, Verdict: reassembly.Degraded}
-	stalled := reassembly.Health{ZeroWindows: 12, Verdict: reassembly.Degraded}
+	healthy := reassembly.Health{}
+	lossy := reassembly.Health{Retransmissions: 40, Retransmission: reassembly.FlagCount{Count: 40, Frames: []int{500}}}
+	stalled := reassembly.Health{ZeroWindows: 12}
 	stalled.Sides[reassembly.ServerToClient].LongestZeroWindow = 3 * time.Second
 	stalled.Sides[reassembly.ServerToClient].ZeroWindowTime = 3 * time.Second
 	tests := []struct {
@@ -139,10 +139,12 @@ func TestDiagnosis(t *testing.T) {
 
 func TestDiagnosisWithoutSMTP(t *testing.T) {
 	mark := func(f int, sec float64) reassembly.Mark { return reassembly.Mark{Frame: f, Time: at(sec)} }
-	refused := reassembly.Health{Verdict: reassembly.Broken, Packets: 2}
+	refused := reassembly.Health{Packets: 2}
 	refused.Handshake.SYN, refused.Handshake.LastSYN, refused.Handshake.RefusedBy = mark(1, 0), mark(1, 0), mark(2, 0.001)
-	unanswered := reassembly.Health{Verdict: reassembly.Broken, Packets: 3}
+	refused.Handshake.State = reassembly.HandshakeRefused
+	unanswered := reassembly.Health{Packets: 3}
 	unanswered.Handshake.SYN, unanswered.Handshake.LastSYN, unanswered.Handshake.SYNRetries = mark(1, 0), mark(3, 3), 2
+	unanswered.Handshake.State = reassembly.HandshakeUnanswered
 	unanswered.Sides[reassembly.ClientToServer].Segments = 3
 	tests := []struct {
 		name      string

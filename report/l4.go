@@ -25,10 +25,12 @@ var analysisNames = []struct {
 	{reassembly.FlagKeepAliveAck, "keep_alive_ack"},
 }
 
-// l4Of copies the L4 facts into the report's shape.
+// l4Of copies the L4 facts into the report's shape, with the verdict of
+// the l4Rules.
 func l4Of(h *reassembly.Health, missed [2]int64) L4 {
+	j := judgeL4(h)
 	l := L4{Retransmissions: h.Retransmissions, Resets: h.Resets, ZeroWindows: h.ZeroWindows,
-		Verdict: h.Verdict.String(), Reasons: h.Reasons, Notes: h.Notes}
+		Verdict: j.verdict.String(), Reasons: j.reasons, Notes: j.notes}
 	for _, a := range analysisNames {
 		if fc := h.Count(a.flag); fc.Count > 0 {
 			if l.Analysis == nil {
