@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -171,4 +172,29 @@ func (p *packet) segmentLen() int {
 		return len(p.tcp.Payload)
 	}
 	return n
+}
+
+// readOptions copies the TCP options the analyser uses into seg.
+func readOptions(tcp *layers.TCP, seg *Segment) {
+	for i := range tcp.Options {
+		o := &tcp.Options[i]
+		switch o.OptionType {
+		case layers.TCPOptionKindMSS:
+			if len(o.OptionData) == 2 {
+				seg.MSS = int(binary.BigEndian.Uint16(o.OptionData))
+			}
+		case layers.TCPOptionKindWindowScale:
+			if len(o.OptionData) == 1 {
+				seg.WindowScale = int(o.OptionData[0])
+			}
+		case layers.TCPOptionKindSACKPermitted:
+			seg.SACKPermitted = true
+		case layers.TCPOptionKindSACK:
+			seg.SACK = true
+			for b := o.OptionData; len(b) >= 8; b = b[8:] {
+				seg.SACKBlocks = append(seg.SACKBlocks, [2]uint32{
+					binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:])})
+			}
+		}
+	}
 }

@@ -23,8 +23,11 @@ func (d Direction) String() string {
 // Mark locates a byte or an event in the capture: the frame that carried it
 // and that frame's capture time.
 type Mark struct {
+	// Frame is the 1-based frame number (Wireshark's frame.number); 0
+	// means none.
 	Frame int
-	Time  time.Time
+	// Time is the frame's capture time.
+	Time time.Time
 }
 
 // Marker gives the Mark of the byte at offset within the data of one Data

@@ -2,14 +2,6 @@ package reassembly
 
 import "time"
 
-// Event is a segment worth showing as evidence: a flagged or control segment.
-type Event struct {
-	Frame int
-	Time  time.Time
-	Dir   Direction
-	Flags Flag
-}
-
 // MaxEvidenceFrames is how many frame numbers a FlagCount, a zero-window
 // or idle-gap list, or a reset list keeps: the first ones in capture order.
 // Counts go on past it.
@@ -18,7 +10,9 @@ const MaxEvidenceFrames = 8
 // FlagCount is how many frames carried one tcp.analysis flag, with the first
 // MaxEvidenceFrames of them.
 type FlagCount struct {
-	Count  int
+	// Count is how many frames carried the flag.
+	Count int
+	// Frames are the first MaxEvidenceFrames of them, in capture order.
 	Frames []int
 }
 
@@ -203,12 +197,16 @@ type Reset struct {
 // the ACK that covers exactly its end (Wireshark's tcp.analysis.ack_rtt),
 // skipping retransmitted segments (Karn's rule).
 type RTTStats struct {
-	Samples          int
+	// Samples is how many round trips were measured.
+	Samples int
+	// Min, Median and Max are over the samples (the median of a uniform
+	// reservoir of them; all zero without samples).
 	Min, Median, Max time.Duration
 }
 
 // Gap is a time between two consecutive packets of a connection.
 type Gap struct {
+	// From is the packet before the silence, To the one that ended it.
 	From, To Mark
 }
 
@@ -281,8 +279,10 @@ type Health struct {
 	// labels tcp.analysis.keep_alive (REFERENCE §4).
 	LinuxZeroWindowProbes int
 
+	// Handshake is what the capture shows of the connection's opening.
 	Handshake Handshake
-	Sides     [2]Side
+	// Sides is what each peer sent, indexed by Direction.
+	Sides [2]Side
 
 	// Packets counts all segments; First and Last are the first and last.
 	Packets     int

@@ -1,0 +1,158 @@
+package reassembly
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket"
+)
+
+// Conn is one TCP connection, numbered like Wireshark's tcp.stream.
+type Conn struct {
+	// Stream is the 0-based connection index in order of first packet, as
+	// Wireshark's tcp.stream.
+	Stream int
+	// Client opened the connection (sent the SYN); without a captured
+	// handshake it is guessed from Options.ServerPorts or the port numbers.
+	Client, Server netip.AddrPort
+	// FirstFrame, LastFrame and their times bound the connection's packets.
+	FirstFrame, LastFrame int
+	FirstTime, LastTime   time.Time
+	// Packets counts the connection's frames.
+	Packets int
+	// MissedBytes counts, per direction, the stream bytes handed to the
+	// handler as gaps (Zeek's missed_bytes): never captured, or given up
+	// on when the out-of-order buffer limits were reached.
+	MissedBytes [2]int64
+	// Analyzer holds the L4 analysis; use Health for its summary.
+	Analyzer Analyzer
+	// Handler receives the connection's bytes (nil: none).
+	Handler Handler
+	// Resumed is set on a connection whose 4-tuple had been retired (see
+	// Options.Retire) when a packet without SYN came on it: its analysis
+	// starts at that packet, under the old stream number.
+	Resumed bool
+
+	key   flowKey
+	flow4 *flow            // the 4-tuple's entry in the Tracker's table
+	flow  [2]gopacket.Flow // gopacket's flow per direction (streamFlow)
+	// stream is gopacket's Stream of the connection, cut loose when the
+	// connection retires: gopacket keeps its connections until they idle
+	// out, and must not keep the Conn (and its handler) that long.
+	stream *stream
+	holes  holes
+	pmtu   [2]pmtuWatch
+	tail   [2]streamTail
+	ended  bool
+	// finSeen records a FIN per direction; closed is the capture time at
+	// which the connection closed (FIN both ways or a RST), zero while open.
+	finSeen [2]bool
+	closed  time.Time
+	// lastNS is LastTime by unixNano, which Add compares per packet.
+	lastNS int64
+	// idleKey is the connection's key in Tracker.idle, never later than
+	// the time it is due to idle out or be retired (LastTime, plus the
+	// timeout); idleIndex its place there (-1: not queued).
+	idleKey   time.Time
+	idleIndex int
+	// connIndex is the connection's place in Tracker.conns.
+	connIndex int
+}
+
+// due is when the connection idles out (or, closed, is retired) unless
+// another packet comes.
+func (c *Conn) due(o *Options) time.Time {
+	if !c.closed.IsZero() && o.Retire != nil {
+		return c.LastTime.Add(o.CloseLinger)
+	}
+	return c.LastTime.Add(o.IdleTimeout)
+}
+
+// Health returns the connection's L4 summary.
+func (c *Conn) Health() Health { return c.Analyzer.Health() }
+
+// tellCut hands the handler, as a gap, the bytes the snaplen cut from the
+// end of what side dir has sent so far, once gopacket has delivered all
+// before them: gopacket sees the hole only when a later segment of that
+// side comes (after the other side's answer to these bytes, or after the
+// close), or never. When gopacket does report it later, the gap is not
+// told twice.
+func (c *Conn) tellCut(dir Direction, at Mark) {
+	t := &c.tail[dir]
+	if t.cut <= 0 || c.Handler == nil || !c.holes.known[dir] {
+		return
+	}
+	if next := c.holes.start[dir] + c.holes.delivered[dir]; next != t.end-uint32(t.cut) {
+		// gopacket has not delivered up to the cut (a hole before it is
+		// still open) or has already skipped past it.
+		return
+	}
+	c.MissedBytes[dir] += int64(t.cut)
+	c.Handler.Gap(dir, t.cut, at)
+	t.told += t.cut
+	t.cut = 0
+}
+
+// streamTail follows the end of one direction's byte stream: how many
+// bytes of its furthest segment the snaplen cut, and how many cut bytes
+// were told ahead of gopacket.
+type streamTail struct {
+	end   uint32 // sequence number after the furthest segment
+	known bool
+	cut   int
+	told  int
+}
+
+// segment notes a segment of length n (from seq) of which captured bytes
+// are in the capture.
+func (s *streamTail) segment(seq uint32, n, captured int) {
+	if n == 0 {
+		return
+	}
+	end := seq + uint32(n)
+	if s.known && int32(end-s.end) <= 0 {
+		return // not beyond the furthest: a retransmission or reordering
+	}
+	s.end, s.known, s.cut = end, true, max(n-captured, 0)
+}
+
+// flowKey names a 4-tuple whichever way a packet goes: both endpoints,
+// lower first, as plain integers so that the flow table hashes them as one
+// block of memory.
+type flowKey struct{ lo, hi endpoint }
+
+// endpoint is an address and port in a flowKey: the address as 16 bytes
+// (IPv4 mapped into IPv6) in two words, then the port, with bit 16 set
+// for an IPv4 address so that it never meets the same address mapped in
+// an IPv6 header.
+type endpoint struct{ ip0, ip1, port uint64 }
+
+// keyOf returns the key of a packet from a to b, and the side a is on
+// (0: the lower endpoint).
+func keyOf(a, b netip.AddrPort) (flowKey, int) {
+	ea, eb := endpointOf(a), endpointOf(b)
+	if eb.less(ea) {
+		return flowKey{eb, ea}, 1
+	}
+	return flowKey{ea, eb}, 0
+}
+
+func endpointOf(a netip.AddrPort) endpoint {
+	ip := a.Addr().As16()
+	e := endpoint{binary.BigEndian.Uint64(ip[:8]), binary.BigEndian.Uint64(ip[8:]), uint64(a.Port())}
+	if a.Addr().Is4() {
+		e.port |= 1 << 16
+	}
+	return e
+}
+
+func (e endpoint) less(f endpoint) bool {
+	if e.ip0 != f.ip0 {
+		return e.ip0 < f.ip0
+	}
+	if e.ip1 != f.ip1 {
+		return e.ip1 < f.ip1
+	}
+	return e.port < f.port
+}
