@@ -22,6 +22,7 @@ demo: build
 
 # test: everything CI runs — formatting, vet, the pure-Go (CGO_ENABLED=0)
 # builds for linux, windows and darwin, the cgo build, and all tests.
+# TESTFLAGS adds go test flags (.ci/run passes -v to see every test).
 test: setup
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './testdata/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
@@ -30,7 +31,7 @@ test: setup
 	CGO_ENABLED=0 GOOS=windows $(GO) build -o /dev/null ./...
 	CGO_ENABLED=0 GOOS=darwin $(GO) build -o /dev/null ./...
 	CGO_ENABLED=1 $(GO) build -o /dev/null ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(TESTFLAGS) ./...
 
 # fuzz: run every fuzz target for FUZZTIME each.
 FUZZTIME ?= 1m

@@ -48,7 +48,7 @@ func TestLive(t *testing.T) {
 // loopback of the namespace TestLive made.
 func TestLiveInNamespace(t *testing.T) {
 	if os.Getenv(liveNamespaceEnv) == "" {
-		t.Skip("run by TestLive inside a network namespace")
+		return // not a test of its own: TestLive runs it in its namespace
 	}
 	const port = 25025
 	l, err := OpenLive(LiveOptions{Interface: "lo", Filter: fmt.Sprintf("udp and dst port %d", port), Timeout: 200 * time.Millisecond})

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh — install what smtpscope's build and tests need on Debian, when
 # missing: libpcap-dev (live capture, cgo build), tshark/editcap (reference
-# for the comparison tests), tcpdump, iproute2 and iptables (fault lab).
+# for the comparison tests), tcpdump, iproute2 and iptables (fault lab),
+# chromium (the HTML report's browser test).
 # It never upgrades what is there. Needs root (or sudo) only if something
 # is missing.
 set -euo pipefail
@@ -14,6 +15,10 @@ command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+# report's TestWriteHTMLInChromium renders the HTML report headless; it
+# finds chromium, chromium-browser or google-chrome on PATH.
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
+  command -v google-chrome >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
