@@ -428,6 +428,12 @@ type analysisAgreement struct {
 	usedKnown                     []string
 }
 
+// analysisUndecodable are the captures whose every frame has a link type
+// smtpscope does not decode (tshark 4.0 cannot read them either).
+var analysisUndecodable = map[string]string{
+	"tcpdump__dsa.pcap": "link type 284, DSA tags",
+}
+
 // TestAnalyzerAgreesWithTshark compares, frame by frame, the Analyzer's
 // flags with tshark 4.0's tcp.analysis fields over every capture.
 func TestAnalyzerAgreesWithTshark(t *testing.T) {
@@ -475,10 +481,18 @@ func compareWithTshark(t *testing.T, c analysisCapture, row *analysisAgreement) 
 	row.key = c.key
 	frames, _, note, err := analyseCapture(c.path)
 	row.note = note
-	if err != nil {
+	why, undecodable := analysisUndecodable[c.key]
+	switch {
+	case err != nil && undecodable:
+		// Nothing to compare, as expected (a skip would fail CI).
 		row.skipped = 1
 		row.note = err.Error()
-		t.Skipf("%s: pcapgo/decoder cannot use it: %v", c.path, err)
+		t.Logf("%s: not decodable, as expected (%s): %v", c.path, why, err)
+		return
+	case err != nil:
+		t.Fatalf("%s: pcapgo/decoder cannot use it: %v", c.path, err)
+	case undecodable:
+		t.Errorf("%s is decoded now: remove it from analysisUndecodable (%s)", c.key, why)
 	}
 	truth, source, ok := tsharkTruth(t, c)
 	if !ok {
