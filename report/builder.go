@@ -26,6 +26,7 @@ type Builder struct {
 	index []connMeta
 	agg   aggregate
 	err   error
+	keys  []joinKey // with Options.JoinLogs
 }
 
 // connMeta is what the Report keeps in memory of a connection held in
@@ -76,6 +77,9 @@ func (b *Builder) Add(f *Facts) bool {
 	// depend on the order connections end in.
 	red := newRedactor(b.opts.Redact)
 	c := buildConnection(f, b.opts, red)
+	if b.opts.JoinLogs {
+		b.keys = append(b.keys, joinKeyOf(&c))
+	}
 	red.connection(&c)
 	b.agg.add(&c)
 	failed := connectionFailed(&c)
@@ -122,7 +126,9 @@ func (b *Builder) spill() error {
 // When connections went to a temporary file, the report reads them from
 // it: call Report.Close when done with the report to remove it.
 func (b *Builder) Finish(inputs []Input) (*Report, error) {
-	r := &Report{Schema: Schema, Inputs: inputs}
+	r := &Report{Schema: Schema, Inputs: inputs, redact: b.opts.Redact}
+	sortKeys(b.keys)
+	r.keys, b.keys = b.keys, nil
 	if b.err != nil {
 		b.store.close()
 		return nil, fmt.Errorf("keeping the report's connections: %w", b.err)
@@ -247,6 +253,9 @@ func (r *Report) conn(i int) *Connection {
 		return &r.Connections[i]
 	}
 	c, err := r.store.get(&r.index[i])
+	if err == nil {
+		return r.withLogs(i, c)
+	}
 	if err != nil {
 		if r.err == nil {
 			r.err = fmt.Errorf("reading back connection %d: %w", r.index[i].stream, err)

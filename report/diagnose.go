@@ -69,6 +69,8 @@ type Options struct {
 	MemoryConnections int
 	// TempDir is where that file goes (empty: os.TempDir()).
 	TempDir string
+	// JoinLogs keeps what Report.JoinLogs needs of each connection.
+	JoinLogs bool
 }
 
 // DefaultSlowReply is the end-of-data reply latency reported as slow.

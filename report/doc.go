@@ -29,7 +29,25 @@
 //	                              "eod_frame", "reply": {"code", "enhanced", "text", "frame", "latency_ms"} | null,
 //	                              "outcome", "ended", "end_frame", "waited_ms", "incomplete"}],
 //	            "verdict"} | null,                        // null: not SMTP
-//	   "diagnosis": {"layer", "cause", "summary", "evidence": [{"frame", "what"}], "filter"}}]}
+//	   "diagnosis": {"layer", "cause", "summary", "evidence": [{"frame", "what"}], "filter"},
+//	   "log": [{"source", "line", "time", "wire_time", "text"}],   // with --log: matched MTA log lines
+//	   "log_match": {"method", "skew_ms",                          // with --log, when a session matched
+//	                 "sessions": [{"source", "id", "format", "role", "method", "skew_ms"}],
+//	                 "explanations": ["…"]}}],
+//	 "logs": [{"name", "format", "compression", "lines", "sessions", "matched",   // with --log
+//	           "skew_ms", "skew_from", "error", "warnings",
+//	           "unmatched": [{"id", "line", "time", "remote", "why"}]}],
+//	 "log_unmatched_connections": [{"input", "stream", "client", "server", "why"}]}
+//
+// Logs (Report.JoinLogs): log_match.method lists the keys that agreed,
+// joined by "+": endpoints (both ends with ports, as Exchange logs them),
+// peer (the peer's address and port), peer-address, queue-id (the "queued
+// as X" of a 250 reply on the wire), message-id, and always time. skew_ms
+// is the log's clock minus the capture's, estimated per log from its
+// matched sessions; wire_time is a line's time corrected by it.
+// explanations set each error the log states (a refusal it quotes, a
+// timeout or lost connection in the MTA's own words) beside what the
+// capture shows, and say so when the two disagree.
 //
 // outcome is one of delivered, rejected, deferred, no-reply, aborted,
 // unknown. diagnosis.layer is none, L4, L7 or capture; diagnosis.cause is

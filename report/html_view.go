@@ -84,6 +84,8 @@ type connView struct {
 	Others    []string
 	OthersAll bool
 	TCP       tcpView
+	// Log is the connection's MTA log beside its wire events (JoinLogs).
+	Log *logView
 }
 
 // findingView is one diagnosis with its evidence: a failed transaction's,
@@ -254,7 +256,7 @@ func (v *reportView) fileOf(r *Report, c *Connection) string {
 
 func (v *reportView) connView(r *Report, i int) connView {
 	c := r.conn(i)
-	cv := connView{Index: i, Anchor: streamAnchor(c), Stream: c.Stream, Client: shown(c.Client), Server: shown(c.Server),
+	cv := connView{Index: i, Log: logViewOf(c), Anchor: streamAnchor(c), Stream: c.Stream, Client: shown(c.Client), Server: shown(c.Server),
 		File: v.fileOf(r, c), Failed: connectionFailed(c), Headline: describeCause(c.Diagnosis.Cause),
 		Layer: c.Diagnosis.Layer, Cause: c.Diagnosis.Cause, TCP: newTCPView(&c.L4)}
 	if p := c.Process; p != nil {

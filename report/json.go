@@ -28,6 +28,11 @@ type jsonHead struct {
 	Verdict Diagnosis `json:"verdict"`
 }
 
+type jsonLogs struct {
+	Logs         []LogInput            `json:"logs,omitempty"`
+	LogUnmatched []UnmatchedConnection `json:"log_unmatched_connections,omitempty"`
+}
+
 type jsonTail struct {
 	Totals   Totals    `json:"totals"`
 	Patterns []Pattern `json:"patterns,omitempty"`
@@ -50,6 +55,9 @@ func (r *Report) writeJSON(w io.Writer) error {
 		var raw []byte
 		if r.store != nil {
 			raw, err = r.store.raw(&r.index[i])
+			if err == nil {
+				raw, err = r.rawWithLogs(i, raw)
+			}
 		} else {
 			raw, err = json.Marshal(&r.Connections[i])
 		}
@@ -66,6 +74,15 @@ func (r *Report) writeJSON(w io.Writer) error {
 		bw.WriteString("\n  ")
 	}
 	bw.WriteString("],\n")
+	if len(r.Logs) > 0 {
+		logs, err := json.MarshalIndent(jsonLogs{r.Logs, r.LogUnmatched}, "", "  ")
+		if err != nil {
+			return err
+		}
+		// the object's members, without its braces
+		bw.Write(logs[2 : len(logs)-2])
+		bw.WriteString(",\n")
+	}
 	bw.Write(tail[2:])
 	bw.WriteByte('\n')
 	return bw.Flush()

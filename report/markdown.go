@@ -24,6 +24,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	v := newReportView(r)
 	m := &mdWriter{w: bufio.NewWriter(w)}
 	m.header(v)
+	m.logs(r)
 	if len(v.Failing) > 0 {
 		m.line("## Failing connections")
 		m.line()
@@ -165,6 +166,7 @@ func (m *mdWriter) connection(v *reportView, c *connView) {
 		}
 		m.line()
 	}
+	m.logLines(c.Log)
 	m.tcp(&c.TCP)
 }
 

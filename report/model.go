@@ -15,6 +15,10 @@ type Report struct {
 	Totals Totals `json:"totals"`
 	// Patterns are correlations between failed and delivered messages.
 	Patterns []Pattern `json:"patterns,omitempty"`
+	// Logs are the MTA logs joined to the connections (JoinLogs), and
+	// LogUnmatched the SMTP connections no log session matched.
+	Logs         []LogInput            `json:"logs,omitempty"`
+	LogUnmatched []UnmatchedConnection `json:"log_unmatched_connections,omitempty"`
 
 	// store holds the connections instead of Connections when a Builder
 	// moved them to a temporary file; index says where each is, in
@@ -22,6 +26,11 @@ type Report struct {
 	store *connStore
 	index []connMeta
 	err   error
+	// keys are what JoinLogs needs of each connection (report order);
+	// logs what it added to connections held in the temporary file.
+	keys   []joinKey
+	logs   map[int]*logAttach
+	redact bool
 }
 
 // Input describes one capture file that was read.
@@ -87,6 +96,10 @@ type Connection struct {
 	L4        L4        `json:"l4"`
 	SMTP      *SMTP     `json:"smtp"`
 	Diagnosis Diagnosis `json:"diagnosis"`
+	// Log holds the MTA log lines matched to the connection, LogMatch how
+	// they were matched and what their errors were on the wire.
+	Log      []LogLine `json:"log,omitempty"`
+	LogMatch *LogMatch `json:"log_match,omitempty"`
 }
 
 // Process is a program that owned a connection.

@@ -35,6 +35,7 @@ func (t *textWriter) color(code, s string) string {
 func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 	t := &textWriter{w: bufio.NewWriter(w), opt: opt}
 	t.header(r)
+	t.logs(r)
 	t.verdict(r)
 	for _, i := range sortedConnections(r) {
 		c := r.conn(i)
@@ -117,6 +118,7 @@ func (t *textWriter) connection(c *Connection) {
 	if c.SMTP == nil {
 		fmt.Fprintf(t.w, "   %s\n", strings.ToUpper(describeCause(c.Diagnosis.Cause)))
 		t.evidence(c, &c.Diagnosis)
+		t.logLines(c, true)
 		t.l4(c, true)
 		fmt.Fprintln(t.w)
 		return
@@ -140,6 +142,7 @@ func (t *textWriter) connection(c *Connection) {
 			}
 		}
 	}
+	t.logLines(c, !ok)
 	t.l4(c, !ok)
 	fmt.Fprintln(t.w)
 }

@@ -106,6 +106,7 @@ type analyzeFlags struct {
 	slowReply time.Duration
 	evidence  string
 	workers   int
+	logs      logFlags
 	// cpuProfile names a file for a Go CPU profile of the run (hidden:
 	// for performance reports, see make bench).
 	cpuProfile string
@@ -123,6 +124,8 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least this long")
 	fs.StringVar(&f.evidence, "evidence", "", "write each failing connection's packets to `DIR`/stream-N.pcapng (packet comments give the original frame numbers)")
 	fs.IntVar(&f.workers, "workers", 1, "analyse connections on `N` cores (sharded by connection; the report is the same for any N)")
+	fs.StringArrayVar(&f.logs.patterns, "log", nil, "join the MTA log `FILE` (Exchange SMTP protocol log, Postfix, gzip/zstd too; a glob; repeatable) to the connections")
+	fs.StringVar(&f.logs.tz, "log-tz", "UTC", "time `ZONE` of log time stamps that carry none (classic syslog), e.g. Europe/Berlin")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the analysis to `FILE`")
 	fs.MarkHidden("cpuprofile")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
@@ -174,12 +177,16 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer stop()
 	}
 	rep, failed, err := analyzeFiles(fs.Args(), stdin, pipelineOptions{serverPorts: ports, redact: f.redact, merge: f.merge,
-		workers: f.workers, rules: report.Options{SlowReply: f.slowReply}})
+		workers: f.workers, rules: report.Options{SlowReply: f.slowReply, JoinLogs: len(f.logs.patterns) > 0}})
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError
 	}
 	defer rep.Close()
+	if err := joinLogs(rep, f.logs, stderr); err != nil {
+		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
+		return exitError
+	}
 	if f.evidence != "" {
 		if err := writeEvidence(f.evidence, fs.Args(), f.merge, failed); err != nil {
 			fmt.Fprintf(stderr, "smtpscope: --evidence: %s\n", oneLine(err))

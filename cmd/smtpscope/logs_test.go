@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// logReport runs analyze --format json with logs and decodes the report.
+func logReport(t *testing.T, args ...string) (jsonReport, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	status := run(append([]string{"analyze", "--format", "json"}, args...), nil, &out, &errOut)
+	if status == exitError {
+		t.Fatalf("analyze %v: status %d: %s", args, status, errOut.String())
+	}
+	var rep jsonReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("analyze %v: %v", args, err)
+	}
+	return rep, errOut.String()
+}
+
+type jsonReport struct {
+	Logs []struct {
+		Name      string
+		Format    string
+		Sessions  int
+		Matched   int
+		SkewMS    float64 `json:"skew_ms"`
+		SkewFrom  int     `json:"skew_from"`
+		Error     string
+		Unmatched []struct{ Why string }
+	}
+	Unmatched   []struct{ Why string } `json:"log_unmatched_connections"`
+	Connections []struct {
+		Stream    int
+		Client    string
+		Server    string
+		Diagnosis struct{ Cause string }
+		Log       []struct {
+			Source string
+			Line   int
+			Text   string
+		}
+		LogMatch *struct {
+			Method       string
+			SkewMS       float64 `json:"skew_ms"`
+			Explanations []string
+			Sessions     []struct{ Role string }
+		} `json:"log_match"`
+	}
+}
+
+// TestLogJoinLab joins each lab scenario's log made by real Postfix (and
+// the Exchange-format logs written from the lab client's record) to its
+// capture: every session and every SMTP connection must match, and the
+// failing connection's explanation must say what the wire shows.
+func TestLogJoinLab(t *testing.T) {
+	scen := "../../testdata/scenarios/"
+	tests := []struct {
+		capture, log string
+		cause        string   // of the failing connection
+		explain      []string // in its explanation
+	}{
+		{"postfix/postfix-relay-stall.pcapng", "postfix/postfix-relay-stall.maillog", "eod-no-reply",
+			[]string{"timed out while sending end of data", "sent nothing after the end-of-data in frame", "Postfix wrote this itself"}},
+		{"postfix/postfix-eod-451.pcapng", "postfix/postfix-eod-451.maillog", "deferred",
+			[]string{"said: 451 4.3.0", "the server sent 451 4.3.0 in frame", "agree"}},
+		{"postfix/postfix-reset.pcapng", "postfix/postfix-reset.maillog", "reset-by-server",
+			[]string{"lost connection with", "the server reset the connection (RST) in frame", "during the message body"}},
+		{"captures/relay-stall.pcapng", "exchange/relay-stall.SEND.LOG", "eod-no-reply",
+			[]string{"logged \"354 Go ahead", "sent nothing at all after the end-of-data in frame 1222", "421 4.4.2 Connection dropped", "Exchange's own"}},
+		{"captures/eod-451.pcapng", "exchange/eod-451.SEND.LOG", "deferred",
+			[]string{"451 4.3.0", "agree"}},
+		{"captures/reset-mid-data.pcapng", "exchange/reset-mid-data.SEND.LOG", "reset-by-server",
+			[]string{"the connection dropped", "reset the connection (RST)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.log, func(t *testing.T) {
+			rep, _ := logReport(t, "--log", scen+tt.log, scen+tt.capture)
+			checkAllMatched(t, rep)
+			found := false
+			for _, c := range rep.Connections {
+				if c.Diagnosis.Cause != tt.cause {
+					continue
+				}
+				found = true
+				if c.LogMatch == nil {
+					t.Fatalf("stream %d (%s): no log match", c.Stream, tt.cause)
+				}
+				all := strings.Join(c.LogMatch.Explanations, " ")
+				for _, w := range tt.explain {
+					if !strings.Contains(all, w) {
+						t.Errorf("stream %d: explanation %q lacks %q", c.Stream, all, w)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no connection diagnosed %s", tt.cause)
+			}
+		})
+	}
+}
+
+func checkAllMatched(t *testing.T, rep jsonReport) {
+	t.Helper()
+	for _, l := range rep.Logs {
+		if l.Error != "" || l.Sessions == 0 || l.Matched != l.Sessions || len(l.Unmatched) != 0 {
+			t.Errorf("log %s: %d of %d sessions matched (%v) %s", l.Name, l.Matched, l.Sessions, l.Unmatched, l.Error)
+		}
+	}
+	if len(rep.Unmatched) != 0 {
+		t.Errorf("unmatched connections: %v", rep.Unmatched)
+	}
+	for _, c := range rep.Connections {
+		for _, l := range c.Log {
+			if l.Line < 1 || l.Source == "" || l.Text == "" {
+				t.Errorf("stream %d: log line %+v", c.Stream, l)
+			}
+		}
+	}
+}
+
+// shiftLog rewrites every time stamp of a log by d: "Dec 01 22:28:49"
+// (Postfix maillog_file) or "2026-11-27T05:22:17.892Z" (Exchange).
+func shiftLog(t *testing.T, src, dst string, d time.Duration) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syslog := regexp.MustCompile(`(?m)^[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d`)
+	iso := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`)
+	out := syslog.ReplaceAllStringFunc(string(data), func(s string) string {
+		tm, err := time.Parse("Jan _2 15:04:05", strings.Replace(s, " 0", "  ", 1))
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		return tm.Add(d).Format("Jan 02 15:04:05")
+	})
+	out = iso.ReplaceAllStringFunc(out, func(s string) string {
+		tm, _ := time.Parse(time.RFC3339Nano, s)
+		return tm.Add(d).UTC().Format("2006-01-02T15:04:05.000Z")
+	})
+	if err := os.WriteFile(dst, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLogJoinSkew: the same logs with their clocks 90 s fast or slow
+// still match every session, and the skew is reported.
+func TestLogJoinSkew(t *testing.T) {
+	scen := "../../testdata/scenarios/"
+	dir := t.TempDir()
+	for _, tt := range []struct{ capture, log string }{
+		{"postfix/postfix-relay-stall.pcapng", "postfix/postfix-relay-stall.maillog"},
+		{"captures/relay-stall.pcapng", "exchange/relay-stall.SEND.LOG"},
+	} {
+		base, _ := logReport(t, "--log", scen+tt.log, scen+tt.capture)
+		for _, d := range []time.Duration{90 * time.Second, -90 * time.Second} {
+			shifted := filepath.Join(dir, filepath.Base(tt.log))
+			shiftLog(t, scen+tt.log, shifted, d)
+			rep, _ := logReport(t, "--log", shifted, scen+tt.capture)
+			checkAllMatched(t, rep)
+			got, want := rep.Logs[0].SkewMS, base.Logs[0].SkewMS+float64(d.Milliseconds())
+			if math.Abs(got-want) > 1 || rep.Logs[0].SkewFrom == 0 {
+				t.Errorf("%s shifted %v: skew %.0f ms from %d sessions, want %.0f", tt.log, d, got, rep.Logs[0].SkewFrom, want)
+			}
+			for _, c := range rep.Connections {
+				if c.LogMatch != nil && math.Abs(c.LogMatch.SkewMS-got) > 0.001 {
+					t.Errorf("stream %d: log_match skew %.0f, log's %.0f", c.Stream, c.LogMatch.SkewMS, got)
+				}
+			}
+		}
+	}
+}
+
+// TestLogBadInput: a log of no known format, a binary one and a missing
+// one are each one line on stderr and an entry in the report, which is
+// still made.
+func TestLogBadInput(t *testing.T) {
+	dir := t.TempDir()
+	unknown := filepath.Join(dir, "notes.txt")
+	binary := filepath.Join(dir, "blob.bin")
+	os.WriteFile(unknown, []byte("hello\nworld\n"), 0o644)
+	os.WriteFile(binary, []byte("\x00\x01\x02\xff\xfe"), 0o644)
+	rep, stderr := logReport(t, "--log", unknown, "--log", binary, "--log", filepath.Join(dir, "missing.log"),
+		"../../testdata/scenarios/captures/relay-stall.pcapng")
+	if lines := strings.Count(stderr, "\n"); lines != 3 || !strings.Contains(stderr, "not an MTA log of a known format") {
+		t.Errorf("stderr: %q", stderr)
+	}
+	if len(rep.Logs) != 3 || len(rep.Connections) != 1 {
+		t.Fatalf("report: %d logs, %d connections", len(rep.Logs), len(rep.Connections))
+	}
+	for _, l := range rep.Logs {
+		if l.Error == "" {
+			t.Errorf("log %s: no error", l.Name)
+		}
+	}
+	// Nothing matched: the connection is listed, with why.
+	if len(rep.Unmatched) != 1 || rep.Unmatched[0].Why == "" {
+		t.Errorf("unmatched connections: %+v", rep.Unmatched)
+	}
+}
+
+// TestLogRedact: --redact hides the addresses in log lines and
+// explanations too.
+func TestLogRedact(t *testing.T) {
+	scen := "../../testdata/scenarios/"
+	var out, errOut bytes.Buffer
+	run([]string{"analyze", "--format", "json", "--redact", "--log", scen + "postfix/postfix-relay-stall.maillog", scen + "postfix/postfix-relay-stall.pcapng"}, nil, &out, &errOut)
+	for _, secret := range []string{"127.0.0.2", "127.0.0.1", "relay.lab.test", "sender@client.lab.test", "mta.lab.test"} {
+		if strings.Contains(out.String(), secret) {
+			i := strings.Index(out.String(), secret)
+			t.Errorf("redacted report shows %q: …%s…", secret, out.String()[max(0, i-80):min(out.Len(), i+40)])
+		}
+	}
+	if !strings.Contains(out.String(), `"log_match"`) {
+		t.Error("no log_match in the redacted report")
+	}
+}
