@@ -226,3 +226,38 @@ func TestLogRedact(t *testing.T) {
 		t.Error("no log_match in the redacted report")
 	}
 }
+
+// TestReadmeLogExample keeps the README's worked example of --log honest:
+// every line of its sample (but the "…" that shortens it) must be in what
+// the command prints today, in that order.
+func TestReadmeLogExample(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "## Joining the MTA's own logs")
+	if !ok {
+		t.Fatal("README has no \"Joining the MTA's own logs\" section")
+	}
+	_, block, _ := strings.Cut(after, "```\n")
+	sample, _, _ := strings.Cut(block, "```")
+	var out, errOut bytes.Buffer
+	old, _ := os.Getwd()
+	if err := os.Chdir(repoRoot); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(old)
+	run([]string{"analyze", "--color", "never", "--log", "testdata/scenarios/postfix/postfix-relay-stall.maillog",
+		"testdata/scenarios/postfix/postfix-relay-stall.pcapng"}, nil, &out, &errOut)
+	got := out.String()
+	for _, l := range strings.Split(strings.TrimSpace(sample), "\n") {
+		if l == "…" {
+			continue
+		}
+		i := strings.Index(got, l+"\n")
+		if i < 0 {
+			t.Fatalf("README sample line not in the output (or out of order): %q\noutput:\n%s", l, out.String())
+		}
+		got = got[i+len(l):]
+	}
+}
