@@ -262,7 +262,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		}
 		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "Delivered: " + replyText(tx.Reply) + "."}
 	case smtp.OutcomeDeferred, smtp.OutcomeRejected:
-		r := finalRefusal(tx)
+		r, consequences := finalRefusal(tx)
 		cause, verb := CauseDeferred, "deferred (temporary failure, the client will retry)"
 		if tx.Outcome == smtp.OutcomeRejected {
 			cause, verb = CauseRejected, "rejected (permanent failure)"
@@ -271,6 +271,9 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		if r != nil {
 			d.Summary = fmt.Sprintf("The server %s the message: %s.", verb, explain(r))
 			d.Evidence = []Evidence{{Frame: r.Frame, Time: r.Time, What: "server replied " + replyText(r)}}
+			for _, c := range consequences {
+				d.Evidence = append(d.Evidence, Evidence{Frame: c.Frame, Time: c.Time, What: "in consequence, server replied " + replyText(c)})
+			}
 			d.Filter = fmt.Sprintf("%s && smtp.response.code == %d", filter, r.Code)
 		} else {
 			d.Summary = fmt.Sprintf("The server %s the message.", verb)
@@ -532,17 +535,49 @@ func diagnoseSession(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session) 
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "No failed mail transaction."}
 }
 
-// finalRefusal is the reply that decided a deferred or rejected outcome.
-func finalRefusal(tx *smtp.Transaction) *smtp.Reply {
+// finalRefusal is the reply that decided a deferred or rejected outcome:
+// the final reply after end-of-data if there is one, else the attempt's
+// first refusal of the outcome's class. The refusals after it that follow
+// from it are its consequences (a MAIL refused, then the RCPT and DATA a
+// client pipelined behind it refused 503, RFC 2920 §3.1), returned apart.
+func finalRefusal(tx *smtp.Transaction) (cause *smtp.Reply, consequences []*smtp.Reply) {
 	if tx.Reply != nil {
-		return tx.Reply
+		return tx.Reply, nil
 	}
-	for i := len(tx.Rcpts) - 1; i >= 0; i-- {
-		if r := tx.Rcpts[i].Reply; r != nil && r.Class() >= 4 {
-			return r
+	class := 5
+	if tx.Outcome == smtp.OutcomeDeferred {
+		class = 4
+	}
+	for _, r := range refusals(tx) {
+		switch {
+		case cause == nil && r.Class() == class:
+			cause = r
+		case cause != nil && (tx.RefusedAttempt() || r.OutOfSequence() || r == tx.DataReply):
+			// Commands refused because an earlier one was: whatever
+			// follows a refused MAIL, a command out of sequence, a DATA
+			// without an accepted recipient.
+			consequences = append(consequences, r)
 		}
 	}
-	return nil
+	return cause, consequences
+}
+
+// refusals lists the 4xx and 5xx replies to a transaction's MAIL, RCPTs
+// and DATA in the order the server sent them.
+func refusals(tx *smtp.Transaction) []*smtp.Reply {
+	var out []*smtp.Reply
+	add := func(r *smtp.Reply) {
+		if r != nil && (r.Class() == 4 || r.Class() == 5) {
+			out = append(out, r)
+		}
+	}
+	add(tx.MailReply)
+	for i := range tx.Rcpts {
+		add(tx.Rcpts[i].Reply)
+	}
+	add(tx.DataReply)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Frame < out[j].Frame })
+	return out
 }
 
 func endEvidence(tx *smtp.Transaction, quitFrames map[int]bool) Evidence {

@@ -182,8 +182,19 @@ var captureCases = []captureCase{
 		check: func(t *testing.T, ss map[int]*Session) {
 			s := sessionOf(t, ss, 0)
 			wantOutcome(t, s, 0, OutcomeDelivered)
-			wantOutcome(t, s, 1, OutcomeRejected) // MAIL 250, DATA 503, DATA 503
-			wantOutcome(t, s, 2, OutcomeDelivered)
+			// MAIL 250 (frame 36), DATA 503, DATA 503, then MAIL 503
+			// "sender already given" (57): the refused MAIL leaves the
+			// envelope open (RFC 5321 §4.1.4), and the RCPT and DATA
+			// after it deliver that envelope's message (Zeek's baseline
+			// logs it under trans_depth 2 with that envelope's sender).
+			x := wantOutcome(t, s, 1, OutcomeDelivered)
+			if x.MailFrame != 36 || x.EndOfDataFrame != 69 || len(x.Rcpts) != 1 {
+				t.Errorf("transaction 1: MAIL %d end-of-data %d recipients %d", x.MailFrame, x.EndOfDataFrame, len(x.Rcpts))
+			}
+			a := wantOutcome(t, s, 2, OutcomeRejected)
+			if !a.RefusedAttempt() || a.MailFrame != 57 || len(a.Rcpts) != 0 {
+				t.Errorf("transaction 2 is not the refused MAIL attempt of frame 57: %+v", a)
+			}
 			if !hasAnomaly(s, "nested-mail-transaction") {
 				t.Errorf("anomalies %q", anomalyNames(s))
 			}

@@ -150,4 +150,9 @@ func (r *Reply) Class() int {
 	return r.Enhanced.Class()
 }
 
+// OutOfSequence reports whether the reply refuses a command for its place
+// in the session: 503 "Bad sequence of commands" (RFC 5321 §4.2.2, §4.3.2),
+// such as a RCPT after a refused MAIL ("Need MAIL before RCPT").
+func (r *Reply) OutOfSequence() bool { return r.Code == 503 }
+
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

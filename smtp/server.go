@@ -394,14 +394,15 @@ func (d *Decoder) answer(e pending, r *Reply) {
 		d.s.Commands[e.cmd].Reply = r
 	}
 	switch e.verb {
-	case verbEHLO, verbLHLO:
-		if r.Class() == 2 {
-			d.s.Extensions = append([]string(nil), d.server.ext...)
-		}
+	case verbEHLO, verbLHLO, verbHELO:
+		d.helloReply(e, r)
 	case verbMAIL:
 		if e.txn >= 0 {
 			d.s.Transactions[e.txn].MailReply = r
 			d.refused(e.txn, r)
+			if c := r.Class(); c == 4 || c == 5 {
+				d.mailRefused(e.txn)
+			}
 		}
 	case verbRCPT:
 		if e.txn >= 0 && e.rcpt >= 0 {
@@ -429,6 +430,28 @@ func (d *Decoder) answer(e pending, r *Reply) {
 		d.authReply(r)
 	case verbXEXCH50:
 		d.clientUpdate(clientEvent{in: evReply, verb: verbXEXCH50, code: r.Code})
+	}
+}
+
+// helloReply applies the reply to EHLO, HELO or LHLO. The session's name
+// for the client is the last one the server accepted: a later greeting it
+// refuses (a bare "EHLO" answered 501) leaves the session as it was (RFC
+// 5321 §4.1.4), and so leaves the name. Until a name is accepted, the
+// last one sent stands.
+func (d *Decoder) helloReply(e pending, r *Reply) {
+	switch r.Class() {
+	case 2:
+		if e.verb != verbHELO {
+			d.s.Extensions = append([]string(nil), d.server.ext...)
+		}
+		if e.cmd >= 0 && !d.s.Commands[e.cmd].Truncated {
+			d.helloAccepted, d.helloAnswered = d.s.Commands[e.cmd].Arg, true
+			d.s.Hello = d.helloAccepted
+		}
+	case 4, 5:
+		if d.helloAnswered {
+			d.s.Hello = d.helloAccepted
+		}
 	}
 }
 

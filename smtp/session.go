@@ -179,6 +179,10 @@ type Decoder struct {
 	cur int
 	// authCmd is the AUTH command of the exchange under way, -1 if none.
 	authCmd int
+	// helloAccepted is the last EHLO, HELO or LHLO name the server
+	// accepted; helloAnswered is set once one of them was.
+	helloAccepted string
+	helloAnswered bool
 	// undecided counts the bytes seen while detect was undecided.
 	undecided   int
 	firstServer firstReply

@@ -45,6 +45,11 @@ type txnTrack struct {
 	bytesLost bool
 	// awaiting counts end-of-data replies still expected (LMTP: several).
 	awaiting int
+	// prev is the transaction that was open when this one's MAIL was
+	// sent, -1 if none, and prevPhase its phase then: if the server
+	// refuses this MAIL, prev goes on (RFC 5321 §4.1.4).
+	prev      int
+	prevPhase txnPhase
 }
 
 // newTransaction appends a transaction and returns its index, or -1 beyond
@@ -55,17 +60,24 @@ func (d *Decoder) newTransaction(t Transaction, frame int) int {
 		return -1
 	}
 	d.s.Transactions = append(d.s.Transactions, t)
-	d.txns = append(d.txns, txnTrack{})
+	d.txns = append(d.txns, txnTrack{prev: -1})
 	return len(d.s.Transactions) - 1
 }
 
 // beginTransaction starts the transaction of a MAIL command (RFC 5321
 // §3.3).
+//
+// A MAIL sent while a transaction is open leaves that transaction for the
+// new one, unless the server refuses it (503 "sender already given"):
+// the open transaction is then kept (mailRefused), since a refused
+// command changes nothing (RFC 5321 §4.1.4, §4.2.4).
 func (d *Decoder) beginTransaction(c command, m reassembly.Mark) int {
+	prev, prevPhase := -1, txnEnvelope
 	if d.cur >= 0 {
 		if tr := &d.txns[d.cur]; tr.phase == txnEnvelope || tr.phase == txnBody {
 			if r := d.s.Transactions[d.cur].MailReply; r == nil || r.Class() == 2 {
 				d.anomalyf(AnomalyNestedMailTransaction, m.Frame, "MAIL while the previous transaction was open")
+				prev, prevPhase = d.cur, tr.phase
 			}
 			d.abandon(m)
 		}
@@ -73,7 +85,70 @@ func (d *Decoder) beginTransaction(c command, m reassembly.Mark) int {
 	t := Transaction{MailFrom: c.path, MailFromTruncated: c.pathTruncated, SizeParam: c.size, BodyParam: c.body,
 		MailFrame: m.Frame, MailTime: m.Time, Incomplete: c.truncated}
 	d.cur = d.newTransaction(t, m.Frame)
+	if d.cur >= 0 {
+		d.txns[d.cur].prev, d.txns[d.cur].prevPhase = prev, prevPhase
+	}
 	return d.cur
+}
+
+// mailRefused handles the refusal of transaction t's MAIL. t is a refused
+// attempt, not a transaction (RFC 5321 §3.3: only an accepted MAIL opens
+// one). If t's MAIL was sent inside an open transaction that it would have
+// replaced, that transaction goes on: the server still holds its
+// envelope, and the RCPT, DATA or BDAT the client sent after the refused
+// MAIL belong to it.
+func (d *Decoder) mailRefused(t int) {
+	tr := &d.txns[t]
+	p := tr.prev
+	tr.prev = -1
+	if p < 0 || d.txns[p].phase != txnAbandoned || tr.phase == txnAbandoned {
+		return
+	}
+	pr, px := &d.txns[p], &d.s.Transactions[p]
+	pr.phase, pr.endSet = tr.prevPhase, false
+	px.Ended, px.EndFrame, px.EndTime = EndCaptureEnded, 0, time.Time{}
+	d.moveAttempt(t, p)
+}
+
+// moveAttempt gives what the client sent after transaction t's refused
+// MAIL to transaction p: recipients, body, and their pending replies.
+func (d *Decoder) moveAttempt(t, p int) {
+	tx, px := &d.s.Transactions[t], &d.s.Transactions[p]
+	tr, pr := &d.txns[t], &d.txns[p]
+	base := len(px.Rcpts)
+	for _, r := range tx.Rcpts {
+		if len(px.Rcpts) < d.opts.MaxRecipients {
+			px.Rcpts = append(px.Rcpts, r)
+		}
+	}
+	for i := range d.queue {
+		if e := &d.queue[i]; e.txn == t {
+			e.txn = p
+			if e.rcpt >= 0 {
+				if e.rcpt += base; e.rcpt >= len(px.Rcpts) {
+					e.rcpt = -1
+				}
+			}
+		}
+	}
+	tx.Rcpts = nil
+	if tr.phase != txnEnvelope {
+		if px.DataFrame == 0 {
+			px.DataFrame, px.DataTime = tx.DataFrame, tx.DataTime
+		}
+		px.Method, px.Size, px.Chunks, px.MessageID = tx.Method, px.Size+tx.Size, px.Chunks+tx.Chunks, tx.MessageID
+		px.EndOfDataFrame, px.EndOfDataTime = tx.EndOfDataFrame, tx.EndOfDataTime
+		pr.phase, pr.awaiting = tr.phase, tr.awaiting
+		pr.bytesLost = pr.bytesLost || tr.bytesLost
+	} else if px.DataFrame == 0 && tx.DataFrame != 0 {
+		px.DataFrame, px.DataTime = tx.DataFrame, tx.DataTime
+	}
+	tx.DataFrame, tx.DataTime, tx.Method, tx.Size, tx.Chunks, tx.MessageID = 0, time.Time{}, "", 0, 0, ""
+	tx.EndOfDataFrame, tx.EndOfDataTime = 0, time.Time{}
+	tr.phase, tr.awaiting = txnReplied, 0
+	if d.cur == t {
+		d.cur = p
+	}
 }
 
 // synthesisAllowed says whether a transaction may be created for a RCPT,

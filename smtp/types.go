@@ -209,6 +209,18 @@ type Transaction struct {
 	LateReply bool
 }
 
+// RefusedAttempt reports whether the server refused the MAIL command: no
+// transaction was opened (RFC 5321 §3.3), and the entry records an attempt.
+// The RCPT and DATA a client pipelined behind it (RFC 2920 §3.1) stay on
+// it, with the refusals they got in consequence.
+func (t *Transaction) RefusedAttempt() bool {
+	if t.MailReply == nil {
+		return false
+	}
+	c := t.MailReply.Class()
+	return c == 4 || c == 5
+}
+
 // Latency is the time from end-of-data to the final reply (0 without one).
 func (t *Transaction) Latency() time.Duration {
 	if t.Reply == nil || t.EndOfDataFrame == 0 {
@@ -262,7 +274,8 @@ type Session struct {
 	IsSMTP bool
 	// Banner is the server's greeting, nil if not captured.
 	Banner *Reply
-	// Hello is the EHLO/HELO/LHLO argument; Extensions the EHLO keywords
+	// Hello is the EHLO/HELO/LHLO argument the server last accepted (the
+	// last one sent while none was accepted); Extensions the EHLO keywords
 	// the server advertised (upper case, with parameters, e.g. "SIZE 10240000").
 	Hello      string
 	Extensions []string
