@@ -270,10 +270,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		d := Diagnosis{Layer: LayerL7, Cause: cause, Filter: filter}
 		if r != nil {
 			d.Summary = fmt.Sprintf("The server %s the message: %s.", verb, explain(r))
-			d.Evidence = []Evidence{{Frame: r.Frame, Time: r.Time, What: "server replied " + replyText(r)}}
-			for _, c := range consequences {
-				d.Evidence = append(d.Evidence, Evidence{Frame: c.Frame, Time: c.Time, What: "in consequence, server replied " + replyText(c)})
-			}
+			d.Evidence = refusalEvidence(r, consequences)
 			d.Filter = fmt.Sprintf("%s && smtp.response.code == %d", filter, r.Code)
 		} else {
 			d.Summary = fmt.Sprintf("The server %s the message.", verb)
@@ -560,6 +557,15 @@ func finalRefusal(tx *smtp.Transaction) (cause *smtp.Reply, consequences []*smtp
 		}
 	}
 	return cause, consequences
+}
+
+// refusalEvidence is the evidence of a refusal and of its consequences.
+func refusalEvidence(cause *smtp.Reply, consequences []*smtp.Reply) []Evidence {
+	ev := []Evidence{{Frame: cause.Frame, Time: cause.Time, What: "server replied " + replyText(cause)}}
+	for _, c := range consequences {
+		ev = append(ev, Evidence{Frame: c.Frame, Time: c.Time, What: "in consequence, server replied " + replyText(c)})
+	}
+	return ev
 }
 
 // refusals lists the 4xx and 5xx replies to a transaction's MAIL, RCPTs
