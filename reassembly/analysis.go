@@ -241,24 +241,8 @@ func (a *Analyzer) analyze(s *Segment, now int64, fwd, rev *flowState) Flag {
 		fwd.dupAckNum = 0
 	}
 
-	// ACKED LOST PACKET: the ACK covers bytes beyond the contiguous data
-	// seen from the peer. If the peer's data seen has a hole, the hole is
-	// flagged and forgotten (maxSeqToBeAcked jumps to nextSeq). Otherwise
-	// the ACK is beyond everything seen; that is flagged once, and the
-	// peer's duplicate-ACK counter, set to -1, keeps it quiet until the
-	// peer's ACK moves. (tshark 4.0.17's behaviour, found with the
-	// synthetic captures in analysis_rules_test.go; later Wireshark
-	// compares the other way round.)
-	if rev.maxSeqToBeAcked != 0 && seqGT(s.Ack, rev.maxSeqToBeAcked) && s.ACK {
-		if seqLT(rev.maxSeqToBeAcked, rev.nextSeq) {
-			rev.maxSeqToBeAcked = rev.nextSeq
-			f |= FlagAckLostSegment
-		} else {
-			if rev.dupAckNum == 0 {
-				f |= FlagAckLostSegment
-			}
-			rev.dupAckNum = -1
-		}
+	if s.ACK {
+		f |= ackedLost(s.Ack, rev)
 	}
 
 	if seglen > 0 || s.SYN || s.FIN {
@@ -275,16 +259,9 @@ func (a *Analyzer) analyze(s *Segment, now int64, fwd, rev *flowState) Flag {
 		}
 		fwd.unacked.add(nextSeq)
 	}
-	zwp := f&FlagZeroWindowProbe != 0
-	// Keep the highest sequence number seen, to notice holes. Zero-window
-	// probes do not advance it.
-	if (seqGT(nextSeq, fwd.nextSeq) || fwd.nextSeq == 0) && !zwp {
-		fwd.nextSeq = nextSeq
-		fwd.nextSeqTime = now
-	}
-	// Keep the end of the contiguous data, to notice ACKs of unseen bytes.
-	if (s.Seq == fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked == 0) && !zwp {
-		fwd.maxSeqToBeAcked = fwd.nextSeq
+	if f&FlagZeroWindowProbe == 0 {
+		// Zero-window probes do not advance the sequence space.
+		fwd.advance(s.Seq, nextSeq, now)
 	}
 
 	fwd.window = window
@@ -295,6 +272,43 @@ func (a *Analyzer) analyze(s *Segment, now int64, fwd, rev *flowState) Flag {
 	// takes the peer's segments it covers off the list.
 	rev.unacked.ack(s.Ack)
 	return f
+}
+
+// ackedLost is the ACKED LOST PACKET check of an ACK: it covers bytes
+// beyond the contiguous data seen from the peer (rev). If the peer's data
+// seen has a hole, the hole is flagged and forgotten (maxSeqToBeAcked
+// jumps to nextSeq). Otherwise the ACK is beyond everything seen; that is
+// flagged once, and the peer's duplicate-ACK counter, set to -1, keeps it
+// quiet until the peer's ACK moves. (tshark 4.0.17's behaviour, found with
+// the synthetic captures in analysis_rules_test.go; later Wireshark
+// compares the other way round.)
+func ackedLost(ack uint32, rev *flowState) Flag {
+	if rev.maxSeqToBeAcked == 0 || !seqGT(ack, rev.maxSeqToBeAcked) {
+		return 0
+	}
+	if seqLT(rev.maxSeqToBeAcked, rev.nextSeq) {
+		rev.maxSeqToBeAcked = rev.nextSeq
+		return FlagAckLostSegment
+	}
+	var f Flag
+	if rev.dupAckNum == 0 {
+		f = FlagAckLostSegment
+	}
+	rev.dupAckNum = -1
+	return f
+}
+
+// advance keeps the highest sequence number seen, to notice holes, and
+// the end of the contiguous data, to notice ACKs of unseen bytes, after a
+// segment from seq to end.
+func (fwd *flowState) advance(seq, end uint32, now int64) {
+	if seqGT(end, fwd.nextSeq) || fwd.nextSeq == 0 {
+		fwd.nextSeq = end
+		fwd.nextSeqTime = now
+	}
+	if seq == fwd.maxSeqToBeAcked || fwd.maxSeqToBeAcked == 0 {
+		fwd.maxSeqToBeAcked = fwd.nextSeq
+	}
 }
 
 // maxUnackedSegments is Wireshark's TCP_MAX_UNACKED_SEGMENTS: how many
@@ -380,33 +394,47 @@ func (a *Analyzer) forwardChecks(s *Segment, fwd, rev *flowState, seglen, window
 	if sameSeqAck && window != 0 && window != fwd.window {
 		f |= FlagWindowUpdate
 	}
-	// WINDOW FULL: data reaching exactly the right edge of the peer's
-	// window. Skipped while the peer's scale is unknown.
-	if seglen > 0 && rev.winScale != scaleUnknown && !synFinRst {
-		shift := 0
-		if !rev.isFirstAck && rev.winScale > 0 {
-			shift = rev.winScale
-		}
-		if s.Seq+seglen == rev.lastAck+rev.window<<shift {
-			f |= FlagWindowFull
-		}
+	if seglen > 0 && !synFinRst && windowFull(s.Seq+seglen, rev) {
+		f |= FlagWindowFull
 	}
 	if sameSeqAck && window == fwd.window {
-		switch {
-		case window != 0 && rev.lastFlags&FlagKeepAlive != 0:
-			return f | FlagKeepAliveAck
-		case window == 0 && rev.lastFlags&FlagZeroWindowProbe != 0:
-			return f | FlagZeroWindowProbeAck
-		case window != 0:
-			if fwd.dupAckNum == -1 {
-				fwd.dupAckNum = 1
-			} else {
-				fwd.dupAckNum++
-			}
-			f |= FlagDuplicateAck
-		}
+		f |= ackKind(window, fwd, rev)
 	}
 	return f
+}
+
+// windowFull is the WINDOW FULL check of data ending at end: it reaches
+// exactly the right edge of the peer's window. It is skipped while the
+// peer's scale is unknown.
+func windowFull(end uint32, rev *flowState) bool {
+	if rev.winScale == scaleUnknown {
+		return false
+	}
+	shift := 0
+	if !rev.isFirstAck && rev.winScale > 0 {
+		shift = rev.winScale
+	}
+	return end == rev.lastAck+rev.window<<shift
+}
+
+// ackKind tells what a segment repeating its side's last seq, ack and
+// window acknowledges: a keep-alive, a zero-window probe, or else it is a
+// duplicate ACK (counted in fwd.dupAckNum).
+func ackKind(window uint32, fwd, rev *flowState) Flag {
+	switch {
+	case window != 0 && rev.lastFlags&FlagKeepAlive != 0:
+		return FlagKeepAliveAck
+	case window == 0 && rev.lastFlags&FlagZeroWindowProbe != 0:
+		return FlagZeroWindowProbeAck
+	case window != 0:
+		if fwd.dupAckNum == -1 {
+			fwd.dupAckNum = 1
+		} else {
+			fwd.dupAckNum++
+		}
+		return FlagDuplicateAck
+	}
+	return 0
 }
 
 // retransmissionType decides whether a segment with data, SYN or FIN is a

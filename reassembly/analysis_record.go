@@ -276,6 +276,38 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 	}
 
 	side.segments++
+	side.sent(s, now, f)
+	if s.SYN && f&FlagRetransmission != 0 {
+		r.synRetrans++
+	}
+	if len(s.SACKBlocks) > 0 {
+		peer.dsack(s.Ack, s.SACKBlocks)
+	}
+	if s.Len > 0 {
+		r.lastData, r.lastDataKnown = now, !s.Time.IsZero()
+	}
+	if s.ACK {
+		if !side.ackSeen || seqGT(s.Ack, side.ackValue) {
+			side.ackValue = s.Ack
+		}
+		side.ackSeen = true
+		peer.rtt.acked(s.Ack, now, &r.rng)
+	}
+	side.header(s, now, mark)
+	if s.RST {
+		r.reset(side, peer, s, now, mark)
+	} else if side.resetCount > 0 {
+		// A host whose stack sent a RST sends nothing more on the
+		// connection: this side's RSTs so far came from someone else.
+		for i := range min(side.resetCount, MaxEvidenceFrames) {
+			side.resets[i].SenderContinued = true
+		}
+	}
+}
+
+// sent notes what segment s carried of this side's data: payload, its
+// retransmission, and what the snaplen cut of it.
+func (side *sideRecord) sent(s *Segment, now int64, f Flag) {
 	if s.Len > 0 {
 		side.dataSegments++
 		side.bytes += int64(s.Len)
@@ -294,26 +326,15 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 		}
 		side.retransmitted(s.Seq, end)
 	}
-	if s.SYN && f&FlagRetransmission != 0 {
-		r.synRetrans++
-	}
-	if len(s.SACKBlocks) > 0 {
-		peer.dsack(s.Ack, s.SACKBlocks)
-	}
-	if s.Len > 0 {
-		r.lastData, r.lastDataKnown = now, !s.Time.IsZero()
-	}
 	if captured := max(s.CapturedLen, 0); captured < s.Len {
 		side.truncated++
 		side.truncatedBytes += int64(s.Len - captured)
 	}
-	if s.ACK {
-		if !side.ackSeen || seqGT(s.Ack, side.ackValue) {
-			side.ackValue = s.Ack
-		}
-		side.ackSeen = true
-		peer.rtt.acked(s.Ack, now, &r.rng)
-	}
+}
+
+// header notes the IP and TCP header facts of one of this side's
+// segments: its TTL, its receive window and its FIN.
+func (side *sideRecord) header(s *Segment, now int64, mark Mark) {
 	if !s.RST {
 		if !side.ttlSeen || s.TTL < side.ttlMin {
 			side.ttlMin = s.TTL
@@ -334,32 +355,27 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 	if s.FIN && side.fin.Frame == 0 {
 		side.fin = mark
 	}
-	if !s.RST && side.resetCount > 0 {
-		// A host whose stack sent a RST sends nothing more on the
-		// connection: this side's RSTs so far came from someone else.
-		for i := range min(side.resetCount, MaxEvidenceFrames) {
-			side.resets[i].SenderContinued = true
-		}
+}
+
+// reset records a RST this side sent.
+func (r *recorder) reset(side, peer *sideRecord, s *Segment, now int64, mark Mark) {
+	rst := Reset{
+		Mark:         mark,
+		TTL:          s.TTL,
+		AfterFIN:     side.fin.Frame != 0,
+		PeerFIN:      peer.fin.Frame != 0,
+		DataInFlight: side.outstanding(peer) || peer.outstanding(side),
 	}
-	if s.RST {
-		rst := Reset{
-			Mark:         mark,
-			TTL:          s.TTL,
-			AfterFIN:     side.fin.Frame != 0,
-			PeerFIN:      peer.fin.Frame != 0,
-			DataInFlight: side.outstanding(peer) || peer.outstanding(side),
-		}
-		if r.lastDataKnown {
-			rst.SinceData = since(now, r.lastData)
-		}
-		if side.resets == nil {
-			side.resets = new([MaxEvidenceFrames]Reset)
-		}
-		if side.resetCount < MaxEvidenceFrames {
-			side.resets[side.resetCount] = rst
-		}
-		side.resetCount++
+	if r.lastDataKnown {
+		rst.SinceData = since(now, r.lastData)
 	}
+	if side.resets == nil {
+		side.resets = new([MaxEvidenceFrames]Reset)
+	}
+	if side.resetCount < MaxEvidenceFrames {
+		side.resets[side.resetCount] = rst
+	}
+	side.resetCount++
 }
 
 // outstanding tells whether data this side sent is not yet acknowledged by
