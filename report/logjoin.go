@@ -154,8 +154,8 @@ type pair struct {
 
 // candidates lists the connections session s could be, by endpoints and
 // identifiers, within maxSkew.
-func candidates(s *mtalog.Session, si int, keys []joinKey, maxSkew time.Duration) (ps []pair, peerOnly bool) {
-	for ci := range keys {
+func candidates(s *mtalog.Session, si int, keys []joinKey, idx *peerIndex, maxSkew time.Duration) (ps []pair, peerOnly bool) {
+	for _, ci := range idx.lookup(s) {
 		k := &keys[ci]
 		if !k.smtp && s.Role != "" && !s.Remote.Addr.IsValid() && s.Remote.Port == 0 {
 			continue
@@ -195,6 +195,36 @@ func candidates(s *mtalog.Session, si int, keys []joinKey, maxSkew time.Duration
 		ps = append(ps, p)
 	}
 	return ps, peerOnly
+}
+
+// peerIndex finds the connections a session's peer address can be, so
+// that a join costs sessions × connections-per-peer, not sessions ×
+// connections.
+type peerIndex struct {
+	byServer, byClient map[netip.Addr][]int
+	all                []int
+}
+
+func newPeerIndex(keys []joinKey) *peerIndex {
+	x := &peerIndex{byServer: map[netip.Addr][]int{}, byClient: map[netip.Addr][]int{}, all: make([]int, len(keys))}
+	for i := range keys {
+		x.byServer[keys[i].server.Addr()] = append(x.byServer[keys[i].server.Addr()], i)
+		x.byClient[keys[i].client.Addr()] = append(x.byClient[keys[i].client.Addr()], i)
+		x.all[i] = i
+	}
+	return x
+}
+
+// lookup returns the connections whose peer has the session's remote
+// address; all of them when the log names the peer by host name only.
+func (x *peerIndex) lookup(s *mtalog.Session) []int {
+	if !s.Remote.Addr.IsValid() {
+		return x.all
+	}
+	if s.Role == mtalog.RoleServer {
+		return x.byClient[s.Remote.Addr]
+	}
+	return x.byServer[s.Remote.Addr]
 }
 
 // endpointFits tells whether a logged endpoint can be the captured one:
@@ -302,6 +332,7 @@ type logJoin struct {
 // (in report order). span is the capture's time span.
 func join(logs []*mtalog.Log, keys []joinKey, spanStart, spanEnd time.Time, maxSkew time.Duration) logJoin {
 	j := logJoin{byConn: map[int][]sessionMatch{}}
+	idx := newPeerIndex(keys)
 	for _, l := range logs {
 		in := LogInput{Name: l.Name, Format: string(l.Format), Compression: l.Compression, Lines: l.Lines,
 			Sessions: len(l.Sessions), Warnings: l.Warnings}
@@ -311,7 +342,7 @@ func join(logs []*mtalog.Log, keys []joinKey, spanStart, spanEnd time.Time, maxS
 		var all []pair
 		peerOnly := make([]bool, len(l.Sessions))
 		for si := range l.Sessions {
-			ps, po := candidates(&l.Sessions[si], si, keys, maxSkew)
+			ps, po := candidates(&l.Sessions[si], si, keys, idx, maxSkew)
 			all = append(all, ps...)
 			peerOnly[si] = po
 		}

@@ -60,6 +60,8 @@ func explainLog(m *sessionMatch, c *Connection) []string {
 			} else {
 				out = append(out, fmt.Sprintf("%s; on the wire %s sent no %d: %s wrote this status itself.%s", at(e), peer, e.Reply.Code, who, wireEnd(c)))
 			}
+		case e.Kind == mtalog.EventLocal && e.Reply == nil && s.Role == mtalog.RoleServer:
+			out = append(out, serverLocalWords(at(e), e, c))
 		case (e.Kind == mtalog.EventLocal || e.Kind == mtalog.EventDelivery && e.Status != "sent") && e.Reply == nil && e.Stage != "":
 			out = append(out, localWords(at(e), who, peer, e, c))
 		}
@@ -246,4 +248,57 @@ func quoteOf(e *mtalog.Event) string {
 		return msg
 	}
 	return t
+}
+
+// serverLocalWords explains what a receiving MTA logged in its own words
+// about its client: Postfix's "lost connection after END-OF-MESSAGE" or
+// "timeout after DATA (N bytes)".
+func serverLocalWords(head string, e *mtalog.Event, c *Connection) string {
+	var first *Close
+	if c.SMTP != nil {
+		for i := range c.SMTP.Closes {
+			if c.SMTP.Closes[i].By == "client" {
+				first = &c.SMTP.Closes[i]
+				break
+			}
+		}
+	}
+	timeout := strings.Contains(e.Line.Text, "timeout after ")
+	switch {
+	case timeout && first == nil:
+		s := head + "; on the wire the client sent nothing more"
+		if srv := serverClose(c); srv != nil {
+			s += fmt.Sprintf(" and the server closed the connection (%s) in frame %d", srv.Kind, srv.Frame)
+		}
+		return s + ": the client went silent, and the server gave up waiting."
+	case timeout:
+		return fmt.Sprintf("%s, but on the wire the client closed the connection (%s) in frame %d: the log and the wire disagree, or the server missed the close.", head, first.Kind, first.Frame)
+	case first != nil:
+		s := fmt.Sprintf("%s; on the wire the client closed the connection (%s) in frame %d", head, first.Kind, first.Frame)
+		switch e.Stage {
+		case mtalog.StageEndOfData:
+			if r := eodReply(c); r != nil {
+				s += fmt.Sprintf(", after the server's %s to the end-of-data in frame %d and without QUIT", replyWords(r), r.Frame)
+			}
+		case mtalog.StageConnect:
+			s += " without sending a command"
+		}
+		return s + "."
+	}
+	if srv := serverClose(c); srv != nil {
+		return fmt.Sprintf("%s, but on the wire it was the server that closed the connection (%s) in frame %d: the log and the wire disagree — something between them closed it, or the capture was taken elsewhere.", head, srv.Kind, srv.Frame)
+	}
+	return head + "; the capture shows no close by either side (it may end before the connection did)."
+}
+
+func serverClose(c *Connection) *Close {
+	if c.SMTP == nil {
+		return nil
+	}
+	for i := range c.SMTP.Closes {
+		if c.SMTP.Closes[i].By == "server" {
+			return &c.SMTP.Closes[i]
+		}
+	}
+	return nil
 }

@@ -105,6 +105,22 @@ func TestLogJoinLab(t *testing.T) {
 			if !found {
 				t.Errorf("no connection diagnosed %s", tt.cause)
 			}
+			if !strings.HasPrefix(tt.log, "postfix/") {
+				return
+			}
+			// The lab's probe that smtpd listens: Postfix's own words
+			// about its client, set beside the client's RST.
+			for _, c := range rep.Connections {
+				if c.Stream == 0 {
+					all := ""
+					if c.LogMatch != nil {
+						all = strings.Join(c.LogMatch.Explanations, " ")
+					}
+					if !strings.Contains(all, "lost connection after CONNECT") || !strings.Contains(all, "the client closed the connection (RST)") {
+						t.Errorf("probe connection: explanation %q", all)
+					}
+				}
+			}
 		})
 	}
 }
