@@ -10,7 +10,15 @@
 // found from its content, never its name; gzip'd and zstd-compressed files
 // are read as capture does ([capture.Decompress]).
 //
-// Times: Exchange writes UTC with milliseconds. Classic syslog lines
+// Exim main logs are read from its documented layout (and its own test
+// suite's logs): arrivals ("<=") become server sessions, each delivery
+// attempt to a host ("=>", "->", "==", "**") a client session; lines
+// about the daemon or about connections without a message are skipped.
+// No Exim ran here to make a sample (Debian's exim4 and postfix exclude
+// each other).
+//
+// Times: Exchange writes UTC with milliseconds; Exim its local time
+// (Options.Location) unless log_timezone adds the offset. Classic syslog lines
 // ("Dec  1 22:30:00") carry neither year nor time zone: [Options.Location]
 // gives the zone (default UTC) and the year is the one that puts the line
 // closest before [Options.Reference] (default: the file's modification

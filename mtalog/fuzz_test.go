@@ -50,6 +50,11 @@ func FuzzPostfix(f *testing.F) {
 	f.Fuzz(fuzzRead)
 }
 
+func FuzzExim(f *testing.F) {
+	addSeeds(f, "testdata/exim-*")
+	f.Fuzz(fuzzRead)
+}
+
 func FuzzDetect(f *testing.F) {
 	addSeeds(f, "testdata/*")
 	f.Fuzz(fuzzRead)

@@ -220,3 +220,40 @@ func TestLongLine(t *testing.T) {
 		t.Errorf("long line: %v %q", err, l.Warnings)
 	}
 }
+
+// TestExim reads an Exim main log: lines in the documented layout, and
+// the last two as Exim's own test suite has them (test/log/0498).
+func TestExim(t *testing.T) {
+	l := read(t, "testdata/exim-mainlog.log", Options{})
+	if l.Format != FormatExim || len(l.Warnings) != 0 {
+		t.Fatalf("format %s, warnings %q", l.Format, l.Warnings)
+	}
+	if len(l.Sessions) != 6 {
+		for _, s := range l.Sessions {
+			t.Logf("%s %s %v %d events", s.Role, s.ID, s.Remote, len(s.Events))
+		}
+		t.Fatalf("%d sessions, want 6", len(l.Sessions))
+	}
+	in, out, timeout, bounce, mail450, old := l.Sessions[0], l.Sessions[1], l.Sessions[2], l.Sessions[3], l.Sessions[4], l.Sessions[5]
+	if in.Role != RoleServer || in.Remote.String() != "192.0.2.10:40001" || in.MessageIDs[0] != "<m1@client.example.test>" {
+		t.Errorf("arrival %+v", in)
+	}
+	if out.Role != RoleClient || len(out.Events) != 2 || out.QueuedAs[0] != "4QxY1z" || out.MessageIDs[0] != "<m1@client.example.test>" ||
+		out.Events[0].Reply.Code != 250 || out.Events[0].Status != "sent" {
+		t.Errorf("delivery %+v", out)
+	}
+	if e := timeout.Events[0]; e.Kind != EventLocal || e.Stage != StageEndOfData || e.Status != "deferred" ||
+		timeout.Remote.String() != "198.51.100.7:25" || timeout.Start.Nanosecond() != 345e6 {
+		t.Errorf("timeout %+v %v", e, timeout.Remote)
+	}
+	if e := bounce.Events[0]; e.Reply == nil || e.Reply.Code != 552 || e.Reply.Enhanced != "5.3.4" || e.Stage != StageEndOfData ||
+		e.Status != "bounced" || !bounce.Start.Equal(time.Date(2026, 12, 1, 21, 41, 0, 0, time.UTC)) {
+		t.Errorf("bounce %+v %v", e, bounce.Start)
+	}
+	if e := mail450.Events[0]; e.Reply == nil || e.Reply.Code != 450 || e.Stage != StageMail || mail450.Remote.Addr.String() != "127.0.0.1" {
+		t.Errorf("450 %+v", e)
+	}
+	if e := old.Events[0]; e.Kind != EventLocal || e.Stage != StageEndOfData || old.Remote.Addr.String() != "127.0.0.1" {
+		t.Errorf("timeout while connected %+v %v", e, old.Remote)
+	}
+}

@@ -124,7 +124,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least this long")
 	fs.StringVar(&f.evidence, "evidence", "", "write each failing connection's packets to `DIR`/stream-N.pcapng (packet comments give the original frame numbers)")
 	fs.IntVar(&f.workers, "workers", 1, "analyse connections on `N` cores (sharded by connection; the report is the same for any N)")
-	fs.StringArrayVar(&f.logs.patterns, "log", nil, "join the MTA log `FILE` (Exchange SMTP protocol log, Postfix, gzip/zstd too; a glob; repeatable) to the connections")
+	fs.StringArrayVar(&f.logs.patterns, "log", nil, "join the MTA log `FILE` (Exchange SMTP protocol log, Postfix, Exim; gzip/zstd too; a glob; repeatable) to the connections")
 	fs.StringVar(&f.logs.tz, "log-tz", "UTC", "time `ZONE` of log time stamps that carry none (classic syslog), e.g. Europe/Berlin")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the analysis to `FILE`")
 	fs.MarkHidden("cpuprofile")
