@@ -24,6 +24,10 @@
 // format gives an error wrapping [ErrNotCapture]. No input makes the
 // package panic: every damaged length or offset becomes an error.
 //
+// A pcapng file can carry TLS keys in Decryption Secrets Blocks
+// (`editcap --inject-secrets tls,KEYS`), anywhere among its packets:
+// [File.TLSKeyLog] returns their NSS key log lines, read as the file is.
+//
 // [Merge] interleaves several sources into one timeline by capture time.
 // [OpenLive] captures from an interface with libpcap; it needs a build with
 // cgo, and a binary built with CGO_ENABLED=0 reports so.

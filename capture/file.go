@@ -295,6 +295,30 @@ func (f *File) Processes() ([]Process, error) {
 	return f.netmon.Processes()
 }
 
+// TLSKeyLog returns the TLS key log lines (NSS key log format) of the
+// pcapng Decryption Secrets Blocks read so far, in file order, each block's
+// ending with a newline; nil for other formats or when there were none.
+// `editcap --inject-secrets tls,KEYS` writes such a block. Blocks are seen
+// as the reading reaches them, a little ahead of the frames: keys placed
+// before the packets they decrypt are known when those packets are
+// returned. The bytes are key material: never print them.
+func (f *File) TLSKeyLog() []byte {
+	if p, ok := f.frames.(*pcapngFrames); ok {
+		return p.secrets.keyLog
+	}
+	return nil
+}
+
+// SecretsBlocks counts the TLS Decryption Secrets Blocks read so far, and
+// those not kept: other secrets types (SSH, WireGuard), damaged blocks, or
+// key logs past MaxSecrets.
+func (f *File) SecretsBlocks() (kept, dropped int) {
+	if p, ok := f.frames.(*pcapngFrames); ok {
+		return p.secrets.blocks, p.secrets.dropped
+	}
+	return 0, 0
+}
+
 // Close closes the file that OpenFile opened; it does not close a reader
 // given to Open, nor standard input. Next returns an error afterwards.
 func (f *File) Close() error {

@@ -25,6 +25,10 @@ gzip -n -c smtp-multi-addr.pcap > smtp-multi-addr.pcap.gz
 (cd ../.. && go run ./capture/testdata/mkmixed "$here/smtp-multi-addr.pcap" "$here/mixed.pcapng")
 editcap -F netmon2 mixed.pcapng mixed.netmon21.cap
 
+# A Decryption Secrets Block, as editcap writes one: made-up key log lines
+# (secrets.keys) before the packets of smtp-multi-addr.pcap.
+editcap --inject-secrets tls,secrets.keys smtp-multi-addr.pcap secrets.pcapng
+
 # Files cut short with head -c, in the middle of a record.
 head -c 1000 smtp-multi-addr.pcap > cut/smtp-multi-addr.1000.pcap
 head -c 1000 smtp-multi-addr.pcap.gz > cut/smtp-multi-addr.pcap.1000.gz
