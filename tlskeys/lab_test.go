@@ -1,0 +1,352 @@
+package tlskeys_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/tlskeys"
+	"github.com/smtpscope/smtpscope/tlsrecord"
+)
+
+// segment is one TCP payload of a lab connection, in capture order.
+type segment struct {
+	dir     reassembly.Direction
+	payload []byte
+	frame   int
+}
+
+// labConn is one TCP connection of the lab capture.
+type labConn struct {
+	clientPort, serverPort uint16
+	segments               []segment
+	next                   [2]uint32 // the next sequence number expected per direction
+	started                [2]bool
+}
+
+// readLab reads the TCP connections of a lab capture, with the key log of
+// its Decryption Secrets Blocks, if any. The lab's loopback captures have
+// no loss and no reordering (make.sh checks tcpdump dropped nothing), but
+// spurious retransmissions; a segment past a hole fails the test rather
+// than being guessed at.
+func readLab(t *testing.T, name string) (conns []*labConn, dsb []byte) {
+	t.Helper()
+	f, err := capture.OpenFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	byPort := map[uint16]*labConn{}
+	for {
+		fr, err := f.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := gopacket.NewPacket(fr.Data, fr.LinkType, gopacket.Default)
+		tcp, ok := p.TransportLayer().(*layers.TCP)
+		if !ok {
+			continue
+		}
+		dir, client, server := reassembly.ClientToServer, uint16(tcp.SrcPort), uint16(tcp.DstPort)
+		if server != 25 && server != 465 {
+			dir, client, server = reassembly.ServerToClient, server, client
+		}
+		c := byPort[client]
+		if c == nil || (tcp.SYN && !tcp.ACK && c.started[0]) {
+			c = &labConn{clientPort: client, serverPort: server}
+			byPort[client] = c
+			conns = append(conns, c)
+		}
+		seq := tcp.Seq
+		if tcp.SYN {
+			c.next[dir], c.started[dir] = seq+1, true
+			continue
+		}
+		if len(tcp.Payload) == 0 {
+			continue
+		}
+		payload := tcp.Payload
+		if d := int32(c.next[dir] - seq); d > 0 {
+			// A retransmission (the loopback has spurious ones): keep
+			// only bytes not seen before.
+			if int(d) >= len(payload) {
+				continue
+			}
+			payload, seq = payload[d:], c.next[dir]
+		}
+		if seq != c.next[dir] {
+			t.Fatalf("%s frame %d: port %d %v segment at seq %d, want %d: bytes missing", name, fr.Number, client, dir, seq, c.next[dir])
+		}
+		c.next[dir] += uint32(len(payload))
+		c.segments = append(c.segments, segment{dir, bytes.Clone(payload), fr.Number})
+	}
+	return conns, f.TLSKeyLog()
+}
+
+// smtpLines is what a side said in SMTP, as tshark's smtp fields show it:
+// the client's command verbs (their first four letters, upper case, as
+// smtp.req.command holds them), the server's reply codes, one per line.
+type smtpLines struct {
+	commands []string
+	codes    []string
+	inData   bool
+	partial  [2][]byte
+}
+
+func (s *smtpLines) add(dir reassembly.Direction, b []byte) {
+	s.partial[dir] = append(s.partial[dir], b...)
+	for {
+		i := bytes.Index(s.partial[dir], []byte("\r\n"))
+		if i < 0 {
+			return
+		}
+		line := string(s.partial[dir][:i])
+		s.partial[dir] = s.partial[dir][i+2:]
+		if dir == reassembly.ServerToClient {
+			if len(line) >= 3 {
+				s.codes = append(s.codes, line[:3])
+			}
+			continue
+		}
+		switch {
+		case s.inData:
+			s.inData = line != "."
+		default:
+			verb := strings.ToUpper(strings.Fields(line + " x")[0])
+			s.commands = append(s.commands, verb[:min(4, len(verb))])
+			s.inData = verb == "DATA" || verb == "BDAT"
+		}
+	}
+}
+
+// decryptConn runs one connection through tlsrecord and a Decrypter per
+// direction, and returns the SMTP it carried, the decrypted records'
+// count, and the error that stopped decryption, if any.
+func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog) (lines smtpLines, decrypted int, suite tlskeys.Suite, version uint16, failure error) {
+	t.Helper()
+	var tc *tlsrecord.Conn
+	var dec [2]*tlskeys.Decrypter
+	onRecord := func(r tlsrecord.Record, raw []byte) {
+		if failure != nil || raw == nil {
+			return
+		}
+		f := tc.Facts()
+		if f.ServerHello == nil || f.ClientHello == nil {
+			return // records before the ServerHello are in clear
+		}
+		if dec[r.Dir] == nil {
+			s := tlskeys.Session{
+				Version:        f.ServerHello.Version(),
+				Suite:          tlskeys.Suite(f.ServerHello.CipherSuite),
+				ClientRandom:   f.ClientHello.Random,
+				ServerRandom:   f.ServerHello.Random,
+				EncryptThenMAC: slices.Contains(f.ServerHello.Extensions, 22),
+			}
+			suite, version = s.Suite, s.Version
+			d, err := tlskeys.NewDecrypter(keys, s, tlskeys.Direction(r.Dir))
+			if err != nil {
+				failure = err
+				return
+			}
+			dec[r.Dir] = d
+		}
+		rec, err := dec[r.Dir].Decrypt(raw)
+		if err != nil {
+			failure = err
+			return
+		}
+		if rec.Protected() {
+			decrypted++
+		}
+		if rec.Type == tlskeys.ApplicationData {
+			lines.add(r.Dir, rec.Data)
+		}
+	}
+	// Before TLS: plain SMTP up to the client's STARTTLS and the server's
+	// reply to it; implicit TLS (port 465) starts with the first byte.
+	inTLS := [2]bool{c.serverPort == 465, c.serverPort == 465}
+	if c.serverPort == 465 {
+		tc = tlsrecord.NewConn(tlsrecord.Options{Record: onRecord})
+	}
+	starttls := false
+	for _, s := range c.segments {
+		p := s.payload
+		if !inTLS[s.dir] {
+			// The lab's peers send each line of the plain part in a
+			// segment of its own before TLS starts.
+			lines.add(s.dir, p)
+			switch {
+			case s.dir == reassembly.ClientToServer && strings.EqualFold(string(p), "STARTTLS\r\n"):
+				starttls, inTLS[s.dir] = true, true
+			case s.dir == reassembly.ServerToClient && starttls && strings.HasPrefix(string(p), "220 "):
+				inTLS[s.dir] = true
+				tc = tlsrecord.NewConn(tlsrecord.Options{Record: onRecord})
+			}
+			continue
+		}
+		if tc == nil {
+			t.Fatalf("port %d: TLS bytes before the server's go-ahead", c.clientPort)
+		}
+		tc.Data(s.dir, p, reassembly.ConstMarker{Frame: s.frame})
+	}
+	return lines, decrypted, suite, version, failure
+}
+
+// tsharkLines reads tls-sessions.tshark.tsv (make.sh): per client port,
+// the commands and reply codes tshark decrypted with the same key log.
+// smtp.req.command holds a verb's first four letters as sent.
+func tsharkLines(t *testing.T) map[uint16]*smtpLines {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "tls-sessions.tshark.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows [][]string
+	streamPort := map[string]uint16{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		if len(fields) != 5 {
+			t.Fatalf("tshark line %q", sc.Text())
+		}
+		if port, _ := strconv.Atoi(fields[1]); port != 25 && port != 465 {
+			streamPort[fields[0]] = uint16(port)
+		}
+		rows = append(rows, fields)
+	}
+	out := map[uint16]*smtpLines{}
+	for _, fields := range rows {
+		p, ok := streamPort[fields[0]]
+		if !ok {
+			t.Fatalf("tshark stream %s has no client line", fields[0])
+		}
+		if out[p] == nil {
+			out[p] = &smtpLines{}
+		}
+		for _, c := range strings.Split(fields[2], "|") {
+			if c != "" {
+				out[p].commands = append(out[p].commands, strings.ToUpper(c))
+			}
+		}
+		// tshark gives a multi-line reply that arrives in one piece one
+		// smtp.response.code and one smtp.rsp.parameter per line (the
+		// lab server's lines all have a parameter): expand to a code a
+		// line, as the decrypted stream is read here.
+		if fields[3] == "" {
+			continue
+		}
+		codes, params := strings.Split(fields[3], "|"), strings.Split(fields[4], "|")
+		for i := range max(len(codes), len(params)) {
+			out[p].codes = append(out[p].codes, codes[min(i, len(codes)-1)])
+		}
+	}
+	return out
+}
+
+// labSessions is what each lab session was told to negotiate, by client
+// port (make.sh), and what the server logged it negotiated
+// (tls-sessions.server.jsonl).
+var labSessions = []struct {
+	port    uint16
+	version uint16
+	suite   tlskeys.Suite
+	noKey   bool
+}{
+	{40001, tlskeys.VersionTLS13, tlskeys.TLS_AES_256_GCM_SHA384, false},
+	{40002, tlskeys.VersionTLS13, tlskeys.TLS_AES_128_GCM_SHA256, false}, // with a KeyUpdate
+	{40003, tlskeys.VersionTLS13, tlskeys.TLS_CHACHA20_POLY1305_SHA256, false},
+	{40004, tlskeys.VersionTLS12, tlskeys.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, false},
+	{40005, tlskeys.VersionTLS12, tlskeys.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, false},
+	{40006, tlskeys.VersionTLS12, tlskeys.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, false},
+	{40007, tlskeys.VersionTLS12, tlskeys.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, false},    // encrypt_then_mac
+	{40008, tlskeys.VersionTLS12, tlskeys.TLS_RSA_WITH_AES_256_CBC_SHA256, false},       // encrypt_then_mac
+	{40009, tlskeys.VersionTLS12, tlskeys.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384, false}, // MAC-then-encrypt
+	{40010, tlskeys.VersionTLS13, tlskeys.TLS_AES_256_GCM_SHA384, false},                // implicit TLS, port 465
+	{40011, tlskeys.VersionTLS13, tlskeys.TLS_AES_256_GCM_SHA384, true},
+}
+
+// TestLabSessionsMatchTshark decrypts every SMTP session of the lab
+// capture (real peers: Python ssl, smtplib, openssl s_client) with the key
+// log the peers wrote, and compares each side's SMTP with what tshark
+// decrypted from the same capture and key log. Both ways of getting the
+// keys are tested: the key log file, and the Decryption Secrets Block
+// editcap put in a copy of the capture.
+func TestLabSessionsMatchTshark(t *testing.T) {
+	want := tsharkLines(t)
+	keyFile, err := os.ReadFile(filepath.Join("testdata", "tls-sessions.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		file string
+	}{
+		{"key log file", "tls-sessions.pcapng"},
+		{"decryption secrets block", "tls-sessions.dsb.pcapng"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conns, dsb := readLab(t, tt.file)
+			keys := tlskeys.NewKeyLog()
+			if dsb != nil {
+				keys.Add(tt.file, dsb)
+			} else {
+				keys.Add("tls-sessions.keys", keyFile)
+			}
+			// OpenSSL also logs RSA pre-master lines (session 8) and the
+			// secret after a KeyUpdate (session 2), which Wireshark
+			// ignores too; the decrypter derives that one itself.
+			if u := keys.UnknownLabels(); len(u) != 2 || u["RSA"] != 1 || u["CLIENT_TRAFFIC_SECRET_N"] != 1 || keys.BadLines() != 0 {
+				t.Errorf("unknown labels %v, bad lines %v", u, keys.Problems())
+			}
+			if len(conns) != len(labSessions) {
+				t.Fatalf("%d connections, want %d", len(conns), len(labSessions))
+			}
+			for i, c := range conns {
+				s := labSessions[i]
+				if c.clientPort != s.port {
+					t.Fatalf("connection %d from port %d, want %d", i, c.clientPort, s.port)
+				}
+				got, decrypted, suite, version, err := decryptConn(t, c, keys)
+				if version != s.version || suite != s.suite {
+					t.Errorf("port %d: negotiated %04x %s, want %04x %s", s.port, version, suite, s.version, s.suite)
+				}
+				switch {
+				case s.noKey:
+					if !errors.Is(err, tlskeys.ErrNoKey) {
+						t.Errorf("port %d: %v, want ErrNoKey", s.port, err)
+					}
+				case err != nil:
+					t.Errorf("port %d: %v", s.port, err)
+				case decrypted == 0:
+					t.Errorf("port %d: nothing decrypted", s.port)
+				}
+				w := want[s.port]
+				if w == nil {
+					t.Fatalf("port %d: no tshark lines", s.port)
+				}
+				if !slices.Equal(got.commands, w.commands) {
+					t.Errorf("port %d: client commands\n got %q\nwant %q (tshark)", s.port, got.commands, w.commands)
+				}
+				if !slices.Equal(got.codes, w.codes) {
+					t.Errorf("port %d: server replies\n got %q\nwant %q (tshark)", s.port, got.codes, w.codes)
+				}
+			}
+		})
+	}
+}
