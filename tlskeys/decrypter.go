@@ -153,6 +153,7 @@ type Decrypter struct {
 
 	messages messageScanner
 	buf      []byte
+	lost     bool  // records were lost since the last one that authenticated
 	failed   error // a condition that ends decryption (renegotiation)
 }
 
@@ -269,21 +270,25 @@ func (d *Decrypter) Decrypt(record []byte) (Record, error) {
 		return Record{Type: typ, Data: body, Epoch: EpochClear}, nil
 	}
 	seq, epoch, gen := d.seq, d.epoch, d.generation
+	tries := 1
+	if d.lost {
+		tries = MaxLostRecords + 1
+	}
 	d.seq++
-	out, err := d.open(seq, header, body)
+	out, got, err := d.open(seq, tries, header, body)
 	if err != nil && d.epoch == EpochHandshake && d.next13 != nil {
 		// The handshake keys are missing or the switch to application
 		// keys was missed (a lost Finished): try the application keys
 		// at the start of their epoch.
-		if out2, err2 := d.next13.open(d.buf, 0, header, body); err2 == nil {
+		if out2, got2, err2 := d.next13.open(d.buf, 0, tries, header, body); err2 == nil {
 			d.transition(inputApplicationRecord, 0)
-			d.seq = 1
-			out, err, seq, epoch = out2, nil, 0, EpochApplication
+			out, got, err, epoch = out2, got2, nil, EpochApplication
 		}
 	}
 	if err != nil {
 		return Record{}, fmt.Errorf("%s record %d of the %s epoch: %w", d.dir, seq, epoch, err)
 	}
+	seq, d.seq, d.lost = got, got+1, false
 	d.buf = out
 	rec := Record{Type: typ, Data: out, Epoch: epoch, Seq: seq, Generation: gen}
 	if d.tls13 {
@@ -313,11 +318,28 @@ func (d *Decrypter) Decrypt(record []byte) (Record, error) {
 	return rec, nil
 }
 
-func (d *Decrypter) open(seq uint64, header, body []byte) ([]byte, error) {
+func (d *Decrypter) open(seq uint64, tries int, header, body []byte) ([]byte, uint64, error) {
 	if d.current == nil {
-		return nil, fmt.Errorf("%w: %v", ErrMissingSecret, errNoOpener)
+		return nil, seq, fmt.Errorf("%w: %v", ErrMissingSecret, errNoOpener)
 	}
-	return d.current.open(d.buf, seq, header, body)
+	return d.current.open(d.buf, seq, tries, header, body)
+}
+
+// MaxLostRecords is how many lost records Decrypt looks past after Lost:
+// it tries that many sequence numbers beyond the expected one.
+const MaxLostRecords = 64
+
+// Lost tells the Decrypter that records of its direction were lost before
+// the next one it will be given: a capture gap took them, or they were
+// captured only in part. Their number is unknown, so Decrypt then tries up
+// to MaxLostRecords sequence numbers past the expected one and goes on
+// from the one under which the record authenticates. A lost TLS 1.3
+// Finished is found the same way (by the application keys), but not a lost
+// KeyUpdate; and in TLS 1.0, whose CBC IV is the previous record's last
+// block, the first record after the loss cannot be decrypted.
+func (d *Decrypter) Lost() {
+	d.lost = true
+	d.messages = messageScanner{}
 }
 
 // input is what moves a Decrypter from one epoch to the next.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -291,5 +292,84 @@ func TestDecrypterWrongKey(t *testing.T) {
 		if bad == 0 || plain != 0 {
 			t.Errorf("%s: %d bad MACs, %d records decrypted with a wrong key", tls.VersionName(version), bad, plain)
 		}
+	}
+}
+
+// TestDecrypterLostRecords drops the server's "250" record, as a capture
+// gap would: without Lost the next record fails; with Lost it is found at
+// its sequence number and decryption goes on. TLS 1.0 chains its CBC IV
+// through the lost record, so there the first record after the loss fails
+// and the one after it decrypts.
+func TestDecrypterLostRecords(t *testing.T) {
+	ecdsaCert, rsaCert := selfSigned(t, false), selfSigned(t, true)
+	for _, tt := range []struct {
+		version uint16
+		suite   uint16
+		cert    tls.Certificate
+	}{
+		{tls.VersionTLS13, 0, ecdsaCert},
+		{tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ecdsaCert},
+		{tls.VersionTLS12, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, ecdsaCert},
+		{tls.VersionTLS12, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256, rsaCert},
+		{tls.VersionTLS10, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, rsaCert},
+	} {
+		t.Run(tls.VersionName(tt.version)+" "+tls.CipherSuiteName(tt.suite), func(t *testing.T) {
+			s := runGoTLS(t, tt.cert, tt.version, tt.suite)
+			keys := NewKeyLog()
+			keys.Add("go", s.keyLog)
+			clientRecs, serverRecs := splitRecords(t, s.client), splitRecords(t, s.server)
+			session := Session{Version: s.state.Version, Suite: Suite(s.state.CipherSuite), ClientRandom: helloRandom(t, clientRecs[0]), ServerRandom: helloRandom(t, serverRecs[0])}
+			// Find the "250" record with a decrypter that sees everything.
+			d, _ := NewDecrypter(keys, session, ServerToClient)
+			drop := -1
+			var seqs []uint64
+			for i, rec := range serverRecs {
+				got, err := d.Decrypt(rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				seqs = append(seqs, got.Seq)
+				// (Go splits TLS 1.0 CBC records 1/n-1: "2", "50 mx...".)
+				if got.Type == ApplicationData && strings.HasSuffix(string(got.Data), "50 mx.lab.test\r\n") {
+					drop = i
+				}
+			}
+			if drop < 0 || drop+2 >= len(serverRecs) {
+				t.Fatalf("no 250 record with two after it among %d", len(serverRecs))
+			}
+			for _, lost := range []bool{false, true} {
+				d, _ := NewDecrypter(keys, session, ServerToClient)
+				for i, rec := range serverRecs {
+					if i == drop {
+						if lost {
+							d.Lost()
+						}
+						continue
+					}
+					got, err := d.Decrypt(rec)
+					switch {
+					case i < drop:
+						if err != nil {
+							t.Fatalf("record %d: %v", i, err)
+						}
+					case !lost:
+						if !errors.Is(err, ErrBadRecordMAC) {
+							t.Errorf("record %d after an unannounced loss: %v, want ErrBadRecordMAC", i, err)
+						}
+					case i == drop+1 && tt.version == tls.VersionTLS10:
+						if !errors.Is(err, ErrBadRecordMAC) {
+							t.Errorf("TLS 1.0, the record after the loss: %v, want ErrBadRecordMAC (its IV was lost)", err)
+						}
+					default:
+						if err != nil || got.Seq != seqs[i] {
+							t.Errorf("record %d after Lost: seq %d, %v; want seq %d", i, got.Seq, err, seqs[i])
+						}
+						if i == drop+1 && string(got.Data) != "221 bye\r\n" {
+							t.Errorf("record %d after Lost: %q, want the 221", i, got.Data)
+						}
+					}
+				}
+			}
+		})
 	}
 }

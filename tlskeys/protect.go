@@ -27,10 +27,12 @@ const (
 
 // opener removes one direction's record protection under one set of keys.
 // open decrypts and authenticates fragment, the record's body, whose
-// 5-byte header is header, as record number seq under these keys; it
-// appends the plaintext to dst[:0].
+// 5-byte header is header, as the record with the first sequence number
+// of seq, seq+1, ..., seq+tries-1 under which it authenticates (tries is 1
+// but after records were lost); it appends the plaintext to dst[:0] and
+// returns the sequence number that worked.
 type opener interface {
-	open(dst []byte, seq uint64, header, fragment []byte) ([]byte, error)
+	open(dst []byte, seq uint64, tries int, header, fragment []byte) ([]byte, uint64, error)
 }
 
 // aead13 is TLS 1.3 record protection (RFC 8446 §5.2, §5.3): the nonce is
@@ -55,16 +57,17 @@ func newAEAD13(suite Suite, secret Secret) (*aead13, error) {
 	return o, nil
 }
 
-func (o *aead13) open(dst []byte, seq uint64, header, fragment []byte) ([]byte, error) {
+func (o *aead13) open(dst []byte, seq uint64, tries int, header, fragment []byte) ([]byte, uint64, error) {
 	if len(fragment) > maxCiphertext13 || len(fragment) < o.aead.Overhead() {
-		return nil, fmt.Errorf("%w: a %d-byte protected TLS 1.3 record", ErrMalformedRecord, len(fragment))
+		return nil, seq, fmt.Errorf("%w: a %d-byte protected TLS 1.3 record", ErrMalformedRecord, len(fragment))
 	}
-	xorSeq(o.nonce[:], o.iv[:], seq)
-	out, err := o.aead.Open(dst[:0], o.nonce[:], fragment, header)
-	if err != nil {
-		return nil, ErrBadRecordMAC
+	for i := range uint64(max(tries, 1)) {
+		xorSeq(o.nonce[:], o.iv[:], seq+i)
+		if out, err := o.aead.Open(dst[:0], o.nonce[:], fragment, header); err == nil {
+			return out, seq + i, nil
+		}
 	}
-	return out, nil
+	return nil, seq, ErrBadRecordMAC
 }
 
 // xorSeq sets nonce to iv XOR the 64-bit sequence number left-padded with
@@ -98,27 +101,29 @@ func newAEAD12(info suiteInfo, k blockKeys) (*aead12, error) {
 	return &aead12{aead: a, iv: k.iv, explicit: info.cipher == cipherAESGCM, nonce: make([]byte, a.NonceSize())}, nil
 }
 
-func (o *aead12) open(dst []byte, seq uint64, header, fragment []byte) ([]byte, error) {
+func (o *aead12) open(dst []byte, seq uint64, tries int, header, fragment []byte) ([]byte, uint64, error) {
 	min := o.aead.Overhead()
 	if o.explicit {
 		min += explicitNonceLength
 	}
 	if len(fragment) > maxCiphertext12 || len(fragment) < min {
-		return nil, fmt.Errorf("%w: a %d-byte protected record, want %d to %d", ErrMalformedRecord, len(fragment), min, maxCiphertext12)
+		return nil, seq, fmt.Errorf("%w: a %d-byte protected record, want %d to %d", ErrMalformedRecord, len(fragment), min, maxCiphertext12)
 	}
 	if o.explicit {
 		copy(o.nonce, o.iv)
 		copy(o.nonce[len(o.iv):], fragment[:explicitNonceLength])
 		fragment = fragment[explicitNonceLength:]
-	} else {
-		xorSeq(o.nonce, o.iv, seq)
 	}
-	additionalData(o.ad[:], seq, header, len(fragment)-o.aead.Overhead())
-	out, err := o.aead.Open(dst[:0], o.nonce, fragment, o.ad[:])
-	if err != nil {
-		return nil, ErrBadRecordMAC
+	for i := range uint64(max(tries, 1)) {
+		if !o.explicit {
+			xorSeq(o.nonce, o.iv, seq+i)
+		}
+		additionalData(o.ad[:], seq+i, header, len(fragment)-o.aead.Overhead())
+		if out, err := o.aead.Open(dst[:0], o.nonce, fragment, o.ad[:]); err == nil {
+			return out, seq + i, nil
+		}
 	}
-	return out, nil
+	return nil, seq, ErrBadRecordMAC
 }
 
 // additionalData fills ad (13 bytes) with seq_num ‖ type ‖ version ‖
@@ -156,37 +161,50 @@ func newCBC(version uint16, info suiteInfo, k blockKeys, etm bool) (*cbc, error)
 	return o, nil
 }
 
-func (o *cbc) open(dst []byte, seq uint64, header, fragment []byte) ([]byte, error) {
+func (o *cbc) open(dst []byte, seq uint64, tries int, header, fragment []byte) ([]byte, uint64, error) {
 	bs, macLen := o.block.BlockSize(), o.mac.Size()
 	if len(fragment) > maxCiphertext12 {
-		return nil, fmt.Errorf("%w: a %d-byte protected record", ErrMalformedRecord, len(fragment))
+		return nil, seq, fmt.Errorf("%w: a %d-byte protected record", ErrMalformedRecord, len(fragment))
 	}
+	tries = max(tries, 1)
+	var tag []byte
 	if o.etm {
 		if len(fragment) < macLen {
-			return nil, fmt.Errorf("%w: a %d-byte encrypt-then-MAC record", ErrMalformedRecord, len(fragment))
+			return nil, seq, fmt.Errorf("%w: a %d-byte encrypt-then-MAC record", ErrMalformedRecord, len(fragment))
 		}
-		body, tag := fragment[:len(fragment)-macLen], fragment[len(fragment)-macLen:]
-		additionalData(o.ad[:], seq, header, len(body))
-		if !hmac.Equal(o.sum1(body), tag) {
-			return nil, ErrBadRecordMAC
+		fragment, tag = fragment[:len(fragment)-macLen], fragment[len(fragment)-macLen:]
+		// Authenticate first (RFC 7366 §3): the MAC covers the IV and
+		// the ciphertext.
+		ok := false
+		for i := range uint64(tries) {
+			additionalData(o.ad[:], seq+i, header, len(fragment))
+			if hmac.Equal(o.sum1(fragment), tag) {
+				seq, ok = seq+i, true
+				break
+			}
 		}
-		fragment = body
+		if !ok {
+			return nil, seq, ErrBadRecordMAC
+		}
+		tries = 1
 	}
 	var iv []byte
 	if o.implicitIV != nil {
 		iv = o.implicitIV
 	} else {
 		if len(fragment) < bs {
-			return nil, fmt.Errorf("%w: a %d-byte CBC record has no room for its IV", ErrMalformedRecord, len(fragment))
+			return nil, seq, fmt.Errorf("%w: a %d-byte CBC record has no room for its IV", ErrMalformedRecord, len(fragment))
 		}
 		iv, fragment = fragment[:bs], fragment[bs:]
 	}
 	if len(fragment) == 0 || len(fragment)%bs != 0 {
-		return nil, fmt.Errorf("%w: %d bytes of CBC ciphertext, not a positive multiple of %d", ErrMalformedRecord, len(fragment), bs)
+		return nil, seq, fmt.Errorf("%w: %d bytes of CBC ciphertext, not a positive multiple of %d", ErrMalformedRecord, len(fragment), bs)
 	}
 	o.buf = append(o.buf[:0], fragment...)
 	cipher.NewCBCDecrypter(o.block, iv).CryptBlocks(o.buf, o.buf)
 	if o.implicitIV != nil {
+		// TLS 1.0: the next record's IV is this one's last ciphertext
+		// block, whether or not this one authenticates.
 		copy(o.implicitIV, fragment[len(fragment)-bs:])
 	}
 	// Padding: its last byte says how many bytes before it repeat it.
@@ -196,20 +214,26 @@ func (o *cbc) open(dst []byte, seq uint64, header, fragment []byte) ([]byte, err
 		content -= macLen
 	}
 	if content < 0 {
-		return nil, ErrBadRecordMAC
+		return nil, seq, ErrBadRecordMAC
 	}
 	for _, b := range o.buf[len(o.buf)-pad-1:] {
 		if int(b) != pad {
-			return nil, ErrBadRecordMAC
+			return nil, seq, ErrBadRecordMAC
 		}
 	}
 	if !o.etm {
-		additionalData(o.ad[:], seq, header, content)
-		if !hmac.Equal(o.sum1(o.buf[:content]), o.buf[content:content+macLen]) {
-			return nil, ErrBadRecordMAC
+		// MAC-then-encrypt: the MAC is over the plaintext; only it
+		// depends on the sequence number, so the record is decrypted
+		// once whatever the number of tries.
+		for i := range uint64(tries) {
+			additionalData(o.ad[:], seq+i, header, content)
+			if hmac.Equal(o.sum1(o.buf[:content]), o.buf[content:content+macLen]) {
+				return append(dst[:0], o.buf[:content]...), seq + i, nil
+			}
 		}
+		return nil, seq, ErrBadRecordMAC
 	}
-	return append(dst[:0], o.buf[:content]...), nil
+	return append(dst[:0], o.buf[:content]...), seq, nil
 }
 
 // sum1 returns HMAC(ad ‖ data) with the ad already filled in.
