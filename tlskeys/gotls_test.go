@@ -373,3 +373,51 @@ func TestDecrypterLostRecords(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectionStatus: the outcomes a Connection reports.
+func TestConnectionStatus(t *testing.T) {
+	s := runGoTLS(t, selfSigned(t, false), tls.VersionTLS13, 0)
+	clientRecs, serverRecs := splitRecords(t, s.client), splitRecords(t, s.server)
+	session := Session{Version: s.state.Version, Suite: Suite(s.state.CipherSuite), ClientRandom: helloRandom(t, clientRecs[0]), ServerRandom: helloRandom(t, serverRecs[0])}
+	good := NewKeyLog()
+	good.Add("go", s.keyLog)
+	wrong := NewKeyLog()
+	for r, k := range good.keys {
+		for label, sec := range map[string]Secret{"SERVER_HANDSHAKE_TRAFFIC_SECRET": k.ServerHandshake, "SERVER_TRAFFIC_SECRET_0": k.ServerTraffic0, "CLIENT_HANDSHAKE_TRAFFIC_SECRET": k.ClientHandshake, "CLIENT_TRAFFIC_SECRET_0": k.ClientTraffic0} {
+			wrong.Add("wrong", []byte(label+" "+r.String()+" "+strings.Repeat("5a", len(sec))+"\n"))
+		}
+	}
+	feed := func(c *Connection, damage int) {
+		for i, rec := range serverRecs {
+			if i == damage {
+				rec = bytes.Clone(rec)
+				rec[len(rec)-1] ^= 1
+			}
+			c.Decrypt(ServerToClient, rec)
+		}
+	}
+	for _, tt := range []struct {
+		name    string
+		keys    *KeyLog
+		session Session
+		damage  int
+		want    Outcome
+		reason  error
+	}{
+		{"decrypted", good, session, -1, OutcomeDecrypted, nil},
+		{"one record damaged", good, session, len(serverRecs) - 2, OutcomePartial, ErrBadRecordMAC},
+		{"wrong keys", wrong, session, -1, OutcomeFailed, ErrBadRecordMAC},
+		{"no keys", NewKeyLog(), session, -1, OutcomeNoKeys, ErrNoKey},
+	} {
+		c := NewConnection(tt.keys)
+		if got := c.Status().Outcome; got != OutcomeNotStarted {
+			t.Errorf("%s: before Start: %s", tt.name, got)
+		}
+		c.Start(tt.session)
+		feed(c, tt.damage)
+		st := c.Status()
+		if st.Outcome != tt.want || (tt.reason == nil) != (st.Reason == nil) || (tt.reason != nil && !errors.Is(st.Reason, tt.reason)) {
+			t.Errorf("%s: %s, %v; want %s, %v", tt.name, st.Outcome, st.Reason, tt.want, tt.reason)
+		}
+	}
+}

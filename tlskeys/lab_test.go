@@ -134,22 +134,25 @@ func (s *smtpLines) add(dir reassembly.Direction, b []byte) {
 	}
 }
 
-// decryptConn runs one connection through tlsrecord and a Decrypter per
-// direction, and returns the SMTP it carried, the decrypted records'
-// count, and the error that stopped decryption, if any.
-func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog) (lines smtpLines, decrypted int, suite tlskeys.Suite, version uint16, failure error) {
+// decryptConn runs one connection through tlsrecord and a
+// tlskeys.Connection, and returns the SMTP it carried, the negotiated
+// suite and version, and the Connection's Status.
+func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog) (lines smtpLines, suite tlskeys.Suite, version uint16, status tlskeys.Status) {
 	t.Helper()
 	var tc *tlsrecord.Conn
-	var dec [2]*tlskeys.Decrypter
+	dc := tlskeys.NewConnection(keys)
+	started := false
 	onRecord := func(r tlsrecord.Record, raw []byte) {
-		if failure != nil || raw == nil {
+		if raw == nil {
+			dc.Lost(tlskeys.Direction(r.Dir))
 			return
 		}
 		f := tc.Facts()
 		if f.ServerHello == nil || f.ClientHello == nil {
 			return // records before the ServerHello are in clear
 		}
-		if dec[r.Dir] == nil {
+		if !started {
+			started = true
 			s := tlskeys.Session{
 				Version:        f.ServerHello.Version(),
 				Suite:          tlskeys.Suite(f.ServerHello.CipherSuite),
@@ -158,22 +161,12 @@ func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog) (lines smtpLine
 				EncryptThenMAC: slices.Contains(f.ServerHello.Extensions, 22),
 			}
 			suite, version = s.Suite, s.Version
-			d, err := tlskeys.NewDecrypter(keys, s, tlskeys.Direction(r.Dir))
-			if err != nil {
-				failure = err
+			if dc.Start(s) != nil {
 				return
 			}
-			dec[r.Dir] = d
 		}
-		rec, err := dec[r.Dir].Decrypt(raw)
-		if err != nil {
-			failure = err
-			return
-		}
-		if rec.Protected() {
-			decrypted++
-		}
-		if rec.Type == tlskeys.ApplicationData {
+		rec, err := dc.Decrypt(tlskeys.Direction(r.Dir), raw)
+		if err == nil && rec.Type == tlskeys.ApplicationData {
 			lines.add(r.Dir, rec.Data)
 		}
 	}
@@ -204,7 +197,7 @@ func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog) (lines smtpLine
 		}
 		tc.Data(s.dir, p, reassembly.ConstMarker{Frame: s.frame})
 	}
-	return lines, decrypted, suite, version, failure
+	return lines, suite, version, dc.Status()
 }
 
 // tsharkLines reads tls-sessions.tshark.tsv (make.sh): per client port,
@@ -322,19 +315,17 @@ func TestLabSessionsMatchTshark(t *testing.T) {
 				if c.clientPort != s.port {
 					t.Fatalf("connection %d from port %d, want %d", i, c.clientPort, s.port)
 				}
-				got, decrypted, suite, version, err := decryptConn(t, c, keys)
+				got, suite, version, status := decryptConn(t, c, keys)
 				if version != s.version || suite != s.suite {
 					t.Errorf("port %d: negotiated %04x %s, want %04x %s", s.port, version, suite, s.version, s.suite)
 				}
 				switch {
 				case s.noKey:
-					if !errors.Is(err, tlskeys.ErrNoKey) {
-						t.Errorf("port %d: %v, want ErrNoKey", s.port, err)
+					if status.Outcome != tlskeys.OutcomeNoKeys || !errors.Is(status.Reason, tlskeys.ErrNoKey) {
+						t.Errorf("port %d: %s, %v; want no keys, ErrNoKey", s.port, status.Outcome, status.Reason)
 					}
-				case err != nil:
-					t.Errorf("port %d: %v", s.port, err)
-				case decrypted == 0:
-					t.Errorf("port %d: nothing decrypted", s.port)
+				case status.Outcome != tlskeys.OutcomeDecrypted || status.Decrypted[0] == 0 || status.Decrypted[1] == 0:
+					t.Errorf("port %d: %s (%d and %d records decrypted), %v", s.port, status.Outcome, status.Decrypted[0], status.Decrypted[1], status.Reason)
 				}
 				w := want[s.port]
 				if w == nil {
