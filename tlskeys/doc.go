@@ -22,7 +22,11 @@
 //     KeyUpdate changes them. Suites: TLS 1.3 AES-128-GCM, AES-256-GCM and
 //     ChaCha20-Poly1305; TLS 1.2 AES-GCM and ChaCha20-Poly1305; TLS 1.0–1.2
 //     AES-CBC and 3DES-CBC with HMAC-SHA1/SHA256/SHA384, MAC-then-encrypt
-//     or encrypt_then_mac (RFC 7366).
+//     or encrypt_then_mac (RFC 7366). After a capture gap, [Decrypter.Lost]
+//     lets it find the next record's sequence number again.
+//   - [Connection] holds both directions of one connection and its
+//     [Status]: decrypted, partly decrypted, failed or no keys, with the
+//     reason, as facts for a report.
 //
 // Failures are named by sentinel errors ([ErrNoKey], [ErrMissingSecret],
 // [ErrBadRecordMAC], [ErrUnknownSuite], [ErrUnsupportedVersion],
