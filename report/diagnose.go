@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/smtpscope/smtpscope/reassembly"
@@ -191,33 +192,13 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	worst := Diagnosis{Layer: LayerNone, Cause: CauseOK}
 	for i := range s.Transactions {
 		tx := &s.Transactions[i]
-		t := Transaction{MailFrom: cut(red.mail(tx.MailFrom), tx.MailFromTruncated), MailFromTruncated: tx.MailFromTruncated,
-			RcptTo: []string{}, Method: tx.Method, Size: tx.Size,
-			MessageID: red.mail(tx.MessageID), MailFrame: tx.MailFrame, DataFrame: tx.DataFrame,
-			EODFrame: tx.EndOfDataFrame, Reply: reply(tx.Reply, tx.EndOfDataTime), Outcome: tx.Outcome.String(),
-			Incomplete: tx.Incomplete}
-		if tx.SizeParam > 0 {
-			t.SizeParam = tx.SizeParam
-		}
-		if tx.EndOfDataFrame != 0 {
-			t.EODTime = tx.EndOfDataTime
-		}
-		for _, rc := range tx.Rcpts {
-			addr := cut(red.mail(rc.Addr), rc.Truncated)
-			t.RcptTo = append(t.RcptTo, addr)
-			t.Rcpts = append(t.Rcpts, Recipient{Addr: addr, Truncated: rc.Truncated, Frame: rc.Frame, Reply: reply(rc.Reply, time.Time{})})
-		}
-		if tooSoonToTell(tx, opts) {
-			// No reply yet is not "no reply".
-			t.Outcome = smtp.OutcomeUnknown.String()
-		}
-		if tx.Outcome == smtp.OutcomeNoReply || tx.Outcome == smtp.OutcomeAborted {
-			t.Ended = tx.Ended.String()
-			t.EndFrame = tx.EndFrame
-			t.EndTime = tx.EndTime
-			t.WaitedMS = ms(tx.Waited())
-		}
+		t := transactionOf(tx, red)
 		t.Diagnosis = diagnoseTransaction(c, &h, tx, quitFrames, opts)
+		if t.Diagnosis.Cause == CauseCaptureIncomplete {
+			// What the capture cannot prove is unknown, never failed.
+			t.Outcome = smtp.OutcomeUnknown.String()
+			t.SizeAtLeast = tx.Method != "" && tx.EndOfDataFrame == 0
+		}
 		if failed(tx.Outcome) && t.Outcome != smtp.OutcomeUnknown.String() {
 			m.Verdict = "failed"
 		}
@@ -227,8 +208,11 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		m.Transactions = append(m.Transactions, t)
 	}
 	out.SMTP = m
-	if worst.Cause == CauseOK {
-		worst = diagnoseDegradedTCP(c, &h, out.L4.Verdict != l4Healthy.String())
+	if worst.Cause == CauseOK || worst.Cause == CauseCaptureIncomplete {
+		// What TCP proves outranks what the capture cannot tell.
+		if d := diagnoseDegradedTCP(c, &h, out.L4.Verdict != l4Healthy.String(), worst.Cause == CauseCaptureIncomplete); d.Cause != CauseOK {
+			worst = d
+		}
 	}
 	if worst.Cause == CauseOK {
 		worst = diagnoseSession(c, &h, s)
@@ -240,14 +224,40 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	return out
 }
 
+// transactionOf copies a mail transaction into the report's shape.
+func transactionOf(tx *smtp.Transaction, red *redactor) Transaction {
+	t := Transaction{MailFrom: cut(red.mail(tx.MailFrom), tx.MailFromTruncated), MailFromTruncated: tx.MailFromTruncated,
+		RcptTo: []string{}, Method: tx.Method, Size: tx.Size,
+		MessageID: red.mail(tx.MessageID), MailFrame: tx.MailFrame, DataFrame: tx.DataFrame,
+		EODFrame: tx.EndOfDataFrame, Reply: reply(tx.Reply, tx.EndOfDataTime), Outcome: tx.Outcome.String(),
+		Incomplete: tx.Incomplete}
+	if tx.SizeParam > 0 {
+		t.SizeParam = tx.SizeParam
+	}
+	if tx.EndOfDataFrame != 0 {
+		t.EODTime = tx.EndOfDataTime
+	}
+	for _, rc := range tx.Rcpts {
+		addr := cut(red.mail(rc.Addr), rc.Truncated)
+		t.RcptTo = append(t.RcptTo, addr)
+		t.Rcpts = append(t.Rcpts, Recipient{Addr: addr, Truncated: rc.Truncated, Frame: rc.Frame, Reply: reply(rc.Reply, time.Time{})})
+	}
+	if tx.Outcome == smtp.OutcomeNoReply || tx.Outcome == smtp.OutcomeAborted {
+		t.Ended = tx.Ended.String()
+		t.EndFrame = tx.EndFrame
+		t.EndTime = tx.EndTime
+		t.WaitedMS = ms(tx.Waited())
+	}
+	return t
+}
+
 // diagnoseTransaction applies the rules to one mail transaction.
 func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, quitFrames map[int]bool, opts Options) Diagnosis {
 	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
 	eod := Evidence{Frame: tx.EndOfDataFrame, Time: tx.EndOfDataTime, What: "client sent the end-of-data \".\""}
 	tcpFine := h.Retransmissions == 0 && h.ZeroWindows == 0
-	if endLost(tx) {
-		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
-			Summary: "The capture lost this transaction's end-of-data (snaplen cut or dropped frames) and shows no reply it can tie to it: outcome unknown."}
+	if d, ok := captureMisses(tx, opts, filter, eod, quitFrames); ok {
+		return d
 	}
 	switch tx.Outcome {
 	case smtp.OutcomeDelivered:
@@ -279,14 +289,6 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 	case smtp.OutcomeNoReply:
 		end := endEvidence(tx, quitFrames)
 		filter := fmt.Sprintf("%s && frame.number >= %d", filter, tx.EndOfDataFrame)
-		if tx.Incomplete {
-			return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{eod, end},
-				Summary: "No reply to end-of-data was captured, but the capture misses part of this connection, so the reply may have been lost from the capture."}
-		}
-		if tooSoonToTell(tx, opts) {
-			return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{eod, end},
-				Summary: fmt.Sprintf("The capture ended %s after the end-of-data, too soon to tell whether the server would reply.", dur(tx.Waited()))}
-		}
 		if d, ok := pmtuDiagnosis(c, filter, end); ok {
 			return d
 		}
@@ -305,10 +307,6 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		}
 		if !tcpFine {
 			return lossDiagnosis(h, filter, []Evidence{eod, end}, fmt.Sprintf("no reply to end-of-data within %s", dur(tx.Waited())))
-		}
-		if tx.Ended == smtp.EndCaptureEnded {
-			return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{eod, end},
-				Summary: fmt.Sprintf("TCP was healthy, but the server had not answered the end-of-data %s later, when the capture ended.", dur(tx.Waited()))}
 		}
 		return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{eod, end},
 			Summary: fmt.Sprintf("TCP was healthy and delivered the whole message, but the relay never answered the end-of-data; the client gave up after %s. Look at the relay, not the network.", dur(tx.Waited()))}
@@ -341,18 +339,55 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "The transaction did not reach its body (no DATA or BDAT)."}
 }
 
+// captureMisses tells when the capture cannot prove a transaction's
+// outcome because it ended, or lost frames, while the transaction was
+// still open: the end-of-data or the reply may be among what it misses.
+// Such a transaction is unknown, with cause capture-incomplete, whatever
+// the decoder's provisional outcome; it is never a failure, and no
+// pattern is drawn from it. An L4 fault the capture does prove is told on
+// the connection (diagnoseDegradedTCP), not pinned on the transaction.
+func captureMisses(tx *smtp.Transaction, opts Options, filter string, eod Evidence, quitFrames map[int]bool) (Diagnosis, bool) {
+	if endLost(tx) {
+		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
+			Summary: "The capture lost this transaction's end-of-data (snaplen cut or dropped frames) and shows no reply it can tie to it: outcome unknown."}, true
+	}
+	capEnded := tx.Ended == smtp.EndCaptureEnded
+	switch tx.Outcome {
+	case smtp.OutcomeNoReply:
+		end := endEvidence(tx, quitFrames)
+		d := Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Evidence: []Evidence{eod, end},
+			Filter: fmt.Sprintf("%s && frame.number >= %d", filter, tx.EndOfDataFrame)}
+		switch {
+		case tx.Incomplete:
+			d.Summary = "No reply to end-of-data was captured, but the capture misses part of this connection, so the reply may have been lost from the capture."
+		case capEnded && tx.Waited() < opts.SlowReply:
+			d.Summary = fmt.Sprintf("The capture ended %s after the end-of-data, too soon to tell whether the server would reply.", dur(tx.Waited()))
+		case capEnded:
+			d.Summary = fmt.Sprintf("The server had not answered the end-of-data %s later, when the capture ended: a reply may still have come, so the outcome is unknown (a server this slow is struggling; a longer capture would tell).", dur(tx.Waited()))
+		default:
+			return Diagnosis{}, false
+		}
+		return d, true
+	case smtp.OutcomeAborted:
+		d := Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{endEvidence(tx, quitFrames)}}
+		switch {
+		case capEnded:
+			d.Summary = "The capture ended in the middle of the message body."
+		case tx.Incomplete:
+			d.Summary = "The capture misses part of this message body and the connection ended before an end-of-data was seen: the end-of-data may be among the frames the capture lost, so the outcome is unknown."
+		default:
+			return Diagnosis{}, false
+		}
+		return d, true
+	}
+	return Diagnosis{}, false
+}
+
 // endLost is true for a transaction whose body was sent but whose
 // end-of-data the capture lost, with no reply the decoder could tie to it
 // (it ties one only when the order of the server's replies proves it).
 func endLost(tx *smtp.Transaction) bool {
 	return tx.Incomplete && tx.Method != "" && tx.EndOfDataFrame == 0 && tx.Reply == nil && tx.Outcome == smtp.OutcomeUnknown
-}
-
-// tooSoonToTell is true for a transaction whose capture ended so soon
-// after its end-of-data that the missing reply proves nothing: less than
-// the slow-reply threshold, within which servers normally answer.
-func tooSoonToTell(tx *smtp.Transaction, opts Options) bool {
-	return tx.Outcome == smtp.OutcomeNoReply && tx.Ended == smtp.EndCaptureEnded && tx.Waited() < opts.SlowReply
 }
 
 // pmtuDiagnosis blames a path-MTU black hole when the connection's large
@@ -444,7 +479,15 @@ func lossDiagnosis(h *reassembly.Health, filter string, ev []Evidence, what stri
 // receiver that stopped reading or a path that lost packets, when the
 // L4 rules did not call TCP healthy: the next, larger message may not get
 // through. These are notes, not failures (exit status 0).
-func diagnoseDegradedTCP(c *reassembly.Conn, h *reassembly.Health, unhealthy bool) Diagnosis {
+//
+// open is set when a transaction's outcome is unknown because the capture
+// ended or lost frames while it was open: the note then says so instead
+// of claiming the mail got through.
+func diagnoseDegradedTCP(c *reassembly.Conn, h *reassembly.Health, unhealthy, open bool) Diagnosis {
+	gotThrough := "the mail got through"
+	if open {
+		gotThrough = "the capture ended before a message's outcome was known"
+	}
 	if !unhealthy {
 		return Diagnosis{Layer: LayerNone, Cause: CauseOK}
 	}
@@ -459,8 +502,8 @@ func diagnoseDegradedTCP(c *reassembly.Conn, h *reassembly.Health, unhealthy boo
 		}
 		return Diagnosis{Layer: LayerL4, Cause: CauseZeroWindowStall, Evidence: ev,
 			Filter: fmt.Sprintf("tcp.stream eq %d && (tcp.analysis.zero_window || tcp.analysis.zero_window_probe || tcp.analysis.keep_alive)", c.Stream),
-			Summary: fmt.Sprintf("The %s stopped reading: it advertised a zero receive window for %s (longest stretch %s). The mail got through, but a receiver that stalls this long makes senders time out.",
-				who, dur(side.ZeroWindowTime), dur(side.LongestZeroWindow))}
+			Summary: fmt.Sprintf("The %s stopped reading: it advertised a zero receive window for %s (longest stretch %s). %s%s, but a receiver that stalls this long makes senders time out.",
+				who, dur(side.ZeroWindowTime), dur(side.LongestZeroWindow), strings.ToUpper(gotThrough[:1]), gotThrough[1:])}
 	}
 	if n := h.Retransmission.Count; n > 0 {
 		data := h.Sides[0].DataSegments + h.Sides[1].DataSegments
@@ -474,8 +517,8 @@ func diagnoseDegradedTCP(c *reassembly.Conn, h *reassembly.Health, unhealthy boo
 		}
 		return Diagnosis{Layer: LayerL4, Cause: CausePacketLoss, Evidence: ev,
 			Filter: fmt.Sprintf("tcp.stream eq %d && tcp.analysis.retransmission", c.Stream),
-			Summary: fmt.Sprintf("TCP retransmitted %d segment(s)%s, %d of them fast retransmissions; the mail got through, but the path loses packets.",
-				n, rate, h.FastRetransmission.Count)}
+			Summary: fmt.Sprintf("TCP retransmitted %d segment(s)%s, %d of them fast retransmissions; %s, but the path loses packets.",
+				n, rate, h.FastRetransmission.Count, gotThrough)}
 	}
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK}
 }

@@ -66,7 +66,7 @@ func TestDiagnosis(t *testing.T) {
 		}), LayerL7, CauseEODNoReply, true, []string{"TCP was healthy", "never answered the end-of-data", "25.0 s"}},
 		{"no reply, capture ended 12 s later", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndCaptureEnded, 820, at(22)
-		}), LayerL7, CauseEODNoReply, true, []string{"capture ended"}},
+		}), LayerCapture, CauseCaptureIncomplete, false, []string{"capture ended", "outcome is unknown"}},
 		{"end-of-data lost in a capture gap, no reply tied to it", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.EndOfDataFrame, tx.Incomplete, tx.Outcome = 0, true, smtp.OutcomeUnknown
 		}), LayerCapture, CauseCaptureIncomplete, false, []string{"lost this transaction's end-of-data", "outcome unknown"}},
@@ -82,7 +82,7 @@ func TestDiagnosis(t *testing.T) {
 		}), LayerL4, CausePacketLoss, true, []string{"retransmitted 40"}},
 		{"no reply with a capture gap is not blamed on anyone", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Outcome, tx.Ended, tx.Incomplete = smtp.OutcomeNoReply, smtp.EndClientClosed, true
-		}), LayerCapture, CauseCaptureIncomplete, true, nil},
+		}), LayerCapture, CauseCaptureIncomplete, false, nil},
 		{"client resets after an unanswered end-of-data: the silence is the cause", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Outcome, tx.Ended, tx.EndFrame, tx.EndTime = smtp.OutcomeNoReply, smtp.EndClientReset, 850, at(40)
 		}), LayerL7, CauseEODNoReply, true, []string{"never answered the end-of-data"}},

@@ -475,7 +475,7 @@ func txEvents(c *Connection, tx *Transaction, add func(ladderEvent) *ladderEvent
 			sp.to, sp.cut = tx.EndFrame, true
 		}
 		if sp.to != 0 && sp.to > sp.from {
-			sp.line1 = fmt.Sprintf("message body · %s bytes", thousands(tx.Size))
+			sp.line1 = fmt.Sprintf("message body · %s bytes", tx.SizeWords())
 			sp.line2 = bodyHealth(c, sp.from, sp.to)
 			spans = append(spans, sp)
 		}

@@ -353,7 +353,7 @@ func txSize(tx *Transaction) string {
 		}
 		return s
 	}
-	s := fmt.Sprintf("%s bytes via %s", thousands(tx.Size), shown(tx.Method))
+	s := fmt.Sprintf("%s bytes via %s", tx.SizeWords(), shown(tx.Method))
 	if tx.EODFrame == 0 {
 		s += " before the connection ended"
 	}
@@ -367,7 +367,7 @@ func txSize(tx *Transaction) string {
 func txBrief(tx *Transaction) string {
 	s := tx.Outcome
 	if tx.Method != "" {
-		s = fmt.Sprintf("%s bytes via %s, %s", thousands(tx.Size), tx.Method, tx.Outcome)
+		s = fmt.Sprintf("%s bytes via %s, %s", tx.SizeWords(), tx.Method, tx.Outcome)
 	}
 	if tx.Reply != nil {
 		s += " (" + replyLatency(tx.Reply) + ")"

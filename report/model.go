@@ -244,14 +244,17 @@ type Transaction struct {
 	Rcpts             []Recipient `json:"rcpts,omitempty"`
 	Method            string      `json:"method"`
 	Size              int64       `json:"size"`
-	SizeParam         int64       `json:"size_param,omitempty"`
-	MessageID         string      `json:"message_id,omitempty"`
-	MailFrame         int         `json:"mail_frame"`
-	DataFrame         int         `json:"data_frame,omitempty"`
-	EODFrame          int         `json:"eod_frame"`
-	EODTime           time.Time   `json:"eod_time,omitzero"`
-	Reply             *Reply      `json:"reply"`
-	Outcome           string      `json:"outcome"`
+	// SizeAtLeast is set when the capture ended or lost frames before the
+	// body's end: the message was at least Size bytes.
+	SizeAtLeast bool      `json:"size_at_least,omitempty"`
+	SizeParam   int64     `json:"size_param,omitempty"`
+	MessageID   string    `json:"message_id,omitempty"`
+	MailFrame   int       `json:"mail_frame"`
+	DataFrame   int       `json:"data_frame,omitempty"`
+	EODFrame    int       `json:"eod_frame"`
+	EODTime     time.Time `json:"eod_time,omitzero"`
+	Reply       *Reply    `json:"reply"`
+	Outcome     string    `json:"outcome"`
 	// Ended, EndFrame and WaitedMS say, for no-reply and aborted
 	// transactions, how and where the connection ended and how long the
 	// client had waited since end-of-data.
@@ -315,4 +318,13 @@ type Evidence struct {
 	Frame int       `json:"frame"`
 	Time  time.Time `json:"time"`
 	What  string    `json:"what"`
+}
+
+// SizeWords is the body size for sentences: "4,096", or "at least 4,096"
+// when the capture did not hold the body's end (SizeAtLeast).
+func (t *Transaction) SizeWords() string {
+	if t.SizeAtLeast {
+		return "at least " + thousands(t.Size)
+	}
+	return thousands(t.Size)
 }

@@ -23,7 +23,10 @@ type Pattern struct {
 
 // patterns finds correlations between failed and delivered messages:
 // failures only above a size, only towards one server, only after a time.
-// Each needs at least one failure and one delivery to contrast.
+// Each needs at least one failure and one delivery to contrast, is drawn
+// only from outcomes the capture proves (an unknown outcome is neither
+// failed nor delivered), and states its support: how many of the failed
+// and of the delivered messages it holds for.
 func (a *aggregate) patterns() []Pattern {
 	if a.failedN == 0 || a.deliveredN == 0 {
 		return nil
@@ -32,8 +35,8 @@ func (a *aggregate) patterns() []Pattern {
 	// Size: only when every failed message carried a body.
 	if a.allFailedSized && a.minFailed > a.maxDelivered {
 		out = append(out, Pattern{Kind: "size", Threshold: a.minFailed,
-			Summary: fmt.Sprintf("every failed message is ≥ %s bytes; every delivered one ≤ %s bytes: the failure depends on message size (look for size limits, or for large segments lost on the path)",
-				thousands(a.minFailed), thousands(a.maxDelivered))})
+			Summary: fmt.Sprintf("%d of %d failed messages ≥ %s bytes, %d of %d delivered ≤ %s bytes: the failure depends on message size (look for size limits, or for large segments lost on the path)",
+				a.failedN, a.failedN, thousands(a.minFailed), a.deliveredN, a.deliveredN, thousands(a.maxDelivered))})
 	}
 	if len(a.failServers) == 1 {
 		var server string
@@ -47,13 +50,13 @@ func (a *aggregate) patterns() []Pattern {
 				also = fmt.Sprintf(" (that server also delivered %d)", same)
 			}
 			out = append(out, Pattern{Kind: "server", Server: server,
-				Summary: fmt.Sprintf("all %d failures went to %s%s, while %d messages to other servers were delivered", a.failedN, server, also, others)})
+				Summary: fmt.Sprintf("%d of %d failed messages went to %s%s, while %d of %d delivered went to other servers", a.failedN, a.failedN, server, also, others, a.deliveredN)})
 		}
 	}
 	if a.firstFailed.After(a.lastDelivered) {
 		out = append(out, Pattern{Kind: "time", Since: a.firstFailed,
-			Summary: fmt.Sprintf("every message delivered before %s failed from then on (first failing connection at %s)",
-				a.lastDelivered.UTC().Format(time.RFC3339), a.firstFailed.UTC().Format(time.RFC3339))})
+			Summary: fmt.Sprintf("%d of %d delivered messages before %s, %d of %d failed from then on (first failing connection at %s)",
+				a.deliveredN, a.deliveredN, a.lastDelivered.UTC().Format(time.RFC3339), a.failedN, a.failedN, a.firstFailed.UTC().Format(time.RFC3339))})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
 	return out

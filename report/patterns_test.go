@@ -32,7 +32,7 @@ func TestPatterns(t *testing.T) {
 		{"only towards one server, others fine", []Connection{
 			conn("10.0.0.26:25", 0, tx(9000, "delivered")),
 			conn("10.0.0.25:25", 1, tx(2000, "rejected")),
-		}, []string{"server", "time"}, []string{"all 1 failures went to 10.0.0.25:25"}},
+		}, []string{"server", "time"}, []string{"1 of 1 failed messages went to 10.0.0.25:25"}},
 		{"nothing failed", []Connection{conn("a:25", 0, tx(1, "delivered"))}, nil, nil},
 		{"nothing delivered", []Connection{conn("a:25", 0, tx(1, "no-reply"))}, nil, nil},
 		{"a failure without a body says nothing about size", []Connection{

@@ -196,7 +196,7 @@ func (t *textWriter) transaction(c *Connection, tx *Transaction, connOK bool) {
 		mark = t.color("31", "✗")
 	}
 	fmt.Fprintf(t.w, "    %s message %s bytes via %s, from %s to %d recipient(s): %s",
-		mark, thousands(tx.Size), orDash(tx.Method), orDash(tx.MailFrom), len(tx.RcptTo), strings.ToUpper(tx.Outcome))
+		mark, tx.SizeWords(), orDash(tx.Method), orDash(tx.MailFrom), len(tx.RcptTo), strings.ToUpper(tx.Outcome))
 	if tx.Reply != nil {
 		fmt.Fprintf(t.w, " (%s)", replyLatency(tx.Reply))
 	}
