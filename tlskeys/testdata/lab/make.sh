@@ -67,11 +67,13 @@ py_client() { # source port, args for client.py
 	in_ns taskset -c 0 timeout 20 python3 "$HERE/client.py" --source-port "$sport" "$@"
 	wait "$SERVER"
 }
+NCLIENT=0
 # openssl s_client speaking SMTP from stdin, one line every 0.2 s: lower-case
 # verbs so that no line starts with one of its command letters (Q, R), and a
 # lone "k" that asks it to send a TLS 1.3 KeyUpdate when $2 says so.
 ossl_client() { # source port, keyupdate yes/no, s_client args
 	local sport=$1 ku=$2; shift 2
+	NCLIENT=$((NCLIENT + 1))
 	{
 		sleep 0.5
 		for l in "ehlo client.lab.test" "mail from:<sender@client.lab.test>" "rcpt to:<rcpt@relay.lab.test>" \
@@ -81,7 +83,7 @@ ossl_client() { # source port, keyupdate yes/no, s_client args
 		[[ $ku == yes ]] && { printf 'k\n'; sleep 0.3; }
 		printf 'noop\n'; sleep 0.2
 		printf 'quit\n'; sleep 1
-	} | in_ns taskset -c 0 timeout 20 openssl s_client -connect 127.0.0.1:"${PORT:-25}" -bind 127.0.0.1:"$sport" -crlf -keylogfile "$WORK/keys.$sport" "$@" >"$WORK/s_client.$sport.out" 2>&1 || true
+	} | in_ns taskset -c 0 timeout 20 openssl s_client -connect 127.0.0.1:"${PORT:-25}" -bind 127.0.0.1:"$sport" -crlf -keylogfile "$WORK/keys.$sport.$NCLIENT" "$@" >"$WORK/s_client.$sport.$NCLIENT.out" 2>&1 || true
 	wait "$SERVER"
 }
 
@@ -103,6 +105,13 @@ server --max TLSv1_2 --no-etm --keylog "$WORK/keys.40009" --ciphers ECDHE-RSA-AE
 PORT=465 server --port 465 --implicit; PORT=465 ossl_client 40010 no -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384
 # 11: keys not logged by anyone: the decrypter must say "no key".
 server; py_client 40011
+# 12-29: resumption, implicit TLS: a full handshake, then five resumed ones
+# (s_client -reconnect, ephemeral ports) that close after the handshake,
+# the last one speaking SMTP. TLS 1.2 by session ticket, TLS 1.2 by session
+# ID (-no_ticket), TLS 1.3 by PSK.
+PORT=465 server --port 465 --implicit --max TLSv1_2 --count 6; PORT=465 ossl_client 0 no -tls1_2 -reconnect
+PORT=465 server --port 465 --implicit --max TLSv1_2 --count 6; PORT=465 ossl_client 0 no -tls1_2 -no_ticket -reconnect
+PORT=465 server --port 465 --implicit --count 6; PORT=465 ossl_client 0 no -tls1_3 -reconnect
 
 sleep 1
 kill -TERM "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true; TCPDUMP_PID=""
@@ -116,6 +125,7 @@ cp "$WORK/server.jsonl" "$OUT/tls-sessions.server.jsonl"
 tshark -r "$OUT/tls-sessions.pcapng" -o tls.keylog_file:"$OUT/tls-sessions.keys" -Y smtp -T fields \
 	-E aggregator='|' -e tcp.stream -e tcp.srcport -e smtp.req.command -e smtp.response.code -e smtp.rsp.parameter \
 	>"$OUT/tls-sessions.tshark.tsv"
-grep -c . "$OUT/tls-sessions.server.jsonl" | grep -qx 11 || { echo "server logged $(grep -c . "$OUT/tls-sessions.server.jsonl") sessions, want 11" >&2; cat "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
-grep -q error "$OUT/tls-sessions.server.jsonl" && { cat "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
+grep -c . "$OUT/tls-sessions.server.jsonl" | grep -qx 29 || { echo "server logged $(grep -c . "$OUT/tls-sessions.server.jsonl") sessions, want 29" >&2; cat "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
+head -11 "$OUT/tls-sessions.server.jsonl" | grep -q -e error -e ended && { cat "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
+[[ $(grep -c '"resumed": true' "$OUT/tls-sessions.server.jsonl") -ge 10 ]] || { echo "too few resumed sessions" >&2; cat "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
 echo "wrote $OUT/tls-sessions.{pcapng,dsb.pcapng,keys,server.jsonl,tshark.tsv}"

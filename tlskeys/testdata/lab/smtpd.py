@@ -73,6 +73,26 @@ def serve(sock, port):
     if a.implicit:
         sock = ctx.wrap_socket(sock, server_side=True)
     c = Conn(sock)
+    try:
+        dialogue(c, info, port)
+    except (OSError, ssl.SSLError) as e:
+        # A client that only tests resumption (s_client -reconnect)
+        # closes right after the handshake.
+        info["ended"] = str(e)
+    if isinstance(c.sock, ssl.SSLSocket):
+        info["tls_version"] = c.sock.version()
+        info["tls_cipher"] = c.sock.cipher()[0]
+        info["resumed"] = c.sock.session_reused
+        try:
+            c.sock.unwrap()  # close_notify
+        except (OSError, ssl.SSLError, ValueError):
+            pass
+    c.sock.close()
+    log.write(json.dumps(info) + "\n")
+    log.flush()
+
+
+def dialogue(c, info, port):
     c.send("220 mx.lab.test ESMTP tlskeys lab")
     while True:
         line = c.line()
@@ -115,16 +135,6 @@ def serve(sock, port):
             break
         else:
             c.send("500 5.5.1 unknown command")
-    if isinstance(c.sock, ssl.SSLSocket):
-        info["tls_version"] = c.sock.version()
-        info["tls_cipher"] = c.sock.cipher()[0]
-        try:
-            c.sock.unwrap()  # close_notify
-        except (OSError, ssl.SSLError):
-            pass
-    c.sock.close()
-    log.write(json.dumps(info) + "\n")
-    log.flush()
 
 
 for _ in range(a.count):
