@@ -164,7 +164,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		return out
 	}
 	m := &SMTP{Banner: reply(s.Banner, time.Time{}), Hello: red.host(s.Hello), Extensions: s.Extensions,
-		MidStream: s.MidStream, Commands: make([]Command, 0, len(s.Commands)),
+		MidStream: s.MidStream, Preamble: preamble(s.Preamble, red), Commands: make([]Command, 0, len(s.Commands)),
 		Transactions: make([]Transaction, 0, len(s.Transactions)), Verdict: "ok"}
 	if s.TLS != nil {
 		m.TLS = &TLS{How: s.TLS.How, Frame: s.TLS.Frame, Version: s.TLS.Version, ServerName: s.TLS.ServerName}
@@ -600,6 +600,15 @@ func finalRefusal(tx *smtp.Transaction) (cause *smtp.Reply, consequences []*smtp
 		}
 	}
 	return cause, consequences
+}
+
+// preamble reports what a proxy sent before SMTP, nil if nothing.
+func preamble(p *smtp.Preamble, red *redactor) *Preamble {
+	if p == nil {
+		return nil
+	}
+	return &Preamble{Kind: p.Kind, Frame: p.Frame, ClientBytes: p.ClientBytes, ServerBytes: p.ServerBytes,
+		Target: red.addr(p.Target), Status: p.Status, Source: red.addr(p.Source), Destination: red.addr(p.Destination)}
 }
 
 // refusalEvidence is the evidence of a refusal and of its consequences.

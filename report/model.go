@@ -190,10 +190,28 @@ type RTT struct {
 	MaxMS    float64 `json:"max_ms"`
 }
 
+// Preamble is what came before SMTP on a connection: an HTTP CONNECT
+// request and the proxy's answer, or a PROXY protocol header (smtp.Preamble).
+type Preamble struct {
+	Kind        string `json:"kind"`
+	Frame       int    `json:"frame"`
+	ClientBytes int    `json:"client_bytes"`
+	ServerBytes int    `json:"server_bytes,omitempty"`
+	// Target is the host:port a CONNECT asked for, Status the proxy's
+	// answer code.
+	Target string `json:"target,omitempty"`
+	Status int    `json:"status,omitempty"`
+	// Source and Destination are the original endpoints a PROXY header
+	// names.
+	Source      string `json:"source,omitempty"`
+	Destination string `json:"destination,omitempty"`
+}
+
 // SMTP is the decoded SMTP conversation of a connection.
 type SMTP struct {
 	Banner       *Reply        `json:"banner"`
 	Hello        string        `json:"hello,omitempty"`
+	Preamble     *Preamble     `json:"preamble,omitempty"`
 	Extensions   []string      `json:"extensions,omitempty"`
 	TLS          *TLS          `json:"tls"`
 	MidStream    bool          `json:"mid_stream,omitempty"`

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"net/netip"
 	"reflect"
 	"testing"
 
@@ -105,6 +106,10 @@ func fuzzSeeds(t testing.TB) [][]step {
 			C("RCPT TO:<b@x>\r"), SGap(10), S("250 2.1.5 Ok\r\n"), CGap(1), C("DATA\r\n"), S("354 End data with <CR><LF>.<C"),
 			C("Subject: x\r\n\r\nhi"), CGap(100), SGap(10), S("250 2.0.0 Ok: queued\r\n"), CGap(3), C("QUIT\r\n"), S("221 Bye\r\n")),
 		with(steps(C("MAIL FROM:<a@x>\r\nRCPT TO:<b@exa"), S("250 Ok\r\n250 Ok\r\n"), CGap(10), C("BDAT 10\r\n01234"), CGap(20), CFIN)),
+		// Preambles: an HTTP CONNECT tunnel, PROXY v1 and v2 headers.
+		steps(C("CONNECT mx:25 HTTP/1.0\r\nA: b\r\n\r\n"), S("HTTP/1.0 200 ok\r\n\r\n220 x\r\n"), C("HELO a\r\n"), S("250 x\r\n")),
+		steps(C("PROXY TCP4 192.0.2.1 198.51.100.2 1 25\r\n"), S("220 x\r\n"), C("EHLO a\r\n"), S("250 x\r\n")),
+		steps(C(proxyV2(1, netip.MustParseAddrPort("192.0.2.1:1"), netip.MustParseAddrPort("198.51.100.2:25"))), S("220 x\r\n"), C("QUIT\r\n")),
 	}
 }
 

@@ -172,6 +172,8 @@ type Decoder struct {
 	dialect dialect
 	client  clientSide
 	server  serverSide
+	// clientPre and serverPre set aside a proxy's preamble (preamble.go).
+	clientPre, serverPre preambleSide
 	// queue is the FIFO of requests awaiting replies (RFC 2920).
 	queue []pending
 	txns  []txnTrack
@@ -214,6 +216,15 @@ func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Mark
 	if d.life == lifeEnded || len(data) == 0 {
 		return
 	}
+	if d.preambleOf(dir).state != preambleNone {
+		// A proxy's preamble, only ever at the start of a direction.
+		if off := d.preambles(dir, data, at); off > 0 {
+			if data = data[off:]; len(data) == 0 {
+				return
+			}
+			at = shiftedMarker{m: at, off: off}
+		}
+	}
 	if d.detect == detectUndecided {
 		d.undecided += len(data)
 	}
@@ -254,6 +265,7 @@ func (d *Decoder) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
 	if n >= 0 {
 		what = fmt.Sprintf("%d bytes", n)
 	}
+	d.preambleFlush(dir)
 	d.anomalyf(AnomalyContentGap, at.Frame, "%s sent by the %s missing from the capture", what, dir)
 	if dir == reassembly.ClientToServer {
 		d.clientGap(n, at)
@@ -268,6 +280,7 @@ func (d *Decoder) Control(kind reassembly.EventKind, dir reassembly.Direction, a
 	if d.life == lifeEnded {
 		return
 	}
+	d.preambleFlush(dir)
 	if len(d.s.Closes) < MaxCloses && d.detect == detectSMTP {
 		k := "FIN"
 		if kind == reassembly.EventRST {
@@ -318,6 +331,8 @@ func (d *Decoder) End(at reassembly.Mark) {
 	if d.life == lifeEnded {
 		return
 	}
+	d.preambleFlush(reassembly.ClientToServer)
+	d.preambleFlush(reassembly.ServerToClient)
 	if d.client.state == clientTLSHello && len(d.client.hello) > 0 {
 		h, err := parseClientHello(d.client.hello)
 		if err == errHelloShort {

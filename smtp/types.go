@@ -272,6 +272,10 @@ type Session struct {
 	// treat it as SMTPS (RFC 8314 §3.3). For a connection that is not SMTP
 	// every other field is empty.
 	IsSMTP bool
+	// Preamble is what a proxy sent before SMTP and the decoder set aside
+	// (an HTTP CONNECT and its answer, a PROXY protocol header), nil if
+	// none.
+	Preamble *Preamble
 	// Banner is the server's greeting, nil if not captured.
 	Banner *Reply
 	// Hello is the EHLO/HELO/LHLO argument the server last accepted (the
