@@ -12,11 +12,12 @@ const (
 	// OutcomeNotStarted: no ServerHello was seen, so there is nothing to
 	// decrypt with (or nothing protected was sent).
 	OutcomeNotStarted Outcome = iota
-	// OutcomeNoKeys: the connection could not be decrypted at all; the
-	// Status's Reason says why (ErrNoKey, ErrMissingSecret,
-	// ErrUnknownSuite, ErrUnsupportedVersion).
+	// OutcomeNoKeys: neither direction can be decrypted; the Status's
+	// Reason says why (ErrNoKey, ErrMissingSecret, ErrUnknownSuite,
+	// ErrUnsupportedVersion).
 	OutcomeNoKeys
-	// OutcomeDecrypted: every protected record given was decrypted.
+	// OutcomeDecrypted: every protected record given was decrypted (a
+	// direction that sent none may lack keys: the Reason then says so).
 	OutcomeDecrypted
 	// OutcomePartial: some protected records were decrypted and some were
 	// not; the Status's Reason is the first record's error.
@@ -55,10 +56,17 @@ type Status struct {
 // Connection decrypts both directions of one TLS connection with the keys
 // of a KeyLog and keeps its Status. Give it the Session once the
 // ServerHello is known, then every record of each direction in order.
+//
+// A direction whose secrets are missing still passes its records in
+// clear (a TLS 1.3 client's alert sent before it had keys, say) and fails
+// its protected ones with the reason; the other direction is decrypted
+// if it can be.
 type Connection struct {
-	keys   *KeyLog
-	dec    [2]*Decrypter
-	lost   [2]bool
+	keys *KeyLog
+	dec  [2]*Decrypter
+	lost [2]bool
+	// setup is the error that left each direction without keys.
+	setup  [2]error
 	status Status
 }
 
@@ -66,27 +74,29 @@ type Connection struct {
 func NewConnection(keys *KeyLog) *Connection { return &Connection{keys: keys} }
 
 // Start sets up decryption of both directions of the connection s
-// describes. It returns the error that makes the connection undecryptable
-// (also kept as the Status's Reason); Decrypt then returns it for every
-// record. A second Start is ignored.
+// describes. It returns the error that leaves a direction without keys
+// (the first, also kept as the Status's Reason), nil when both have them.
+// A second Start is ignored.
 func (c *Connection) Start(s Session) error {
-	if c.status.Outcome != OutcomeNotStarted {
+	if c.dec[0] != nil {
 		return c.status.Reason
 	}
 	for _, dir := range []Direction{ClientToServer, ServerToClient} {
 		d, err := NewDecrypter(c.keys, s, dir)
 		if err != nil {
-			c.dec = [2]*Decrypter{}
-			c.status = Status{Outcome: OutcomeNoKeys, Reason: err}
-			return err
+			d = keyless(s, dir, err)
+			c.setup[dir] = err
+			if c.status.Reason == nil {
+				c.status.Reason = err
+			}
 		}
 		c.dec[dir] = d
 		if c.lost[dir] {
 			d.Lost()
 		}
 	}
-	c.status.Outcome = OutcomeDecrypted
-	return nil
+	c.status.Outcome = c.outcome()
+	return c.status.Reason
 }
 
 // errNotStarted is Decrypt's error before Start.
@@ -136,6 +146,8 @@ func (c *Connection) outcome() Outcome {
 	ok := c.status.Decrypted[0] + c.status.Decrypted[1]
 	failed := c.status.Failed[0] + c.status.Failed[1]
 	switch {
+	case c.setup[0] != nil && c.setup[1] != nil:
+		return OutcomeNoKeys
 	case failed == 0:
 		return OutcomeDecrypted
 	case ok == 0:

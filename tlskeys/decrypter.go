@@ -154,6 +154,7 @@ type Decrypter struct {
 	messages messageScanner
 	buf      []byte
 	lost     bool  // records were lost since the last one that authenticated
+	missing  error // why a keyless Decrypter has no keys
 	failed   error // a condition that ends decryption (renegotiation)
 }
 
@@ -233,6 +234,13 @@ func (d *Decrypter) init12(k Keys) error {
 		d.pending12, err = newCBC(d.session.Version, d.info, bk, d.session.EncryptThenMAC)
 	}
 	return err
+}
+
+// keyless returns a Decrypter for a direction whose keys are missing: it
+// follows the epochs, passes the records sent in clear and fails every
+// protected one with why.
+func keyless(s Session, dir Direction, why error) *Decrypter {
+	return &Decrypter{session: s, info: suites[s.Suite], dir: dir, tls13: s.Version == VersionTLS13, missing: why}
 }
 
 // Epoch returns the epoch the next record is expected in.
@@ -320,6 +328,9 @@ func (d *Decrypter) Decrypt(record []byte) (Record, error) {
 
 func (d *Decrypter) open(seq uint64, tries int, header, body []byte) ([]byte, uint64, error) {
 	if d.current == nil {
+		if d.missing != nil {
+			return nil, seq, d.missing
+		}
 		return nil, seq, fmt.Errorf("%w: %v", ErrMissingSecret, errNoOpener)
 	}
 	return d.current.open(d.buf, seq, tries, header, body)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -104,8 +105,14 @@ func readLab(t *testing.T, name string) (conns []*labConn, dsb []byte) {
 type smtpLines struct {
 	commands []string
 	codes    []string
-	inData   bool
-	partial  [2][]byte
+	// alerts are the alerts each side sent (in clear or decrypted), as
+	// "level/description".
+	alerts [2][]string
+	// serverHandshake lists the first message type of each handshake
+	// record the server protected.
+	serverHandshake []byte
+	inData          bool
+	partial         [2][]byte
 }
 
 func (s *smtpLines) add(dir reassembly.Direction, b []byte) {
@@ -166,8 +173,14 @@ func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog) (lines smtpLine
 			}
 		}
 		rec, err := dc.Decrypt(tlskeys.Direction(r.Dir), raw)
-		if err == nil && rec.Type == tlskeys.ApplicationData {
+		switch {
+		case err != nil:
+		case rec.Type == tlskeys.ApplicationData:
 			lines.add(r.Dir, rec.Data)
+		case rec.Type == tlskeys.Handshake && rec.Protected() && r.Dir == reassembly.ServerToClient && len(rec.Data) > 0:
+			lines.serverHandshake = append(lines.serverHandshake, rec.Data[0])
+		case rec.Type == tlskeys.Alert && len(rec.Data) == 2:
+			lines.alerts[r.Dir] = append(lines.alerts[r.Dir], fmt.Sprintf("%d/%d", rec.Data[0], rec.Data[1]))
 		}
 	}
 	// Before TLS: plain SMTP up to the client's STARTTLS and the server's
@@ -244,6 +257,36 @@ func tsharkLines(t *testing.T) map[int]*smtpLines {
 	return out
 }
 
+// tsharkAlerts reads tls-sessions.alerts.tsv (make.sh): per tcp.stream and
+// sender, the alerts tshark saw with the key log, as "level/description".
+func tsharkAlerts(t *testing.T) map[int]*[2][]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "tls-sessions.alerts.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]*[2][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 4 {
+			t.Fatalf("alerts line %q", line)
+		}
+		stream, _ := strconv.Atoi(f[0])
+		dir := reassembly.ClientToServer
+		if f[1] == "25" || f[1] == "465" {
+			dir = reassembly.ServerToClient
+		}
+		if out[stream] == nil {
+			out[stream] = new([2][]string)
+		}
+		levels, descs := strings.Split(f[2], "|"), strings.Split(f[3], "|")
+		for i := range levels {
+			out[stream][dir] = append(out[stream][dir], levels[i]+"/"+descs[min(i, len(descs)-1)])
+		}
+	}
+	return out
+}
+
 // labSessions is what each lab connection was told to negotiate, in
 // capture order, by client port (0: an ephemeral port) (make.sh); the
 // server logged what it negotiated (tls-sessions.server.jsonl).
@@ -260,6 +303,8 @@ var labSessions = func() []labSession {
 		{40009, tlskeys.VersionTLS12, tlskeys.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384, false}, // MAC-then-encrypt
 		{40010, tlskeys.VersionTLS13, tlskeys.TLS_AES_256_GCM_SHA384, false},                // implicit TLS, port 465
 		{40011, tlskeys.VersionTLS13, tlskeys.TLS_AES_256_GCM_SHA384, true},
+		{40012, tlskeys.VersionTLS13, tlskeys.TLS_AES_256_GCM_SHA384, false}, // after a HelloRetryRequest
+		{40013, tlskeys.VersionTLS13, tlskeys.TLS_AES_256_GCM_SHA384, false}, // the client rejects the certificate
 	}
 	// s_client -reconnect: a full handshake and five more, TLS 1.2
 	// resumed by session ticket, then by session ID; TLS 1.3 (openssl
@@ -294,6 +339,7 @@ type labSession struct {
 // editcap put in a copy of the capture.
 func TestLabSessionsMatchTshark(t *testing.T) {
 	want := tsharkLines(t)
+	wantAlerts := tsharkAlerts(t)
 	keyFile, err := os.ReadFile(filepath.Join("testdata", "tls-sessions.keys"))
 	if err != nil {
 		t.Fatal(err)
@@ -336,6 +382,15 @@ func TestLabSessionsMatchTshark(t *testing.T) {
 					if status.Outcome != tlskeys.OutcomeNoKeys || !errors.Is(status.Reason, tlskeys.ErrNoKey) {
 						t.Errorf("connection %d (port %d): %s, %v; want no keys, ErrNoKey", i, c.clientPort, status.Outcome, status.Reason)
 					}
+				case s.port == 40013:
+					// The client rejected the certificate before it had
+					// keys: its alert is in clear and OpenSSL logged only
+					// the server's handshake secret; the server's flight
+					// decrypts, Certificate (11) included.
+					if status.Outcome != tlskeys.OutcomeDecrypted || status.Decrypted[0] != 0 || status.Decrypted[1] == 0 ||
+						!errors.Is(status.Reason, tlskeys.ErrMissingSecret) || !bytes.Contains(got.serverHandshake, []byte{11}) {
+						t.Errorf("connection %d (port %d): %s, %d/%d records, %v, server handshake messages %v", i, c.clientPort, status.Outcome, status.Decrypted[0], status.Decrypted[1], status.Reason, got.serverHandshake)
+					}
 				case status.Outcome != tlskeys.OutcomeDecrypted || status.Decrypted[0] == 0 || status.Decrypted[1] == 0:
 					t.Errorf("connection %d (port %d): %s (%d and %d records decrypted), %v", i, c.clientPort, status.Outcome, status.Decrypted[0], status.Decrypted[1], status.Reason)
 				}
@@ -348,6 +403,15 @@ func TestLabSessionsMatchTshark(t *testing.T) {
 				}
 				if !slices.Equal(got.codes, w.codes) {
 					t.Errorf("connection %d (port %d): server replies\n got %q\nwant %q (tshark)", i, c.clientPort, got.codes, w.codes)
+				}
+				wa := wantAlerts[i]
+				if wa == nil {
+					wa = new([2][]string)
+				}
+				for dir := range 2 {
+					if !slices.Equal(got.alerts[dir], wa[dir]) {
+						t.Errorf("connection %d (port %d): %v alerts %q, want %q (tshark)", i, c.clientPort, reassembly.Direction(dir), got.alerts[dir], wa[dir])
+					}
 				}
 			}
 		})

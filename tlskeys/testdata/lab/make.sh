@@ -21,6 +21,8 @@
 #                                Decryption Secrets Block (editcap --inject-secrets)
 #   tls-sessions.server.jsonl    what the server logged: client port, TLS
 #                                version and cipher per connection
+#   tls-sessions.alerts.tsv      every alert tshark sees with the key log (in
+#                                clear or decrypted): stream, port, level, description
 #   tls-sessions.tshark.tsv      tshark's decryption, the reference:
 #     tshark -o tls.keylog_file:tls-sessions.keys -Y smtp -T fields -E aggregator='|'
 #            -e tcp.stream -e tcp.srcport -e smtp.req.command -e smtp.response.code
@@ -105,7 +107,13 @@ server --max TLSv1_2 --no-etm --keylog "$WORK/keys.40009" --ciphers ECDHE-RSA-AE
 PORT=465 server --port 465 --implicit; PORT=465 ossl_client 40010 no -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384
 # 11: keys not logged by anyone: the decrypter must say "no key".
 server; py_client 40011
-# 12-29: resumption, implicit TLS: a full handshake, then five resumed ones
+# 12: TLS 1.3 after a HelloRetryRequest: the server accepts only P-256,
+# s_client sends an X25519 key share first.
+server --curve prime256v1; ossl_client 40012 no -starttls smtp -name client.lab.test -tls1_3
+# 13: the client rejects the server's self-signed certificate: in TLS 1.3
+# its alert (unknown_ca) is encrypted under its handshake keys.
+server; ossl_client 40013 no -starttls smtp -name client.lab.test -tls1_3 -verify_return_error
+# 14-31: resumption, implicit TLS: a full handshake, then five resumed ones
 # (s_client -reconnect, ephemeral ports) that close after the handshake,
 # the last one speaking SMTP. TLS 1.2 by session ticket, TLS 1.2 by session
 # ID (-no_ticket), TLS 1.3 by PSK.
@@ -125,7 +133,12 @@ cp "$WORK/server.jsonl" "$OUT/tls-sessions.server.jsonl"
 tshark -r "$OUT/tls-sessions.pcapng" -o tls.keylog_file:"$OUT/tls-sessions.keys" -Y smtp -T fields \
 	-E aggregator='|' -e tcp.stream -e tcp.srcport -e smtp.req.command -e smtp.response.code -e smtp.rsp.parameter \
 	>"$OUT/tls-sessions.tshark.tsv"
-grep -c . "$OUT/tls-sessions.server.jsonl" | grep -qx 29 || { echo "server logged $(grep -c . "$OUT/tls-sessions.server.jsonl") sessions, want 29" >&2; cat "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
-head -11 "$OUT/tls-sessions.server.jsonl" | grep -q -e error -e ended && { cat "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
+grep -c . "$OUT/tls-sessions.server.jsonl" | grep -qx 31 || { echo "server logged $(grep -c . "$OUT/tls-sessions.server.jsonl") sessions, want 31" >&2; cat "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
+# Sessions 1-12 end well; 13 ends with the client's alert.
+head -12 "$OUT/tls-sessions.server.jsonl" | grep -q -e error -e ended && { cat "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
+sed -n 13p "$OUT/tls-sessions.server.jsonl" | grep -q "unknown ca" || { sed -n 13p "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
 [[ $(grep -c '"resumed": true' "$OUT/tls-sessions.server.jsonl") -ge 10 ]] || { echo "too few resumed sessions" >&2; cat "$OUT/tls-sessions.server.jsonl" >&2; exit 1; }
-echo "wrote $OUT/tls-sessions.{pcapng,dsb.pcapng,keys,server.jsonl,tshark.tsv}"
+tshark -r "$OUT/tls-sessions.pcapng" -o tls.keylog_file:"$OUT/tls-sessions.keys" -Y tls.alert_message -T fields \
+	-E aggregator='|' -e tcp.stream -e tcp.srcport -e tls.alert_message.level -e tls.alert_message.desc \
+	>"$OUT/tls-sessions.alerts.tsv"
+echo "wrote $OUT/tls-sessions.{pcapng,dsb.pcapng,keys,server.jsonl,tshark.tsv,alerts.tsv}"

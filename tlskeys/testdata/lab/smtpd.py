@@ -24,6 +24,7 @@ p.add_argument("--min", default="TLSv1_2")
 p.add_argument("--max", default="TLSv1_3")
 p.add_argument("--ciphers", help="TLS 1.2 cipher list (OpenSSL names)")
 p.add_argument("--no-etm", action="store_true", help="refuse encrypt_then_mac (MAC-then-encrypt CBC)")
+p.add_argument("--curve", help="the only key exchange group (a client keying another gets a HelloRetryRequest)")
 p.add_argument("--count", type=int, default=1)
 p.add_argument("--timeout", type=float, default=30)
 p.add_argument("--log", required=True)
@@ -37,6 +38,8 @@ if a.ciphers:
     ctx.set_ciphers(a.ciphers)
 if a.no_etm:
     ctx.options |= 1 << 19  # SSL_OP_NO_ENCRYPT_THEN_MAC (OpenSSL 3 ssl.h)
+if a.curve:
+    ctx.set_ecdh_curve(a.curve)
 if a.keylog:
     ctx.keylog_filename = a.keylog
 
