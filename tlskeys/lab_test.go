@@ -111,8 +111,10 @@ type smtpLines struct {
 	// serverHandshake lists the first message type of each handshake
 	// record the server protected.
 	serverHandshake []byte
-	inData          bool
-	partial         [2][]byte
+	// clientRecords are the client's decrypted application data records.
+	clientRecords []labRecord
+	inData        bool
+	partial       [2][]byte
 }
 
 func (s *smtpLines) add(dir reassembly.Direction, b []byte) {
@@ -141,10 +143,17 @@ func (s *smtpLines) add(dir reassembly.Direction, b []byte) {
 	}
 }
 
+// labRecord is a decrypted record: the frame of its last byte, its text.
+type labRecord struct {
+	frame int
+	text  string
+}
+
 // decryptConn runs one connection through tlsrecord and a
-// tlskeys.Connection, and returns the SMTP it carried, the negotiated
+// tlskeys.Connection (leaving out the segment of frame drop, as a capture
+// gap would, when drop is not 0), and returns the SMTP it carried, the negotiated
 // suite and version, and the Connection's Status.
-func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog) (lines smtpLines, suite tlskeys.Suite, version uint16, status tlskeys.Status) {
+func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog, drop int) (lines smtpLines, suite tlskeys.Suite, version uint16, status tlskeys.Status) {
 	t.Helper()
 	var tc *tlsrecord.Conn
 	dc := tlskeys.NewConnection(keys)
@@ -177,6 +186,9 @@ func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog) (lines smtpLine
 		case err != nil:
 		case rec.Type == tlskeys.ApplicationData:
 			lines.add(r.Dir, rec.Data)
+			if r.Dir == reassembly.ClientToServer {
+				lines.clientRecords = append(lines.clientRecords, labRecord{r.End.Frame, string(rec.Data)})
+			}
 		case rec.Type == tlskeys.Handshake && rec.Protected() && r.Dir == reassembly.ServerToClient && len(rec.Data) > 0:
 			lines.serverHandshake = append(lines.serverHandshake, rec.Data[0])
 		case rec.Type == tlskeys.Alert && len(rec.Data) == 2:
@@ -207,6 +219,15 @@ func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog) (lines smtpLine
 		}
 		if tc == nil {
 			t.Fatalf("port %d: TLS bytes before the server's go-ahead", c.clientPort)
+		}
+		if s.frame == drop {
+			// A capture gap: tlsrecord is told, and so is the
+			// decrypting side, whether or not tlsrecord hands on a
+			// partial record (a gap that takes a whole record, header
+			// and all, leaves none).
+			tc.Gap(s.dir, len(p), reassembly.Mark{Frame: s.frame})
+			dc.Lost(tlskeys.Direction(s.dir))
+			continue
 		}
 		tc.Data(s.dir, p, reassembly.ConstMarker{Frame: s.frame})
 	}
@@ -373,7 +394,7 @@ func TestLabSessionsMatchTshark(t *testing.T) {
 				if s.port != 0 && c.clientPort != s.port {
 					t.Fatalf("connection %d from port %d, want %d", i, c.clientPort, s.port)
 				}
-				got, suite, version, status := decryptConn(t, c, keys)
+				got, suite, version, status := decryptConn(t, c, keys, 0)
 				if version != s.version || suite != s.suite {
 					t.Errorf("connection %d (port %d): negotiated %04x %s, want %04x %s", i, c.clientPort, version, suite, s.version, s.suite)
 				}
@@ -415,5 +436,56 @@ func TestLabSessionsMatchTshark(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLabSessionWithGap leaves out the TCP segment that carried a client's
+// MAIL command in each TLS 1.2 and 1.3 STARTTLS session, as a capture gap
+// would: tlsrecord keeps the framing across a gap of known size and hands
+// on a partial record, the Connection is told records were lost, and
+// every later record still decrypts (at the sequence number after the
+// lost one). The commands are tshark's less that MAIL.
+//
+// The way to use a Connection is shown here: Lost on every capture gap of
+// a direction and on every partial record.
+func TestLabSessionWithGap(t *testing.T) {
+	want := tsharkLines(t)
+	conns, _ := readLab(t, "tls-sessions.pcapng")
+	keys := tlskeys.NewKeyLog()
+	keyFile, err := os.ReadFile(filepath.Join("testdata", "tls-sessions.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.Add("tls-sessions.keys", keyFile)
+	tested := 0
+	for i, c := range conns {
+		if c.clientPort < 40001 || c.clientPort > 40009 {
+			continue
+		}
+		full, _, _, _ := decryptConn(t, c, keys, 0)
+		drop := 0
+		for _, r := range full.clientRecords {
+			if strings.HasPrefix(strings.ToUpper(r.text), "MAIL FROM") && strings.Count(r.text, "\r\n") == 1 {
+				drop = r.frame
+			}
+		}
+		if drop == 0 {
+			continue // MAIL shared a record with another command (s_client's EHLO and MAIL)
+		}
+		got, _, _, status := decryptConn(t, c, keys, drop)
+		wantCommands := slices.Clone(want[i].commands)
+		if j := slices.Index(wantCommands, "MAIL"); j >= 0 {
+			wantCommands = slices.Delete(wantCommands, j, j+1)
+		}
+		if !slices.Equal(got.commands, wantCommands) {
+			t.Errorf("port %d, frame %d left out: commands %q, want %q", c.clientPort, drop, got.commands, wantCommands)
+		}
+		if !slices.Equal(got.codes, want[i].codes) || status.Outcome != tlskeys.OutcomeDecrypted {
+			t.Errorf("port %d, frame %d left out: replies %q (want %q), %s %v", c.clientPort, drop, got.codes, want[i].codes, status.Outcome, status.Reason)
+		}
+		tested++
+	}
+	if tested < 4 {
+		t.Errorf("only %d sessions had a MAIL record of its own", tested)
 	}
 }
