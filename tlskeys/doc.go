@@ -28,6 +28,16 @@
 //     [Status]: decrypted, partly decrypted, failed or no keys, with the
 //     reason, as facts for a report.
 //
+// A record reader (tlsrecord) plugs in like this, as lab_test.go does on
+// real captures: once both Hellos are known, Start a [Connection] with the
+// [Session] they give (ServerHello's version and suite, both randoms,
+// encrypt_then_mac if ServerHello echoed extension 22); from then on hand
+// it every whole record of each direction, in order, with its header;
+// call Lost for a direction on every capture gap in it and every record a
+// gap cut; read the plaintext of records whose Type is ApplicationData as
+// the stream that continues after STARTTLS. Records before the ServerHello
+// are in clear and may be skipped.
+//
 // Failures are named by sentinel errors ([ErrNoKey], [ErrMissingSecret],
 // [ErrBadRecordMAC], [ErrUnknownSuite], [ErrUnsupportedVersion],
 // [ErrMalformedRecord], [ErrRenegotiation]) wrapped with context, so that a
