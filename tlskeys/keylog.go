@@ -298,3 +298,36 @@ func (k *KeyLog) BadLines() int { return k.bad }
 
 // UnknownLabels counts the lines skipped for an unknown label, by label.
 func (k *KeyLog) UnknownLabels() map[string]int { return k.unknown }
+
+// AppendLines appends the key log lines known for client random r to dst,
+// in NSS key log format, and returns the extended slice: what a pcapng
+// Decryption Secrets Block of one connection's keys holds (for
+// `--evidence-keys`). It is the one way key material leaves a KeyLog:
+// call it only when the user asked for keys to be written.
+func (k *KeyLog) AppendLines(dst []byte, r Random) []byte {
+	keys, ok := k.keys[r]
+	if !ok {
+		return dst
+	}
+	for _, l := range []struct {
+		label  string
+		secret Secret
+	}{
+		{"CLIENT_RANDOM", keys.MasterSecret},
+		{"CLIENT_HANDSHAKE_TRAFFIC_SECRET", keys.ClientHandshake},
+		{"SERVER_HANDSHAKE_TRAFFIC_SECRET", keys.ServerHandshake},
+		{"CLIENT_TRAFFIC_SECRET_0", keys.ClientTraffic0},
+		{"SERVER_TRAFFIC_SECRET_0", keys.ServerTraffic0},
+	} {
+		if l.secret == nil {
+			continue
+		}
+		dst = append(dst, l.label...)
+		dst = append(dst, ' ')
+		dst = hex.AppendEncode(dst, r[:])
+		dst = append(dst, ' ')
+		dst = hex.AppendEncode(dst, l.secret)
+		dst = append(dst, '\n')
+	}
+	return dst
+}

@@ -187,3 +187,32 @@ func FuzzKeyLog(f *testing.F) {
 		}
 	})
 }
+
+// TestKeyLogAppendLines: the lines written for one client random read
+// back into the same secrets, and no other random's.
+func TestKeyLogAppendLines(t *testing.T) {
+	other := strings.Repeat("ab", 32)
+	k := NewKeyLog()
+	k.Add("k", []byte(strings.Join([]string{
+		"CLIENT_HANDSHAKE_TRAFFIC_SECRET " + testRandom + " " + testSecret32,
+		"SERVER_HANDSHAKE_TRAFFIC_SECRET " + testRandom + " " + testSecret32,
+		"CLIENT_TRAFFIC_SECRET_0 " + testRandom + " " + testMaster48,
+		"SERVER_TRAFFIC_SECRET_0 " + testRandom + " " + testSecret32,
+		"EXPORTER_SECRET " + testRandom + " " + testSecret32,
+		"CLIENT_RANDOM " + other + " " + testMaster48,
+	}, "\n")))
+	lines := k.AppendLines([]byte("# one connection\n"), mustRandom(t, testRandom))
+	if strings.Count(string(lines), "\n") != 5 || strings.Contains(string(lines), other) || strings.Contains(string(lines), "EXPORTER") {
+		t.Errorf("AppendLines wrote:\n%s", lines)
+	}
+	back := NewKeyLog()
+	back.Add("back", lines)
+	got, _ := back.Lookup(mustRandom(t, testRandom))
+	want, _ := k.Lookup(mustRandom(t, testRandom))
+	if back.Len() != 1 || back.BadLines() != 0 || !bytes.Equal(got.ClientTraffic0, want.ClientTraffic0) || !bytes.Equal(got.ServerHandshake, want.ServerHandshake) {
+		t.Errorf("read back: %d randoms, %v", back.Len(), back.Problems())
+	}
+	if n := len(k.AppendLines(nil, mustRandom(t, strings.Repeat("cd", 32)))); n != 0 {
+		t.Errorf("an unknown random wrote %d bytes", n)
+	}
+}
