@@ -21,24 +21,43 @@ type PMTU struct {
 	SmallAcked int
 }
 
-// minPMTURetransmissions is how many times the same large segment must be
-// retransmitted without an ACK: a lone loss is retransmitted once or twice.
-const minPMTURetransmissions = 3
+// minPMTURetransmissions is how many retransmissions of segments larger
+// than any the peer acknowledged must go unanswered, and
+// minPMTURepeats how often the lowest of them must be sent again: a lone
+// loss is retransmitted once and then acknowledged.
+const (
+	minPMTURetransmissions = 3
+	minPMTURepeats         = 2
+)
 
 // pmtuRecent is how many of its last data segments a pmtuWatch remembers
 // to learn which sizes got through; pmtuWatch.pending has a bit per slot.
 const pmtuRecent = 8
 
-// pmtuWatch follows one sending side for the PMTU pattern. The Tracker
-// calls it for every packet, so the common cases return at once: a
-// segment without payload, and an ACK that can teach nothing new.
+// pmtuWatch follows one sending side for the PMTU pattern, whatever order
+// the sender's stack retransmits in: Linux resends its whole flight once
+// and then backs off on the first segment alone, other stacks resend only
+// the first, or send a tail-loss probe (the last segment) first (RFC 8985
+// §7). What they share: after the first loss, segments larger than any the
+// peer acknowledged are sent again and again, and the peer's ACK never
+// moves past the lowest of them, while smaller segments got through
+// before. The Tracker calls it for every packet, so the common cases
+// return at once: a segment without payload, and an ACK that can teach
+// nothing new.
 type pmtuWatch struct {
-	largest    int    // largest segment sent
-	smallAcked int    // largest segment the peer has ACKed in full
-	stuck      int    // times the large segment was retransmitted with no ACK progress
-	stuckSeq   uint32 // sequence number of the large segment retransmitted
-	stuckLen   int
-	otherRetx  int // retransmissions of other, smaller segments
+	largest    int // largest segment sent
+	smallAcked int // largest segment the peer has ACKed in full
+	// stuck counts the retransmissions of segments larger than smallAcked
+	// since the peer's ACK last moved past stuckSeq, the lowest of them;
+	// repeats counts those of stuckSeq itself and stuckLen is the largest.
+	stuck    int
+	stuckSeq uint32
+	stuckLen int
+	repeats  int
+	// peerSeen is set when the peer sent an ACK after the first of those
+	// retransmissions: the path from it still works (a dead path or host
+	// sends nothing), and it is the large segments that do not arrive.
+	peerSeen bool
 	// recent are the last data segments sent, with their ends. Only those
 	// larger than smallAcked can raise it when acknowledged: pending has
 	// a bit set for each of their slots, and an ACK while it is zero
@@ -74,20 +93,31 @@ func (w *pmtuWatch) data(s *Segment, f Flag) {
 		w.pending &^= 1 << i
 	}
 	w.largest = max(w.largest, s.Len)
-	if f&FlagRetransmission == 0 {
+	// A spurious retransmission resends data the peer had acknowledged:
+	// it shows a lost or late ACK, not a lost segment.
+	if f&FlagRetransmission == 0 || f&FlagSpuriousRetransmission != 0 {
 		return
 	}
-	large := s.Len >= 1000 && s.Len*10 >= w.largest*9
+	mark := Mark{Frame: s.Frame, Time: s.Time}
 	switch {
-	case large && w.stuck > 0 && s.Seq == w.stuckSeq:
+	case s.Len <= w.smallAcked:
+		// A small segment resent behind the large ones (a stack without
+		// SACK resends the whole flight) tells nothing either way.
+	case w.stuck == 0 || seqLT(s.Seq, w.stuckSeq):
+		if w.stuck == 0 {
+			w.first, w.stuckLen, w.peerSeen = mark, 0, false
+		}
 		w.stuck++
-		w.last = Mark{Frame: s.Frame, Time: s.Time}
-	case large && w.stuck == 0:
-		w.stuckSeq, w.stuckLen, w.stuck = s.Seq, s.Len, 1
-		w.first = Mark{Frame: s.Frame, Time: s.Time}
-		w.last = w.first
+		w.stuckSeq, w.repeats = s.Seq, 1
 	default:
-		w.otherRetx++
+		w.stuck++
+		if s.Seq == w.stuckSeq {
+			w.repeats++
+		}
+	}
+	if s.Len > w.smallAcked {
+		w.stuckLen = max(w.stuckLen, s.Len)
+		w.last = mark
 	}
 }
 
@@ -96,9 +126,12 @@ func (w *pmtuWatch) acked(ack uint32) {
 	if w.pending != 0 {
 		w.learn(ack)
 	}
-	if w.stuck > 0 && int32(ack-w.stuckSeq) > 0 {
-		// The stuck segment got through after all: plain loss.
-		w.stuck = 0
+	if w.stuck > 0 && seqGT(ack, w.stuckSeq) {
+		// The lowest retransmitted segment got through after all: plain
+		// loss.
+		w.stuck, w.repeats = 0, 0
+	} else if w.stuck > 0 {
+		w.peerSeen = true
 	}
 }
 
@@ -117,10 +150,15 @@ func (w *pmtuWatch) learn(ack uint32) {
 }
 
 // PMTU returns the path-MTU black-hole evidence of the connection.
-func (c *Conn) PMTU() PMTU {
-	for d := range c.pmtu {
-		w := &c.pmtu[d]
-		if w.stuck >= minPMTURetransmissions && w.otherRetx == 0 && w.smallAcked > 0 && w.smallAcked < w.stuckLen {
+func (c *Conn) PMTU() PMTU { return pmtuOf(&c.pmtu) }
+
+// pmtuOf returns the evidence of the first side whose watch shows the
+// pattern.
+func pmtuOf(ws *[2]pmtuWatch) PMTU {
+	for d := range ws {
+		w := &ws[d]
+		if w.stuck >= minPMTURetransmissions && w.repeats >= minPMTURepeats && w.peerSeen &&
+			w.smallAcked > 0 && w.smallAcked < w.stuckLen {
 			return PMTU{Suspected: true, Sender: Direction(d), Size: w.stuckLen, Retransmissions: w.stuck,
 				First: w.first, Last: w.last, SmallAcked: w.smallAcked}
 		}

@@ -255,7 +255,7 @@ func transactionOf(tx *smtp.Transaction, red *redactor) Transaction {
 func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, quitFrames map[int]bool, opts Options) Diagnosis {
 	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
 	eod := Evidence{Frame: tx.EndOfDataFrame, Time: tx.EndOfDataTime, What: "client sent the end-of-data \".\""}
-	tcpFine := h.Retransmissions == 0 && h.ZeroWindows == 0
+	tcpFine := lossRetransmissions(h) == 0 && h.ZeroWindows == 0
 	if d, ok := captureMisses(tx, opts, filter, eod, quitFrames); ok {
 		return d
 	}
@@ -446,7 +446,7 @@ func resetDiagnosis(h *reassembly.Health, tx *smtp.Transaction, filter string, e
 		return Diagnosis{Layer: LayerL4, Cause: CauseResetByServer, Filter: filter, Evidence: ev,
 			Summary: fmt.Sprintf("The server reset the connection %s.", when)}, true
 	}
-	if !clientAborts || h.Retransmissions > 0 || h.ZeroWindows > 0 {
+	if !clientAborts || lossRetransmissions(h) > 0 || h.ZeroWindows > 0 {
 		// A client that resets after loss or a stalled window is giving
 		// up on the path or the receiver: that is the cause to report.
 		return Diagnosis{}, false
@@ -467,7 +467,7 @@ func partialText(r *smtp.Reply) string {
 // lossDiagnosis blames the network for a failure on a connection whose
 // TCP showed loss or stalls.
 func lossDiagnosis(h *reassembly.Health, filter string, ev []Evidence, what string) Diagnosis {
-	if h.ZeroWindows > 0 && h.Retransmissions == 0 {
+	if h.ZeroWindows > 0 && lossRetransmissions(h) == 0 {
 		return Diagnosis{Layer: LayerL4, Cause: CauseZeroWindowStall, Filter: filter + " && tcp.analysis.zero_window", Evidence: ev,
 			Summary: fmt.Sprintf("A receiver advertised a zero window %d times and %s: the receiver stopped reading.", h.ZeroWindows, what)}
 	}
@@ -505,7 +505,7 @@ func diagnoseDegradedTCP(c *reassembly.Conn, h *reassembly.Health, unhealthy, op
 			Summary: fmt.Sprintf("The %s stopped reading: it advertised a zero receive window for %s (longest stretch %s). %s%s, but a receiver that stalls this long makes senders time out.",
 				who, dur(side.ZeroWindowTime), dur(side.LongestZeroWindow), strings.ToUpper(gotThrough[:1]), gotThrough[1:])}
 	}
-	if n := h.Retransmission.Count; n > 0 {
+	if n := h.Retransmission.Count; lossRetransmissions(h) > 0 {
 		data := h.Sides[0].DataSegments + h.Sides[1].DataSegments
 		rate := ""
 		if data > 0 {

@@ -106,3 +106,19 @@ func TestPatternSupport(t *testing.T) {
 		t.Errorf("missing patterns %v in %+v", want, r.Patterns)
 	}
 }
+
+// TestSpuriousIsNotLoss: a connection whose retransmissions were all
+// spurious delivered its mail on a path that lost nothing.
+func TestSpuriousIsNotLoss(t *testing.T) {
+	var h reassembly.Health
+	h.Retransmissions = 3
+	h.Retransmission = reassembly.FlagCount{Count: 3, Frames: []int{20, 30, 40}}
+	h.SpuriousRetransmission = h.Retransmission
+	r := Build(nil, []Facts{{Conn: conn(), Health: h, Session: session(func(s *smtp.Session, tx *smtp.Transaction) {
+		tx.Reply, tx.Outcome = smtpReply(250, "2.0.0", 801, 10.2), smtp.OutcomeDelivered
+	})}}, Options{})
+	c := r.Connections[0]
+	if c.Diagnosis.Cause != CauseOK || c.L4.Verdict != "healthy" {
+		t.Errorf("cause %s (%s), L4 %s %q: spurious retransmissions are not loss", c.Diagnosis.Cause, c.Diagnosis.Summary, c.L4.Verdict, c.L4.Reasons)
+	}
+}

@@ -167,18 +167,30 @@ func judgeResets(h *reassembly.Health, j *l4Judgement) {
 	}
 }
 
+// lossRetransmissions counts the retransmissions that show a segment
+// lost in the network: not the spurious ones (Wireshark's
+// spurious_retransmission: the peer had acknowledged all of it already,
+// so an ACK was late or lost, not the data), nor those the receiver
+// reported as duplicates (D-SACK, RFC 2883). Retransmitted SYNs count.
+func lossRetransmissions(h *reassembly.Health) int {
+	dsacked := h.Sides[0].DSACKed + h.Sides[1].DSACKed
+	return max(h.Retransmission.Count-h.SpuriousRetransmission.Count-dsacked, 0)
+}
+
 // judgeLoss: retransmitted data degrades the connection, except
-// retransmissions the receiver reported as duplicates (D-SACK), which
-// were needless and show no loss. Retransmitted SYNs are the handshake's.
+// retransmissions that were needless (lossRetransmissions): they show no
+// loss. Retransmitted SYNs are the handshake's.
 func judgeLoss(h *reassembly.Health, j *l4Judgement) {
 	retrans := h.Retransmission.Count - h.SYNRetransmissions
 	dsacked := h.Sides[0].DSACKed + h.Sides[1].DSACKed
 	switch {
-	case retrans > dsacked:
+	case retrans-h.SpuriousRetransmission.Count > dsacked:
 		j.worse(l4Degraded, fmt.Sprintf("%d retransmitted segment(s) (%d fast, %d spurious, %d reported as duplicates by the receiver), first in frame %d",
 			retrans, h.FastRetransmission.Count, h.SpuriousRetransmission.Count, dsacked, h.Retransmission.Frames[0]))
-	case retrans > 0:
+	case retrans > 0 && h.SpuriousRetransmission.Count == 0:
 		j.note("%d retransmitted segment(s), all reported as duplicates by the receiver (D-SACK, RFC 2883): needless, not loss", retrans)
+	case retrans > 0:
+		j.note("%d retransmitted segment(s), all spurious (the data had been acknowledged already: an ACK was late or lost, not the data) or reported as duplicates by the receiver: needless, not loss", retrans)
 	}
 	if n := h.OutOfOrder.Count; n > 0 {
 		j.note("%d segment(s) out of order, first in frame %d", n, h.OutOfOrder.Frames[0])

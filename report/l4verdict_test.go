@@ -167,6 +167,16 @@ func TestL4Rules(t *testing.T) {
 			h.Retransmission = reassembly.FlagCount{Count: 1, Frames: []int{7}}
 			h.Sides[0].DSACKed = 1
 		}, l4Healthy, "all reported as duplicates by the receiver"},
+		{"retransmissions all spurious: an ACK was late, no data lost", func(h *reassembly.Health) {
+			handshake(h)
+			h.Retransmission = reassembly.FlagCount{Count: 2, Frames: []int{7, 9}}
+			h.SpuriousRetransmission = reassembly.FlagCount{Count: 2, Frames: []int{7, 9}}
+		}, l4Healthy, "all spurious"},
+		{"one spurious, one lost", func(h *reassembly.Health) {
+			handshake(h)
+			h.Retransmission = reassembly.FlagCount{Count: 2, Frames: []int{7, 9}}
+			h.SpuriousRetransmission = reassembly.FlagCount{Count: 1, Frames: []int{7}}
+		}, l4Degraded, "2 retransmitted segment(s) (0 fast, 1 spurious"},
 		{"a long zero window", func(h *reassembly.Health) {
 			handshake(h)
 			h.Sides[1].ZeroWindowTime, h.Sides[1].LongestZeroWindow = 2*time.Second, 2*time.Second
