@@ -277,3 +277,48 @@ func TestReadmeLogExample(t *testing.T) {
 		got = got[i+len(l):]
 	}
 }
+
+// TestLogDisagreement: where the log and the wire tell different stories,
+// the report says so rather than explaining one by the other. The lab's
+// logs are edited to claim what the capture does not have.
+func TestLogDisagreement(t *testing.T) {
+	scen := "../../testdata/scenarios/"
+	dir := t.TempDir()
+	edit := func(src, old, new string) string {
+		data, err := os.ReadFile(scen + src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), old) {
+			t.Fatalf("%s lacks %q", src, old)
+		}
+		dst := filepath.Join(dir, filepath.Base(src))
+		os.WriteFile(dst, []byte(strings.Replace(string(data), old, new, 1)), 0o644)
+		return dst
+	}
+	tests := []struct {
+		name, capture, log string
+		want               string
+	}{
+		{"a reply the wire does not have", "captures/relay-stall.pcapng",
+			edit("exchange/relay-stall.SEND.LOG", "20,127.0.0.1:40001,127.0.0.1:25,-,,Local",
+				"20,127.0.0.1:40001,127.0.0.1:25,<,452 4.3.1 Insufficient system storage,\r\n2026-11-27T05:22:28.944Z,Outbound to relay,08DE01A21B7452A4,21,127.0.0.1:40001,127.0.0.1:25,-,,Local"),
+			"the capture has no 452 reply on this connection: the log and the wire disagree"},
+		{"a timeout where the wire has a reply", "postfix/postfix-eod-451.pcapng",
+			edit("postfix/postfix-eod-451.maillog", "host 127.0.0.2[127.0.0.2] said: 451 4.3.0 Temporary local problem - please try later (in reply to end of DATA command)",
+				"conversation with 127.0.0.2[127.0.0.2] timed out while sending end of data -- message may be sent more than once"),
+			"but on the wire the server answered the end-of-data with 451 4.3.0 in frame"},
+	}
+	for _, tt := range tests {
+		rep, _ := logReport(t, "--log", tt.log, scen+tt.capture)
+		var all []string
+		for _, c := range rep.Connections {
+			if c.LogMatch != nil {
+				all = append(all, c.LogMatch.Explanations...)
+			}
+		}
+		if got := strings.Join(all, "\n"); !strings.Contains(got, tt.want) {
+			t.Errorf("%s: explanations\n%s\nlack %q", tt.name, got, tt.want)
+		}
+	}
+}
