@@ -322,3 +322,17 @@ func TestLogDisagreement(t *testing.T) {
 		}
 	}
 }
+
+// TestLogHTML: the HTML page sets the log lines beside the wire events
+// of the failing connection, escaped.
+func TestLogHTML(t *testing.T) {
+	scen := "../../testdata/scenarios/"
+	var out, errOut bytes.Buffer
+	run([]string{"analyze", "--format", "html", "--log", scen + "postfix/postfix-relay-stall.maillog", scen + "postfix/postfix-relay-stall.pcapng"}, nil, &out, &errOut)
+	page := out.String()
+	for _, want := range []string{"<strong>MTA log</strong>", "timed out while sending end of data", "to=&lt;rcpt@relay.lab.test&gt;", "Postfix wrote this itself"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+}
