@@ -82,22 +82,23 @@ var enhancedMeaning = map[string]string{
 	"7.30": "REQUIRETLS support required",                                         // R8689; IANA-ESC
 }
 
-// enhancedCodeMeaning gives the meaning of a complete enhanced code that
-// a vendor uses in its own way: the RFC 3463 meaning with the Exchange or
-// Postfix reading from the notes of docs/SMTP-CODES.md §2, or a vendor-only code.
-var enhancedCodeMeaning = map[string]string{
-	"4.3.1":   "mail system full (Exchange: \"Insufficient system resources\", back pressure)",                               // R3463 §3.4; MS-NDR
-	"4.3.2":   "system not accepting network messages (Exchange: \"Service not available / not active\")",                    // R3463 §3.4; MS-NDR
-	"4.4.1":   "no answer from host (Exchange: \"Connection timed out\"; Postfix: connect failures)",                         // R3463 §3.5; MS-NDR; PF-SRC smtp_connect.c
-	"4.4.2":   "bad connection (Exchange: \"Connection dropped\"; Postfix: \"lost connection\" and \"timed out\")",           // R3463 §3.5; MS-NDR; PF-SRC smtp_trouble.c
-	"4.4.7":   "delivery time expired (Exchange: \"Message delayed\" / \"QUEUE.Expired\")",                                   // R3463 §3.5; MS-NDR; MS-EXO447
-	"4.7.320": "Microsoft 365: certificate validation failed",                                                                // MS-MFI
-	"5.1.7":   "bad sender's mailbox address syntax (Exchange: \"Invalid address\")",                                         // R3463 §3.2; MS-NDR
-	"5.1.8":   "bad sender's system address (Exchange: \"Access denied, bad outbound sender\")",                              // R3463 §3.2; MS-NDR
-	"5.3.4":   "message too big for system (Exchange: \"Message size exceeds fixed maximum message size\")",                  // R3463 §3.4; MS-NDR
-	"5.3.5":   "system incorrectly configured (Exchange: mail loop)",                                                         // R3463 §3.4; MS-NDR
-	"5.4.6":   "routing loop detected (Exchange: \"Hop count exceeded\")",                                                    // R3463 §3.5; MS-NDR
-	"5.5.2":   "syntax error (Exchange: \"Send hello first\")",                                                               // R3463 §3.6; MS-NDR
-	"5.7.1":   "delivery not authorized, message refused (Exchange: \"Unable to relay / Client was not authenticated\")",     // R3463 §3.8; MS-NDR
-	"5.7.3":   "security conversion required but not possible (Exchange: \"Cannot achieve Exchange Server authentication\")", // R3463 §3.8; MS-NDR; MS-TLS
+// vendorMeaning gives how a vendor uses a complete enhanced code: the
+// Exchange and Postfix readings from the notes of docs/SMTP-CODES.md §2, and the
+// codes only one vendor defines. A report shows a reading only where the
+// server is seen to be that vendor's.
+var vendorMeaning = map[string][]vendorReading{
+	"4.3.1":   {{"Exchange", "\"Insufficient system resources\", back pressure"}},                             // R3463 §3.4; MS-NDR
+	"4.3.2":   {{"Exchange", "\"Service not available / not active\""}},                                       // R3463 §3.4; MS-NDR
+	"4.4.1":   {{"Exchange", "\"Connection timed out\""}, {"Postfix", "connect failures"}},                    // R3463 §3.5; MS-NDR; PF-SRC smtp_connect.c
+	"4.4.2":   {{"Exchange", "\"Connection dropped\""}, {"Postfix", "\"lost connection\" and \"timed out\""}}, // R3463 §3.5; MS-NDR; PF-SRC smtp_trouble.c
+	"4.4.7":   {{"Exchange", "\"Message delayed\" / \"QUEUE.Expired\""}},                                      // R3463 §3.5; MS-NDR; MS-EXO447
+	"4.7.320": {{"Microsoft 365", "certificate validation failed"}},                                           // MS-MFI
+	"5.1.7":   {{"Exchange", "\"Invalid address\""}},                                                          // R3463 §3.2; MS-NDR
+	"5.1.8":   {{"Exchange", "\"Access denied, bad outbound sender\""}},                                       // R3463 §3.2; MS-NDR
+	"5.3.4":   {{"Exchange", "\"Message size exceeds fixed maximum message size\""}},                          // R3463 §3.4; MS-NDR
+	"5.3.5":   {{"Exchange", "mail loop"}},                                                                    // R3463 §3.4; MS-NDR
+	"5.4.6":   {{"Exchange", "\"Hop count exceeded\""}},                                                       // R3463 §3.5; MS-NDR
+	"5.5.2":   {{"Exchange", "\"Send hello first\""}},                                                         // R3463 §3.6; MS-NDR
+	"5.7.1":   {{"Exchange", "\"Unable to relay / Client was not authenticated\""}},                           // R3463 §3.8; MS-NDR
+	"5.7.3":   {{"Exchange", "\"Cannot achieve Exchange Server authentication\""}},                            // R3463 §3.8; MS-NDR; MS-TLS
 }

@@ -50,10 +50,10 @@ func TestCodeMeaning(t *testing.T) {
 		enhanced string
 		want     string
 	}{
-		// Exchange and Postfix readings belong to the exact code.
-		{421, "4.4.2", `bad connection (Exchange: "Connection dropped"; Postfix: "lost connection" and "timed out")`},
+		// Exchange readings belong to the exact code, for an Exchange server.
+		{421, "4.4.2", `bad connection (Exchange: "Connection dropped")`}, // Postfix's reading only for Postfix
 		{451, "4.3.1", `mail system full (Exchange: "Insufficient system resources", back pressure)`},
-		{421, "4.4.1", `no answer from host (Exchange: "Connection timed out"; Postfix: connect failures)`},
+		{421, "4.4.1", `no answer from host (Exchange: "Connection timed out")`},
 		{550, "5.7.1", `delivery not authorized, message refused (Exchange: "Unable to relay / Client was not authenticated")`},
 		{550, "5.1.8", `bad sender's system address (Exchange: "Access denied, bad outbound sender")`},
 		{550, "4.4.7", `delivery time expired (Exchange: "Message delayed" / "QUEUE.Expired")`},
@@ -83,8 +83,39 @@ func TestCodeMeaning(t *testing.T) {
 		{0, "", ""},
 	}
 	for _, tt := range tests {
-		if got := codeMeaning(tt.code, tt.enhanced); got != tt.want {
-			t.Errorf("codeMeaning(%d, %q) = %q, want %q", tt.code, tt.enhanced, got, tt.want)
+		if got := codeMeaning(tt.code, tt.enhanced, exchange); got != tt.want {
+			t.Errorf("codeMeaning(%d, %q, Exchange) = %q, want %q", tt.code, tt.enhanced, got, tt.want)
+		}
+	}
+}
+
+// exchange is the evidence of an Exchange server: its banner.
+var exchange = vendors{"mx.contoso.com Microsoft ESMTP MAIL Service ready at Mon, 2 Dec 2026 10:00:00 +0000"}
+
+// TestCodeMeaningVendorEvidence: a vendor's reading of a code is shown
+// only where the banner or the reply's text shows that vendor; otherwise
+// the RFC 3463 meaning stands alone (issue 20: a "554 5.7.1 Message
+// contains virus" is not Exchange's "Unable to relay").
+func TestCodeMeaningVendorEvidence(t *testing.T) {
+	tests := []struct {
+		code     int
+		enhanced string
+		seen     vendors
+		want     string
+	}{
+		{554, "5.7.1", vendors{"Message contains virus: rejected", "mx.example.org ESMTP Exim 4.96"}, "delivery not authorized, message refused"},
+		{554, "5.7.1", nil, "delivery not authorized, message refused"},
+		{550, "5.7.1", vendors{"5.7.1 Unable to relay", "mail.contoso.com Microsoft ESMTP MAIL Service ready"},
+			`delivery not authorized, message refused (Exchange: "Unable to relay / Client was not authenticated")`},
+		{421, "4.4.2", vendors{"mx.example.org ESMTP Postfix (Debian/GNU)"}, `bad connection (Postfix: "lost connection" and "timed out")`},
+		{421, "4.4.2", vendors{"mx.example.org ESMTP"}, "bad connection"},
+		{451, "4.7.320", vendors{"BN8NAM11FT066.mail.protection.outlook.com Microsoft ESMTP MAIL Service ready"},
+			"Microsoft 365: certificate validation failed"},
+		{451, "4.7.320", vendors{"mx.example.org ESMTP"}, "requested action aborted: local error in processing"},
+	}
+	for _, tt := range tests {
+		if got := codeMeaning(tt.code, tt.enhanced, tt.seen); got != tt.want {
+			t.Errorf("codeMeaning(%d, %q, %q) = %q, want %q", tt.code, tt.enhanced, tt.seen, got, tt.want)
 		}
 	}
 }

@@ -193,7 +193,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	for i := range s.Transactions {
 		tx := &s.Transactions[i]
 		t := transactionOf(tx, red)
-		t.Diagnosis = diagnoseTransaction(c, &h, tx, quitFrames, opts)
+		t.Diagnosis = diagnoseTransaction(c, &h, tx, s.Banner, quitFrames, opts)
 		if t.Diagnosis.Cause == CauseCaptureIncomplete {
 			// What the capture cannot prove is unknown, never failed.
 			t.Outcome = smtp.OutcomeUnknown.String()
@@ -252,7 +252,7 @@ func transactionOf(tx *smtp.Transaction, red *redactor) Transaction {
 }
 
 // diagnoseTransaction applies the rules to one mail transaction.
-func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, quitFrames map[int]bool, opts Options) Diagnosis {
+func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, banner *smtp.Reply, quitFrames map[int]bool, opts Options) Diagnosis {
 	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
 	eod := Evidence{Frame: tx.EndOfDataFrame, Time: tx.EndOfDataTime, What: "client sent the end-of-data \".\""}
 	tcpFine := lossRetransmissions(h) == 0 && h.ZeroWindows == 0
@@ -279,7 +279,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		}
 		d := Diagnosis{Layer: LayerL7, Cause: cause, Filter: filter}
 		if r != nil {
-			d.Summary = fmt.Sprintf("The server %s the message: %s.", verb, explain(r))
+			d.Summary = fmt.Sprintf("The server %s the message: %s.", verb, explain(r, banner))
 			d.Evidence = refusalEvidence(r, consequences)
 			d.Filter = fmt.Sprintf("%s && smtp.response.code == %d", filter, r.Code)
 		} else {
@@ -559,7 +559,7 @@ func diagnoseSession(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session) 
 		}
 		return Diagnosis{Layer: LayerL7, Cause: cause, Filter: filter,
 			Evidence: []Evidence{{Frame: b.Frame, Time: b.Time, What: "server greeted with " + replyText(b)}},
-			Summary:  fmt.Sprintf("The server refused the session in its greeting: %s.", explain(b))}
+			Summary:  fmt.Sprintf("The server refused the session in its greeting: %s.", explain(b, b))}
 	}
 	if s.TLS != nil {
 		return Diagnosis{Layer: LayerCapture, Cause: CauseTLSOpaque, Filter: filter,
@@ -726,14 +726,19 @@ func replyText(r *smtp.Reply) string {
 	return s
 }
 
-// explain renders a reply with its meaning, e.g.
-// `552 5.3.4 "Message too big" (message too big for system)`.
-func explain(r *smtp.Reply) string {
+// explain renders a reply with its meaning, the server's words first, e.g.
+// `552 5.3.4 "Message too big" (message too big for system)`; banner is
+// the server's greeting, evidence of its vendor (codeMeaning).
+func explain(r, banner *smtp.Reply) string {
 	s := replyText(r)
 	if r.Text != "" {
 		s += fmt.Sprintf(" %q", r.Text)
 	}
-	if m := codeMeaning(r.Code, r.Enhanced.String()); m != "" {
+	seen := vendors{r.Text}
+	if banner != nil {
+		seen = append(seen, banner.Text)
+	}
+	if m := codeMeaning(r.Code, r.Enhanced.String(), seen); m != "" {
 		s += " (" + m + ")"
 	}
 	return s

@@ -69,11 +69,21 @@ type entry struct {
 	source  string // the document's Source cell, kept as a comment
 }
 
+// reading is a vendor's own use of one complete enhanced code: a
+// reading the notes give (Exchange 4.4.2 "Connection dropped") or a code
+// only that vendor defines (Microsoft 365's 4.7.320).
+type vendorEntry struct {
+	key    string // "4.4.2"
+	vendor string // "Exchange"
+	text   string
+	source string
+}
+
 // tables is what Generate reads from the document.
 type tables struct {
-	basic    []entry // keyed by the 3-digit reply code
-	enhanced []entry // keyed by subject.detail, for any class
-	exact    []entry // keyed by the full enhanced code
+	basic    []entry       // keyed by the 3-digit reply code
+	enhanced []entry       // keyed by subject.detail, for any class
+	vendor   []vendorEntry // keyed by the full enhanced code, in document order per code
 }
 
 // Generate parses doc, the text of SMTP-CODES.md, and returns the gofmt'ed
@@ -100,12 +110,22 @@ func Generate(doc []byte) ([]byte, error) {
 		fmt.Fprintf(&b, "%q: %q, // %s\n", e.key, e.meaning, e.source)
 	}
 	b.WriteString("}\n\n")
-	b.WriteString("// enhancedCodeMeaning gives the meaning of a complete enhanced code that\n")
-	b.WriteString("// a vendor uses in its own way: the RFC 3463 meaning with the Exchange or\n")
-	fmt.Fprintf(&b, "// Postfix reading from the notes of %s §2, or a vendor-only code.\n", Source)
-	b.WriteString("var enhancedCodeMeaning = map[string]string{\n")
-	for _, e := range t.exact {
-		fmt.Fprintf(&b, "%q: %q, // %s\n", e.key, e.meaning, e.source)
+	b.WriteString("// vendorMeaning gives how a vendor uses a complete enhanced code: the\n")
+	fmt.Fprintf(&b, "// Exchange and Postfix readings from the notes of %s §2, and the\n", Source)
+	b.WriteString("// codes only one vendor defines. A report shows a reading only where the\n")
+	b.WriteString("// server is seen to be that vendor's.\n")
+	b.WriteString("var vendorMeaning = map[string][]vendorReading{\n")
+	for i := 0; i < len(t.vendor); {
+		j, sources := i, []string{}
+		fmt.Fprintf(&b, "%q: {", t.vendor[i].key)
+		for ; j < len(t.vendor) && t.vendor[j].key == t.vendor[i].key; j++ {
+			fmt.Fprintf(&b, "{%q, %q}, ", t.vendor[j].vendor, t.vendor[j].text)
+			if !slices.Contains(sources, t.vendor[j].source) {
+				sources = append(sources, t.vendor[j].source)
+			}
+		}
+		fmt.Fprintf(&b, "}, // %s\n", strings.Join(sources, "; "))
+		i = j
 	}
 	b.WriteString("}\n")
 	return format.Source(b.Bytes())
@@ -133,7 +153,7 @@ func parse(doc []byte) (*tables, error) {
 	if t.basic, err = basicRows(basic); err != nil {
 		return nil, err
 	}
-	if t.enhanced, t.exact, err = enhancedRows(enh); err != nil {
+	if t.enhanced, t.vendor, err = enhancedRows(enh); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -300,9 +320,8 @@ type reading struct {
 	text   string
 }
 
-func enhancedRows(t table) (generic, exact []entry, err error) {
+func enhancedRows(t table) (generic []entry, vendors []vendorEntry, err error) {
 	meaningCol, notesCol, sourceCol := column(t, "Meaning"), column(t, "Notes"), column(t, "Source")
-	byKey := map[string]string{}
 	seen := map[string]bool{}
 	add := func(list *[]entry, e entry, i int) error {
 		if seen[e.key] {
@@ -329,12 +348,14 @@ func enhancedRows(t table) (generic, exact []entry, err error) {
 		for k, key := range keys {
 			e := entry{key: key, meaning: gloss(meanings[k]), source: source}
 			if exactCode.MatchString(key) {
-				if vendor != "" {
-					e.meaning = vendor + ": " + e.meaning
+				if vendor == "" {
+					return nil, nil, rowError(t, i, "complete code %s without the vendor that defines it", key)
 				}
-				if err := add(&exact, e, i); err != nil {
-					return nil, nil, err
+				if seen[key+" "+vendor] {
+					return nil, nil, rowError(t, i, "code %s listed twice", key)
 				}
+				seen[key+" "+vendor] = true
+				vendors = append(vendors, vendorEntry{key: key, vendor: vendor, text: e.meaning, source: source})
 				continue
 			}
 			if vendor != "" {
@@ -346,7 +367,6 @@ func enhancedRows(t table) (generic, exact []entry, err error) {
 				}
 				e.meaning, e.source = o.meaning, o.source+", refining the row "+row[0]
 			}
-			byKey[key] = e.meaning
 			if err := add(&generic, e, i); err != nil {
 				return nil, nil, err
 			}
@@ -355,27 +375,15 @@ func enhancedRows(t table) (generic, exact []entry, err error) {
 		if len(readings) == 0 {
 			continue
 		}
-		var codes []string
-		byCode := map[string][]string{}
 		for _, r := range readings {
-			sd := r.code[2:]
-			if !slices.Contains(keys, sd) {
+			if !slices.Contains(keys, r.code[2:]) {
 				return nil, nil, rowError(t, i, "notes give a reading of %s, which is not this row's code", r.code)
 			}
-			if byCode[r.code] == nil {
-				codes = append(codes, r.code)
+			if seen[r.code+" "+r.vendor] {
+				return nil, nil, rowError(t, i, "code %s listed twice", r.code)
 			}
-			byCode[r.code] = append(byCode[r.code], r.vendor+": "+r.text)
-		}
-		for _, c := range codes {
-			e := entry{
-				key:     c,
-				meaning: byKey[c[2:]] + " (" + strings.Join(byCode[c], "; ") + ")",
-				source:  source,
-			}
-			if err := add(&exact, e, i); err != nil {
-				return nil, nil, err
-			}
+			seen[r.code+" "+r.vendor] = true
+			vendors = append(vendors, vendorEntry{key: r.code, vendor: r.vendor, text: r.text, source: source})
 		}
 	}
 	for key := range overrides {
@@ -384,8 +392,8 @@ func enhancedRows(t table) (generic, exact []entry, err error) {
 		}
 	}
 	sort.Slice(generic, func(i, j int) bool { return codeLess(generic[i].key, generic[j].key) })
-	sort.Slice(exact, func(i, j int) bool { return codeLess(exact[i].key, exact[j].key) })
-	return generic, exact, nil
+	sort.SliceStable(vendors, func(i, j int) bool { return codeLess(vendors[i].key, vendors[j].key) })
+	return generic, vendors, nil
 }
 
 // splitCodes reads a Code cell and pairs each code with its part of the

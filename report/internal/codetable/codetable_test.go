@@ -113,8 +113,8 @@ func TestGenerateValid(t *testing.T) {
 		`"6.0": "other or undefined media error",`,
 		`"6.5": "content/media: not supported, conversion required/prohibited/failed",`,
 		`"7.9": "authentication mechanism too weak",`,
-		`"4.4.2":   "bad connection (Exchange: \"Connection dropped\")",`,
-		`"4.7.320": "Microsoft 365: certificate validation failed",`,
+		`"4.4.2":   {{"Exchange", "\"Connection dropped\""}},`,
+		`"4.7.320": {{"Microsoft 365", "certificate validation failed"}},`,
 	} {
 		if !strings.Contains(string(src), want) {
 			t.Errorf("Generate(doc) lacks %q:\n%s", want, src)
