@@ -337,6 +337,11 @@ func (a *aggregate) add(c *Connection) {
 	a.resets += c.L4.Resets
 	a.zeroWindows += c.L4.ZeroWindows
 	for _, tx := range c.SMTP.Transactions {
+		if tx.RefusedAttempt {
+			a.totals.RefusedAttempts++
+			a.failServers[c.Server] = true
+			continue
+		}
 		a.totals.Transactions++
 		switch tx.Outcome {
 		case outcomeDelivered:
@@ -361,4 +366,16 @@ func (a *aggregate) add(c *Connection) {
 			}
 		}
 	}
+}
+
+// refusedClause says how many MAIL commands were refused, counted apart
+// from the transactions: "" when none.
+func (t Totals) refusedClause() string {
+	switch t.RefusedAttempts {
+	case 0:
+		return ""
+	case 1:
+		return "; 1 MAIL refused (no transaction opened)"
+	}
+	return fmt.Sprintf("; %d MAILs refused (no transaction opened)", t.RefusedAttempts)
 }

@@ -230,7 +230,7 @@ func transactionOf(tx *smtp.Transaction, red *redactor) Transaction {
 		RcptTo: []string{}, Method: tx.Method, Size: tx.Size,
 		MessageID: red.mail(tx.MessageID), MailFrame: tx.MailFrame, DataFrame: tx.DataFrame,
 		EODFrame: tx.EndOfDataFrame, Reply: reply(tx.Reply, tx.EndOfDataTime), Outcome: tx.Outcome.String(),
-		Incomplete: tx.Incomplete}
+		Incomplete: tx.Incomplete, RefusedAttempt: tx.RefusedAttempt()}
 	if tx.SizeParam > 0 {
 		t.SizeParam = tx.SizeParam
 	}

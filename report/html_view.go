@@ -611,6 +611,7 @@ func (v *reportView) headlineCounts() string {
 	default:
 		s = fmt.Sprintf("%d of %d mail transactions failed, %d delivered", t.Failed, t.Transactions, t.Delivered)
 	}
+	s += t.refusedClause()
 	conn := "connections"
 	if t.Connections == 1 {
 		conn = "connection"

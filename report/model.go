@@ -70,6 +70,10 @@ type Totals struct {
 	Transactions    int `json:"transactions"`
 	Delivered       int `json:"delivered"`
 	Failed          int `json:"failed"`
+	// RefusedAttempts counts the MAIL commands the server refused: no
+	// transaction was opened (RFC 5321 §3.3), so they are counted apart
+	// from Transactions, Delivered and Failed.
+	RefusedAttempts int `json:"refused_attempts,omitempty"`
 }
 
 // Connection is one TCP connection with its L4 and L7 facts and diagnosis.
@@ -262,6 +266,9 @@ type Transaction struct {
 	Rcpts             []Recipient `json:"rcpts,omitempty"`
 	Method            string      `json:"method"`
 	Size              int64       `json:"size"`
+	// RefusedAttempt is set when the server refused the MAIL: the entry
+	// is an attempt, not a transaction (smtp.Transaction.RefusedAttempt).
+	RefusedAttempt bool `json:"refused_attempt,omitempty"`
 	// SizeAtLeast is set when the capture ended or lost frames before the
 	// body's end: the message was at least Size bytes.
 	SizeAtLeast bool      `json:"size_at_least,omitempty"`

@@ -96,7 +96,7 @@ func (t *textWriter) verdict(r *Report) {
 		return
 	}
 	fmt.Fprintf(t.w, "%s%s\n", label, t.color("1;31", v.Layer+": "+v.Summary))
-	fmt.Fprintf(t.w, "         %d of %d mail transactions failed, %d delivered.\n\n", r.Totals.Failed, r.Totals.Transactions, r.Totals.Delivered)
+	fmt.Fprintf(t.w, "         %d of %d mail transactions failed, %d delivered%s.\n\n", r.Totals.Failed, r.Totals.Transactions, r.Totals.Delivered, r.Totals.refusedClause())
 }
 
 func (t *textWriter) connection(c *Connection) {
