@@ -43,7 +43,7 @@ func explainLog(m *sessionMatch, c *Connection) []string {
 	for i := range s.Events {
 		e := &s.Events[i]
 		switch {
-		case e.Reply != nil && e.Remote && e.Reply.Code >= 400:
+		case e.Reply != nil && e.Remote && (&Reply{Code: e.Reply.Code, Enhanced: e.Reply.Enhanced}).Class() >= 4:
 			// The log quotes the peer's refusal: is it on the wire?
 			if w := wireReply(c, e.Reply.Code, e.Stage); w != nil {
 				out = append(out, fmt.Sprintf("%s; on the wire %s sent %s in frame %d: log and capture agree.",
