@@ -27,6 +27,9 @@ type Builder struct {
 	agg   aggregate
 	err   error
 	keys  []joinKey // with Options.JoinLogs
+	// listed counts the connections listed, unlisted those left out by
+	// Options.ListFailed and ListHealthy, by failed or not.
+	listed, unlisted [2]int
 }
 
 // connMeta is what the Report keeps in memory of a connection held in
@@ -86,6 +89,9 @@ func (b *Builder) Add(f *Facts) bool {
 	if b.err != nil {
 		return failed
 	}
+	if !b.list(failed) {
+		return failed
+	}
 	if b.store == nil && len(b.conns) >= b.opts.MemoryConnections {
 		if err := b.spill(); err != nil {
 			b.err = err
@@ -103,6 +109,32 @@ func (b *Builder) Add(f *Facts) bool {
 	b.index = append(b.index, m)
 	return failed
 }
+
+// list counts a connection as listed, and tells false when the bounds of
+// Options leave it out of the list.
+func (b *Builder) list(failed bool) bool {
+	i, bound := 0, b.opts.ListHealthy
+	if failed {
+		i, bound = 1, b.opts.ListFailed
+	}
+	if bound > 0 && b.listed[i] >= bound {
+		b.unlisted[i]++
+		return false
+	}
+	b.listed[i]++
+	return true
+}
+
+// bound says a list bound in words.
+func bound(n int) string {
+	if n <= 0 {
+		return "all"
+	}
+	return fmt.Sprint(n)
+}
+
+// Totals returns the totals over the connections added so far.
+func (b *Builder) Totals() Totals { return b.agg.totals }
 
 // spill moves the connections held in memory to a temporary file.
 func (b *Builder) spill() error {
@@ -126,6 +158,14 @@ func (b *Builder) spill() error {
 // When connections went to a temporary file, the report reads them from
 // it: call Report.Close when done with the report to remove it.
 func (b *Builder) Finish(inputs []Input) (*Report, error) {
+	if n := b.unlisted[0] + b.unlisted[1]; n > 0 {
+		if len(inputs) == 0 {
+			inputs = []Input{{}}
+		}
+		inputs[0].Warnings = append(inputs[0].Warnings, fmt.Sprintf(
+			"%d connections (%d of them failed) are counted in the totals but not listed: the report lists the first %s failed and %s healthy ones",
+			n, b.unlisted[1], bound(b.opts.ListFailed), bound(b.opts.ListHealthy)))
+	}
 	r := &Report{Schema: Schema, Inputs: inputs, redact: b.opts.Redact}
 	sortKeys(b.keys)
 	r.keys, b.keys = b.keys, nil

@@ -72,6 +72,12 @@ type Options struct {
 	TempDir string
 	// JoinLogs keeps what Report.JoinLogs needs of each connection.
 	JoinLogs bool
+	// ListFailed and ListHealthy bound how many failed and how many other
+	// connections a Builder lists (zero: no bound), so that a run without
+	// end (live capture) keeps bounded state. Connections beyond them still
+	// count in the totals, the headline and the patterns, and the report
+	// says how many were left out.
+	ListFailed, ListHealthy int
 }
 
 // DefaultSlowReply is the end-of-data reply latency reported as slow.

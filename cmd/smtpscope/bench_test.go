@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"testing"
 
 	"github.com/smtpscope/smtpscope/bench"
+	"github.com/smtpscope/smtpscope/pipeline"
 )
 
 // BenchmarkAnalyze measures the whole analysis as the analyze command runs
@@ -22,8 +24,7 @@ func BenchmarkAnalyze(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				rep, _, err := analyzeFiles([]string{"-"}, bytes.NewReader(data), pipelineOptions{
-					serverPorts: []uint16{25, 465, 587, 2525}, workers: workers})
+				rep, _, err := pipeline.Files(context.Background(), []string{"-"}, bytes.NewReader(data), pipeline.Options{Workers: workers})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,13 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -18,9 +18,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
-	"github.com/smtpscope/smtpscope/smtp"
 )
 
 // Timing of the live loop.
@@ -29,10 +29,6 @@ const (
 	// it is the longest delay before a signal, the end of --duration or a
 	// quiet link's timeouts are noticed.
 	liveReadTimeout = 100 * time.Millisecond
-	// liveSweepEvery is the capture time between two passes of the timed
-	// incident rules (--eod-timeout, --connect-timeout) over the open
-	// connections.
-	liveSweepEvery = 200 * time.Millisecond
 )
 
 // Bounds on what the final report lists, so that memory stays bounded on
@@ -158,38 +154,9 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtpscope live: "+format+"\n", a...)
 		return exitError
 	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q (capture files go to \"smtpscope analyze\")", fs.Arg(0))
-	}
-	switch f.format {
-	case "text", "json":
-	default:
-		return fail("unknown --format %q (want text or json)", f.format)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-		zero bool // zero allowed
-	}{
-		{"duration", f.duration, true}, {"interval", f.interval, true}, {"eod-timeout", f.eodTimeout, false},
-		{"connect-timeout", f.connectTimeout, false}, {"idle-timeout", f.idleTimeout, false},
-		{"slow-reply", f.slowReply, false},
-	} {
-		if d.v < 0 || d.v == 0 && !d.zero {
-			return fail("--%s must be positive, not %s", d.name, d.v)
-		}
-	}
-	if f.snaplen <= 0 {
-		return fail("--snaplen must be positive, not %d", f.snaplen)
-	}
-	ports := []uint16{25, 465, 587, 2525}
-	for _, p := range f.smtpPorts {
-		if p == 0 || p > 65535 {
-			return fail("--smtp-ports: %d is not a TCP port", p)
-		}
-		if !slices.Contains(ports, uint16(p)) {
-			ports = append(ports, uint16(p))
-		}
+	ports, err := f.check(fs.Args())
+	if err != nil {
+		return fail("%s", err)
 	}
 	if f.filter == "" {
 		f.filter = smtpFilter(ports)
@@ -246,12 +213,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	// From here a second SIGINT ends the process the default way.
 	stopSignals()
 
-	switch f.format {
-	case "json":
-		err = res.report.WriteJSON(out)
-	default:
-		err = res.report.WriteText(out, textOptions(f.color, out))
-	}
+	err = writeReport(res.report, "", f.format, f.color, out)
 	if reportFile != nil {
 		if cerr := reportFile.Close(); err == nil {
 			err = cerr
@@ -270,6 +232,36 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// check validates the flags against the arguments and returns the SMTP
+// server ports.
+func (f *liveFlags) check(args []string) ([]uint16, error) {
+	if len(args) > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (capture files go to \"smtpscope analyze\")", args[0])
+	}
+	switch f.format {
+	case "text", "json":
+	default:
+		return nil, fmt.Errorf("unknown --format %q (want text or json)", f.format)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+		zero bool // zero allowed
+	}{
+		{"duration", f.duration, true}, {"interval", f.interval, true}, {"eod-timeout", f.eodTimeout, false},
+		{"connect-timeout", f.connectTimeout, false}, {"idle-timeout", f.idleTimeout, false},
+		{"slow-reply", f.slowReply, false},
+	} {
+		if d.v < 0 || d.v == 0 && !d.zero {
+			return nil, fmt.Errorf("--%s must be positive, not %s", d.name, d.v)
+		}
+	}
+	if f.snaplen <= 0 {
+		return nil, fmt.Errorf("--snaplen must be positive, not %d", f.snaplen)
+	}
+	return serverPorts(f.smtpPorts)
+}
+
 // smtpFilter is the default BPF filter: TCP to or from any SMTP port.
 func smtpFilter(ports []uint16) string {
 	terms := make([]string, len(ports))
@@ -277,13 +269,6 @@ func smtpFilter(ports []uint16) string {
 		terms[i] = fmt.Sprintf("port %d", p)
 	}
 	return "tcp and (" + strings.Join(terms, " or ") + ")"
-}
-
-// liveSource is what the live loop reads: a capture.Live, or in tests
-// any source of frames that may time out.
-type liveSource interface {
-	Next() (capture.Frame, error)
-	Info() capture.Info
 }
 
 // linkTyper is a source that tells its link type before the first frame,
@@ -321,351 +306,63 @@ type liveResult struct {
 	err    error
 }
 
-// forgetter is a tracker that can drop an ended connection, so that a long
-// run does not keep every connection it ever saw.
-type forgetter interface {
-	Forget(c *reassembly.Conn)
-}
-
-// liveRun is the state of one live capture: the pipeline of "analyze" fed
-// frame by frame, the incident rules, and the connections kept for the
-// final report.
-type liveRun struct {
-	cfg   liveConfig
-	rules incidentRules
-	tr    *reassembly.Tracker
-
-	// open lists the connections not ended yet, in stream order (ended
-	// ones are removed at the next sweep).
-	open []*liveConn
-	// kept are the ended connections the report lists.
-	kept                 []*liveConn
-	keptFailed, keptOK   int
-	ended                report.Totals // over every ended connection
-	unlisted             report.Totals // over the ended ones not kept
-	unlistedConns        int
-	unlistedFailedConns  int
-	forget               []*reassembly.Conn
-	packets, incidents   int
-	start, end           time.Time // capture times of the first and last frame
-	lastSweep, lastBrief time.Time
-	linkErr              error
-	buf                  []incident
-}
-
-// liveConn is one connection's handler: the SMTP decoder, wrapped so that
-// the incident rules run as its bytes and control events arrive.
-type liveConn struct {
-	run   *liveRun
-	conn  *reassembly.Conn
-	dec   *smtp.Decoder
-	watch connWatch
-	// facts are set when the connection ended: what the report keeps.
-	facts *report.Facts
-}
-
-var _ reassembly.Handler = (*liveConn)(nil)
-
-func (lc *liveConn) Data(dir reassembly.Direction, data []byte, at reassembly.Marker) {
-	lc.dec.Data(dir, data, at)
-	if dir == reassembly.ServerToClient {
-		lc.watch.established = true
-	}
-	lc.run.check(lc, at.Mark(len(data)-1).Time, false)
-}
-
-func (lc *liveConn) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
-	lc.dec.Gap(dir, n, at)
-}
-
-func (lc *liveConn) Control(kind reassembly.EventKind, dir reassembly.Direction, at reassembly.Mark) {
-	lc.dec.Control(kind, dir, at)
-	lc.run.check(lc, at.Time, kind == reassembly.EventRST)
-}
-
-func (lc *liveConn) End(at reassembly.Mark) {
-	lc.dec.End(at)
-	lc.run.settle(lc)
-}
-
-// runLiveLoop reads src until ctx ends or the source fails, then returns
-// the report. Incidents, summaries and the stop line go to cfg.events.
-func runLiveLoop(ctx context.Context, src liveSource, cfg liveConfig) liveResult {
-	if cfg.listFailed <= 0 {
-		cfg.listFailed = liveListFailed
-	}
-	if cfg.listHealthy <= 0 {
-		cfg.listHealthy = liveListHealthy
-	}
-	r := &liveRun{cfg: cfg, rules: incidentRules{eodTimeout: cfg.eodTimeout, connectTimeout: cfg.connectTimeout}}
-	r.tr = reassembly.NewTracker(reassembly.Options{
-		ServerPorts: cfg.ports,
-		IdleTimeout: cfg.idleTimeout,
-		NewHandler:  r.newConn,
-	})
+// runLiveLoop wires a live run: the pipeline over src, its incidents and
+// summaries to cfg.events, its frames to cfg.packets; then the report and
+// the stop line.
+func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) liveResult {
+	rules := cfg.report
+	rules.ListFailed, rules.ListHealthy = cmp.Or(cfg.listFailed, liveListFailed), cmp.Or(cfg.listHealthy, liveListHealthy)
+	// The listed connections stay in memory: the lists are bounded.
+	rules.MemoryConnections = rules.ListFailed + rules.ListHealthy
+	b := report.NewBuilder(rules)
 	if p := cfg.packets; p != nil {
 		if lt, ok := src.(linkTyper); ok {
 			p.open(lt.LinkType())
 		}
+		src = &teeSource{LiveSource: src, sink: p}
 	}
-	stopErr := r.read(ctx, src)
-	why := "capture failed"
-	if stopErr == nil {
-		why = "source closed"
-		if cause := context.Cause(ctx); cause != nil {
-			why = cause.Error()
-		}
-	}
-	r.tr.Close()
-	r.forgetEnded()
-	var warnings []string
+	res := pipeline.Live(ctx, src, b, pipeline.LiveOptions{
+		Options:    pipeline.Options{ServerPorts: cfg.ports, IdleTimeout: cfg.idleTimeout, Report: rules},
+		EODTimeout: cfg.eodTimeout, ConnectTimeout: cfg.connectTimeout,
+		Incident: cfg.events.incident,
+		Interval: cfg.interval,
+		Progress: func(p *pipeline.Progress) {
+			cfg.events.summary(p)
+			if cfg.packets != nil {
+				// A file cut short by a crash still holds everything up to here.
+				cfg.packets.flush()
+			}
+		},
+		Clock: cfg.clock,
+	})
+	stopErr := res.Err
 	if p := cfg.packets; p != nil {
 		if err := p.close(); err != nil && stopErr == nil {
 			stopErr = err
+			res.Inputs[0].Warnings = append(res.Inputs[0].Warnings, fmt.Sprintf("the capture stopped early: %v", oneLine(err)))
 		}
 	}
-	if stopErr != nil {
-		warnings = append(warnings, fmt.Sprintf("the capture stopped early: %v", oneLine(stopErr)))
+	rep, err := b.Finish(res.Inputs)
+	if err != nil {
+		rep = report.Build(res.Inputs, nil, rules)
+		stopErr = cmp.Or(stopErr, err)
 	}
-	rep := r.buildReport(src.Info(), warnings)
-	cfg.events.stop(cfg.clock(), why, r.end.Sub(r.start), r.packets, r.incidents, &rep.Totals)
+	cfg.events.stop(cfg.clock(), res.Reason, res.End.Sub(res.Start), res.Packets, res.Incidents, &rep.Totals)
 	return liveResult{report: rep, err: stopErr}
 }
 
-// read is the capture loop. It returns nil when ctx ends or the source is
-// closed, and the error that stopped it otherwise.
-func (r *liveRun) read(ctx context.Context, src liveSource) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		default:
-		}
-		fr, err := src.Next()
-		switch {
-		case err == nil:
-			if err := r.frame(&fr); err != nil {
-				return err
-			}
-		case errors.Is(err, capture.ErrTimeout):
-			r.tick(r.cfg.clock().UTC())
-		case errors.Is(err, io.EOF):
-			return nil
-		default:
-			return err
-		}
-	}
+// teeSource writes every frame it reads to a packet sink (--write).
+type teeSource struct {
+	pipeline.LiveSource
+	sink *packetSink
 }
 
-// frame takes one captured packet through the pipeline.
-func (r *liveRun) frame(fr *capture.Frame) error {
-	r.packets++
-	if r.start.IsZero() || fr.Time.Before(r.start) {
-		r.start = fr.Time
+func (t *teeSource) Next() (capture.Frame, error) {
+	fr, err := t.LiveSource.Next()
+	if err == nil {
+		err = t.sink.write(&fr)
 	}
-	if fr.Time.After(r.end) {
-		r.end = fr.Time
-	}
-	if p := r.cfg.packets; p != nil {
-		if err := p.write(fr); err != nil {
-			return err
-		}
-	}
-	// The timed rules run before the packet: until it came, this is how
-	// long the connections had been waiting.
-	if fr.Time.Sub(r.lastSweep) >= liveSweepEvery {
-		r.sweep(fr.Time)
-	}
-	if err := r.tr.Add(fr); err != nil && r.linkErr == nil {
-		r.linkErr = err
-	}
-	r.forgetEnded()
-	r.maybeSummary(fr.Time)
-	return nil
-}
-
-// tick advances capture time on a quiet link: buffered data is flushed,
-// idle connections end, and the timed rules run.
-func (r *liveRun) tick(now time.Time) {
-	r.tr.Tick(now)
-	r.forgetEnded()
-	if now.Sub(r.lastSweep) >= liveSweepEvery {
-		r.sweep(now)
-	}
-	r.maybeSummary(now)
-}
-
-func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
-	lc := &liveConn{run: r, conn: c, dec: smtp.NewDecoder(smtp.Options{})}
-	lc.watch.smtpPort = slices.Contains(r.cfg.ports, c.Server.Port())
-	r.open = append(r.open, lc)
-	return lc
-}
-
-// check runs the event rules on one connection after a delivery.
-func (r *liveRun) check(lc *liveConn, now time.Time, reset bool) {
-	r.buf = r.rules.check(r.buf[:0], &lc.watch, lc.conn, lc.dec.Session(), now, reset, false)
-	r.tell(r.buf)
-}
-
-// sweep runs the timed rules over the open connections and drops the
-// ended ones from the open list.
-func (r *liveRun) sweep(now time.Time) {
-	r.lastSweep = now
-	open := r.open[:0]
-	for _, lc := range r.open {
-		if lc.facts != nil {
-			continue
-		}
-		open = append(open, lc)
-		r.buf = r.rules.check(r.buf[:0], &lc.watch, lc.conn, lc.dec.Session(), now, false, true)
-		r.tell(r.buf)
-	}
-	clear(r.open[len(open):])
-	r.open = open
-}
-
-func (r *liveRun) tell(incidents []incident) {
-	for i := range incidents {
-		r.incidents++
-		r.cfg.events.incident(&incidents[i])
-	}
-}
-
-// settle summarises a connection that ended: it is kept whole for the
-// report while the list has room, else only counted.
-func (r *liveRun) settle(lc *liveConn) {
-	c := lc.conn
-	fc := report.Facts{Conn: c, Health: c.Health(), Session: lc.dec.Session(), SMTPPort: lc.watch.smtpPort}
-	one := report.Build(nil, []report.Facts{fc}, r.cfg.report)
-	failed := one.Failed()
-	addTotals(&r.ended, &one.Totals)
-	lc.facts = &fc
-	switch {
-	case failed && r.keptFailed < r.cfg.listFailed:
-		r.keptFailed++
-		r.kept = append(r.kept, lc)
-	case !failed && r.keptOK < r.cfg.listHealthy:
-		r.keptOK++
-		r.kept = append(r.kept, lc)
-	default:
-		addTotals(&r.unlisted, &one.Totals)
-		r.unlistedConns++
-		if failed {
-			r.unlistedFailedConns++
-		}
-		// Only the counts remain: let the session go.
-		lc.dec, lc.facts.Session = nil, nil
-		c.Handler = nil
-		r.forget = append(r.forget, c)
-	}
-}
-
-// forgetEnded lets the tracker drop the connections that ended and are
-// not listed, if it can (see forgetter).
-func (r *liveRun) forgetEnded() {
-	if f, ok := any(r.tr).(forgetter); ok {
-		for _, c := range r.forget {
-			f.Forget(c)
-		}
-	}
-	clear(r.forget)
-	r.forget = r.forget[:0]
-}
-
-// maybeSummary writes the summary line when --interval has passed.
-func (r *liveRun) maybeSummary(now time.Time) {
-	if r.cfg.interval <= 0 {
-		return
-	}
-	if r.lastBrief.IsZero() {
-		r.lastBrief = now
-		return
-	}
-	if now.Sub(r.lastBrief) < r.cfg.interval {
-		return
-	}
-	r.lastBrief = now
-	s := liveSummary{Time: now, Elapsed: now.Sub(r.start), Packets: r.packets, Ended: r.ended.Connections,
-		Delivered: r.ended.Delivered, Failed: r.ended.Failed, Incidents: r.incidents}
-	for _, lc := range r.open {
-		if lc.facts != nil {
-			continue
-		}
-		s.Open++
-		for _, tx := range lc.dec.Session().Transactions {
-			switch {
-			case tx.EndOfDataFrame == 0:
-			case tx.Reply == nil:
-				s.Awaiting++
-			case tx.Reply.Code < 300:
-				s.Delivered++
-			case tx.Reply.Code >= 400:
-				s.Failed++
-			}
-		}
-	}
-	r.cfg.events.summary(&s)
-	if p := r.cfg.packets; p != nil {
-		// A file cut short by a crash still holds everything up to here.
-		p.flush()
-	}
-}
-
-// buildReport makes the final report over the kept connections, with the
-// unlisted ones in the totals.
-func (r *liveRun) buildReport(info capture.Info, warnings []string) *report.Report {
-	in := report.Input{Name: info.Name, Format: info.Format, Packets: r.packets, Start: r.start, End: r.end}
-	if in.Format == "" {
-		in.Format = "live"
-	}
-	st := r.tr.Stats()
-	if st.UnsupportedLink > 0 {
-		in.Warnings = append(in.Warnings, fmt.Sprintf("%d frames skipped: %v", st.UnsupportedLink, r.linkErr))
-	}
-	if st.Recovered > 0 {
-		in.Warnings = append(in.Warnings, fmt.Sprintf("%d reassembly faults recovered; affected connections are cut short", st.Recovered))
-	}
-	if r.unlistedConns > 0 {
-		in.Warnings = append(in.Warnings, fmt.Sprintf(
-			"%d ended connections (%d of them failed) are counted in the totals but not listed: live mode lists the first %d failed and %d healthy ones",
-			r.unlistedConns, r.unlistedFailedConns, r.cfg.listFailed, r.cfg.listHealthy))
-	}
-	in.Warnings = append(in.Warnings, warnings...)
-	slices.SortFunc(r.kept, func(a, b *liveConn) int { return a.conn.Stream - b.conn.Stream })
-	facts := make([]report.Facts, 0, len(r.kept))
-	for _, lc := range r.kept {
-		fc := *lc.facts
-		// Packets of an ended connection still count in its L4 analysis.
-		fc.Health = lc.conn.Health()
-		facts = append(facts, fc)
-	}
-	rep := report.Build([]report.Input{in}, facts, r.cfg.report)
-	addUnlisted(rep, &r.unlisted)
-	return rep
-}
-
-// addTotals adds b to a.
-func addTotals(a, b *report.Totals) {
-	a.Connections += b.Connections
-	a.SMTPConnections += b.SMTPConnections
-	a.Transactions += b.Transactions
-	a.Delivered += b.Delivered
-	a.Failed += b.Failed
-}
-
-// addUnlisted counts connections the report does not list in its totals
-// and, when nothing failed, in its headline (whose counts come from the
-// totals). A failure headline counts only listed connections, which hold
-// every failure kind that was seen.
-func addUnlisted(rep *report.Report, t *report.Totals) {
-	if t.Connections == 0 {
-		return
-	}
-	addTotals(&rep.Totals, t)
-	if rep.Verdict.Cause == report.CauseOK && rep.Totals.SMTPConnections > 0 {
-		rep.Verdict.Summary = fmt.Sprintf("No failure found: %d of %d mail transactions delivered.", rep.Totals.Delivered, rep.Totals.Transactions)
-	}
+	return fr, err
 }
 
 // packetSink writes the captured frames to a pcapng file (--write). The

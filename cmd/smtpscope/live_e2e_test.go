@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smtpscope/smtpscope/report"
 )
 
 // liveLabEnv makes the test binary play the SMTP lab of TestLiveEndToEnd
@@ -147,7 +149,7 @@ func TestLiveEndToEnd(t *testing.T) {
 		t.Fatalf("%d incidents told, want 1", len(incidents))
 	}
 	in := incidents[0]
-	if in.Kind != incidentEODTimeout || in.Stream != 0 || in.Server != liveLabAddr ||
+	if in.Kind != string(report.CauseEODTimeout) || in.Stream != 0 || in.Server != liveLabAddr ||
 		!strings.HasPrefix(in.Client, "127.0.0.1:") || in.Frame == 0 || in.Message != 1 {
 		t.Errorf("incident %+v, want eod-timeout on stream 0, client 127.0.0.1 → %s, message 1, with a frame", in, liveLabAddr)
 	}

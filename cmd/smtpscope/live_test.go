@@ -20,6 +20,7 @@ import (
 
 	"github.com/smtpscope/smtpscope/bench/synth"
 	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/report"
 )
 
@@ -362,8 +363,8 @@ func TestLiveEODTimeoutInTime(t *testing.T) {
 	}
 	// Event lines carry milliseconds: told may read up to 1 ms early.
 	late := told.Sub(eod)
-	if late < 2*time.Second-time.Millisecond || late > 2*time.Second+liveSweepEvery+liveReadTimeout {
-		t.Errorf("incident told %s after the end-of-data, want 2 s (+ at most %s)", late, liveSweepEvery+liveReadTimeout)
+	if late < 2*time.Second-time.Millisecond || late > 2*time.Second+pipeline.SweepEvery+liveReadTimeout {
+		t.Errorf("incident told %s after the end-of-data, want 2 s (+ at most %s)", late, pipeline.SweepEvery+liveReadTimeout)
 	}
 	if !told.Before(gaveUp) {
 		t.Errorf("incident told at %s, not before the client gave up at %s", told, gaveUp)
@@ -397,7 +398,7 @@ func TestLiveEventText(t *testing.T) {
 		switch f[1] {
 		case "INCIDENT":
 			incidents++
-			want := fmt.Sprintf("eod-timeout stream 0 127.0.0.1:40001 → 127.0.0.1:25 frame %d message 2: the end-of-data has been unanswered for 2.0 s (%s bytes sent)",
+			want := fmt.Sprintf("eod-timeout stream 0 127.0.0.1:40001 → 127.0.0.1:25 frame %d message 2: The end-of-data has been unanswered for 2.0 s (%s bytes sent).",
 				tx.EODFrame, groupDigits(tx.Size))
 			if got := strings.Join(f[2:], " "); got != want {
 				t.Errorf("incident line %q, want %q after the time", got, want)

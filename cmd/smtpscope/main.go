@@ -13,6 +13,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/report"
 )
 
@@ -138,31 +140,10 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitError
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "smtpscope analyze: no capture file given (use - for standard input)")
+	ports, err := f.check(fs.Args())
+	if err != nil {
+		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", err)
 		return exitError
-	}
-	switch f.format {
-	case "text", "json", "markdown", "html":
-	default:
-		fmt.Fprintf(stderr, "smtpscope analyze: unknown --format %q (want text, json, markdown or html)\n", f.format)
-		return exitError
-	}
-	if f.evidence != "" && slices.Contains(fs.Args(), "-") {
-		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", errEvidenceStdin)
-		return exitError
-	}
-	if f.workers < 1 || f.workers > 256 {
-		fmt.Fprintf(stderr, "smtpscope analyze: --workers %d: want 1 to 256\n", f.workers)
-		return exitError
-	}
-	ports := []uint16{25, 465, 587, 2525}
-	for _, p := range f.smtpPorts {
-		if p == 0 || p > 65535 {
-			fmt.Fprintf(stderr, "smtpscope analyze: --smtp-ports: %d is not a TCP port\n", p)
-			return exitError
-		}
-		ports = append(ports, uint16(p))
 	}
 	if f.workers > 1 && debug.SetMemoryLimit(-1) == softMemoryLimit {
 		// Set by main (not by GOMEMLIMIT): room for the other workers.
@@ -176,8 +157,8 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	rep, failed, err := analyzeFiles(fs.Args(), stdin, pipelineOptions{serverPorts: ports, redact: f.redact, merge: f.merge,
-		workers: f.workers, rules: report.Options{SlowReply: f.slowReply, JoinLogs: len(f.logs.patterns) > 0}})
+	rep, failed, err := pipeline.Files(context.Background(), fs.Args(), stdin, pipeline.Options{ServerPorts: ports, Merge: f.merge,
+		Workers: f.workers, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact, JoinLogs: len(f.logs.patterns) > 0}})
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError
@@ -188,37 +169,12 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	if f.evidence != "" {
-		if err := writeEvidence(f.evidence, fs.Args(), f.merge, failed); err != nil {
+		if err := pipeline.WriteEvidence(f.evidence, fs.Args(), f.merge, failed, "smtpscope "+version); err != nil {
 			fmt.Fprintf(stderr, "smtpscope: --evidence: %s\n", oneLine(err))
 			return exitError
 		}
 	}
-	out := stdout
-	var file *os.File
-	if f.output != "" && f.output != "-" {
-		file, err = os.Create(f.output)
-		if err != nil {
-			fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
-			return exitError
-		}
-		out = file
-	}
-	switch f.format {
-	case "json":
-		err = rep.WriteJSON(out)
-	case "markdown":
-		err = rep.WriteMarkdown(out)
-	case "html":
-		err = rep.WriteHTML(out)
-	default:
-		err = rep.WriteText(out, textOptions(f.color, out))
-	}
-	if file != nil {
-		if cerr := file.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	if err := writeReport(rep, f.output, f.format, f.color, stdout); err != nil {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError
 	}
@@ -226,6 +182,66 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// check validates the flags against the arguments and returns the SMTP
+// server ports.
+func (f *analyzeFlags) check(args []string) ([]uint16, error) {
+	switch {
+	case len(args) == 0:
+		return nil, errors.New("no capture file given (use - for standard input)")
+	case f.evidence != "" && slices.Contains(args, "-"):
+		return nil, pipeline.ErrEvidenceStdin
+	case f.workers < 1 || f.workers > 256:
+		return nil, fmt.Errorf("--workers %d: want 1 to 256", f.workers)
+	}
+	switch f.format {
+	case "text", "json", "markdown", "html":
+	default:
+		return nil, fmt.Errorf("unknown --format %q (want text, json, markdown or html)", f.format)
+	}
+	return serverPorts(f.smtpPorts)
+}
+
+// serverPorts adds the --smtp-ports to the default SMTP ports.
+func serverPorts(extra []uint) ([]uint16, error) {
+	ports := slices.Clone(pipeline.DefaultServerPorts)
+	for _, p := range extra {
+		if p == 0 || p > 65535 {
+			return nil, fmt.Errorf("--smtp-ports: %d is not a TCP port", p)
+		}
+		if !slices.Contains(ports, uint16(p)) {
+			ports = append(ports, uint16(p))
+		}
+	}
+	return ports, nil
+}
+
+// writeReport writes the report in format to the named file, or to
+// stdout when name is "" or "-".
+func writeReport(rep *report.Report, name, format, color string, stdout io.Writer) (err error) {
+	out := stdout
+	if name != "" && name != "-" {
+		file, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := file.Close(); err == nil {
+				err = cerr
+			}
+		}()
+		out = file
+	}
+	switch format {
+	case "json":
+		return rep.WriteJSON(out)
+	case "markdown":
+		return rep.WriteMarkdown(out)
+	case "html":
+		return rep.WriteHTML(out)
+	}
+	return rep.WriteText(out, textOptions(color, out))
 }
 
 // startCPUProfile starts a CPU profile into the named file and returns

@@ -129,7 +129,7 @@ func TestScenarios(t *testing.T) {
 						code := 0
 						if tx.Reply != nil {
 							code = tx.Reply.Code
-						} else if n := len(tx.Rcpts); n > 0 && tx.Rcpts[n-1].Reply != nil && tx.Rcpts[n-1].Reply.Code >= 400 {
+						} else if n := len(tx.Rcpts); n > 0 && tx.Rcpts[n-1].Reply != nil && (tx.Outcome == "deferred" || tx.Outcome == "rejected") {
 							code = tx.Rcpts[n-1].Reply.Code
 						}
 						want := 0

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/pipeline"
 )
 
 // cutCapture writes a copy of a capture with every frame cut to snaplen
@@ -60,7 +62,7 @@ func cutCapture(t *testing.T, src string, snaplen int) string {
 // of some Exchange servers), and every byte the snaplen cut is a gap.
 func TestSnaplenCutIsNotAPartialReply(t *testing.T) {
 	name := cutCapture(t, filepath.Join(repoRoot, "testdata/scenarios/captures/relay-stall.pcapng"), 96)
-	rep, _, err := analyzeFiles([]string{name}, nil, pipelineOptions{serverPorts: []uint16{25}})
+	rep, _, err := pipeline.Files(context.Background(), []string{name}, nil, pipeline.Options{ServerPorts: []uint16{25}})
 	if err != nil {
 		t.Fatal(err)
 	}

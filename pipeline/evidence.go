@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"errors"
@@ -13,11 +13,12 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/reassembly"
 )
 
-// errEvidenceStdin is returned when --evidence is asked of standard input,
+// ErrEvidenceStdin is returned when --evidence is asked of standard input,
 // which cannot be read a second time.
-var errEvidenceStdin = errors.New(`--evidence needs capture files: standard input ("-") cannot be read a second time`)
+var ErrEvidenceStdin = errors.New(`--evidence needs capture files: standard input ("-") cannot be read a second time`)
 
 // evidenceConn is one failing connection to cut out of its input: its
 // real endpoints (never the redacted ones of the report) and frame range.
@@ -32,13 +33,14 @@ type evidenceConn struct {
 	ifaces         map[layers.LinkType]int
 }
 
-// writeEvidence writes DIR/stream-<N>.pcapng for every failing connection
-// (failed, from analyzeFiles), holding only that connection's packets. It reads the inputs a
+// WriteEvidence writes DIR/stream-<N>.pcapng for every failing connection
+// (failed, from Files), holding only that connection's packets. It reads the inputs a
 // second time, numbering frames as the analysis did (merged order with
 // merge), and keeps each packet's link type, timestamp and original
 // length. With several inputs analysed separately, stream numbers repeat,
-// so the files are named stream-<input>-<N>.pcapng.
-func writeEvidence(dir string, names []string, merge bool, failed []connRef) (err error) {
+// so the files are named stream-<input>-<N>.pcapng. application names
+// the program in each file's section header.
+func WriteEvidence(dir string, names []string, merge bool, failed []ConnRef, application string) (err error) {
 	var conns []*evidenceConn
 	for _, f := range failed {
 		conns = append(conns, &evidenceConn{stream: f.Stream, input: f.Input,
@@ -83,7 +85,7 @@ func writeEvidence(dir string, names []string, merge bool, failed []connRef) (er
 			return err
 		}
 		c.section = pcapgo.NgSectionInfo{
-			Application: "smtpscope " + version,
+			Application: application,
 			Comment: fmt.Sprintf("smtpscope evidence: tcp.stream %d (%s -> %s), frames %d-%d of %s. Frame numbers here differ from the original: each packet's comment gives its original frame number, the one the report cites.",
 				c.stream, c.client, c.server, c.first, c.last, origin),
 		}
@@ -115,7 +117,7 @@ func cutEvidence(names []string, merge bool, conns []*evidenceConn, input int) e
 	srcs := make([]capture.Source, 0, len(names))
 	for _, name := range names {
 		if name == "-" {
-			return errEvidenceStdin
+			return ErrEvidenceStdin
 		}
 		f, err := capture.OpenFile(name)
 		if err != nil {
@@ -128,6 +130,7 @@ func cutEvidence(names []string, merge bool, conns []*evidenceConn, input int) e
 	if merge {
 		src = capture.Merge(srcs...)
 	}
+	ends := reassembly.NewEndpoints()
 	n := 0
 	for {
 		fr, err := src.Next()
@@ -149,7 +152,7 @@ func cutEvidence(names []string, merge bool, conns []*evidenceConn, input int) e
 			}
 			if !decoded {
 				var ok bool
-				if a, b, ok = endpoints(fr.LinkType, fr.Data); !ok {
+				if a, b, ok = ends.Of(&fr); !ok {
 					break
 				}
 				decoded = true
@@ -198,37 +201,6 @@ func (c *evidenceConn) write(fr *capture.Frame, origin string) error {
 	ci := gopacket.CaptureInfo{Timestamp: fr.Time, CaptureLength: len(fr.Data), Length: fr.Length, InterfaceIndex: id}
 	return c.w.WritePacketWithOptions(ci, fr.Data, pcapgo.NgPacketOptions{
 		Comments: []string{fmt.Sprintf("frame %d of %s", fr.Number, origin)}})
-}
-
-// endpoints decodes a frame's TCP source and destination.
-func endpoints(lt layers.LinkType, data []byte) (src, dst netip.AddrPort, ok bool) {
-	var first gopacket.Decoder = lt
-	switch lt {
-	case layers.LinkTypeRaw, 12, 14: // LINKTYPE_RAW and the DLT_RAW values some systems write
-		first = layers.LayerTypeIPv4
-		if len(data) > 0 && data[0]>>4 == 6 {
-			first = layers.LayerTypeIPv6
-		}
-	case layers.LinkTypeLoop:
-		first = layers.LayerTypeLoopback
-	}
-	p := gopacket.NewPacket(data, first, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
-	tcp, _ := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
-	if tcp == nil {
-		return src, dst, false
-	}
-	var sa, da netip.Addr
-	switch ip := p.NetworkLayer().(type) {
-	case *layers.IPv4:
-		sa, _ = netip.AddrFromSlice(ip.SrcIP)
-		da, _ = netip.AddrFromSlice(ip.DstIP)
-	case *layers.IPv6:
-		sa, _ = netip.AddrFromSlice(ip.SrcIP)
-		da, _ = netip.AddrFromSlice(ip.DstIP)
-	default:
-		return src, dst, false
-	}
-	return netip.AddrPortFrom(sa.Unmap(), uint16(tcp.SrcPort)), netip.AddrPortFrom(da.Unmap(), uint16(tcp.DstPort)), true
 }
 
 func unmap(ap netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) }

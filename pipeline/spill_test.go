@@ -1,6 +1,7 @@
-package main
+package pipeline
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,10 +21,10 @@ func TestSpilledReportIsTheSame(t *testing.T) {
 	spilled := 0
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			opts := pipelineOptions{serverPorts: []uint16{25, 465, 587, 2525}, redact: strings.Contains(f, "smtp")}
-			mem, memFailed, memErr := analyzeFiles([]string{f}, nil, opts)
-			opts.rules.MemoryConnections, opts.rules.TempDir = -1, tmp
-			disk, diskFailed, err := analyzeFiles([]string{f}, nil, opts)
+			opts := Options{Report: report.Options{Redact: strings.Contains(f, "smtp")}}
+			mem, memFailed, memErr := Files(context.Background(), []string{f}, nil, opts)
+			opts.Report.MemoryConnections, opts.Report.TempDir = -1, tmp
+			disk, diskFailed, err := Files(context.Background(), []string{f}, nil, opts)
 			if memErr != nil {
 				// Not analysable (an unsupported link type): spilling must
 				// not change the error.

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"math"
@@ -128,7 +128,7 @@ type shardedRun struct {
 	read int
 }
 
-func newShardedRun(n int, opts pipelineOptions, facts func(*reassembly.Conn) report.Facts) *shardedRun {
+func newShardedRun(n int, opts Options, facts func(*reassembly.Conn) report.Facts) *shardedRun {
 	r := &shardedRun{sharder: reassembly.NewSharder(n), news: make(chan shardNews, 1024)}
 	for i := range n {
 		w := &shardWorker{index: i, queue: make(chan *shardBatch, batchesInFlight), free: make(chan *shardBatch, batchesInFlight+1)}
@@ -137,7 +137,8 @@ func newShardedRun(n int, opts pipelineOptions, facts func(*reassembly.Conn) rep
 		}
 		w.current = <-w.free
 		w.tr = reassembly.NewTracker(reassembly.Options{
-			ServerPorts: opts.serverPorts,
+			ServerPorts: opts.ports(),
+			IdleTimeout: opts.IdleTimeout,
 			NewHandler:  newSMTPHandler,
 			NewStream:   func(c *reassembly.Conn) { r.news <- shardNews{worker: i, start: c.FirstFrame} },
 			Retire: func(c *reassembly.Conn) {

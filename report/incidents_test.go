@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"fmt"
@@ -34,7 +34,7 @@ func bodyDone() smtp.Transaction {
 // TestIncidentTransactionRules checks the rules of one mail transaction
 // as the decoder shows it while the connection is open.
 func TestIncidentTransactionRules(t *testing.T) {
-	rules := incidentRules{eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second}
+	rules := IncidentRules{EODTimeout: 2 * time.Second, ConnectTimeout: 3 * time.Second}
 	tests := []struct {
 		name  string
 		edit  func(*smtp.Transaction)
@@ -85,7 +85,7 @@ func TestIncidentTransactionRules(t *testing.T) {
 		{"envelope abandoned (RSET)", func(tx *smtp.Transaction) {
 			envelopeOnly(tx)
 			tx.Ended, tx.EndFrame, tx.EndTime = smtp.EndClientClosed, 10, liveAt(0.3)
-		}, 0.3, false, "", true},
+		}, 0.3, false, "aborted-by-client@10", true},
 		{"MAIL refused", func(tx *smtp.Transaction) {
 			envelopeOnly(tx)
 			tx.Rcpts, tx.MailReply = nil, liveReply(451, 5, 0.1)
@@ -107,14 +107,15 @@ func TestIncidentTransactionRules(t *testing.T) {
 			envelopeOnly(tx)
 			tx.Rcpts = append(tx.Rcpts, smtp.Recipient{Frame: 8, Reply: liveReply(550, 9, 0.1)})
 			tx.Ended, tx.EndFrame, tx.EndTime = smtp.EndClientClosed, 10, liveAt(0.3)
-		}, 0.3, false, "", true},
+		}, 0.3, false, "aborted-by-client@10", true},
 	}
 	for _, tt := range tests {
 		tx := bodyDone()
 		if tt.edit != nil {
 			tt.edit(&tx)
 		}
-		in, told, done := rules.transaction(&tx, liveAt(tt.now), tt.timed)
+		f := &Facts{Conn: syntheticConn(liveServer, synSeg, synACKSeg), Session: &smtp.Session{Transactions: []smtp.Transaction{tx}}, SMTPPort: true}
+		in, told, done := rules.transaction(f, 0, liveAt(tt.now), tt.timed, Options{SlowReply: DefaultSlowReply})
 		got := ""
 		if told {
 			got = fmt.Sprintf("%s@%d", in.Kind, in.Frame)
@@ -162,38 +163,38 @@ var (
 // TestIncidentConnectionRules checks the rules of the connection itself:
 // refused, unanswered, refused in the greeting.
 func TestIncidentConnectionRules(t *testing.T) {
-	rules := incidentRules{eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second}
+	rules := IncidentRules{EODTimeout: 2 * time.Second, ConnectTimeout: 3 * time.Second}
 	other := netip.MustParseAddrPort("192.0.2.25:8080")
 	tests := []struct {
-		name         string
-		conn         *reassembly.Conn
-		smtpPort     bool
-		banner       *smtp.Reply
-		now          float64
-		reset, timed bool
-		want         string // "kind@frame", "" for none
+		name     string
+		conn     *reassembly.Conn
+		smtpPort bool
+		banner   *smtp.Reply
+		now      float64
+		timed    bool
+		want     string // "kind@frame", "" for none
 	}{
-		{"refused", syntheticConn(liveServer, synSeg, rstSeg), true, nil, 0.001, true, false, "connect-refused@2"},
-		{"refused, not an SMTP port", syntheticConn(other, synSeg, rstSeg), false, nil, 0.001, true, false, ""},
-		{"SYN unanswered, in time", syntheticConn(liveServer, synSeg, synRetry), true, nil, 2.9, false, true, ""},
-		{"SYN unanswered", syntheticConn(liveServer, synSeg, synRetry), true, nil, 3, false, true, "connect-timeout@1"},
-		{"SYN unanswered, no sweep", syntheticConn(liveServer, synSeg, synRetry), true, nil, 9, false, false, ""},
-		{"SYN unanswered, not an SMTP port", syntheticConn(other, synSeg, synRetry), false, nil, 9, false, true, ""},
-		{"handshake done", syntheticConn(liveServer, synSeg, synACKSeg), true, nil, 9, false, true, ""},
-		{"SYN+ACK not captured, client sends data", syntheticConn(liveServer, synSeg, clientData), true, nil, 9, false, true, ""},
-		{"picked up mid-stream", syntheticConn(liveServer, dataSeg), true, nil, 9, false, true, ""},
-		{"greeting 220", syntheticConn(liveServer, synSeg, synACKSeg), true, liveReply(220, 4, 0.01), 9, false, true, ""},
-		{"greeting 421", syntheticConn(liveServer, synSeg, synACKSeg), true, liveReply(421, 4, 0.01), 0.01, false, false, "deferred@4"},
-		{"greeting 554", syntheticConn(liveServer, synSeg, synACKSeg), true, liveReply(554, 4, 0.01), 0.01, false, false, "rejected@4"},
+		{"refused", syntheticConn(liveServer, synSeg, rstSeg), true, nil, 0.001, true, "connect-refused@2"},
+		{"refused, not an SMTP port", syntheticConn(other, synSeg, rstSeg), false, nil, 0.001, true, ""},
+		{"SYN unanswered, in time", syntheticConn(liveServer, synSeg, synRetry), true, nil, 2.9, true, ""},
+		{"SYN unanswered", syntheticConn(liveServer, synSeg, synRetry), true, nil, 3, true, "connect-timeout@1"},
+		{"SYN unanswered, no sweep", syntheticConn(liveServer, synSeg, synRetry), true, nil, 9, false, ""},
+		{"SYN unanswered, not an SMTP port", syntheticConn(other, synSeg, synRetry), false, nil, 9, true, ""},
+		{"handshake done", syntheticConn(liveServer, synSeg, synACKSeg), true, nil, 9, true, ""},
+		{"SYN+ACK not captured, client sends data", syntheticConn(liveServer, synSeg, clientData), true, nil, 9, true, ""},
+		{"picked up mid-stream", syntheticConn(liveServer, dataSeg), true, nil, 9, true, ""},
+		{"greeting 220", syntheticConn(liveServer, synSeg, synACKSeg), true, liveReply(220, 4, 0.01), 9, true, ""},
+		{"greeting 421", syntheticConn(liveServer, synSeg, synACKSeg), true, liveReply(421, 4, 0.01), 0.01, false, "deferred@4"},
+		{"greeting 554", syntheticConn(liveServer, synSeg, synACKSeg), true, liveReply(554, 4, 0.01), 0.01, false, "rejected@4"},
 	}
 	for _, tt := range tests {
-		w := connWatch{smtpPort: tt.smtpPort}
-		s := &smtp.Session{Banner: tt.banner}
-		in := rules.check(nil, &w, tt.conn, s, liveAt(tt.now), tt.reset, tt.timed)
+		var w IncidentWatch
+		f := &Facts{Conn: tt.conn, Session: &smtp.Session{Banner: tt.banner}, SMTPPort: tt.smtpPort}
+		in := rules.Incidents(nil, &w, f, liveAt(tt.now), tt.timed)
 		var got []string
 		for _, i := range in {
 			got = append(got, fmt.Sprintf("%s@%d", i.Kind, i.Frame))
-			if i.Stream != 3 || i.Client != liveClient || i.Server != tt.conn.Server || i.Message != 0 {
+			if i.Stream != 3 || i.Client != liveClient.String() || i.Server != tt.conn.Server.String() || i.Message != 0 {
 				t.Errorf("%s: incident %+v does not name the connection", tt.name, i)
 			}
 		}
@@ -201,7 +202,7 @@ func TestIncidentConnectionRules(t *testing.T) {
 			t.Errorf("%s: check() = %q, want %q", tt.name, g, tt.want)
 		}
 		// Told once: the same facts later tell nothing.
-		if again := rules.check(nil, &w, tt.conn, s, liveAt(tt.now+60), true, true); len(again) != 0 && tt.want != "" {
+		if again := rules.Incidents(nil, &w, f, liveAt(tt.now+60), true); len(again) != 0 && tt.want != "" {
 			t.Errorf("%s: told again: %+v", tt.name, again)
 		}
 	}
@@ -210,13 +211,14 @@ func TestIncidentConnectionRules(t *testing.T) {
 // TestIncidentOnce follows one connection as its session grows and checks
 // that every incident is told once, with its transaction number.
 func TestIncidentOnce(t *testing.T) {
-	rules := incidentRules{eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second}
+	rules := IncidentRules{EODTimeout: 2 * time.Second, ConnectTimeout: 3 * time.Second}
 	c := syntheticConn(liveServer, synSeg, synACKSeg)
-	w := connWatch{smtpPort: true}
+	var w IncidentWatch
 	s := &smtp.Session{Banner: liveReply(220, 4, 0.01)}
+	f := &Facts{Conn: c, Session: s, SMTPPort: true}
 	var told []string
 	step := func(now float64, timed bool) {
-		for _, in := range rules.check(nil, &w, c, s, liveAt(now), false, timed) {
+		for _, in := range rules.Incidents(nil, &w, f, liveAt(now), timed) {
 			told = append(told, fmt.Sprintf("%s@%d#%d", in.Kind, in.Frame, in.Message))
 		}
 	}
@@ -258,36 +260,12 @@ func TestIncidentOnce(t *testing.T) {
 	}
 	// Without a sweep during its wait, message 4's end tells it, once.
 	told = nil
-	w2 := connWatch{smtpPort: true}
-	for _, in := range rules.check(nil, &w2, c, s, liveAt(12.2), false, true) {
+	var w2 IncidentWatch
+	for _, in := range rules.Incidents(nil, &w2, f, liveAt(12.2), true) {
 		told = append(told, fmt.Sprintf("%s@%d#%d", in.Kind, in.Frame, in.Message))
 	}
 	want = "rejected@51#3 eod-no-reply@70#4"
 	if got := strings.Join(told, " "); got != want {
 		t.Errorf("a fresh watch told %q, want %q", got, want)
-	}
-}
-
-func TestGroupDigits(t *testing.T) {
-	tests := []struct {
-		in   int64
-		want string
-	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {1230123, "1,230,123"}, {-45000, "-45,000"}}
-	for _, tt := range tests {
-		if got := groupDigits(tt.in); got != tt.want {
-			t.Errorf("groupDigits(%d) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestWaitSpan(t *testing.T) {
-	tests := []struct {
-		in   time.Duration
-		want string
-	}{{380 * time.Microsecond, "0.38 ms"}, {19 * time.Millisecond, "19 ms"}, {2100 * time.Millisecond, "2.1 s"}}
-	for _, tt := range tests {
-		if got := waitSpan(tt.in); got != tt.want {
-			t.Errorf("waitSpan(%s) = %q, want %q", tt.in, got, tt.want)
-		}
 	}
 }

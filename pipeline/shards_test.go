@@ -1,8 +1,11 @@
-package main
+package pipeline
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
+
+	"github.com/smtpscope/smtpscope/report"
 )
 
 // TestWorkersGiveTheSameReport checks that sharding the analysis over
@@ -11,9 +14,9 @@ import (
 // byte, and so do the failing connections --evidence would cut.
 func TestWorkersGiveTheSameReport(t *testing.T) {
 	files := testCaptures(t)
-	render := func(t *testing.T, f string, workers int, redact bool) (string, []connRef, bool) {
-		opts := pipelineOptions{serverPorts: []uint16{25, 465, 587, 2525}, workers: workers, redact: redact}
-		rep, failed, err := analyzeFiles([]string{f}, nil, opts)
+	render := func(t *testing.T, f string, workers int, redact bool) (string, []ConnRef, bool) {
+		opts := Options{Workers: workers, Report: report.Options{Redact: redact}}
+		rep, failed, err := Files(context.Background(), []string{f}, nil, opts)
 		if err != nil {
 			return err.Error(), nil, false
 		}
@@ -59,7 +62,7 @@ func TestWorkersMerge(t *testing.T) {
 	for _, merge := range []bool{false, true} {
 		var want string
 		for _, workers := range []int{1, 3} {
-			rep, _, err := analyzeFiles(names, nil, pipelineOptions{serverPorts: []uint16{25}, merge: merge, workers: workers})
+			rep, _, err := Files(context.Background(), names, nil, Options{ServerPorts: []uint16{25}, Merge: merge, Workers: workers})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/smtpscope/smtpscope/pipeline"
+	"github.com/smtpscope/smtpscope/report"
+)
+
+// waitSpan formats a duration for event lines as the report does: "2.0 s",
+// "340 ms", "0.38 ms".
+func waitSpan(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
+}
+
+// groupDigits formats n with thousands separators: 1,230,123.
+func groupDigits(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + groupDigits(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// eventWriter writes the event stream (start, incidents, summaries,
+// stop) as text lines or JSON objects, one per line.
+type eventWriter struct {
+	w    io.Writer
+	json bool
+}
+
+func newEventWriter(w io.Writer, format string) *eventWriter {
+	return &eventWriter{w: w, json: format == "json"}
+}
+
+// timeFormat is RFC 3339 in UTC with milliseconds, as events are read
+// beside logs.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func (e *eventWriter) line(text string, obj any) {
+	if !e.json {
+		fmt.Fprintln(e.w, text)
+		return
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		fmt.Fprintf(e.w, "smtpscope live: %v\n", err)
+		return
+	}
+	fmt.Fprintf(e.w, "%s\n", b)
+}
+
+func (e *eventWriter) start(now time.Time, iface, filter string, snaplen int, write string) {
+	text := fmt.Sprintf("%s START capturing on %s, filter %q, snaplen %d", now.UTC().Format(timeFormat), iface, filter, snaplen)
+	if write != "" {
+		text += ", writing " + write
+	}
+	e.line(text, struct {
+		Type      string `json:"type"`
+		Time      string `json:"time"`
+		Interface string `json:"interface"`
+		Filter    string `json:"filter"`
+		Snaplen   int    `json:"snaplen"`
+		Write     string `json:"write,omitempty"`
+	}{"start", now.UTC().Format(timeFormat), iface, filter, snaplen, write})
+}
+
+func (e *eventWriter) incident(in *report.Incident) {
+	where := ""
+	if in.Message > 0 {
+		where = fmt.Sprintf(" message %d", in.Message)
+	}
+	e.line(fmt.Sprintf("%s INCIDENT %s stream %d %s → %s frame %d%s: %s",
+		in.Time.UTC().Format(timeFormat), in.Kind, in.Stream, in.Client, in.Server, in.Frame, where, in.Summary),
+		struct {
+			Type    string       `json:"type"`
+			Time    string       `json:"time"`
+			Kind    report.Cause `json:"kind"`
+			Stream  int          `json:"stream"`
+			Client  string       `json:"client"`
+			Server  string       `json:"server"`
+			Frame   int          `json:"frame"`
+			Message int          `json:"message,omitempty"`
+			Summary string       `json:"summary"`
+		}{"incident", in.Time.UTC().Format(timeFormat), in.Kind, in.Stream, in.Client, in.Server, in.Frame, in.Message, in.Summary})
+}
+
+func (e *eventWriter) summary(s *pipeline.Progress) {
+	e.line(fmt.Sprintf("%s SUMMARY %s packets; connections %d open, %d ended; messages %d delivered, %d failed, %d awaiting a reply; %d incidents",
+		s.Time.UTC().Format(timeFormat), groupDigits(int64(s.Packets)), s.Open, s.Ended, s.Delivered, s.Failed, s.Awaiting, s.Incidents),
+		struct {
+			Type      string  `json:"type"`
+			Time      string  `json:"time"`
+			ElapsedS  float64 `json:"elapsed_s"`
+			Packets   int     `json:"packets"`
+			Open      int     `json:"open"`
+			Ended     int     `json:"ended"`
+			Delivered int     `json:"delivered"`
+			Failed    int     `json:"failed"`
+			Awaiting  int     `json:"awaiting"`
+			Incidents int     `json:"incidents"`
+		}{"summary", s.Time.UTC().Format(timeFormat), s.Elapsed.Seconds(), s.Packets, s.Open, s.Ended, s.Delivered, s.Failed, s.Awaiting, s.Incidents})
+}
+
+func (e *eventWriter) stop(now time.Time, why string, captured time.Duration, packets, incidents int, t *report.Totals) {
+	e.line(fmt.Sprintf("%s STOP %s: %s packets over %s; %d connections, %d messages delivered, %d failed; %d incidents",
+		now.UTC().Format(timeFormat), why, groupDigits(int64(packets)), waitSpan(captured), t.Connections, t.Delivered, t.Failed, incidents),
+		struct {
+			Type      string  `json:"type"`
+			Time      string  `json:"time"`
+			Reason    string  `json:"reason"`
+			CapturedS float64 `json:"captured_s"`
+			Packets   int     `json:"packets"`
+			Conns     int     `json:"connections"`
+			Delivered int     `json:"delivered"`
+			Failed    int     `json:"failed"`
+			Incidents int     `json:"incidents"`
+		}{"stop", now.UTC().Format(timeFormat), why, captured.Seconds(), packets, t.Connections, t.Delivered, t.Failed, incidents})
+}

@@ -1,0 +1,334 @@
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/smtp"
+)
+
+// DefaultServerPorts are the ports always taken as SMTP servers'.
+var DefaultServerPorts = []uint16{25, 465, 587, 2525}
+
+// Options are the settings of a run. The zero value analyses the default
+// SMTP ports on one goroutine with the report's default rules.
+type Options struct {
+	// ServerPorts are the SMTP server ports (nil: DefaultServerPorts).
+	ServerPorts []uint16
+	// Merge analyses several files as one timeline, frames numbered as in
+	// the output of `mergecap -w merged.pcapng FILE...` (Files only).
+	Merge bool
+	// Workers is how many goroutines analyse connections, sharded by
+	// connection (Run only; 0 or 1: the reading goroutine does all the
+	// work). The report is the same for any number.
+	Workers int
+	// Report are the report's rules, its redaction and its list bounds.
+	Report report.Options
+	// IdleTimeout ends a connection idle this long in capture time (zero:
+	// reassembly.DefaultIdleTimeout).
+	IdleTimeout time.Duration
+}
+
+func (o *Options) ports() []uint16 {
+	if o.ServerPorts == nil {
+		return DefaultServerPorts
+	}
+	return o.ServerPorts
+}
+
+// ConnRef names a connection of the report by its real (never redacted)
+// endpoints and frame range, for cutting it out of its input.
+type ConnRef struct {
+	Stream, Input         int
+	Client, Server        netip.AddrPort
+	FirstFrame, LastFrame int
+}
+
+// Source is one run's input: frames, and the capture files they come
+// from (for their names, formats and process tables).
+type Source struct {
+	Frames capture.Source
+	Files  []*capture.File
+	// Input is the index of Files[0] among all the report's inputs.
+	Input int
+	// Renumber numbers frames in the order Frames yields them (a merge of
+	// several files).
+	Renumber bool
+}
+
+// Result is what a run hands back besides the connections it added to
+// the builder.
+type Result struct {
+	// Inputs describe the source's files, with the run's counters and
+	// warnings on the first.
+	Inputs []report.Input
+	// Failed lists the failing connections, in the order they ended.
+	Failed []ConnRef
+}
+
+// Files runs capture → reassembly → smtp → report over the named inputs
+// ("-" = stdin) and returns one report. Each input is analysed on its own
+// (its frame numbers and tcp.stream numbers are its own), unless
+// opts.Merge. An input that cannot be read at all is an error; one that
+// breaks off part-way is analysed up to the break and carries a warning.
+// Connections go to the report as they end, so memory holds only the open
+// ones (and the report's own bounded part; see report.Builder). failed
+// lists the failing connections in report order. Close the report when
+// done with it.
+func Files(ctx context.Context, names []string, stdin io.Reader, opts Options) (rep *report.Report, failed []ConnRef, err error) {
+	files := make([]*capture.File, 0, len(names))
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for _, name := range names {
+		f, err := open(name, stdin)
+		if err != nil {
+			return nil, nil, err
+		}
+		files = append(files, f)
+	}
+	b := report.NewBuilder(opts.Report)
+	defer func() {
+		if err != nil {
+			if r, _ := b.Finish(nil); r != nil {
+				r.Close()
+			}
+		}
+	}()
+	var sources []Source
+	if opts.Merge && len(files) > 1 {
+		srcs := make([]capture.Source, len(files))
+		for i, f := range files {
+			srcs[i] = f
+		}
+		sources = []Source{{Frames: capture.Merge(srcs...), Files: files, Renumber: true}}
+	} else {
+		for i, f := range files {
+			sources = append(sources, Source{Frames: f, Files: files[i : i+1], Input: i})
+		}
+	}
+	var inputs []report.Input
+	for _, src := range sources {
+		res, err := Run(ctx, src, b, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		inputs = append(inputs, res.Inputs...)
+		failed = append(failed, res.Failed...)
+	}
+	slices.SortStableFunc(failed, func(a, b ConnRef) int {
+		return cmp.Or(cmp.Compare(a.Input, b.Input), cmp.Compare(a.Stream, b.Stream), cmp.Compare(a.FirstFrame, b.FirstFrame))
+	})
+	rep, err = b.Finish(inputs)
+	return rep, failed, err
+}
+
+func newSMTPHandler(*reassembly.Conn) reassembly.Handler { return smtp.NewDecoder(smtp.Options{}) }
+
+// refOf names a connection for --evidence.
+func refOf(c *reassembly.Conn, input int) ConnRef {
+	return ConnRef{Stream: c.Stream, Input: input, Client: c.Client, Server: c.Server, FirstFrame: c.FirstFrame, LastFrame: c.LastFrame}
+}
+
+func open(name string, stdin io.Reader) (*capture.File, error) {
+	if name == "-" {
+		return capture.Open("-", stdin)
+	}
+	return capture.OpenFile(name)
+}
+
+// ctxEvery is how many frames a run reads between two looks at its
+// context: often enough to stop within milliseconds, rarely enough to cost
+// nothing per frame.
+const ctxEvery = 4096
+
+// Run runs the pipeline over one source, adding each connection to b as
+// it ends (the caller finishes b), and returns the source's inputs and
+// failing connections. With opts.Workers > 1 the connections are analysed
+// on that many goroutines and numbered as one Tracker numbers them. A
+// source that yields no frame at all before an error is an error; one
+// that breaks off later is analysed up to the break and its first input
+// carries a warning. When ctx ends, the run stops reading and reports
+// what it read.
+func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Result, error) {
+	procs := processes(src.Files)
+	ports := opts.ports()
+	factsOf := func(c *reassembly.Conn) report.Facts {
+		return report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(ports, c.Server.Port()),
+			Process: procs.owner(c.Client, c.Server), Input: src.Input, Session: sessionOf(c)}
+	}
+	var failed []ConnRef
+	var add func(*capture.Frame)
+	// finish ends the analysis and returns the stage's counters and the
+	// first link-layer error (of the earliest frame).
+	var finish func() (reassembly.Stats, error)
+	if opts.Workers > 1 {
+		run := newShardedRun(opts.Workers, opts, factsOf)
+		collected := make(chan struct{})
+		go func() {
+			defer close(collected)
+			run.collect(func(fc *report.Facts) {
+				if b.Add(fc) {
+					failed = append(failed, refOf(fc.Conn, src.Input))
+				}
+			})
+		}()
+		add = run.add
+		finish = func() (reassembly.Stats, error) {
+			run.close()
+			<-collected
+			return run.result()
+		}
+	} else {
+		tr := reassembly.NewTracker(reassembly.Options{
+			ServerPorts: ports,
+			IdleTimeout: opts.IdleTimeout,
+			NewHandler:  newSMTPHandler,
+			Retire: func(c *reassembly.Conn) {
+				fc := factsOf(c)
+				if b.Add(&fc) {
+					failed = append(failed, refOf(c, src.Input))
+				}
+			},
+		})
+		var firstErr error
+		add = func(f *capture.Frame) {
+			if err := tr.Add(f); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		finish = func() (reassembly.Stats, error) {
+			tr.Close()
+			return tr.Stats(), firstErr
+		}
+	}
+	inputs := make([]report.Input, max(len(src.Files), 1))
+	for i, f := range src.Files {
+		inputs[i].Name = f.Info().Name
+	}
+	var readErr error
+	n := 0
+	// One Frame for the whole loop: add is a function value, so the frame
+	// handed to it escapes, and a new one per packet would be allocated.
+	fr := new(capture.Frame)
+	for {
+		if n%ctxEvery == 0 && ctx.Err() != nil {
+			break
+		}
+		var err error
+		*fr, err = src.Frames.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+		n++
+		if src.Renumber {
+			fr.Number = n
+		}
+		in := &inputs[min(fr.Input, len(inputs)-1)]
+		if in.Start.IsZero() || fr.Time.Before(in.Start) {
+			in.Start = fr.Time
+		}
+		if fr.Time.After(in.End) {
+			in.End = fr.Time
+		}
+		add(fr)
+	}
+	st, linkErr := finish()
+	for i, f := range src.Files {
+		info := f.Info()
+		inputs[i].Format, inputs[i].Packets, inputs[i].Truncated = info.Format, info.Packets, info.Truncated
+	}
+	if readErr != nil {
+		// Nothing read at all: the input is not something we can analyse.
+		if n == 0 && !errors.Is(readErr, capture.ErrTruncated) {
+			return Result{}, readErr
+		}
+		inputs[0].Warnings = append(inputs[0].Warnings,
+			fmt.Sprintf("%v; the report covers the %d frames before it", readErr, n))
+	}
+	if st.UnsupportedLink > 0 && st.UnsupportedLink == st.Frames {
+		return Result{}, fmt.Errorf("%s: %w", inputs[0].Name, linkErr)
+	}
+	stageCounters(&inputs[0], st, linkErr)
+	return Result{Inputs: inputs, Failed: failed}, nil
+}
+
+// stageCounters puts the reassembly stage's counters, and the warnings
+// they call for, on in (the first input of a run: all its inputs, merged).
+func stageCounters(in *report.Input, st reassembly.Stats, linkErr error) {
+	in.Reassembly = &report.ReassemblyStats{TCPFrames: st.TCPFrames, OtherFrames: st.OtherFrames,
+		UnsupportedLink: st.UnsupportedLink, Expired: st.Expired, AckedHoles: st.AckedHoles, Recovered: st.Recovered}
+	if st.UnsupportedLink > 0 {
+		in.Warnings = append(in.Warnings, fmt.Sprintf("%d frames skipped: %v", st.UnsupportedLink, linkErr))
+	}
+	if st.Recovered > 0 {
+		in.Warnings = append(in.Warnings, fmt.Sprintf("%d reassembly faults recovered; affected connections are cut short", st.Recovered))
+	}
+}
+
+// sessionOf returns the SMTP session of a connection, nil if its payload
+// was not decoded.
+func sessionOf(c *reassembly.Conn) *smtp.Session {
+	switch h := c.Handler.(type) {
+	case *smtp.Decoder:
+		return h.Session()
+	case *liveConn:
+		return h.dec.Session()
+	}
+	return nil
+}
+
+// processTable maps a connection's endpoints to the process that owned
+// it, from Network Monitor 2.2+ process tables.
+type processTable map[[2]netip.AddrPort]*report.Process
+
+func processes(files []*capture.File) processTable {
+	t := processTable{}
+	for _, f := range files {
+		ps, err := f.Processes()
+		if err != nil {
+			continue
+		}
+		for _, p := range ps {
+			local := netip.AddrPortFrom(p.LocalAddr, p.LocalPort)
+			remote := netip.AddrPortFrom(p.RemoteAddr, p.RemotePort)
+			t[[2]netip.AddrPort{local, remote}] = &report.Process{PID: p.PID, Name: filepath.Base(winPath(p.Path)), Path: p.Path}
+		}
+	}
+	return t
+}
+
+// owner finds the process on either end of a connection.
+func (t processTable) owner(client, server netip.AddrPort) *report.Process {
+	if p := t[[2]netip.AddrPort{client, server}]; p != nil {
+		return p
+	}
+	return t[[2]netip.AddrPort{server, client}]
+}
+
+// winPath turns a Windows path's separators into slashes so that
+// filepath.Base finds the program name on any OS.
+func winPath(p string) string {
+	b := []byte(p)
+	for i := range b {
+		if b[i] == '\\' {
+			b[i] = '/'
+		}
+	}
+	return string(b)
+}

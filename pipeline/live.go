@@ -1,0 +1,291 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/smtp"
+)
+
+// SweepEvery is the capture time between two passes of the timed
+// incident rules (end-of-data and connect timeouts) over the open
+// connections of a live run.
+const SweepEvery = 200 * time.Millisecond
+
+// LiveSource is what a live run reads: a capture.Live, or any source of
+// frames whose Next may time out (capture.ErrTimeout) on a quiet link.
+type LiveSource interface {
+	Next() (capture.Frame, error)
+	Info() capture.Info
+}
+
+// LiveOptions are the settings of a live run besides those of any run.
+type LiveOptions struct {
+	Options
+	// EODTimeout and ConnectTimeout are the timed incident rules (see
+	// report.IncidentRules; zero: never).
+	EODTimeout, ConnectTimeout time.Duration
+	// Incident, if set, is told each incident once, as it is seen.
+	Incident func(*report.Incident)
+	// Interval is the capture time between two calls of Progress (zero:
+	// never).
+	Interval time.Duration
+	// Progress, if set, is given the run's counts every Interval.
+	Progress func(*Progress)
+	// Clock gives the time when no packet brings one, on a read timeout
+	// (nil: time.Now).
+	Clock func() time.Time
+}
+
+// Progress is a live run's counts at one moment.
+type Progress struct {
+	Time    time.Time
+	Elapsed time.Duration
+	Packets int
+	// Open counts connections not retired yet, Ended those retired (in
+	// the report).
+	Open, Ended int
+	// Delivered and Failed count mail transactions, ended or not;
+	// Awaiting those whose end-of-data waits for its reply.
+	Delivered, Failed, Awaiting int
+	Incidents                   int
+}
+
+// LiveResult is the end of a live run.
+type LiveResult struct {
+	// Inputs describes the interface (one input), for report.Builder.Finish.
+	Inputs []report.Input
+	// Err is what cut the capture short, nil when ctx ended or the source
+	// closed.
+	Err error
+	// Reason says why the run stopped, in a few words.
+	Reason string
+	// Packets, Incidents and the capture times of the first and last
+	// packet.
+	Packets, Incidents int
+	Start, End         time.Time
+}
+
+// Live runs the pipeline over a live source until ctx ends or the source
+// closes or fails. It is Run for a source without end: connections are
+// retired and added to b as they end (so b's list bounds, report.Options
+// ListFailed and ListHealthy, keep memory bounded), capture time advances
+// on read timeouts (buffered data is flushed and idle connections end on
+// a quiet link), and the incident rules of report run on each open
+// connection as its bytes arrive and on a sweep every SweepEvery. The
+// caller finishes b with the result's Inputs.
+func Live(ctx context.Context, src LiveSource, b *report.Builder, opts LiveOptions) LiveResult {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	r := &liveRun{opts: opts, b: b, ports: opts.ports(),
+		rules: report.IncidentRules{Options: opts.Report, EODTimeout: opts.EODTimeout, ConnectTimeout: opts.ConnectTimeout}}
+	r.tr = reassembly.NewTracker(reassembly.Options{
+		ServerPorts: r.ports,
+		IdleTimeout: opts.IdleTimeout,
+		NewHandler:  r.newConn,
+		Retire:      r.retire,
+	})
+	res := LiveResult{Err: r.read(ctx, src)}
+	res.Reason = "capture failed"
+	if res.Err == nil {
+		res.Reason = "source closed"
+		if cause := context.Cause(ctx); cause != nil {
+			res.Reason = cause.Error()
+		}
+	}
+	r.tr.Close()
+	info := src.Info()
+	in := report.Input{Name: info.Name, Format: info.Format, Packets: r.packets, Start: r.start, End: r.end}
+	if in.Format == "" {
+		in.Format = "live"
+	}
+	stageCounters(&in, r.tr.Stats(), r.linkErr)
+	if res.Err != nil {
+		in.Warnings = append(in.Warnings, fmt.Sprintf("the capture stopped early: %v", res.Err))
+	}
+	res.Inputs = []report.Input{in}
+	res.Packets, res.Incidents, res.Start, res.End = r.packets, r.incidents, r.start, r.end
+	return res
+}
+
+// liveRun is the state of one live run.
+type liveRun struct {
+	opts  LiveOptions
+	b     *report.Builder
+	ports []uint16
+	rules report.IncidentRules
+	tr    *reassembly.Tracker
+	// open lists the connections not retired yet, in stream order
+	// (retired ones are dropped at the next sweep).
+	open                    []*liveConn
+	packets, incidents      int
+	start, end              time.Time
+	lastSweep, lastProgress time.Time
+	linkErr                 error
+	buf                     []report.Incident
+}
+
+// liveConn is one connection's handler: the SMTP decoder, wrapped so that
+// the incident rules run as its bytes and control events arrive.
+type liveConn struct {
+	run     *liveRun
+	facts   report.Facts
+	dec     *smtp.Decoder
+	watch   report.IncidentWatch
+	retired bool
+}
+
+var _ reassembly.Handler = (*liveConn)(nil)
+
+func (lc *liveConn) Data(dir reassembly.Direction, data []byte, at reassembly.Marker) {
+	lc.dec.Data(dir, data, at)
+	lc.run.check(lc, at.Mark(len(data)-1).Time, false)
+}
+
+func (lc *liveConn) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
+	lc.dec.Gap(dir, n, at)
+}
+
+func (lc *liveConn) Control(kind reassembly.EventKind, dir reassembly.Direction, at reassembly.Mark) {
+	lc.dec.Control(kind, dir, at)
+	// A reset may refuse the connection: a rule that reads the L4 health.
+	lc.run.check(lc, at.Time, kind == reassembly.EventRST)
+}
+
+func (lc *liveConn) End(at reassembly.Mark) { lc.dec.End(at) }
+
+// read is the capture loop. It returns nil when ctx ends or the source is
+// closed, and the error that stopped it otherwise.
+func (r *liveRun) read(ctx context.Context, src LiveSource) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		default:
+		}
+		fr, err := src.Next()
+		switch {
+		case err == nil:
+			r.frame(&fr)
+		case errors.Is(err, capture.ErrTimeout):
+			r.tick(r.opts.Clock().UTC())
+		case errors.Is(err, io.EOF):
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
+// frame takes one captured packet through the pipeline.
+func (r *liveRun) frame(fr *capture.Frame) {
+	r.packets++
+	if r.start.IsZero() || fr.Time.Before(r.start) {
+		r.start = fr.Time
+	}
+	if fr.Time.After(r.end) {
+		r.end = fr.Time
+	}
+	// The timed rules run before the packet: until it came, this is how
+	// long the connections had been waiting.
+	if fr.Time.Sub(r.lastSweep) >= SweepEvery {
+		r.sweep(fr.Time)
+	}
+	if err := r.tr.Add(fr); err != nil && r.linkErr == nil {
+		r.linkErr = err
+	}
+	r.maybeProgress(fr.Time)
+}
+
+// tick advances capture time on a quiet link: buffered data is flushed,
+// idle connections end, and the timed rules run.
+func (r *liveRun) tick(now time.Time) {
+	r.tr.Tick(now)
+	if now.Sub(r.lastSweep) >= SweepEvery {
+		r.sweep(now)
+	}
+	r.maybeProgress(now)
+}
+
+func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
+	lc := &liveConn{run: r, dec: smtp.NewDecoder(smtp.Options{}),
+		facts: report.Facts{Conn: c, SMTPPort: slices.Contains(r.ports, c.Server.Port())}}
+	lc.facts.Session = lc.dec.Session()
+	r.open = append(r.open, lc)
+	return lc
+}
+
+// retire adds an ended connection to the report, as Run does.
+func (r *liveRun) retire(c *reassembly.Conn) {
+	if lc, ok := c.Handler.(*liveConn); ok {
+		lc.retired = true
+	}
+	fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(r.ports, c.Server.Port()), Session: sessionOf(c)}
+	r.b.Add(&fc)
+	// The report has what it needs: let the decoder go.
+	c.Handler = nil
+}
+
+// check runs the incident rules on one connection.
+func (r *liveRun) check(lc *liveConn, now time.Time, timed bool) {
+	r.buf = r.rules.Incidents(r.buf[:0], &lc.watch, &lc.facts, now, timed)
+	for i := range r.buf {
+		r.incidents++
+		if r.opts.Incident != nil {
+			r.opts.Incident(&r.buf[i])
+		}
+	}
+}
+
+// sweep runs the timed rules over the open connections and drops the
+// retired ones from the open list.
+func (r *liveRun) sweep(now time.Time) {
+	r.lastSweep = now
+	open := r.open[:0]
+	for _, lc := range r.open {
+		if lc.retired {
+			continue
+		}
+		open = append(open, lc)
+		r.check(lc, now, true)
+	}
+	clear(r.open[len(open):])
+	r.open = open
+}
+
+// maybeProgress calls Progress when Interval has passed.
+func (r *liveRun) maybeProgress(now time.Time) {
+	if r.opts.Interval <= 0 || r.opts.Progress == nil {
+		return
+	}
+	if r.lastProgress.IsZero() {
+		r.lastProgress = now
+		return
+	}
+	if now.Sub(r.lastProgress) < r.opts.Interval {
+		return
+	}
+	r.lastProgress = now
+	t := r.b.Totals()
+	p := Progress{Time: now, Elapsed: now.Sub(r.start), Packets: r.packets, Ended: t.Connections,
+		Delivered: t.Delivered, Failed: t.Failed, Incidents: r.incidents}
+	for _, lc := range r.open {
+		if lc.retired {
+			continue
+		}
+		p.Open++
+		d, f, a := report.OpenCounts(lc.dec.Session())
+		p.Delivered += d
+		p.Failed += f
+		p.Awaiting += a
+	}
+	r.opts.Progress(&p)
+}
