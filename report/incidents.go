@@ -16,7 +16,9 @@ const CauseEODTimeout Cause = "eod-timeout"
 // Incident is a failure seen while a capture runs, for a connection not
 // ended yet. Its Kind and Summary are those of the diagnosis the report
 // gives the transaction (or the connection) from the same facts, except
-// for CauseEODTimeout.
+// for CauseEODTimeout. Only L4 facts that later packets reveal can refine
+// the report's cause afterwards: a reset the sender's later packets show
+// to be injected (reset-injected), more retransmissions.
 type Incident struct {
 	// Time is when it was seen: the capture time of the evidence, or the
 	// time a timeout rule ran.
@@ -165,7 +167,7 @@ func (rules *IncidentRules) connection(w *IncidentWatch, f *Facts, now time.Time
 func (rules *IncidentRules) transaction(f *Facts, i int, now time.Time, timed bool, opts Options) (in Incident, told, done bool) {
 	s := f.Session
 	tx := &s.Transactions[i]
-	o, at, decided := decidedOutcome(s, tx)
+	o, at, decided := decidedOutcome(s, i)
 	if !decided {
 		if tx.EndOfDataFrame == 0 || tx.Reply != nil || !timed || rules.EODTimeout <= 0 || now.Sub(tx.EndOfDataTime) < rules.EODTimeout {
 			return Incident{}, false, false
@@ -177,12 +179,14 @@ func (rules *IncidentRules) transaction(f *Facts, i int, now time.Time, timed bo
 		return Incident{Time: now, Kind: kind, Layer: layer, Frame: tx.EndOfDataFrame,
 			Summary: fmt.Sprintf("The end-of-data has been unanswered for %s (%s bytes sent).", dur(now.Sub(tx.EndOfDataTime)), thousands(tx.Size))}, true, false
 	}
-	if !failed(o) && !(o == smtp.OutcomeUnknown && tx.Incomplete) {
+	unknown := o == smtp.OutcomeUnknown && (tx.Incomplete || oneSided(s))
+	if !failed(o) && !unknown {
 		return Incident{}, false, true
 	}
 	// The report's own rule, on the transaction as it will be settled.
 	settled := *tx
 	settled.Outcome = o
+	settled.Incomplete = tx.Incomplete || unknown
 	h := f.Conn.Health()
 	d := diagnoseTransaction(f.Conn, &h, &settled, quitFrames(s), opts)
 	if d.Cause == CauseOK {
@@ -209,38 +213,60 @@ type mark struct {
 	Time  time.Time
 }
 
-// decidedOutcome is the outcome smtp will give a transaction of a session
-// still being decoded, once what has been seen decides it (RFC 5321
-// §4.2.5: the final reply; §3.3: a refused MAIL or DATA, or every
-// recipient refused once the client moved on; the connection's end), with
-// the mark that decided it. decided is false while more bytes may change
-// it. It follows smtp.Decoder's settling of transactions at End.
-func decidedOutcome(s *smtp.Session, tx *smtp.Transaction) (o smtp.Outcome, at mark, decided bool) {
+// decidedOutcome is the outcome smtp will give transaction i of a
+// session still being decoded, once what has been seen decides it, with
+// the mark that decided it; decided is false while more bytes may change
+// it. It follows smtp.Decoder's settling of transactions at End: the
+// final reply after end-of-data decides (RFC 5321 §4.2.5); a refused
+// MAIL, DATA or BDAT, or every recipient refused (§3.3), decides once
+// nothing more can come for the transaction (the client moved on to
+// another, or the connection ended: a final reply would still win); the
+// connection's end decides a transaction still waiting (no reply) or in
+// its body (aborted). What the capture may miss (a gap, a capture of one
+// side only) makes the outcome unknown.
+func decidedOutcome(s *smtp.Session, i int) (o smtp.Outcome, at mark, decided bool) {
+	tx := &s.Transactions[i]
 	if r := tx.Reply; r != nil {
 		return replyOutcome(r), mark{r.Frame, r.Time}, true
 	}
+	if tx.EndFrame == 0 && i == len(s.Transactions)-1 {
+		return smtp.OutcomeUnknown, mark{}, false
+	}
 	if r := commandRefusal(s, tx); r != nil {
 		return replyOutcome(r), mark{r.Frame, r.Time}, true
+	}
+	if tx.Method == "" {
+		if r := everyRecipientRefused(tx); r != nil {
+			return replyOutcome(r), mark{r.Frame, r.Time}, true
+		}
 	}
 	if tx.EndFrame == 0 {
 		return smtp.OutcomeUnknown, mark{}, false
 	}
 	end := mark{tx.EndFrame, tx.EndTime}
 	switch {
-	case tx.EndOfDataFrame != 0:
-		if tx.Incomplete {
-			return smtp.OutcomeUnknown, end, true // the reply may be in a capture gap
-		}
-		return smtp.OutcomeNoReply, end, true
-	case tx.Method == "":
-		if r := everyRecipientRefused(tx); r != nil {
-			return replyOutcome(r), mark{r.Frame, r.Time}, true
-		}
-	}
-	if tx.Incomplete || tx.Ended == smtp.EndCaptureEnded {
+	case tx.Incomplete || tx.Ended == smtp.EndCaptureEnded || oneSided(s):
 		return smtp.OutcomeUnknown, end, true
+	case tx.EndOfDataFrame != 0:
+		return smtp.OutcomeNoReply, end, true
 	}
 	return smtp.OutcomeAborted, end, true
+}
+
+// oneSided tells whether the capture seems to hold only the client's
+// side: commands after the first, and no reply at all. smtp decides it
+// for good at the connection's end (anomaly "one-sided-capture"); until
+// then, a wait without reply proves nothing.
+func oneSided(s *smtp.Session) bool {
+	if s.Banner != nil || len(s.Commands) < 2 {
+		return false
+	}
+	for i := range s.Commands {
+		if s.Commands[i].Reply != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // replyOutcome classifies a final reply by its class (RFC 5321 §4.2.1).
@@ -263,22 +289,23 @@ func refusal(r *smtp.Reply) bool {
 }
 
 // commandRefusal is the first refusal of the transaction's MAIL, DATA or
-// a BDAT chunk, nil if none.
+// a BDAT chunk, nil if none. A transaction's BDAT commands are those after
+// its MAIL command and before the next MAIL.
 func commandRefusal(s *smtp.Session, tx *smtp.Transaction) *smtp.Reply {
 	for _, r := range []*smtp.Reply{tx.MailReply, tx.DataReply} {
 		if r != nil && refusal(r) {
 			return r
 		}
 	}
-	if tx.Method != "BDAT" {
-		return nil
-	}
+	in := false
 	for i := range s.Commands {
 		cmd := &s.Commands[i]
-		if cmd.Frame < tx.DataFrame || cmd.Verb != "BDAT" || cmd.Reply == nil {
-			continue
-		}
-		if refusal(cmd.Reply) {
+		switch {
+		case cmd.Verb == "MAIL" && in:
+			return nil
+		case cmd.Verb == "MAIL":
+			in = cmd.Frame == tx.MailFrame
+		case in && cmd.Verb == "BDAT" && cmd.Reply != nil && refusal(cmd.Reply):
 			return cmd.Reply
 		}
 	}
@@ -315,7 +342,7 @@ func quitFrames(s *smtp.Session) map[int]bool {
 func OpenCounts(s *smtp.Session) (delivered, failedN, awaiting int) {
 	for i := range s.Transactions {
 		tx := &s.Transactions[i]
-		o, _, decided := decidedOutcome(s, tx)
+		o, _, decided := decidedOutcome(s, i)
 		switch {
 		case !decided:
 			if tx.EndOfDataFrame != 0 {

@@ -86,14 +86,20 @@ func TestIncidentTransactionRules(t *testing.T) {
 			envelopeOnly(tx)
 			tx.Ended, tx.EndFrame, tx.EndTime = smtp.EndClientClosed, 10, liveAt(0.3)
 		}, 0.3, false, "aborted-by-client@10", true},
-		{"MAIL refused", func(tx *smtp.Transaction) {
+		{"MAIL refused, client not done", func(tx *smtp.Transaction) {
 			envelopeOnly(tx)
 			tx.Rcpts, tx.MailReply = nil, liveReply(451, 5, 0.1)
-		}, 0.1, false, "deferred@5", true},
-		{"DATA refused", func(tx *smtp.Transaction) {
+		}, 0.1, false, "", false},
+		{"MAIL refused, client quits", func(tx *smtp.Transaction) {
+			envelopeOnly(tx)
+			tx.Rcpts, tx.MailReply = nil, liveReply(451, 5, 0.1)
+			tx.Ended, tx.EndFrame, tx.EndTime = smtp.EndClientClosed, 10, liveAt(0.3)
+		}, 0.3, false, "deferred@5", true},
+		{"DATA refused, client quits", func(tx *smtp.Transaction) {
 			envelopeOnly(tx)
 			tx.DataFrame, tx.DataReply = 8, liveReply(554, 9, 0.2)
-		}, 0.2, false, "rejected@9", true},
+			tx.Ended, tx.EndFrame, tx.EndTime = smtp.EndClientClosed, 10, liveAt(0.3)
+		}, 0.3, false, "rejected@9", true},
 		{"every recipient refused, client moved on", func(tx *smtp.Transaction) {
 			envelopeOnly(tx)
 			tx.Rcpts = []smtp.Recipient{{Frame: 6, Reply: liveReply(450, 7, 0.1)}, {Frame: 6, Reply: liveReply(550, 8, 0.1)}}
