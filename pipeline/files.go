@@ -37,6 +37,10 @@ type Options struct {
 	// IdleTimeout ends a connection idle this long in capture time (zero:
 	// reassembly.DefaultIdleTimeout).
 	IdleTimeout time.Duration
+	// Connection, if set, is told of each connection as the report adds
+	// it (report.Builder.OnAdd), for an events or metrics sink (Files
+	// only: the caller of Run and Live sets it on its own Builder).
+	Connection func(*report.Connection)
 }
 
 func (o *Options) ports() []uint16 {
@@ -100,6 +104,7 @@ func Files(ctx context.Context, names []string, stdin io.Reader, opts Options) (
 		files = append(files, f)
 	}
 	b := report.NewBuilder(opts.Report)
+	b.OnAdd(opts.Connection)
 	defer func() {
 		if err != nil {
 			if r, _ := b.Finish(nil); r != nil {

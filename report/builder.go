@@ -30,7 +30,15 @@ type Builder struct {
 	// listed counts the connections listed, unlisted those left out by
 	// Options.ListFailed and ListHealthy, by failed or not.
 	listed, unlisted [2]int
+	// onAdd is told of each connection as it is added (OnAdd).
+	onAdd func(*Connection)
 }
+
+// OnAdd sets a function told of each connection as Add diagnoses it (as
+// the report writes it: redacted with Options.Redact), listed or not: a
+// sink for events or metrics sees every connection once, as it ends. The
+// Connection is valid during the call only.
+func (b *Builder) OnAdd(f func(*Connection)) { b.onAdd = f }
 
 // connMeta is what the Report keeps in memory of a connection held in
 // its temporary file: the sort key, what the orderings need, and where
@@ -85,6 +93,9 @@ func (b *Builder) Add(f *Facts) bool {
 	}
 	red.connection(&c)
 	b.agg.add(&c)
+	if b.onAdd != nil {
+		b.onAdd(&c)
+	}
 	failed := connectionFailed(&c)
 	if b.err != nil {
 		return failed

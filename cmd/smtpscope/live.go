@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/events"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
@@ -117,6 +118,7 @@ type liveFlags struct {
 	slowReply      time.Duration
 	redact         bool
 	color          string
+	events         string
 }
 
 // runLive is "smtpscope live": it returns the exit status.
@@ -140,6 +142,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least `DURATION`")
 	fs.BoolVar(&f.redact, "redact", false, "replace mail addresses and HELO names with stable tokens in the report")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
+	fs.StringVar(&f.events, "events", "", "also append one JSON line per incident and per ended connection to `FILE` (\"-\": standard output, with --output FILE)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, liveUsage, liveListFailed, liveListHealthy, fs.FlagUsages())
 	}
@@ -182,6 +185,11 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		reportFile, out = file, file
 		defer reportFile.Close()
 	}
+	sink, closeEvents, err := openEvents(f.events, stdout, false)
+	if err != nil {
+		return fail("--events: %s", oneLine(err))
+	}
+	defer closeEvents()
 	var packetFile *os.File
 	if f.write != "" {
 		file, err := os.Create(f.write)
@@ -195,7 +203,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	cfg := liveConfig{
 		ports: ports, eodTimeout: f.eodTimeout, connectTimeout: f.connectTimeout, idleTimeout: f.idleTimeout,
 		interval: f.interval, report: report.Options{SlowReply: f.slowReply, Redact: f.redact},
-		events: newEventWriter(stderr, f.format), clock: time.Now,
+		events: newEventWriter(stderr, f.format), sink: sink, clock: time.Now,
 	}
 	if packetFile != nil {
 		cfg.packets = &packetSink{file: packetFile, name: f.write, iface: f.iface, filter: f.filter, snaplen: f.snaplen}
@@ -259,6 +267,9 @@ func (f *liveFlags) check(args []string) ([]uint16, error) {
 	if f.snaplen <= 0 {
 		return nil, fmt.Errorf("--snaplen must be positive, not %d", f.snaplen)
 	}
+	if f.events == "-" && (f.output == "" || f.output == "-") {
+		return nil, errors.New("--events - needs --output FILE: standard output carries the events")
+	}
 	return serverPorts(f.smtpPorts)
 }
 
@@ -290,6 +301,8 @@ type liveConfig struct {
 	interval time.Duration
 	report   report.Options
 	events   *eventWriter
+	// sink receives the --events lines, nil for none.
+	sink *events.Writer
 	// packets receives every frame, nil for none.
 	packets *packetSink
 	// clock gives the time when no packet brings one: on a read timeout.
@@ -315,6 +328,14 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 	// The listed connections stay in memory: the lists are bounded.
 	rules.MemoryConnections = rules.ListFailed + rules.ListHealthy
 	b := report.NewBuilder(rules)
+	incident := cfg.events.incident
+	if cfg.sink != nil {
+		b.OnAdd(cfg.sink.Connection)
+		incident = func(in *report.Incident) {
+			cfg.events.incident(in)
+			cfg.sink.Incident(in)
+		}
+	}
 	if p := cfg.packets; p != nil {
 		if lt, ok := src.(linkTyper); ok {
 			p.open(lt.LinkType())
@@ -324,7 +345,7 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 	res := pipeline.Live(ctx, src, b, pipeline.LiveOptions{
 		Options:    pipeline.Options{ServerPorts: cfg.ports, IdleTimeout: cfg.idleTimeout, Report: rules},
 		EODTimeout: cfg.eodTimeout, ConnectTimeout: cfg.connectTimeout,
-		Incident: cfg.events.incident,
+		Incident: incident,
 		Interval: cfg.interval,
 		Progress: func(p *pipeline.Progress) {
 			cfg.events.summary(p)

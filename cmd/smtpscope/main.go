@@ -13,6 +13,8 @@
 package main
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/smtpscope/smtpscope/events"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/report"
 )
@@ -109,6 +112,7 @@ type analyzeFlags struct {
 	evidence  string
 	workers   int
 	logs      logFlags
+	events    string
 	// cpuProfile names a file for a Go CPU profile of the run (hidden:
 	// for performance reports, see make bench).
 	cpuProfile string
@@ -128,6 +132,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.workers, "workers", 1, "analyse connections on `N` cores (sharded by connection; the report is the same for any N)")
 	fs.StringArrayVar(&f.logs.patterns, "log", nil, "join the MTA log `FILE` (Exchange SMTP protocol log, Postfix, Exim; gzip/zstd too; a glob; repeatable) to the connections")
 	fs.StringVar(&f.logs.tz, "log-tz", "UTC", "time `ZONE` of log time stamps that carry none (classic syslog), e.g. Europe/Berlin")
+	fs.StringVar(&f.events, "events", "", "also write one JSON line per connection to `FILE` (\"-\": standard output, with --output FILE); see events.Schema")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the analysis to `FILE`")
 	fs.MarkHidden("cpuprofile")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
@@ -157,9 +162,24 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	rep, failed, err := pipeline.Files(context.Background(), fs.Args(), stdin, pipeline.Options{ServerPorts: ports, Merge: f.merge,
-		Workers: f.workers, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact, JoinLogs: len(f.logs.patterns) > 0}})
+	opts := pipeline.Options{ServerPorts: ports, Merge: f.merge,
+		Workers: f.workers, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact, JoinLogs: len(f.logs.patterns) > 0}}
+	ev, closeEvents, err := openEvents(f.events, stdout, true)
 	if err != nil {
+		fmt.Fprintf(stderr, "smtpscope: --events: %s\n", oneLine(err))
+		return exitError
+	}
+	if ev != nil {
+		opts.Connection = ev.Connection
+	}
+	rep, failed, err := pipeline.Files(context.Background(), fs.Args(), stdin, opts)
+	if cerr := closeEvents(); err == nil && cerr != nil {
+		err = fmt.Errorf("--events: %w", cerr)
+	}
+	if err != nil {
+		if rep != nil {
+			rep.Close()
+		}
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError
 	}
@@ -194,6 +214,9 @@ func (f *analyzeFlags) check(args []string) ([]uint16, error) {
 		return nil, pipeline.ErrEvidenceStdin
 	case f.workers < 1 || f.workers > 256:
 		return nil, fmt.Errorf("--workers %d: want 1 to 256", f.workers)
+	}
+	if f.events == "-" && (f.output == "" || f.output == "-") {
+		return nil, errors.New("--events - needs --output FILE: standard output carries the events")
 	}
 	switch f.format {
 	case "text", "json", "markdown", "html":
@@ -242,6 +265,34 @@ func writeReport(rep *report.Report, name, format, color string, stdout io.Write
 		return rep.WriteHTML(out)
 	}
 	return rep.WriteText(out, textOptions(color, out))
+}
+
+// openEvents opens the --events sink, appending to the file: name "" is
+// none, "-" standard output. Lines are buffered only when buffered (live
+// mode writes each at once, for a shipper that tails the file). close
+// flushes and closes it and returns the first error.
+func openEvents(name string, stdout io.Writer, buffered bool) (w *events.Writer, close func() error, err error) {
+	switch name {
+	case "":
+		return nil, func() error { return nil }, nil
+	case "-":
+		w = events.NewWriter(stdout)
+		return w, w.Err, nil
+	}
+	file, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out io.Writer = file
+	flush := func() error { return nil }
+	if buffered {
+		bw := bufio.NewWriter(file)
+		out, flush = bw, bw.Flush
+	}
+	w = events.NewWriter(out)
+	return w, func() error {
+		return cmp.Or(w.Err(), flush(), file.Close())
+	}, nil
 }
 
 // startCPUProfile starts a CPU profile into the named file and returns
