@@ -105,3 +105,18 @@ func (l *Live) Close() error {
 	l.handle.Close() // safe to repeat
 	return nil
 }
+
+// LiveStats are the capture's packet counters, as libpcap keeps them
+// (pcap_stats): Received by the filter, Dropped by the kernel for want of
+// buffer room, IfDropped by the interface or its driver.
+type LiveStats struct{ Received, Dropped, IfDropped int }
+
+// Stats returns the capture's packet counters since it opened. It may be
+// called from another goroutine than Next's.
+func (l *Live) Stats() (LiveStats, error) {
+	s, err := l.handle.Stats()
+	if err != nil {
+		return LiveStats{}, fmt.Errorf("capture statistics: %w", err)
+	}
+	return LiveStats{Received: s.PacketsReceived, Dropped: s.PacketsDropped, IfDropped: s.PacketsIfDropped}, nil
+}

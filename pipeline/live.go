@@ -42,6 +42,9 @@ type LiveOptions struct {
 	// Clock gives the time when no packet brings one, on a read timeout
 	// (nil: time.Now).
 	Clock func() time.Time
+	// OpenChanged, if set, is told the number of connections not retired
+	// yet each time it changes (for a gauge).
+	OpenChanged func(open int)
 }
 
 // Progress is a live run's counts at one moment.
@@ -126,6 +129,7 @@ type liveRun struct {
 	// open lists the connections not retired yet, in stream order
 	// (retired ones are dropped at the next sweep).
 	open                    []*liveConn
+	openN                   int
 	packets, incidents      int
 	start, end              time.Time
 	lastSweep, lastProgress time.Time
@@ -220,6 +224,7 @@ func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
 		facts: report.Facts{Conn: c, SMTPPort: slices.Contains(r.ports, c.Server.Port())}}
 	lc.facts.Session = lc.dec.Session()
 	r.open = append(r.open, lc)
+	r.opened(1)
 	return lc
 }
 
@@ -227,11 +232,20 @@ func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
 func (r *liveRun) retire(c *reassembly.Conn) {
 	if lc, ok := c.Handler.(*liveConn); ok {
 		lc.retired = true
+		r.opened(-1)
 	}
 	fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(r.ports, c.Server.Port()), Session: sessionOf(c)}
 	r.b.Add(&fc)
 	// The report has what it needs: let the decoder go.
 	c.Handler = nil
+}
+
+// opened counts connections opened (+1) and retired (-1).
+func (r *liveRun) opened(delta int) {
+	r.openN += delta
+	if r.opts.OpenChanged != nil {
+		r.opts.OpenChanged(r.openN)
+	}
 }
 
 // check runs the incident rules on one connection.

@@ -2,7 +2,8 @@
 # setup.sh — install what smtpscope's build and tests need on Debian, when
 # missing: libpcap-dev (live capture, cgo build), tshark/editcap (reference
 # for the comparison tests), tcpdump, iproute2 and iptables (fault lab),
-# chromium (the HTML report's browser test).
+# chromium (the HTML report's browser test), prometheus (promtool, for the
+# alert rules' tests).
 # It never upgrades what is there. Needs root (or sudo) only if something
 # is missing.
 set -euo pipefail
@@ -19,6 +20,8 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 # finds chromium, chromium-browser or google-chrome on PATH.
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
   command -v google-chrome >/dev/null 2>&1 || need+=(chromium)
+# promtool checks the alert rules in deploy/prometheus and the metrics' names.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

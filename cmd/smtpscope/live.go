@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/smtpscope/smtpscope/capture"
 	"github.com/smtpscope/smtpscope/events"
+	"github.com/smtpscope/smtpscope/metrics"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
@@ -119,6 +122,7 @@ type liveFlags struct {
 	redact         bool
 	color          string
 	events         string
+	metrics        string
 }
 
 // runLive is "smtpscope live": it returns the exit status.
@@ -143,6 +147,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.redact, "redact", false, "replace mail addresses and HELO names with stable tokens in the report")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.StringVar(&f.events, "events", "", "also append one JSON line per incident and per ended connection to `FILE` (\"-\": standard output, with --output FILE)")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (host:port) at /metrics")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, liveUsage, liveListFailed, liveListHealthy, fs.FlagUsages())
 	}
@@ -190,6 +195,21 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		return fail("--events: %s", oneLine(err))
 	}
 	defer closeEvents()
+	var mx *metrics.Metrics
+	if f.metrics != "" {
+		mx = metrics.New(metrics.Options{Version: version, Dropped: func() (int, int) {
+			st, err := src.Stats()
+			if err != nil {
+				return 0, 0
+			}
+			return st.Dropped, st.IfDropped
+		}})
+		stop, err := serveMetrics(f.metrics, mx)
+		if err != nil {
+			return fail("--metrics: %s", oneLine(err))
+		}
+		defer stop()
+	}
 	var packetFile *os.File
 	if f.write != "" {
 		file, err := os.Create(f.write)
@@ -203,7 +223,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	cfg := liveConfig{
 		ports: ports, eodTimeout: f.eodTimeout, connectTimeout: f.connectTimeout, idleTimeout: f.idleTimeout,
 		interval: f.interval, report: report.Options{SlowReply: f.slowReply, Redact: f.redact},
-		events: newEventWriter(stderr, f.format), sink: sink, clock: time.Now,
+		events: newEventWriter(stderr, f.format), sink: sink, metrics: mx, clock: time.Now,
 	}
 	if packetFile != nil {
 		cfg.packets = &packetSink{file: packetFile, name: f.write, iface: f.iface, filter: f.filter, snaplen: f.snaplen}
@@ -303,6 +323,8 @@ type liveConfig struct {
 	events   *eventWriter
 	// sink receives the --events lines, nil for none.
 	sink *events.Writer
+	// metrics counts for --metrics, nil for none.
+	metrics *metrics.Metrics
 	// packets receives every frame, nil for none.
 	packets *packetSink
 	// clock gives the time when no packet brings one: on a read timeout.
@@ -328,13 +350,27 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 	// The listed connections stay in memory: the lists are bounded.
 	rules.MemoryConnections = rules.ListFailed + rules.ListHealthy
 	b := report.NewBuilder(rules)
-	incident := cfg.events.incident
-	if cfg.sink != nil {
-		b.OnAdd(cfg.sink.Connection)
-		incident = func(in *report.Incident) {
-			cfg.events.incident(in)
+	b.OnAdd(func(c *report.Connection) {
+		if cfg.sink != nil {
+			cfg.sink.Connection(c)
+		}
+		if cfg.metrics != nil {
+			cfg.metrics.Connection(c)
+		}
+	})
+	incident := func(in *report.Incident) {
+		cfg.events.incident(in)
+		if cfg.sink != nil {
 			cfg.sink.Incident(in)
 		}
+		if cfg.metrics != nil {
+			cfg.metrics.Incident(in)
+		}
+	}
+	var openChanged func(int)
+	if m := cfg.metrics; m != nil {
+		openChanged = m.SetOpen
+		src = &meteredSource{LiveSource: src, m: m}
 	}
 	if p := cfg.packets; p != nil {
 		if lt, ok := src.(linkTyper); ok {
@@ -354,7 +390,8 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 				cfg.packets.flush()
 			}
 		},
-		Clock: cfg.clock,
+		Clock:       cfg.clock,
+		OpenChanged: openChanged,
 	})
 	stopErr := res.Err
 	if p := cfg.packets; p != nil {
@@ -370,6 +407,37 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 	}
 	cfg.events.stop(cfg.clock(), res.Reason, res.End.Sub(res.Start), res.Packets, res.Incidents, &rep.Totals)
 	return liveResult{report: rep, err: stopErr}
+}
+
+// meteredSource counts the bytes of the frames it reads (--metrics).
+type meteredSource struct {
+	pipeline.LiveSource
+	m *metrics.Metrics
+}
+
+func (s *meteredSource) Next() (capture.Frame, error) {
+	fr, err := s.LiveSource.Next()
+	if err == nil {
+		s.m.AddBytes(len(fr.Data))
+	}
+	return fr, err
+}
+
+// serveMetrics serves m at http://addr/metrics until stop is called.
+func serveMetrics(addr string, m *metrics.Metrics) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
 }
 
 // teeSource writes every frame it reads to a packet sink (--write).
