@@ -1,10 +1,13 @@
 package events
 
 import (
+	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -233,4 +236,32 @@ func (e *Writer) write(ev *Event) {
 	if _, err := e.w.Write(append(b, '\n')); err != nil {
 		e.err = fmt.Errorf("events: %w", err)
 	}
+}
+
+// Open opens an events file for appending (smtpscope --events): name ""
+// is none (nil, and a close that does nothing), "-" is stdout. Lines are buffered only when buffered (live
+// mode writes each at once, for a shipper that tails the file). close
+// flushes and closes it and returns the first error.
+func Open(name string, stdout io.Writer, buffered bool) (w *Writer, close func() error, err error) {
+	switch name {
+	case "":
+		return nil, func() error { return nil }, nil
+	case "-":
+		w = NewWriter(stdout)
+		return w, w.Err, nil
+	}
+	file, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out io.Writer = file
+	flush := func() error { return nil }
+	if buffered {
+		bw := bufio.NewWriter(file)
+		out, flush = bw, bw.Flush
+	}
+	w = NewWriter(out)
+	return w, func() error {
+		return cmp.Or(w.Err(), flush(), file.Close())
+	}, nil
 }

@@ -26,9 +26,12 @@
 package metrics
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -168,3 +171,20 @@ func (m *Metrics) SetOpen(n int) { m.open.Set(float64(n)) }
 
 // AddBytes counts analysed bytes.
 func (m *Metrics) AddBytes(n int) { m.bytes.Add(float64(n)) }
+
+// Serve serves the metrics at http://addr/metrics until stop is called.
+func (m *Metrics) Serve(addr string) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}

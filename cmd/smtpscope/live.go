@@ -6,17 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/spf13/pflag"
 
 	"github.com/smtpscope/smtpscope/capture"
@@ -80,21 +76,13 @@ Standard output (or -o FILE) gets the full report when the capture ends:
 writes, in the same formats; connections that ended beyond the first %d
 failed and %d healthy ones are counted in its totals but not listed.
 
-Incidents (besides eod-timeout, the kinds are the report's causes):
-  eod-timeout        end-of-data still unanswered after --eod-timeout (the
-                     report tells whether it stayed so or was answered late)
-  eod-no-reply       the client gave up waiting for the end-of-data reply
-                     (QUIT, FIN or RST), or the server closed the connection
-  reset-by-server    a reset in the message body or while end-of-data waited
-  reset-by-client    a reset in the message body
-  closed-by-server   the server closed the connection in the message body
-  aborted-by-client  the client closed the connection in the message body
-  rejected/deferred  a 5xx/4xx after end-of-data, to MAIL or DATA, to every
-                     recipient, or in the greeting
-  connect-refused    a SYN to an SMTP port answered by RST
-  connect-timeout    a SYN to an SMTP port unanswered for --connect-timeout
-  capture-incomplete an end-of-data unanswered, but the capture lost part of
-                     the connection: the reply may be in the gap
+Incident kinds: eod-timeout, an end-of-data still unanswered after
+--eod-timeout (the report tells whether it stayed so or was answered
+late); connect-timeout, a SYN to an SMTP port unanswered for
+--connect-timeout; and otherwise the report's own cause for the
+transaction or connection (eod-no-reply, rejected, deferred,
+reset-by-server, connect-refused, capture-incomplete, ...), decided by the
+report's rules as soon as the capture shows it.
 
 Exit status: 0 nothing failed; 1 at least one failed mail transaction or
 broken connection; 2 could not capture (after a failure part-way, the
@@ -190,7 +178,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		reportFile, out = file, file
 		defer reportFile.Close()
 	}
-	sink, closeEvents, err := openEvents(f.events, stdout, false)
+	sink, closeEvents, err := events.Open(f.events, stdout, false)
 	if err != nil {
 		return fail("--events: %s", oneLine(err))
 	}
@@ -204,7 +192,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 			}
 			return st.Dropped, st.IfDropped
 		}})
-		stop, err := serveMetrics(f.metrics, mx)
+		stop, err := mx.Serve(f.metrics)
 		if err != nil {
 			return fail("--metrics: %s", oneLine(err))
 		}
@@ -223,10 +211,11 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	cfg := liveConfig{
 		ports: ports, eodTimeout: f.eodTimeout, connectTimeout: f.connectTimeout, idleTimeout: f.idleTimeout,
 		interval: f.interval, report: report.Options{SlowReply: f.slowReply, Redact: f.redact},
-		events: newEventWriter(stderr, f.format), sink: sink, metrics: mx, clock: time.Now,
+		events: events.NewConsole(stderr, f.format), sink: sink, metrics: mx, clock: time.Now,
 	}
 	if packetFile != nil {
-		cfg.packets = &packetSink{file: packetFile, name: f.write, iface: f.iface, filter: f.filter, snaplen: f.snaplen}
+		cfg.packets = capture.NewWriter(packetFile, f.write, capture.WriterOptions{Interface: f.iface, Filter: f.filter,
+			Snaplen: f.snaplen, Application: "smtpscope " + version})
 	}
 
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -236,7 +225,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel = context.WithTimeoutCause(ctx, f.duration, errDurationReached)
 		defer cancel()
 	}
-	cfg.events.start(time.Now(), f.iface, f.filter, f.snaplen, f.write)
+	cfg.events.Start(time.Now(), f.iface, f.filter, f.snaplen, f.write)
 	res := runLiveLoop(ctx, src, cfg)
 	// From here a second SIGINT ends the process the default way.
 	stopSignals()
@@ -320,13 +309,13 @@ type liveConfig struct {
 	// interval between summaries (0: none).
 	interval time.Duration
 	report   report.Options
-	events   *eventWriter
+	events   *events.Console
 	// sink receives the --events lines, nil for none.
 	sink *events.Writer
 	// metrics counts for --metrics, nil for none.
 	metrics *metrics.Metrics
 	// packets receives every frame, nil for none.
-	packets *packetSink
+	packets *capture.Writer
 	// clock gives the time when no packet brings one: on a read timeout.
 	clock func() time.Time
 	// listFailed and listHealthy bound the ended connections the report
@@ -359,7 +348,7 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		}
 	})
 	incident := func(in *report.Incident) {
-		cfg.events.incident(in)
+		cfg.events.Incident(in)
 		if cfg.sink != nil {
 			cfg.sink.Incident(in)
 		}
@@ -374,7 +363,7 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 	}
 	if p := cfg.packets; p != nil {
 		if lt, ok := src.(linkTyper); ok {
-			p.open(lt.LinkType())
+			p.SetLinkType(lt.LinkType())
 		}
 		src = &teeSource{LiveSource: src, sink: p}
 	}
@@ -384,10 +373,10 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		Incident: incident,
 		Interval: cfg.interval,
 		Progress: func(p *pipeline.Progress) {
-			cfg.events.summary(p)
+			cfg.events.Summary(p)
 			if cfg.packets != nil {
 				// A file cut short by a crash still holds everything up to here.
-				cfg.packets.flush()
+				cfg.packets.Flush()
 			}
 		},
 		Clock:       cfg.clock,
@@ -395,7 +384,8 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 	})
 	stopErr := res.Err
 	if p := cfg.packets; p != nil {
-		if err := p.close(); err != nil && stopErr == nil {
+		if err := p.Close(); err != nil && stopErr == nil {
+			err = fmt.Errorf("--write %w", err)
 			stopErr = err
 			res.Inputs[0].Warnings = append(res.Inputs[0].Warnings, fmt.Sprintf("the capture stopped early: %v", oneLine(err)))
 		}
@@ -405,7 +395,7 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		rep = report.Build(res.Inputs, nil, rules)
 		stopErr = cmp.Or(stopErr, err)
 	}
-	cfg.events.stop(cfg.clock(), res.Reason, res.End.Sub(res.Start), res.Packets, res.Incidents, &rep.Totals)
+	cfg.events.Stop(cfg.clock(), res.Reason, res.End.Sub(res.Start), res.Packets, res.Incidents, &rep.Totals)
 	return liveResult{report: rep, err: stopErr}
 }
 
@@ -423,90 +413,18 @@ func (s *meteredSource) Next() (capture.Frame, error) {
 	return fr, err
 }
 
-// serveMetrics serves m at http://addr/metrics until stop is called.
-func serveMetrics(addr string, m *metrics.Metrics) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}, nil
-}
-
 // teeSource writes every frame it reads to a packet sink (--write).
 type teeSource struct {
 	pipeline.LiveSource
-	sink *packetSink
+	sink *capture.Writer
 }
 
 func (t *teeSource) Next() (capture.Frame, error) {
 	fr, err := t.LiveSource.Next()
 	if err == nil {
-		err = t.sink.write(&fr)
+		if err = t.sink.Write(&fr); err != nil {
+			err = fmt.Errorf("--write %w", err)
+		}
 	}
 	return fr, err
-}
-
-// packetSink writes the captured frames to a pcapng file (--write). The
-// file was created before the capture; the section and interface blocks
-// are written once the link type is known.
-type packetSink struct {
-	file    *os.File
-	name    string
-	iface   string
-	filter  string
-	snaplen int
-	w       *pcapgo.NgWriter
-	err     error
-}
-
-func (p *packetSink) open(lt layers.LinkType) {
-	if p.w != nil || p.err != nil {
-		return
-	}
-	intf := pcapgo.DefaultNgInterface
-	intf.Name, intf.Filter, intf.LinkType, intf.SnapLength = p.iface, p.filter, lt, uint32(p.snaplen)
-	opts := pcapgo.DefaultNgWriterOptions
-	opts.SectionInfo.Application = "smtpscope " + version
-	p.w, p.err = pcapgo.NewNgWriterInterface(p.file, intf, opts)
-}
-
-func (p *packetSink) write(fr *capture.Frame) error {
-	p.open(fr.LinkType)
-	if p.err == nil {
-		ci := gopacket.CaptureInfo{Timestamp: fr.Time, CaptureLength: len(fr.Data), Length: max(fr.Length, len(fr.Data))}
-		p.err = p.w.WritePacket(ci, fr.Data)
-	}
-	if p.err != nil {
-		return fmt.Errorf("--write %s: %w", p.name, p.err)
-	}
-	return nil
-}
-
-func (p *packetSink) flush() {
-	if p.w != nil && p.err == nil {
-		p.err = p.w.Flush()
-	}
-}
-
-// close completes the file. Without any packet or a link type from the
-// source, the interface block says Ethernet: with no packet, nothing
-// depends on it.
-func (p *packetSink) close() error {
-	p.open(layers.LinkTypeEthernet)
-	p.flush()
-	if err := p.file.Close(); err != nil && p.err == nil {
-		p.err = err
-	}
-	if p.err != nil {
-		return fmt.Errorf("--write %s: %w", p.name, p.err)
-	}
-	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/smtpscope/smtpscope/bench/synth"
 	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/events"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/report"
 )
@@ -139,8 +140,8 @@ func incidentsOf(evs []liveEvent) []liveEvent {
 func replay(t *testing.T, path string, cfg liveConfig) (liveResult, []liveEvent) {
 	t.Helper()
 	src := openPaced(t, path, 15*time.Second)
-	var events bytes.Buffer
-	cfg.events = newEventWriter(&events, "json")
+	var stream bytes.Buffer
+	cfg.events = events.NewConsole(&stream, "json")
 	cfg.clock = src.clock
 	if cfg.ports == nil {
 		cfg.ports = []uint16{25, 465, 587, 2525}
@@ -154,7 +155,7 @@ func replay(t *testing.T, path string, cfg liveConfig) (liveResult, []liveEvent)
 		cfg.idleTimeout = time.Minute
 	}
 	res := runLiveLoop(context.Background(), src, cfg)
-	return res, parseEvents(t, events.Bytes())
+	return res, parseEvents(t, stream.Bytes())
 }
 
 func scenarioPath(name string) string {
@@ -380,12 +381,12 @@ func TestLiveEventText(t *testing.T) {
 	_, want := analyzeJSON(t, path)
 	tx := want.Connections[0].SMTP.Transactions[1]
 	src := openPaced(t, path, 0)
-	var events bytes.Buffer
+	var stream bytes.Buffer
 	cfg := liveConfig{ports: []uint16{25}, eodTimeout: 2 * time.Second, connectTimeout: time.Second, idleTimeout: time.Minute,
-		interval: 3 * time.Second, events: newEventWriter(&events, "text"), clock: src.clock}
-	cfg.events.start(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "lo", smtpFilter(cfg.ports), 262144, "out.pcapng")
+		interval: 3 * time.Second, events: events.NewConsole(&stream, "text"), clock: src.clock}
+	cfg.events.Start(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "lo", smtpFilter(cfg.ports), 262144, "out.pcapng")
 	runLiveLoop(context.Background(), src, cfg)
-	lines := strings.Split(strings.TrimSpace(events.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(stream.String()), "\n")
 	if want := `2026-01-02T03:04:05.000Z START capturing on lo, filter "tcp and (port 25)", snaplen 262144, writing out.pcapng`; lines[0] != want {
 		t.Errorf("start line %q, want %q", lines[0], want)
 	}
@@ -419,7 +420,7 @@ func TestLiveEventText(t *testing.T) {
 	}
 	// 11 s of capture with a summary every 3 s.
 	if incidents != 1 || summaries != 3 {
-		t.Errorf("%d incidents, %d summaries; want 1 and 3:\n%s", incidents, summaries, events.String())
+		t.Errorf("%d incidents, %d summaries; want 1 and 3:\n%s", incidents, summaries, stream.String())
 	}
 }
 
@@ -456,7 +457,7 @@ func TestLiveWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &packetSink{file: file, name: out, iface: "lo", filter: "tcp", snaplen: 262144}
+	sink := capture.NewWriter(file, out, capture.WriterOptions{Interface: "lo", Filter: "tcp", Snaplen: 262144})
 	res, evs := replay(t, scenarioPath("relay-stall"), liveConfig{packets: sink})
 	if res.err != nil {
 		t.Fatal(res.err)
@@ -484,10 +485,10 @@ func TestLiveWriteEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var events bytes.Buffer
+	var stream bytes.Buffer
 	cfg := liveConfig{ports: []uint16{25}, eodTimeout: time.Second, connectTimeout: time.Second, idleTimeout: time.Minute,
-		events: newEventWriter(&events, "json"), clock: time.Now,
-		packets: &packetSink{file: file, name: out, iface: "lo", snaplen: 65535}}
+		events: events.NewConsole(&stream, "json"), clock: time.Now,
+		packets: capture.NewWriter(file, out, capture.WriterOptions{Interface: "lo", Snaplen: 65535})}
 	res := runLiveLoop(context.Background(), emptySource{}, cfg)
 	if res.err != nil || res.report.Failed() {
 		t.Fatalf("empty run: %v, failed %v", res.err, res.report.Failed())
@@ -525,9 +526,9 @@ func (s failingSource) Next() (capture.Frame, error) {
 // of what was captured, with a warning, and the error.
 func TestLiveSourceFails(t *testing.T) {
 	src := failingSource{openPaced(t, scenarioPath("relay-stall"), 0)}
-	var events bytes.Buffer
+	var stream bytes.Buffer
 	cfg := liveConfig{ports: []uint16{25}, eodTimeout: 2 * time.Second, connectTimeout: time.Second, idleTimeout: time.Minute,
-		events: newEventWriter(&events, "json"), clock: src.clock}
+		events: events.NewConsole(&stream, "json"), clock: src.clock}
 	res := runLiveLoop(context.Background(), src, cfg)
 	if !errors.Is(res.err, errInterfaceDown) {
 		t.Errorf("err = %v, want %v", res.err, errInterfaceDown)
@@ -538,7 +539,7 @@ func TestLiveSourceFails(t *testing.T) {
 	if w := res.report.Inputs[0].Warnings; len(w) != 1 || !strings.Contains(w[0], "interface went down") {
 		t.Errorf("warnings %q, want the capture error", w)
 	}
-	evs := parseEvents(t, events.Bytes())
+	evs := parseEvents(t, stream.Bytes())
 	if last := evs[len(evs)-1]; last.Type != "stop" || last.Reason != "capture failed" {
 		t.Errorf("last event %+v, want stop: capture failed", last)
 	}
@@ -549,14 +550,14 @@ func TestLiveSourceFails(t *testing.T) {
 func TestLiveContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cancel(errDurationReached)
-	var events bytes.Buffer
+	var stream bytes.Buffer
 	cfg := liveConfig{ports: []uint16{25}, eodTimeout: time.Second, connectTimeout: time.Second, idleTimeout: time.Minute,
-		events: newEventWriter(&events, "json"), clock: time.Now}
+		events: events.NewConsole(&stream, "json"), clock: time.Now}
 	res := runLiveLoop(ctx, openPaced(t, scenarioPath("relay-stall"), 0), cfg)
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
-	evs := parseEvents(t, events.Bytes())
+	evs := parseEvents(t, stream.Bytes())
 	if last := evs[len(evs)-1]; last.Type != "stop" || last.Reason != "duration reached" || last.Packets != 0 {
 		t.Errorf("last event %+v, want stop: duration reached, before any packet", last)
 	}
@@ -696,7 +697,7 @@ func BenchmarkLiveLoop(b *testing.B) {
 		}
 		src := &pacedSource{f: f}
 		cfg := liveConfig{ports: []uint16{25}, eodTimeout: 2 * time.Second, connectTimeout: 3 * time.Second,
-			idleTimeout: time.Minute, interval: time.Second, events: newEventWriter(io.Discard, "text"), clock: src.clock}
+			idleTimeout: time.Minute, interval: time.Second, events: events.NewConsole(io.Discard, "text"), clock: src.clock}
 		res := runLiveLoop(context.Background(), src, cfg)
 		frames = res.report.Inputs[0].Packets
 		f.Close()

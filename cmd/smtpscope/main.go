@@ -13,8 +13,6 @@
 package main
 
 import (
-	"bufio"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -164,7 +162,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	opts := pipeline.Options{ServerPorts: ports, Merge: f.merge,
 		Workers: f.workers, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact, JoinLogs: len(f.logs.patterns) > 0}}
-	ev, closeEvents, err := openEvents(f.events, stdout, true)
+	ev, closeEvents, err := events.Open(f.events, stdout, true)
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpscope: --events: %s\n", oneLine(err))
 		return exitError
@@ -265,34 +263,6 @@ func writeReport(rep *report.Report, name, format, color string, stdout io.Write
 		return rep.WriteHTML(out)
 	}
 	return rep.WriteText(out, textOptions(color, out))
-}
-
-// openEvents opens the --events sink, appending to the file: name "" is
-// none, "-" standard output. Lines are buffered only when buffered (live
-// mode writes each at once, for a shipper that tails the file). close
-// flushes and closes it and returns the first error.
-func openEvents(name string, stdout io.Writer, buffered bool) (w *events.Writer, close func() error, err error) {
-	switch name {
-	case "":
-		return nil, func() error { return nil }, nil
-	case "-":
-		w = events.NewWriter(stdout)
-		return w, w.Err, nil
-	}
-	file, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, err
-	}
-	var out io.Writer = file
-	flush := func() error { return nil }
-	if buffered {
-		bw := bufio.NewWriter(file)
-		out, flush = bw, bw.Flush
-	}
-	w = events.NewWriter(out)
-	return w, func() error {
-		return cmp.Or(w.Err(), flush(), file.Close())
-	}, nil
 }
 
 // startCPUProfile starts a CPU profile into the named file and returns

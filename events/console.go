@@ -1,4 +1,4 @@
-package main
+package events
 
 import (
 	"encoding/json"
@@ -34,22 +34,26 @@ func groupDigits(n int64) string {
 	return s
 }
 
-// eventWriter writes the event stream (start, incidents, summaries,
-// stop) as text lines or JSON objects, one per line.
-type eventWriter struct {
+// Console writes the event stream of smtpscope live on its standard
+// error: a start line, each incident, a summary every interval and a stop
+// line, as text lines or (format "json") JSON objects with "type" start,
+// incident, summary or stop, one per line. It is for a person watching, or
+// a script; Writer is for a log pipeline.
+type Console struct {
 	w    io.Writer
 	json bool
 }
 
-func newEventWriter(w io.Writer, format string) *eventWriter {
-	return &eventWriter{w: w, json: format == "json"}
+// NewConsole returns a Console writing format "text" or "json" to w.
+func NewConsole(w io.Writer, format string) *Console {
+	return &Console{w: w, json: format == "json"}
 }
 
 // timeFormat is RFC 3339 in UTC with milliseconds, as events are read
 // beside logs.
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-func (e *eventWriter) line(text string, obj any) {
+func (e *Console) line(text string, obj any) {
 	if !e.json {
 		fmt.Fprintln(e.w, text)
 		return
@@ -62,7 +66,8 @@ func (e *eventWriter) line(text string, obj any) {
 	fmt.Fprintf(e.w, "%s\n", b)
 }
 
-func (e *eventWriter) start(now time.Time, iface, filter string, snaplen int, write string) {
+// Start writes the start line.
+func (e *Console) Start(now time.Time, iface, filter string, snaplen int, write string) {
 	text := fmt.Sprintf("%s START capturing on %s, filter %q, snaplen %d", now.UTC().Format(timeFormat), iface, filter, snaplen)
 	if write != "" {
 		text += ", writing " + write
@@ -77,7 +82,8 @@ func (e *eventWriter) start(now time.Time, iface, filter string, snaplen int, wr
 	}{"start", now.UTC().Format(timeFormat), iface, filter, snaplen, write})
 }
 
-func (e *eventWriter) incident(in *report.Incident) {
+// Incident writes an incident line.
+func (e *Console) Incident(in *report.Incident) {
 	where := ""
 	if in.Message > 0 {
 		where = fmt.Sprintf(" message %d", in.Message)
@@ -97,7 +103,8 @@ func (e *eventWriter) incident(in *report.Incident) {
 		}{"incident", in.Time.UTC().Format(timeFormat), in.Kind, in.Stream, in.Client, in.Server, in.Frame, in.Message, in.Summary})
 }
 
-func (e *eventWriter) summary(s *pipeline.Progress) {
+// Summary writes a summary line.
+func (e *Console) Summary(s *pipeline.Progress) {
 	e.line(fmt.Sprintf("%s SUMMARY %s packets; connections %d open, %d ended; messages %d delivered, %d failed, %d awaiting a reply; %d incidents",
 		s.Time.UTC().Format(timeFormat), groupDigits(int64(s.Packets)), s.Open, s.Ended, s.Delivered, s.Failed, s.Awaiting, s.Incidents),
 		struct {
@@ -114,7 +121,9 @@ func (e *eventWriter) summary(s *pipeline.Progress) {
 		}{"summary", s.Time.UTC().Format(timeFormat), s.Elapsed.Seconds(), s.Packets, s.Open, s.Ended, s.Delivered, s.Failed, s.Awaiting, s.Incidents})
 }
 
-func (e *eventWriter) stop(now time.Time, why string, captured time.Duration, packets, incidents int, t *report.Totals) {
+// Stop writes the stop line: why the capture stopped, how long it
+// captured, and the counts.
+func (e *Console) Stop(now time.Time, why string, captured time.Duration, packets, incidents int, t *report.Totals) {
 	e.line(fmt.Sprintf("%s STOP %s: %s packets over %s; %d connections, %d messages delivered, %d failed; %d incidents",
 		now.UTC().Format(timeFormat), why, groupDigits(int64(packets)), waitSpan(captured), t.Connections, t.Delivered, t.Failed, incidents),
 		struct {

@@ -1,0 +1,30 @@
+package events
+
+import (
+	"testing"
+	"time"
+)
+
+func TestGroupDigits(t *testing.T) {
+	tests := []struct {
+		in   int64
+		want string
+	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {1230123, "1,230,123"}, {-45000, "-45,000"}}
+	for _, tt := range tests {
+		if got := groupDigits(tt.in); got != tt.want {
+			t.Errorf("groupDigits(%d) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestWaitSpan(t *testing.T) {
+	tests := []struct {
+		in   time.Duration
+		want string
+	}{{380 * time.Microsecond, "0.38 ms"}, {19 * time.Millisecond, "19 ms"}, {2100 * time.Millisecond, "2.1 s"}}
+	for _, tt := range tests {
+		if got := waitSpan(tt.in); got != tt.want {
+			t.Errorf("waitSpan(%s) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
