@@ -111,6 +111,7 @@ type liveFlags struct {
 	color          string
 	events         string
 	metrics        string
+	user           string
 }
 
 // runLive is "smtpscope live": it returns the exit status.
@@ -136,6 +137,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.StringVar(&f.events, "events", "", "also append one JSON line per incident and per ended connection to `FILE` (\"-\": standard output, with --output FILE)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (host:port) at /metrics")
+	fs.StringVar(&f.user, "user", "nobody", "started as root, run as `USER` once the interface and the output files are open (\"\": stay root)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, liveUsage, liveListFailed, liveListHealthy, fs.FlagUsages())
 	}
@@ -208,6 +210,12 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		defer packetFile.Close()
 	}
 
+	if err := dropPrivileges(f.user); err != nil {
+		if fs.Changed("user") {
+			return fail("--user %s: %s", f.user, oneLine(err))
+		}
+		fmt.Fprintf(stderr, "smtpscope live: still running as root: %s\n", oneLine(err))
+	}
 	cfg := liveConfig{
 		ports: ports, eodTimeout: f.eodTimeout, connectTimeout: f.connectTimeout, idleTimeout: f.idleTimeout,
 		interval: f.interval, report: report.Options{SlowReply: f.slowReply, Redact: f.redact},

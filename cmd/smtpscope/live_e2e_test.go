@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -109,6 +110,19 @@ func TestLiveEndToEnd(t *testing.T) {
 		}
 		if strings.Contains(l.text, `"type":"start"`) {
 			break
+		}
+	}
+	// Started as root, it runs as nobody once the interface and its files
+	// are open (--user's default).
+	if nobody, err := user.Lookup("nobody"); err == nil {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", live.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) == 5 && f[0] == "Uid:" && (f[1] != nobody.Uid || f[2] != nobody.Uid || f[3] != nobody.Uid) {
+				t.Errorf("smtpscope live runs as %q, want uid %s (nobody) throughout", line, nobody.Uid)
+			}
 		}
 	}
 	lab := liveLabCommand(ctx, ipTool, ns)

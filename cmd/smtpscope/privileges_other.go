@@ -1,0 +1,13 @@
+//go:build !(linux || darwin || freebsd)
+
+package main
+
+import "errors"
+
+// dropPrivileges is not supported on this system.
+func dropPrivileges(name string) error {
+	if name == "" {
+		return nil
+	}
+	return errors.New("--user is not supported on this system")
+}
