@@ -219,8 +219,9 @@ type mark struct {
 // it. It follows smtp.Decoder's settling of transactions at End: the
 // final reply after end-of-data decides (RFC 5321 §4.2.5); a refused
 // MAIL, DATA or BDAT, or every recipient refused (§3.3), decides once
-// nothing more can come for the transaction (the client moved on to
-// another, or the connection ended: a final reply would still win); the
+// nothing more can come for the transaction (the server accepted the
+// client's next MAIL, or the connection ended: a final reply would still
+// win); the
 // connection's end decides a transaction still waiting (no reply) or in
 // its body (aborted). What the capture may miss (a gap, a capture of one
 // side only) makes the outcome unknown.
@@ -229,7 +230,11 @@ func decidedOutcome(s *smtp.Session, i int) (o smtp.Outcome, at mark, decided bo
 	if r := tx.Reply; r != nil {
 		return replyOutcome(r), mark{r.Frame, r.Time}, true
 	}
-	if tx.EndFrame == 0 && i == len(s.Transactions)-1 {
+	// A new MAIL ends the wait only once the server takes it: refused
+	// (503 in a transaction), the transaction goes on.
+	ended := tx.EndFrame != 0 && !newMailPending(s, tx)
+	later := i < len(s.Transactions)-1 && s.Transactions[i+1].MailReply != nil && s.Transactions[i+1].MailReply.Class() == 2
+	if !ended && !later {
 		return smtp.OutcomeUnknown, mark{}, false
 	}
 	if r := commandRefusal(s, tx); r != nil {
@@ -240,7 +245,7 @@ func decidedOutcome(s *smtp.Session, i int) (o smtp.Outcome, at mark, decided bo
 			return replyOutcome(r), mark{r.Frame, r.Time}, true
 		}
 	}
-	if tx.EndFrame == 0 {
+	if !ended {
 		return smtp.OutcomeUnknown, mark{}, false
 	}
 	end := mark{tx.EndFrame, tx.EndTime}
@@ -251,6 +256,26 @@ func decidedOutcome(s *smtp.Session, i int) (o smtp.Outcome, at mark, decided bo
 		return smtp.OutcomeNoReply, end, true
 	}
 	return smtp.OutcomeAborted, end, true
+}
+
+// newMailPending tells whether the transaction's end mark is a MAIL
+// command the server has not accepted (yet): smtp marks a transaction
+// ended by the client when a new MAIL comes, but a MAIL the server refuses
+// starts nothing, and the transaction may still get its reply.
+func newMailPending(s *smtp.Session, tx *smtp.Transaction) bool {
+	if tx.Ended != smtp.EndClientClosed {
+		return false
+	}
+	for i := len(s.Commands) - 1; i >= 0; i-- {
+		cmd := &s.Commands[i]
+		if cmd.Frame < tx.EndFrame {
+			break
+		}
+		if cmd.Frame == tx.EndFrame && cmd.Verb == "MAIL" && (cmd.Reply == nil || refusal(cmd.Reply)) {
+			return true
+		}
+	}
+	return false
 }
 
 // oneSided tells whether the capture seems to hold only the client's
