@@ -291,6 +291,9 @@ func (t *textWriter) servers(r *Report) {
 // "220 · EHLO 250 · MAIL 250 · RCPT 250 · DATA 354 · . 250 · QUIT 221".
 func conversation(s *SMTP) string {
 	var parts []string
+	if p := s.Preamble; p != nil {
+		parts = append(parts, "["+preambleWords(p)+"]")
+	}
 	if s.Banner != nil {
 		parts = append(parts, strconv.Itoa(s.Banner.Code))
 	}
@@ -430,4 +433,24 @@ func wrap(s string, width int, indent string) string {
 		n += len(w)
 	}
 	return b.String()
+}
+
+// preambleWords names what a proxy sent before SMTP, e.g. "HTTP CONNECT
+// mx.example.com:25, proxy 200" or "PROXY v2 192.0.2.1:4000 → 198.51.100.2:25".
+func preambleWords(p *Preamble) string {
+	switch p.Kind {
+	case "http-connect":
+		s := "HTTP CONNECT " + p.Target
+		if p.Status != 0 {
+			s += ", proxy " + strconv.Itoa(p.Status)
+		}
+		return s
+	case "proxy-v1", "proxy-v2":
+		s := "PROXY " + strings.TrimPrefix(p.Kind, "proxy-")
+		if p.Source != "" {
+			s += " " + p.Source + " → " + p.Destination
+		}
+		return s
+	}
+	return p.Kind
 }
