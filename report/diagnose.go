@@ -16,21 +16,24 @@ type Cause string
 
 // The causes, with the layer each is normally reported at.
 const (
-	CauseOK                Cause = "ok"                 // none
-	CauseEODNoReply        Cause = "eod-no-reply"       // L7
-	CauseEODPartialReply   Cause = "eod-partial-reply"  // L7
-	CauseSlowReply         Cause = "slow-reply"         // L7
-	CauseRejected          Cause = "rejected"           // L7
-	CauseDeferred          Cause = "deferred"           // L7
-	CauseAbortedByClient   Cause = "aborted-by-client"  // L7
-	CausePMTUBlackhole     Cause = "pmtu-blackhole"     // L4
-	CausePacketLoss        Cause = "packet-loss"        // L4
-	CauseZeroWindowStall   Cause = "zero-window-stall"  // L4
-	CauseResetByServer     Cause = "reset-by-server"    // L4
-	CauseResetByClient     Cause = "reset-by-client"    // L4
-	CauseResetInjected     Cause = "reset-injected"     // L4
-	CauseConnectRefused    Cause = "connect-refused"    // L4
-	CauseConnectTimeout    Cause = "connect-timeout"    // L4
+	CauseOK              Cause = "ok"                // none
+	CauseEODNoReply      Cause = "eod-no-reply"      // L7
+	CauseEODPartialReply Cause = "eod-partial-reply" // L7
+	CauseSlowReply       Cause = "slow-reply"        // L7
+	CauseRejected        Cause = "rejected"          // L7
+	CauseDeferred        Cause = "deferred"          // L7
+	CauseAbortedByClient Cause = "aborted-by-client" // L7
+	CausePMTUBlackhole   Cause = "pmtu-blackhole"    // L4
+	CausePacketLoss      Cause = "packet-loss"       // L4
+	CauseZeroWindowStall Cause = "zero-window-stall" // L4
+	CauseResetByServer   Cause = "reset-by-server"   // L4
+	CauseResetByClient   Cause = "reset-by-client"   // L4
+	CauseResetInjected   Cause = "reset-injected"    // L4
+	CauseConnectRefused  Cause = "connect-refused"   // L4
+	CauseConnectTimeout  Cause = "connect-timeout"   // L4
+	// CauseTLSOpaque is retired: a completed STARTTLS is no fault and no
+	// capture problem (report/tls.go has the TLS causes). Kept so that the
+	// vocabulary only grows.
 	CauseTLSOpaque         Cause = "tls-opaque"         // none
 	CauseCaptureIncomplete Cause = "capture-incomplete" // capture
 	// CauseClosedByServer: the server closed the connection (FIN) in the
@@ -165,7 +168,9 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		out.L4.Notes = append(out.L4.Notes, fmt.Sprintf("frames %d-%d came on the addresses and ports of the earlier tcp.stream %d after it had ended; they are reported on their own", c.FirstFrame, c.LastFrame, c.Stream))
 	}
 	s := f.Session
-	if s == nil || !s.IsSMTP {
+	// Implicit TLS on an SMTP port (465, --smtp-ports) is SMTP the decoder
+	// cannot read; its records still tell.
+	if s == nil || !s.IsSMTP && !(s.TLS != nil && f.SMTPPort) {
 		out.Diagnosis = diagnoseNoSMTP(c, &h, f.SMTPPort)
 		return out
 	}
@@ -173,7 +178,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		MidStream: s.MidStream, Preamble: preamble(s.Preamble, red), Commands: make([]Command, 0, len(s.Commands)),
 		Transactions: make([]Transaction, 0, len(s.Transactions)), Verdict: "ok"}
 	if s.TLS != nil {
-		m.TLS = &TLS{How: s.TLS.How, Frame: s.TLS.Frame, Version: s.TLS.Version, ServerName: s.TLS.ServerName}
+		m.TLS = tlsOf(s.TLS, red)
 	}
 	for i := range s.Commands {
 		cmd := &s.Commands[i]
@@ -196,10 +201,18 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		}
 	}
 	worst := Diagnosis{Layer: LayerNone, Cause: CauseOK}
-	for i := range s.Transactions {
-		tx := &s.Transactions[i]
+	txs := s.Transactions
+	if s.TLS != nil && len(s.TLS.Inferred) > 0 {
+		txs = append(txs[:len(txs):len(txs)], s.TLS.Inferred...)
+	}
+	for i := range txs {
+		tx := &txs[i]
 		t := transactionOf(tx, red)
-		t.Diagnosis = diagnoseTransaction(c, &h, tx, s.Banner, quitFrames, opts)
+		if tx.Inferred != nil {
+			t.Diagnosis = inferredTransaction(c, &h, tx)
+		} else {
+			t.Diagnosis = diagnoseTransaction(c, &h, tx, s.Banner, quitFrames, opts)
+		}
 		if t.Diagnosis.Cause == CauseCaptureIncomplete {
 			// What the capture cannot prove is unknown, never failed.
 			t.Outcome = smtp.OutcomeUnknown.String()
@@ -222,7 +235,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	}
 	if worst.Cause == CauseOK {
 		worst = diagnoseSession(c, &h, s)
-		if worst.Cause != CauseOK && worst.Cause != CauseTLSOpaque && worst.Cause != CauseCaptureIncomplete {
+		if worst.Cause != CauseOK && worst.Cause != CauseCaptureIncomplete {
 			m.Verdict = "failed"
 		}
 	}
@@ -230,7 +243,8 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	return out
 }
 
-// transactionOf copies a mail transaction into the report's shape.
+// transactionOf copies a mail transaction (decoded, or inferred from TLS
+// records) into the report's shape.
 func transactionOf(tx *smtp.Transaction, red *redactor) Transaction {
 	t := Transaction{MailFrom: cut(red.mail(tx.MailFrom), tx.MailFromTruncated), MailFromTruncated: tx.MailFromTruncated,
 		RcptTo: []string{}, Method: tx.Method, Size: tx.Size,
@@ -253,6 +267,12 @@ func transactionOf(tx *smtp.Transaction, red *redactor) Transaction {
 		t.EndFrame = tx.EndFrame
 		t.EndTime = tx.EndTime
 		t.WaitedMS = ms(tx.Waited())
+	}
+	if inf := tx.Inferred; inf != nil {
+		t.Inferred, t.SizeMin, t.SizeMax = true, inf.SizeMin, inf.SizeMax
+		if inf.Answered {
+			t.AnswerFrame, t.AnswerMS = inf.AnswerFrame, ms(inf.Latency(tx.EndOfDataTime))
+		}
 	}
 	return t
 }
@@ -567,10 +587,8 @@ func diagnoseSession(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session) 
 			Evidence: []Evidence{{Frame: b.Frame, Time: b.Time, What: "server greeted with " + replyText(b)}},
 			Summary:  fmt.Sprintf("The server refused the session in its greeting: %s.", explain(b, b))}
 	}
-	if s.TLS != nil {
-		return Diagnosis{Layer: LayerCapture, Cause: CauseTLSOpaque, Filter: filter,
-			Evidence: []Evidence{{Frame: s.TLS.Frame, What: "encrypted from here on"}},
-			Summary:  "The session switched to TLS (" + s.TLS.How + "); the mail transactions inside cannot be seen."}
+	if d, ok := diagnoseTLS(c, s); ok {
+		return d
 	}
 	if s.MidStream {
 		// Transactions wholly inside the capture still have known

@@ -108,8 +108,10 @@ func TestDiagnosis(t *testing.T) {
 		}), LayerL4, CauseZeroWindowStall, true, []string{"zero window 12 times"}},
 		{"banner 554", healthy, &smtp.Session{IsSMTP: true, Banner: smtpReply(554, "5.7.1", 4, 0.001)},
 			LayerL7, CauseRejected, true, []string{"greeting", "554 5.7.1"}},
-		{"STARTTLS hides the rest", healthy, &smtp.Session{IsSMTP: true, Banner: smtpReply(220, "", 4, 0.001),
-			TLS: &smtp.TLS{How: "starttls", Frame: 12}}, LayerCapture, CauseTLSOpaque, false, nil},
+		// A completed STARTTLS is no fault and no capture problem
+		// (tls_test.go has the TLS rules).
+		{"STARTTLS is not a fault", healthy, &smtp.Session{IsSMTP: true, Banner: smtpReply(220, "", 4, 0.001),
+			TLS: &smtp.TLS{How: "starttls", Frame: 12}}, LayerNone, CauseOK, false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

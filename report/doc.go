@@ -23,11 +23,19 @@
 //	   "resumed",                                      // set: packets on the 4-tuple of an ended stream
 //	   "l4": {"retransmissions", "resets", "zero_windows", "verdict", "reasons"},
 //	   "smtp": {"banner": {"code", "enhanced", "text", "frame"} | null,
-//	            "tls": {...} | null,
+//	            "tls": {"how": "starttls"|"implicit", "frame", "version", "server_name",
+//	                    "handshake": {"offered", "negotiated", "cipher_suite", "alpn", "hello_retry",
+//	                                  "client_hello_frame", "server_hello_frame",
+//	                                  "ending", "ended_by", "end_frame", "handshake_ms",
+//	                                  "alerts": [{"by", "frame", "level", "description"}],
+//	                                  "certificate": {"subject", "issuer", "dns_names", "not_before",
+//	                                                  "not_after", "self_signed", "expired", "names_sni"},
+//	                                  "client_records", "server_records"}} | null,
 //	            "commands": [{"verb", "frame", "reply": {"code", "enhanced", "frame", "latency_ms"} | null}],
 //	            "transactions": [{"mail_from", "rcpt_to", "method", "size", "mail_frame",
 //	                              "eod_frame", "reply": {"code", "enhanced", "text", "frame", "latency_ms"} | null,
-//	                              "outcome", "ended", "end_frame", "waited_ms", "incomplete"}],
+//	                              "outcome", "ended", "end_frame", "waited_ms", "incomplete",
+//	                              "inferred", "size_min", "size_max", "answer_frame", "answer_ms"}],
 //	            "verdict"} | null,                        // null: not SMTP
 //	   "diagnosis": {"layer", "cause", "summary", "evidence": [{"frame", "what"}], "filter"},
 //	   "log": [{"source", "line", "time", "wire_time", "text"}],   // with --log: matched MTA log lines
@@ -50,6 +58,23 @@
 // capture shows, and say so when the two disagree.
 //
 // outcome is one of delivered, rejected, deferred, no-reply, aborted,
-// unknown. diagnosis.layer is none, L4, L7 or capture; diagnosis.cause is
-// one of the Cause constants (the vocabulary is only ever extended).
+// unknown. diagnosis.layer is none, L4, L7, TLS or capture;
+// diagnosis.cause is one of the Cause constants (the vocabulary is only
+// ever extended; tls-opaque is no longer given).
+//
+// tls.version and tls.server_name are the highest version the ClientHello
+// offered and its SNI; tls.handshake (absent when no TLS byte was
+// captured) is what the records showed without keys: version and suite
+// the ServerHello chose, how the handshake ended (complete, alert,
+// probable-alert, fin, rst, gap, capture-end, not-tls, open), the alerts
+// in clear, and the server's leaf certificate where it was in clear (TLS
+// ≤ 1.2). A transaction with inferred set was inferred from the records of
+// an established TLS session, not decoded: mail_from and rcpt_to are
+// empty, data_frame and eod_frame are the first and last record of the
+// message body flight, size_min and size_max bound the bytes it carried
+// (the message with its end-of-data line, exact for AEAD suites without
+// record padding), and outcome is no-reply (no server record after it
+// until the client's next flight, a close or the capture's end) or
+// unknown (answered after answer_ms: a 250 and a 5xx look alike
+// encrypted).
 package report

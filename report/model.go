@@ -288,7 +288,16 @@ type Transaction struct {
 	EndTime    time.Time `json:"end_time,omitzero"`
 	WaitedMS   float64   `json:"waited_ms,omitempty"`
 	Incomplete bool      `json:"incomplete,omitempty"`
-	Diagnosis  Diagnosis `json:"diagnosis"`
+	// Inferred is set on a transaction inferred from TLS records: no
+	// command was seen; SizeMin and SizeMax bound its body, DataFrame and
+	// EODFrame are its first and last records, AnswerFrame and
+	// AnswerMS the server's record after it and its delay, if any.
+	Inferred    bool      `json:"inferred,omitempty"`
+	SizeMin     int64     `json:"size_min,omitempty"`
+	SizeMax     int64     `json:"size_max,omitempty"`
+	AnswerFrame int       `json:"answer_frame,omitempty"`
+	AnswerMS    float64   `json:"answer_ms,omitempty"`
+	Diagnosis   Diagnosis `json:"diagnosis"`
 }
 
 // Recipient is one RCPT TO and its reply.
@@ -305,6 +314,9 @@ type TLS struct {
 	Frame      int    `json:"frame"`
 	Version    string `json:"version,omitempty"`
 	ServerName string `json:"server_name,omitempty"`
+	// Handshake is what the TLS records showed (report/tls.go), absent
+	// when no TLS byte was captured.
+	Handshake *TLSHandshake `json:"handshake,omitempty"`
 }
 
 // Close is a FIN or RST and the SMTP phase it came in: before-greeting,

@@ -195,8 +195,15 @@ func (t *textWriter) transaction(c *Connection, tx *Transaction, connOK bool) {
 	case failedTx:
 		mark = t.color("31", "✗")
 	}
-	fmt.Fprintf(t.w, "    %s message %s bytes via %s, from %s to %d recipient(s): %s",
-		mark, tx.SizeWords(), orDash(tx.Method), orDash(tx.MailFrom), len(tx.RcptTo), strings.ToUpper(tx.Outcome))
+	if tx.Inferred {
+		fmt.Fprintf(t.w, "    %s message of %s-%s bytes, inferred from TLS records: %s", mark, thousands(tx.SizeMin), thousands(tx.SizeMax), strings.ToUpper(tx.Outcome))
+		if tx.AnswerFrame != 0 {
+			fmt.Fprintf(t.w, " (answered after %s)", durMS(tx.AnswerMS))
+		}
+	} else {
+		fmt.Fprintf(t.w, "    %s message %s bytes via %s, from %s to %d recipient(s): %s",
+			mark, tx.SizeWords(), orDash(tx.Method), orDash(tx.MailFrom), len(tx.RcptTo), strings.ToUpper(tx.Outcome))
+	}
 	if tx.Reply != nil {
 		fmt.Fprintf(t.w, " (%s)", replyLatency(tx.Reply))
 	}
@@ -320,7 +327,7 @@ func conversation(s *SMTP) string {
 		}
 	}
 	if s.TLS != nil {
-		parts = append(parts, "[TLS]")
+		parts = append(parts, "["+TLSLine(s.TLS)+"]")
 	}
 	for _, u := range s.Unmatched {
 		parts = append(parts, fmt.Sprintf("(unprompted %s in frame %d)", replyCode(&u), u.Frame))

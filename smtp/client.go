@@ -293,8 +293,10 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 	}
 	switch c.state {
 	case clientOpaque:
+		d.tlsData(reassembly.ClientToServer, p, off, at)
 		return len(p)
 	case clientTLSHello:
+		d.tlsData(reassembly.ClientToServer, p, off, at)
 		return d.clientHello(p, off, at)
 	case clientDataWait:
 		// RFC 5321 §4.1.1.4 and RFC 2920 §3.1 want the client to wait for
@@ -542,6 +544,9 @@ func (d *Decoder) clientTLS(m reassembly.Mark) {
 func (d *Decoder) startTLS(how string) {
 	if d.s.TLS == nil {
 		d.s.TLS = &TLS{How: how}
+	}
+	if d.tls == nil {
+		d.tls = d.newTLSTrack()
 	}
 	d.clientUpdate(clientEvent{in: evTLS})
 	d.client.line.release()

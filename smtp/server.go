@@ -135,6 +135,7 @@ func (d *Decoder) classifyServer(line []byte) bool {
 func (d *Decoder) serverData(p []byte, at reassembly.Marker) {
 	for off := 0; off < len(p); {
 		if d.server.state == serverOpaque {
+			d.tlsData(reassembly.ServerToClient, p[off:], off, at)
 			return
 		}
 		line, n, ok := d.server.line.next(p[off:], d.opts.MaxLineLength)

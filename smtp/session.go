@@ -193,6 +193,8 @@ type Decoder struct {
 	serverGaps  int
 	// perName counts anomalies by name.
 	perName map[string]int
+	// tls reads the records once the connection turned to TLS (tlsinfer.go).
+	tls *tlsTrack
 }
 
 // NewDecoder returns a Decoder for one connection.
@@ -209,7 +211,10 @@ var _ reassembly.Handler = (*Decoder)(nil)
 // before End it shows the decoding so far, with the outcomes of unfinished
 // transactions still OutcomeUnknown. The Session belongs to the Decoder;
 // copy it to keep it past further calls.
-func (d *Decoder) Session() *Session { return &d.s }
+func (d *Decoder) Session() *Session {
+	d.syncTLS()
+	return &d.s
+}
 
 // Data implements reassembly.Handler.
 func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Marker) {
@@ -267,6 +272,7 @@ func (d *Decoder) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
 	}
 	d.preambleFlush(dir)
 	d.anomalyf(AnomalyContentGap, at.Frame, "%s sent by the %s missing from the capture", what, dir)
+	d.tlsGap(dir, n, at)
 	if dir == reassembly.ClientToServer {
 		d.clientGap(n, at)
 	} else {
@@ -288,6 +294,7 @@ func (d *Decoder) Control(kind reassembly.EventKind, dir reassembly.Direction, a
 		}
 		d.s.Closes = append(d.s.Closes, Close{Kind: k, By: dir.String(), Frame: at.Frame, Time: at.Time, Phase: d.phase()})
 	}
+	d.tlsControl(kind, dir, at)
 	why := EndClientClosed
 	switch {
 	case kind == reassembly.EventFIN && dir == reassembly.ServerToClient:
@@ -348,6 +355,7 @@ func (d *Decoder) End(at reassembly.Mark) {
 		}
 	}
 	d.closeAll(EndCaptureEnded, at)
+	d.tlsEnd(at)
 	if d.detect == detectSMTP && d.server.seen == 0 && d.serverGaps == 0 && len(d.s.Commands) > 1 {
 		// A client gets past its first command only on replies: the
 		// capture lacks the server's direction, not the server its

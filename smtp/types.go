@@ -2,6 +2,8 @@ package smtp
 
 import (
 	"time"
+
+	"github.com/smtpscope/smtpscope/tlsrecord"
 )
 
 // Reply is one SMTP reply (RFC 5321 §4.2), single- or multi-line.
@@ -207,6 +209,11 @@ type Transaction struct {
 	// will retry: a duplicate. Ended, EndFrame and EndTime then say where
 	// the client gave up.
 	LateReply bool
+	// Inferred is set on a transaction inferred from TLS records (in
+	// TLS.Inferred; tlsinfer.go): no command was seen; DataFrame and
+	// EndOfDataFrame are the body's first and last records, Size the upper
+	// bound of its plaintext.
+	Inferred *Inference
 }
 
 // RefusedAttempt reports whether the server refused the MAIL command: no
@@ -250,6 +257,13 @@ type TLS struct {
 	// the one the server chose.
 	Version    string
 	ServerName string
+	// Handshake is what the TLS records showed (tlsrecord), nil until the
+	// first TLS byte. Left out of JSON: tlsrecord's tests hold it to
+	// tshark's reading.
+	Handshake *tlsrecord.Facts `json:"-"`
+	// Inferred lists the mail transactions inferred from the records of
+	// the established session (tlsinfer.go), each with Inferred set.
+	Inferred []Transaction
 }
 
 // Anomaly is a protocol oddity or a resource limit that was hit.

@@ -38,6 +38,13 @@ var captures = []string{
 	"../testdata/captures/zeek__smtp-starttls.pcap",
 	"../testdata/captures/zeek__smtp.pcap",
 	"../testdata/scenarios/captures/starttls.pcapng",
+	"../testdata/scenarios/captures/tls-cert-rejected-12.pcapng",
+	"../testdata/scenarios/captures/tls-cert-rejected-13.pcapng",
+	"../testdata/scenarios/captures/tls-implicit-stall.pcapng",
+	"../testdata/scenarios/captures/tls-openssl-delivered.pcapng",
+	"../testdata/scenarios/captures/tls-stall-12.pcapng",
+	"../testdata/scenarios/captures/tls-stall-13.pcapng",
+	"../testdata/scenarios/captures/tls-version-mismatch.pcapng",
 }
 
 // frameView is what one frame shows, in tshark's terms: lists joined by

@@ -2,12 +2,12 @@ package tlsrecord
 
 import "github.com/smtpscope/smtpscope/reassembly"
 
-// maxAlertRecord is the longest TLS 1.3 protected record that is too short
+// MaxAlertRecord is the longest TLS 1.3 protected record that is too short
 // for a Finished and holds an alert: 2 bytes of alert, the inner content
 // type and a 16-byte AEAD tag (RFC 8446 §5.2) make 19; a little padding is
 // allowed. The shortest Finished record is 4 + 32 + 1 + 8 = 45 bytes
 // (SHA-256, an 8-byte CCM tag).
-const maxAlertRecord = 24
+const MaxAlertRecord = 24
 
 // hsState is how far the handshake went.
 type hsState int
@@ -170,7 +170,7 @@ func (c *Conn) protectedRecord(r Record) {
 			if f.Finished[d].Frame != 0 {
 				return
 			}
-			if r.Length <= maxAlertRecord {
+			if r.Length <= MaxAlertRecord {
 				c.end(EndProbableAlert, d, r.End)
 				return
 			}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -22,6 +24,8 @@ type clientCfg struct {
 	eodTimeout, quitTimeout, pause                    time.Duration
 	srcPortBase, bdatChunk                            int
 	starttls                                          bool
+	starttlsOpportunistic, implicitTLS, tlsVerify     bool
+	tlsMin, tlsMax, keylog                            string
 	rcptOverride                                      multiFlag
 	abortRST, abortClose                              int
 	sndbuf                                            int
@@ -48,6 +52,12 @@ func runClient(args []string) error {
 	fs.IntVar(&c.srcPortBase, "src-port-base", 0, "if set, session N binds local port base+N (stable ports in captures)")
 	fs.IntVar(&c.bdatChunk, "bdat-chunk", 256*1024, "BDAT chunk size (proto bdat)")
 	fs.BoolVar(&c.starttls, "starttls", false, "STARTTLS before MAIL (certificate not verified: the lab's is self-signed)")
+	fs.BoolVar(&c.starttlsOpportunistic, "starttls-opportunistic", false, "STARTTLS if the EHLO reply offers it; if it is not offered or refused, send in plaintext (as an MTA with opportunistic TLS does)")
+	fs.BoolVar(&c.implicitTLS, "implicit-tls", false, "TLS from the first byte (SMTPS, RFC 8314)")
+	fs.BoolVar(&c.tlsVerify, "tls-verify", false, "verify the server's certificate for relay.lab.test against the system's roots (the lab's self-signed one fails)")
+	fs.StringVar(&c.tlsMin, "tls-min-version", "", "lowest TLS version offered (1.0-1.3; default Go's)")
+	fs.StringVar(&c.tlsMax, "tls-max-version", "", "highest TLS version offered (1.0-1.3; default Go's)")
+	fs.StringVar(&c.keylog, "keylog", "", "append the TLS secrets to this NSS key log file (SSLKEYLOGFILE format)")
 	fs.IntVar(&c.abortRST, "abort-rst-after", -1, "after writing BYTES of a message body larger than that, abort the connection with RST (SO_LINGER 0), as a crashing or killed MTA would (-1 = off)")
 	fs.IntVar(&c.abortClose, "abort-close-after", -1, "after writing BYTES of a message body larger than that, close the connection (FIN, no RST, no QUIT), as an MTA that gives up or is killed would (-1 = off)")
 	fs.StringVar(&c.bind, "bind", "", "local address to bind (default: the server's host, which is right on loopback)")
@@ -165,8 +175,23 @@ func (s *clientSession) run() {
 	cfg := s.cfg
 	var c *smtp.Client
 	var err error
-	if cfg.starttls {
-		c, err = smtp.NewClientStartTLS(s.conn, &tls.Config{InsecureSkipVerify: true, ServerName: "relay.lab.test"})
+	tlsCfg := &tls.Config{InsecureSkipVerify: !cfg.tlsVerify, ServerName: "relay.lab.test"}
+	keylog, err := applyTLSKnobs(tlsCfg, cfg.tlsMin, cfg.tlsMax, cfg.keylog)
+	if err != nil {
+		s.sess["error"] = err.Error()
+		s.unsent("tls-config", err)
+		return
+	}
+	defer keylog.Close()
+	if cfg.implicitTLS {
+		tc := tls.Client(s.conn, tlsCfg)
+		s.conn = tc
+		s.sess["tls"] = true
+	}
+	if cfg.starttlsOpportunistic {
+		c, err = s.opportunistic(tlsCfg)
+	} else if cfg.starttls {
+		c, err = smtp.NewClientStartTLS(s.conn, tlsCfg)
 		if err == nil {
 			s.sess["tls"] = true
 			c.CommandTimeout = cfg.cmdTimeout
@@ -182,6 +207,11 @@ func (s *clientSession) run() {
 		c.CommandTimeout = cfg.cmdTimeout
 		c.SubmissionTimeout = cfg.eodTimeout
 		err = c.Hello(cfg.ehlo)
+		if tc, ok := s.conn.(*tls.Conn); ok && err == nil {
+			st := tc.ConnectionState()
+			s.sess["tls_version"] = tls.VersionName(st.Version)
+			s.sess["tls_cipher"] = tls.CipherSuiteName(st.CipherSuite)
+		}
 	}
 	if err != nil {
 		var se *smtp.SMTPError
@@ -219,6 +249,91 @@ func (s *clientSession) run() {
 	s.sess["quit_s"] = time.Since(t).Seconds()
 	s.sess["tcp_retrans"] = tcpRetrans(s.conn)
 	s.sess["t_close"] = s.since(time.Now())
+}
+
+// opportunistic greets, upgrades with STARTTLS if the server offers it,
+// and goes on in plaintext if it does not or refuses (RFC 3207 §4 leaves
+// the choice to the client; MTAs with opportunistic TLS make it, without a
+// second EHLO). go-smtp's client has no STARTTLS that survives a refusal,
+// so STARTTLS and its reply are spoken here (net/textproto) once go-smtp's
+// EHLO reply has been read whole; after a 220 a new go-smtp client takes
+// over the TLS connection, reading a copy of the greeting from memory
+// (nothing on the wire) before its EHLO (RFC 3207 §4.2).
+func (s *clientSession) opportunistic(tlsCfg *tls.Config) (*smtp.Client, error) {
+	cfg := s.cfg
+	greeting := &greetingConn{Conn: s.conn}
+	c := smtp.NewClient(greeting)
+	c.CommandTimeout = cfg.cmdTimeout
+	c.SubmissionTimeout = cfg.eodTimeout
+	if err := c.Hello(cfg.ehlo); err != nil {
+		return c, err
+	}
+	if ok, _ := c.Extension("STARTTLS"); !ok {
+		s.sess["starttls"] = "not-offered"
+		return c, nil
+	}
+	tp := textproto.NewConn(s.conn)
+	s.conn.SetDeadline(time.Now().Add(cfg.cmdTimeout))
+	defer s.conn.SetDeadline(time.Time{})
+	if err := tp.PrintfLine("STARTTLS"); err != nil {
+		return nil, err
+	}
+	code, msg, err := tp.ReadResponse(220)
+	if err != nil {
+		var pe *textproto.Error
+		if !errors.As(err, &pe) {
+			return nil, err
+		}
+		s.sess["starttls"] = fmt.Sprintf("refused %d", code)
+		s.sess["starttls_reply"] = msg
+		return c, nil
+	}
+	tc := tls.Client(s.conn, tlsCfg)
+	if err := tc.Handshake(); err != nil {
+		return nil, err
+	}
+	s.sess["starttls"] = "ok"
+	s.sess["tls"] = true
+	st := tc.ConnectionState()
+	s.sess["tls_version"] = tls.VersionName(st.Version)
+	s.sess["tls_cipher"] = tls.CipherSuiteName(st.CipherSuite)
+	c2 := smtp.NewClient(&replayConn{Conn: tc, pending: greeting.line})
+	c2.CommandTimeout = cfg.cmdTimeout
+	c2.SubmissionTimeout = cfg.eodTimeout
+	return c2, c2.Hello(cfg.ehlo)
+}
+
+// greetingConn keeps a copy of the first line read (the greeting).
+type greetingConn struct {
+	net.Conn
+	line []byte
+	done bool
+}
+
+func (g *greetingConn) Read(p []byte) (int, error) {
+	n, err := g.Conn.Read(p)
+	if !g.done {
+		g.line = append(g.line, p[:n]...)
+		if i := bytes.IndexByte(g.line, '\n'); i >= 0 {
+			g.line, g.done = g.line[:i+1], true
+		}
+	}
+	return n, err
+}
+
+// replayConn returns pending before reading from Conn.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (r *replayConn) Read(p []byte) (int, error) {
+	if len(r.pending) > 0 {
+		n := copy(p, r.pending)
+		r.pending = r.pending[n:]
+		return n, nil
+	}
+	return r.Conn.Read(p)
 }
 
 func (s *clientSession) msgRec(i int, m *message) rec {

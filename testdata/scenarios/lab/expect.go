@@ -44,11 +44,13 @@ func paramValue(v string) any {
 	return v
 }
 
-var layers = map[string]bool{"none": true, "L4": true, "L7": true, "capture": true}
+var layers = map[string]bool{"none": true, "L4": true, "L7": true, "capture": true, "TLS": true}
 var causes = map[string]bool{"ok": true, "eod-no-reply": true, "eod-partial-reply": true, "slow-reply": true,
 	"rejected": true, "deferred": true, "aborted-by-client": true, "pmtu-blackhole": true, "packet-loss": true,
 	"zero-window-stall": true, "reset-by-server": true, "reset-by-client": true, "reset-injected": true,
-	"connect-refused": true, "connect-timeout": true, "tls-opaque": true, "capture-incomplete": true}
+	"connect-refused": true, "connect-timeout": true, "tls-opaque": true, "capture-incomplete": true,
+	"starttls-refused": true, "starttls-stripped": true, "tls-version-mismatch": true, "tls-cert-rejected": true,
+	"tls-handshake-failed": true}
 
 type diagnosis struct {
 	Layer string `json:"layer"`

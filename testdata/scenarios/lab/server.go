@@ -41,6 +41,9 @@ type serverCfg struct {
 	windowStallAfter          int64
 	rcvbuf                    int
 	starttls                  bool
+	implicitTLS, maskSTARTTLS bool
+	tlsMin, tlsMax            string
+	starttlsRefuse            int
 	readTimeout, writeTimeout time.Duration
 	bannerQuitWait            time.Duration
 }
@@ -72,6 +75,11 @@ func runServer(args []string) error {
 	fs.Int64Var(&c.windowStallAfter, "window-stall-after", 65536, "start --window-stall after this many message bytes")
 	fs.IntVar(&c.rcvbuf, "rcvbuf", 0, "SO_RCVBUF on the listening socket (0 = kernel default, autotuned)")
 	fs.BoolVar(&c.starttls, "starttls", false, "offer STARTTLS with a self-signed certificate generated at start")
+	fs.BoolVar(&c.implicitTLS, "implicit-tls", false, "speak TLS from the first byte (SMTPS, RFC 8314), same self-signed certificate as --starttls")
+	fs.StringVar(&c.tlsMin, "tls-min-version", "", "lowest TLS version accepted (1.0-1.3; default Go's)")
+	fs.StringVar(&c.tlsMax, "tls-max-version", "", "highest TLS version accepted (1.0-1.3; default Go's)")
+	fs.IntVar(&c.starttlsRefuse, "starttls-refuse", 0, "with --starttls: offer STARTTLS but answer it with this code (454), as a server without a usable certificate does")
+	fs.BoolVar(&c.maskSTARTTLS, "mask-starttls", false, "rewrite STARTTLS in EHLO replies to XXXXXXXA, as a firewall's ESMTP inspection does")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 60*time.Second, "go-smtp per-command read timeout")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 60*time.Second, "go-smtp write timeout")
 	fs.Parse(args)
@@ -105,18 +113,29 @@ func runServer(args []string) error {
 	srv.WriteTimeout = c.writeTimeout
 	srv.AllowInsecureAuth = true
 	srv.ErrorLog = logAdapter{lg}
-	if c.starttls {
+	var tlsCfg *tls.Config
+	if c.starttls || c.implicitTLS {
 		cert, err := selfSignedCert(c.domain)
 		if err != nil {
 			return err
 		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}}
+		if _, err := applyTLSKnobs(tlsCfg, c.tlsMin, c.tlsMax, ""); err != nil {
+			return err
+		}
+	}
+	if c.starttls {
+		srv.TLSConfig = tlsCfg
 	}
 	wl := &wrapListener{Listener: ln, cfg: &c, log: lg}
+	var sl net.Listener = wl
+	if c.implicitTLS {
+		sl = tls.NewListener(wl, tlsCfg)
+	}
 	lg.emit(map[string]any{"event": "listen", "addr": ln.Addr().String(), "pid": os.Getpid(), "config": c.describe()})
 
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(wl) }()
+	go func() { done <- srv.Serve(sl) }()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	select {
@@ -140,6 +159,8 @@ func (c *serverCfg) describe() map[string]any {
 		"banner_code": c.bannerCode, "banner_text": c.bannerText, "reset_during_data": c.resetDuringData,
 		"window_stall_s": c.windowStall.Seconds(), "window_stall_after": c.windowStallAfter,
 		"rcvbuf": c.rcvbuf, "starttls": c.starttls, "max_message_bytes": c.maxMessageBytes,
+		"implicit_tls": c.implicitTLS, "tls_min_version": c.tlsMin, "tls_max_version": c.tlsMax,
+		"starttls_refuse": c.starttlsRefuse, "mask_starttls": c.maskSTARTTLS,
 	}
 }
 
@@ -173,6 +194,9 @@ func (l *wrapListener) Accept() (net.Conn, error) {
 		if l.cfg.bannerCode != 0 {
 			go l.banner(lc)
 			continue
+		}
+		if l.cfg.starttlsRefuse != 0 || l.cfg.maskSTARTTLS {
+			return &middlebox{loggedConn: lc, refuseCode: l.cfg.starttlsRefuse, mask: l.cfg.maskSTARTTLS}, nil
 		}
 		return lc, nil
 	}
@@ -242,8 +266,15 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	switch nc := c.Conn().(type) {
 	case *loggedConn:
 		lc = nc
+	case *middlebox:
+		lc = nc.loggedConn
 	case *tls.Conn:
-		lc, _ = nc.NetConn().(*loggedConn)
+		switch inner := nc.NetConn().(type) {
+		case *loggedConn:
+			lc = inner
+		case *middlebox:
+			lc = inner.loggedConn
+		}
 	}
 	if lc == nil {
 		return nil, errors.New("internal: unexpected connection type")

@@ -1,0 +1,384 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/smtp"
+	"github.com/smtpscope/smtpscope/tlsrecord"
+)
+
+// Rules for TLS: the handshake's facts (tlsrecord, through smtp.TLS) and
+// the STARTTLS exchange give causes in layer TLS; a completed handshake is
+// no fault and no capture problem. Transactions inferred from records are
+// judged here too.
+
+// LayerTLS is the layer of the TLS causes.
+const LayerTLS = "TLS"
+
+// The TLS causes.
+const (
+	// CauseStartTLSRefused: STARTTLS answered 4xx or 5xx.
+	CauseStartTLSRefused Cause = "starttls-refused" // TLS
+	// CauseStartTLSStripped: the EHLO reply shows a masked extension
+	// (XXXXXXXA), the signature of a firewall rewriting it.
+	CauseStartTLSStripped Cause = "starttls-stripped" // TLS
+	// CauseTLSVersionMismatch: a protocol_version alert.
+	CauseTLSVersionMismatch Cause = "tls-version-mismatch" // TLS
+	// CauseTLSCertRejected: the client aborted right after the server's
+	// certificate (an alert in clear in TLS 1.2; in 1.3 an alert-sized
+	// record: "probably").
+	CauseTLSCertRejected Cause = "tls-cert-rejected" // TLS
+	// CauseTLSHandshakeFailed: any other alert, a ClientHello never
+	// answered, a handshake cut by FIN or RST, bytes that are not TLS.
+	CauseTLSHandshakeFailed Cause = "tls-handshake-failed" // TLS
+)
+
+// TLSHandshake is what the records showed of the handshake, in the JSON
+// connection's smtp.tls object.
+type TLSHandshake struct {
+	// Offered is the highest version the ClientHello offered, Negotiated
+	// the ServerHello's choice ("" if none was seen).
+	Offered     string   `json:"offered,omitempty"`
+	Negotiated  string   `json:"negotiated,omitempty"`
+	CipherSuite string   `json:"cipher_suite,omitempty"`
+	ALPN        []string `json:"alpn,omitempty"`
+	// HelloRetry is set when the server asked for a second ClientHello.
+	HelloRetry bool `json:"hello_retry,omitempty"`
+	// ClientHelloFrame and ServerHelloFrame locate the hellos (0: not seen).
+	ClientHelloFrame int `json:"client_hello_frame,omitempty"`
+	ServerHelloFrame int `json:"server_hello_frame,omitempty"`
+	// Ending is how the handshake ended: complete, alert, probable-alert,
+	// fin, rst, gap, capture-end, not-tls, open; EndedBy the side, EndFrame
+	// where; HandshakeMS the time from the ClientHello to it.
+	Ending      string  `json:"ending"`
+	EndedBy     string  `json:"ended_by,omitempty"`
+	EndFrame    int     `json:"end_frame,omitempty"`
+	HandshakeMS float64 `json:"handshake_ms,omitempty"`
+	// Alerts are the alerts in clear (and TLS 1.2's encrypted ones).
+	Alerts []TLSAlert `json:"alerts,omitempty"`
+	// Certificate is the server's leaf certificate where it was in clear
+	// (TLS ≤ 1.2).
+	Certificate *TLSCertificate `json:"certificate,omitempty"`
+	// Records counts the records each side sent.
+	ClientRecords int `json:"client_records"`
+	ServerRecords int `json:"server_records"`
+}
+
+// TLSAlert is one alert.
+type TLSAlert struct {
+	By          string `json:"by"`
+	Frame       int    `json:"frame"`
+	Level       string `json:"level,omitempty"`
+	Description string `json:"description"`
+}
+
+// TLSCertificate is the server's leaf certificate.
+type TLSCertificate struct {
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	DNSNames   []string  `json:"dns_names,omitempty"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	SelfSigned bool      `json:"self_signed"`
+	// Expired is true when the capture time is past NotAfter.
+	Expired bool `json:"expired"`
+	// NamesSNI says whether it is valid for the SNI (absent without SNI).
+	NamesSNI *bool `json:"names_sni,omitempty"`
+}
+
+// tlsOf builds the JSON tls object.
+func tlsOf(t *smtp.TLS, red *redactor) *TLS {
+	out := &TLS{How: t.How, Frame: t.Frame, Version: t.Version, ServerName: red.host(t.ServerName)}
+	f := t.Handshake
+	if f == nil {
+		return out
+	}
+	h := &TLSHandshake{Negotiated: tlsrecord.VersionName(f.Version()), Ending: f.Ending.String(),
+		HelloRetry: f.HelloRetryRequest != nil, ClientRecords: f.Records[0], ServerRecords: f.Records[1]}
+	if ch := f.ClientHello; ch != nil {
+		h.Offered, h.ClientHelloFrame, h.ALPN = tlsrecord.VersionName(ch.MaxVersion()), ch.At.Frame, ch.ALPN
+	}
+	if sh := f.ServerHello; sh != nil {
+		h.ServerHelloFrame, h.CipherSuite = sh.At.Frame, tlsrecord.SuiteName(sh.CipherSuite)
+	}
+	if f.Ending != tlsrecord.EndOpen {
+		h.EndedBy, h.EndFrame = f.EndedBy.String(), f.EndedAt.Frame
+		h.HandshakeMS = ms(f.Duration())
+	}
+	for _, a := range f.Alerts {
+		al := TLSAlert{By: a.Dir.String(), Frame: a.At.Frame, Description: a.Name()}
+		switch a.Level {
+		case 1:
+			al.Level = "warning"
+		case 2:
+			al.Level = "fatal"
+		}
+		h.Alerts = append(h.Alerts, al)
+	}
+	if len(f.Certificates) > 0 && f.Certificates[0].ParseError == "" {
+		c := &f.Certificates[0]
+		tc := &TLSCertificate{Subject: red.host(c.Subject), Issuer: red.host(c.Issuer), NotBefore: c.NotBefore, NotAfter: c.NotAfter,
+			SelfSigned: c.SelfSigned, Expired: c.ExpiredAtCapture}
+		for _, n := range c.DNSNames {
+			tc.DNSNames = append(tc.DNSNames, red.host(n))
+		}
+		if t.ServerName != "" {
+			ok := c.Names(t.ServerName)
+			tc.NamesSNI = &ok
+		}
+		h.Certificate = tc
+	}
+	out.Handshake = h
+	return out
+}
+
+// TLSLine is the one-line summary of a connection's TLS
+// ("TLS 1.3 · TLS_AES_128_GCM_SHA256 · SNI relay.example · handshake 4.1 ms"),
+// "" without TLS.
+func TLSLine(t *TLS) string {
+	if t == nil {
+		return ""
+	}
+	h := t.Handshake
+	if h == nil {
+		return "TLS (" + t.How + ")"
+	}
+	var parts []string
+	switch {
+	case h.Negotiated != "":
+		parts = append(parts, h.Negotiated)
+	case h.Offered != "":
+		parts = append(parts, "TLS (client offered up to "+h.Offered+")")
+	default:
+		parts = append(parts, "TLS ("+t.How+")")
+	}
+	if h.CipherSuite != "" {
+		parts = append(parts, h.CipherSuite)
+	}
+	if t.ServerName != "" {
+		parts = append(parts, "SNI "+t.ServerName)
+	}
+	switch h.Ending {
+	case "complete":
+		parts = append(parts, fmt.Sprintf("handshake %s", durMS(h.HandshakeMS)))
+	case "open":
+	default:
+		parts = append(parts, fmt.Sprintf("handshake ended: %s in frame %d", h.Ending, h.EndFrame))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func durMS(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return dur(time.Duration(v * float64(time.Millisecond)))
+}
+
+// isMaskedExtension reports whether an EHLO keyword is masked as firewall
+// ESMTP inspection masks it: X's, the last letter possibly kept
+// ("XXXXXXXA" for STARTTLS).
+func isMaskedExtension(kw string) bool {
+	if i := strings.IndexByte(kw, ' '); i >= 0 {
+		kw = kw[:i]
+	}
+	if len(kw) < 4 {
+		return false
+	}
+	body := strings.TrimRight(kw[:len(kw)-1], "X")
+	return body == "" && kw[len(kw)-1] >= 'A' && kw[len(kw)-1] <= 'Z'
+}
+
+// diagnoseTLS applies the TLS rules to a session without a failed
+// transaction. ok is false when no TLS rule applies.
+func diagnoseTLS(c *reassembly.Conn, s *smtp.Session) (Diagnosis, bool) {
+	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
+	if d, ok := startTLSRefused(filter, s); ok {
+		return d, true
+	}
+	for _, e := range s.Extensions {
+		if isMaskedExtension(e) {
+			next := "gave up"
+			for i := range s.Commands {
+				if s.Commands[i].Verb == "MAIL" {
+					next = "went on in plaintext"
+				}
+			}
+			return Diagnosis{Layer: LayerTLS, Cause: CauseStartTLSStripped, Filter: filter + ` && smtp.rsp.parameter contains "XXXX"`,
+				Summary: fmt.Sprintf("The EHLO reply shows the masked extension %q where STARTTLS would be: a firewall's ESMTP inspection (Cisco ASA \"inspect esmtp\") rewrote it, so the client could not upgrade to TLS and %s.", e, next)}, true
+		}
+	}
+	if s.TLS == nil || s.TLS.Handshake == nil {
+		return Diagnosis{}, false
+	}
+	return handshakeDiagnosis(filter, s.TLS.Handshake)
+}
+
+// startTLSRefused finds a STARTTLS answered 4xx or 5xx and says what the
+// client did next.
+func startTLSRefused(filter string, s *smtp.Session) (Diagnosis, bool) {
+	for i := range s.Commands {
+		cmd := &s.Commands[i]
+		if cmd.Verb != "STARTTLS" || cmd.Reply == nil || cmd.Reply.Class() < 4 {
+			continue
+		}
+		next := "gave up"
+		for _, later := range s.Commands[i+1:] {
+			if later.Verb == "MAIL" {
+				next = "went on in plaintext"
+				break
+			}
+		}
+		return Diagnosis{Layer: LayerTLS, Cause: CauseStartTLSRefused, Filter: filter + " && smtp.req.command == \"STARTTLS\" || " + filter + fmt.Sprintf(" && smtp.response.code == %d", cmd.Reply.Code),
+			Evidence: []Evidence{{Frame: cmd.Frame, Time: cmd.Time, What: "client sent STARTTLS"},
+				{Frame: cmd.Reply.Frame, Time: cmd.Reply.Time, What: "server replied " + replyText(cmd.Reply)}},
+			Summary: fmt.Sprintf("The server refused STARTTLS (%s); the client %s.", explain(cmd.Reply, s.Banner), next)}, true
+	}
+	return Diagnosis{}, false
+}
+
+// handshakeDiagnosis says why a handshake did not complete.
+func handshakeDiagnosis(filter string, f *tlsrecord.Facts) (Diagnosis, bool) {
+	end := Evidence{Frame: f.EndedAt.Frame, Time: f.EndedAt.Time}
+	hello := Evidence{What: "client sent its ClientHello"}
+	if f.ClientHello != nil {
+		hello.Frame, hello.Time = f.ClientHello.At.Frame, f.ClientHello.At.Time
+	}
+	var alert *tlsrecord.Alert
+	for i := range f.Alerts {
+		if !f.Alerts[i].Protected {
+			alert = &f.Alerts[i]
+			break
+		}
+	}
+	switch f.Ending {
+	case tlsrecord.EndComplete, tlsrecord.EndOpen:
+		return Diagnosis{}, false
+	case tlsrecord.EndCaptureEnd, tlsrecord.EndGap:
+		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
+			Summary: "The capture ends (or misses bytes) in the middle of the TLS handshake: whether it completed cannot be told."}, true
+	case tlsrecord.EndAlert:
+		if alert != nil {
+			end.What = fmt.Sprintf("%s sent the alert %s", alert.Dir, alert.Name())
+			af := filter + " && tls.alert_message"
+			switch {
+			case alert.Description == tlsrecord.AlertProtocolVersion:
+				offered := "?"
+				if f.ClientHello != nil {
+					offered = tlsrecord.VersionName(f.ClientHello.MaxVersion())
+				}
+				return Diagnosis{Layer: LayerTLS, Cause: CauseTLSVersionMismatch, Filter: af, Evidence: []Evidence{hello, end},
+					Summary: fmt.Sprintf("The peers share no TLS version: the client offered up to %s and the %s answered protocol_version.", offered, alert.Dir)}, true
+			case tlsrecord.IsCertificateAlert(alert.Description) && alert.Dir == reassembly.ClientToServer:
+				return Diagnosis{Layer: LayerTLS, Cause: CauseTLSCertRejected, Filter: af, Evidence: []Evidence{hello, end},
+					Summary: fmt.Sprintf("The client rejected the server's certificate (alert %s)%s.", alert.Name(), certWords(f))}, true
+			}
+			return Diagnosis{Layer: LayerTLS, Cause: CauseTLSHandshakeFailed, Filter: af, Evidence: []Evidence{hello, end},
+				Summary: fmt.Sprintf("The TLS handshake failed: the %s sent the alert %s.", alert.Dir, alert.Name())}, true
+		}
+		end.What = fmt.Sprintf("%s sent an encrypted alert", f.EndedBy)
+		return Diagnosis{Layer: LayerTLS, Cause: CauseTLSHandshakeFailed, Filter: filter + " && tls.record.content_type == 21", Evidence: []Evidence{hello, end},
+			Summary: fmt.Sprintf("The TLS handshake failed: the %s sent an encrypted alert before it completed.", f.EndedBy)}, true
+	case tlsrecord.EndProbableAlert:
+		end.What = "client sent an alert-sized encrypted record"
+		return Diagnosis{Layer: LayerTLS, Cause: CauseTLSCertRejected, Filter: filter + " && frame.number >= " + fmt.Sprint(f.Finished[reassembly.ServerToClient].Frame),
+			Evidence: []Evidence{hello, {Frame: f.Finished[reassembly.ServerToClient].Frame, Time: f.Finished[reassembly.ServerToClient].Time, What: "server's encrypted flight (its certificate inside) ended"}, end},
+			Summary:  "The client probably rejected the server's certificate: in TLS 1.3 the certificate and the alert are encrypted, but right after the server's flight the client sent one record the size of an alert, too short for its Finished, and the handshake went no further."}, true
+	case tlsrecord.EndNotTLS:
+		end.What = fmt.Sprintf("%s sent bytes that are not TLS", f.EndedBy)
+		return Diagnosis{Layer: LayerTLS, Cause: CauseTLSHandshakeFailed, Filter: filter, Evidence: []Evidence{end},
+			Summary: fmt.Sprintf("After the switch to TLS the %s sent bytes that are not a TLS record.", f.EndedBy)}, true
+	}
+	// FIN or RST.
+	what := "closed the connection"
+	if f.Ending == tlsrecord.EndRST {
+		what = "reset the connection"
+	}
+	end.What = fmt.Sprintf("%s %s", f.EndedBy, what)
+	if f.ServerHello == nil && f.ClientHello != nil {
+		return Diagnosis{Layer: LayerTLS, Cause: CauseTLSHandshakeFailed, Filter: filter + " && tls.handshake.type == 1", Evidence: []Evidence{hello, end},
+			Summary: fmt.Sprintf("The ClientHello was never answered: the %s %s instead (a middlebox dropping or refusing TLS, or a server that cannot negotiate).", f.EndedBy, what)}, true
+	}
+	return Diagnosis{Layer: LayerTLS, Cause: CauseTLSHandshakeFailed, Filter: filter, Evidence: []Evidence{hello, end},
+		Summary: fmt.Sprintf("The TLS handshake was cut: the %s %s before it completed.", f.EndedBy, what)}, true
+}
+
+// certWords says what is wrong with the server's certificate, if the
+// capture shows it.
+func certWords(f *tlsrecord.Facts) string {
+	if len(f.Certificates) == 0 || f.Certificates[0].ParseError != "" {
+		return ""
+	}
+	c := &f.Certificates[0]
+	var w []string
+	if c.SelfSigned {
+		w = append(w, "self-signed")
+	}
+	if c.ExpiredAtCapture {
+		w = append(w, "expired "+c.NotAfter.UTC().Format("2006-01-02"))
+	}
+	if f.ClientHello != nil && f.ClientHello.ServerName != "" && !c.Names(f.ClientHello.ServerName) {
+		w = append(w, "not valid for "+f.ClientHello.ServerName)
+	}
+	if len(w) == 0 {
+		return ""
+	}
+	return "; it is " + strings.Join(w, ", ")
+}
+
+// inferredTransaction judges a transaction inferred from TLS records.
+func inferredTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction) Diagnosis {
+	inf := tx.Inferred
+	filter := fmt.Sprintf("tcp.stream eq %d && frame.number >= %d", c.Stream, tx.DataFrame)
+	body := fmt.Sprintf("client sent %s in %d records", sizeWords(inf.Bytes), inf.Records)
+	last := Evidence{Frame: tx.EndOfDataFrame, Time: tx.EndOfDataTime, What: "client's last record of the message body (inferred end-of-data)"}
+	switch {
+	case tx.Incomplete:
+		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{last},
+			Summary: "Inferred from TLS records: " + body + ", but the capture misses bytes around it, so whether the server answered cannot be told."}
+	case inf.Answered:
+		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Filter: filter,
+			Evidence: []Evidence{last, {Frame: inf.AnswerFrame, Time: inf.AnswerTime, What: fmt.Sprintf("server answered with a %d-byte record", inf.AnswerLength)}},
+			Summary:  fmt.Sprintf("Inferred from TLS records: %s; the server answered %s later with a %d-byte record. Encrypted, a 250 and a 5xx look alike: outcome unknown.", body, dur(inf.Latency(tx.EndOfDataTime)), inf.AnswerLength)}
+	case tx.Outcome == smtp.OutcomeNoReply:
+		if tx.Ended == smtp.EndCaptureEnded {
+			// As for decoded transactions (captureMisses): a reply may
+			// still have come.
+			return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{last},
+				Summary: fmt.Sprintf("Inferred from TLS records: %s; no record from the server for %s, when the capture ended: an answer may still have come, so the outcome is unknown.", body, dur(tx.Waited()))}
+		}
+		then := map[smtp.EndReason]string{
+			smtp.EndClientClosed: fmt.Sprintf("the client then sent a %d-byte record (its QUIT, by its size) and closed", inf.NextLength),
+			smtp.EndServerClosed: "the server then closed the connection",
+			smtp.EndClientReset:  "the client then reset the connection",
+			smtp.EndServerReset:  "the server then reset the connection",
+		}[tx.Ended]
+		if tx.Ended == smtp.EndClientClosed && inf.NextLength == 0 {
+			then = "the client then closed the connection"
+		}
+		tcp := "TCP was healthy"
+		layer, cause := LayerL7, CauseEODNoReply
+		if h.Retransmissions > 0 || h.ZeroWindows > 0 {
+			tcp = fmt.Sprintf("TCP had %d retransmission(s) and %d zero window(s)", h.Retransmissions, h.ZeroWindows)
+		}
+		return Diagnosis{Layer: layer, Cause: cause, Filter: filter,
+			Evidence: []Evidence{last, {Frame: tx.EndFrame, Time: tx.EndTime, What: then}},
+			Summary:  fmt.Sprintf("Inferred from TLS records (%s, no key): %s; no record from the server for %s; %s. %s: the relay never answered the end-of-data.", inf.Version, body, dur(tx.Waited()), then, tcp)}
+	}
+	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Filter: filter, Evidence: []Evidence{last},
+		Summary: "Inferred from TLS records: " + body + "; outcome unknown."}
+}
+
+// sizeWords renders a byte count as "1.31 MB", "2.1 kB" or "512 bytes".
+func sizeWords(n int64) string {
+	switch {
+	case n >= 1000*1000:
+		return fmt.Sprintf("%.2f MB", float64(n)/1e6)
+	case n >= 1000:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,248 @@
+package smtp
+
+import (
+	"strings"
+	"time"
+
+	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/tlsrecord"
+)
+
+// Inside an established TLS session the SMTP dialogue cannot be read, but
+// its shape can: who sent records, how large, when. A message body is a
+// client flight far longer than any command (RFC 5321 §4.5.3.1.4: a command
+// line is at most 512 octets); its end-of-data is the flight's last record;
+// the final reply is the server's next record. Without one until the
+// client's next flight (its QUIT), a close or the end of the capture, the
+// server never answered: no-reply. With one, the transaction was answered,
+// but a 250 and a 5xx look alike encrypted: unknown, with the latency.
+
+const (
+	// flightPause ends a client flight: records sent this long after the
+	// previous one start a new flight (a QUIT after a timeout, say).
+	flightPause = time.Second
+	// minBodyPlaintext is the smallest flight taken for a message body:
+	// more than one command line (RFC 5321 §4.5.3.1.4, 512 octets).
+	minBodyPlaintext = 512
+)
+
+// Inference holds what a transaction inferred from TLS records rests on.
+type Inference struct {
+	// Records and Bytes count the client records of the body flight and
+	// their length on the wire (record headers included).
+	Records int
+	Bytes   int64
+	// SizeMin and SizeMax bound the plaintext those records carried (the
+	// DATA or BDAT stream: the message, dot-stuffing and the end-of-data
+	// line, or chunk commands), from the suite's per-record overhead.
+	SizeMin, SizeMax int64
+	// Answered is set when the server sent a record after the body
+	// flight; AnswerFrame, AnswerTime and AnswerLength locate and size it.
+	Answered     bool
+	AnswerFrame  int
+	AnswerTime   time.Time
+	AnswerLength int
+	// NextLength is the length of the client's record that ended the
+	// silence (its QUIT, usually; 0 when a close or the capture's end did).
+	NextLength int
+	// Version names the TLS version ("TLS 1.3").
+	Version string
+}
+
+// Latency is the time from the body's last record to the server's answer.
+func (i *Inference) Latency(eod time.Time) time.Duration {
+	if !i.Answered {
+		return 0
+	}
+	return i.AnswerTime.Sub(eod)
+}
+
+// tlsTrack reads a connection's TLS (tlsrecord) and infers its
+// transactions from the records.
+type tlsTrack struct {
+	conn *tlsrecord.Conn
+	// established is true once a record came after the handshake completed.
+	established bool
+	// flight is the client flight under way.
+	flight flight
+	// gapped is set by a gap while a flight is under way.
+	gapped bool
+	// inferred holds the transactions inferred so far.
+	inferred []Transaction
+}
+
+// flight is a run of client records with no server record between them
+// and no pause of flightPause.
+type flight struct {
+	records          int
+	bytes            int64
+	sizeMin, sizeMax int64
+	first, last      reassembly.Mark
+}
+
+func (f *flight) body() bool { return f.sizeMax >= minBodyPlaintext }
+
+// newTLSTrack starts reading TLS for d.
+func (d *Decoder) newTLSTrack() *tlsTrack {
+	t := &tlsTrack{}
+	t.conn = tlsrecord.NewConn(tlsrecord.Options{Record: func(r tlsrecord.Record, _ []byte) { d.tlsRecord(t, r) }})
+	return t
+}
+
+// overhead bounds the bytes a protected record adds to its plaintext:
+// TLS 1.3 AEAD, 16-byte tag and the inner content type (RFC 8446 §5.2;
+// padding, rarely used, would add more); TLS 1.2 GCM and CCM an 8-byte
+// explicit nonce and the tag (RFC 5288 §3), ChaCha20-Poly1305 the tag
+// alone (RFC 7905); CBC suites an IV, a MAC and 1-256 bytes of padding.
+func overhead(version, suite uint16) (lo, hi int) {
+	name := tlsrecord.SuiteName(suite)
+	switch {
+	case version == tlsrecord.VersionTLS13:
+		return 17, 17
+	case strings.Contains(name, "_GCM_") || strings.Contains(name, "_CCM"):
+		return 24, 24
+	case strings.Contains(name, "CHACHA20"):
+		return 16, 16
+	}
+	return 16 + 20 + 1, 16 + 48 + 256
+}
+
+// tlsRecord runs one record through the inference.
+func (d *Decoder) tlsRecord(t *tlsTrack, r tlsrecord.Record) {
+	f := t.conn.Facts()
+	if !f.Established() {
+		return
+	}
+	if !t.established {
+		// The record that completed the handshake is a Finished.
+		t.established = true
+		return
+	}
+	if r.Type != tlsrecord.TypeApplicationData || !r.Protected {
+		return
+	}
+	if r.Dir == reassembly.ServerToClient {
+		if f.Version() == tlsrecord.VersionTLS13 && r.Length <= tlsrecord.MaxAlertRecord {
+			return // the size of a close_notify, not of a reply
+		}
+		d.flightAnswered(t, r)
+		return
+	}
+	fl := &t.flight
+	if fl.records > 0 && r.Start.Time.Sub(fl.last.Time) >= flightPause {
+		d.flightEnded(t, r.Start, EndClientClosed, r.Length)
+	}
+	lo, hi := overhead(f.Version(), f.CipherSuite())
+	if fl.records == 0 {
+		fl.first = r.Start
+	}
+	fl.records++
+	fl.bytes += int64(tlsrecord.Overhead + r.Length)
+	fl.sizeMin += int64(max(0, r.Length-hi))
+	fl.sizeMax += int64(max(0, r.Length-lo))
+	fl.last = r.End
+}
+
+// flightAnswered closes the client flight under way with the server's
+// record r: a body flight becomes an answered transaction.
+func (d *Decoder) flightAnswered(t *tlsTrack, r tlsrecord.Record) {
+	if t.flight.body() {
+		tx := d.inferred(t)
+		tx.Inferred.Answered = true
+		tx.Inferred.AnswerFrame, tx.Inferred.AnswerTime, tx.Inferred.AnswerLength = r.End.Frame, r.End.Time, r.Length
+	}
+	t.flight, t.gapped = flight{}, false
+}
+
+// flightEnded closes a body flight that got no server record before at:
+// the client's next flight, a close, or the capture's end.
+func (d *Decoder) flightEnded(t *tlsTrack, at reassembly.Mark, why EndReason, next int) {
+	if t.flight.body() {
+		tx := d.inferred(t)
+		if !tx.Incomplete {
+			tx.Outcome = OutcomeNoReply
+		}
+		tx.Ended, tx.EndFrame, tx.EndTime = why, at.Frame, at.Time
+		tx.Inferred.NextLength = next
+	}
+	t.flight, t.gapped = flight{}, false
+}
+
+// inferred appends the transaction of the body flight under way.
+func (d *Decoder) inferred(t *tlsTrack) *Transaction {
+	fl := &t.flight
+	f := t.conn.Facts()
+	tx := Transaction{SizeParam: -1, Size: fl.sizeMax, Outcome: OutcomeUnknown,
+		DataFrame: fl.first.Frame, DataTime: fl.first.Time,
+		EndOfDataFrame: fl.last.Frame, EndOfDataTime: fl.last.Time, Incomplete: t.gapped,
+		Inferred: &Inference{Records: fl.records, Bytes: fl.bytes, SizeMin: fl.sizeMin, SizeMax: fl.sizeMax,
+			Version: tlsrecord.VersionName(f.Version())}}
+	if len(t.inferred) >= d.opts.MaxTransactions {
+		d.anomalyf(AnomalyTooManyTransactions, fl.first.Frame, "more than %d mail transactions", d.opts.MaxTransactions)
+		return &Transaction{Inferred: &Inference{}}
+	}
+	t.inferred = append(t.inferred, tx)
+	return &t.inferred[len(t.inferred)-1]
+}
+
+// tlsData hands bytes of dir to the TLS reader.
+func (d *Decoder) tlsData(dir reassembly.Direction, p []byte, off int, at reassembly.Marker) {
+	if d.tls == nil || len(p) == 0 {
+		return
+	}
+	d.tls.conn.Data(dir, p, shiftMarker{at, off})
+}
+
+// tlsGap tells the TLS reader of a gap; a gap during a flight makes its
+// outcome unknown.
+func (d *Decoder) tlsGap(dir reassembly.Direction, n int, at reassembly.Mark) {
+	if d.tls == nil {
+		return
+	}
+	d.tls.conn.Gap(dir, n, at)
+	if d.tls.flight.records > 0 {
+		d.tls.gapped = true
+	}
+}
+
+// tlsControl tells the TLS reader of a FIN or RST, which ends a body
+// flight's wait.
+func (d *Decoder) tlsControl(kind reassembly.EventKind, dir reassembly.Direction, at reassembly.Mark) {
+	if d.tls == nil {
+		return
+	}
+	d.tls.conn.Control(kind, dir, at)
+	why := map[[2]bool]EndReason{
+		{false, false}: EndClientClosed, {false, true}: EndServerClosed,
+		{true, false}: EndClientReset, {true, true}: EndServerReset,
+	}[[2]bool{kind == reassembly.EventRST, dir == reassembly.ServerToClient}]
+	d.flightEnded(d.tls, at, why, 0)
+}
+
+// tlsEnd ends the TLS reader and the flight under way.
+func (d *Decoder) tlsEnd(at reassembly.Mark) {
+	if d.tls == nil {
+		return
+	}
+	d.tls.conn.End(at)
+	d.flightEnded(d.tls, at, EndCaptureEnded, 0)
+	d.syncTLS()
+}
+
+// syncTLS copies the TLS reader's facts into the Session.
+func (d *Decoder) syncTLS() {
+	if d.tls == nil || d.s.TLS == nil {
+		return
+	}
+	f := d.tls.conn.Facts()
+	d.s.TLS.Handshake = &f
+	d.s.TLS.Inferred = d.tls.inferred[:len(d.tls.inferred):len(d.tls.inferred)]
+}
+
+// shiftMarker shifts a Marker by base bytes.
+type shiftMarker struct {
+	m    reassembly.Marker
+	base int
+}
+
+func (s shiftMarker) Mark(off int) reassembly.Mark { return s.m.Mark(s.base + off) }
