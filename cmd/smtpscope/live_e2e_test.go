@@ -114,17 +114,7 @@ func TestLiveEndToEnd(t *testing.T) {
 	}
 	// Started as root, it runs as nobody once the interface and its files
 	// are open (--user's default).
-	if nobody, err := user.Lookup("nobody"); err == nil {
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", live.Process.Pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(string(status), "\n") {
-			if f := strings.Fields(line); len(f) == 5 && f[0] == "Uid:" && (f[1] != nobody.Uid || f[2] != nobody.Uid || f[3] != nobody.Uid) {
-				t.Errorf("smtpscope live runs as %q, want uid %s (nobody) throughout", line, nobody.Uid)
-			}
-		}
-	}
+	checkRunsAsNobody(t, live.Process.Pid)
 	lab := liveLabCommand(ctx, ipTool, ns)
 	labOut, labErr := lab.CombinedOutput()
 	if labErr != nil {
@@ -227,6 +217,25 @@ func TestLiveEndToEnd(t *testing.T) {
 		}
 	} else {
 		t.Errorf("analyze of the written capture: want one SMTP connection with one message:\n%s", out)
+	}
+}
+
+// checkRunsAsNobody checks that process pid has real, effective and
+// saved uid nobody's.
+func checkRunsAsNobody(t *testing.T, pid int) {
+	t.Helper()
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Fatalf("no user nobody: %v", err)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) == 5 && f[0] == "Uid:" && (f[1] != nobody.Uid || f[2] != nobody.Uid || f[3] != nobody.Uid) {
+			t.Errorf("smtpscope live runs as %q, want uid %s (nobody) throughout", line, nobody.Uid)
+		}
 	}
 }
 
