@@ -211,7 +211,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		if tx.Inferred != nil {
 			t.Diagnosis = inferredTransaction(c, &h, tx)
 		} else {
-			t.Diagnosis = diagnoseTransaction(c, &h, tx, s.Banner, quitFrames, opts)
+			t.Diagnosis = diagnoseTransaction(c, &h, s, tx, quitFrames, opts)
 		}
 		if t.Diagnosis.Cause == CauseCaptureIncomplete {
 			// What the capture cannot prove is unknown, never failed.
@@ -278,11 +278,11 @@ func transactionOf(tx *smtp.Transaction, red *redactor) Transaction {
 }
 
 // diagnoseTransaction applies the rules to one mail transaction.
-func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, banner *smtp.Reply, quitFrames map[int]bool, opts Options) Diagnosis {
+func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session, tx *smtp.Transaction, quitFrames map[int]bool, opts Options) Diagnosis {
 	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
 	eod := Evidence{Frame: tx.EndOfDataFrame, Time: tx.EndOfDataTime, What: "client sent the end-of-data \".\""}
 	tcpFine := lossRetransmissions(h) == 0 && h.ZeroWindows == 0
-	if d, ok := captureMisses(tx, opts, filter, eod, quitFrames); ok {
+	if d, ok := captureMisses(s, tx, opts, filter, eod, quitFrames); ok {
 		return d
 	}
 	switch tx.Outcome {
@@ -305,7 +305,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		}
 		d := Diagnosis{Layer: LayerL7, Cause: cause, Filter: filter}
 		if r != nil {
-			d.Summary = fmt.Sprintf("The server %s the message: %s.", verb, explain(r, banner))
+			d.Summary = fmt.Sprintf("The server %s the message: %s.", verb, explain(r, s.Banner))
 			d.Evidence = refusalEvidence(r, consequences)
 			d.Filter = fmt.Sprintf("%s && smtp.response.code == %d", filter, r.Code)
 		} else {
@@ -372,7 +372,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 // the decoder's provisional outcome; it is never a failure, and no
 // pattern is drawn from it. An L4 fault the capture does prove is told on
 // the connection (diagnoseDegradedTCP), not pinned on the transaction.
-func captureMisses(tx *smtp.Transaction, opts Options, filter string, eod Evidence, quitFrames map[int]bool) (Diagnosis, bool) {
+func captureMisses(s *smtp.Session, tx *smtp.Transaction, opts Options, filter string, eod Evidence, quitFrames map[int]bool) (Diagnosis, bool) {
 	if endLost(tx) {
 		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
 			Summary: "The capture lost this transaction's end-of-data (snaplen cut or dropped frames) and shows no reply it can tie to it: outcome unknown."}, true
@@ -394,6 +394,11 @@ func captureMisses(tx *smtp.Transaction, opts Options, filter string, eod Eviden
 			return Diagnosis{}, false
 		}
 		return d, true
+	case smtp.OutcomeRejected, smtp.OutcomeDeferred:
+		if openAtCaptureEnd(s, tx) {
+			return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
+				Summary: "The capture ended while this transaction was still open: the server had refused a command, but the client could still have gone on to deliver, so the outcome is unknown."}, true
+		}
 	case smtp.OutcomeAborted:
 		d := Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{endEvidence(tx, quitFrames)}}
 		switch {
@@ -407,6 +412,32 @@ func captureMisses(tx *smtp.Transaction, opts Options, filter string, eod Eviden
 		return d, true
 	}
 	return Diagnosis{}, false
+}
+
+// openAtCaptureEnd tells whether a transaction without a final reply was
+// still open when the capture ended: the connection was not closed, and
+// after its MAIL the client neither reset nor left the session nor began
+// another transaction the server accepted (RFC 5321 §4.1.4: a refused
+// command does not end a transaction).
+func openAtCaptureEnd(s *smtp.Session, tx *smtp.Transaction) bool {
+	if s == nil || tx.Reply != nil || len(s.Closes) > 0 {
+		return false
+	}
+	for i := range s.Commands {
+		c := &s.Commands[i]
+		if c.Frame <= tx.MailFrame {
+			continue
+		}
+		switch c.Verb {
+		case "RSET", "QUIT", "HELO", "EHLO", "STARTTLS":
+			return false
+		case "MAIL":
+			if c.Reply != nil && c.Reply.Class() == 2 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // endLost is true for a transaction whose body was sent but whose

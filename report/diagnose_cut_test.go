@@ -122,3 +122,28 @@ func TestSpuriousIsNotLoss(t *testing.T) {
 		t.Errorf("cause %s (%s), L4 %s %q: spurious retransmissions are not loss", c.Diagnosis.Cause, c.Diagnosis.Summary, c.L4.Verdict, c.L4.Reasons)
 	}
 }
+
+// TestRefusedWhileOpen: a refused command does not end a transaction
+// (RFC 5321 §4.1.4); one still open when the capture ended is unknown,
+// one the client ended (RSET, QUIT, a close) keeps its refusal.
+func TestRefusedWhileOpen(t *testing.T) {
+	refused := func(end string) func(s *smtp.Session, tx *smtp.Transaction) {
+		return func(s *smtp.Session, tx *smtp.Transaction) {
+			s.Commands = []smtp.Command{{Verb: "MAIL", Frame: 7, Reply: smtpReply(250, "2.1.0", 8, 0.002)},
+				{Verb: "DATA", Frame: 11, Reply: smtpReply(503, "5.5.1", 12, 0.004)}}
+			if end != "" {
+				s.Commands = append(s.Commands, smtp.Command{Verb: end, Frame: 13, Reply: smtpReply(250, "", 14, 0.005)})
+			}
+			tx.Method, tx.EndOfDataFrame, tx.Outcome = "", 0, smtp.OutcomeRejected
+		}
+	}
+	for _, tc := range []struct {
+		end  string
+		want string
+	}{{"", "unknown"}, {"RSET", "rejected"}, {"QUIT", "rejected"}} {
+		r := Build(nil, []Facts{{Conn: conn(), Session: session(refused(tc.end))}}, Options{})
+		if got := r.Connections[0].SMTP.Transactions[0].Outcome; got != tc.want {
+			t.Errorf("refused DATA, then %q: outcome %s, want %s", tc.end, got, tc.want)
+		}
+	}
+}

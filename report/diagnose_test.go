@@ -99,6 +99,9 @@ func TestDiagnosis(t *testing.T) {
 		{"deferred at RCPT", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.Rcpts[0].Reply = smtpReply(451, "4.3.0", 10, 0.003)
 			tx.Method, tx.EndOfDataFrame, tx.Outcome = "", 0, smtp.OutcomeDeferred
+			// The client gave up: a refusal while the capture still ran
+			// would leave the transaction open (TestRefusedWhileOpen).
+			s.Commands = append(s.Commands, smtp.Command{Verb: "QUIT", Frame: 20, Reply: smtpReply(221, "2.0.0", 21, 0.01)})
 		}), LayerL7, CauseDeferred, true, []string{"451 4.3.0"}},
 		{"aborted: server reset mid-body", healthy, session(func(s *smtp.Session, tx *smtp.Transaction) {
 			tx.EndOfDataFrame, tx.Outcome, tx.Ended, tx.EndFrame = 0, smtp.OutcomeAborted, smtp.EndServerReset, 400

@@ -1,0 +1,334 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+
+	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/smtp"
+)
+
+// The metamorphic tests (issue 13) rewrite every capture of testdata/ and
+// ../shared/captures in memory (cut, thinned, duplicated, re-timed) and
+// check properties of the report that must hold whatever the capture: a
+// verdict is a claim, and what a capture misses is capture-incomplete.
+
+// metamorphicSeed makes the sampled cuts and drops the same on every run.
+const metamorphicSeed = 13
+
+// smallCapture is the packet count up to which a capture is cut after
+// every packet; larger ones are cut at sampledCuts random points.
+const (
+	smallCapture = 300
+	sampledCuts  = 200
+)
+
+// metamorphicCaptures lists every capture file the tests rewrite, once
+// per file name.
+func metamorphicCaptures(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	seen := map[string]bool{}
+	for _, dir := range []string{"../testdata/captures", "../testdata/scenarios/captures", "../../shared/captures"} {
+		for _, ext := range []string{"*.pcap", "*.pcapng", "*.cap"} {
+			m, _ := filepath.Glob(filepath.Join(dir, ext))
+			for _, p := range m {
+				if b := filepath.Base(p); !seen[b] {
+					seen[b] = true
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no capture found")
+	}
+	return out
+}
+
+// readFrames reads a whole capture into memory (nil if it is not one).
+func readFrames(path string) []capture.Frame {
+	f, err := capture.OpenFile(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var frames []capture.Frame
+	for {
+		fr, err := f.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && len(frames) == 0 {
+				return nil
+			}
+			break
+		}
+		fr.Data = slices.Clone(fr.Data)
+		frames = append(frames, fr)
+	}
+	return frames
+}
+
+// analyseFrames runs the stages over frames as the product does and
+// returns the report. Frames keep their numbers in the capture as taken,
+// so that a transaction is known by its MAIL command's frame in every
+// variant.
+func analyseFrames(frames []capture.Frame) *Report {
+	b := NewBuilder(Options{MemoryConnections: -1 + 1<<20})
+	tr := reassembly.NewTracker(reassembly.Options{
+		ServerPorts: []uint16{25, 465, 587, 2525},
+		NewHandler:  func(*reassembly.Conn) reassembly.Handler { return smtp.NewDecoder(smtp.Options{}) },
+		Retire: func(c *reassembly.Conn) {
+			f := Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains([]uint16{25, 465, 587, 2525}, c.Server.Port())}
+			if d, ok := c.Handler.(*smtp.Decoder); ok {
+				f.Session = d.Session()
+			}
+			b.Add(&f)
+		},
+	})
+	for i := range frames {
+		fr := frames[i]
+		_ = tr.Add(&fr) // an unsupported link type is counted, as in the product
+	}
+	tr.Close()
+	r, err := b.Finish([]Input{{Name: "metamorphic"}})
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// txOutcome is one transaction's outcome and cause, keyed by its
+// connection's addresses, the connection's ordinal among those on the
+// same addresses, and its MAIL command's frame.
+type txOutcome struct {
+	outcome string
+	cause   Cause
+	// lossEvidence is set when the connection shows that the capture
+	// missed something: bytes or segments not captured.
+	lossEvidence bool
+}
+
+func outcomes(r *Report) map[string]txOutcome {
+	out := map[string]txOutcome{}
+	nth := map[string]int{}
+	for i := range r.count() {
+		c := r.conn(i)
+		if c.SMTP == nil {
+			continue
+		}
+		pair := c.Client + ">" + c.Server
+		nth[pair]++
+		ev := c.L4.Client.MissedBytes+c.L4.Server.MissedBytes+c.L4.Client.UnseenBytes+c.L4.Server.UnseenBytes > 0 ||
+			c.L4.Analysis["lost_segment"].Count > 0 || c.L4.Analysis["ack_lost_segment"].Count > 0
+		for j, tx := range c.SMTP.Transactions {
+			ev := ev || tx.Incomplete
+			key := fmt.Sprintf("%s#%d/MAIL@%d", pair, nth[pair], tx.MailFrame)
+			if tx.MailFrame == 0 { // the MAIL command is in a capture gap
+				key += fmt.Sprintf("/tx%d", j)
+			}
+			out[key] = txOutcome{tx.Outcome, tx.Diagnosis.Cause, ev}
+		}
+	}
+	return out
+}
+
+func isFailed(outcome string) bool {
+	switch outcome {
+	case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
+		return true
+	}
+	return false
+}
+
+// checkCounts: the totals and patterns count only proven outcomes.
+func checkCounts(t *testing.T, what string, r *Report) {
+	t.Helper()
+	failed, delivered := 0, 0
+	for _, o := range outcomes(r) {
+		switch {
+		case isFailed(o.outcome):
+			failed++
+		case o.outcome == outcomeDelivered:
+			delivered++
+		case o.cause == CauseCaptureIncomplete && o.outcome != "unknown":
+			t.Errorf("%s: a capture-incomplete transaction is %s, want unknown", what, o.outcome)
+		}
+	}
+	if r.Totals.Failed != failed || r.Totals.Delivered != delivered {
+		t.Errorf("%s: totals %d failed %d delivered, transactions say %d and %d", what, r.Totals.Failed, r.Totals.Delivered, failed, delivered)
+	}
+	for _, p := range r.Patterns {
+		if !strings.Contains(p.Summary, fmt.Sprintf("%d of %d failed", failed, failed)) {
+			t.Errorf("%s: pattern %q does not rest on the %d proven failures", what, p.Summary, failed)
+		}
+	}
+}
+
+// forEachCapture runs check on each capture's frames and full report.
+func forEachCapture(t *testing.T, check func(t *testing.T, frames []capture.Frame, full *Report)) {
+	for _, path := range metamorphicCaptures(t) {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			frames := readFrames(path)
+			if len(frames) == 0 {
+				t.Skip("not a capture with packets") // the format tests cover it
+			}
+			check(t, frames, analyseFrames(frames))
+		})
+	}
+}
+
+// cutPoints are where a capture of n packets is cut: after every packet
+// of a small capture, at sampledCuts random points of a large one.
+func cutPoints(n int, rng *rand.Rand) []int {
+	if n <= smallCapture || testing.Short() && n <= smallCapture/3 {
+		pts := make([]int, n-1)
+		for i := range pts {
+			pts[i] = i + 1
+		}
+		return pts
+	}
+	k := sampledCuts
+	if testing.Short() {
+		k = 20
+	}
+	pts := make([]int, k)
+	for i := range pts {
+		pts[i] = 1 + rng.Intn(n-1)
+	}
+	return pts
+}
+
+// TestMetamorphicCut: cut after any packet, no transaction delivered in
+// the full capture becomes failed (one still open at the cut is unknown,
+// capture-incomplete), and no count or pattern uses an unknown one.
+func TestMetamorphicCut(t *testing.T) {
+	rng := rand.New(rand.NewSource(metamorphicSeed))
+	forEachCapture(t, func(t *testing.T, frames []capture.Frame, full *Report) {
+		want := outcomes(full)
+		for _, k := range cutPoints(len(frames), rng) {
+			r := analyseFrames(frames[:k])
+			what := fmt.Sprintf("cut after packet %d of %d", k, len(frames))
+			for key, o := range outcomes(r) {
+				if w, ok := want[key]; ok && isFailed(o.outcome) && !isFailed(w.outcome) {
+					t.Errorf("%s: %s is %s (%s), but %s (%s) in the full capture", what, key, o.outcome, o.cause, w.outcome, w.cause)
+				}
+			}
+			checkCounts(t, what, r)
+		}
+	})
+}
+
+// TestMetamorphicCaptureLoss: frames of one direction dropped from the
+// capture (1 % and 10 %): a transaction may become unknown, but a failure
+// the full capture does not show needs the capture-loss evidence.
+func TestMetamorphicCaptureLoss(t *testing.T) {
+	rng := rand.New(rand.NewSource(metamorphicSeed))
+	forEachCapture(t, func(t *testing.T, frames []capture.Frame, full *Report) {
+		want := outcomes(full)
+		server := serverSide(frames)
+		for _, rate := range []float64{0.01, 0.10} {
+			for _, dir := range []bool{false, true} { // from the client, from the server
+				var kept []capture.Frame
+				for _, f := range frames {
+					if fromServer(f, server) == dir && rng.Float64() < rate {
+						continue
+					}
+					kept = append(kept, f)
+				}
+				r := analyseFrames(kept)
+				what := fmt.Sprintf("%.0f%% of the %s's frames dropped", rate*100, map[bool]string{false: "client", true: "server"}[dir])
+				for key, o := range outcomes(r) {
+					w, ok := want[key]
+					if isFailed(o.outcome) && (!ok || !isFailed(w.outcome)) && !o.lossEvidence {
+						t.Errorf("%s: %s became %s (%s) without capture-loss evidence (full capture: %+v)", what, key, o.outcome, o.cause, w)
+					}
+				}
+				checkCounts(t, what, r)
+			}
+		}
+	})
+}
+
+// TestMetamorphicSameOutcomes: every frame captured twice (both members
+// of a bond), or the server's timestamps a few ms later (two capture
+// points whose clocks differ): the same outcomes.
+//
+// Only the skew that keeps each reply after its command is tested: the
+// SMTP decoder takes a reply stamped before the command it answers for an
+// unmatched one (smtp/server.go, queue[0].sent.After(r.Time)), so a
+// capture point whose clock runs behind on the server side still breaks
+// the pairing (issue 13, open).
+func TestMetamorphicSameOutcomes(t *testing.T) {
+	forEachCapture(t, func(t *testing.T, frames []capture.Frame, full *Report) {
+		want := outcomes(full)
+		server := serverSide(frames)
+		variants := map[string][]capture.Frame{}
+		var dup []capture.Frame
+		for _, f := range frames {
+			dup = append(dup, f, f)
+		}
+		variants["every frame twice"] = dup
+		for _, shift := range []time.Duration{time.Millisecond, 3 * time.Millisecond} {
+			shifted := slices.Clone(frames)
+			for i := range shifted {
+				if fromServer(shifted[i], server) {
+					shifted[i].Time = shifted[i].Time.Add(shift)
+				}
+			}
+			variants[fmt.Sprintf("server's frames shifted %v", shift)] = shifted
+		}
+		for what, v := range variants {
+			got := outcomes(analyseFrames(v))
+			for key, w := range want {
+				if o := got[key]; o.outcome != w.outcome {
+					t.Errorf("%s: %s is %s (%s), %s (%s) in the capture as taken", what, key, o.outcome, o.cause, w.outcome, w.cause)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("%s: %d transactions, %d in the capture as taken", what, len(got), len(want))
+			}
+		}
+	})
+}
+
+// serverSide returns the server endpoints of the capture's connections,
+// as a Tracker orients them.
+func serverSide(frames []capture.Frame) map[string]bool {
+	tr := reassembly.NewTracker(reassembly.Options{ServerPorts: []uint16{25, 465, 587, 2525}})
+	for i := range frames {
+		fr := frames[i]
+		_ = tr.Add(&fr)
+	}
+	tr.Close()
+	servers := map[string]bool{}
+	for _, c := range tr.Conns() {
+		servers[c.Server.String()] = true
+	}
+	return servers
+}
+
+// fromServer tells whether a frame was sent by one of servers.
+func fromServer(f capture.Frame, servers map[string]bool) bool {
+	p := gopacket.NewPacket(f.Data, f.LinkType, gopacket.NoCopy)
+	nl, tl := p.NetworkLayer(), p.TransportLayer()
+	if nl == nil || tl == nil {
+		return false
+	}
+	ip, ok := netip.AddrFromSlice(nl.NetworkFlow().Src().Raw())
+	port := tl.TransportFlow().Src().Raw()
+	if !ok || len(port) != 2 {
+		return false
+	}
+	return servers[netip.AddrPortFrom(ip.Unmap(), uint16(port[0])<<8|uint16(port[1])).String()]
+}
