@@ -117,6 +117,9 @@ type txOutcome struct {
 	// lossEvidence is set when the connection shows that the capture
 	// missed something: bytes or segments not captured.
 	lossEvidence bool
+	// refused is set for a refused MAIL, which opens no transaction and
+	// is counted apart (Transaction.RefusedAttempt).
+	refused bool
 }
 
 func outcomes(r *Report) map[string]txOutcome {
@@ -137,7 +140,7 @@ func outcomes(r *Report) map[string]txOutcome {
 			if tx.MailFrame == 0 { // the MAIL command is in a capture gap
 				key += fmt.Sprintf("/tx%d", j)
 			}
-			out[key] = txOutcome{tx.Outcome, tx.Diagnosis.Cause, ev}
+			out[key] = txOutcome{tx.Outcome, tx.Diagnosis.Cause, ev, tx.RefusedAttempt}
 		}
 	}
 	return out
@@ -157,6 +160,7 @@ func checkCounts(t *testing.T, what string, r *Report) {
 	failed, delivered := 0, 0
 	for _, o := range outcomes(r) {
 		switch {
+		case o.refused:
 		case isFailed(o.outcome):
 			failed++
 		case o.outcome == outcomeDelivered:
