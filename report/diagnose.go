@@ -415,13 +415,19 @@ func captureMisses(s *smtp.Session, tx *smtp.Transaction, opts Options, filter s
 }
 
 // openAtCaptureEnd tells whether a transaction without a final reply was
-// still open when the capture ended: the connection was not closed, and
+// still open when the capture ended: its MAIL was accepted, the
+// connection was not closed, and
 // after its MAIL the client neither reset nor left the session nor began
 // another transaction the server accepted (RFC 5321 §4.1.4: a refused
 // command does not end a transaction).
 func openAtCaptureEnd(s *smtp.Session, tx *smtp.Transaction) bool {
-	if s == nil || tx.Reply != nil || len(s.Closes) > 0 {
+	switch {
+	case s == nil || tx.Reply != nil || len(s.Closes) > 0:
 		return false
+	case tx.Ended != smtp.EndCaptureEnded:
+		return false // the decoder saw the client or a peer end it
+	case tx.MailReply != nil && tx.MailReply.Class() != 2:
+		return false // a refused MAIL opens no transaction
 	}
 	for i := range s.Commands {
 		c := &s.Commands[i]

@@ -188,7 +188,7 @@ func (rules *IncidentRules) transaction(f *Facts, i int, now time.Time, timed bo
 	settled.Outcome = o
 	settled.Incomplete = tx.Incomplete || unknown
 	h := f.Conn.Health()
-	d := diagnoseTransaction(f.Conn, &h, &settled, s.Banner, quitFrames(s), opts)
+	d := diagnoseTransaction(f.Conn, &h, s, &settled, quitFrames(s), opts)
 	if d.Cause == CauseOK {
 		return Incident{}, false, true
 	}
