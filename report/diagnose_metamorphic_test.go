@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/smtpscope/smtpscope/capture"
 	"github.com/smtpscope/smtpscope/reassembly"
@@ -335,4 +336,110 @@ func fromServer(f capture.Frame, servers map[string]bool) bool {
 		return false
 	}
 	return servers[netip.AddrPortFrom(ip.Unmap(), uint16(port[0])<<8|uint16(port[1])).String()]
+}
+
+// tcpSeg is what the retransmission shapes need of a frame.
+type tcpSeg struct {
+	ok       bool
+	from     string // source endpoint
+	seq      uint32
+	n        int
+	hasFlags bool // SYN, FIN or RST
+}
+
+func segOf(f capture.Frame) tcpSeg {
+	p := gopacket.NewPacket(f.Data, f.LinkType, gopacket.NoCopy)
+	nl := p.NetworkLayer()
+	tl, ok := p.TransportLayer().(*layers.TCP)
+	if nl == nil || !ok {
+		return tcpSeg{}
+	}
+	return tcpSeg{ok: true, from: nl.NetworkFlow().Src().String() + ":" + tl.SrcPort.String(),
+		seq: tl.Seq, n: len(tl.Payload), hasFlags: tl.SYN || tl.FIN || tl.RST}
+}
+
+// TestMetamorphicRetransmissionShapes: the PMTU and loss scenarios, their
+// first retransmission re-timed to other stacks' shapes (the whole flight
+// once after the first; a tail-loss probe of the flight's last segment
+// before it; only the first segment ever resent): the same cause and
+// outcomes.
+func TestMetamorphicRetransmissionShapes(t *testing.T) {
+	for _, name := range []string{"pmtu-blackhole.pcapng", "lossy.pcapng"} {
+		t.Run(name, func(t *testing.T) {
+			frames := readFrames(filepath.Join("..", "testdata", "scenarios", "captures", name))
+			if len(frames) == 0 {
+				t.Fatal("capture missing")
+			}
+			full := analyseFrames(frames)
+			want, wantCause := outcomes(full), full.Verdict.Cause
+			// The first retransmission: data below what its sender sent.
+			segs := make([]tcpSeg, len(frames))
+			high := map[string]uint32{}
+			first := -1
+			for i, f := range frames {
+				s := segOf(f)
+				segs[i] = s
+				if !s.ok || s.n == 0 || s.hasFlags {
+					continue
+				}
+				end := s.seq + uint32(s.n)
+				h, seen := high[s.from]
+				if seen && int32(s.seq-h) < 0 && first < 0 {
+					first = i
+				}
+				if !seen || int32(end-h) > 0 {
+					high[s.from] = end
+				}
+			}
+			if first < 0 {
+				t.Fatal("no retransmission")
+			}
+			r := segs[first]
+			// The flight: that sender's data from the lost segment on,
+			// sent before the first retransmission.
+			var flight []int
+			for i := 0; i < first; i++ {
+				if s := segs[i]; s.ok && s.n > 0 && s.from == r.from && int32(s.seq-r.seq) >= 0 && !s.hasFlags {
+					flight = append(flight, i)
+				}
+			}
+			if len(flight) < 2 {
+				t.Skipf("a flight of %d segment(s): nothing to re-time", len(flight))
+			}
+			at := func(i int, d time.Duration) capture.Frame {
+				f := frames[i]
+				f.Time = frames[first].Time.Add(d)
+				return f
+			}
+			shapes := map[string][]capture.Frame{}
+			// Linux: the rest of the flight once, right after the first.
+			var linux []capture.Frame
+			linux = append(linux, frames[:first+1]...)
+			for k, i := range flight[1:] {
+				if segs[i].seq != r.seq {
+					linux = append(linux, at(i, time.Duration(k+1)*time.Microsecond))
+				}
+			}
+			shapes["whole flight once, then the first"] = append(linux, frames[first+1:]...)
+			// A tail-loss probe: the flight's last segment, before the
+			// first retransmission.
+			last := flight[len(flight)-1]
+			probe := frames[last]
+			probe.Time = frames[first-1].Time.Add(frames[first].Time.Sub(frames[first-1].Time) / 2)
+			tlp := append(append(append([]capture.Frame{}, frames[:first]...), probe), frames[first:]...)
+			shapes["a tail-loss probe first"] = tlp
+			for what, v := range shapes {
+				r := analyseFrames(v)
+				if r.Verdict.Cause != wantCause {
+					t.Errorf("%s: cause %s (%s), want %s", what, r.Verdict.Cause, r.Verdict.Summary, wantCause)
+				}
+				got := outcomes(r)
+				for key, w := range want {
+					if got[key].outcome != w.outcome {
+						t.Errorf("%s: %s is %s, %s in the capture as taken", what, key, got[key].outcome, w.outcome)
+					}
+				}
+			}
+		})
+	}
 }
