@@ -384,6 +384,9 @@ func ladderEvents(c *Connection) ([]ladderEvent, []ladderSpan) {
 		if s.TLS != nil && s.TLS.Frame != 0 {
 			add(ladderEvent{frame: s.TLS.Frame, dir: noArrow, class: "mark", label: "encrypted from here on (" + s.TLS.How + " TLS)"})
 		}
+		if s.TLS != nil && s.TLS.Handshake != nil {
+			handshakeEvents(s.TLS.Handshake, add)
+		}
 		for i := range s.Transactions {
 			spans = append(spans, txEvents(c, &s.Transactions[i], add)...)
 		}
@@ -660,4 +663,33 @@ func elide(c *Connection, ev []ladderEvent, spans []ladderSpan) ([]ladderEvent, 
 func elisionMark(out []ladderEvent) ladderEvent {
 	return ladderEvent{dir: noArrow, class: "mark", elided: true,
 		label: fmt.Sprintf("… %d rows not drawn (frames %d–%d) …", len(out), out[0].frame, out[len(out)-1].frame)}
+}
+
+// handshakeEvents draws the TLS handshake as the records showed it: the
+// hellos, the alerts in clear, and where it ended.
+func handshakeEvents(h *TLSHandshake, add func(ladderEvent) *ladderEvent) {
+	if h.ClientHelloFrame != 0 {
+		label := "ClientHello"
+		if h.Offered != "" {
+			label += " (up to " + h.Offered + ")"
+		}
+		add(ladderEvent{frame: h.ClientHelloFrame, dir: toServer, class: "hs", label: label})
+	}
+	if h.ServerHelloFrame != 0 {
+		add(ladderEvent{frame: h.ServerHelloFrame, dir: toClient, class: "hs", label: strings.TrimSpace("ServerHello " + h.Negotiated + " " + h.CipherSuite)})
+	}
+	for _, a := range h.Alerts {
+		dir := toServer
+		if a.By == "server" {
+			dir = toClient
+		}
+		add(ladderEvent{frame: a.Frame, dir: dir, class: "bad", label: strings.TrimSpace("alert " + a.Level + " " + a.Description)})
+	}
+	switch h.Ending {
+	case "open":
+	case "complete":
+		add(ladderEvent{frame: h.EndFrame, dir: noArrow, class: "mark", label: "TLS handshake complete (" + durMS(h.HandshakeMS) + ")"})
+	default:
+		add(ladderEvent{frame: h.EndFrame, dir: noArrow, class: "mark", label: "TLS handshake ended: " + h.Ending})
+	}
 }

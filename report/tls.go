@@ -65,6 +65,17 @@ type TLSHandshake struct {
 	// Records counts the records each side sent.
 	ClientRecords int `json:"client_records"`
 	ServerRecords int `json:"server_records"`
+	// Conditions are what the record reader met that is not TLS as it
+	// should be, or a bound it hit (tlsrecord.Condition: tls-sync-lost,
+	// tls-resynchronised, tls-not-a-record, ...).
+	Conditions []TLSCondition `json:"conditions,omitempty"`
+}
+
+// TLSCondition is one tlsrecord.Condition met by a side at a frame.
+type TLSCondition struct {
+	Name  string `json:"name"`
+	By    string `json:"by"`
+	Frame int    `json:"frame"`
 }
 
 // TLSAlert is one alert.
@@ -117,6 +128,9 @@ func tlsOf(t *smtp.TLS, red *redactor) *TLS {
 			al.Level = "fatal"
 		}
 		h.Alerts = append(h.Alerts, al)
+	}
+	for _, m := range f.Conditions {
+		h.Conditions = append(h.Conditions, TLSCondition{Name: string(m.Condition), By: m.Dir.String(), Frame: m.At.Frame})
 	}
 	if len(f.Certificates) > 0 && f.Certificates[0].ParseError == "" {
 		c := &f.Certificates[0]

@@ -158,3 +158,21 @@ func TestTLSLine(t *testing.T) {
 		t.Errorf("TLSLine = %q, want %q", got, want)
 	}
 }
+
+// TestHTMLLadderHandshake checks that the ladder of a failed handshake
+// draws the hellos, the alert and where the handshake ended.
+func TestHTMLLadderHandshake(t *testing.T) {
+	s := &smtp.Session{IsSMTP: true, Banner: smtpReply(220, "", 4, 0.001)}
+	s.TLS = handshake(func(f *tlsrecord.Facts) {
+		f.ServerHello = serverHello(0)
+		f.Alerts = []tlsrecord.Alert{{Dir: reassembly.ClientToServer, At: tlsMark(23, 1.002), Level: 2, Description: tlsrecord.AlertUnknownCA}}
+		f.Ending, f.EndedBy, f.EndedAt = tlsrecord.EndAlert, reassembly.ClientToServer, tlsMark(23, 1.002)
+	})
+	r := Build([]Input{{Name: "x.pcapng"}}, []Facts{{Conn: conn(), Health: reassembly.Health{}, Session: s, SMTPPort: true}}, Options{})
+	page := string(renderHTML(t, r))
+	for _, want := range []string{"ClientHello (up to TLS 1.3)", "ServerHello TLS 1.2 TLS_AES_128_GCM_SHA256", "alert fatal unknown_ca", "TLS handshake ended: alert"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the ladder lacks %q", want)
+		}
+	}
+}
