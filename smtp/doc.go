@@ -56,8 +56,9 @@
 //   - dotState (data.go): the end-of-data detector, after net/textproto's
 //     dotReader, resumable at any byte;
 //   - detectState: undecided, SMTP, not SMTP, or TLS from the first byte;
-//   - txnPhase: each transaction's envelope, body, wait for the final
-//     reply, replied, or abandoned.
+//   - txnPhase (transaction.go): each transaction's envelope, body, wait
+//     for the final reply, replied, or abandoned, moved by txnUpdate
+//     (nextTxnPhase).
 //
 // Replies are matched to requests through a FIFO of pending entries (the
 // greeting, commands, AUTH responses, end-of-data), which is what

@@ -471,7 +471,7 @@ func (d *Decoder) dataReply(e pending, r *Reply) {
 	case r.Code != 354:
 		d.refused(e.txn, r)
 		if next != prev && e.txn >= 0 && d.txns[e.txn].phase == txnBody {
-			d.txns[e.txn].phase = txnEnvelope
+			d.txnUpdate(e.txn, txnBodyRefused)
 			d.s.Transactions[e.txn].Method = ""
 		}
 	}

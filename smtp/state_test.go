@@ -84,3 +84,31 @@ func TestServerTransitions(t *testing.T) {
 		}
 	}
 }
+
+// TestTxnTransitions reads the transactions' transition table.
+func TestTxnTransitions(t *testing.T) {
+	tests := []struct {
+		from txnPhase
+		in   txnInput
+		left txnPhase
+		want txnPhase
+	}{
+		{txnEnvelope, txnBodyBegins, 0, txnBody},
+		{txnBody, txnBodyRefused, 0, txnEnvelope},
+		{txnEnvelope, txnBodyRefused, 0, txnEnvelope},
+		{txnBody, txnDataEnds, 0, txnAwaitReply},
+		{txnAwaitReply, txnFinalReplied, 0, txnReplied},
+		{txnEnvelope, txnLeft, 0, txnAbandoned},
+		{txnBody, txnLeft, 0, txnAbandoned},
+		{txnAwaitReply, txnLeft, 0, txnAwaitReply},
+		{txnAbandoned, txnResumed, txnBody, txnBody},
+		{txnAbandoned, txnResumed, txnEnvelope, txnEnvelope},
+		{txnReplied, txnResumed, txnEnvelope, txnReplied},
+		{txnEnvelope, txnUntied, 0, txnReplied},
+	}
+	for _, tc := range tests {
+		if got := nextTxnPhase(tc.from, tc.in, tc.left); got != tc.want {
+			t.Errorf("nextTxnPhase(%d, %d, %d) = %d, want %d", tc.from, tc.in, tc.left, got, tc.want)
+		}
+	}
+}

@@ -28,6 +28,67 @@ const (
 	txnAbandoned
 )
 
+// txnInput is what moves a transaction from one phase to another.
+type txnInput int
+
+const (
+	// txnBodyBegins: DATA's 354 (or a body sent without waiting for it),
+	// or the first BDAT chunk.
+	txnBodyBegins txnInput = iota
+	// txnBodyRefused: DATA was refused after the body was taken as begun.
+	txnBodyRefused
+	// txnDataEnds: the end-of-data, BDAT ... LAST, or an end-of-data a
+	// capture gap hid.
+	txnDataEnds
+	// txnFinalReplied: the last final reply awaited came.
+	txnFinalReplied
+	// txnLeft: the client left it before its end (RSET, or a new MAIL).
+	txnLeft
+	// txnResumed: the new MAIL it was left for was refused, which changes
+	// nothing (RFC 5321 §4.1.4): it goes on from where it was left.
+	txnResumed
+	// txnUntied: no more reply can be tied to it (a refused attempt whose
+	// followers went to the envelope it left open; a reply after gaps on
+	// both sides).
+	txnUntied
+)
+
+// txnUpdate is the one place a transaction's phase changes: it moves
+// transaction t by the table nextTxnPhase.
+func (d *Decoder) txnUpdate(t int, in txnInput) {
+	tr := &d.txns[t]
+	if in == txnLeft && (tr.phase == txnEnvelope || tr.phase == txnBody) {
+		tr.leftFrom = tr.phase
+	}
+	tr.phase = nextTxnPhase(tr.phase, in, tr.leftFrom)
+}
+
+// nextTxnPhase is the transactions' transition table: the phase after p
+// on in; left is the phase a left transaction was left in.
+func nextTxnPhase(p txnPhase, in txnInput, left txnPhase) txnPhase {
+	switch in {
+	case txnBodyBegins:
+		return txnBody
+	case txnBodyRefused:
+		if p == txnBody {
+			return txnEnvelope
+		}
+	case txnDataEnds:
+		return txnAwaitReply
+	case txnFinalReplied, txnUntied:
+		return txnReplied
+	case txnLeft:
+		if p == txnEnvelope || p == txnBody {
+			return txnAbandoned
+		}
+	case txnResumed:
+		if p == txnAbandoned {
+			return left
+		}
+	}
+	return p
+}
+
 // txnTrack is the decoder's own record of a transaction, beside
 // Session.Transactions (same index).
 type txnTrack struct {
@@ -46,10 +107,11 @@ type txnTrack struct {
 	// awaiting counts end-of-data replies still expected (LMTP: several).
 	awaiting int
 	// prev is the transaction that was open when this one's MAIL was
-	// sent, -1 if none, and prevPhase its phase then: if the server
-	// refuses this MAIL, prev goes on (RFC 5321 §4.1.4).
-	prev      int
-	prevPhase txnPhase
+	// sent, -1 if none: if the server refuses this MAIL, prev goes on
+	// (RFC 5321 §4.1.4).
+	prev int
+	// leftFrom is the phase the client left the transaction in.
+	leftFrom txnPhase
 }
 
 // newTransaction appends a transaction and returns its index, or -1 beyond
@@ -72,12 +134,12 @@ func (d *Decoder) newTransaction(t Transaction, frame int) int {
 // the open transaction is then kept (mailRefused), since a refused
 // command changes nothing (RFC 5321 §4.1.4, §4.2.4).
 func (d *Decoder) beginTransaction(c command, m reassembly.Mark) int {
-	prev, prevPhase := -1, txnEnvelope
+	prev := -1
 	if d.cur >= 0 {
 		if tr := &d.txns[d.cur]; tr.phase == txnEnvelope || tr.phase == txnBody {
 			if r := d.s.Transactions[d.cur].MailReply; r == nil || r.Class() == 2 {
 				d.anomalyf(AnomalyNestedMailTransaction, m.Frame, "MAIL while the previous transaction was open")
-				prev, prevPhase = d.cur, tr.phase
+				prev = d.cur
 			}
 			d.abandon(m)
 		}
@@ -86,7 +148,7 @@ func (d *Decoder) beginTransaction(c command, m reassembly.Mark) int {
 		MailFrame: m.Frame, MailTime: m.Time, Incomplete: c.truncated}
 	d.cur = d.newTransaction(t, m.Frame)
 	if d.cur >= 0 {
-		d.txns[d.cur].prev, d.txns[d.cur].prevPhase = prev, prevPhase
+		d.txns[d.cur].prev = prev
 	}
 	return d.cur
 }
@@ -105,7 +167,8 @@ func (d *Decoder) mailRefused(t int) {
 		return
 	}
 	pr, px := &d.txns[p], &d.s.Transactions[p]
-	pr.phase, pr.endSet = tr.prevPhase, false
+	d.txnUpdate(p, txnResumed)
+	pr.endSet = false
 	px.Ended, px.EndFrame, px.EndTime = EndCaptureEnded, 0, time.Time{}
 	d.moveAttempt(t, p)
 }
@@ -138,14 +201,19 @@ func (d *Decoder) moveAttempt(t, p int) {
 		}
 		px.Method, px.Size, px.Chunks, px.MessageID = tx.Method, px.Size+tx.Size, px.Chunks+tx.Chunks, tx.MessageID
 		px.EndOfDataFrame, px.EndOfDataTime = tx.EndOfDataFrame, tx.EndOfDataTime
-		pr.phase, pr.awaiting = tr.phase, tr.awaiting
+		d.txnUpdate(p, txnBodyBegins)
+		if tr.phase != txnBody {
+			d.txnUpdate(p, txnDataEnds)
+		}
+		pr.awaiting = tr.awaiting
 		pr.bytesLost = pr.bytesLost || tr.bytesLost
 	} else if px.DataFrame == 0 && tx.DataFrame != 0 {
 		px.DataFrame, px.DataTime = tx.DataFrame, tx.DataTime
 	}
 	tx.DataFrame, tx.DataTime, tx.Method, tx.Size, tx.Chunks, tx.MessageID = 0, time.Time{}, "", 0, 0, ""
 	tx.EndOfDataFrame, tx.EndOfDataTime = 0, time.Time{}
-	tr.phase, tr.awaiting = txnReplied, 0
+	d.txnUpdate(t, txnUntied)
+	tr.awaiting = 0
 	if d.cur == t {
 		d.cur = p
 	}
@@ -221,7 +289,7 @@ func (d *Decoder) beginChunk(c command, m reassembly.Mark) int {
 	if t >= 0 {
 		tx, tr := &d.s.Transactions[t], &d.txns[t]
 		if tr.phase == txnEnvelope {
-			tr.phase = txnBody
+			d.txnUpdate(t, txnBodyBegins)
 			tx.Method = "BDAT"
 			tx.DataFrame, tx.DataTime = m.Frame, m.Time
 			d.client.header.reset()
@@ -250,7 +318,7 @@ func (d *Decoder) chunkDone(m reassembly.Mark) {
 	}
 	tx, tr := &d.s.Transactions[t], &d.txns[t]
 	tx.EndOfDataFrame, tx.EndOfDataTime = m.Frame, m.Time
-	tr.phase = txnAwaitReply
+	d.txnUpdate(t, txnDataEnds)
 	tr.awaiting = 1
 	if d.dialect == dialectLMTP {
 		// The BDAT LAST entry takes the first recipient's reply.
@@ -281,9 +349,8 @@ func (d *Decoder) beginBody(t int, m reassembly.Mark) {
 	}
 	d.cur = t
 	if t >= 0 {
-		tx, tr := &d.s.Transactions[t], &d.txns[t]
-		tx.Method = "DATA"
-		tr.phase = txnBody
+		d.s.Transactions[t].Method = "DATA"
+		d.txnUpdate(t, txnBodyBegins)
 	}
 	d.client.dot.reset()
 	d.client.header.reset()
@@ -332,7 +399,7 @@ func (d *Decoder) endOfData(m reassembly.Mark) {
 // awaitFinal queues the end-of-data reply (or replies, in LMTP) of t.
 func (d *Decoder) awaitFinal(t int, m reassembly.Mark) {
 	tr := &d.txns[t]
-	tr.phase = txnAwaitReply
+	d.txnUpdate(t, txnDataEnds)
 	n := 1
 	if d.dialect == dialectLMTP {
 		n = max(1, d.acceptedRecipients(t))
@@ -408,7 +475,7 @@ func (d *Decoder) abandon(m reassembly.Mark) {
 		return
 	}
 	if tr := &d.txns[t]; tr.phase == txnEnvelope || tr.phase == txnBody {
-		tr.phase = txnAbandoned
+		d.txnUpdate(t, txnLeft)
 		d.setEnd(t, EndClientClosed, m)
 	}
 }
@@ -481,7 +548,7 @@ func (d *Decoder) finalReply(t, rcpt int, r *Reply) {
 		tr.awaiting--
 	}
 	if tr.awaiting == 0 {
-		tr.phase = txnReplied
+		d.txnUpdate(t, txnFinalReplied)
 	}
 	// A reply a gap cut is delivered when reassembly reports the gap, maybe
 	// after a QUIT the client sent once it had the reply: late only if it
@@ -512,7 +579,7 @@ func (d *Decoder) lostEndOfData(r *Reply, resynced bool) {
 		}
 		if t >= 0 {
 			d.s.Transactions[t].Incomplete = true
-			d.txns[t].phase = txnReplied
+			d.txnUpdate(t, txnUntied)
 		}
 		return
 	}
@@ -521,7 +588,8 @@ func (d *Decoder) lostEndOfData(r *Reply, resynced bool) {
 		return
 	}
 	d.s.Transactions[t].Incomplete = true
-	d.txns[t].phase, d.txns[t].awaiting = txnAwaitReply, 1
+	d.txnUpdate(t, txnDataEnds)
+	d.txns[t].awaiting = 1
 	d.finalReply(t, -1, r)
 }
 
