@@ -45,6 +45,7 @@ var captures = []string{
 	"../testdata/scenarios/captures/tls-stall-12.pcapng",
 	"../testdata/scenarios/captures/tls-stall-13.pcapng",
 	"../testdata/scenarios/captures/tls-version-mismatch.pcapng",
+	"../tlskeys/testdata/tls-sessions.pcapng",
 }
 
 // frameView is what one frame shows, in tshark's terms: lists joined by
