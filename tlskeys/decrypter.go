@@ -255,12 +255,9 @@ func (d *Decrypter) Decrypt(record []byte) (Record, error) {
 	if d.failed != nil {
 		return Record{}, d.failed
 	}
-	if len(record) < HeaderLength {
-		return Record{}, fmt.Errorf("%w: %d bytes, shorter than a record header", ErrMalformedRecord, len(record))
-	}
-	header, body := record[:HeaderLength], record[HeaderLength:]
-	if n := int(header[3])<<8 | int(header[4]); n != len(body) {
-		return Record{}, fmt.Errorf("%w: the header says %d bytes, the record has %d", ErrMalformedRecord, n, len(body))
+	header, body, err := splitRecord(record)
+	if err != nil {
+		return Record{}, err
 	}
 	typ := ContentType(header[0])
 	before := d.epoch
@@ -268,16 +265,61 @@ func (d *Decrypter) Decrypt(record []byte) (Record, error) {
 	if d.failed != nil {
 		return Record{}, d.failed
 	}
-	// In TLS ≤ 1.2 the ChangeCipherSpec that starts protection is itself
-	// in clear.
-	if d.epoch == EpochClear || (!d.tls13 && before == EpochClear) || (d.tls13 && typ != ApplicationData) {
-		// A protected TLS 1.3 record is always of outer type 23
-		// (RFC 8446 §5.2): anything else, such as the
-		// middlebox-compatibility ChangeCipherSpec (appendix D.4) or an
-		// alert sent before the sender had keys, is in clear.
+	if d.inClear(before, typ) {
 		return Record{Type: typ, Data: body, Epoch: EpochClear}, nil
 	}
 	seq, epoch, gen := d.seq, d.epoch, d.generation
+	out, got, epoch, err := d.openNext(header, body, epoch)
+	if err != nil {
+		return Record{}, fmt.Errorf("%s record %d of the %s epoch: %w", d.dir, seq, epoch, err)
+	}
+	seq, d.seq, d.lost = got, got+1, false
+	d.buf = out
+	rec := Record{Type: typ, Data: out, Epoch: epoch, Seq: seq, Generation: gen}
+	if !d.tls13 {
+		return rec, nil
+	}
+	if rec.Type, rec.Data, err = innerPlaintext(out); err != nil {
+		return Record{}, fmt.Errorf("%s record %d of the %s epoch: %w", d.dir, seq, epoch, err)
+	}
+	if rec.Type == Handshake {
+		d.followHandshake(rec.Data)
+		if d.failed != nil {
+			return rec, d.failed
+		}
+	}
+	return rec, nil
+}
+
+// splitRecord checks that record is one whole record and splits it into
+// its 5-byte header and its body.
+func splitRecord(record []byte) (header, body []byte, err error) {
+	if len(record) < HeaderLength {
+		return nil, nil, fmt.Errorf("%w: %d bytes, shorter than a record header", ErrMalformedRecord, len(record))
+	}
+	header, body = record[:HeaderLength], record[HeaderLength:]
+	if n := int(header[3])<<8 | int(header[4]); n != len(body) {
+		return nil, nil, fmt.Errorf("%w: the header says %d bytes, the record has %d", ErrMalformedRecord, n, len(body))
+	}
+	return header, body, nil
+}
+
+// inClear says whether a record of type typ, which arrived in epoch
+// before, was sent without protection.
+func (d *Decrypter) inClear(before Epoch, typ ContentType) bool {
+	// In TLS ≤ 1.2 the ChangeCipherSpec that starts protection is itself
+	// in clear. A protected TLS 1.3 record is always of outer type 23
+	// (RFC 8446 §5.2): anything else, such as the middlebox-compatibility
+	// ChangeCipherSpec (appendix D.4) or an alert sent before the sender
+	// had keys, is in clear.
+	return d.epoch == EpochClear || (!d.tls13 && before == EpochClear) || (d.tls13 && typ != ApplicationData)
+}
+
+// openNext removes the protection of the next record, looking past lost
+// records after Lost. It returns the plaintext, the sequence number it
+// opened at and the epoch whose keys opened it.
+func (d *Decrypter) openNext(header, body []byte, epoch Epoch) ([]byte, uint64, Epoch, error) {
+	seq := d.seq
 	tries := 1
 	if d.lost {
 		tries = MaxLostRecords + 1
@@ -290,40 +332,36 @@ func (d *Decrypter) Decrypt(record []byte) (Record, error) {
 		// at the start of their epoch.
 		if out2, got2, err2 := d.next13.open(d.buf, 0, tries, header, body); err2 == nil {
 			d.transition(inputApplicationRecord, 0)
-			out, got, err, epoch = out2, got2, nil, EpochApplication
+			return out2, got2, EpochApplication, nil
 		}
 	}
-	if err != nil {
-		return Record{}, fmt.Errorf("%s record %d of the %s epoch: %w", d.dir, seq, epoch, err)
+	return out, got, epoch, err
+}
+
+// innerPlaintext splits a TLS 1.3 TLSInnerPlaintext, content ‖ type ‖
+// zero padding (RFC 8446 §5.2), into its type and content.
+func innerPlaintext(out []byte) (ContentType, []byte, error) {
+	i := len(out) - 1
+	for i >= 0 && out[i] == 0 {
+		i--
 	}
-	seq, d.seq, d.lost = got, got+1, false
-	d.buf = out
-	rec := Record{Type: typ, Data: out, Epoch: epoch, Seq: seq, Generation: gen}
-	if d.tls13 {
-		// TLSInnerPlaintext: content ‖ type ‖ zero padding (RFC 8446 §5.2).
-		i := len(out) - 1
-		for i >= 0 && out[i] == 0 {
-			i--
-		}
-		if i < 0 {
-			return Record{}, fmt.Errorf("%s record %d of the %s epoch: %w: no content type inside", d.dir, seq, epoch, ErrMalformedRecord)
-		}
-		rec.Type, rec.Data = ContentType(out[i]), out[:i]
+	if i < 0 {
+		return 0, nil, fmt.Errorf("%w: no content type inside", ErrMalformedRecord)
 	}
-	if rec.Type == Handshake && d.tls13 {
-		for _, m := range d.messages.scan(rec.Data) {
-			switch m {
-			case handshakeFinished:
-				d.transition(inputFinished, 0)
-			case handshakeKeyUpdate:
-				d.transition(inputKeyUpdate, 0)
-			}
-		}
-		if d.failed != nil {
-			return rec, d.failed
+	return ContentType(out[i]), out[:i], nil
+}
+
+// followHandshake moves the TLS 1.3 key epochs on the Finished and
+// KeyUpdate messages in a decrypted handshake record.
+func (d *Decrypter) followHandshake(data []byte) {
+	for _, m := range d.messages.scan(data) {
+		switch m {
+		case handshakeFinished:
+			d.transition(inputFinished, 0)
+		case handshakeKeyUpdate:
+			d.transition(inputKeyUpdate, 0)
 		}
 	}
-	return rec, nil
 }
 
 func (d *Decrypter) open(seq uint64, tries int, header, body []byte) ([]byte, uint64, error) {
