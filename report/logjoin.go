@@ -175,6 +175,9 @@ func candidates(s *mtalog.Session, si int, keys []joinKey, idx *peerIndex, maxSk
 			peerOnly = true
 			continue
 		}
+		if contradicts(s, k) {
+			continue
+		}
 		switch {
 		case s.Local.Port != 0 && s.Remote.Port != 0:
 			p.method, p.strong = append(p.method, "endpoints"), true
@@ -234,6 +237,22 @@ func endpointFits(e mtalog.Endpoint, ap netip.AddrPort) bool {
 		return false
 	}
 	return e.Port == 0 || e.Port == ap.Port()
+}
+
+// contradicts tells whether identifiers both sides know rule the pair
+// out: Message-IDs seen on the wire that the session never names, or the
+// receiver's queue IDs of the wire's "queued as" replies that the session
+// does not have. Without it, a session of another time (a log of another
+// day, the same lab run twice) could be matched with a made-up skew.
+func contradicts(s *mtalog.Session, k *joinKey) bool {
+	if len(s.MessageIDs) > 0 && len(k.messageIDs) > 0 && !shared(s.MessageIDs, k.messageIDs) {
+		return true
+	}
+	ids := s.QueuedAs
+	if s.Role == mtalog.RoleServer {
+		ids = s.QueueIDs
+	}
+	return len(ids) > 0 && len(k.queuedAs) > 0 && !shared(ids, k.queuedAs)
 }
 
 func shared(a, b []string) bool {

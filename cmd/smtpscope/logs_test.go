@@ -336,3 +336,29 @@ func TestLogHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestLogOtherRuns: the three Postfix runs share addresses, ports and
+// relay and lie seconds apart; given all three logs, each capture matches
+// only its own run's log (the others' Message-IDs and queue IDs rule them
+// out, rather than a made-up clock skew letting them in).
+func TestLogOtherRuns(t *testing.T) {
+	scen := "../../testdata/scenarios/postfix/"
+	for _, run := range []string{"postfix-relay-stall", "postfix-eod-451", "postfix-reset"} {
+		rep, _ := logReport(t, "--log", scen+"*.maillog", scen+run+".pcapng")
+		if len(rep.Logs) != 3 {
+			t.Fatalf("%s: %d logs", run, len(rep.Logs))
+		}
+		for _, l := range rep.Logs {
+			want := 0
+			if strings.HasSuffix(l.Name, run+".maillog") {
+				want = l.Sessions
+			}
+			if l.Matched != want {
+				t.Errorf("capture %s, log %s: %d of %d sessions matched, want %d", run, l.Name, l.Matched, l.Sessions, want)
+			}
+		}
+		if len(rep.Unmatched) != 0 {
+			t.Errorf("%s: unmatched connections %v", run, rep.Unmatched)
+		}
+	}
+}
