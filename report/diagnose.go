@@ -174,26 +174,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		out.Diagnosis = diagnoseNoSMTP(c, &h, f.SMTPPort)
 		return out
 	}
-	m := &SMTP{Banner: reply(s.Banner, time.Time{}), Hello: red.host(s.Hello), Extensions: s.Extensions,
-		MidStream: s.MidStream, Preamble: preamble(s.Preamble, red), Commands: make([]Command, 0, len(s.Commands)),
-		Transactions: make([]Transaction, 0, len(s.Transactions)), Verdict: "ok"}
-	if s.TLS != nil {
-		m.TLS = tlsOf(s.TLS, red)
-	}
-	for i := range s.Commands {
-		cmd := &s.Commands[i]
-		m.Commands = append(m.Commands, Command{Verb: cmd.Verb, Frame: cmd.Frame, Time: cmd.Time, Reply: reply(cmd.Reply, cmd.Time),
-			Truncated: cmd.Truncated})
-	}
-	for i := range s.Unmatched {
-		m.Unmatched = append(m.Unmatched, *reply(&s.Unmatched[i], time.Time{}))
-	}
-	for _, cl := range s.Closes {
-		m.Closes = append(m.Closes, Close{Kind: cl.Kind, By: cl.By, Frame: cl.Frame, Time: cl.Time, Phase: cl.Phase})
-	}
-	for _, a := range s.Anomalies {
-		m.Anomalies = append(m.Anomalies, Anomaly{Name: a.Name, Frame: a.Frame, Detail: a.Detail})
-	}
+	m := sessionOf(s, red)
 	quitFrames := map[int]bool{}
 	for i := range s.Commands {
 		if s.Commands[i].Verb == "QUIT" {
@@ -241,6 +222,32 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 	}
 	out.Diagnosis = worst
 	return out
+}
+
+// sessionOf copies an SMTP session into the report's shape, without its
+// transactions and verdict.
+func sessionOf(s *smtp.Session, red *redactor) *SMTP {
+	m := &SMTP{Banner: reply(s.Banner, time.Time{}), Hello: red.host(s.Hello), Extensions: s.Extensions,
+		MidStream: s.MidStream, Preamble: preamble(s.Preamble, red), Commands: make([]Command, 0, len(s.Commands)),
+		Transactions: make([]Transaction, 0, len(s.Transactions)), Verdict: "ok"}
+	if s.TLS != nil {
+		m.TLS = tlsOf(s.TLS, red)
+	}
+	for i := range s.Commands {
+		cmd := &s.Commands[i]
+		m.Commands = append(m.Commands, Command{Verb: cmd.Verb, Frame: cmd.Frame, Time: cmd.Time, Reply: reply(cmd.Reply, cmd.Time),
+			Truncated: cmd.Truncated})
+	}
+	for i := range s.Unmatched {
+		m.Unmatched = append(m.Unmatched, *reply(&s.Unmatched[i], time.Time{}))
+	}
+	for _, cl := range s.Closes {
+		m.Closes = append(m.Closes, Close{Kind: cl.Kind, By: cl.By, Frame: cl.Frame, Time: cl.Time, Phase: cl.Phase})
+	}
+	for _, a := range s.Anomalies {
+		m.Anomalies = append(m.Anomalies, Anomaly{Name: a.Name, Frame: a.Frame, Detail: a.Detail})
+	}
+	return m
 }
 
 // transactionOf copies a mail transaction (decoded, or inferred from TLS
