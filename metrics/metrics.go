@@ -14,15 +14,13 @@
 //	smtpscope_eod_reply_latency_seconds{server}        end-of-data to final reply
 //	smtpscope_incidents_total{server,kind}             live incidents (eod-timeout and the report's causes)
 //	smtpscope_connections_total{server,l4_verdict}     ended connections by TCP verdict (healthy, degraded, broken)
+//	smtpscope_tls_failures_total{server,cause}         ended connections diagnosed at the TLS layer, by cause (tls-handshake-failed, tls-cert-rejected, starttls-refused, …)
 //	smtpscope_tcp_retransmissions_total{server}        retransmitted segments of ended connections
 //	smtpscope_tcp_resets_total{server}                 RST segments of ended connections
 //	smtpscope_open_connections                         connections not ended
 //	smtpscope_analysed_bytes_total                     bytes of the captured frames analysed
 //	smtpscope_capture_dropped_packets_total{by}        packets libpcap reports dropped: by="kernel" (no buffer room) or "interface"
 //	smtpscope_build_info{version,goversion}            1
-//
-// TLS handshake failures by cause are not exported yet: the TLS layer
-// does not give them.
 package metrics
 
 import (
@@ -70,6 +68,7 @@ type Metrics struct {
 	latency      *prometheus.HistogramVec
 	incidents    *prometheus.CounterVec
 	connections  *prometheus.CounterVec
+	tlsFailures  *prometheus.CounterVec
 	retrans      *prometheus.CounterVec
 	resets       *prometheus.CounterVec
 	open         prometheus.Gauge
@@ -95,6 +94,7 @@ func New(opts Options) *Metrics {
 	m.failures = f("smtpscope_transaction_failures_total", "Failed mail transactions, by server and the report's cause.", "server", "cause")
 	m.incidents = f("smtpscope_incidents_total", "Incidents told while connections were open, by server and kind.", "server", "kind")
 	m.connections = f("smtpscope_connections_total", "Ended TCP connections, by server and L4 verdict.", "server", "l4_verdict")
+	m.tlsFailures = f("smtpscope_tls_failures_total", "Ended connections whose diagnosis is at the TLS layer, by server and cause.", "server", "cause")
 	m.retrans = f("smtpscope_tcp_retransmissions_total", "Retransmitted TCP segments of ended connections, by server.", "server")
 	m.resets = f("smtpscope_tcp_resets_total", "TCP segments with RST of ended connections, by server.", "server")
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "smtpscope_eod_reply_latency_seconds",
@@ -146,6 +146,9 @@ func (m *Metrics) Connection(c *report.Connection) {
 	m.connections.WithLabelValues(srv, c.L4.Verdict).Inc()
 	m.retrans.WithLabelValues(srv).Add(float64(c.L4.Retransmissions))
 	m.resets.WithLabelValues(srv).Add(float64(c.L4.Resets))
+	if c.Diagnosis.Layer == report.LayerTLS {
+		m.tlsFailures.WithLabelValues(srv, string(c.Diagnosis.Cause)).Inc()
+	}
 	if c.SMTP == nil {
 		return
 	}

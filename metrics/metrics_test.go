@@ -38,7 +38,7 @@ func scrape(t *testing.T, m *Metrics) string {
 func TestMetricsOfCaptures(t *testing.T) {
 	m := New(Options{Version: "test", Dropped: func() (int, int) { return 7, 0 }})
 	var names []string
-	for _, s := range []string{"healthy", "relay-stall", "eod-552", "reset-mid-data"} {
+	for _, s := range []string{"healthy", "relay-stall", "eod-552", "reset-mid-data", "tls-cert-rejected-12"} {
 		names = append(names, filepath.Join(repoRoot, "testdata/scenarios/captures", s+".pcapng"))
 	}
 	rep, _, err := pipeline.Files(context.Background(), names, nil, pipeline.Options{Connection: m.Connection})
@@ -57,6 +57,7 @@ func TestMetricsOfCaptures(t *testing.T) {
 		`smtpscope_incidents_total{kind="eod-timeout",server="127.0.0.1:25"} 1`,
 		`smtpscope_eod_reply_latency_seconds_count{server="127.0.0.1:25"}`,
 		`smtpscope_connections_total{l4_verdict="healthy",server="127.0.0.1:25"}`,
+		`smtpscope_tls_failures_total{cause="tls-cert-rejected",server="127.0.0.1:25"} 1`,
 		`smtpscope_open_connections 3`,
 		`smtpscope_analysed_bytes_total 1500`,
 		`smtpscope_capture_dropped_packets_total{by="kernel"} 7`,
