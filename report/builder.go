@@ -46,13 +46,14 @@ func (b *Builder) OnAdd(f func(*Connection)) { b.onAdd = f }
 type connMeta struct {
 	input, stream, firstFrame int
 	cause                     Cause
-	failed                    bool
+	failed, smtp              bool
 	off                       int64
 	n                         int
 }
 
 func metaOf(c *Connection) connMeta {
-	return connMeta{input: c.Input, stream: c.Stream, firstFrame: c.FirstFrame, cause: c.Diagnosis.Cause, failed: connectionFailed(c)}
+	return connMeta{input: c.Input, stream: c.Stream, firstFrame: c.FirstFrame, cause: c.Diagnosis.Cause, failed: connectionFailed(c),
+		smtp: c.SMTP != nil}
 }
 
 // before orders connections as the report lists them: by input, then
@@ -205,6 +206,7 @@ func (b *Builder) Finish(inputs []Input) (*Report, error) {
 	r.Totals = b.agg.totals
 	r.Verdict = b.agg.headline()
 	r.Patterns = b.agg.patterns()
+	r.Summary = b.agg.summary.summary()
 	return r, nil
 }
 
@@ -331,6 +333,14 @@ func (r *Report) failedAt(i int) bool {
 	return r.index[i].failed
 }
 
+// isSMTP tells whether connection i carried SMTP, without decoding it.
+func (r *Report) isSMTP(i int) bool {
+	if r.store == nil {
+		return r.Connections[i].SMTP != nil
+	}
+	return r.index[i].smtp
+}
+
 // readErr returns the first error met reading connections back.
 func (r *Report) readErr() error { return r.err }
 
@@ -354,6 +364,8 @@ type aggregate struct {
 	firstFailed, lastDelivered time.Time
 	failServers                map[string]bool
 	deliveredTo                map[string]int
+	// summary: see summary.go.
+	summary summaryAgg
 }
 
 type causeKey struct {
@@ -363,11 +375,12 @@ type causeKey struct {
 
 func newAggregate() aggregate {
 	return aggregate{sameWorst: map[causeKey]int{}, minFailed: -1, maxDelivered: -1, allFailedSized: true,
-		failServers: map[string]bool{}, deliveredTo: map[string]int{}}
+		failServers: map[string]bool{}, deliveredTo: map[string]int{}, summary: newSummaryAgg()}
 }
 
 func (a *aggregate) add(c *Connection) {
 	a.totals.Connections++
+	a.summary.add(c)
 	f := connectionFailed(c)
 	if d := &c.Diagnosis; d.Cause != CauseOK {
 		a.sameWorst[causeKey{d.Cause, f}]++

@@ -733,7 +733,21 @@ func (a *aggregate) headline() Diagnosis {
 	}
 	n := a.sameWorst[causeKey{worst.Cause, a.worstFailed}]
 	h := Diagnosis{Layer: worst.Layer, Cause: worst.Cause}
+	failing := a.failingCauses()
 	switch {
+	case len(failing) > 1:
+		// Several causes: name them all, most frequent first; Cause and
+		// Layer stay those of the most severe.
+		total := 0
+		list := ""
+		for i, k := range failing {
+			total += k.n
+			if i > 0 {
+				list += ", "
+			}
+			list += fmt.Sprintf("%s on %d", k.cause, k.n)
+		}
+		h.Summary = fmt.Sprintf("%d connection(s) failed, for %d different causes: %s. %s", total, len(failing), list, a.l4Clause())
 	case !a.worstFailed:
 		h.Summary = fmt.Sprintf("No failed mail transaction (%d of %d delivered), but on %d connection(s): %s",
 			t.Delivered, t.Transactions, n, worst.Summary)
@@ -743,6 +757,30 @@ func (a *aggregate) headline() Diagnosis {
 		h.Summary = fmt.Sprintf("%s on %d connection(s): %s", worst.Cause, n, worst.Summary)
 	}
 	return h
+}
+
+// causeCount is a cause and its number of connections.
+type causeCount struct {
+	cause Cause
+	n     int
+}
+
+// failingCauses lists the causes of failed connections, most frequent
+// first (then by name, for a stable headline).
+func (a *aggregate) failingCauses() []causeCount {
+	var out []causeCount
+	for k, n := range a.sameWorst {
+		if k.failed {
+			out = append(out, causeCount{k.cause, n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].n != out[j].n {
+			return out[i].n > out[j].n
+		}
+		return out[i].cause < out[j].cause
+	})
+	return out
 }
 
 // Failed tells whether the connection failed to deliver mail (as opposed

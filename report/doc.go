@@ -18,6 +18,14 @@
 //	{"schema": "smtpscope.report/v1",
 //	 "inputs": [{"name", "format", "packets", "truncated", "warnings"}],
 //	 "verdict": {"layer", "cause", "summary"},        // the headline
+//	 "summary": {"failed_connections",                // what the report says first
+//	   "causes": [{"cause", "words", "layer", "failed", "connections", "share",
+//	               "servers": [{"server", "connections"}],
+//	               "first", "last", "example"}],      // each {"input", "stream", "frame", "time"}
+//	   "servers": [{"server", "connections", "delivered", "failed_transactions",
+//	                "failed_connections", "share", "causes": [{"cause", "connections"}],
+//	                "retransmissions", "segments", "first_failure", "last_failure", "example",
+//	                "eod_reply": {"samples", "median_ms", "p95_ms", "max_ms"} | absent}]},
 //	 "connections": [{
 //	   "stream", "client", "server", "first_frame", "last_frame", "start", "duration_ms", "packets",
 //	   "resumed",                                      // set: packets on the 4-tuple of an ended stream
@@ -57,6 +65,19 @@
 // explanations set each error the log states (a refusal it quotes, a
 // timeout or lost connection in the MTA's own words) beside what the
 // capture shows, and say so when the two disagree.
+//
+// The summary is computed by the Builder from every connection's
+// diagnosis (Summary in summary.go documents each field): causes has one
+// entry per cause of a failed connection (failed: true, share of the
+// failed connections) and per cause of a note (failed: false, share of the
+// noted ones), most frequent first; first and last are the earliest and
+// latest such connection at its first evidence frame, example the first
+// in report order. servers has one entry per server, most failed
+// connections first; share is failed_connections over connections;
+// eod_reply summarises the server's end-of-data reply latencies (exact up
+// to 4,096 per server, within 1% beyond). When several causes failed
+// connections, verdict.summary names them all; verdict.cause and layer
+// are the most severe one's.
 //
 // outcome is one of delivered, rejected, deferred, no-reply, aborted,
 // unknown. diagnosis.layer is none, L4, L7, TLS or capture;

@@ -26,6 +26,7 @@ type jsonHead struct {
 	Schema  string    `json:"schema"`
 	Inputs  []Input   `json:"inputs"`
 	Verdict Diagnosis `json:"verdict"`
+	Summary *Summary  `json:"summary"`
 }
 
 type jsonLogs struct {
@@ -40,7 +41,7 @@ type jsonTail struct {
 
 func (r *Report) writeJSON(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	head, err := json.MarshalIndent(jsonHead{r.Schema, r.Inputs, r.Verdict}, "", "  ")
+	head, err := json.MarshalIndent(jsonHead{r.Schema, r.Inputs, r.Verdict, r.Summary}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -7,9 +7,12 @@ const Schema = "smtpscope.report/v1"
 
 // Report is the whole analysis, ready to render.
 type Report struct {
-	Schema      string       `json:"schema"`
-	Inputs      []Input      `json:"inputs"`
-	Verdict     Diagnosis    `json:"verdict"`
+	Schema  string    `json:"schema"`
+	Inputs  []Input   `json:"inputs"`
+	Verdict Diagnosis `json:"verdict"`
+	// Summary is the failures by cause and by server, and each server's
+	// deliveries and end-of-data reply latency (see summary.go).
+	Summary     *Summary     `json:"summary"`
 	Connections []Connection `json:"connections"`
 	// Totals over all connections.
 	Totals Totals `json:"totals"`

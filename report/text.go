@@ -15,7 +15,15 @@ import (
 type TextOptions struct {
 	// Color adds ANSI colours (for terminals).
 	Color bool
+	// All lists every connection: each failing group in full and the
+	// healthy connections one by one. By default a group shows its first
+	// maxGroupShown connections and the healthy ones are one line.
+	All bool
 }
+
+// maxGroupShown is how many connections of one cause the text report
+// details unless TextOptions.All is set.
+const maxGroupShown = 5
 
 type textWriter struct {
 	w   *bufio.Writer
@@ -29,28 +37,25 @@ func (t *textWriter) color(code, s string) string {
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
-// WriteText writes the report for a person: the headline verdict, failing
-// connections first with their evidence, then the healthy rest, then a
-// per-server table.
+// WriteText writes the report for a person, summary first: the headline
+// verdict, the failures by cause and by server, each server's deliveries
+// and end-of-data reply latency, the patterns; then the failing
+// connections grouped by cause (most frequent first) with their evidence,
+// the connections that delivered with a note, and the healthy rest as one
+// line (listed with TextOptions.All).
 func (r *Report) WriteText(w io.Writer, opt TextOptions) error {
 	t := &textWriter{w: bufio.NewWriter(w), opt: opt}
 	t.header(r)
 	t.logs(r)
 	t.verdict(r)
-	for _, i := range sortedConnections(r) {
-		c := r.conn(i)
-		if c.SMTP == nil && c.Diagnosis.Cause == CauseOK {
-			continue
-		}
-		t.connection(c)
-	}
+	t.summary(r)
 	for _, p := range r.Patterns {
 		fmt.Fprintf(t.w, "PATTERN  %s\n", wrap(p.Summary, 90, "         "))
 	}
 	if len(r.Patterns) > 0 {
 		fmt.Fprintln(t.w)
 	}
-	t.servers(r)
+	t.groups(r)
 	if err := t.w.Flush(); err != nil {
 		return fmt.Errorf("writing text report: %w", err)
 	}
@@ -95,7 +100,7 @@ func (t *textWriter) verdict(r *Report) {
 		fmt.Fprintf(t.w, "%s%s\n\n", label, t.color("33", v.Layer+": "+v.Summary))
 		return
 	}
-	fmt.Fprintf(t.w, "%s%s\n", label, t.color("1;31", v.Layer+": "+v.Summary))
+	fmt.Fprintf(t.w, "%s%s\n", label, t.color("1;31", wrap(failedLayers(r, v.Layer)+": "+v.Summary, 90, "         ")))
 	fmt.Fprintf(t.w, "         %d of %d mail transactions failed, %d delivered%s.\n\n", r.Totals.Failed, r.Totals.Transactions, r.Totals.Delivered, r.Totals.refusedClause())
 }
 
@@ -243,54 +248,6 @@ func (t *textWriter) l4(c *Connection, detail bool) {
 		for _, n := range c.L4.Notes {
 			fmt.Fprintf(t.w, "          (%s)\n", n)
 		}
-	}
-}
-
-// servers prints one line per server address.
-func (t *textWriter) servers(r *Report) {
-	type row struct {
-		conns, delivered, failed, retrans, segments int
-	}
-	rows := map[string]*row{}
-	var order []string
-	for i := range r.count() {
-		c := r.conn(i)
-		if c.SMTP == nil {
-			continue
-		}
-		rw := rows[c.Server]
-		if rw == nil {
-			rw = &row{}
-			rows[c.Server] = rw
-			order = append(order, c.Server)
-		}
-		rw.conns++
-		rw.retrans += c.L4.Retransmissions
-		rw.segments += c.L4.Client.Segments + c.L4.Server.Segments
-		for _, tx := range c.SMTP.Transactions {
-			switch tx.Outcome {
-			case "delivered":
-				rw.delivered++
-			case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
-				rw.failed++
-			}
-		}
-	}
-	if len(order) == 0 {
-		return
-	}
-	fmt.Fprintln(t.w, "SERVERS")
-	for _, s := range order {
-		rw := rows[s]
-		rate := ""
-		if rw.segments > 0 && rw.retrans > 0 {
-			rate = fmt.Sprintf(" (%.1f%% of segments)", 100*float64(rw.retrans)/float64(rw.segments))
-		}
-		fmt.Fprintf(t.w, "  %-40s %3d connections  %3d delivered  %3d failed  %4d retransmissions%s\n",
-			s, rw.conns, rw.delivered, rw.failed, rw.retrans, rate)
-	}
-	if other := r.Totals.Connections - r.Totals.SMTPConnections; other > 0 {
-		fmt.Fprintf(t.w, "  (%d other TCP connections not shown)\n", other)
 	}
 }
 

@@ -238,7 +238,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	// From here a second SIGINT ends the process the default way.
 	stopSignals()
 
-	err = writeReport(res.report, "", f.format, f.color, out)
+	err = writeReport(res.report, "", f.format, f.color, false, out)
 	if reportFile != nil {
 		if cerr := reportFile.Close(); err == nil {
 			err = cerr

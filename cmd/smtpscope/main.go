@@ -111,6 +111,7 @@ type analyzeFlags struct {
 	workers   int
 	logs      logFlags
 	events    string
+	all       bool
 	// cpuProfile names a file for a Go CPU profile of the run (hidden:
 	// for performance reports, see make bench).
 	cpuProfile string
@@ -133,6 +134,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.events, "events", "", "also write one JSON line per connection to `FILE` (\"-\": standard output, with --output FILE); see events.Schema")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the analysis to `FILE`")
 	fs.MarkHidden("cpuprofile")
+	fs.BoolVar(&f.all, "all", false, "list every connection: each failing group in full and the healthy ones (default: a few per cause, healthy ones counted)")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: smtpscope analyze [flags] FILE...\n\nFlags:\n%s", fs.FlagUsages())
@@ -192,7 +194,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitError
 		}
 	}
-	if err := writeReport(rep, f.output, f.format, f.color, stdout); err != nil {
+	if err := writeReport(rep, f.output, f.format, f.color, f.all, stdout); err != nil {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError
 	}
@@ -240,7 +242,7 @@ func serverPorts(extra []uint) ([]uint16, error) {
 
 // writeReport writes the report in format to the named file, or to
 // stdout when name is "" or "-".
-func writeReport(rep *report.Report, name, format, color string, stdout io.Writer) (err error) {
+func writeReport(rep *report.Report, name, format, color string, all bool, stdout io.Writer) (err error) {
 	out := stdout
 	if name != "" && name != "-" {
 		file, err := os.Create(name)
@@ -262,7 +264,9 @@ func writeReport(rep *report.Report, name, format, color string, stdout io.Write
 	case "html":
 		return rep.WriteHTML(out)
 	}
-	return rep.WriteText(out, textOptions(color, out))
+	opt := textOptions(color, out)
+	opt.All = all
+	return rep.WriteText(out, opt)
 }
 
 // startCPUProfile starts a CPU profile into the named file and returns
