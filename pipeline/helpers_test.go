@@ -51,9 +51,9 @@ func renderReport(t *testing.T, rep *report.Report, formats ...string) string {
 		case "text":
 			err = rep.WriteText(&b, report.TextOptions{})
 		case "markdown":
-			err = rep.WriteMarkdown(&b)
+			err = rep.WriteMarkdown(&b, report.ViewOptions{})
 		case "html":
-			err = rep.WriteHTML(&b)
+			err = rep.WriteHTML(&b, report.ViewOptions{})
 		default:
 			t.Fatalf("unknown format %q", format)
 		}

@@ -47,8 +47,8 @@ func render(t *testing.T, r *Report) string {
 	for _, w := range []func() error{
 		func() error { return r.WriteJSON(&b) },
 		func() error { return r.WriteText(&b, TextOptions{}) },
-		func() error { return r.WriteMarkdown(&b) },
-		func() error { return r.WriteHTML(&b) },
+		func() error { return r.WriteMarkdown(&b, ViewOptions{}) },
+		func() error { return r.WriteHTML(&b, ViewOptions{}) },
 	} {
 		if err := w(); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"strconv"
 )
 
@@ -22,35 +23,54 @@ type htmlPage struct {
 	// Class is fail, note or ok: the colour of the verdict.
 	Class    string
 	Timeline *timelineSVG
-	Failing  []htmlConn
-	Noted    []htmlConn
+	Groups   []htmlGroup
+	Patterns []Pattern
 	Limits   htmlLimits
+	// FailedMore counts failing connections beyond maxHTMLFailing.
+	FailedMore int
 }
 
-// htmlConn is a detailed connection with its ladder diagram, if drawn.
+// htmlGroup is the connections of one cause, each with its ladder diagram
+// when it failed.
+type htmlGroup struct {
+	groupView
+	Conns []htmlConn
+}
+
+// htmlConn is a detailed connection with its ladder diagram, if drawn;
+// Open unfolds it.
 type htmlConn struct {
 	connView
 	Ladder *ladderSVG
+	Open   bool
 }
+
+// maxHTMLOpen is how many failing connections the page shows unfolded,
+// the first of each group first.
+const maxHTMLOpen = 5
 
 // htmlLimits are the caps, for the notes saying what was left out.
 type htmlLimits struct {
-	Ladders, Detailed, Rows int
+	Failing, Noted, Rows int
 }
 
 // WriteHTML writes the report as one self-contained HTML page: inline CSS
-// and inline SVG, no script, no external resource. It has the verdict, a
-// timeline of all connections coloured by outcome, then each failing
-// connection with its evidence, Wireshark filter, TCP facts and a ladder
-// diagram, the connections that delivered with a note, a per-server table
-// and the healthy connections. On huge reports, ladders, sections, table
-// rows and timeline bars are capped, and the page says so.
-func (r *Report) WriteHTML(w io.Writer) error {
+// and inline SVG, no script, no external resource. It has the verdict,
+// the summary tables, a timeline with one lane per server and a mark per
+// failing connection, then the failing connections grouped by cause, each
+// with its evidence, Wireshark filter, TCP facts and ladder diagram folded
+// in <details> (so that a page of thousands opens fast without a script),
+// the noted connections, and the healthy ones folded. On huge reports the
+// sections (maxHTMLFailing), lanes, marks and rows are capped, and the
+// page says so.
+func (r *Report) WriteHTML(w io.Writer, opt ViewOptions) error {
 	tmpl, err := template.New("report").Funcs(template.FuncMap{
 		"f":         func(x float64) string { return strconv.FormatFloat(x, 'f', 1, 64) },
 		"plus":      func(a, b float64) float64 { return a + b },
 		"minus":     func(a, b float64) float64 { return a - b },
 		"plusInt":   func(a, b int) int { return a + b },
+		"minusInt":  func(a, b int) int { return a - b },
+		"f2":        func(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) },
 		"thousands": func(n int) string { return thousands(int64(n)) },
 		"upper":     upperFirst,
 		"marker":    arrowMarker,
@@ -58,29 +78,41 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("writing HTML report: %w", err)
 	}
-	v := newReportView(r)
+	lim := viewLimits{Failed: maxHTMLFailing, Noted: maxGroupShown, MaxFailed: maxHTMLFailing, Healthy: maxBriefRows}
+	if opt.All {
+		lim = viewLimits{Failed: math.MaxInt, Noted: math.MaxInt, MaxFailed: math.MaxInt, Healthy: math.MaxInt}
+	}
+	v := newReportView(r, lim)
 	p := &htmlPage{reportView: v, Class: "ok",
-		Limits: htmlLimits{Ladders: maxLadders, Detailed: maxDetailed, Rows: maxBriefRows}}
+		Limits: htmlLimits{Failing: maxHTMLFailing, Noted: maxGroupShown, Rows: maxBriefRows}}
 	switch {
 	case v.Failed:
 		p.Class = "fail"
 	case v.Verdict.Cause != CauseOK:
 		p.Class = "note"
 	}
-	detailed := map[int]bool{}
-	for k, cv := range v.Failing {
-		hc := htmlConn{connView: cv}
-		if k < maxLadders {
-			hc.Ladder = newLadder(r.conn(cv.Index), fmt.Sprintf("ladder-%d", k))
+	p.Patterns = r.Patterns
+	ladders, open := 0, 0
+	for _, g := range v.Groups {
+		hg := htmlGroup{groupView: g}
+		for k, cv := range g.Conns {
+			hc := htmlConn{connView: cv}
+			if cv.Failed && k == 0 && open < maxHTMLOpen {
+				hc.Open = true
+				open++
+			}
+			if cv.Failed {
+				hc.Ladder = newLadder(r.conn(cv.Index), fmt.Sprintf("ladder-%d", ladders))
+				ladders++
+			}
+			hg.Conns = append(hg.Conns, hc)
 		}
-		p.Failing = append(p.Failing, hc)
-		detailed[cv.Index] = true
+		if g.Failed {
+			p.FailedMore += g.More
+		}
+		p.Groups = append(p.Groups, hg)
 	}
-	for _, cv := range v.Noted {
-		p.Noted = append(p.Noted, htmlConn{connView: cv})
-		detailed[cv.Index] = true
-	}
-	p.Timeline = newTimeline(r, v, detailed)
+	p.Timeline = newTimeline(r, v)
 
 	bw := bufio.NewWriter(w)
 	if err := tmpl.Execute(bw, p); err != nil {
@@ -111,12 +143,6 @@ type briefTable struct {
 	ManyInputs bool
 	Rows       []briefRow
 	More       int
-}
-
-// BriefTable is the table of failing and noted connections beyond the
-// detailed ones.
-func (p *htmlPage) BriefTable() briefTable {
-	return briefTable{ManyInputs: p.ManyInputs, Rows: p.Brief, More: p.BriefMore}
 }
 
 // HealthyTable is the table of healthy connections.

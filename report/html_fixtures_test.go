@@ -242,6 +242,17 @@ func huge(conns, commandsEach int) *Report {
 		r.Connections = append(r.Connections, c)
 	}
 	r.Totals = Totals{Connections: conns, SMTPConnections: conns, Transactions: conns, Failed: conns}
+	return summarized(r)
+}
+
+// summarized sets r's Summary as a Builder computes it from the
+// connections.
+func summarized(r *Report) *Report {
+	a := newSummaryAgg()
+	for i := range r.Connections {
+		a.add(&r.Connections[i])
+	}
+	r.Summary = a.summary()
 	return r
 }
 
@@ -254,11 +265,11 @@ func renderCases() []struct {
 		name   string
 		report *Report
 	}{
-		{"relay-stall", seedIncident()},
-		{"rejected", rejection()},
-		{"reset-mid-data", resetMidData()},
-		{"healthy", healthy()},
-		{"connect-timeout", connectTimeout()},
-		{"hostile", hostile()},
+		{"relay-stall", summarized(seedIncident())},
+		{"rejected", summarized(rejection())},
+		{"reset-mid-data", summarized(resetMidData())},
+		{"healthy", summarized(healthy())},
+		{"connect-timeout", summarized(connectTimeout())},
+		{"hostile", summarized(hostile())},
 	}
 }

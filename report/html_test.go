@@ -46,7 +46,7 @@ func golden(t *testing.T, name string, got []byte) {
 func renderHTML(t *testing.T, r *Report) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := r.WriteHTML(&b); err != nil {
+	if err := r.WriteHTML(&b, ViewOptions{}); err != nil {
 		t.Fatalf("WriteHTML: %v", err)
 	}
 	return b.Bytes()
@@ -227,31 +227,45 @@ func TestWriteHTMLLadder(t *testing.T) {
 	}
 }
 
-// TestWriteHTMLBounded checks that a huge report stays a readable size.
+// TestWriteHTMLBounded checks that a huge report stays bounded: every
+// failing connection up to maxHTMLFailing has its folded section and
+// ladder, the timeline has one lane per server and a mark per failure.
 func TestWriteHTMLBounded(t *testing.T) {
-	r := huge(2000, 400)
+	r := huge(maxHTMLFailing+50, 4)
 	page := renderHTML(t, r)
-	if n := bytes.Count(page, []byte(`<svg class="ladder"`)); n != maxLadders {
-		t.Errorf("%d ladders, want %d", n, maxLadders)
+	if n := bytes.Count(page, []byte(`<svg class="ladder"`)); n != maxHTMLFailing {
+		t.Errorf("%d ladders, want %d", n, maxHTMLFailing)
 	}
-	if n := bytes.Count(page, []byte(`<g class="bar `)); n != maxTimelineBars {
-		t.Errorf("%d timeline bars, want %d", n, maxTimelineBars)
+	if n := bytes.Count(page, []byte(`<details class="conn`)); n != maxHTMLFailing {
+		t.Errorf("%d connection sections, want %d", n, maxHTMLFailing)
 	}
-	if n := bytes.Count(page, []byte(`<section class="conn`)); n != maxDetailed {
-		t.Errorf("%d connection sections, want %d", n, maxDetailed)
+	if n := bytes.Count(page, []byte(`<details class="conn `)) - bytes.Count(page, []byte(`<details class="conn " id=`)); n != 0 {
+		t.Errorf("%d odd connection sections", n)
 	}
-	if !bytes.Contains(page, []byte("Showing 300 of 2000 connections")) {
-		t.Error("the timeline does not say it was capped")
+	if n := bytes.Count(page, []byte(` open>`)); n != 2 { // the group and its first connection
+		t.Errorf("%d unfolded <details>, want 2", n)
 	}
-	l := newLadder(&r.Connections[0], "l")
+	if n := bytes.Count(page, []byte(`<g class="lane"`)); n != len(r.Summary.Servers) {
+		t.Errorf("%d timeline lanes, want %d (one per server)", n, len(r.Summary.Servers))
+	}
+	if n := bytes.Count(page, []byte(`<line class="mk fail"`)); n != maxHTMLFailing+50+1 { // and the legend's
+		t.Errorf("%d failure marks, want %d", n, maxHTMLFailing+50+1)
+	}
+	if !bytes.Contains(page, []byte("The page details the first 1,000 failing connections")) {
+		t.Error("the page does not say it was capped")
+	}
+	t.Logf("%d failing connections: %d bytes", len(r.Connections), len(page))
+	l := newLadder(&huge(1, 400).Connections[0], "l")
 	if len(l.Rows) > maxLadderEvents+2 {
 		t.Errorf("ladder has %d rows, want at most %d", len(l.Rows), maxLadderEvents+2)
 	}
 	if l.Elided == 0 {
 		t.Error("ladder elided nothing from a 400-command session")
 	}
-	if len(page) > 4<<20 {
-		t.Errorf("page is %d bytes, want under 4 MiB", len(page))
+	// A failing connection's folded section with its ladder takes about
+	// 20 kB; the rest of the page is bounded.
+	if max := 32<<10*maxHTMLFailing + 1<<20; len(page) > max {
+		t.Errorf("page is %d bytes, want under %d", len(page), max)
 	}
 	checkHTML(t, page)
 }
@@ -275,7 +289,7 @@ func TestWriteHTMLInChromium(t *testing.T) {
 	}
 	dir := t.TempDir()
 	page := filepath.Join(dir, "relay-stall.html")
-	if err := os.WriteFile(page, renderHTML(t, seedIncident()), 0o644); err != nil {
+	if err := os.WriteFile(page, renderHTML(t, summarized(seedIncident())), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	shot := filepath.Join(dir, "relay-stall.png")

@@ -3,22 +3,25 @@ package report
 import (
 	"fmt"
 	"math"
-	"sort"
 	"time"
 )
 
-// The timeline shows every connection as a bar over capture time, coloured
-// by how it ended, with a tick at each evidence frame of a failing one.
+// The timeline aggregates: one lane per server, shaded by how many
+// connections began in each slice of capture time, with a mark at each
+// failing (or noted) connection's diagnosis, linked to its section. Its
+// size depends on the servers and the failures, not on the connections.
 
 // Timeline geometry, in SVG user units.
 const (
 	timelineWidth  = 1000.0
-	timelineLabelW = 330.0 // the connection labels' column
+	timelineLabelW = 250.0 // the server labels' column
 	timelinePlotX  = timelineLabelW + 10
 	timelinePlotW  = timelineWidth - timelinePlotX - 20
 	timelineTop    = 30.0
-	timelineRowH   = 18.0
-	timelineBarH   = 10.0
+	timelineRowH   = 26.0
+	timelineBarH   = 16.0
+	// timelineBins is how many slices of capture time a lane is shaded in.
+	timelineBins = 120
 )
 
 // timelineSVG is a laid-out timeline, ready for the template.
@@ -27,10 +30,12 @@ type timelineSVG struct {
 	PlotX, PlotW  float64
 	AxisY         float64
 	Ticks         []timelineTick
-	Bars          []timelineBar
+	Lanes         []timelineLane
 	LegendY       float64
-	// Shown and Total count bars and connections when capped.
-	Shown, Total int
+	// Servers counts the servers, Shown the lanes; MarksLeft the marks
+	// not drawn beyond maxTimelineMarks.
+	Servers, Shown int
+	MarksLeft      int
 }
 
 // timelineTick is a labelled time on the axis.
@@ -39,51 +44,36 @@ type timelineTick struct {
 	Label string
 }
 
-// timelineBar is one connection.
-type timelineBar struct {
-	Y, TextY, X, W float64
-	Class          string // fail, note, ok, other
-	Label          string
-	Title          string
-	// Anchor links to the connection's section, "" when it has none.
-	Anchor string
-	Marks  []float64
+// timelineLane is one server's connections over time.
+type timelineLane struct {
+	Y, TextY, BarY float64
+	Label, Title   string
+	Bins           []timelineBin
+	Marks          []timelineMark
 }
 
-// newTimeline lays out the bars of r's connections; detailed names the
-// connections that have a section to link to.
-func newTimeline(r *Report, v *reportView, detailed map[int]bool) *timelineSVG {
-	if r.count() == 0 {
+// timelineBin is a slice of time with connections beginning in it;
+// Opacity grows with their number.
+type timelineBin struct {
+	X, W, Opacity float64
+	Title         string
+}
+
+// timelineMark is a failing (fail) or noted (note) connection.
+type timelineMark struct {
+	X      float64
+	Class  string
+	Title  string
+	Anchor string
+}
+
+// newTimeline lays out one lane per server of r (the summary's order: the
+// most failures first), capped at maxTimelineLanes with the rest sharing
+// the last lane.
+func newTimeline(r *Report, v *reportView) *timelineSVG {
+	if r.count() == 0 || r.Summary == nil || len(r.Summary.Servers) == 0 {
 		return nil
 	}
-	// Failing and noted connections first, then the rest, then capped.
-	order := make([]int, 0, r.count())
-	var rest []int
-	for _, i := range sortedConnections(r) {
-		if r.causeOf(i) != CauseOK || r.failedAt(i) {
-			order = append(order, i)
-		} else {
-			rest = append(rest, i)
-		}
-	}
-	order = append(order, rest...)
-	t := &timelineSVG{Width: timelineWidth, PlotX: timelinePlotX, PlotW: timelinePlotW, Total: len(order)}
-	if len(order) > maxTimelineBars {
-		order = order[:maxTimelineBars]
-	}
-	t.Shown = len(order)
-	conns := make(map[int]*Connection, len(order))
-	for _, i := range order {
-		conns[i] = r.conn(i)
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		ca, cb := conns[order[a]], conns[order[b]]
-		if !ca.Start.Equal(cb.Start) {
-			return ca.Start.Before(cb.Start)
-		}
-		return order[a] < order[b]
-	})
-
 	start, span := v.CaptureStart, v.Span
 	if span <= 0 {
 		span = time.Millisecond
@@ -95,77 +85,87 @@ func newTimeline(r *Report, v *reportView, detailed map[int]bool) *timelineSVG {
 		f := float64(at.Sub(start)) / float64(span)
 		return timelinePlotX + timelinePlotW*math.Min(math.Max(f, 0), 1)
 	}
+	t := &timelineSVG{Width: timelineWidth, PlotX: timelinePlotX, PlotW: timelinePlotW, Servers: len(r.Summary.Servers)}
+	lane := map[string]int{}
+	for _, s := range r.Summary.Servers {
+		k := len(t.Lanes)
+		if k == maxTimelineLanes-1 && len(r.Summary.Servers) > maxTimelineLanes {
+			if len(t.Lanes) == k {
+				t.Lanes = append(t.Lanes, timelineLane{Label: fmt.Sprintf("%d other servers", len(r.Summary.Servers)-k)})
+			}
+			lane[s.Server] = k
+			continue
+		}
+		if k >= maxTimelineLanes {
+			lane[s.Server] = maxTimelineLanes - 1
+			continue
+		}
+		lane[s.Server] = k
+		t.Lanes = append(t.Lanes, timelineLane{Label: truncateRunes(shown(s.Server), 34),
+			Title: shown(fmt.Sprintf("%s: %d connections, %d failed", s.Server, s.Connections, s.FailedConnections))})
+	}
+	t.Shown = len(t.Lanes)
+	counts := make([][timelineBins]int, len(t.Lanes))
+	marks := 0
+	for i := range r.count() {
+		failed, cause := r.failedAt(i), r.causeOf(i)
+		diagnosed := failed || (cause != CauseOK && cause != CauseTLSOpaque)
+		if !r.isSMTP(i) && !failed {
+			continue
+		}
+		c := r.conn(i)
+		k, ok := lane[c.Server]
+		if !ok {
+			continue
+		}
+		if !c.Start.IsZero() && !start.IsZero() {
+			b := int(float64(timelineBins) * float64(c.Start.Sub(start)) / float64(span))
+			counts[k][min(max(b, 0), timelineBins-1)]++
+		}
+		if !diagnosed {
+			continue
+		}
+		if marks == maxTimelineMarks {
+			t.MarksLeft++
+			continue
+		}
+		marks++
+		w := whereOf(c)
+		m := timelineMark{X: x(w.Time), Class: "note", Anchor: "#" + streamAnchor(c),
+			Title: shown(fmt.Sprintf("stream %d %s → %s: %s (frame %d, %s)", c.Stream, c.Client, c.Server,
+				describeCause(cause), w.Frame, rel(start, w.Time)))}
+		if failed {
+			m.Class = "fail"
+		}
+		t.Lanes[k].Marks = append(t.Lanes[k].Marks, m)
+	}
 	t.AxisY = timelineTop - 8
 	for _, tk := range niceTicks(span) {
 		t.Ticks = append(t.Ticks, timelineTick{X: x(start.Add(tk)), Label: tickLabel(tk, span)})
 	}
+	binW := timelinePlotW / timelineBins
 	y := timelineTop
-	for _, i := range order {
-		c := conns[i]
-		b := timelineBar{Y: y + (timelineRowH-timelineBarH)/2, TextY: y + timelineRowH/2 + 4, X: x(c.Start),
-			Class: timelineClass(c)}
-		b.W = math.Max(x(connEnd(c))-b.X, 2)
-		b.Label = fmt.Sprintf("%d  %s → %s", c.Stream, c.Client, c.Server)
-		if v.ManyInputs {
-			b.Label = fmt.Sprintf("#%d %s", c.Input+1, b.Label)
+	for k := range t.Lanes {
+		l := &t.Lanes[k]
+		l.Y, l.TextY, l.BarY = y, y+timelineRowH/2+4, y+(timelineRowH-timelineBarH)/2
+		most := 0
+		for _, n := range counts[k] {
+			most = max(most, n)
 		}
-		b.Label = truncateRunes(shown(b.Label), 48)
-		b.Title = shown(fmt.Sprintf("stream %d %s → %s: %s, %s from %s", c.Stream, c.Client, c.Server,
-			timelineResult(c), dur(msDuration(c.DurationMS)), rel(start, c.Start)))
-		if detailed[i] {
-			b.Anchor = "#" + streamAnchor(c)
-		}
-		if connectionFailed(c) {
-			for _, e := range failureEvidence(c) {
-				if !e.Time.IsZero() {
-					b.Marks = append(b.Marks, x(e.Time))
-				}
+		for b, n := range counts[k] {
+			if n == 0 {
+				continue
 			}
+			from := span * time.Duration(b) / timelineBins
+			l.Bins = append(l.Bins, timelineBin{X: timelinePlotX + float64(b)*binW, W: binW,
+				Opacity: 0.15 + 0.85*float64(n)/float64(most),
+				Title:   fmt.Sprintf("%d connection(s) began %s – %s", n, tickLabel(from, span), tickLabel(from+span/timelineBins, span))})
 		}
-		t.Bars = append(t.Bars, b)
 		y += timelineRowH
 	}
 	t.LegendY = y + 22
 	t.Height = t.LegendY + 16
 	return t
-}
-
-// failureEvidence is the evidence of a failing connection's diagnoses.
-func failureEvidence(c *Connection) []Evidence {
-	var ev []Evidence
-	if c.SMTP != nil {
-		for _, tx := range c.SMTP.Transactions {
-			if tx.Diagnosis.Cause != CauseOK {
-				ev = append(ev, tx.Diagnosis.Evidence...)
-			}
-		}
-	}
-	if len(ev) == 0 {
-		ev = c.Diagnosis.Evidence
-	}
-	return ev
-}
-
-func timelineClass(c *Connection) string {
-	switch {
-	case connectionFailed(c):
-		return "fail"
-	case c.Diagnosis.Cause != CauseOK:
-		return "note"
-	case c.SMTP == nil:
-		return "other"
-	}
-	return "ok"
-}
-
-func timelineResult(c *Connection) string {
-	switch {
-	case c.Diagnosis.Cause != CauseOK:
-		return describeCause(c.Diagnosis.Cause)
-	case c.SMTP == nil:
-		return "not SMTP"
-	}
-	return "ok"
 }
 
 // niceTicks returns 1-2-5 steps across span, at most about eight.

@@ -16,15 +16,17 @@ import (
 // Limits that keep a rendering of a huge report readable and bounded. The
 // JSON report always has everything.
 const (
-	// maxDetailed is how many failing or noted connections get a full
-	// section; the rest are listed one line each.
-	maxDetailed = 25
 	// maxBriefRows caps the one-line-per-connection tables.
 	maxBriefRows = 200
-	// maxLadders is how many failing connections get a ladder diagram in HTML.
-	maxLadders = 10
-	// maxTimelineBars caps the HTML timeline; failing connections are kept first.
-	maxTimelineBars = 300
+	// maxHTMLFailing is how many failing connections the HTML page
+	// details, each with its ladder diagram, folded in <details>; beyond
+	// it the page says how many more the JSON has.
+	maxHTMLFailing = 1000
+	// maxTimelineLanes caps the HTML timeline's lanes (one per server, the
+	// most failures first); the rest share one lane.
+	maxTimelineLanes = 16
+	// maxTimelineMarks caps the failure marks on the HTML timeline.
+	maxTimelineMarks = 5000
 )
 
 // reportView is a Report arranged for reading: the headline, failing
@@ -39,13 +41,11 @@ type reportView struct {
 	// Failed is Report.Failed: the exit status 1 condition.
 	Failed bool
 	Totals Totals
-	// Failing and Noted have a full section each; Brief lists the failing
-	// and noted connections beyond maxDetailed.
-	Failing     []connView
-	Noted       []connView
-	Brief       []briefRow
-	BriefMore   int
-	Servers     []serverRow
+	// Summary is the Report's summary in words.
+	Summary *summaryView
+	// Groups are the failing connections by cause, in the summary's order
+	// (most frequent first), then the noted ones.
+	Groups      []groupView
 	Healthy     []briefRow
 	HealthyMore int
 	// OtherTCP counts connections that are neither SMTP nor diagnosed.
@@ -148,21 +148,9 @@ type briefRow struct {
 	Failed   bool
 }
 
-// serverRow aggregates the connections to one server address.
-type serverRow struct {
-	Server          string
-	Connections     int
-	Failing         int
-	Messages        int
-	Delivered       int
-	FailedMessages  int
-	Retransmissions int
-	Resets          int
-	Causes          string
-}
-
-// newReportView arranges r for the Markdown and HTML writers.
-func newReportView(r *Report) *reportView {
+// newReportView arranges r for the Markdown and HTML writers, detailing
+// as many connections per group as lim allows.
+func newReportView(r *Report, lim viewLimits) *reportView {
 	v := &reportView{Verdict: r.Verdict, Failed: r.Failed(), Totals: r.Totals, ManyInputs: len(r.Inputs) > 1}
 	v.Verdict.Summary, v.Verdict.Evidence = shown(v.Verdict.Summary), nil
 	var end time.Time
@@ -193,45 +181,20 @@ func newReportView(r *Report) *reportView {
 		v.Span = end.Sub(v.CaptureStart)
 	}
 
-	var failing, noted []int
 	for _, i := range sortedConnections(r) {
-		c := r.conn(i)
-		switch {
-		case connectionFailed(c):
-			failing = append(failing, i)
-		case c.Diagnosis.Cause != CauseOK:
-			noted = append(noted, i)
-		case c.SMTP == nil:
+		if cause := r.causeOf(i); r.failedAt(i) || (cause != CauseOK && cause != CauseTLSOpaque) {
+			continue
+		}
+		if !r.isSMTP(i) {
 			v.OtherTCP++
-		default:
-			if len(v.Healthy) < maxBriefRows {
-				v.Healthy = append(v.Healthy, v.briefRow(r, c))
-			} else {
-				v.HealthyMore++
-			}
+		} else if len(v.Healthy) < lim.Healthy {
+			v.Healthy = append(v.Healthy, v.briefRow(r, r.conn(i)))
+		} else {
+			v.HealthyMore++
 		}
 	}
-	detailed := 0
-	for _, group := range [][]int{failing, noted} {
-		for _, i := range group {
-			c := r.conn(i)
-			switch {
-			case detailed < maxDetailed:
-				cv := v.connView(r, i)
-				if cv.Failed {
-					v.Failing = append(v.Failing, cv)
-				} else {
-					v.Noted = append(v.Noted, cv)
-				}
-				detailed++
-			case len(v.Brief) < maxBriefRows:
-				v.Brief = append(v.Brief, v.briefRow(r, c))
-			default:
-				v.BriefMore++
-			}
-		}
-	}
-	v.Servers = serverRows(r)
+	v.Summary = newSummaryView(r)
+	v.Groups = groupConnections(r, v, lim)
 	return v
 }
 
@@ -536,67 +499,6 @@ func msText(ms float64) string {
 		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
 	}
 	return strconv.FormatFloat(ms, 'f', 3, 64) + " ms"
-}
-
-// serverRows aggregates per server address the SMTP connections and the
-// diagnosed ones, in order of first appearance.
-func serverRows(r *Report) []serverRow {
-	var rows []serverRow
-	at := map[string]int{}
-	causes := map[string]map[Cause]int{}
-	for i := range r.count() {
-		c := r.conn(i)
-		if c.SMTP == nil && c.Diagnosis.Cause == CauseOK {
-			continue
-		}
-		k, ok := at[c.Server]
-		if !ok {
-			k = len(rows)
-			at[c.Server] = k
-			rows = append(rows, serverRow{Server: shown(c.Server)})
-			causes[c.Server] = map[Cause]int{}
-		}
-		row := &rows[k]
-		row.Connections++
-		row.Retransmissions += c.L4.Retransmissions
-		row.Resets += c.L4.Resets
-		if connectionFailed(c) {
-			row.Failing++
-		}
-		if c.Diagnosis.Cause != CauseOK {
-			causes[c.Server][c.Diagnosis.Cause]++
-		}
-		if c.SMTP == nil {
-			continue
-		}
-		for _, tx := range c.SMTP.Transactions {
-			row.Messages++
-			switch tx.Outcome {
-			case "delivered":
-				row.Delivered++
-			case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
-				row.FailedMessages++
-			}
-		}
-	}
-	for k := range rows {
-		cs := causes[rows[k].Server]
-		names := make([]string, 0, len(cs))
-		for cause := range cs {
-			names = append(names, string(cause))
-		}
-		sort.Slice(names, func(a, b int) bool {
-			if sa, sb := severity[Cause(names[a])], severity[Cause(names[b])]; sa != sb {
-				return sa > sb
-			}
-			return names[a] < names[b]
-		})
-		for j, name := range names {
-			names[j] = fmt.Sprintf("%d × %s", cs[Cause(name)], name)
-		}
-		rows[k].Causes = strings.Join(names, ", ")
-	}
-	return rows
 }
 
 // headlineCounts says how many transactions failed, in one sentence.

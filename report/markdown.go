@@ -4,46 +4,35 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
 // WriteMarkdown writes the report as GitHub-flavoured Markdown, to be
-// pasted into a ticket: the verdict, the failing connections with their
-// evidence tables, Wireshark filters and TCP facts, then the connections
-// that delivered with a note, a per-server table and the healthy rest in
-// one table. It uses no colour and no HTML.
+// pasted into a ticket, summary first as the text report: the verdict, the
+// failures by cause and by server, each server's deliveries and
+// end-of-data reply latency, the patterns; then the failing connections
+// grouped by cause (five each) with their evidence tables, Wireshark
+// filters and TCP facts, the noted ones likewise, and the healthy ones
+// counted. It uses no colour and no HTML.
 //
 // Everything that came off the wire (addresses, reply texts, HELO names,
 // file names) is escaped: it is shown in code spans with a fence longer
 // than any backtick run inside, pipes are escaped in table cells, and
 // control and bidirectional-override characters are shown as escapes, so
 // that hostile input can neither break the layout nor hide text.
-func (r *Report) WriteMarkdown(w io.Writer) error {
-	v := newReportView(r)
+func (r *Report) WriteMarkdown(w io.Writer, opt ViewOptions) error {
+	lim := viewLimits{Failed: maxGroupShown, Noted: maxGroupShown, MaxFailed: math.MaxInt}
+	if opt.All {
+		lim = viewLimits{Failed: math.MaxInt, Noted: math.MaxInt, MaxFailed: math.MaxInt, Healthy: math.MaxInt}
+	}
+	v := newReportView(r, lim)
 	m := &mdWriter{w: bufio.NewWriter(w)}
 	m.header(v)
+	m.summary(v)
 	m.logs(r)
-	if len(v.Failing) > 0 {
-		m.line("## Failing connections")
-		m.line()
-		for i := range v.Failing {
-			m.connection(v, &v.Failing[i])
-		}
-	}
-	if len(v.Noted) > 0 {
-		m.line("## Delivered, with notes")
-		m.line()
-		for i := range v.Noted {
-			m.connection(v, &v.Noted[i])
-		}
-	}
-	if len(v.Brief) > 0 {
-		m.line("## More failing or noted connections")
-		m.line()
-		m.briefTable(v, v.Brief, v.BriefMore)
-	}
 	if len(r.Patterns) > 0 {
 		m.line("## Patterns")
 		m.line()
@@ -52,15 +41,29 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		m.line()
 	}
-	m.servers(v)
-	if len(v.Healthy) > 0 {
-		m.line(fmt.Sprintf("## Healthy connections (%d)", len(v.Healthy)+v.HealthyMore))
+	for i := range v.Groups {
+		g := &v.Groups[i]
+		what := "Failed"
+		if !g.Failed {
+			what = "Note (not a failure)"
+		}
+		m.line(fmt.Sprintf("## %s: %s — %s (%s)", what, mdCode(string(g.Cause), false), mdText(g.Words), thousands(int64(g.Total))))
+		m.line()
+		for k := range g.Conns {
+			m.connection(v, &g.Conns[k])
+		}
+		if g.More > 0 {
+			m.line("… and ", thousands(int64(g.More)), " more: `--all` or the JSON.")
+			m.line()
+		}
+	}
+	if n := len(v.Healthy) + v.HealthyMore; n > 0 && !opt.All {
+		m.line(fmt.Sprintf("✓ %s healthy connection(s) not listed: `--all` or the JSON.", thousands(int64(n))))
+		m.line()
+	} else if n > 0 {
+		m.line(fmt.Sprintf("## Healthy connections (%s)", thousands(int64(n))))
 		m.line()
 		m.briefTable(v, v.Healthy, v.HealthyMore)
-	}
-	if v.OtherTCP > 0 {
-		m.line(fmt.Sprintf("%d other TCP connection(s) carried no SMTP and are not shown.", v.OtherTCP))
-		m.line()
 	}
 	if err := m.w.Flush(); err != nil {
 		return fmt.Errorf("writing Markdown report: %w", err)
@@ -253,20 +256,66 @@ func (m *mdWriter) briefTable(v *reportView, rows []briefRow, more int) {
 	}
 }
 
-func (m *mdWriter) servers(v *reportView) {
-	if len(v.Servers) == 0 {
+// summary writes the summary tables, as the text report has them.
+func (m *mdWriter) summary(v *reportView) {
+	s := v.Summary
+	if s == nil {
 		return
 	}
-	m.line("## Servers")
-	m.line()
-	m.line("| Server | Connections | Failing | Messages | Delivered | Failed | Retransmissions | Resets | Diagnoses |")
-	m.line("|:--|--:|--:|--:|--:|--:|--:|--:|:--|")
-	for _, s := range v.Servers {
-		m.line("| ", mdCode(s.Server, true), " | ", fmt.Sprint(s.Connections), " | ", fmt.Sprint(s.Failing), " | ",
-			fmt.Sprint(s.Messages), " | ", fmt.Sprint(s.Delivered), " | ", fmt.Sprint(s.FailedMessages), " | ",
-			fmt.Sprint(s.Retransmissions), " | ", fmt.Sprint(s.Resets), " | ", orDash(mdText(s.Causes)), " |")
+	causes := func(title, of string, rows []causeRow, more int) {
+		if len(rows) == 0 {
+			return
+		}
+		m.line("## ", title)
+		m.line()
+		m.line("| Cause | In plain words | Connections | Share of the ", of, " | First → last (frame, time) | Example | Servers |")
+		m.line("|:--|:--|--:|--:|:--|--:|:--|")
+		for _, c := range rows {
+			m.line("| ", mdCode(c.Cause, true), " | ", mdText(c.Words), " | ", c.Connections, " | ", c.Share, " | ",
+				mdText(c.Range), " | stream ", fmt.Sprint(c.Example), " | ", mdCode(c.Servers, true), " |")
+		}
+		m.line()
+		if more > 0 {
+			m.line(fmt.Sprintf("… and %d more causes in the JSON summary.", more))
+			m.line()
+		}
 	}
-	m.line()
+	causes("Failures by cause", "failed", s.Causes, s.MoreCauses)
+	causes("Notes by cause", "noted", s.Notes, s.MoreNotes)
+	if len(s.FailingServers) > 0 {
+		m.line("## Failures by server")
+		m.line()
+		m.line("| Server | Failed connections | Share of its connections | First → last (frame, time) | Example | Causes |")
+		m.line("|:--|--:|--:|:--|--:|:--|")
+		for _, f := range s.FailingServers {
+			m.line("| ", mdCode(f.Server, true), " | ", f.Failed, " | ", f.Share, " | ", mdText(f.Range),
+				" | stream ", fmt.Sprint(f.Example), " | ", mdText(f.Causes), " |")
+		}
+		m.line()
+		if s.MoreFailingServers > 0 {
+			m.line(fmt.Sprintf("… and %d more servers with failures in the JSON summary.", s.MoreFailingServers))
+			m.line()
+		}
+	}
+	if len(s.Servers) > 0 {
+		m.line("## Servers")
+		m.line()
+		m.line("| Server | Connections | Delivered | Failed | End-of-data reply median | p95 | max | Retransmissions |")
+		m.line("|:--|--:|--:|--:|--:|--:|--:|--:|")
+		for _, sv := range s.Servers {
+			m.line("| ", mdCode(sv.Server, true), " | ", sv.Connections, " | ", sv.Delivered, " | ", sv.Failed, " | ",
+				sv.Median, " | ", sv.P95, " | ", sv.Max, " | ", sv.Retransmissions, " |")
+		}
+		m.line()
+		if s.MoreServers > 0 {
+			m.line(fmt.Sprintf("… and %d more servers in the JSON summary.", s.MoreServers))
+			m.line()
+		}
+	}
+	if v.OtherTCP > 0 {
+		m.line(fmt.Sprintf("%d other TCP connection(s) carried no SMTP and are not shown.", v.OtherTCP))
+		m.line()
+	}
 }
 
 // mdSpecial are the characters Markdown (CommonMark plus GitHub's

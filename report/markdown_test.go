@@ -10,7 +10,7 @@ import (
 func renderMarkdown(t *testing.T, r *Report) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := r.WriteMarkdown(&b); err != nil {
+	if err := r.WriteMarkdown(&b, ViewOptions{}); err != nil {
 		t.Fatalf("WriteMarkdown: %v", err)
 	}
 	return b.String()
@@ -170,11 +170,11 @@ func TestMarkdownText(t *testing.T) {
 
 func TestWriteMarkdownBounded(t *testing.T) {
 	md := renderMarkdown(t, huge(2000, 50))
-	if n := strings.Count(md, "\n### "); n != maxDetailed {
-		t.Errorf("%d connection sections, want %d", n, maxDetailed)
+	if n := strings.Count(md, "\n### "); n != maxGroupShown {
+		t.Errorf("%d connection sections, want %d", n, maxGroupShown)
 	}
-	if !strings.Contains(md, "… and 1775 more") {
-		t.Error("the brief table does not say how many were left out")
+	if !strings.Contains(md, "… and 1,995 more: `--all` or the JSON.") {
+		t.Error("the group does not say how many were left out")
 	}
 	checkMarkdown(t, md)
 }

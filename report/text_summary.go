@@ -124,46 +124,13 @@ func (t *textWriter) summary(r *Report) {
 // order: most frequent first), then those that delivered with a note,
 // then the healthy ones, as one line unless TextOptions.All.
 func (t *textWriter) groups(r *Report) {
-	type key struct {
-		cause  Cause
-		failed bool
-	}
-	members := map[key][]int{}
+	order, members := groupMembers(r)
 	var healthy []int
 	for _, i := range sortedConnections(r) {
-		cause, failed := r.causeOf(i), r.failedAt(i)
-		if !failed && (cause == CauseOK || cause == CauseTLSOpaque) {
+		if !r.failedAt(i) && (r.causeOf(i) == CauseOK || r.causeOf(i) == CauseTLSOpaque) {
 			healthy = append(healthy, i)
-			continue
-		}
-		k := key{cause, failed}
-		members[k] = append(members[k], i)
-	}
-	var order []key
-	if r.Summary != nil {
-		for _, c := range r.Summary.Causes {
-			order = append(order, key{c.Cause, c.Failed})
 		}
 	}
-	// Causes the summary leaves out (a failed connection whose diagnosis
-	// is ok or tls-opaque) come last, in severity order.
-	var rest []key
-	for k := range members {
-		found := false
-		for _, o := range order {
-			found = found || o == k
-		}
-		if !found {
-			rest = append(rest, k)
-		}
-	}
-	sort.Slice(rest, func(i, j int) bool {
-		if rest[i].failed != rest[j].failed {
-			return rest[i].failed
-		}
-		return severity[rest[i].cause] > severity[rest[j].cause]
-	})
-	order = append(order, rest...)
 	for _, k := range order {
 		idx := members[k]
 		if len(idx) == 0 {

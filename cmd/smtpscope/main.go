@@ -134,7 +134,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.events, "events", "", "also write one JSON line per connection to `FILE` (\"-\": standard output, with --output FILE); see events.Schema")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the analysis to `FILE`")
 	fs.MarkHidden("cpuprofile")
-	fs.BoolVar(&f.all, "all", false, "list every connection: each failing group in full and the healthy ones (default: a few per cause, healthy ones counted)")
+	fs.BoolVar(&f.all, "all", false, "list every connection in text, markdown and html: each failing group in full and the healthy ones (default: a few per cause, healthy ones counted)")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: smtpscope analyze [flags] FILE...\n\nFlags:\n%s", fs.FlagUsages())
@@ -260,9 +260,9 @@ func writeReport(rep *report.Report, name, format, color string, all bool, stdou
 	case "json":
 		return rep.WriteJSON(out)
 	case "markdown":
-		return rep.WriteMarkdown(out)
+		return rep.WriteMarkdown(out, report.ViewOptions{All: all})
 	case "html":
-		return rep.WriteHTML(out)
+		return rep.WriteHTML(out, report.ViewOptions{All: all})
 	}
 	opt := textOptions(color, out)
 	opt.All = all

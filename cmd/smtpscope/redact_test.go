@@ -31,8 +31,9 @@ func TestRedact(t *testing.T) {
 		for _, format := range []string{"text", "json", "markdown", "html"} {
 			t.Run(filepath.Base(tt.capture)+"/"+format, func(t *testing.T) {
 				in := filepath.Join(repoRoot, tt.capture)
-				plain := analyzeOutput(t, "--format", format, "--color", "never", in)
-				redacted := analyzeOutput(t, "--format", format, "--color", "never", "--redact", in)
+				// --all: the healthy connections are listed too.
+				plain := analyzeOutput(t, "--format", format, "--color", "never", "--all", in)
+				redacted := analyzeOutput(t, "--format", format, "--color", "never", "--all", "--redact", in)
 				shown := tt.everywhere
 				if format == "json" {
 					shown = append(shown, tt.inJSON...)
