@@ -24,6 +24,11 @@ type Options struct {
 	Concurrency int
 	// Start is the capture time of the first frame (zero: DefaultStart).
 	Start time.Time
+	// MaxMessageSize caps the bodies of messages without a body fault, in
+	// bytes (zero: no cap; at least 700), for captures with many sessions
+	// in few bytes, such as the HTML report's hub-scale test. It changes
+	// no random draw: the same seed gives the same sessions, smaller.
+	MaxMessageSize int
 }
 
 // Defaults for the zero values of Options.

@@ -160,6 +160,9 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 	c := &g.clients[p.client]
 	for i := range n {
 		m := messagePlan{size: drawSize(r)}
+		if g.opts.MaxMessageSize > 0 {
+			m.size = min(m.size, max(g.opts.MaxMessageSize, minMessageSize))
+		}
 		if i == p.faultMessage && p.fault.bodyFault() {
 			least := 96 << 10
 			if p.fault == FaultZeroWindow || p.fault == FaultZeroWindowStall {
