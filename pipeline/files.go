@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -41,6 +42,10 @@ type Options struct {
 	// it (report.Builder.OnAdd), for an events or metrics sink (Files
 	// only: the caller of Run and Live sets it on its own Builder).
 	Connection func(*report.Connection)
+	// Read, if set, is told of the bytes read from the input files as they
+	// are read, compressed or not (Files only), for a progress display.
+	// It is called by the one goroutine that reads.
+	Read func(n int)
 }
 
 func (o *Options) ports() []uint16 {
@@ -91,17 +96,24 @@ type Result struct {
 // done with it.
 func Files(ctx context.Context, names []string, stdin io.Reader, opts Options) (rep *report.Report, failed []ConnRef, err error) {
 	files := make([]*capture.File, 0, len(names))
+	var opened []io.Closer // the files open opened for a counting reader
 	defer func() {
 		for _, f := range files {
 			f.Close()
 		}
+		for _, c := range opened {
+			c.Close()
+		}
 	}()
 	for _, name := range names {
-		f, err := open(name, stdin)
+		f, c, err := open(name, stdin, opts.Read)
 		if err != nil {
 			return nil, nil, err
 		}
 		files = append(files, f)
+		if c != nil {
+			opened = append(opened, c)
+		}
 	}
 	b := report.NewBuilder(opts.Report)
 	b.OnAdd(opts.Connection)
@@ -147,11 +159,62 @@ func refOf(c *reassembly.Conn, input int) ConnRef {
 	return ConnRef{Stream: c.Stream, Input: input, Client: c.Client, Server: c.Server, FirstFrame: c.FirstFrame, LastFrame: c.LastFrame}
 }
 
-func open(name string, stdin io.Reader) (*capture.File, error) {
+// open opens an input. With read set, it reads through a counting reader
+// (a counting *os.File for a file, so that a Network Monitor file is still
+// read in place with ReadAt and Seek) and returns the file for the caller
+// to close besides the capture.File.
+func open(name string, stdin io.Reader, read func(int)) (*capture.File, io.Closer, error) {
 	if name == "-" {
-		return capture.Open("-", stdin)
+		if read != nil {
+			stdin = countingReader{stdin, read}
+		}
+		f, err := capture.Open("-", stdin)
+		return f, nil, err
 	}
-	return capture.OpenFile(name)
+	if read == nil {
+		f, err := capture.OpenFile(name)
+		return f, nil, err
+	}
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := capture.Open(name, countingFile{fh, read})
+	if err != nil {
+		fh.Close()
+		return nil, nil, err
+	}
+	return f, fh, nil
+}
+
+// countingReader tells read how many bytes each Read returned.
+type countingReader struct {
+	r    io.Reader
+	read func(int)
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.read(n)
+	return n, err
+}
+
+// countingFile is countingReader for a file, keeping its ReadAt and Seek.
+type countingFile struct {
+	*os.File
+	read func(int)
+}
+
+func (c countingFile) Read(b []byte) (int, error) {
+	n, err := c.File.Read(b)
+	c.read(n)
+	return n, err
+}
+
+func (c countingFile) ReadAt(b []byte, off int64) (int, error) {
+	n, err := c.File.ReadAt(b, off)
+	c.read(n)
+	return n, err
 }
 
 // ctxEvery is how many frames a run reads between two looks at its

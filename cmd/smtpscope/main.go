@@ -172,7 +172,12 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if ev != nil {
 		opts.Connection = ev.Connection
 	}
+	prog := newProgress(stderr, inputSize(fs.Args()))
+	if prog != nil {
+		opts.Read = prog.add
+	}
 	rep, failed, err := pipeline.Files(context.Background(), fs.Args(), stdin, opts)
+	prog.done()
 	if cerr := closeEvents(); err == nil && cerr != nil {
 		err = fmt.Errorf("--events: %w", cerr)
 	}
