@@ -79,8 +79,8 @@ func (t *textWriter) header(r *Report) {
 			end = in.End
 		}
 	}
-	fmt.Fprintf(t.w, "smtpscope — %s: %s packets, %d TCP connections (%d SMTP), %s\n",
-		strings.Join(names, ", "), thousands(int64(packets)), r.Totals.Connections, r.Totals.SMTPConnections, span(end.Sub(start)))
+	fmt.Fprintf(t.w, "smtpscope — %s: %s packets, %s TCP connections (%s SMTP), %s\n",
+		strings.Join(names, ", "), thousands(int64(packets)), thousands(int64(r.Totals.Connections)), thousands(int64(r.Totals.SMTPConnections)), span(end.Sub(start)))
 	for _, in := range r.Inputs {
 		for _, w := range in.Warnings {
 			fmt.Fprintf(t.w, "%s %s: %s\n", t.color("33", "WARNING"), in.Name, w)
@@ -101,7 +101,7 @@ func (t *textWriter) verdict(r *Report) {
 		return
 	}
 	fmt.Fprintf(t.w, "%s%s\n", label, t.color("1;31", wrap(failedLayers(r, v.Layer)+": "+v.Summary, 90, "         ")))
-	fmt.Fprintf(t.w, "         %d of %d mail transactions failed, %d delivered%s.\n\n", r.Totals.Failed, r.Totals.Transactions, r.Totals.Delivered, r.Totals.refusedClause())
+	fmt.Fprintf(t.w, "         %s of %s mail transactions failed, %s delivered%s.\n\n", thousands(int64(r.Totals.Failed)), thousands(int64(r.Totals.Transactions)), thousands(int64(r.Totals.Delivered)), r.Totals.refusedClause())
 }
 
 func (t *textWriter) connection(c *Connection) {

@@ -57,13 +57,13 @@ func (t *textWriter) summary(r *Report) {
 			return
 		}
 		fmt.Fprintf(t.w, "%s  (share: of the %s connections)\n", title, of)
-		fmt.Fprintf(t.w, "  %-52s %6s %6s  %-35s %s\n", "cause", "conns", "share", "first → last", "e.g.")
+		fmt.Fprintf(t.w, "  %-52s %6s %6s  %-41s %s\n", "cause", "conns", "share", "first → last", "e.g.")
 		for k, c := range rows {
 			if k == maxSummaryRows {
 				fmt.Fprintf(t.w, "  … and %d more causes: see the JSON summary\n", len(rows)-k)
 				break
 			}
-			fmt.Fprintf(t.w, "  %-52s %6s %6s  %-35s stream %d\n", string(c.Cause)+" ("+c.Words+")", thousands(int64(c.Connections)),
+			fmt.Fprintf(t.w, "  %-52s %6s %6s  %-41s stream %d\n", string(c.Cause)+" ("+c.Words+")", thousands(int64(c.Connections)),
 				percent(c.Share), span2(r, &c.First, &c.Last, many, tf), c.Example.Stream)
 		}
 		fmt.Fprintln(t.w)
@@ -79,7 +79,7 @@ func (t *textWriter) summary(r *Report) {
 	}
 	if len(failing) > 0 {
 		fmt.Fprintln(t.w, "FAILURES BY SERVER  (share: of the server's connections)")
-		fmt.Fprintf(t.w, "  %-24s %6s %6s  %-35s %-10s %s\n", "server", "failed", "share", "first → last", "e.g.", "causes")
+		fmt.Fprintf(t.w, "  %-24s %6s %6s  %-41s %-11s %s\n", "server", "failed", "share", "first → last", "e.g.", "causes")
 		for k, sv := range failing {
 			if k == maxSummaryRows {
 				fmt.Fprintf(t.w, "  … and %d more servers with failures: see the JSON summary\n", len(failing)-k)
@@ -89,7 +89,7 @@ func (t *textWriter) summary(r *Report) {
 			for _, c := range sv.Causes {
 				causes = append(causes, fmt.Sprintf("%s %d", c.Cause, c.Connections))
 			}
-			fmt.Fprintf(t.w, "  %-24s %6s %6s  %-35s %-10s %s\n", sv.Server, thousands(int64(sv.FailedConnections)), percent(sv.Share),
+			fmt.Fprintf(t.w, "  %-24s %6s %6s  %-41s %-11s %s\n", sv.Server, thousands(int64(sv.FailedConnections)), percent(sv.Share),
 				span2(r, sv.FirstFailure, sv.LastFailure, many, tf), "stream "+strconv.Itoa(sv.Example.Stream), strings.Join(causes, ", "))
 		}
 		fmt.Fprintln(t.w)
