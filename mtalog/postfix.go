@@ -39,9 +39,6 @@ type postfixParser struct {
 	open map[string]int
 	// messageID maps a queue ID to its Message-ID (from cleanup).
 	messageID map[string]string
-	// lastTime is the previous line's time, to warn about lines out of
-	// order.
-	lastTime time.Time
 }
 
 func newPostfixParser(log *Log, opts Options) *postfixParser {
