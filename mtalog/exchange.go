@@ -32,19 +32,46 @@ func newExchangeParser(log *Log) *exchangeParser {
 	return &exchangeParser{log: log, role: role, byID: map[string]int{}, lastCm: map[string]string{}}
 }
 
+// header reads a comment line; #Fields: names the columns of the records
+// that follow.
+func (p *exchangeParser) header(n int, text string) {
+	rest, ok := strings.CutPrefix(text, "#Fields:")
+	if !ok {
+		return
+	}
+	p.col = map[string]int{}
+	for i, f := range strings.Split(strings.TrimSpace(rest), ",") {
+		p.col[strings.TrimSpace(f)] = i
+	}
+	for _, f := range exchangeFields {
+		if _, ok := p.col[f]; !ok {
+			p.log.warn(n, "#Fields: has no %q column", f)
+		}
+	}
+}
+
+// session returns the session with Exchange's session-id id, made on its
+// first record, and widens its span to t.
+func (p *exchangeParser) session(id string, t time.Time) *Session {
+	i, ok := p.byID[id]
+	if !ok {
+		i = len(p.sess)
+		p.byID[id] = i
+		p.sess = append(p.sess, Session{Format: p.log.Format, Role: p.role, ID: id, Start: t})
+	}
+	s := &p.sess[i]
+	if t.Before(s.Start) {
+		s.Start = t
+	}
+	if t.After(s.End) {
+		s.End = t
+	}
+	return s
+}
+
 func (p *exchangeParser) line(n int, text string) {
 	if strings.HasPrefix(text, "#") {
-		if rest, ok := strings.CutPrefix(text, "#Fields:"); ok {
-			p.col = map[string]int{}
-			for i, f := range strings.Split(strings.TrimSpace(rest), ",") {
-				p.col[strings.TrimSpace(f)] = i
-			}
-			for _, f := range exchangeFields {
-				if _, ok := p.col[f]; !ok {
-					p.log.warn(n, "#Fields: has no %q column", f)
-				}
-			}
-		}
+		p.header(n, text)
 		return
 	}
 	if p.col == nil {
@@ -76,19 +103,7 @@ func (p *exchangeParser) line(n int, text string) {
 	}
 	line := Line{Source: p.log.Name, Number: n, Time: t, Text: text}
 	p.log.seen(t)
-	i, ok := p.byID[id]
-	if !ok {
-		i = len(p.sess)
-		p.byID[id] = i
-		p.sess = append(p.sess, Session{Format: p.log.Format, Role: p.role, ID: id, Start: t})
-	}
-	s := &p.sess[i]
-	if t.Before(s.Start) {
-		s.Start = t
-	}
-	if t.After(s.End) {
-		s.End = t
-	}
+	s := p.session(id, t)
 	if le := parseEndpoint(field("local-endpoint")); le != (Endpoint{}) {
 		s.Local = le
 	}

@@ -170,6 +170,14 @@ func (p *eximParser) line(n int, text string) {
 			}
 		}
 	}
+	eximFailure(rest, &ev)
+	s.Events = append(s.Events, ev)
+}
+
+// eximFailure reads what a delivery line says went wrong, if anything:
+// the remote server's error reply and the stage it answered, or a
+// timeout or failed connection Exim noted itself.
+func eximFailure(rest string, ev *Event) {
 	if _, after, ok := strings.Cut(rest, "SMTP error from remote mail server after "); ok {
 		// "… after end of data: host h [ip]: 452 4.3.1 …" (older Exim) or
 		// "… after end of data: 452 4.3.1 …"
@@ -189,7 +197,6 @@ func (p *eximParser) line(n int, text string) {
 	} else if strings.Contains(rest, "Connection refused") || strings.Contains(rest, "Connection timed out") && !strings.Contains(rest, " after ") {
 		ev.Kind, ev.Stage = EventLocal, StageConnect
 	}
-	s.Events = append(s.Events, ev)
 }
 
 // eximStage reads "end of data", "MAIL FROM:<…>", "RCPT TO:<…>", "DATA",
