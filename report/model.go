@@ -320,6 +320,9 @@ type TLS struct {
 	// Handshake is what the TLS records showed (report/tls.go), absent
 	// when no TLS byte was captured.
 	Handshake *TLSHandshake `json:"handshake,omitempty"`
+	// Decryption says what came of decrypting the session with a key log
+	// (report/tls.go), absent when no key log was given.
+	Decryption *TLSDecryption `json:"decryption,omitempty"`
 }
 
 // Close is a FIN or RST and the SMTP phase it came in: before-greeting,

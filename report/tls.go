@@ -100,9 +100,50 @@ type TLSCertificate struct {
 	NamesSNI *bool `json:"names_sni,omitempty"`
 }
 
+// TLSDecryption is what came of decrypting a session with the key log:
+// state decrypted (its commands and replies are in the report as in
+// plaintext), partly-decrypted, failed or inferred (no key: what it carried
+// is inferred from the records), with the reason. No key material.
+type TLSDecryption struct {
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	// ClientRecords and ServerRecords count the protected records
+	// decrypted per side; the Failed ones those that were not.
+	ClientRecords int `json:"client_records_decrypted"`
+	ServerRecords int `json:"server_records_decrypted"`
+	ClientFailed  int `json:"client_records_failed,omitempty"`
+	ServerFailed  int `json:"server_records_failed,omitempty"`
+}
+
+// decryptionOf builds the JSON decryption object.
+func decryptionOf(d *smtp.Decryption) *TLSDecryption {
+	if d == nil {
+		return nil
+	}
+	return &TLSDecryption{State: d.State, Reason: d.Reason, ClientRecords: d.Decrypted[0], ServerRecords: d.Decrypted[1],
+		ClientFailed: d.Failed[0], ServerFailed: d.Failed[1]}
+}
+
+// decryptionWords is the TLS line's part on decryption.
+func decryptionWords(d *TLSDecryption) string {
+	switch {
+	case d == nil:
+		return ""
+	case d.State == smtp.DecryptionDecrypted:
+		return "decrypted"
+	case d.State == smtp.DecryptionInferred && d.Reason != "":
+		return "not decrypted (" + d.Reason + "): inferred"
+	case d.State == smtp.DecryptionInferred:
+		return "inferred"
+	case d.State == smtp.DecryptionFailed:
+		return "decryption failed (" + d.Reason + "): inferred"
+	}
+	return "partly decrypted (" + d.Reason + ")"
+}
+
 // tlsOf builds the JSON tls object.
 func tlsOf(t *smtp.TLS, red *redactor) *TLS {
-	out := &TLS{How: t.How, Frame: t.Frame, Version: t.Version, ServerName: red.host(t.ServerName)}
+	out := &TLS{How: t.How, Frame: t.Frame, Version: t.Version, ServerName: red.host(t.ServerName), Decryption: decryptionOf(t.Decryption)}
 	f := t.Handshake
 	if f == nil {
 		return out
@@ -174,6 +215,9 @@ func TLSLine(t *TLS) string {
 	}
 	if t.ServerName != "" {
 		parts = append(parts, "SNI "+t.ServerName)
+	}
+	if w := decryptionWords(t.Decryption); w != "" {
+		parts = append(parts, w)
 	}
 	switch h.Ending {
 	case "complete":

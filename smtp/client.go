@@ -108,6 +108,9 @@ const (
 	evTLS
 	// evHelloRead: the ClientHello was read, or found unreadable.
 	evHelloRead
+	// evDecrypted: the TLS session's first plaintext was decrypted; the
+	// client's commands are read from it (tlsdecrypt.go).
+	evDecrypted
 	// evGap: a capture gap in the client's bytes (clientEvent.within: it
 	// lost only bytes of the chunk or blob under way).
 	evGap
@@ -183,6 +186,8 @@ func nextClientState(s clientState, ev clientEvent) clientState {
 		return clientTLSHello
 	case evHelloRead, evStop:
 		return clientOpaque
+	case evDecrypted:
+		return clientCommand
 	case evGap:
 		return stateAfterGap(s, ev)
 	}

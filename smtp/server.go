@@ -70,6 +70,9 @@ const (
 	evServerTLS
 	// evServerStop: the connection is not SMTP, or decoding ended.
 	evServerStop
+	// evServerDecrypted: the TLS session's first plaintext was
+	// decrypted; the server's replies are read from it (tlsdecrypt.go).
+	evServerDecrypted
 )
 
 // serverEvent is one input of the server side's transition function.
@@ -109,6 +112,8 @@ func nextServerState(s serverState, ev serverEvent) serverState {
 		return serverResync
 	case evServerTLS, evServerStop:
 		return serverOpaque
+	case evServerDecrypted:
+		return serverReplyStart
 	}
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/tlskeys"
 )
 
 // Default limits, used where an Options field is zero or negative.
@@ -84,6 +85,9 @@ type Options struct {
 	// MaxChunkSize is the BDAT chunk size beyond which "huge-bdat-chunk"
 	// is raised.
 	MaxChunkSize int64
+	// TLSKeys, if not nil, decrypts TLS sessions whose secrets it holds
+	// (tlsdecrypt.go); it may gain keys while the decoder runs.
+	TLSKeys *tlskeys.KeyLog
 }
 
 func (o Options) withDefaults() Options {
@@ -221,6 +225,12 @@ func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Mark
 	if d.life == lifeEnded || len(data) == 0 {
 		return
 	}
+	if d.decrypting() {
+		d.tlsData(dir, data, 0, at)
+		d.readPlain()
+		return
+	}
+	defer d.readPlain()
 	if d.preambleOf(dir).state != preambleNone {
 		// A proxy's preamble, only ever at the start of a direction.
 		if off := d.preambles(dir, data, at); off > 0 {
@@ -273,6 +283,10 @@ func (d *Decoder) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
 	d.preambleFlush(dir)
 	d.anomalyf(AnomalyContentGap, at.Frame, "%s sent by the %s missing from the capture", what, dir)
 	d.tlsGap(dir, n, at)
+	if d.decrypting() {
+		d.readPlain()
+		n = -1 // the plaintext lost is of unknown length
+	}
 	if dir == reassembly.ClientToServer {
 		d.clientGap(n, at)
 	} else {
@@ -309,7 +323,7 @@ func (d *Decoder) Control(kind reassembly.EventKind, dir reassembly.Direction, a
 
 // phase names where the session is, for Close.Phase.
 func (d *Decoder) phase() string {
-	if d.s.TLS != nil {
+	if d.s.TLS != nil && !d.decrypting() {
 		return "tls"
 	}
 	for i := len(d.txns) - 1; i >= 0; i-- {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/tlskeys"
 	"github.com/smtpscope/smtpscope/tlsrecord"
 )
 
@@ -69,6 +70,8 @@ type tlsTrack struct {
 	gapped bool
 	// inferred holds the transactions inferred so far.
 	inferred []Transaction
+	// dec decrypts the records when Options.TLSKeys is set (tlsdecrypt.go).
+	dec *decryptTrack
 }
 
 // flight is a run of client records with no server record between them
@@ -85,7 +88,14 @@ func (f *flight) body() bool { return f.sizeMax >= minBodyPlaintext }
 // newTLSTrack starts reading TLS for d.
 func (d *Decoder) newTLSTrack() *tlsTrack {
 	t := &tlsTrack{}
-	t.conn = tlsrecord.NewConn(tlsrecord.Options{Record: func(r tlsrecord.Record, _ []byte) { d.tlsRecord(t, r) }})
+	if d.opts.TLSKeys != nil {
+		t.dec = &decryptTrack{conn: tlskeys.NewConnection(d.opts.TLSKeys)}
+	}
+	t.conn = tlsrecord.NewConn(tlsrecord.Options{Record: func(r tlsrecord.Record, raw []byte) {
+		if !d.decryptRecord(t, r, raw) {
+			d.tlsRecord(t, r)
+		}
+	}})
 	return t
 }
 
@@ -187,7 +197,7 @@ func (d *Decoder) inferred(t *tlsTrack) *Transaction {
 
 // tlsData hands bytes of dir to the TLS reader.
 func (d *Decoder) tlsData(dir reassembly.Direction, p []byte, off int, at reassembly.Marker) {
-	if d.tls == nil || len(p) == 0 {
+	if d.tls == nil || len(p) == 0 || d.tls.dec != nil && d.tls.dec.feeding {
 		return
 	}
 	d.tls.conn.Data(dir, p, shiftMarker{at, off})
@@ -236,6 +246,12 @@ func (d *Decoder) syncTLS() {
 	}
 	f := d.tls.conn.Facts()
 	d.s.TLS.Handshake = &f
+	d.s.TLS.Decryption = d.tls.decryption()
+	if d.tls.dec != nil && d.tls.dec.smtp {
+		// The decrypted commands and replies are the transactions.
+		d.s.TLS.Inferred = nil
+		return
+	}
 	d.s.TLS.Inferred = d.tls.inferred[:len(d.tls.inferred):len(d.tls.inferred)]
 }
 

@@ -262,8 +262,13 @@ type TLS struct {
 	// tshark's reading.
 	Handshake *tlsrecord.Facts `json:"-"`
 	// Inferred lists the mail transactions inferred from the records of
-	// the established session (tlsinfer.go), each with Inferred set.
+	// the established session (tlsinfer.go), each with Inferred set; nil
+	// when the session was decrypted (its transactions are then in
+	// Session.Transactions).
 	Inferred []Transaction
+	// Decryption says what came of decrypting the session, nil unless
+	// Options.TLSKeys was given.
+	Decryption *Decryption `json:",omitempty"`
 }
 
 // Anomaly is a protocol oddity or a resource limit that was hit.

@@ -1,0 +1,183 @@
+package smtp
+
+import (
+	"slices"
+
+	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/tlskeys"
+	"github.com/smtpscope/smtpscope/tlsrecord"
+)
+
+// With Options.TLSKeys, the records of a TLS session are decrypted
+// (tlskeys) and their application data goes through the same line readers
+// and state machines as plaintext: the session's commands, replies and
+// transactions are what a plaintext session gives. Each decrypted record's
+// bytes are marked with the frame and time of the record's last byte, where
+// a reader of the wire could first read them. Until the first plaintext
+// byte, or when the connection cannot be decrypted (no key, an unknown
+// suite, a wrong key), the records are read as without keys
+// (tlsinfer.go) and TLS.Decryption says why.
+
+// Decryption states, in TLS.Decryption.State.
+const (
+	// DecryptionDecrypted: every protected record was decrypted.
+	DecryptionDecrypted = "decrypted"
+	// DecryptionPartial: some records were decrypted, some failed (a
+	// capture gap, a record the key log's secrets do not open).
+	DecryptionPartial = "partly-decrypted"
+	// DecryptionFailed: records were tried and none decrypted (a wrong
+	// key: bad record MAC); what the session carried is inferred.
+	DecryptionFailed = "failed"
+	// DecryptionInferred: no key (or no usable key) for the connection;
+	// what it carried is inferred from the records.
+	DecryptionInferred = "inferred"
+)
+
+// Decryption is what came of decrypting a TLS connection with the key log
+// (Options.TLSKeys). It never holds key material.
+type Decryption struct {
+	// State is one of the Decryption* constants.
+	State string
+	// Reason says why records were not decrypted ("no key for this client
+	// random", "bad record MAC"...), "" when all were.
+	Reason string
+	// Decrypted and Failed count the protected records per direction
+	// (client, server).
+	Decrypted, Failed [2]int
+}
+
+// decryptTrack is the decryption of one connection's TLS.
+type decryptTrack struct {
+	conn    *tlskeys.Connection
+	started bool
+	// plain holds decrypted application data not yet read as SMTP.
+	plain []plainChunk
+	// smtp is set once plaintext reached the SMTP readers: from then on
+	// the raw bytes go to the TLS reader only.
+	smtp bool
+	// feeding is set while plaintext is read, so that no plaintext is
+	// taken for records.
+	feeding bool
+}
+
+// plainChunk is the application data of one record.
+type plainChunk struct {
+	dir  reassembly.Direction
+	data []byte
+	at   reassembly.Mark
+}
+
+// decryptRecord decrypts record r when keys are given; it returns whether
+// decryption has taken the session over (the inference then skips r).
+func (d *Decoder) decryptRecord(t *tlsTrack, r tlsrecord.Record, raw []byte) bool {
+	x := t.dec
+	if x == nil {
+		return false
+	}
+	dir := tlskeys.Direction(r.Dir)
+	if raw == nil {
+		x.conn.Lost(dir)
+		return x.smtp
+	}
+	if !x.started {
+		f := t.conn.Facts()
+		if f.ServerHello == nil || f.ClientHello == nil {
+			return false // records before the ServerHello are in clear
+		}
+		x.started = true
+		ch := f.ClientHello
+		if f.SecondClientHello != nil {
+			ch = f.SecondClientHello
+		}
+		s := tlskeys.Session{Version: f.ServerHello.Version(), Suite: tlskeys.Suite(f.ServerHello.CipherSuite),
+			ClientRandom: ch.Random, ServerRandom: f.ServerHello.Random,
+			EncryptThenMAC: slices.Contains(f.ServerHello.Extensions, 22)}
+		if x.conn.Start(s) != nil {
+			return false
+		}
+	}
+	rec, err := x.conn.Decrypt(dir, raw)
+	if err == nil && rec.Type == tlskeys.ApplicationData && len(rec.Data) > 0 && len(x.plain) < maxPlainChunks {
+		x.plain = append(x.plain, plainChunk{dir: r.Dir, data: slices.Clone(rec.Data), at: r.End})
+	}
+	return x.smtp
+}
+
+// maxPlainChunks bounds the records decrypted within one Data call: a
+// 64 KiB segment holds at most 64 Ki / 6 records of one byte.
+const maxPlainChunks = 1 << 14
+
+// decrypting reports whether the raw bytes of the connection are TLS
+// records whose plaintext the SMTP readers read.
+func (d *Decoder) decrypting() bool {
+	return d.tls != nil && d.tls.dec != nil && d.tls.dec.smtp
+}
+
+// readPlain hands the decrypted application data to the SMTP readers. The
+// first time, both sides leave their TLS states for reading commands and
+// replies (RFC 3207 §4.2: after the handshake the client starts over with
+// EHLO; with implicit TLS the server's greeting comes first).
+func (d *Decoder) readPlain() {
+	if d.tls == nil || d.tls.dec == nil || d.tls.dec.feeding || len(d.tls.dec.plain) == 0 {
+		return
+	}
+	x := d.tls.dec
+	x.feeding = true
+	defer func() { x.feeding = false }()
+	for len(x.plain) > 0 && d.life == lifeOpen {
+		c := x.plain[0]
+		x.plain = x.plain[1:]
+		if !x.smtp {
+			x.smtp = true
+			if d.detect == detectTLS {
+				d.detect = detectUndecided
+			}
+			d.clientUpdate(clientEvent{in: evDecrypted})
+			d.serverUpdate(serverEvent{in: evServerDecrypted})
+		}
+		if d.detect == detectNotSMTP {
+			continue
+		}
+		at := reassembly.ConstMarker(c.at)
+		if d.detect == detectUndecided {
+			d.undecided += len(c.data)
+		}
+		if c.dir == reassembly.ClientToServer {
+			d.client.last = c.at
+			d.clientData(c.data, at)
+		} else {
+			d.server.last = c.at
+			d.server.seen += int64(len(c.data))
+			d.serverData(c.data, at)
+		}
+		if d.detect == detectUndecided && d.undecided > detectLimit {
+			d.notSMTP()
+		}
+	}
+	x.plain = x.plain[:0]
+}
+
+// decryption states what came of decrypting the connection.
+func (t *tlsTrack) decryption() *Decryption {
+	if t.dec == nil {
+		return nil
+	}
+	st := t.dec.conn.Status()
+	out := &Decryption{Decrypted: st.Decrypted, Failed: st.Failed}
+	if st.Reason != nil {
+		out.Reason = st.Reason.Error()
+	}
+	switch st.Outcome {
+	case tlskeys.OutcomeNotStarted:
+		out.State, out.Reason = DecryptionInferred, "no ServerHello in the capture"
+	case tlskeys.OutcomeNoKeys:
+		out.State = DecryptionInferred
+	case tlskeys.OutcomeFailed:
+		out.State = DecryptionFailed
+	case tlskeys.OutcomeDecrypted:
+		out.State = DecryptionDecrypted
+	default:
+		out.State = DecryptionPartial
+	}
+	return out
+}
