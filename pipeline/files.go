@@ -16,6 +16,7 @@ import (
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
 	"github.com/smtpscope/smtpscope/smtp"
+	"github.com/smtpscope/smtpscope/tlskeys"
 )
 
 // DefaultServerPorts are the ports always taken as SMTP servers'.
@@ -46,6 +47,10 @@ type Options struct {
 	// are read, compressed or not (Files only), for a progress display.
 	// It is called by the one goroutine that reads.
 	Read func(n int)
+	// TLSKeys decrypts the TLS sessions it has secrets for (nil: none
+	// given); the secrets of the inputs' pcapng Decryption Secrets Blocks
+	// are added to it, or to a key log of the run's own.
+	TLSKeys *tlskeys.KeyLog
 }
 
 func (o *Options) ports() []uint16 {
@@ -152,7 +157,16 @@ func Files(ctx context.Context, names []string, stdin io.Reader, opts Options) (
 	return rep, failed, err
 }
 
-func newSMTPHandler(*reassembly.Conn) reassembly.Handler { return smtp.NewDecoder(smtp.Options{}) }
+// smtpHandler makes each connection's decoder, with the key log if it
+// holds any secret.
+func smtpHandler(keys *tlskeys.KeyLog) func(*reassembly.Conn) reassembly.Handler {
+	return func(*reassembly.Conn) reassembly.Handler {
+		if keys == nil || keys.Len() == 0 {
+			return smtp.NewDecoder(smtp.Options{})
+		}
+		return smtp.NewDecoder(smtp.Options{TLSKeys: keys})
+	}
+}
 
 // refOf names a connection for --evidence.
 func refOf(c *reassembly.Conn, input int) ConnRef {
@@ -233,6 +247,13 @@ const ctxEvery = 4096
 func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Result, error) {
 	procs := processes(src.Files)
 	ports := opts.ports()
+	if opts.TLSKeys == nil {
+		opts.TLSKeys = tlskeys.NewKeyLog()
+	}
+	secrets := secretsFeed{keys: opts.TLSKeys, taken: map[*capture.File]int{}}
+	// Secrets found after the first frame are added only when one
+	// goroutine does all the work: workers read the key log.
+	lateSecrets := false
 	factsOf := func(c *reassembly.Conn) report.Facts {
 		return report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(ports, c.Server.Port()),
 			Process: procs.owner(c.Client, c.Server), Input: src.Input, Session: sessionOf(c)}
@@ -263,7 +284,7 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 		tr := reassembly.NewTracker(reassembly.Options{
 			ServerPorts: ports,
 			IdleTimeout: opts.IdleTimeout,
-			NewHandler:  newSMTPHandler,
+			NewHandler:  smtpHandler(opts.TLSKeys),
 			Retire: func(c *reassembly.Conn) {
 				fc := factsOf(c)
 				if b.Add(&fc) {
@@ -307,6 +328,11 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 		if src.Renumber {
 			fr.Number = n
 		}
+		if opts.Workers <= 1 || n == 1 {
+			secrets.take(src.Files)
+		} else if !lateSecrets {
+			lateSecrets = secrets.pending(src.Files)
+		}
 		in := &inputs[min(fr.Input, len(inputs)-1)]
 		if in.Start.IsZero() || fr.Time.Before(in.Start) {
 			in.Start = fr.Time
@@ -333,6 +359,10 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 		return Result{}, fmt.Errorf("%s: %w", inputs[0].Name, linkErr)
 	}
 	stageCounters(&inputs[0], st, linkErr)
+	if lateSecrets {
+		inputs[0].Warnings = append(inputs[0].Warnings, "TLS secrets (Decryption Secrets Blocks) after the first packet were not used with more than one worker")
+	}
+	inputs[0].Warnings = append(inputs[0].Warnings, secrets.warnings()...)
 	return Result{Inputs: inputs, Failed: failed}, nil
 }
 

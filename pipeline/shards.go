@@ -139,7 +139,7 @@ func newShardedRun(n int, opts Options, facts func(*reassembly.Conn) report.Fact
 		w.tr = reassembly.NewTracker(reassembly.Options{
 			ServerPorts: opts.ports(),
 			IdleTimeout: opts.IdleTimeout,
-			NewHandler:  newSMTPHandler,
+			NewHandler:  smtpHandler(opts.TLSKeys),
 			NewStream:   func(c *reassembly.Conn) { r.news <- shardNews{worker: i, start: c.FirstFrame} },
 			Retire: func(c *reassembly.Conn) {
 				r.news <- shardNews{worker: i, retired: &retiredConn{facts: facts(c), conn: c}}

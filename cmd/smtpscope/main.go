@@ -112,6 +112,7 @@ type analyzeFlags struct {
 	logs      logFlags
 	events    string
 	all       bool
+	tlsKeyLog []string
 	// cpuProfile names a file for a Go CPU profile of the run (hidden:
 	// for performance reports, see make bench).
 	cpuProfile string
@@ -129,6 +130,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least this long")
 	fs.StringVar(&f.evidence, "evidence", "", "write each failing connection's packets to `DIR`/stream-N.pcapng (packet comments give the original frame numbers)")
 	fs.IntVar(&f.workers, "workers", 1, "analyse connections on `N` cores (sharded by connection; the report is the same for any N)")
+	fs.StringArrayVar(&f.tlsKeyLog, "tls-keylog", nil, "decrypt TLS sessions with the NSS key log `FILE` (SSLKEYLOGFILE format; repeatable); keys in the capture's Decryption Secrets Blocks are used too")
 	fs.StringArrayVar(&f.logs.patterns, "log", nil, "join the MTA log `FILE` (Exchange SMTP protocol log, Postfix, Exim; gzip/zstd too; a glob; repeatable) to the connections")
 	fs.StringVar(&f.logs.tz, "log-tz", "UTC", "time `ZONE` of log time stamps that carry none (classic syslog), e.g. Europe/Berlin")
 	fs.StringVar(&f.events, "events", "", "also write one JSON line per connection to `FILE` (\"-\": standard output, with --output FILE); see events.Schema")
@@ -162,7 +164,15 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	opts := pipeline.Options{ServerPorts: ports, Merge: f.merge,
+	keys, warnings, err := readKeyLogs(f.tlsKeyLog)
+	if err != nil {
+		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", oneLine(err))
+		return exitError
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "smtpscope: warning: %s\n", w)
+	}
+	opts := pipeline.Options{ServerPorts: ports, Merge: f.merge, TLSKeys: keys,
 		Workers: f.workers, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact, JoinLogs: len(f.logs.patterns) > 0}}
 	ev, closeEvents, err := events.Open(f.events, stdout, true)
 	if err != nil {

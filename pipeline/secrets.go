@@ -1,0 +1,55 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/tlskeys"
+)
+
+// secretsFeed adds the key log lines of the inputs' pcapng Decryption
+// Secrets Blocks to a key log as the reading reaches them.
+type secretsFeed struct {
+	keys *tlskeys.KeyLog
+	// taken counts the bytes of each file's key log already added.
+	taken map[*capture.File]int
+	// badBefore is the key log's bad line count before the first block.
+	badBefore int
+	started   bool
+}
+
+// take adds what the files' Decryption Secrets Blocks gained since the
+// last call.
+func (s *secretsFeed) take(files []*capture.File) {
+	for _, f := range files {
+		b := f.TLSKeyLog()
+		if len(b) <= s.taken[f] {
+			continue
+		}
+		if !s.started {
+			s.started, s.badBefore = true, s.keys.BadLines()
+		}
+		s.keys.Add(f.Info().Name+" (Decryption Secrets Block)", b[s.taken[f]:])
+		s.taken[f] = len(b)
+	}
+}
+
+// pending reports whether a file's Decryption Secrets Blocks hold lines
+// not added.
+func (s *secretsFeed) pending(files []*capture.File) bool {
+	for _, f := range files {
+		if len(f.TLSKeyLog()) > s.taken[f] {
+			return true
+		}
+	}
+	return false
+}
+
+// warnings tells the bad lines of the blocks (file and line, never a
+// secret).
+func (s *secretsFeed) warnings() []string {
+	if !s.started || s.keys.BadLines() == s.badBefore {
+		return nil
+	}
+	return []string{fmt.Sprintf("TLS key log in Decryption Secrets Blocks: %d bad lines skipped", s.keys.BadLines()-s.badBefore)}
+}
