@@ -39,7 +39,9 @@
 //	                                  "certificate": {"subject", "issuer", "dns_names", "not_before",
 //	                                                  "not_after", "self_signed", "expired", "names_sni"},
 //	                                  "client_records", "server_records",
-//	                                  "conditions": [{"name", "by", "frame"}]}} | null,
+//	                                  "conditions": [{"name", "by", "frame"}]},
+//	                    "decryption": {"state", "reason", "client_records_decrypted", "server_records_decrypted",
+//	                                   "client_records_failed", "server_records_failed"}} | null,
 //	            "commands": [{"verb", "frame", "reply": {"code", "enhanced", "frame", "latency_ms"} | null}],
 //	            "transactions": [{"mail_from", "rcpt_to", "method", "size", "mail_frame",
 //	                              "eod_frame", "reply": {"code", "enhanced", "text", "frame", "latency_ms"} | null,
@@ -99,4 +101,14 @@
 // until the client's next flight, a close or the capture's end) or
 // unknown (answered after answer_ms: a 250 and a 5xx look alike
 // encrypted).
+//
+// tls.decryption is present when a key log was given (analyze
+// --tls-keylog, or the capture's Decryption Secrets Blocks): {"state",
+// "reason", "client_records_decrypted", "server_records_decrypted",
+// "client_records_failed", "server_records_failed"}; state is decrypted
+// (the session's commands, replies and transactions are decoded as in
+// clear text), partly-decrypted, failed (records tried, none opened: a
+// wrong key) or inferred (no key for the client random, an unknown suite,
+// no ServerHello); reason says why records were not decrypted. A session
+// not decrypted keeps its inferred transactions. No key material appears.
 package report
