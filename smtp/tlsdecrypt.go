@@ -22,8 +22,8 @@ import (
 const (
 	// DecryptionDecrypted: every protected record was decrypted.
 	DecryptionDecrypted = "decrypted"
-	// DecryptionPartial: some records were decrypted, some failed (a
-	// capture gap, a record the key log's secrets do not open).
+	// DecryptionPartial: some records were decrypted, and a capture gap
+	// took others or some did not open.
 	DecryptionPartial = "partly-decrypted"
 	// DecryptionFailed: records were tried and none decrypted (a wrong
 	// key: bad record MAC); what the session carried is inferred.
@@ -58,6 +58,9 @@ type decryptTrack struct {
 	// feeding is set while plaintext is read, so that no plaintext is
 	// taken for records.
 	feeding bool
+	// gaps counts the capture gaps in the TLS bytes since decryption
+	// started: records they took were neither decrypted nor failed.
+	gaps int
 }
 
 // plainChunk is the application data of one record.
@@ -176,6 +179,9 @@ func (t *tlsTrack) decryption() *Decryption {
 		out.State = DecryptionFailed
 	case tlskeys.OutcomeDecrypted:
 		out.State = DecryptionDecrypted
+		if t.dec.gaps > 0 {
+			out.State, out.Reason = DecryptionPartial, "capture gaps took records"
+		}
 	default:
 		out.State = DecryptionPartial
 	}

@@ -1,0 +1,306 @@
+package smtp
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpscope/smtpscope/reassembly"
+	"github.com/smtpscope/smtpscope/tlskeys"
+)
+
+// A STARTTLS session between Go's crypto/tls client and server (real TLS,
+// the key log Go's KeyLogWriter wrote), recorded write by write, decoded
+// with the key log: the Session is the plaintext twin's.
+
+// wire records the writes of both sides of a net.Pipe in the order they
+// happened (a Write on a net.Pipe returns only once read).
+type wire struct {
+	mu     sync.Mutex
+	writes []wireWrite
+}
+
+type wireWrite struct {
+	dir  reassembly.Direction
+	data []byte
+}
+
+type wireConn struct {
+	net.Conn
+	w   *wire
+	dir reassembly.Direction
+}
+
+func (c wireConn) Write(p []byte) (int, error) {
+	c.w.mu.Lock()
+	c.w.writes = append(c.w.writes, wireWrite{c.dir, slices.Clone(p)})
+	c.w.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func testCert(t *testing.T) tls.Certificate {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx.lab.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}
+}
+
+// tlsDialogue is what the client sends inside TLS, line by line, each
+// answered by the server's reply; "." ends the body.
+var tlsDialogue = []struct{ send, reply string }{
+	{"EHLO client.lab.test\r\n", "250-mx.lab.test\r\n250 SIZE 1000000\r\n"},
+	{"MAIL FROM:<a@client.lab.test>\r\n", "250 2.1.0 OK\r\n"},
+	{"RCPT TO:<b@mx.lab.test>\r\n", "250 2.1.5 OK\r\n"},
+	{"RCPT TO:<c@mx.lab.test>\r\n", "550 5.1.1 no such user\r\n"},
+	{"DATA\r\n", "354 go ahead\r\n"},
+	{"Subject: t\r\n\r\nhello\r\n.\r\n", "250 2.0.0 queued\r\n"},
+	{"QUIT\r\n", "221 2.0.0 bye\r\n"},
+}
+
+// runSTARTTLS runs the dialogue after STARTTLS with TLS version v and
+// returns the writes and the client's key log.
+func runSTARTTLS(t *testing.T, v uint16) ([]wireWrite, []byte) {
+	t.Helper()
+	cc, sc := net.Pipe()
+	w := &wire{}
+	client, server := wireConn{cc, w, reassembly.ClientToServer}, wireConn{sc, w, reassembly.ServerToClient}
+	var keyLog bytes.Buffer
+	done := make(chan error, 1)
+	cert := testCert(t)
+	go func() {
+		defer server.Close()
+		r := bufio.NewReader(server)
+		server.Write([]byte("220 mx.lab.test ESMTP\r\n"))
+		r.ReadString('\n') // EHLO
+		server.Write([]byte("250-mx.lab.test\r\n250 STARTTLS\r\n"))
+		r.ReadString('\n') // STARTTLS
+		server.Write([]byte("220 2.0.0 ready\r\n"))
+		s := tls.Server(server, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: v, MaxVersion: v})
+		tr := bufio.NewReader(s)
+		for _, d := range tlsDialogue {
+			for range strings.Count(d.send, "\n") {
+				if _, err := tr.ReadString('\n'); err != nil {
+					done <- err
+					return
+				}
+			}
+			if _, err := s.Write([]byte(d.reply)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- s.Close()
+	}()
+	r := bufio.NewReader(client)
+	readReply := func(r *bufio.Reader) {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(line) < 4 || line[3] == ' ' {
+				return
+			}
+		}
+	}
+	readReply(r)
+	client.Write([]byte("EHLO client.lab.test\r\n"))
+	readReply(r)
+	client.Write([]byte("STARTTLS\r\n"))
+	readReply(r)
+	c := tls.Client(client, &tls.Config{InsecureSkipVerify: true, KeyLogWriter: &keyLog, MinVersion: v, MaxVersion: v})
+	tr := bufio.NewReader(c)
+	for _, d := range tlsDialogue {
+		if _, err := c.Write([]byte(d.send)); err != nil {
+			t.Fatal(err)
+		}
+		readReply(tr)
+	}
+	// The server closes (close_notify): drain it; the client's TLS
+	// writes end with its QUIT.
+	go io.Copy(io.Discard, c)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	cc.Close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.writes), keyLog.Bytes()
+}
+
+// plainTwin is the same session without TLS: what the Session must show.
+func plainTwin() *Session {
+	steps := []step{S("220 mx.lab.test ESMTP\r\n"), C("EHLO client.lab.test\r\n"), S("250-mx.lab.test\r\n250 STARTTLS\r\n"),
+		C("STARTTLS\r\n"), S("220 2.0.0 ready\r\n")}
+	d := NewDecoder(Options{})
+	feed(d, steps)
+	// After the go-ahead the plaintext twin goes on in clear: the TLS
+	// states are left as decryption leaves them.
+	d.clientUpdate(clientEvent{in: evDecrypted})
+	d.serverUpdate(serverEvent{in: evServerDecrypted})
+	for _, x := range tlsDialogue {
+		feed(d, []step{C(x.send), S(x.reply)})
+	}
+	d.End(markOf(1000))
+	return d.Session()
+}
+
+// summary lists a Session's commands with their reply codes and its
+// transactions' outcomes and final codes.
+func summary(s *Session) []string {
+	var out []string
+	for _, c := range s.Commands {
+		code := 0
+		if c.Reply != nil {
+			code = c.Reply.Code
+		}
+		out = append(out, c.Verb+" "+strconv.Itoa(code))
+	}
+	for _, tx := range s.Transactions {
+		code := 0
+		if tx.Reply != nil {
+			code = tx.Reply.Code
+		}
+		line := "tx " + tx.MailFrom
+		for _, r := range tx.Rcpts {
+			line += " " + r.Addr
+			if r.Reply != nil {
+				line += ":" + strconv.Itoa(r.Reply.Code)
+			}
+		}
+		out = append(out, line+" "+tx.Outcome.String()+" "+strconv.Itoa(code))
+	}
+	return out
+}
+
+// TestDecryptedSTARTTLS decodes Go crypto/tls STARTTLS sessions (TLS 1.2
+// and 1.3) with their key log: the commands, replies and transactions are
+// the plaintext twin's; a client record lost in a capture gap costs only
+// its command, and the session is partly decrypted; without the key or
+// with a wrong one, nothing is decoded inside TLS and the decryption says
+// why.
+func TestDecryptedSTARTTLS(t *testing.T) {
+	want := summary(plainTwin())
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		writes, keyLog := runSTARTTLS(t, v)
+		for _, tt := range []struct {
+			name  string
+			keys  []byte
+			drop  string // the client write (plaintext) lost to a gap
+			state string
+		}{
+			{"keys", keyLog, "", DecryptionDecrypted},
+			{"gap", keyLog, "RCPT TO:<c@mx.lab.test>\r\n", DecryptionPartial},
+			{"no key", []byte("CLIENT_RANDOM " + strings.Repeat("00", 32) + " " + strings.Repeat("11", 48) + "\n"), "", DecryptionInferred},
+			{"wrong key", mapSecrets(keyLog), "", DecryptionFailed},
+		} {
+			t.Run(tls.VersionName(v)+"/"+tt.name, func(t *testing.T) {
+				keys := tlskeys.NewKeyLog()
+				keys.Add("test", tt.keys)
+				d := NewDecoder(Options{TLSKeys: keys})
+				// The client's last writes carry the dialogue's lines,
+				// one each.
+				var clientWrites []int
+				for i, w := range writes {
+					if w.dir == reassembly.ClientToServer {
+						clientWrites = append(clientWrites, i)
+					}
+				}
+				drop := -1
+				for j, x := range tlsDialogue {
+					if x.send == tt.drop {
+						drop = clientWrites[len(clientWrites)-len(tlsDialogue)+j]
+					}
+				}
+				for i, w := range writes {
+					m := markOf(i + 1)
+					if i == drop {
+						d.Gap(w.dir, len(w.data), m)
+						continue
+					}
+					d.Data(w.dir, w.data, reassembly.ConstMarker(m))
+				}
+				d.End(markOf(len(writes) + 1))
+				s := d.Session()
+				if s.TLS == nil || s.TLS.Decryption == nil || s.TLS.Decryption.State != tt.state {
+					t.Fatalf("decryption %+v, want %s", s.TLS.Decryption, tt.state)
+				}
+				got := summary(s)
+				switch tt.name {
+				case "keys":
+					if !slices.Equal(got, want) {
+						t.Errorf("decrypted\n got %q\nwant %q (plaintext twin)", got, want)
+					}
+					if s.TLS.Inferred != nil {
+						t.Errorf("inferred transactions beside the decrypted ones: %d", len(s.TLS.Inferred))
+					}
+				case "gap":
+					// tlsrecord finds the record boundary again only with two
+					// chained headers, so the record after the gap (DATA)
+					// reaches the SMTP reader with the next one, after the
+					// server's 354: DATA is read as the start of the body.
+					// The outcome is still the server's 250.
+					var cmds []string
+					for _, c := range s.Commands {
+						cmds = append(cmds, c.Verb)
+					}
+					if !slices.Equal(cmds, []string{"EHLO", "STARTTLS", "EHLO", "MAIL", "RCPT", "QUIT"}) {
+						t.Errorf("commands after a lost RCPT record: %q", cmds)
+					}
+					if len(s.Transactions) != 1 || s.Transactions[0].Outcome != OutcomeDelivered || s.Transactions[0].Reply == nil || s.Transactions[0].Reply.Code != 250 {
+						t.Errorf("transactions after a lost RCPT record: %q", got)
+					}
+					if !hasAnomaly(s, AnomalyContentGap) {
+						t.Errorf("no content-gap anomaly: %v", anomalyNames(s))
+					}
+				default:
+					if len(s.Commands) != 2 || s.TLS.Decryption.Reason == "" {
+						t.Errorf("%d commands (want EHLO, STARTTLS), reason %q", len(s.Commands), s.TLS.Decryption.Reason)
+					}
+				}
+			})
+		}
+	}
+}
+
+// mapSecrets changes the first hex digit of every secret in a key log.
+func mapSecrets(log []byte) []byte {
+	var out []string
+	for _, line := range strings.Split(string(log), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 {
+			b := []byte(f[2])
+			if b[0] == '0' {
+				b[0] = '1'
+			} else {
+				b[0] = '0'
+			}
+			f[2] = string(b)
+			line = strings.Join(f, " ")
+		}
+		out = append(out, line)
+	}
+	return []byte(strings.Join(out, "\n"))
+}
