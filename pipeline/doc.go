@@ -26,9 +26,10 @@
 //
 //   - A TLS layer between reassembly and smtp (it knows TLS records and
 //     handshakes, nothing of SMTP; smtp owns the STARTTLS boundary) plugs
-//     in where the pipeline makes each connection's handler (newSMTPHandler
+//     in where the pipeline makes each connection's handler (smtpHandler,
 //     and liveRun.newConn): the pipeline passes its options to the decoder
-//     and nothing else changes.
+//     and nothing else changes. Options.TLSKeys (and the keys of pcapng
+//     Decryption Secrets Blocks, secrets.go) reach smtp that way.
 //   - MTA log sources (Exchange, Postfix, Exim) sit beside capture
 //     sources: a run reads them alongside its frames and hands their
 //     records to report, which joins them to connections; Source is the
