@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ func (c wireConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-func testCert(t *testing.T) tls.Certificate {
+func testCert(t testing.TB) tls.Certificate {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -81,7 +82,7 @@ var tlsDialogue = []struct{ send, reply string }{
 
 // runSTARTTLS runs the dialogue after STARTTLS with TLS version v and
 // returns the writes and the client's key log.
-func runSTARTTLS(t *testing.T, v uint16) ([]wireWrite, []byte) {
+func runSTARTTLS(t testing.TB, v uint16) ([]wireWrite, []byte) {
 	t.Helper()
 	cc, sc := net.Pipe()
 	w := &wire{}
@@ -303,4 +304,46 @@ func mapSecrets(log []byte) []byte {
 		out = append(out, line)
 	}
 	return []byte(strings.Join(out, "\n"))
+}
+
+// FuzzDecrypted runs the decoder with a key log over Go crypto/tls
+// STARTTLS sessions made at the start (TLS 1.2 and 1.3, keys of the
+// session itself), mutated: the Session must not depend on segment
+// boundaries, stay within its bounds, and hold no plaintext back between
+// calls. Seeds: the sessions whole, and with a client record lost.
+func FuzzDecrypted(f *testing.F) {
+	keys := tlskeys.NewKeyLog()
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		writes, keyLog := runSTARTTLS(f, v)
+		keys.Add("fuzz", keyLog)
+		var st, gapped []step
+		for i, w := range writes {
+			s := step{kind: stepData, dir: w.dir, data: string(w.data)}
+			st = append(st, s)
+			if i == len(writes)-5 {
+				s = step{kind: stepGap, dir: w.dir, n: len(w.data)}
+			}
+			gapped = append(gapped, s)
+		}
+		f.Add(encodeFuzz(st))
+		f.Add(encodeFuzz(gapped))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st := decodeFuzz(b)
+		opts := Options{MaxLineLength: 64, MaxPendingCommands: 8, MaxCommands: 32, MaxTransactions: 4, MaxRecipients: 4, MaxReplyLines: 8, MaxAnomalies: 16, MaxChunkSize: 100, TLSKeys: keys}
+		whole := NewDecoder(opts)
+		feedChecked(t, whole, st, false)
+		bytewise := NewDecoder(opts)
+		feedChecked(t, bytewise, st, true)
+		a, z := whole.Session(), bytewise.Session()
+		if !reflect.DeepEqual(a, z) {
+			t.Fatalf("the session depends on segment boundaries:\nwhole records:\n%s\nbyte by byte:\n%s", dump(a), dump(z))
+		}
+		checkSession(t, a, opts)
+		for _, d := range []*Decoder{whole, bytewise} {
+			if d.tls != nil && d.tls.dec != nil && len(d.tls.dec.plain) > 0 {
+				t.Fatalf("%d plaintext records held back", len(d.tls.dec.plain))
+			}
+		}
+	})
 }
