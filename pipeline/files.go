@@ -250,10 +250,7 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 	if opts.TLSKeys == nil {
 		opts.TLSKeys = tlskeys.NewKeyLog()
 	}
-	secrets := secretsFeed{keys: opts.TLSKeys, taken: map[*capture.File]int{}}
-	// Secrets found after the first frame are added only when one
-	// goroutine does all the work: workers read the key log.
-	lateSecrets := false
+	secrets := secretsFeed{keys: opts.TLSKeys, taken: map[*capture.File]int{}, workers: opts.Workers}
 	factsOf := func(c *reassembly.Conn) report.Facts {
 		return report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(ports, c.Server.Port()),
 			Process: procs.owner(c.Client, c.Server), Input: src.Input, Session: sessionOf(c)}
@@ -328,11 +325,7 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 		if src.Renumber {
 			fr.Number = n
 		}
-		if opts.Workers <= 1 || n == 1 {
-			secrets.take(src.Files)
-		} else if !lateSecrets {
-			lateSecrets = secrets.pending(src.Files)
-		}
+		secrets.frame(n, src.Files)
 		in := &inputs[min(fr.Input, len(inputs)-1)]
 		if in.Start.IsZero() || fr.Time.Before(in.Start) {
 			in.Start = fr.Time
@@ -359,9 +352,6 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 		return Result{}, fmt.Errorf("%s: %w", inputs[0].Name, linkErr)
 	}
 	stageCounters(&inputs[0], st, linkErr)
-	if lateSecrets {
-		inputs[0].Warnings = append(inputs[0].Warnings, "TLS secrets (Decryption Secrets Blocks) after the first packet were not used with more than one worker")
-	}
 	inputs[0].Warnings = append(inputs[0].Warnings, secrets.warnings()...)
 	return Result{Inputs: inputs, Failed: failed}, nil
 }

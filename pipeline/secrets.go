@@ -16,6 +16,20 @@ type secretsFeed struct {
 	// badBefore is the key log's bad line count before the first block.
 	badBefore int
 	started   bool
+	// workers is the run's; with more than one, the workers read the key
+	// log, so secrets found after the first frame are not added (late).
+	workers int
+	late    bool
+}
+
+// frame adds the secrets read by the time the n-th frame was.
+func (s *secretsFeed) frame(n int, files []*capture.File) {
+	switch {
+	case s.workers <= 1 || n == 1:
+		s.take(files)
+	case !s.late:
+		s.late = s.pending(files)
+	}
 }
 
 // take adds what the files' Decryption Secrets Blocks gained since the
@@ -48,8 +62,12 @@ func (s *secretsFeed) pending(files []*capture.File) bool {
 // warnings tells the bad lines of the blocks (file and line, never a
 // secret).
 func (s *secretsFeed) warnings() []string {
-	if !s.started || s.keys.BadLines() == s.badBefore {
-		return nil
+	var w []string
+	if s.late {
+		w = append(w, "TLS secrets (Decryption Secrets Blocks) after the first packet were not used with more than one worker")
 	}
-	return []string{fmt.Sprintf("TLS key log in Decryption Secrets Blocks: %d bad lines skipped", s.keys.BadLines()-s.badBefore)}
+	if s.started && s.keys.BadLines() > s.badBefore {
+		w = append(w, fmt.Sprintf("TLS key log in Decryption Secrets Blocks: %d bad lines skipped", s.keys.BadLines()-s.badBefore))
+	}
+	return w
 }

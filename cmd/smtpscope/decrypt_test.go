@@ -423,6 +423,12 @@ func TestDecryptionSecretsBlock(t *testing.T) {
 			if !bytes.Equal(a, b) {
 				t.Errorf("with the Decryption Secrets Block:\n%s\nwith --tls-keylog:\n%s", b, a)
 			}
+			// editcap puts the block before the packets: sharded runs
+			// have the keys before the first frame, too.
+			sharded, _ := decryptJSON(t, "--workers", "2", withKeys)
+			if c, _ := json.Marshal(sharded); !bytes.Equal(a, c) {
+				t.Errorf("with the Decryption Secrets Block and --workers 2:\n%s\nwith --tls-keylog:\n%s", c, a)
+			}
 			raw, err := os.ReadFile(keys)
 			if err != nil {
 				t.Fatal(err)
