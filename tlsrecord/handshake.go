@@ -108,25 +108,38 @@ func parseClientHello(body []byte) (*ClientHello, error) {
 		}
 		h.CipherSuites = append(h.CipherSuites, cs)
 	}
+	exts, err := readExtensions(s, h.readExtension)
+	if err != nil {
+		return nil, err
+	}
+	h.Extensions = exts
+	return h, nil
+}
+
+// readExtensions reads the extensions block that ends a hello (absent in
+// some TLS ≤ 1.2 hellos), calls each for every extension in order and
+// returns their types.
+func readExtensions(s cryptobyte.String, each func(typ uint16, ext cryptobyte.String) error) ([]uint16, error) {
 	if s.Empty() {
-		return h, nil
+		return nil, nil
 	}
 	var exts cryptobyte.String
 	if !s.ReadUint16LengthPrefixed(&exts) {
 		return nil, errMalformed
 	}
+	var types []uint16
 	for !exts.Empty() {
 		var typ uint16
 		var ext cryptobyte.String
 		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&ext) {
-			return nil, errMalformed
+			return types, errMalformed
 		}
-		h.Extensions = append(h.Extensions, typ)
-		if err := h.readExtension(typ, ext); err != nil {
-			return nil, err
+		types = append(types, typ)
+		if err := each(typ, ext); err != nil {
+			return types, err
 		}
 	}
-	return h, nil
+	return types, nil
 }
 
 // readExtension reads one ClientHello extension this package keeps.
@@ -200,36 +213,31 @@ func parseServerHello(body []byte) (*ServerHello, error) {
 	copy(h.Random[:], random)
 	h.SessionID = bytes.Clone(sid)
 	h.RetryRequest = h.Random == helloRetryRandom
-	if s.Empty() {
-		return h, nil
+	exts, err := readExtensions(s, h.readExtension)
+	if err != nil {
+		return nil, err
 	}
-	var exts cryptobyte.String
-	if !s.ReadUint16LengthPrefixed(&exts) {
-		return nil, errMalformed
-	}
-	for !exts.Empty() {
-		var typ uint16
-		var ext cryptobyte.String
-		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&ext) {
-			return nil, errMalformed
-		}
-		h.Extensions = append(h.Extensions, typ)
-		switch typ {
-		case extSupportedVersions:
-			if !ext.ReadUint16(&h.SupportedVersion) {
-				return nil, errMalformed
-			}
-		case extALPN:
-			alpn, err := readALPN(ext)
-			if err != nil {
-				return nil, err
-			}
-			if len(alpn) > 0 {
-				h.ALPN = alpn[0]
-			}
-		}
-	}
+	h.Extensions = exts
 	return h, nil
+}
+
+// readExtension reads the ServerHello extensions smtpscope reports.
+func (h *ServerHello) readExtension(typ uint16, ext cryptobyte.String) error {
+	switch typ {
+	case extSupportedVersions:
+		if !ext.ReadUint16(&h.SupportedVersion) {
+			return errMalformed
+		}
+	case extALPN:
+		alpn, err := readALPN(ext)
+		if err != nil {
+			return err
+		}
+		if len(alpn) > 0 {
+			h.ALPN = alpn[0]
+		}
+	}
+	return nil
 }
 
 // parseCertificates parses a TLS ≤ 1.2 Certificate body (RFC 5246
