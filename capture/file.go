@@ -2,13 +2,10 @@ package capture
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // readBuffer is the size of the buffer in front of every input. pcapgo
@@ -68,41 +65,29 @@ func OpenFile(path string) (*File, error) {
 // file) it is read in place, otherwise it is read into memory first.
 func Open(name string, r io.Reader) (*File, error) {
 	pos := newPosition(r)
-	magic, err := pos.br.Peek(4)
-	if isGzip(magic) {
-		gz, err := gzip.NewReader(pos.br)
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				err = ErrTruncated
-			}
-			return nil, fmt.Errorf("%s: gzip header: %w", name, err)
-		}
-		f, err := open(name, gz, newPosition(gz), false)
-		if err != nil {
-			return nil, err
-		}
-		f.info.Format += "+gzip"
-		return f, nil
+	// Decompress reads through pos.br itself (bufio hands back a reader
+	// that is already large enough), so nothing is buffered twice and an
+	// uncompressed input is still read from pos as given.
+	d, err := Decompress(name, pos.br)
+	if err != nil {
+		return nil, err
 	}
-	if isZstd(magic) {
-		// One decoder goroutine: frames are read in order anyway.
-		zr, err := zstd.NewReader(pos.br, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, fmt.Errorf("%s: zstd: %w", name, err)
-		}
-		f, err := open(name, zr, newPosition(zr), false)
-		if err != nil {
-			zr.Close()
-			return nil, fmt.Errorf("%w (in zstd-compressed data)", err)
-		}
-		f.info.Format += "+zstd"
-		f.decompressor = zr.IOReadCloser()
-		return f, nil
+	if d.Compression == "" {
+		return open(name, r, pos, true)
 	}
-	if err != nil && err != io.EOF {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	f, err := open(name, d, newPosition(d), false)
+	if err != nil {
+		d.Close()
+		if d.Compression == "zstd" {
+			err = fmt.Errorf("%w (in zstd-compressed data)", err)
+		}
+		return nil, err
 	}
-	return open(name, r, pos, true)
+	f.info.Format += "+" + d.Compression
+	if d.zr != nil {
+		f.decompressor = d.zr.IOReadCloser()
+	}
+	return f, nil
 }
 
 // isZstd reports whether b starts with the zstd frame magic number
