@@ -277,15 +277,8 @@ func (s *summaryAgg) summary() *Summary {
 		if base > 0 {
 			cs.Share = float64(ca.n) / float64(base)
 		}
-		for srv, n := range ca.servers {
-			cs.Servers = append(cs.Servers, ServerCount{Server: srv, Connections: n})
-		}
-		sort.Slice(cs.Servers, func(i, j int) bool {
-			a, b := cs.Servers[i], cs.Servers[j]
-			if a.Connections != b.Connections {
-				return a.Connections > b.Connections
-			}
-			return a.Server < b.Server
+		cs.Servers = mostFirst(ca.servers, func(srv string, n int) ServerCount {
+			return ServerCount{Server: srv, Connections: n}
 		})
 		out.Causes = append(out.Causes, cs)
 	}
@@ -309,15 +302,8 @@ func (s *summaryAgg) summary() *Summary {
 			first, last, ex := sa.first.w, sa.last.w, sa.example.w
 			ss.FirstFailure, ss.LastFailure, ss.Example = &first, &last, &ex
 		}
-		for c, n := range sa.causes {
-			ss.Causes = append(ss.Causes, CauseCount{Cause: c, Connections: n})
-		}
-		sort.Slice(ss.Causes, func(i, j int) bool {
-			a, b := ss.Causes[i], ss.Causes[j]
-			if a.Connections != b.Connections {
-				return a.Connections > b.Connections
-			}
-			return a.Cause < b.Cause
+		ss.Causes = mostFirst(sa.causes, func(c Cause, n int) CauseCount {
+			return CauseCount{Cause: c, Connections: n}
 		})
 		out.Servers = append(out.Servers, ss)
 	}
@@ -416,4 +402,27 @@ func (l *latencies) summary() *LatencySummary {
 		return nil
 	}
 	return &LatencySummary{Samples: l.n, MedianMS: l.quantile(0.5), P95MS: l.quantile(0.95), MaxMS: l.max}
+}
+
+// mostFirst turns a count per key into rows, the largest count first and
+// equal counts in key order.
+func mostFirst[K ~string, T any](counts map[K]int, row func(K, int) T) []T {
+	if len(counts) == 0 {
+		return nil
+	}
+	keys := make([]K, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if counts[keys[i]] != counts[keys[j]] {
+			return counts[keys[i]] > counts[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	rows := make([]T, 0, len(keys))
+	for _, k := range keys {
+		rows = append(rows, row(k, counts[k]))
+	}
+	return rows
 }
