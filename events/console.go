@@ -22,18 +22,6 @@ func waitSpan(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
 }
 
-// groupDigits formats n with thousands separators: 1,230,123.
-func groupDigits(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + groupDigits(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
-
 // Console writes the event stream of smtpscope live on its standard
 // error: a start line, each incident, a summary every interval and a stop
 // line, as text lines or (format "json") JSON objects with "type" start,
@@ -106,7 +94,7 @@ func (e *Console) Incident(in *report.Incident) {
 // Summary writes a summary line.
 func (e *Console) Summary(s *pipeline.Progress) {
 	e.line(fmt.Sprintf("%s SUMMARY %s packets; connections %d open, %d ended; messages %d delivered, %d failed, %d awaiting a reply; %d incidents",
-		s.Time.UTC().Format(timeFormat), groupDigits(int64(s.Packets)), s.Open, s.Ended, s.Delivered, s.Failed, s.Awaiting, s.Incidents),
+		s.Time.UTC().Format(timeFormat), report.Thousands(int64(s.Packets)), s.Open, s.Ended, s.Delivered, s.Failed, s.Awaiting, s.Incidents),
 		struct {
 			Type      string  `json:"type"`
 			Time      string  `json:"time"`
@@ -125,7 +113,7 @@ func (e *Console) Summary(s *pipeline.Progress) {
 // captured, and the counts.
 func (e *Console) Stop(now time.Time, why string, captured time.Duration, packets, incidents int, t *report.Totals) {
 	e.line(fmt.Sprintf("%s STOP %s: %s packets over %s; %d connections, %d messages delivered, %d failed; %d incidents",
-		now.UTC().Format(timeFormat), why, groupDigits(int64(packets)), waitSpan(captured), t.Connections, t.Delivered, t.Failed, incidents),
+		now.UTC().Format(timeFormat), why, report.Thousands(int64(packets)), waitSpan(captured), t.Connections, t.Delivered, t.Failed, incidents),
 		struct {
 			Type      string  `json:"type"`
 			Time      string  `json:"time"`

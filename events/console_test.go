@@ -5,18 +5,6 @@ import (
 	"time"
 )
 
-func TestGroupDigits(t *testing.T) {
-	tests := []struct {
-		in   int64
-		want string
-	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {1230123, "1,230,123"}, {-45000, "-45,000"}}
-	for _, tt := range tests {
-		if got := groupDigits(tt.in); got != tt.want {
-			t.Errorf("groupDigits(%d) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestWaitSpan(t *testing.T) {
 	tests := []struct {
 		in   time.Duration

@@ -71,7 +71,7 @@ func (r *Report) WriteHTML(w io.Writer, opt ViewOptions) error {
 		"plusInt":   func(a, b int) int { return a + b },
 		"minusInt":  func(a, b int) int { return a - b },
 		"f2":        func(x float64) string { return strconv.FormatFloat(x, 'f', 2, 64) },
-		"thousands": func(n int) string { return thousands(int64(n)) },
+		"thousands": func(n int) string { return Thousands(int64(n)) },
 		"upper":     upperFirst,
 		"marker":    arrowMarker,
 	}).Parse(reportTemplate)

@@ -434,9 +434,9 @@ func ladderEvents(c *Connection) ([]ladderEvent, []ladderSpan) {
 func txEvents(c *Connection, tx *Transaction, add func(ladderEvent) *ladderEvent) []ladderSpan {
 	var spans []ladderSpan
 	if tx.EODFrame != 0 {
-		label := fmt.Sprintf("\".\" end-of-data · %s-byte message", thousands(tx.Size))
+		label := fmt.Sprintf("\".\" end-of-data · %s-byte message", Thousands(tx.Size))
 		if tx.Method == "BDAT" {
-			label = fmt.Sprintf("end of the BDAT LAST chunk (end-of-data) · %s-byte message", thousands(tx.Size))
+			label = fmt.Sprintf("end of the BDAT LAST chunk (end-of-data) · %s-byte message", Thousands(tx.Size))
 		}
 		e := ladderEvent{frame: tx.EODFrame, time: tx.EODTime, dir: toServer, class: "eod", label: label, awaits: "end-of-data"}
 		if tx.Reply != nil {

@@ -312,7 +312,7 @@ func txSize(tx *Transaction) string {
 	if tx.Method == "" {
 		s := "none sent (the transaction ended before DATA or BDAT)"
 		if tx.SizeParam > 0 {
-			s += fmt.Sprintf("; SIZE=%s declared", thousands(tx.SizeParam))
+			s += fmt.Sprintf("; SIZE=%s declared", Thousands(tx.SizeParam))
 		}
 		return s
 	}
@@ -321,7 +321,7 @@ func txSize(tx *Transaction) string {
 		s += " before the connection ended"
 	}
 	if tx.SizeParam > 0 && tx.SizeParam != tx.Size {
-		s += fmt.Sprintf(" (SIZE=%s declared)", thousands(tx.SizeParam))
+		s += fmt.Sprintf(" (SIZE=%s declared)", Thousands(tx.SizeParam))
 	}
 	return s
 }
@@ -423,9 +423,9 @@ func newTCPView(l *L4) tcpView {
 	side := func(name string, f func(s *Side) string) {
 		t.Sides = append(t.Sides, tcpRow{Name: name, Client: f(&l.Client), Server: f(&l.Server)})
 	}
-	side("Segments", func(s *Side) string { return thousands(int64(s.Segments)) })
-	side("Bytes", func(s *Side) string { return thousands(s.Bytes) })
-	side("Largest segment", func(s *Side) string { return thousands(int64(s.LargestSegment)) })
+	side("Segments", func(s *Side) string { return Thousands(int64(s.Segments)) })
+	side("Bytes", func(s *Side) string { return Thousands(s.Bytes) })
+	side("Largest segment", func(s *Side) string { return Thousands(int64(s.LargestSegment)) })
 	side("RTT median (min–max, samples)", func(s *Side) string {
 		if s.RTT == nil {
 			return "—"
@@ -460,7 +460,7 @@ func newTCPView(l *L4) tcpView {
 	})
 	if l.Client.UnseenBytes+l.Server.UnseenBytes+l.Client.TruncatedBytes+l.Server.TruncatedBytes > 0 {
 		side("Capture loss (ACKed unseen / snaplen-cut bytes)", func(s *Side) string {
-			return thousands(s.UnseenBytes) + " / " + thousands(s.TruncatedBytes)
+			return Thousands(s.UnseenBytes) + " / " + Thousands(s.TruncatedBytes)
 		})
 	}
 	names := make([]string, 0, len(l.Analysis))

@@ -177,7 +177,7 @@ func (rules *IncidentRules) transaction(f *Facts, i int, now time.Time, timed bo
 			kind, layer = CauseCaptureIncomplete, LayerCapture
 		}
 		return Incident{Time: now, Kind: kind, Layer: layer, Frame: tx.EndOfDataFrame,
-			Summary: fmt.Sprintf("The end-of-data has been unanswered for %s (%s bytes sent).", dur(now.Sub(tx.EndOfDataTime)), thousands(tx.Size))}, true, false
+			Summary: fmt.Sprintf("The end-of-data has been unanswered for %s (%s bytes sent).", dur(now.Sub(tx.EndOfDataTime)), Thousands(tx.Size))}, true, false
 	}
 	unknown := o == smtp.OutcomeUnknown && (tx.Incomplete || oneSided(s))
 	if !failed(o) && !unknown {

@@ -47,21 +47,21 @@ func (r *Report) WriteMarkdown(w io.Writer, opt ViewOptions) error {
 		if !g.Failed {
 			what = "Note (not a failure)"
 		}
-		m.line(fmt.Sprintf("## %s: %s — %s (%s)", what, mdCode(string(g.Cause), false), mdText(g.Words), thousands(int64(g.Total))))
+		m.line(fmt.Sprintf("## %s: %s — %s (%s)", what, mdCode(string(g.Cause), false), mdText(g.Words), Thousands(int64(g.Total))))
 		m.line()
 		for k := range g.Conns {
 			m.connection(v, &g.Conns[k])
 		}
 		if g.More > 0 {
-			m.line("… and ", thousands(int64(g.More)), " more: `--all` or the JSON.")
+			m.line("… and ", Thousands(int64(g.More)), " more: `--all` or the JSON.")
 			m.line()
 		}
 	}
 	if n := len(v.Healthy) + v.HealthyMore; n > 0 && !opt.All {
-		m.line(fmt.Sprintf("✓ %s healthy connection(s) not listed: `--all` or the JSON.", thousands(int64(n))))
+		m.line(fmt.Sprintf("✓ %s healthy connection(s) not listed: `--all` or the JSON.", Thousands(int64(n))))
 		m.line()
 	} else if n > 0 {
-		m.line(fmt.Sprintf("## Healthy connections (%s)", thousands(int64(n))))
+		m.line(fmt.Sprintf("## Healthy connections (%s)", Thousands(int64(n))))
 		m.line()
 		m.briefTable(v, v.Healthy, v.HealthyMore)
 	}
@@ -113,7 +113,7 @@ func (m *mdWriter) header(v *reportView) {
 		if in.Truncated {
 			format += " (truncated)"
 		}
-		m.line("| ", orDash(mdCode(in.Name, true)), " | ", format, " | ", thousands(int64(in.Packets)), " | ", span, " |")
+		m.line("| ", orDash(mdCode(in.Name, true)), " | ", format, " | ", Thousands(int64(in.Packets)), " | ", span, " |")
 	}
 	m.line()
 	for _, in := range v.Inputs {

@@ -367,7 +367,7 @@ type Evidence struct {
 // when the capture did not hold the body's end (SizeAtLeast).
 func (t *Transaction) SizeWords() string {
 	if t.SizeAtLeast {
-		return "at least " + thousands(t.Size)
+		return "at least " + Thousands(t.Size)
 	}
-	return thousands(t.Size)
+	return Thousands(t.Size)
 }

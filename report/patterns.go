@@ -36,7 +36,7 @@ func (a *aggregate) patterns() []Pattern {
 	if a.allFailedSized && a.minFailed > a.maxDelivered {
 		out = append(out, Pattern{Kind: "size", Threshold: a.minFailed,
 			Summary: fmt.Sprintf("%d of %d failed messages ≥ %s bytes, %d of %d delivered ≤ %s bytes: the failure depends on message size (look for size limits, or for large segments lost on the path)",
-				a.failedN, a.failedN, thousands(a.minFailed), a.deliveredN, a.deliveredN, thousands(a.maxDelivered))})
+				a.failedN, a.failedN, Thousands(a.minFailed), a.deliveredN, a.deliveredN, Thousands(a.maxDelivered))})
 	}
 	if len(a.failServers) == 1 {
 		var server string

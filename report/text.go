@@ -80,7 +80,7 @@ func (t *textWriter) header(r *Report) {
 		}
 	}
 	fmt.Fprintf(t.w, "smtpscope — %s: %s packets, %s TCP connections (%s SMTP), %s\n",
-		strings.Join(names, ", "), thousands(int64(packets)), thousands(int64(r.Totals.Connections)), thousands(int64(r.Totals.SMTPConnections)), span(end.Sub(start)))
+		strings.Join(names, ", "), Thousands(int64(packets)), Thousands(int64(r.Totals.Connections)), Thousands(int64(r.Totals.SMTPConnections)), span(end.Sub(start)))
 	for _, in := range r.Inputs {
 		for _, w := range in.Warnings {
 			fmt.Fprintf(t.w, "%s %s: %s\n", t.color("33", "WARNING"), in.Name, w)
@@ -101,7 +101,7 @@ func (t *textWriter) verdict(r *Report) {
 		return
 	}
 	fmt.Fprintf(t.w, "%s%s\n", label, t.color("1;31", wrap(failedLayers(r, v.Layer)+": "+v.Summary, 90, "         ")))
-	fmt.Fprintf(t.w, "         %s of %s mail transactions failed, %s delivered%s.\n\n", thousands(int64(r.Totals.Failed)), thousands(int64(r.Totals.Transactions)), thousands(int64(r.Totals.Delivered)), r.Totals.refusedClause())
+	fmt.Fprintf(t.w, "         %s of %s mail transactions failed, %s delivered%s.\n\n", Thousands(int64(r.Totals.Failed)), Thousands(int64(r.Totals.Transactions)), Thousands(int64(r.Totals.Delivered)), r.Totals.refusedClause())
 }
 
 func (t *textWriter) connection(c *Connection) {
@@ -183,7 +183,7 @@ func (t *textWriter) okSummary(c *Connection) string {
 		return "no mail transaction"
 	case n == 1:
 		tx := &s.Transactions[0]
-		return fmt.Sprintf("%s-byte message   %s", thousands(tx.Size), replyLatency(tx.Reply))
+		return fmt.Sprintf("%s-byte message   %s", Thousands(tx.Size), replyLatency(tx.Reply))
 	}
 	return fmt.Sprintf("%d messages delivered", n)
 }
@@ -201,7 +201,7 @@ func (t *textWriter) transaction(c *Connection, tx *Transaction, connOK bool) {
 		mark = t.color("31", "✗")
 	}
 	if tx.Inferred {
-		fmt.Fprintf(t.w, "    %s message of %s-%s bytes, inferred from TLS records: %s", mark, thousands(tx.SizeMin), thousands(tx.SizeMax), strings.ToUpper(tx.Outcome))
+		fmt.Fprintf(t.w, "    %s message of %s-%s bytes, inferred from TLS records: %s", mark, Thousands(tx.SizeMin), Thousands(tx.SizeMax), strings.ToUpper(tx.Outcome))
 		if tx.AnswerFrame != 0 {
 			fmt.Fprintf(t.w, " (answered after %s)", durMS(tx.AnswerMS))
 		}
@@ -362,8 +362,9 @@ func orDash(s string) string {
 	return s
 }
 
-// thousands formats n with comma separators: 1048576 → "1,048,576".
-func thousands(n int64) string {
+// Thousands formats n with comma separators, 1048576 → "1,048,576", as
+// every report and event line writes counts.
+func Thousands(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")

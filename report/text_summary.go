@@ -63,7 +63,7 @@ func (t *textWriter) summary(r *Report) {
 				fmt.Fprintf(t.w, "  … and %d more causes: see the JSON summary\n", len(rows)-k)
 				break
 			}
-			fmt.Fprintf(t.w, "  %-52s %6s %6s  %-41s stream %d\n", string(c.Cause)+" ("+c.Words+")", thousands(int64(c.Connections)),
+			fmt.Fprintf(t.w, "  %-52s %6s %6s  %-41s stream %d\n", string(c.Cause)+" ("+c.Words+")", Thousands(int64(c.Connections)),
 				percent(c.Share), span2(r, &c.First, &c.Last, many, tf), c.Example.Stream)
 		}
 		fmt.Fprintln(t.w)
@@ -89,7 +89,7 @@ func (t *textWriter) summary(r *Report) {
 			for _, c := range sv.Causes {
 				causes = append(causes, fmt.Sprintf("%s %d", c.Cause, c.Connections))
 			}
-			fmt.Fprintf(t.w, "  %-24s %6s %6s  %-41s %-11s %s\n", sv.Server, thousands(int64(sv.FailedConnections)), percent(sv.Share),
+			fmt.Fprintf(t.w, "  %-24s %6s %6s  %-41s %-11s %s\n", sv.Server, Thousands(int64(sv.FailedConnections)), percent(sv.Share),
 				span2(r, sv.FirstFailure, sv.LastFailure, many, tf), "stream "+strconv.Itoa(sv.Example.Stream), strings.Join(causes, ", "))
 		}
 		fmt.Fprintln(t.w)
@@ -110,8 +110,8 @@ func (t *textWriter) summary(r *Report) {
 			if sv.Retransmissions > 0 && sv.Segments > 0 {
 				retrans += fmt.Sprintf(" (%.1f%% of segments)", 100*float64(sv.Retransmissions)/float64(sv.Segments))
 			}
-			fmt.Fprintf(t.w, "  %-24s %7s %9s %6s  %9s %9s %9s  %s\n", sv.Server, thousands(int64(sv.Connections)), thousands(int64(sv.Delivered)),
-				thousands(int64(sv.FailedTransactions)), med, p95, mx, retrans)
+			fmt.Fprintf(t.w, "  %-24s %7s %9s %6s  %9s %9s %9s  %s\n", sv.Server, Thousands(int64(sv.Connections)), Thousands(int64(sv.Delivered)),
+				Thousands(int64(sv.FailedTransactions)), med, p95, mx, retrans)
 		}
 		if other := r.Totals.Connections - r.Totals.SMTPConnections; other > 0 {
 			fmt.Fprintf(t.w, "  (%d other TCP connections not shown)\n", other)
@@ -140,7 +140,7 @@ func (t *textWriter) groups(r *Report) {
 		if !k.failed {
 			title = "NOTE (not a failure)"
 		}
-		fmt.Fprintf(t.w, "── %s: %s — %s (%s connection(s))\n\n", title, k.cause, CauseWords(k.cause), thousands(int64(len(idx))))
+		fmt.Fprintf(t.w, "── %s: %s — %s (%s connection(s))\n\n", title, k.cause, CauseWords(k.cause), Thousands(int64(len(idx))))
 		shown := idx
 		if !t.opt.All && len(shown) > maxGroupShown {
 			shown = shown[:maxGroupShown]
@@ -149,7 +149,7 @@ func (t *textWriter) groups(r *Report) {
 			t.connection(r.conn(i))
 		}
 		if more := len(idx) - len(shown); more > 0 {
-			fmt.Fprintf(t.w, "  … and %s more: `--all` or the JSON\n\n", thousands(int64(more)))
+			fmt.Fprintf(t.w, "  … and %s more: `--all` or the JSON\n\n", Thousands(int64(more)))
 		}
 	}
 	smtpHealthy := 0
@@ -170,7 +170,7 @@ func (t *textWriter) groups(r *Report) {
 		}
 	}
 	if !t.opt.All && smtpHealthy > 0 {
-		fmt.Fprintf(t.w, "%s %s healthy connection(s) not listed: `--all` lists them\n", t.color("32", "✓"), thousands(int64(smtpHealthy)))
+		fmt.Fprintf(t.w, "%s %s healthy connection(s) not listed: `--all` lists them\n", t.color("32", "✓"), Thousands(int64(smtpHealthy)))
 	}
 }
 
@@ -180,7 +180,7 @@ func where(r *Report, w *Where, many bool, tf string) string {
 	if w == nil {
 		return "—"
 	}
-	s := "#" + thousands(int64(w.Frame))
+	s := "#" + Thousands(int64(w.Frame))
 	if many && w.Input >= 0 && w.Input < len(r.Inputs) {
 		s = filepath.Base(r.Inputs[w.Input].Name) + s
 	}

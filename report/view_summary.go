@@ -59,10 +59,10 @@ func newSummaryView(r *Report) *summaryView {
 	}
 	many := len(r.Inputs) > 1
 	tf := timeFormat(r)
-	sv := &summaryView{FailedConnections: thousands(int64(s.FailedConnections))}
+	sv := &summaryView{FailedConnections: Thousands(int64(s.FailedConnections))}
 	noted := 0
 	for _, c := range s.Causes {
-		row := causeRow{Cause: string(c.Cause), Words: c.Words, Layer: c.Layer, Connections: thousands(int64(c.Connections)),
+		row := causeRow{Cause: string(c.Cause), Words: c.Words, Layer: c.Layer, Connections: Thousands(int64(c.Connections)),
 			Share: percent(c.Share), Range: shown(span2(r, &c.First, &c.Last, many, tf)),
 			Example: c.Example.Stream, ExampleAnchor: anchorOf(c.Example), Servers: shown(serverCounts(c.Servers))}
 		switch {
@@ -78,7 +78,7 @@ func newSummaryView(r *Report) *summaryView {
 			noted += c.Connections
 		}
 	}
-	sv.NotedConnections = thousands(int64(noted))
+	sv.NotedConnections = Thousands(int64(noted))
 	sv.HasFailures = len(sv.Causes) > 0
 	for _, srv := range s.Servers {
 		if srv.FailedConnections > 0 {
@@ -90,18 +90,18 @@ func newSummaryView(r *Report) *summaryView {
 					causes = append(causes, fmt.Sprintf("%s %d", c.Cause, c.Connections))
 				}
 				sv.FailingServers = append(sv.FailingServers, failServerRow{Server: shown(srv.Server),
-					Failed: thousands(int64(srv.FailedConnections)), Share: percent(srv.Share),
+					Failed: Thousands(int64(srv.FailedConnections)), Share: percent(srv.Share),
 					Range:   shown(span2(r, srv.FirstFailure, srv.LastFailure, many, tf)),
 					Example: srv.Example.Stream, ExampleAnchor: anchorOf(*srv.Example), Causes: strings.Join(causes, ", "),
-					Connections: thousands(int64(srv.Connections)), FailedMessages: thousands(int64(srv.FailedTransactions))})
+					Connections: Thousands(int64(srv.Connections)), FailedMessages: Thousands(int64(srv.FailedTransactions))})
 			}
 		}
 		if len(sv.Servers) == maxSummaryRows {
 			sv.MoreServers++
 			continue
 		}
-		row := serverLatencyRow{Server: shown(srv.Server), Connections: thousands(int64(srv.Connections)),
-			Delivered: thousands(int64(srv.Delivered)), Failed: thousands(int64(srv.FailedTransactions)),
+		row := serverLatencyRow{Server: shown(srv.Server), Connections: Thousands(int64(srv.Connections)),
+			Delivered: Thousands(int64(srv.Delivered)), Failed: Thousands(int64(srv.FailedTransactions)),
 			Median: "—", P95: "—", Max: "—", Retransmissions: strconv.Itoa(srv.Retransmissions)}
 		if l := srv.EODReply; l != nil {
 			row.Median, row.P95, row.Max = msText(l.MedianMS), msText(l.P95MS), msText(l.MaxMS)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,18 +12,6 @@ import (
 
 	"github.com/smtpscope/smtpscope/events"
 )
-
-// groupDigits formats n with thousands separators, as the event lines do.
-func groupDigits(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + groupDigits(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
 
 // eventLine is the part of an --events line the tests read.
 type eventLine struct {

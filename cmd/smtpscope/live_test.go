@@ -400,7 +400,7 @@ func TestLiveEventText(t *testing.T) {
 		case "INCIDENT":
 			incidents++
 			want := fmt.Sprintf("eod-timeout stream 0 127.0.0.1:40001 → 127.0.0.1:25 frame %d message 2: The end-of-data has been unanswered for 2.0 s (%s bytes sent).",
-				tx.EODFrame, groupDigits(tx.Size))
+				tx.EODFrame, report.Thousands(tx.Size))
 			if got := strings.Join(f[2:], " "); got != want {
 				t.Errorf("incident line %q, want %q after the time", got, want)
 			}
@@ -410,7 +410,7 @@ func TestLiveEventText(t *testing.T) {
 				t.Errorf("summary line %q", l)
 			}
 		case "STOP":
-			want := fmt.Sprintf("STOP source closed: %s packets over ", groupDigits(int64(want.Inputs[0].Packets)))
+			want := fmt.Sprintf("STOP source closed: %s packets over ", report.Thousands(int64(want.Inputs[0].Packets)))
 			if !strings.Contains(l, want) || !strings.HasSuffix(l, "; 1 connections, 1 messages delivered, 1 failed; 1 incidents") {
 				t.Errorf("stop line %q, want %q and the counts", l, want)
 			}
