@@ -286,45 +286,77 @@ func truncateRunes(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
+// ladderRows gathers a diagram's rows: add puts a row in, or merges it
+// into the row already there for the same frame and direction.
+type ladderRows struct {
+	ev    []ladderEvent
+	at    map[[2]int]int // (frame, dir) → index in ev
+	times map[int]time.Time
+}
+
+// has reports whether a row for frame and dir is already there.
+func (b *ladderRows) has(frame int, dir ladderDir) bool {
+	_, ok := b.at[[2]int{frame, int(dir)}]
+	return ok
+}
+
+// add puts e in, with the frame's time when e has none; pipelined commands
+// or replies in one segment share a row.
+func (b *ladderRows) add(e ladderEvent) *ladderEvent {
+	if e.time.IsZero() {
+		e.time = b.times[e.frame]
+	}
+	if k, ok := b.at[[2]int{e.frame, int(e.dir)}]; ok && e.frame != 0 {
+		mergeRow(&b.ev[k], e)
+		return &b.ev[k]
+	}
+	b.at[[2]int{e.frame, int(e.dir)}] = len(b.ev)
+	b.ev = append(b.ev, e)
+	return &b.ev[len(b.ev)-1]
+}
+
+// mergeRow folds e into prev, a row of the same frame and direction: the
+// labels joined, the more severe class, the first owed reply and note.
+func mergeRow(prev *ladderEvent, e ladderEvent) {
+	if !strings.Contains(prev.label, e.label) {
+		prev.label += " · " + e.label
+	}
+	if e.class == "eod" || severityOfClass(e.class) > severityOfClass(prev.class) {
+		prev.class = e.class
+	}
+	if e.awaits != "" && prev.awaits == "" {
+		prev.awaits, prev.replyFrame = e.awaits, e.replyFrame
+	}
+	if prev.note == "" {
+		prev.note = e.note
+	}
+}
+
 // ladderEvents collects the rows of c's diagram in frame order, and its
 // message bodies.
 func ladderEvents(c *Connection) ([]ladderEvent, []ladderSpan) {
-	times := frameTimes(c)
-	timeOf := func(frame int, t time.Time) time.Time {
-		if t.IsZero() {
-			return times[frame]
-		}
-		return t
+	b := &ladderRows{at: map[[2]int]int{}, times: frameTimes(c)}
+	tcpHandshakeRows(c, b)
+	var spans []ladderSpan
+	if s := c.SMTP; s != nil {
+		spans = smtpRows(c, s, b)
 	}
-	var ev []ladderEvent
-	at := map[[2]int]int{} // (frame, dir) → index in ev
-	add := func(e ladderEvent) *ladderEvent {
-		e.time = timeOf(e.frame, e.time)
-		if k, ok := at[[2]int{e.frame, int(e.dir)}]; ok && e.frame != 0 {
-			// Pipelined commands or replies in one segment share a row.
-			prev := &ev[k]
-			if !strings.Contains(prev.label, e.label) {
-				prev.label += " · " + e.label
-			}
-			if e.class == "eod" || severityOfClass(e.class) > severityOfClass(prev.class) {
-				prev.class = e.class
-			}
-			if e.awaits != "" && prev.awaits == "" {
-				prev.awaits, prev.replyFrame = e.awaits, e.replyFrame
-			}
-			if prev.note == "" {
-				prev.note = e.note
-			}
-			return prev
+	teardownRows(c, b)
+	ev := b.ev
+	sort.SliceStable(ev, func(a, b int) bool {
+		if ev[a].frame != ev[b].frame {
+			return ev[a].frame < ev[b].frame
 		}
-		at[[2]int{e.frame, int(e.dir)}] = len(ev)
-		ev = append(ev, e)
-		return &ev[len(ev)-1]
-	}
+		return ev[a].dir < ev[b].dir
+	})
+	return ev, spans
+}
+
+// tcpHandshakeRows adds the TCP handshake: one row when it completed, a
+// row per packet when it did not.
+func tcpHandshakeRows(c *Connection, b *ladderRows) {
 	s := c.SMTP
 	h := &c.L4.Handshake
-
-	// TCP handshake.
 	switch {
 	case h.SYNFrame != 0 && h.SYNACKFrame != 0 && h.RefusedFrame == 0:
 		note := ""
@@ -341,66 +373,70 @@ func ladderEvents(c *Connection) ([]ladderEvent, []ladderSpan) {
 		} else if s == nil {
 			e.awaits = "greeting"
 		}
-		add(e)
+		b.add(e)
 	case h.SYNFrame != 0:
-		add(ladderEvent{frame: h.SYNFrame, dir: toServer, class: "hs", label: "SYN",
+		b.add(ladderEvent{frame: h.SYNFrame, dir: toServer, class: "hs", label: "SYN",
 			awaits: "the SYN", replyFrame: max(h.SYNACKFrame, h.RefusedFrame)})
 		// A connection of nothing but SYNs ends with the last one, whose
 		// time is the connection's end.
 		if h.SYNRetries > 0 && h.SYNACKFrame == 0 && c.L4.Server.Segments == 0 && c.LastFrame > h.SYNFrame {
-			add(ladderEvent{frame: c.LastFrame, dir: toServer, class: "hs",
+			b.add(ladderEvent{frame: c.LastFrame, dir: toServer, class: "hs",
 				label: fmt.Sprintf("SYN again: sent %d times in all, never answered", h.SYNRetries+1)})
 		}
 		if h.SYNACKFrame != 0 {
-			add(ladderEvent{frame: h.SYNACKFrame, dir: toClient, class: "hs", label: "SYN-ACK"})
+			b.add(ladderEvent{frame: h.SYNACKFrame, dir: toClient, class: "hs", label: "SYN-ACK"})
 		}
 		if h.RefusedFrame != 0 {
-			add(ladderEvent{frame: h.RefusedFrame, dir: toClient, class: "rst", label: "RST: connection refused"})
+			b.add(ladderEvent{frame: h.RefusedFrame, dir: toClient, class: "rst", label: "RST: connection refused"})
 		}
 	}
+}
 
+// smtpRows adds the greeting, the commands and their replies, the TLS
+// boundary and handshake, and the transactions; it returns the message
+// bodies.
+func smtpRows(c *Connection, s *SMTP, b *ladderRows) []ladderSpan {
+	if r := s.Banner; r != nil {
+		b.add(ladderEvent{frame: r.Frame, time: r.Time, dir: toClient, class: replyClass(r), label: replyLine(r)})
+	}
+	args := commandArgs(s)
+	for i := range s.Commands {
+		cmd := &s.Commands[i]
+		label := cmd.Verb
+		if a := args[commandKey{cmd.Frame, cmd.Verb}]; a != "" {
+			label += " " + a
+		}
+		e := ladderEvent{frame: cmd.Frame, time: cmd.Time, dir: toServer, class: "cmd", label: label, awaits: cmd.Verb}
+		if r := cmd.Reply; r != nil {
+			e.replyFrame = r.Frame
+		}
+		b.add(e)
+		if r := cmd.Reply; r != nil {
+			b.add(ladderEvent{frame: r.Frame, time: r.Time, dir: toClient, class: replyClass(r), label: replyLine(r),
+				note: msText(r.LatencyMS)})
+		}
+	}
+	if s.TLS != nil && s.TLS.Frame != 0 {
+		b.add(ladderEvent{frame: s.TLS.Frame, dir: noArrow, class: "mark", label: "encrypted from here on (" + s.TLS.How + " TLS)"})
+	}
+	if s.TLS != nil && s.TLS.Handshake != nil {
+		handshakeEvents(s.TLS.Handshake, b.add)
+	}
 	var spans []ladderSpan
-	if s != nil {
-		if b := s.Banner; b != nil {
-			add(ladderEvent{frame: b.Frame, time: b.Time, dir: toClient, class: replyClass(b), label: replyLine(b)})
-		}
-		args := commandArgs(s)
-		for i := range s.Commands {
-			cmd := &s.Commands[i]
-			label := cmd.Verb
-			if a := args[commandKey{cmd.Frame, cmd.Verb}]; a != "" {
-				label += " " + a
-			}
-			e := ladderEvent{frame: cmd.Frame, time: cmd.Time, dir: toServer, class: "cmd", label: label, awaits: cmd.Verb}
-			if r := cmd.Reply; r != nil {
-				e.replyFrame = r.Frame
-			}
-			add(e)
-			if r := cmd.Reply; r != nil {
-				add(ladderEvent{frame: r.Frame, time: r.Time, dir: toClient, class: replyClass(r), label: replyLine(r),
-					note: msText(r.LatencyMS)})
-			}
-		}
-		if s.TLS != nil && s.TLS.Frame != 0 {
-			add(ladderEvent{frame: s.TLS.Frame, dir: noArrow, class: "mark", label: "encrypted from here on (" + s.TLS.How + " TLS)"})
-		}
-		if s.TLS != nil && s.TLS.Handshake != nil {
-			handshakeEvents(s.TLS.Handshake, add)
-		}
-		for i := range s.Transactions {
-			spans = append(spans, txEvents(c, &s.Transactions[i], add)...)
-		}
+	for i := range s.Transactions {
+		spans = append(spans, txEvents(c, &s.Transactions[i], b.add)...)
 	}
+	return spans
+}
 
-	// Connection teardown the transactions did not already show.
+// teardownRows adds the FINs and resets the transactions did not already
+// show.
+func teardownRows(c *Connection, b *ladderRows) {
 	fin := func(frame int, dir ladderDir, who string) {
-		if frame == 0 {
+		if frame == 0 || b.has(frame, dir) {
 			return
 		}
-		if _, ok := at[[2]int{frame, int(dir)}]; ok {
-			return
-		}
-		add(ladderEvent{frame: frame, dir: dir, class: "fin", label: "FIN: " + who + " closed its side"})
+		b.add(ladderEvent{frame: frame, dir: dir, class: "fin", label: "FIN: " + who + " closed its side"})
 	}
 	fin(c.L4.Client.FINFrame, toServer, "client")
 	fin(c.L4.Server.FINFrame, toClient, "server")
@@ -410,23 +446,16 @@ func ladderEvents(c *Connection) ([]ladderEvent, []ladderSpan) {
 		who    string
 	}{{c.L4.Client.Resets, toServer, "client"}, {c.L4.Server.Resets, toClient, "server"}} {
 		for _, r := range side.resets {
-			if _, ok := at[[2]int{r.Frame, int(side.dir)}]; ok || r.Frame == h.RefusedFrame {
+			if b.has(r.Frame, side.dir) || r.Frame == c.L4.Handshake.RefusedFrame {
 				continue
 			}
 			label := "RST from the " + side.who
 			if r.Injected {
 				label += " (probably injected)"
 			}
-			add(ladderEvent{frame: r.Frame, dir: side.dir, class: "rst", label: label})
+			b.add(ladderEvent{frame: r.Frame, dir: side.dir, class: "rst", label: label})
 		}
 	}
-	sort.SliceStable(ev, func(a, b int) bool {
-		if ev[a].frame != ev[b].frame {
-			return ev[a].frame < ev[b].frame
-		}
-		return ev[a].dir < ev[b].dir
-	})
-	return ev, spans
 }
 
 // txEvents adds a transaction's end-of-data, its reply and how it ended,

@@ -86,30 +86,12 @@ func newTimeline(r *Report, v *reportView) *timelineSVG {
 		return timelinePlotX + timelinePlotW*math.Min(math.Max(f, 0), 1)
 	}
 	t := &timelineSVG{Width: timelineWidth, PlotX: timelinePlotX, PlotW: timelinePlotW, Servers: len(r.Summary.Servers)}
-	lane := map[string]int{}
-	for _, s := range r.Summary.Servers {
-		k := len(t.Lanes)
-		if k == maxTimelineLanes-1 && len(r.Summary.Servers) > maxTimelineLanes {
-			if len(t.Lanes) == k {
-				t.Lanes = append(t.Lanes, timelineLane{Label: fmt.Sprintf("%d other servers", len(r.Summary.Servers)-k)})
-			}
-			lane[s.Server] = k
-			continue
-		}
-		if k >= maxTimelineLanes {
-			lane[s.Server] = maxTimelineLanes - 1
-			continue
-		}
-		lane[s.Server] = k
-		t.Lanes = append(t.Lanes, timelineLane{Label: truncateRunes(shown(s.Server), 34),
-			Title: shown(fmt.Sprintf("%s: %d connections, %d failed", s.Server, s.Connections, s.FailedConnections))})
-	}
+	lane := t.addLanes(r.Summary.Servers)
 	t.Shown = len(t.Lanes)
 	counts := make([][timelineBins]int, len(t.Lanes))
 	marks := 0
 	for i := range r.count() {
 		failed, cause := r.failedAt(i), r.causeOf(i)
-		diagnosed := failed || (cause != CauseOK && cause != CauseTLSOpaque)
 		if !r.isSMTP(i) && !failed {
 			continue
 		}
@@ -122,8 +104,8 @@ func newTimeline(r *Report, v *reportView) *timelineSVG {
 			b := int(float64(timelineBins) * float64(c.Start.Sub(start)) / float64(span))
 			counts[k][min(max(b, 0), timelineBins-1)]++
 		}
-		if !diagnosed {
-			continue
+		if !failed && (cause == CauseOK || cause == CauseTLSOpaque) {
+			continue // nothing to mark
 		}
 		if marks == maxTimelineMarks {
 			t.MarksLeft++
@@ -143,29 +125,58 @@ func newTimeline(r *Report, v *reportView) *timelineSVG {
 	for _, tk := range niceTicks(span) {
 		t.Ticks = append(t.Ticks, timelineTick{X: x(start.Add(tk)), Label: tickLabel(tk, span)})
 	}
-	binW := timelinePlotW / timelineBins
 	y := timelineTop
 	for k := range t.Lanes {
-		l := &t.Lanes[k]
-		l.Y, l.TextY, l.BarY = y, y+timelineRowH/2+4, y+(timelineRowH-timelineBarH)/2
-		most := 0
-		for _, n := range counts[k] {
-			most = max(most, n)
-		}
-		for b, n := range counts[k] {
-			if n == 0 {
-				continue
-			}
-			from := span * time.Duration(b) / timelineBins
-			l.Bins = append(l.Bins, timelineBin{X: timelinePlotX + float64(b)*binW, W: binW,
-				Opacity: 0.15 + 0.85*float64(n)/float64(most),
-				Title:   fmt.Sprintf("%d connection(s) began %s – %s", n, tickLabel(from, span), tickLabel(from+span/timelineBins, span))})
-		}
+		t.Lanes[k].shade(y, &counts[k], span)
 		y += timelineRowH
 	}
 	t.LegendY = y + 22
 	t.Height = t.LegendY + 16
 	return t
+}
+
+// addLanes adds a lane per server, in order, the last one shared by the
+// servers beyond maxTimelineLanes; it returns each server's lane.
+func (t *timelineSVG) addLanes(servers []ServerSummary) map[string]int {
+	lane := map[string]int{}
+	for _, s := range servers {
+		k := len(t.Lanes)
+		if k == maxTimelineLanes-1 && len(servers) > maxTimelineLanes {
+			if len(t.Lanes) == k {
+				t.Lanes = append(t.Lanes, timelineLane{Label: fmt.Sprintf("%d other servers", len(servers)-k)})
+			}
+			lane[s.Server] = k
+			continue
+		}
+		if k >= maxTimelineLanes {
+			lane[s.Server] = maxTimelineLanes - 1
+			continue
+		}
+		lane[s.Server] = k
+		t.Lanes = append(t.Lanes, timelineLane{Label: truncateRunes(shown(s.Server), 34),
+			Title: shown(fmt.Sprintf("%s: %d connections, %d failed", s.Server, s.Connections, s.FailedConnections))})
+	}
+	return lane
+}
+
+// shade places the lane at y and shades its time slices by counts, the
+// connections that began in each.
+func (l *timelineLane) shade(y float64, counts *[timelineBins]int, span time.Duration) {
+	binW := timelinePlotW / timelineBins
+	l.Y, l.TextY, l.BarY = y, y+timelineRowH/2+4, y+(timelineRowH-timelineBarH)/2
+	most := 0
+	for _, n := range counts {
+		most = max(most, n)
+	}
+	for b, n := range counts {
+		if n == 0 {
+			continue
+		}
+		from := span * time.Duration(b) / timelineBins
+		l.Bins = append(l.Bins, timelineBin{X: timelinePlotX + float64(b)*binW, W: binW,
+			Opacity: 0.15 + 0.85*float64(n)/float64(most),
+			Title:   fmt.Sprintf("%d connection(s) began %s – %s", n, tickLabel(from, span), tickLabel(from+span/timelineBins, span))})
+	}
 }
 
 // niceTicks returns 1-2-5 steps across span, at most about eight.
