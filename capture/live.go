@@ -32,6 +32,10 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	if snaplen <= 0 {
 		snaplen = defaultSnaplen
 	}
+	buffer := opts.BufferSize
+	if buffer <= 0 {
+		buffer = DefaultBufferSize
+	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
 		timeout = pcap.BlockForever
@@ -45,6 +49,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		func() error { return inactive.SetSnapLen(snaplen) },
 		func() error { return inactive.SetPromisc(opts.Promisc) },
 		func() error { return inactive.SetTimeout(timeout) },
+		func() error { return inactive.SetBufferSize(buffer) },
 		// Deliver packets as they arrive rather than when a kernel
 		// buffer fills: an analyser wants replies when they happen.
 		func() error { return inactive.SetImmediateMode(true) },

@@ -27,6 +27,10 @@ type LiveOptions struct {
 	// Promisc puts the interface in promiscuous mode, to see traffic not
 	// addressed to this host.
 	Promisc bool
+	// BufferSize is the size in bytes of the kernel buffer that holds
+	// packets until they are read; 0 means DefaultBufferSize. A packet
+	// that finds it full is dropped (counted in LiveStats.Dropped).
+	BufferSize int
 	// Timeout bounds how long Next waits for a packet before it returns
 	// an error wrapping ErrTimeout; 0 means Next waits until a packet
 	// arrives or the source is closed.
@@ -36,3 +40,11 @@ type LiveOptions struct {
 // defaultSnaplen is the snap length used when LiveOptions.Snaplen is 0:
 // libpcap's MAXIMUM_SNAPLEN.
 const defaultSnaplen = 262144
+
+// DefaultBufferSize is the kernel buffer size used when
+// LiveOptions.BufferSize is 0: 32 MiB. libpcap's own default, 2 MiB,
+// holds on Linux as few as 16 packets of a loopback (each packet takes a
+// ring slot sized for the 64 KiB MTU), fewer than one short SMTP session
+// sends in a millisecond: a reader descheduled that long loses packets.
+// 32 MiB holds 256 such packets, and about 16,000 of an Ethernet link's.
+const DefaultBufferSize = 32 << 20

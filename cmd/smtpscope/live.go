@@ -51,6 +51,9 @@ const (
 	defaultConnectTimeout = 3 * time.Second
 	defaultInterval       = time.Minute
 	defaultLiveSnaplen    = 262144
+	// maxBufferMiB bounds --buffer-size: just under 2 GiB, the most
+	// libpcap's buffer size (a C int of bytes) can say.
+	maxBufferMiB = 2047
 )
 
 // errDurationReached is the cause of the end of a run that lasted --duration.
@@ -97,6 +100,7 @@ type liveFlags struct {
 	filter         string
 	snaplen        int
 	promisc        bool
+	bufferMiB      int
 	duration       time.Duration
 	interval       time.Duration
 	eodTimeout     time.Duration
@@ -123,6 +127,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.filter, "filter", "", "BPF `FILTER` in tcpdump syntax (default: TCP to or from the SMTP ports, --smtp-ports included)")
 	fs.IntVar(&f.snaplen, "snaplen", defaultLiveSnaplen, "keep the first `BYTES` of each packet")
 	fs.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode")
+	fs.IntVar(&f.bufferMiB, "buffer-size", capture.DefaultBufferSize>>20, "kernel capture buffer of `MIB` mebibytes: packets that find it full are dropped")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after `DURATION` (0: run until SIGINT or SIGTERM)")
 	fs.DurationVar(&f.interval, "interval", defaultInterval, "write a summary line every `DURATION` (0: never)")
 	fs.DurationVar(&f.eodTimeout, "eod-timeout", defaultEODTimeout, "report an end-of-data unanswered for `DURATION`")
@@ -165,6 +170,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	// that a wrong path fails now rather than after hours of capture.
 	src, err := capture.OpenLive(capture.LiveOptions{
 		Interface: f.iface, Filter: f.filter, Snaplen: f.snaplen, Promisc: f.promisc, Timeout: liveReadTimeout,
+		BufferSize: f.bufferMiB << 20,
 	})
 	if err != nil {
 		return fail("%s", oneLine(err))
@@ -283,6 +289,9 @@ func (f *liveFlags) check(args []string) ([]uint16, error) {
 	}
 	if f.snaplen <= 0 {
 		return nil, fmt.Errorf("--snaplen must be positive, not %d", f.snaplen)
+	}
+	if f.bufferMiB <= 0 || f.bufferMiB > maxBufferMiB {
+		return nil, fmt.Errorf("--buffer-size must be between 1 and %d MiB, not %d", maxBufferMiB, f.bufferMiB)
 	}
 	if f.events == "-" && (f.output == "" || f.output == "-") {
 		return nil, errors.New("--events - needs --output FILE: standard output carries the events")

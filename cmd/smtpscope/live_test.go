@@ -616,6 +616,8 @@ func TestLiveFlags(t *testing.T) {
 		{[]string{"--eod-timeout", "0s"}, "--eod-timeout must be positive"},
 		{[]string{"--duration", "-1s"}, "--duration must be positive"},
 		{[]string{"--snaplen", "0"}, "--snaplen must be positive"},
+		{[]string{"--buffer-size", "0"}, "--buffer-size must be between 1 and 2047 MiB, not 0"},
+		{[]string{"--buffer-size", "2048"}, "--buffer-size must be between 1 and 2047 MiB, not 2048"},
 		{[]string{"--smtp-ports", "70000"}, "70000 is not a TCP port"},
 		{[]string{"capture.pcap"}, `unexpected argument "capture.pcap"`},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
