@@ -60,7 +60,8 @@ type htmlLimits struct {
 // failing connection, then the failing connections grouped by cause, each
 // with its evidence, Wireshark filter, TCP facts and ladder diagram folded
 // in <details> (so that a page of thousands opens fast without a script),
-// the noted connections, and the healthy ones folded. On huge reports the
+// the noted connections, and the healthy ones counted in one line (listed,
+// folded, with ViewOptions.All). On huge reports the
 // sections (maxHTMLFailing), lanes, marks and rows are capped, and the
 // page says so.
 func (r *Report) WriteHTML(w io.Writer, opt ViewOptions) error {
@@ -78,7 +79,8 @@ func (r *Report) WriteHTML(w io.Writer, opt ViewOptions) error {
 	if err != nil {
 		return fmt.Errorf("writing HTML report: %w", err)
 	}
-	lim := viewLimits{Failed: maxHTMLFailing, Noted: maxGroupShown, MaxFailed: maxHTMLFailing, Healthy: maxBriefRows}
+	// Healthy connections are one line: a hub's day has tens of thousands.
+	lim := viewLimits{Failed: maxHTMLFailing, Noted: maxGroupShown, MaxFailed: maxHTMLFailing}
 	if opt.All {
 		lim = viewLimits{Failed: math.MaxInt, Noted: math.MaxInt, MaxFailed: math.MaxInt, Healthy: math.MaxInt}
 	}

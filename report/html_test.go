@@ -366,3 +366,35 @@ func inkedFraction(img image.Image) float64 {
 	}
 	return float64(inked) / float64(total)
 }
+
+// TestWriteHTMLHealthyFolded checks that healthy connections are one line
+// by default (a hub's day has tens of thousands) and a table with --all.
+func TestWriteHTMLHealthyFolded(t *testing.T) {
+	tests := []struct {
+		name      string
+		all       bool
+		want      []string
+		wantCount int // rows of the healthy table
+	}{
+		{"default", false, []string{"✓</span> 2 healthy connection(s) not listed: <code>--all</code> lists them, or the JSON."}, 0},
+		{"all", true, []string{`<details class="healthy">`, "2 healthy connection(s)</h2>"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := summarized(healthy()).WriteHTML(&b, ViewOptions{All: tt.all}); err != nil {
+				t.Fatal(err)
+			}
+			page := b.String()
+			for _, w := range tt.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			if n := strings.Count(page, `<td class="mono">10.0.0.5:40001</td>`) + strings.Count(page, `<td class="mono">10.0.0.6:40002</td>`); n != tt.wantCount {
+				t.Errorf("%d healthy rows, want %d", n, tt.wantCount)
+			}
+			checkHTML(t, b.Bytes())
+		})
+	}
+}

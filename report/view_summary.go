@@ -136,7 +136,7 @@ type ViewOptions struct {
 	// healthy one (as TextOptions.All). By default Markdown details five
 	// connections per cause and counts the healthy ones; HTML details the
 	// failing connections up to maxHTMLFailing, five noted ones per cause,
-	// and lists maxBriefRows healthy ones, folded.
+	// and counts the healthy ones in one line.
 	All bool
 }
 
