@@ -464,14 +464,24 @@ func txEvents(c *Connection, tx *Transaction, add func(ladderEvent) *ladderEvent
 	var spans []ladderSpan
 	if tx.EODFrame != 0 {
 		label := fmt.Sprintf("\".\" end-of-data · %s-byte message", Thousands(tx.Size))
-		if tx.Method == "BDAT" {
+		switch {
+		case tx.Method == "BDAT":
 			label = fmt.Sprintf("end of the BDAT LAST chunk (end-of-data) · %s-byte message", Thousands(tx.Size))
+		case tx.Inferred:
+			label = fmt.Sprintf("last TLS record of the body (inferred end-of-data) · %s", inferredSize(tx))
 		}
 		e := ladderEvent{frame: tx.EODFrame, time: tx.EODTime, dir: toServer, class: "eod", label: label, awaits: "end-of-data"}
 		if tx.Reply != nil {
 			e.replyFrame = tx.Reply.Frame
 		}
+		if tx.Inferred && tx.AnswerFrame != 0 {
+			e.replyFrame = tx.AnswerFrame
+		}
 		add(e)
+		if tx.Inferred && tx.AnswerFrame != 0 {
+			add(ladderEvent{frame: tx.AnswerFrame, time: tx.EODTime.Add(msDuration(tx.AnswerMS)), dir: toClient, class: "hs",
+				label: "server answered: one encrypted record (250 or 5xx: cannot tell)", note: msText(tx.AnswerMS)})
+		}
 		if r := tx.Reply; r != nil {
 			add(ladderEvent{frame: r.Frame, time: r.Time, dir: toClient, class: replyClass(r), label: replyLine(r),
 				note: msText(r.LatencyMS)})
@@ -497,6 +507,11 @@ func txEvents(c *Connection, tx *Transaction, add func(ladderEvent) *ladderEvent
 			what.dir, what.class, what.label = noArrow, "mark", tx.Ended
 		}
 		add(ladderEvent{frame: tx.EndFrame, time: end, dir: what.dir, class: what.class, label: what.label})
+	}
+	if tx.Inferred && tx.DataFrame != 0 && tx.EODFrame > tx.DataFrame {
+		add(ladderEvent{frame: tx.DataFrame, dir: toServer, class: "cmd", label: "first TLS record of a message-sized client flight"})
+		spans = append(spans, ladderSpan{from: tx.DataFrame, to: tx.EODFrame,
+			line1: "message body (inferred from TLS records) · " + inferredSize(tx), line2: bodyHealth(c, tx.DataFrame, tx.EODFrame)})
 	}
 	if tx.Method == "DATA" && tx.DataFrame != 0 {
 		sp := ladderSpan{from: tx.DataFrame, to: tx.EODFrame}

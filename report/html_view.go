@@ -237,6 +237,9 @@ func (v *reportView) connView(r *Report, i int) connView {
 	for k := range c.SMTP.Transactions {
 		tx := &c.SMTP.Transactions[k]
 		title := fmt.Sprintf("Message %d of %d", k+1, n)
+		if tx.Inferred {
+			title += " (inferred from TLS records)"
+		}
 		if tx.Diagnosis.Cause != CauseOK {
 			cv.Findings = append(cv.Findings, newFinding(c, title+": "+describeCause(tx.Diagnosis.Cause), tx, &tx.Diagnosis))
 			continue
@@ -309,6 +312,10 @@ func txFacts(tx *Transaction) []factView {
 const maxListedRcpts = 5
 
 func txSize(tx *Transaction) string {
+	if tx.Inferred {
+		// No command was seen: the body is the size of a client flight.
+		return inferredSize(tx) + ", inferred from the sizes of the client's TLS records"
+	}
 	if tx.Method == "" {
 		s := "none sent (the transaction ended before DATA or BDAT)"
 		if tx.SizeParam > 0 {
@@ -329,6 +336,13 @@ func txSize(tx *Transaction) string {
 // txBrief is a transaction on one line.
 func txBrief(tx *Transaction) string {
 	s := tx.Outcome
+	if tx.Inferred {
+		s = fmt.Sprintf("%s, %s", inferredSize(tx), tx.Outcome)
+		if tx.AnswerFrame != 0 {
+			s += " (answered after " + durMS(tx.AnswerMS) + ")"
+		}
+		return s
+	}
 	if tx.Method != "" {
 		s = fmt.Sprintf("%s bytes via %s, %s", tx.SizeWords(), tx.Method, tx.Outcome)
 	}

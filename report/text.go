@@ -201,7 +201,7 @@ func (t *textWriter) transaction(c *Connection, tx *Transaction, connOK bool) {
 		mark = t.color("31", "✗")
 	}
 	if tx.Inferred {
-		fmt.Fprintf(t.w, "    %s message of %s-%s bytes, inferred from TLS records: %s", mark, Thousands(tx.SizeMin), Thousands(tx.SizeMax), strings.ToUpper(tx.Outcome))
+		fmt.Fprintf(t.w, "    %s message of %s, inferred from TLS records: %s", mark, inferredSize(tx), strings.ToUpper(tx.Outcome))
 		if tx.AnswerFrame != 0 {
 			fmt.Fprintf(t.w, " (answered after %s)", durMS(tx.AnswerMS))
 		}

@@ -430,6 +430,16 @@ func inferredTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		Summary: "Inferred from TLS records: " + body + "; outcome unknown."}
 }
 
+// inferredSize is an inferred body's size in the reader's words: "2,053
+// bytes" when the suite's record overhead is fixed, "1,000-1,300 bytes"
+// when padding makes it a range.
+func inferredSize(tx *Transaction) string {
+	if tx.SizeMin == tx.SizeMax {
+		return Thousands(tx.SizeMax) + " bytes"
+	}
+	return Thousands(tx.SizeMin) + "-" + Thousands(tx.SizeMax) + " bytes"
+}
+
 // sizeWords renders a byte count as "1.31 MB", "2.1 kB" or "512 bytes".
 func sizeWords(n int64) string {
 	switch {
