@@ -79,9 +79,10 @@ var peerDifferences = map[string]string{
 		"second MAIL (RFC 5321 §4.1.4: a refused command changes nothing), so the message delivered at frame 69 is " +
 		"that envelope's; Zeek logs the envelope's refused DATAs as their own lines (last_reply 500) and the delivery " +
 		"as line 3",
-	`zeek smtp.mail-transactions-invalid.smtp.log conn 0 line 2 last_reply: zeek "500 unrecognized command", smtpscope "503 sender already given"`: "" +
-		"same shift: smtpscope's third entry is the refused MAIL of frame 57 (a refused attempt, reply 503), which Zeek " +
-		"does not log apart",
+	`zeek smtp.mail-transactions-invalid.smtp.log conn 0 line 2: no transaction`: "Zeek's third line is the envelope " +
+		"of MAIL 36 with its refused DATAs (last_reply 500), which smtpscope reports with the delivery as its second " +
+		"entry; the refused MAIL of frame 57 (503 sender already given, inside that open envelope) is, as for Zeek, " +
+		"no entry of its own",
 	`zeek smtp.mail-transactions-invalid.smtp.log conn 0 line 3: no transaction`: "Zeek's fourth line is the delivery " +
 		"(trans_depth 2, bob to alice, 250 OK id=1pgobM-001mwq-Vc), which smtpscope reports as its second entry, " +
 		"the envelope of MAIL 36",

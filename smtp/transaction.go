@@ -158,7 +158,10 @@ func (d *Decoder) beginTransaction(c command, m reassembly.Mark) int {
 // one). If t's MAIL was sent inside an open transaction that it would have
 // replaced, that transaction goes on: the server still holds its
 // envelope, and the RCPT, DATA or BDAT the client sent after the refused
-// MAIL belong to it.
+// MAIL belong to it. t is then no attempt at all: it offered no message
+// of its own (503 "sender already given" refuses a command out of
+// sequence, not a message), so it leaves the transactions; the command
+// keeps its reply and the anomaly nested-mail-transaction says where.
 func (d *Decoder) mailRefused(t int) {
 	tr := &d.txns[t]
 	p := tr.prev
@@ -171,6 +174,30 @@ func (d *Decoder) mailRefused(t int) {
 	pr.endSet = false
 	px.Ended, px.EndFrame, px.EndTime = EndCaptureEnded, 0, time.Time{}
 	d.moveAttempt(t, p)
+	d.dropTransaction(t)
+}
+
+// dropTransaction removes transaction t, which nothing refers to any
+// more (moveAttempt gave its requests to the transaction it resumed), and
+// renumbers the references to the transactions after it.
+func (d *Decoder) dropTransaction(t int) {
+	d.s.Transactions = append(d.s.Transactions[:t], d.s.Transactions[t+1:]...)
+	d.txns = append(d.txns[:t], d.txns[t+1:]...)
+	shift := func(i *int) {
+		switch {
+		case *i == t:
+			*i = -1
+		case *i > t:
+			*i--
+		}
+	}
+	shift(&d.cur)
+	for i := range d.queue {
+		shift(&d.queue[i].txn)
+	}
+	for i := range d.txns {
+		shift(&d.txns[i].prev)
+	}
 }
 
 // moveAttempt gives what the client sent after transaction t's refused

@@ -153,6 +153,10 @@ func TestExitStatus(t *testing.T) {
 		{"seed incident on 2 workers", []string{"analyze", "--workers", "2", filepath.Join(repoRoot, "testdata/scenarios/captures/relay-stall.pcapng")}, exitFindings},
 		{"no workers", []string{"analyze", "--workers", "0", notCapture}, exitError},
 		{"empty pcap", []string{"analyze", filepath.Join(repoRoot, "testdata/captures/tcpdump__empty.pcap")}, exitOK},
+		// Exim refuses a second MAIL inside an open envelope (503 "sender
+		// already given"); the envelope goes on and its message is
+		// delivered: nothing failed (#20).
+		{"duplicate MAIL refused inside an open envelope", []string{"analyze", filepath.Join(repoRoot, "testdata/captures/zeek__smtp-mail-transactions-invalid.pcap")}, exitOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
