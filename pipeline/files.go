@@ -66,6 +66,9 @@ type ConnRef struct {
 	Stream, Input         int
 	Client, Server        netip.AddrPort
 	FirstFrame, LastFrame int
+	// ClientRandom is the TLS ClientHello's random, the key of the
+	// session's key log lines; zero without a ClientHello.
+	ClientRandom tlskeys.Random
 }
 
 // Source is one run's input: frames, and the capture files they come
@@ -169,8 +172,15 @@ func smtpHandler(keys *tlskeys.KeyLog) func(*reassembly.Conn) reassembly.Handler
 }
 
 // refOf names a connection for --evidence.
-func refOf(c *reassembly.Conn, input int) ConnRef {
-	return ConnRef{Stream: c.Stream, Input: input, Client: c.Client, Server: c.Server, FirstFrame: c.FirstFrame, LastFrame: c.LastFrame}
+func refOf(fc *report.Facts, input int) ConnRef {
+	c := fc.Conn
+	ref := ConnRef{Stream: c.Stream, Input: input, Client: c.Client, Server: c.Server, FirstFrame: c.FirstFrame, LastFrame: c.LastFrame}
+	if s := fc.Session; s != nil && s.TLS != nil && s.TLS.Handshake != nil {
+		if r, ok := s.TLS.Handshake.ClientRandom(); ok {
+			ref.ClientRandom = r
+		}
+	}
+	return ref
 }
 
 // open opens an input. With read set, it reads through a counting reader
@@ -266,8 +276,9 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 		go func() {
 			defer close(collected)
 			run.collect(func(fc *report.Facts) {
+				ref := refOf(fc, src.Input) // before Add, which may let the session go
 				if b.Add(fc) {
-					failed = append(failed, refOf(fc.Conn, src.Input))
+					failed = append(failed, ref)
 				}
 			})
 		}()
@@ -284,8 +295,9 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 			NewHandler:  smtpHandler(opts.TLSKeys),
 			Retire: func(c *reassembly.Conn) {
 				fc := factsOf(c)
+				ref := refOf(&fc, src.Input) // before Add, which may let the session go
 				if b.Add(&fc) {
-					failed = append(failed, refOf(c, src.Input))
+					failed = append(failed, ref)
 				}
 			},
 		})

@@ -9,7 +9,8 @@
 //	smtpscope help
 //
 // Exit status: 0 analysed, nothing failed; 1 analysed, at least one failed
-// mail transaction or broken connection; 2 could not analyse.
+// mail transaction or broken connection; 2 could not analyse, or an
+// --evidence file could not be written (after the report is written).
 package main
 
 import (
@@ -29,6 +30,7 @@ import (
 	"github.com/smtpscope/smtpscope/events"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/tlskeys"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -52,7 +54,8 @@ Usage:
   smtpscope help                      print this help
 
 Exit status: 0 analysed and nothing failed; 1 analysed and at least one failed mail
-transaction or broken connection; 2 could not analyse.
+transaction or broken connection; 2 could not analyse, or an --evidence file could not
+be written (the report is written all the same).
 
 Run "smtpscope analyze --help" for the analyze flags.
 `
@@ -108,6 +111,11 @@ type analyzeFlags struct {
 	merge     bool
 	slowReply time.Duration
 	evidence  string
+	// evidenceMaxBytes bounds the evidence directory; evidenceKeys writes
+	// the failing TLS connections' keys into their evidence files.
+	evidenceMaxBytes byteSize
+	evidenceKeys     bool
+
 	workers   int
 	logs      logFlags
 	events    string
@@ -128,7 +136,9 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.redact, "redact", false, "replace mail, IP addresses and host names (in fields and in reply texts) with stable tokens; ports and codes stay")
 	fs.BoolVar(&f.merge, "merge", false, "analyse several files as one timeline (frames numbered as mergecap numbers them); default: each on its own")
 	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least this long")
-	fs.StringVar(&f.evidence, "evidence", "", "write each failing connection's packets to `DIR`/stream-N.pcapng (packet comments give the original frame numbers)")
+	fs.StringVar(&f.evidence, "evidence", "", "write each failing connection's packets to `DIR`/stream-N.pcapng (packet comments give the original frame numbers; not with --redact: packets hold what it hides)")
+	fs.Var(&f.evidenceMaxBytes, "evidence-max-bytes", "keep the --evidence directory's stream-*.pcapng files within `SIZE` (e.g. 1G, 500M), deleting the oldest first")
+	fs.BoolVar(&f.evidenceKeys, "evidence-keys", false, "put the TLS keys of each failing connection (from --tls-keylog and the capture's Decryption Secrets Blocks) into its --evidence file, as a Decryption Secrets Block Wireshark reads")
 	fs.IntVar(&f.workers, "workers", 1, "analyse connections on `N` cores (sharded by connection; the report is the same for any N)")
 	fs.StringArrayVar(&f.tlsKeyLog, "tls-keylog", nil, "decrypt TLS sessions with the NSS key log `FILE` (SSLKEYLOGFILE format; repeatable); keys in the capture's Decryption Secrets Blocks are used too")
 	fs.StringArrayVar(&f.logs.patterns, "log", nil, "join the MTA log `FILE` (Exchange SMTP protocol log, Postfix, Exim; gzip/zstd too; a glob; repeatable) to the connections")
@@ -169,6 +179,9 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", oneLine(err))
 		return exitError
 	}
+	if f.evidenceKeys && keys == nil {
+		keys = tlskeys.NewKeyLog() // for the keys of the capture's Decryption Secrets Blocks
+	}
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "smtpscope: warning: %s\n", w)
 	}
@@ -203,14 +216,11 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError
 	}
-	if f.evidence != "" {
-		if err := pipeline.WriteEvidence(f.evidence, fs.Args(), f.merge, failed, "smtpscope "+version); err != nil {
-			fmt.Fprintf(stderr, "smtpscope: --evidence: %s\n", oneLine(err))
-			return exitError
-		}
-	}
 	if err := writeReport(rep, f.output, f.format, f.color, f.all, stdout); err != nil {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
+		return exitError
+	}
+	if f.evidence != "" && !writeEvidence(&f, fs.Args(), failed, keys, stderr) {
 		return exitError
 	}
 	if rep.Failed() {
@@ -227,6 +237,10 @@ func (f *analyzeFlags) check(args []string) ([]uint16, error) {
 		return nil, errors.New("no capture file given (use - for standard input)")
 	case f.evidence != "" && slices.Contains(args, "-"):
 		return nil, pipeline.ErrEvidenceStdin
+	case f.evidence != "" && f.redact:
+		return nil, pipeline.ErrEvidenceRedact
+	case f.evidence == "" && (f.evidenceKeys || f.evidenceMaxBytes != 0):
+		return nil, errors.New("--evidence-keys and --evidence-max-bytes need --evidence DIR")
 	case f.workers < 1 || f.workers > 256:
 		return nil, fmt.Errorf("--workers %d: want 1 to 256", f.workers)
 	}
@@ -304,4 +318,44 @@ func startCPUProfile(name string) (stop func(), err error) {
 // oneLine keeps an error message on one line.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// maxEvidenceErrors is how many evidence files' errors are told one per
+// line; the rest are counted.
+const maxEvidenceErrors = 10
+
+// writeEvidence cuts the failing connections out of the inputs into
+// --evidence DIR and tells on stderr what could not be written (one line
+// per file), what --evidence-max-bytes deleted and how many files carry
+// keys; it returns false if a file could not be written.
+func writeEvidence(f *analyzeFlags, names []string, failed []pipeline.ConnRef, keys *tlskeys.KeyLog, stderr io.Writer) bool {
+	opts := pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version, MaxBytes: int64(f.evidenceMaxBytes)}
+	if f.evidenceKeys {
+		opts.Keys = keys
+	}
+	res, err := pipeline.WriteEvidence(names, f.merge, failed, opts)
+	if n := len(res.Deleted); n > 0 {
+		fmt.Fprintf(stderr, "smtpscope: --evidence: %d older files deleted to keep %s within --evidence-max-bytes %s\n",
+			n, f.evidence, f.evidenceMaxBytes.String())
+	}
+	if f.evidenceKeys {
+		fmt.Fprintf(stderr, "smtpscope: --evidence-keys: %d of %d evidence files carry TLS keys\n", res.WithKeys, len(res.Written))
+	}
+	if err == nil {
+		return true
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for i, e := range errs {
+		if i == maxEvidenceErrors {
+			fmt.Fprintf(stderr, "smtpscope: --evidence: %d more files not written\n", len(errs)-i)
+			break
+		}
+		fmt.Fprintf(stderr, "smtpscope: --evidence: %s\n", oneLine(e))
+	}
+	return false
 }
