@@ -3,7 +3,7 @@
 # missing: libpcap-dev (live capture, cgo build), tshark/editcap (reference
 # for the comparison tests), tcpdump, iproute2 and iptables (fault lab),
 # chromium (the HTML report's browser test), prometheus (promtool, for the
-# alert rules' tests).
+# alert rules' tests), python3-jsonschema (the events' JSON Schema test).
 # It never upgrades what is there. Needs root (or sudo) only if something
 # is missing.
 set -euo pipefail
@@ -22,6 +22,9 @@ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>
   command -v google-chrome >/dev/null 2>&1 || need+=(chromium)
 # promtool checks the alert rules in deploy/prometheus and the metrics' names.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# Python's jsonschema validates the --events lines against their JSON Schema
+# (cmd/smtpscope TestEventsSchema).
+python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
