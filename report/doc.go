@@ -35,7 +35,7 @@
 //	                    "handshake": {"offered", "negotiated", "cipher_suite", "alpn", "hello_retry",
 //	                                  "client_hello_frame", "server_hello_frame",
 //	                                  "ending", "ended_by", "end_frame", "handshake_ms",
-//	                                  "alerts": [{"by", "frame", "level", "description"}],
+//	                                  "alerts": [{"by", "frame", "level", "description", "decrypted"}],
 //	                                  "certificate": {"subject", "issuer", "dns_names", "not_before",
 //	                                                  "not_after", "self_signed", "expired", "names_sni"},
 //	                                  "client_records", "server_records",
@@ -91,7 +91,9 @@
 // captured) is what the records showed without keys: version and suite
 // the ServerHello chose, how the handshake ended (complete, alert,
 // probable-alert, fin, rst, gap, capture-end, not-tls, open), the alerts
-// in clear, and the server's leaf certificate where it was in clear (TLS
+// in clear (with a key log also the encrypted ones it opened, with
+// decrypted true: a TLS 1.3 certificate alert makes tls-cert-rejected
+// definite instead of "probably"), and the server's leaf certificate where it was in clear (TLS
 // ≤ 1.2). A transaction with inferred set was inferred from the records of
 // an established TLS session, not decoded: mail_from and rcpt_to are
 // empty, data_frame and eod_frame are the first and last record of the

@@ -727,7 +727,11 @@ func handshakeEvents(h *TLSHandshake, add func(ladderEvent) *ladderEvent) {
 		if a.By == "server" {
 			dir = toClient
 		}
-		add(ladderEvent{frame: a.Frame, dir: dir, class: "bad", label: strings.TrimSpace("alert " + a.Level + " " + a.Description)})
+		label := strings.TrimSpace("alert " + a.Level + " " + a.Description)
+		if a.Decrypted {
+			label += " (decrypted)"
+		}
+		add(ladderEvent{frame: a.Frame, dir: dir, class: "bad", label: label})
 	}
 	switch h.Ending {
 	case "open":

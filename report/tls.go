@@ -1,7 +1,9 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,6 +86,33 @@ type TLSAlert struct {
 	Frame       int    `json:"frame"`
 	Level       string `json:"level,omitempty"`
 	Description string `json:"description"`
+	// Decrypted is set when the alert was encrypted on the wire and read
+	// with the key log.
+	Decrypted bool `json:"decrypted,omitempty"`
+}
+
+// alertsOf lists a connection's alerts in frame order: those in clear,
+// and the encrypted ones, each replaced by what the key log read in it
+// where it was decrypted (a TLS 1.3 alert, which looks like data from
+// outside, is added).
+func alertsOf(t *smtp.TLS) []tlsrecord.Alert {
+	var out []tlsrecord.Alert
+	if t.Handshake != nil {
+		out = append(out, t.Handshake.Alerts...)
+	}
+	if t.Decryption == nil || len(t.Decryption.Alerts) == 0 {
+		return out
+	}
+	for _, d := range t.Decryption.Alerts {
+		i := slices.IndexFunc(out, func(a tlsrecord.Alert) bool { return a.Protected && a.Dir == d.Dir && a.At.Frame == d.At.Frame })
+		if i >= 0 {
+			out[i] = d
+			continue
+		}
+		out = append(out, d)
+	}
+	slices.SortStableFunc(out, func(a, b tlsrecord.Alert) int { return cmp.Compare(a.At.Frame, b.At.Frame) })
+	return out
 }
 
 // TLSCertificate is the server's leaf certificate.
@@ -160,8 +189,8 @@ func tlsOf(t *smtp.TLS, red *redactor) *TLS {
 		h.EndedBy, h.EndFrame = f.EndedBy.String(), f.EndedAt.Frame
 		h.HandshakeMS = ms(f.Duration())
 	}
-	for _, a := range f.Alerts {
-		al := TLSAlert{By: a.Dir.String(), Frame: a.At.Frame, Description: a.Name()}
+	for _, a := range alertsOf(t) {
+		al := TLSAlert{By: a.Dir.String(), Frame: a.At.Frame, Description: a.Name(), Decrypted: a.Decrypted}
 		switch a.Level {
 		case 1:
 			al.Level = "warning"
@@ -169,6 +198,9 @@ func tlsOf(t *smtp.TLS, red *redactor) *TLS {
 			al.Level = "fatal"
 		}
 		h.Alerts = append(h.Alerts, al)
+		if a.Decrypted && f.Ending == tlsrecord.EndProbableAlert && a.At.Frame == f.EndedAt.Frame {
+			h.Ending = tlsrecord.EndAlert.String() // the key log read it
+		}
 	}
 	for _, m := range f.Conditions {
 		h.Conditions = append(h.Conditions, TLSCondition{Name: string(m.Condition), By: m.Dir.String(), Frame: m.At.Frame})
@@ -272,7 +304,7 @@ func diagnoseTLS(c *reassembly.Conn, s *smtp.Session) (Diagnosis, bool) {
 	if s.TLS == nil || s.TLS.Handshake == nil {
 		return Diagnosis{}, false
 	}
-	return handshakeDiagnosis(filter, s.TLS.Handshake)
+	return handshakeDiagnosis(filter, s.TLS.Handshake, alertsOf(s.TLS))
 }
 
 // startTLSRefused finds a STARTTLS answered 4xx or 5xx and says what the
@@ -298,19 +330,24 @@ func startTLSRefused(filter string, s *smtp.Session) (Diagnosis, bool) {
 	return Diagnosis{}, false
 }
 
-// handshakeDiagnosis says why a handshake did not complete.
-func handshakeDiagnosis(filter string, f *tlsrecord.Facts) (Diagnosis, bool) {
+// handshakeDiagnosis says why a handshake did not complete; alerts are
+// the connection's alerts (alertsOf), the decrypted ones included.
+func handshakeDiagnosis(filter string, f *tlsrecord.Facts, alerts []tlsrecord.Alert) (Diagnosis, bool) {
 	end := Evidence{Frame: f.EndedAt.Frame, Time: f.EndedAt.Time}
 	hello := Evidence{What: "client sent its ClientHello"}
 	if f.ClientHello != nil {
 		hello.Frame, hello.Time = f.ClientHello.At.Frame, f.ClientHello.At.Time
 	}
 	var alert *tlsrecord.Alert
-	for i := range f.Alerts {
-		if !f.Alerts[i].Protected {
-			alert = &f.Alerts[i]
+	for i := range alerts {
+		if !alerts[i].Protected {
+			alert = &alerts[i]
 			break
 		}
+	}
+	if alert != nil && alert.Decrypted && f.Ending == tlsrecord.EndProbableAlert {
+		// The key log opened the alert-sized record: no longer probable.
+		return alertDiagnosis(filter, f, alert, hello, end)
 	}
 	switch f.Ending {
 	case tlsrecord.EndComplete, tlsrecord.EndOpen:
@@ -320,22 +357,7 @@ func handshakeDiagnosis(filter string, f *tlsrecord.Facts) (Diagnosis, bool) {
 			Summary: "The capture ends (or misses bytes) in the middle of the TLS handshake: whether it completed cannot be told."}, true
 	case tlsrecord.EndAlert:
 		if alert != nil {
-			end.What = fmt.Sprintf("%s sent the alert %s", alert.Dir, alert.Name())
-			af := filter + " && tls.alert_message"
-			switch {
-			case alert.Description == tlsrecord.AlertProtocolVersion:
-				offered := "?"
-				if f.ClientHello != nil {
-					offered = tlsrecord.VersionName(f.ClientHello.MaxVersion())
-				}
-				return Diagnosis{Layer: LayerTLS, Cause: CauseTLSVersionMismatch, Filter: af, Evidence: []Evidence{hello, end},
-					Summary: fmt.Sprintf("The peers share no TLS version: the client offered up to %s and the %s answered protocol_version.", offered, alert.Dir)}, true
-			case tlsrecord.IsCertificateAlert(alert.Description) && alert.Dir == reassembly.ClientToServer:
-				return Diagnosis{Layer: LayerTLS, Cause: CauseTLSCertRejected, Filter: af, Evidence: []Evidence{hello, end},
-					Summary: fmt.Sprintf("The client rejected the server's certificate (alert %s)%s.", alert.Name(), certWords(f))}, true
-			}
-			return Diagnosis{Layer: LayerTLS, Cause: CauseTLSHandshakeFailed, Filter: af, Evidence: []Evidence{hello, end},
-				Summary: fmt.Sprintf("The TLS handshake failed: the %s sent the alert %s.", alert.Dir, alert.Name())}, true
+			return alertDiagnosis(filter, f, alert, hello, end)
 		}
 		end.What = fmt.Sprintf("%s sent an encrypted alert", f.EndedBy)
 		return Diagnosis{Layer: LayerTLS, Cause: CauseTLSHandshakeFailed, Filter: filter + " && tls.record.content_type == 21", Evidence: []Evidence{hello, end},
@@ -362,6 +384,33 @@ func handshakeDiagnosis(filter string, f *tlsrecord.Facts) (Diagnosis, bool) {
 	}
 	return Diagnosis{Layer: LayerTLS, Cause: CauseTLSHandshakeFailed, Filter: filter, Evidence: []Evidence{hello, end},
 		Summary: fmt.Sprintf("The TLS handshake was cut: the %s %s before it completed.", f.EndedBy, what)}, true
+}
+
+// alertDiagnosis words a handshake ended by an alert whose description is
+// known: in clear, or decrypted with the key log.
+func alertDiagnosis(filter string, f *tlsrecord.Facts, alert *tlsrecord.Alert, hello, end Evidence) (Diagnosis, bool) {
+	how := ""
+	if alert.Decrypted {
+		how = ", encrypted on the wire and read with the key log"
+	}
+	end.What = fmt.Sprintf("%s sent the alert %s%s", alert.Dir, alert.Name(), how)
+	// Wireshark shows tls.alert_message of an encrypted alert only with
+	// the key log (tls.keylog_file).
+	af := filter + " && tls.alert_message"
+	switch {
+	case alert.Description == tlsrecord.AlertProtocolVersion:
+		offered := "?"
+		if f.ClientHello != nil {
+			offered = tlsrecord.VersionName(f.ClientHello.MaxVersion())
+		}
+		return Diagnosis{Layer: LayerTLS, Cause: CauseTLSVersionMismatch, Filter: af, Evidence: []Evidence{hello, end},
+			Summary: fmt.Sprintf("The peers share no TLS version: the client offered up to %s and the %s answered protocol_version%s.", offered, alert.Dir, how)}, true
+	case tlsrecord.IsCertificateAlert(alert.Description) && alert.Dir == reassembly.ClientToServer:
+		return Diagnosis{Layer: LayerTLS, Cause: CauseTLSCertRejected, Filter: af, Evidence: []Evidence{hello, end},
+			Summary: fmt.Sprintf("The client rejected the server's certificate (alert %s%s)%s.", alert.Name(), how, certWords(f))}, true
+	}
+	return Diagnosis{Layer: LayerTLS, Cause: CauseTLSHandshakeFailed, Filter: af, Evidence: []Evidence{hello, end},
+		Summary: fmt.Sprintf("The TLS handshake failed: the %s sent the alert %s%s.", alert.Dir, alert.Name(), how)}, true
 }
 
 // certWords says what is wrong with the server's certificate, if the

@@ -76,6 +76,33 @@ func TestTLSRules(t *testing.T) {
 				f.Ending, f.EndedBy, f.EndedAt = tlsrecord.EndProbableAlert, reassembly.ClientToServer, tlsMark(23, 1.002)
 			})
 		}), LayerTLS, CauseTLSCertRejected, true, "probably"},
+		{"alert-sized record in 1.3, decrypted: unknown_ca", base(func(s *smtp.Session) {
+			s.TLS = handshake(func(f *tlsrecord.Facts) {
+				f.ServerHello = serverHello(tlsrecord.VersionTLS13)
+				f.Finished[reassembly.ServerToClient] = tlsMark(22, 1.0015)
+				f.Ending, f.EndedBy, f.EndedAt = tlsrecord.EndProbableAlert, reassembly.ClientToServer, tlsMark(23, 1.002)
+			})
+			s.TLS.Decryption = &smtp.Decryption{State: smtp.DecryptionDecrypted,
+				Alerts: []tlsrecord.Alert{{Dir: reassembly.ClientToServer, At: tlsMark(23, 1.002), Level: 2, Description: tlsrecord.AlertUnknownCA, Decrypted: true}}}
+		}), LayerTLS, CauseTLSCertRejected, true, "rejected the server's certificate (alert unknown_ca, encrypted on the wire and read with the key log)"},
+		{"alert-sized record in 1.3, decrypted: decrypt_error", base(func(s *smtp.Session) {
+			s.TLS = handshake(func(f *tlsrecord.Facts) {
+				f.ServerHello = serverHello(tlsrecord.VersionTLS13)
+				f.Finished[reassembly.ServerToClient] = tlsMark(22, 1.0015)
+				f.Ending, f.EndedBy, f.EndedAt = tlsrecord.EndProbableAlert, reassembly.ClientToServer, tlsMark(23, 1.002)
+			})
+			s.TLS.Decryption = &smtp.Decryption{State: smtp.DecryptionDecrypted,
+				Alerts: []tlsrecord.Alert{{Dir: reassembly.ClientToServer, At: tlsMark(23, 1.002), Level: 2, Description: tlsrecord.AlertDecryptError, Decrypted: true}}}
+		}), LayerTLS, CauseTLSHandshakeFailed, true, "the client sent the alert decrypt_error, encrypted on the wire"},
+		{"encrypted alert in 1.2, decrypted", base(func(s *smtp.Session) {
+			s.TLS = handshake(func(f *tlsrecord.Facts) {
+				f.ServerHello = serverHello(0)
+				f.Alerts = []tlsrecord.Alert{{Dir: reassembly.ServerToClient, At: tlsMark(25, 1.003), Protected: true}}
+				f.Ending, f.EndedBy, f.EndedAt = tlsrecord.EndAlert, reassembly.ServerToClient, tlsMark(25, 1.003)
+			})
+			s.TLS.Decryption = &smtp.Decryption{State: smtp.DecryptionDecrypted,
+				Alerts: []tlsrecord.Alert{{Dir: reassembly.ServerToClient, At: tlsMark(25, 1.003), Level: 2, Description: tlsrecord.AlertHandshakeFailure, Decrypted: true}}}
+		}), LayerTLS, CauseTLSHandshakeFailed, true, "the server sent the alert handshake_failure, encrypted on the wire"},
 		{"handshake_failure", base(func(s *smtp.Session) {
 			s.TLS = handshake(func(f *tlsrecord.Facts) {
 				f.Alerts = []tlsrecord.Alert{{Dir: reassembly.ServerToClient, At: tlsMark(21, 1.001), Level: 2, Description: tlsrecord.AlertHandshakeFailure}}

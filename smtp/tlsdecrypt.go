@@ -44,7 +44,15 @@ type Decryption struct {
 	// Decrypted and Failed count the protected records per direction
 	// (client, server).
 	Decrypted, Failed [2]int
+	// Alerts are the alerts read from decrypted records (Decrypted set),
+	// in order: a TLS 1.3 certificate alert, a TLS 1.2 alert after
+	// ChangeCipherSpec, each side's close_notify. At most maxDecryptedAlerts.
+	Alerts []tlsrecord.Alert
 }
+
+// maxDecryptedAlerts bounds the decrypted alerts kept per connection: a
+// peer may send any number of warnings.
+const maxDecryptedAlerts = 8
 
 // decryptTrack is the decryption of one connection's TLS.
 type decryptTrack struct {
@@ -61,6 +69,8 @@ type decryptTrack struct {
 	// gaps counts the capture gaps in the TLS bytes since decryption
 	// started: records they took were neither decrypted nor failed.
 	gaps int
+	// alerts are the alerts read from decrypted records.
+	alerts []tlsrecord.Alert
 }
 
 // plainChunk is the application data of one record.
@@ -100,10 +110,22 @@ func (d *Decoder) decryptRecord(t *tlsTrack, r tlsrecord.Record, raw []byte) boo
 		}
 	}
 	rec, err := x.conn.Decrypt(dir, raw)
-	if err == nil && rec.Type == tlskeys.ApplicationData && len(rec.Data) > 0 && len(x.plain) < maxPlainChunks {
+	switch {
+	case err != nil:
+	case rec.Type == tlskeys.ApplicationData && len(rec.Data) > 0 && len(x.plain) < maxPlainChunks:
 		x.plain = append(x.plain, plainChunk{dir: r.Dir, data: slices.Clone(rec.Data), at: r.End})
+	case rec.Type == tlskeys.Alert && rec.Protected():
+		x.alert(r, rec.Data)
 	}
 	return x.smtp
+}
+
+// alert keeps the alerts of a decrypted alert record (RFC 8446 §6: level
+// and description, two bytes each; a record may hold several).
+func (x *decryptTrack) alert(r tlsrecord.Record, b []byte) {
+	for ; len(b) >= 2 && len(x.alerts) < maxDecryptedAlerts; b = b[2:] {
+		x.alerts = append(x.alerts, tlsrecord.Alert{Dir: r.Dir, At: r.End, Level: b[0], Description: b[1], Decrypted: true})
+	}
 }
 
 // maxPlainChunks bounds the records decrypted within one Data call: a
@@ -166,7 +188,7 @@ func (t *tlsTrack) decryption() *Decryption {
 		return nil
 	}
 	st := t.dec.conn.Status()
-	out := &Decryption{Decrypted: st.Decrypted, Failed: st.Failed}
+	out := &Decryption{Decrypted: st.Decrypted, Failed: st.Failed, Alerts: t.dec.alerts[:len(t.dec.alerts):len(t.dec.alerts)]}
 	if st.Reason != nil {
 		out.Reason = st.Reason.Error()
 	}

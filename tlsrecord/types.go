@@ -128,6 +128,10 @@ type Alert struct {
 	// its sender's ChangeCipherSpec): that it is an alert is known, not
 	// which.
 	Protected bool
+	// Decrypted is true for an alert read from a protected record that a
+	// key log opened (package tlskeys): Level and Description are then
+	// known although the alert was encrypted on the wire.
+	Decrypted bool
 }
 
 // Fatal reports whether the alert ends the connection: a fatal level, or
