@@ -35,6 +35,10 @@ type Frame struct {
 	// Length is the packet's original length on the wire; it exceeds
 	// len(Data) when the capture's snaplen cut the packet short.
 	Length int
+	// Process is the program that sent or received the frame when the
+	// format records it per frame (the process table index in a Network
+	// Monitor 2.2+ record trailer); nil otherwise.
+	Process *Process
 }
 
 // Info describes one input after (or while) it is read.

@@ -222,6 +222,7 @@ func (n *netmonFrames) read() (Frame, error) {
 		LinkType: lt,
 		Data:     data,
 		Length:   ci.Length,
+		Process:  n.r.process,
 	}, nil
 }
 

@@ -179,10 +179,13 @@ type NetmonReader struct {
 	skipped    int
 	processes  []Process
 	processErr error
-	hdr        [16]byte
-	trailer    [15]byte
-	buf        []byte
-	ancil      [1]interface{}
+	// process is the process table entry the last record's trailer
+	// names (version 2.2 and later), nil if none or out of range.
+	process *Process
+	hdr     [16]byte
+	trailer [15]byte
+	buf     []byte
+	ancil   [1]interface{}
 }
 
 // NewNetmonReader reads the header and frame table of the Network Monitor
@@ -325,6 +328,14 @@ func (r *NetmonReader) Skipped() int {
 	return r.skipped
 }
 
+// FrameProcess returns the process table entry that the last returned
+// frame's trailer names (Network Monitor 2.2 and later): the program that
+// sent or received it, which NetMon records per frame. It is nil for older
+// versions and for an index outside the table.
+func (r *NetmonReader) FrameProcess() *Process {
+	return r.process
+}
+
 // Processes returns the file's process table (version 2.2 and later; nil
 // before), with the error met while reading it, if any.
 func (r *NetmonReader) Processes() ([]Process, error) {
@@ -457,6 +468,12 @@ func (r *NetmonReader) readRecord() (data []byte, ci gopacket.CaptureInfo, lt la
 	}
 	if kind != netmonHiddenMetadata {
 		r.number = number
+	}
+	r.process = nil
+	if r.major == 2 && r.minor >= 2 {
+		if i := le.Uint32(trailer[2:6]); uint64(i) < uint64(len(r.processes)) {
+			r.process = &r.processes[i]
+		}
 	}
 	ci.Timestamp = r.start.Add(delta)
 	if r.major == 2 && r.minor >= 3 {

@@ -759,3 +759,53 @@ func readFile(t *testing.T, path string) []frameCopy {
 	}
 	return frames
 }
+
+// TestNetmonFrameProcess checks that each frame carries the process table
+// entry its trailer names (2.2 and later), nil for an index outside the
+// table and for versions without the field.
+func TestNetmonFrameProcess(t *testing.T) {
+	any4 := netip.IPv4Unspecified()
+	table := []byte{1, 0}
+	table = append(table, nmProcess(`C:\Windows\System32\svchost.exe`, nil, 4, any4, any4, 135, 0)...)
+	table = append(table, nmProcess(`C:\Program Files\Microsoft\Exchange Server\V15\Bin\MSExchangeFrontendTransport.exe`, nil, 2345, any4, any4, 25, 0)...)
+	records := []nmRecord{
+		{offset: 1, data: ethFrame, media: 1, process: 1},
+		{offset: 2, data: ethFrame, media: 1, process: 0},
+		{offset: 3, data: ethFrame, media: 1, process: 2},          // one past the table
+		{offset: 4, data: ethFrame, media: 1, process: 0xFFFFFFFF}, // NetMon's "none"
+	}
+	tests := []struct {
+		name  string
+		minor byte
+		pids  []int // 0: no process
+	}{
+		{"2.1 has no process index", 1, []int{0, 0, 0, 0}},
+		{"2.2", 2, []int{2345, 4, 0, 0}},
+		{"2.3", 3, []int{2345, 4, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := nmFile{major: 2, minor: tt.minor, mac: 1, start: nmStart, records: records}
+			if tt.minor >= 2 {
+				file.processes, file.processCount = table, 2
+			}
+			f, err := openBytes("procs.cap", file.build())
+			if err != nil {
+				t.Fatal(err)
+			}
+			frames, err := readAll(f)
+			if err != io.EOF || len(frames) != len(tt.pids) {
+				t.Fatalf("%d frames then %v", len(frames), err)
+			}
+			for i, fr := range frames {
+				got := 0
+				if fr.Process != nil {
+					got = fr.Process.PID
+				}
+				if got != tt.pids[i] {
+					t.Errorf("frame %d: process PID %d, want %d", i+1, got, tt.pids[i])
+				}
+			}
+		})
+	}
+}

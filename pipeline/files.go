@@ -263,7 +263,7 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 	secrets := secretsFeed{keys: opts.TLSKeys, taken: map[*capture.File]int{}, workers: opts.Workers}
 	factsOf := func(c *reassembly.Conn) report.Facts {
 		return report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(ports, c.Server.Port()),
-			Process: procs.owner(c.Client, c.Server), Input: src.Input, Session: sessionOf(c)}
+			Process: procs.owner(c), Input: src.Input, Session: sessionOf(c)}
 	}
 	var failed []ConnRef
 	var add func(*capture.Frame)
@@ -407,18 +407,30 @@ func processes(files []*capture.File) processTable {
 		for _, p := range ps {
 			local := netip.AddrPortFrom(p.LocalAddr, p.LocalPort)
 			remote := netip.AddrPortFrom(p.RemoteAddr, p.RemotePort)
-			t[[2]netip.AddrPort{local, remote}] = &report.Process{PID: p.PID, Name: filepath.Base(winPath(p.Path)), Path: p.Path}
+			t[[2]netip.AddrPort{local, remote}] = reportProcess(&p)
 		}
 	}
 	return t
 }
 
-// owner finds the process on either end of a connection.
-func (t processTable) owner(client, server netip.AddrPort) *report.Process {
-	if p := t[[2]netip.AddrPort{client, server}]; p != nil {
+// owner finds the process that owned a connection: the one its frames
+// name (NetMon's per-frame process index, as Wireshark shows it), else the
+// table entry whose endpoints are the connection's, from either end. The
+// frames' index also finds processes whose table entry has no remote end
+// (a listening socket's), which endpoint matching misses.
+func (t processTable) owner(c *reassembly.Conn) *report.Process {
+	if c.Process != nil {
+		return reportProcess(c.Process)
+	}
+	if p := t[[2]netip.AddrPort{c.Client, c.Server}]; p != nil {
 		return p
 	}
-	return t[[2]netip.AddrPort{server, client}]
+	return t[[2]netip.AddrPort{c.Server, c.Client}]
+}
+
+// reportProcess is the report's view of a process table entry.
+func reportProcess(p *capture.Process) *report.Process {
+	return &report.Process{PID: p.PID, Name: filepath.Base(winPath(p.Path)), Path: p.Path}
 }
 
 // winPath turns a Windows path's separators into slashes so that

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+
+	"github.com/smtpscope/smtpscope/capture"
 )
 
 // Conn is one TCP connection, numbered like Wireshark's tcp.stream.
@@ -29,6 +31,10 @@ type Conn struct {
 	Analyzer Analyzer
 	// Handler receives the connection's bytes (nil: none).
 	Handler Handler
+	// Process is the program that owned the connection as the capture
+	// recorded it per frame (capture.Frame.Process): the first one named
+	// by any of its frames; nil when none is.
+	Process *capture.Process
 	// Resumed is set on a connection whose 4-tuple had been retired (see
 	// Options.Retire) when a packet without SYN came on it: its analysis
 	// starts at that packet, under the old stream number.

@@ -217,6 +217,9 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	n := t.num.number(fl, fresh, side, &p)
 	c, dir := t.lookup(&p, f, k, fl, n, ns)
 	c.Packets++
+	if c.Process == nil {
+		c.Process = f.Process
+	}
 	// idleKey is never later than the due time (LastTime plus the
 	// timeout), so it can only need moving sooner if the packet is earlier
 	// than the last one or if it closes the connection (a shorter timeout).

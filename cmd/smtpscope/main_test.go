@@ -200,36 +200,50 @@ func TestEveryCapture(t *testing.T) {
 	}
 }
 
-// TestNetmonOwningProcess checks that a Network Monitor 2.2 capture's
+// TestNetmonOwningProcess checks that a Network Monitor 2.2+ capture's
 // process table reaches the report: the connection names the program
-// that owned it.
+// that owned it, found by the table entry's endpoints (an outbound
+// connection) or by the frames' own process index (the listening socket
+// of a server, whose entry has no remote end).
 func TestNetmonOwningProcess(t *testing.T) {
-	path := filepath.Join(repoRoot, "capture/testdata/netmon22-process.cap")
-	var out, errOut bytes.Buffer
-	if st := run([]string{"analyze", "--format", "json", path}, nil, &out, &errOut); st == exitError {
-		t.Fatalf("exit 2: %s", errOut.String())
+	tests := []struct {
+		file string
+		pid  int
+		name string
+	}{
+		{"netmon22-process.cap", 1234, "EdgeTransport.exe"},
+		{"netmon23-listener.cap", 2345, "MSExchangeFrontendTransport.exe"},
 	}
-	var rep struct {
-		Inputs      []struct{ Format string } `json:"inputs"`
-		Connections []struct {
-			Client  string `json:"client"`
-			Process *struct {
-				PID  int    `json:"pid"`
-				Name string `json:"name"`
-			} `json:"process"`
-		} `json:"connections"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Connections) != 1 || rep.Connections[0].Process == nil {
-		t.Fatalf("connections %+v: want one with its process", rep.Connections)
-	}
-	if p := rep.Connections[0].Process; p.PID != 1234 || p.Name != "EdgeTransport.exe" {
-		t.Errorf("process %+v, want EdgeTransport.exe PID 1234", p)
-	}
-	if rep.Inputs[0].Format == "" || !strings.HasPrefix(rep.Inputs[0].Format, "netmon") {
-		t.Errorf("format %q", rep.Inputs[0].Format)
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join(repoRoot, "capture/testdata", tt.file)
+			var out, errOut bytes.Buffer
+			if st := run([]string{"analyze", "--format", "json", path}, nil, &out, &errOut); st == exitError {
+				t.Fatalf("exit 2: %s", errOut.String())
+			}
+			var rep struct {
+				Inputs      []struct{ Format string } `json:"inputs"`
+				Connections []struct {
+					Client  string `json:"client"`
+					Process *struct {
+						PID  int    `json:"pid"`
+						Name string `json:"name"`
+					} `json:"process"`
+				} `json:"connections"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Connections) != 1 || rep.Connections[0].Process == nil {
+				t.Fatalf("connections %+v: want one with its process", rep.Connections)
+			}
+			if p := rep.Connections[0].Process; p.PID != tt.pid || p.Name != tt.name {
+				t.Errorf("process %+v, want %s PID %d", p, tt.name, tt.pid)
+			}
+			if rep.Inputs[0].Format == "" || !strings.HasPrefix(rep.Inputs[0].Format, "netmon") {
+				t.Errorf("format %q", rep.Inputs[0].Format)
+			}
+		})
 	}
 }
 
