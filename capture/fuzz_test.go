@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -118,6 +119,12 @@ func FuzzNetmon(f *testing.F) {
 				}
 				if err == nil && (len(d) != ci.CaptureLength || len(ci.AncillaryData) != 1) {
 					t.Fatalf("frame %d: %d bytes, CaptureInfo %+v", r.FrameNumber(), len(d), ci)
+				}
+				if p := r.FrameProcess(); err == nil && p != nil {
+					ps, _ := r.Processes()
+					if !slices.ContainsFunc(ps, func(q Process) bool { return &q == p || q == *p }) {
+						t.Fatalf("frame %d: process %+v is not in the table", r.FrameNumber(), *p)
+					}
 				}
 				// Other errors concern one frame: the reader goes on.
 			}
