@@ -9,7 +9,7 @@
 // ip:port ("server"), bounded by Options.MaxServers, beyond which
 // servers share the label value "other".
 //
-//	smtpscope_transactions_total{server,outcome}       mail transactions by outcome (delivered, deferred, rejected, no-reply, aborted, unknown)
+//	smtpscope_transactions_total{server,outcome}       mail transactions by outcome (delivered, deferred, rejected, no-reply, aborted, withdrawn, unknown)
 //	smtpscope_transaction_failures_total{server,cause} failed transactions by the report's cause (eod-no-reply, eod-partial-reply, …)
 //	smtpscope_eod_reply_latency_seconds{server}        end-of-data to final reply
 //	smtpscope_incidents_total{server,kind}             live incidents (eod-timeout and the report's causes)

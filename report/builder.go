@@ -406,6 +406,10 @@ func (a *aggregate) add(c *Connection) {
 			a.failServers[c.Server] = true
 			continue
 		}
+		if tx.Outcome == outcomeWithdrawn {
+			a.totals.Withdrawn++
+			continue
+		}
 		a.totals.Transactions++
 		switch tx.Outcome {
 		case outcomeDelivered:
@@ -432,14 +436,24 @@ func (a *aggregate) add(c *Connection) {
 	}
 }
 
-// refusedClause says how many MAIL commands were refused, counted apart
-// from the transactions: "" when none.
+// refusedClause says how many MAIL commands were refused and how many
+// envelopes the client withdrew, counted apart from the transactions: ""
+// when none.
 func (t Totals) refusedClause() string {
+	s := ""
 	switch t.RefusedAttempts {
 	case 0:
-		return ""
 	case 1:
-		return "; 1 MAIL refused (no transaction opened)"
+		s = "; 1 MAIL refused (no transaction opened)"
+	default:
+		s = fmt.Sprintf("; %s MAILs refused (no transaction opened)", Thousands(int64(t.RefusedAttempts)))
 	}
-	return fmt.Sprintf("; %d MAILs refused (no transaction opened)", t.RefusedAttempts)
+	switch t.Withdrawn {
+	case 0:
+	case 1:
+		s += "; 1 envelope withdrawn by the client before DATA (no message sent)"
+	default:
+		s += fmt.Sprintf("; %s envelopes withdrawn by the client before DATA (no message sent)", Thousands(int64(t.Withdrawn)))
+	}
+	return s
 }

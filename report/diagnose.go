@@ -115,6 +115,7 @@ const (
 	outcomeDelivered = "delivered"
 	outcomeNoReply   = "no-reply"
 	outcomeAborted   = "aborted"
+	outcomeWithdrawn = "withdrawn"
 	outcomeRejected  = "rejected"
 	outcomeDeferred  = "deferred"
 )
@@ -725,7 +726,10 @@ func (a *aggregate) headline() Diagnosis {
 	t := a.totals
 	worst := a.worst
 	if worst == nil {
-		s := fmt.Sprintf("No failure found: %d of %d mail transactions delivered.", t.Delivered, t.Transactions)
+		s := fmt.Sprintf("No failure found: %d of %d mail transactions delivered%s.", t.Delivered, t.Transactions, t.refusedClause())
+		if t.Transactions == 0 && t.Withdrawn > 0 {
+			s = fmt.Sprintf("No failure found: no message was sent%s.", t.refusedClause())
+		}
 		if t.SMTPConnections == 0 {
 			s = "No SMTP session found in the capture."
 		}

@@ -82,7 +82,9 @@
 // are the most severe one's.
 //
 // outcome is one of delivered, rejected, deferred, no-reply, aborted,
-// unknown. diagnosis.layer is none, L4, L7, TLS or capture;
+// withdrawn (the client left before DATA with every command accepted: a
+// sender-verification callout; counted in totals.withdrawn, apart from
+// totals.transactions), unknown. diagnosis.layer is none, L4, L7, TLS or capture;
 // diagnosis.cause is one of the Cause constants (the vocabulary is only
 // ever extended; tls-opaque is no longer given).
 //

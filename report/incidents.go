@@ -97,6 +97,12 @@ func (rules *IncidentRules) Incidents(dst []Incident, w *IncidentWatch, f *Facts
 	if s == nil {
 		return dst
 	}
+	if len(w.done) > len(s.Transactions) {
+		// smtp dropped an entry (a MAIL refused inside an open
+		// transaction): it was not done, nor any after it.
+		w.done = w.done[:len(s.Transactions)]
+		w.firstOpen = min(w.firstOpen, len(w.done))
+	}
 	for len(w.done) < len(s.Transactions) {
 		w.done = append(w.done, false)
 	}
@@ -254,8 +260,28 @@ func decidedOutcome(s *smtp.Session, i int) (o smtp.Outcome, at mark, decided bo
 		return smtp.OutcomeUnknown, end, true
 	case tx.EndOfDataFrame != 0:
 		return smtp.OutcomeNoReply, end, true
+	case tx.Ended == smtp.EndClientClosed && smtp.Withdrawn(tx):
+		return smtp.OutcomeWithdrawn, end, true
+	case tx.Method == "" && envelopeAwaits(tx) && len(s.Closes) == 0:
+		// A client that pipelined QUIT behind MAIL and RCPT (a callout)
+		// has not given up on the replies still to come.
+		return smtp.OutcomeUnknown, mark{}, false
 	}
 	return smtp.OutcomeAborted, end, true
+}
+
+// envelopeAwaits tells whether the transaction's MAIL or a RCPT still
+// awaits its reply.
+func envelopeAwaits(tx *smtp.Transaction) bool {
+	if tx.MailReply == nil {
+		return true
+	}
+	for i := range tx.Rcpts {
+		if tx.Rcpts[i].Reply == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // newMailPending tells whether the transaction's end mark is a MAIL

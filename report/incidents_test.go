@@ -82,8 +82,20 @@ func TestIncidentTransactionRules(t *testing.T) {
 			tx.Ended, tx.EndFrame, tx.EndTime = smtp.EndClientClosed, 15, liveAt(0.8)
 		}, 0.8, false, "aborted-by-client@15", true},
 		{"envelope", func(tx *smtp.Transaction) { envelopeOnly(tx) }, 60, true, "", false},
-		{"envelope abandoned (RSET)", func(tx *smtp.Transaction) {
+		// Every command accepted, then RSET or QUIT: the client withdrew
+		// the envelope (a sender-verification callout), nothing failed.
+		{"envelope withdrawn (RSET, QUIT)", func(tx *smtp.Transaction) {
 			envelopeOnly(tx)
+			tx.Ended, tx.EndFrame, tx.EndTime = smtp.EndClientClosed, 10, liveAt(0.3)
+		}, 0.3, false, "", true},
+		{"callout with QUIT pipelined, RCPT's reply to come", func(tx *smtp.Transaction) {
+			envelopeOnly(tx)
+			tx.Rcpts[0].Reply = nil
+			tx.Ended, tx.EndFrame, tx.EndTime = smtp.EndClientClosed, 6, liveAt(0.1)
+		}, 0.1, false, "", false},
+		{"RCPT unanswered, the connection closed", func(tx *smtp.Transaction) {
+			envelopeOnly(tx)
+			tx.Rcpts[0].Reply = nil
 			tx.Ended, tx.EndFrame, tx.EndTime = smtp.EndClientClosed, 10, liveAt(0.3)
 		}, 0.3, false, "aborted-by-client@10", true},
 		{"MAIL refused, client not done", func(tx *smtp.Transaction) {
@@ -120,7 +132,11 @@ func TestIncidentTransactionRules(t *testing.T) {
 		if tt.edit != nil {
 			tt.edit(&tx)
 		}
-		f := &Facts{Conn: syntheticConn(liveServer, synSeg, synACKSeg), Session: &smtp.Session{Transactions: []smtp.Transaction{tx}}, SMTPPort: true}
+		s := &smtp.Session{Transactions: []smtp.Transaction{tx}}
+		if strings.Contains(tt.name, "connection closed") {
+			s.Closes = []smtp.Close{{Kind: "FIN", By: "client", Frame: 10, Time: liveAt(0.3)}}
+		}
+		f := &Facts{Conn: syntheticConn(liveServer, synSeg, synACKSeg), Session: s, SMTPPort: true}
 		in, told, done := rules.transaction(f, 0, liveAt(tt.now), tt.timed, Options{SlowReply: DefaultSlowReply})
 		got := ""
 		if told {

@@ -77,6 +77,11 @@ type Totals struct {
 	// transaction was opened (RFC 5321 §3.3), so they are counted apart
 	// from Transactions, Delivered and Failed.
 	RefusedAttempts int `json:"refused_attempts,omitempty"`
+	// Withdrawn counts the transactions the client left before offering a
+	// message, every command of them accepted (outcome withdrawn: a
+	// sender-verification callout, a RSET): no message was sent, so they
+	// are counted apart from Transactions, Delivered and Failed.
+	Withdrawn int `json:"withdrawn,omitempty"`
 }
 
 // Connection is one TCP connection with its L4 and L7 facts and diagnosis.

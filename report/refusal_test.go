@@ -47,7 +47,9 @@ func TestRefusalsAtReportLevel(t *testing.T) {
 		failed    bool
 		cause     Cause
 		delivered int
-		// words must be in the diagnosis summary, unwords must not.
+		withdrawn int
+		// words must be in the diagnosis summary (the verdict's when the
+		// connection is fine), unwords must not.
 		words, unwords []string
 		// consequences is how many evidence lines say "in consequence".
 		consequences int
@@ -74,15 +76,35 @@ func TestRefusalsAtReportLevel(t *testing.T) {
 				"C: Subject: x\n\nhello\n.\nQUIT\n", "S: 250 OK id=1\n221 bye\n"},
 			cause: CauseOK, delivered: 1, unwords: []string{"503", "already given"},
 		},
+		{
+			name: "a sender-verification callout: MAIL, RCPT, QUIT, every reply 2xx",
+			dialogue: []string{"C: MAIL FROM:<>\n", "S: 250 2.1.0 Ok\n", "C: RCPT TO:<b@example.net>\n", "S: 250 2.1.5 Ok\n",
+				"C: QUIT\n", "S: 221 2.0.0 Bye\n"},
+			cause: CauseOK, withdrawn: 1, words: []string{"withdrawn"},
+		},
+		{
+			name:     "a pipelined callout: MAIL, RCPT and QUIT before the replies",
+			dialogue: []string{"C: MAIL FROM:<>\nRCPT TO:<b@example.net>\nQUIT\n", "S: 250 2.1.0 Ok\n250 2.1.5 Ok\n221 2.0.0 Bye\n"},
+			cause:    CauseOK, withdrawn: 1, words: []string{"withdrawn"},
+		},
+		{
+			name: "a callout, then a message delivered",
+			dialogue: []string{"C: MAIL FROM:<>\n", "S: 250 Ok\n", "C: RCPT TO:<b@example.net>\n", "S: 250 Ok\n", "C: RSET\n", "S: 250 Ok\n",
+				"C: MAIL FROM:<a@example.com>\nRCPT TO:<b@example.net>\nDATA\n", "S: 250 Ok\n250 Ok\n354 go\n", "C: hello\n.\nQUIT\n", "S: 250 Ok\n221 Bye\n"},
+			cause: CauseOK, delivered: 1, withdrawn: 1, words: []string{"1 of 1 mail transactions delivered", "withdrawn"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := decodeDialogue(append(append([]string(nil), greet...), tt.dialogue...)...)
 			r := Build([]Input{{Name: "x.pcapng"}}, []Facts{{Conn: conn(), Session: s}}, Options{})
 			d := r.Connections[0].Diagnosis
-			if r.Failed() != tt.failed || d.Cause != tt.cause || r.Totals.Delivered != tt.delivered {
-				t.Errorf("Failed() = %v, cause %s (%s), %d delivered; want %v, %s, %d", r.Failed(), d.Cause, d.Summary,
-					r.Totals.Delivered, tt.failed, tt.cause, tt.delivered)
+			if r.Failed() != tt.failed || d.Cause != tt.cause || r.Totals.Delivered != tt.delivered || r.Totals.Withdrawn != tt.withdrawn {
+				t.Errorf("Failed() = %v, cause %s (%s), totals %+v; want %v, %s, %d delivered, %d withdrawn", r.Failed(), d.Cause, d.Summary,
+					r.Totals, tt.failed, tt.cause, tt.delivered, tt.withdrawn)
+			}
+			if d.Cause == CauseOK {
+				d = r.Verdict
 			}
 			if tt.failed != (r.Totals.Failed+r.Totals.RefusedAttempts > 0) {
 				t.Errorf("totals %+v", r.Totals)

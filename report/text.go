@@ -181,11 +181,23 @@ func (t *textWriter) okSummary(c *Connection) string {
 		return "encrypted (" + s.TLS.How + " TLS): " + c.Diagnosis.Summary
 	case n == 0:
 		return "no mail transaction"
-	case n == 1:
+	case n == 1 && s.Transactions[0].Outcome != outcomeWithdrawn:
 		tx := &s.Transactions[0]
 		return fmt.Sprintf("%s-byte message   %s", Thousands(tx.Size), replyLatency(tx.Reply))
 	}
-	return fmt.Sprintf("%d messages delivered", n)
+	withdrawn := 0
+	for i := range s.Transactions {
+		if s.Transactions[i].Outcome == outcomeWithdrawn {
+			withdrawn++
+		}
+	}
+	switch {
+	case withdrawn == 0:
+		return fmt.Sprintf("%d messages delivered", n)
+	case withdrawn == n:
+		return fmt.Sprintf("no message: %d envelope(s) withdrawn by the client before DATA", n)
+	}
+	return fmt.Sprintf("%d message(s) delivered, %d envelope(s) withdrawn before DATA", n-withdrawn, withdrawn)
 }
 
 func (t *textWriter) transaction(c *Connection, tx *Transaction, connOK bool) {

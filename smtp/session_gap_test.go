@@ -362,7 +362,7 @@ func TestSessionCaptureGaps(t *testing.T) {
 					if !s.MidStream || x.MailFrom != "" || x.Method != "DATA" {
 						t.Errorf("mid-stream %v transaction %+v", s.MidStream, x)
 					}
-					if len(s.Transactions) != 2 || s.Transactions[1].Outcome != OutcomeAborted {
+					if len(s.Transactions) != 2 || s.Transactions[1].Outcome != OutcomeWithdrawn {
 						t.Errorf("second transaction:\n%s", dump(s))
 					}
 				}},

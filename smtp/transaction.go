@@ -633,6 +633,9 @@ func (d *Decoder) settle(i int) {
 			tx.Outcome = o
 		} else if tr.endSet && tx.Ended != EndCaptureEnded && !tr.bytesLost {
 			tx.Outcome = OutcomeAborted // the client gave up, or a peer closed
+			if tx.Ended == EndClientClosed && Withdrawn(tx) {
+				tx.Outcome = OutcomeWithdrawn
+			}
 		}
 	case tr.phase == txnAwaitReply:
 		if tr.replyLost {
@@ -645,13 +648,31 @@ func (d *Decoder) settle(i int) {
 		tx.Outcome = OutcomeAborted
 	}
 	switch tx.Outcome {
-	case OutcomeNoReply, OutcomeAborted, OutcomeUnknown:
+	case OutcomeNoReply, OutcomeAborted, OutcomeWithdrawn, OutcomeUnknown:
 	default:
 		if !tx.LateReply {
 			// Ended and its marks describe failures only.
 			tx.Ended, tx.EndFrame, tx.EndTime = EndCaptureEnded, 0, time.Time{}
 		}
 	}
+}
+
+// Withdrawn tells whether a transaction the client left before its body
+// offered no message for the server to fail: its MAIL and every RCPT were
+// accepted (2xx), and no DATA or BDAT was sent. A client that then says
+// QUIT or RSET, or closes, chose to (a sender-verification callout is
+// MAIL, RCPT, QUIT); one still waiting for a reply did not, and a refused
+// recipient may be why it stopped.
+func Withdrawn(tx *Transaction) bool {
+	if tx.Method != "" || tx.DataFrame != 0 || tx.MailReply == nil || tx.MailReply.Class() != 2 {
+		return false
+	}
+	for i := range tx.Rcpts {
+		if r := tx.Rcpts[i].Reply; r == nil || r.Class() != 2 {
+			return false
+		}
+	}
+	return true
 }
 
 // recipientsRefused returns the outcome of a transaction whose recipients

@@ -84,10 +84,17 @@ const (
 	// said when the capture holds every client byte of the transaction;
 	// otherwise the end may be in a gap and the outcome is unknown.
 	OutcomeAborted
+	// OutcomeWithdrawn: the client ended the transaction before offering a
+	// message (QUIT, RSET, a new MAIL the server took, or its FIN), with
+	// its MAIL and every RCPT accepted: a sender-verification callout
+	// (MAIL, RCPT, QUIT) or the client's own choice. No message was sent,
+	// so none failed; counted apart from the transactions that carried
+	// one.
+	OutcomeWithdrawn
 )
 
 // String returns the outcome's name as used in JSON: delivered, deferred,
-// rejected, no-reply, aborted, unknown.
+// rejected, no-reply, aborted, withdrawn, unknown.
 func (o Outcome) String() string {
 	switch o {
 	case OutcomeDelivered:
@@ -100,6 +107,8 @@ func (o Outcome) String() string {
 		return "no-reply"
 	case OutcomeAborted:
 		return "aborted"
+	case OutcomeWithdrawn:
+		return "withdrawn"
 	}
 	return "unknown"
 }
@@ -176,8 +185,8 @@ type Transaction struct {
 	Reply *Reply
 	// Outcome summarises the transaction.
 	Outcome Outcome
-	// Ended says, for no-reply, aborted and unknown outcomes (and with
-	// LateReply), how the transaction's wait ended, and EndFrame/EndTime
+	// Ended says, for no-reply, aborted, withdrawn and unknown outcomes
+	// (and with LateReply), how the transaction's wait ended, and EndFrame/EndTime
 	// where: the first of the client's QUIT (unless pipelined in the frame
 	// of the end-of-data), the client's RSET or new MAIL abandoning the
 	// transaction (both client-closed), a FIN or RST from either peer, or
