@@ -101,7 +101,7 @@ func (p *exchangeParser) line(n int, text string) {
 		p.log.warn(n, "record without session-id, skipped")
 		return
 	}
-	line := Line{Source: p.log.Name, Number: n, Time: t, Text: text}
+	line := Line{Source: p.log.Name, Number: n, Time: t, Text: text, Message: exchangeMessage(field("event"), field("data"), field("context"))}
 	p.log.seen(t)
 	s := p.session(id, t)
 	if le := parseEndpoint(field("local-endpoint")); le != (Endpoint{}) {
@@ -297,4 +297,17 @@ func appendNew(list []string, s string) []string {
 		}
 	}
 	return append(list, s)
+}
+
+// exchangeMessage is what a record says, without the fields its session
+// names: the event, the data and the context, e.g. "> MAIL FROM:<a@b>" or
+// "* attempting to connect".
+func exchangeMessage(event, data, context string) string {
+	var parts []string
+	for _, p := range []string{event, data, context} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " ")
 }

@@ -119,7 +119,7 @@ func (p *eximParser) line(n int, text string) {
 	if status == "" {
 		return // "Completed", frozen, …
 	}
-	line := Line{Source: p.log.Name, Number: n, Time: t, Text: text}
+	line := Line{Source: p.log.Name, Number: n, Time: t, Text: text, Message: id + " " + flag + " " + rest}
 	peer := eximHost(rest)
 	ev := Event{Kind: EventDelivery, Line: line, Status: status}
 	if status == "arrived" {

@@ -67,6 +67,15 @@ type Line struct {
 	Number int       // 1-based line number
 	Time   time.Time // the line's time stamp, as the log's clock had it
 	Text   string    // the line without its end-of-line
+	// Message is what the line says without its time stamp and host (and,
+	// in an Exchange log, without the fields the session names already:
+	// connector, session, sequence number, endpoints), e.g.
+	// "postfix/smtp[7]: 1A2B: to=<a@b>, …" or "> MAIL FROM:<a@b>".
+	Message string
+	// Host is the host that wrote the line, as syslog names it ("" in
+	// formats without one). A name without a dot is still a host name:
+	// redaction must know it to hide it.
+	Host string
 }
 
 // Endpoint is one end of a connection as a log names it. Any part may be
@@ -363,7 +372,7 @@ func detect(head []rawLine) Format {
 			}
 			return FormatExchangeReceive
 		}
-		if _, rest, ok := parseSyslogPrefix(t, time.UTC, time.Now()); ok && isPostfixTag(rest) {
+		if _, _, rest, ok := parseSyslogPrefix(t, time.UTC, time.Now()); ok && isPostfixTag(rest) {
 			postfix++
 		}
 		if isEximLine(t) {

@@ -175,13 +175,13 @@ func TestSyslogYear(t *testing.T) {
 		{"Dec 01 22:28:09.5 h postfix/smtp[1]: x", time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 22, 28, 9, 5e8, time.UTC)},
 	}
 	for _, tt := range tests {
-		got, rest, ok := parseSyslogPrefix(tt.line, time.UTC, tt.ref)
+		got, _, rest, ok := parseSyslogPrefix(tt.line, time.UTC, tt.ref)
 		if !ok || !got.Equal(tt.want) || rest != "postfix/smtp[1]: x" {
 			t.Errorf("parseSyslogPrefix(%q) = %v %q %v, want %v", tt.line, got, rest, ok, tt.want)
 		}
 	}
 	berlin := time.FixedZone("CET", 3600)
-	got, _, _ := parseSyslogPrefix("Dec  1 22:28:09 h postfix/smtp[1]: x", berlin, ref)
+	got, _, _, _ := parseSyslogPrefix("Dec  1 22:28:09 h postfix/smtp[1]: x", berlin, ref)
 	if !got.Equal(time.Date(2026, 12, 1, 21, 28, 9, 0, time.UTC)) {
 		t.Errorf("in CET: %v", got)
 	}
@@ -255,5 +255,36 @@ func TestExim(t *testing.T) {
 	}
 	if e := old.Events[0]; e.Kind != EventLocal || e.Stage != StageEndOfData || old.Remote.Addr.String() != "127.0.0.1" {
 		t.Errorf("timeout while connected %+v %v", e, old.Remote)
+	}
+}
+
+// TestLineMessage: each format's lines say what they say without the
+// time stamp and host (Message), and syslog lines name their host even
+// when it has no dot (redaction hides it).
+func TestLineMessage(t *testing.T) {
+	tests := []struct {
+		file    string
+		session int
+		line    int // index in the session's lines
+		message string
+		host    string
+	}{
+		{"testdata/exchange-seed.log", 0, 0, "> RCPT TO:<>", ""},
+		{"testdata/exchange-seed.log", 0, 2, `< 354 Enter mail, end with "."  on a line by itself.`, ""},
+		{"testdata/exchange-seed.log", 1, 0, "* attempting to connect", ""},
+		{"testdata/postfix-syslog.log", 0, 0, "postfix/smtpd[2432]: connect from client.example.test[192.0.2.10]:40001", "mta"},
+		{"testdata/postfix-relay-stall.maillog", 3, 0, "postfix/smtp[27263]: DED5698645E: to=<rcpt@relay.lab.test>, relay=127.0.0.2[127.0.0.2]:25, delay=10, delays=0.07/0/0/10, dsn=4.4.2, status=deferred (conversation with 127.0.0.2[127.0.0.2] timed out while sending end of data -- message may be sent more than once)", "mta"},
+		{"testdata/exim-mainlog.log", 0, 0, "1tXyZa-000123-AB <= sender@client.example.test H=client.example.test (client.example.test) [192.0.2.10]:40001 P=esmtp S=2225 id=m1@client.example.test", ""},
+	}
+	for _, tt := range tests {
+		l := read(t, tt.file, Options{})
+		if tt.session >= len(l.Sessions) || tt.line >= len(l.Sessions[tt.session].Lines()) {
+			t.Errorf("%s: no line %d in session %d", tt.file, tt.line, tt.session)
+			continue
+		}
+		got := l.Sessions[tt.session].Lines()[tt.line]
+		if got.Message != tt.message || got.Host != tt.host {
+			t.Errorf("%s session %d line %d: Message %q Host %q, want %q %q", tt.file, tt.session, tt.line, got.Message, got.Host, tt.message, tt.host)
+		}
 	}
 }

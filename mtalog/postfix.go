@@ -46,7 +46,7 @@ func newPostfixParser(log *Log, opts Options) *postfixParser {
 }
 
 func (p *postfixParser) line(n int, text string) {
-	t, rest, ok := parseSyslogPrefix(text, p.opts.Location, p.opts.Reference)
+	t, host, rest, ok := parseSyslogPrefix(text, p.opts.Location, p.opts.Reference)
 	if !ok {
 		p.log.warn(n, "not a syslog line")
 		return
@@ -65,7 +65,7 @@ func (p *postfixParser) line(n int, text string) {
 	if !postfixDaemons[daemon] {
 		return
 	}
-	line := Line{Source: p.log.Name, Number: n, Time: t, Text: text}
+	line := Line{Source: p.log.Name, Number: n, Time: t, Text: text, Message: rest, Host: host}
 	proc := prog + "[" + strconv.Itoa(pid) + "]"
 	qid, body := cutQueueID(msg)
 	switch daemon {

@@ -12,9 +12,23 @@ const yearSlack = 7 * 24 * time.Hour
 
 // parseSyslogPrefix reads the time stamp and host of a syslog line —
 // classic "Dec  1 22:30:00[.123456] host ", or RFC 3339
-// "2026-12-01T22:30:00.123456+00:00 host " — and returns the time and
-// what follows the host.
-func parseSyslogPrefix(s string, loc *time.Location, ref time.Time) (time.Time, string, bool) {
+// "2026-12-01T22:30:00.123456+00:00 host " — and returns the time, the
+// host and what follows the host.
+func parseSyslogPrefix(s string, loc *time.Location, ref time.Time) (t time.Time, host, rest string, ok bool) {
+	t, rest, ok = syslogTime(s, loc, ref)
+	if !ok {
+		return time.Time{}, "", "", false
+	}
+	host, rest, ok = strings.Cut(rest, " ")
+	if !ok {
+		return time.Time{}, "", "", false
+	}
+	return t, host, rest, true
+}
+
+// syslogTime reads the time stamp of a syslog line and returns it and
+// what follows it.
+func syslogTime(s string, loc *time.Location, ref time.Time) (time.Time, string, bool) {
 	ts, rest, ok := strings.Cut(s, " ")
 	if !ok {
 		return time.Time{}, "", false
@@ -56,11 +70,6 @@ func parseSyslogPrefix(s string, loc *time.Location, ref time.Time) (time.Time, 
 			t = time.Date(year-1, month, day, c.Hour(), c.Minute(), c.Second(), c.Nanosecond(), loc)
 		}
 		rest = after
-	}
-	// the host
-	_, rest, ok = strings.Cut(rest, " ")
-	if !ok {
-		return time.Time{}, "", false
 	}
 	return t, rest, true
 }

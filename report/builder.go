@@ -90,7 +90,7 @@ func (b *Builder) Add(f *Facts) bool {
 	red := newRedactor(b.opts.Redact)
 	c := buildConnection(f, b.opts, red)
 	if b.opts.JoinLogs {
-		b.keys = append(b.keys, joinKeyOf(&c))
+		b.keys = append(b.keys, joinKeyOf(&c, f.Session))
 	}
 	red.connection(&c)
 	b.agg.add(&c)

@@ -49,7 +49,7 @@
 //	                              "inferred", "size_min", "size_max", "answer_frame", "answer_ms"}],
 //	            "verdict"} | null,                        // null: not SMTP
 //	   "diagnosis": {"layer", "cause", "summary", "evidence": [{"frame", "what"}], "filter"},
-//	   "log": [{"source", "line", "time", "wire_time", "text"}],   // with --log: matched MTA log lines
+//	   "log": [{"source", "line", "time", "wire_time", "text", "message"}],   // with --log: matched MTA log lines
 //	   "log_match": {"method", "skew_ms",                          // with --log, when a session matched
 //	                 "sessions": [{"source", "id", "format", "role", "method", "skew_ms"}],
 //	                 "explanations": ["…"]}}],
@@ -63,7 +63,9 @@
 // peer (the peer's address and port), peer-address, queue-id (the "queued
 // as X" of a 250 reply on the wire), message-id, and always time. skew_ms
 // is the log's clock minus the capture's, estimated per log from its
-// matched sessions; wire_time is a line's time corrected by it.
+// matched sessions; wire_time is a line's time corrected by it. message is
+// the line without its time stamp and host (an Exchange record: event,
+// data and context), as the HTML ladder shows it.
 // explanations set each error the log states (a refusal it quotes, a
 // timeout or lost connection in the MTA's own words) beside what the
 // capture shows, and say so when the two disagree.

@@ -49,10 +49,11 @@ const silenceMin = time.Second
 type ladderDir int
 
 const (
-	toServer ladderDir = iota // client to server
-	toClient                  // server to client
-	bothWays                  // the TCP handshake, on one row
-	noArrow                   // a mark across both lifelines (capture ended, elided rows)
+	toServer   ladderDir = iota // client to server
+	toClient                    // server to client
+	bothWays                    // the TCP handshake, on one row
+	noArrow                     // a mark across both lifelines (capture ended, elided rows)
+	logLineRow                  // an MTA log line, in the log column
 )
 
 // ladderEvent is one row before layout.
@@ -70,6 +71,10 @@ type ladderEvent struct {
 	// elided marks the row standing for rows left out; no silence is
 	// drawn across it.
 	elided bool
+	// log is the MTA log line of a logLineRow row, which comes before the
+	// wire row of frame nextFrame.
+	log       *LogLine
+	nextFrame int
 }
 
 // ladderSpan is a message body: from the 354 reply (or DATA) to the
@@ -109,6 +114,12 @@ type ladderSVG struct {
 	Bodies     []ladderBody
 	Breaks     []ladderBreak
 	Elided     int
+	// The MTA log column, when the connection has log lines: its left
+	// edge, its title, its rows, and how many earlier lines were left out.
+	LogX    float64
+	LogHead string
+	Logs    []ladderLogRow
+	LogLeft int
 }
 
 // ladderRow is one drawn row.
@@ -157,6 +168,7 @@ type ladderBreak struct {
 func newLadder(c *Connection, id string) *ladderSVG {
 	events, spans := ladderEvents(c)
 	events, spans, elided := elide(c, events, spans)
+	events, logLeft := withLogRows(c, events)
 	l := &ladderSVG{ID: id, Width: ladderWidth, ClientX: ladderClientX, ServerX: ladderServerX,
 		MidX: (ladderClientX + ladderServerX) / 2, ClientLabel: shown(c.Client), ServerLabel: shown(c.Server),
 		LifeTop: 6 + ladderHeaderH, Elided: elided, HeaderH: ladderHeaderH, BoxW: ladderBoxW,
@@ -165,6 +177,11 @@ func newLadder(c *Connection, id string) *ladderSVG {
 		BandX: ladderFrameX + 14, BandW: ladderWidth - ladderFrameX - 24,
 		Title: shown(fmt.Sprintf("Ladder diagram of stream %d, %s → %s", c.Stream, c.Client, c.Server))}
 
+	if len(c.Log) > 0 {
+		l.Width, l.LogX, l.LogHead, l.LogLeft = ladderLogX+ladderLogW+8, ladderLogX, logColumnHead(c), logLeft
+		l.BandW = ladderLogX - 10 - l.BandX
+	}
+	roles := logRoles(c)
 	spanEnd := map[int]*ladderSpan{}
 	spanStart := map[int]bool{}
 	for i := range spans {
@@ -173,16 +190,14 @@ func newLadder(c *Connection, id string) *ladderSVG {
 	}
 	y := ladderTop
 	var last time.Time // time of the latest earlier row with one
+	prevFrame := 0     // frame of the latest earlier wire row
 	for i := range events {
 		e := &events[i]
 		if i > 0 {
 			prevY := y
-			gap := time.Duration(0)
-			if !e.time.IsZero() && !last.IsZero() && e.time.After(last) && !events[i-1].elided {
-				gap = e.time.Sub(last)
-			}
+			gap := logGap(e, last, events[i-1].elided)
 			switch sp := spanEnd[e.frame]; {
-			case sp != nil && spanStart[events[i-1].frame]:
+			case e.dir != logLineRow && sp != nil && spanStart[prevFrame]:
 				y += ladderRowGap + ladderBodyH
 				line1 := sp.line1
 				if gap > 0 {
@@ -197,7 +212,11 @@ func newLadder(c *Connection, id string) *ladderSVG {
 			case gap >= silenceMin:
 				h := silenceHeight(gap)
 				band := ladderBand{Y: prevY + 14, H: h, MidY: prevY + 14 + h/2, Duration: dur(gap)}
-				switch owed := owedReply(events[:i], e.frame); owed {
+				at := e.frame
+				if e.dir == logLineRow {
+					at = e.nextFrame
+				}
+				switch owed := owedReply(events[:i], at); owed {
 				case "":
 					band.Class, band.SilentX = "idle", ladderClientX
 					band.Label = fmt.Sprintf("%s without an SMTP command from the client", dur(gap))
@@ -218,6 +237,13 @@ func newLadder(c *Connection, id string) *ladderSVG {
 		if !e.time.IsZero() {
 			last = e.time
 		}
+		if e.dir == logLineRow {
+			r, extra := logRowOf(c, e, y, roles)
+			l.Logs = append(l.Logs, r)
+			y += extra
+			continue
+		}
+		prevFrame = e.frame
 		l.Rows = append(l.Rows, ladderRowOf(c, e, y))
 	}
 	l.LifeBottom = y + 24

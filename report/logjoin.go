@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smtpscope/smtpscope/mtalog"
+	"github.com/smtpscope/smtpscope/smtp"
 )
 
 // Joining MTA logs to connections. A log session is matched to a captured
@@ -37,6 +38,9 @@ type LogLine struct {
 	// on the capture's clock.
 	WireTime time.Time `json:"wire_time"`
 	Text     string    `json:"text"`
+	// Message is Text without its time stamp and host (an Exchange
+	// record: event, data and context).
+	Message string `json:"message,omitempty"`
 }
 
 // LogMatch says how a connection's log sessions were found.
@@ -110,14 +114,19 @@ type joinKey struct {
 	messageIDs     []string
 }
 
-func joinKeyOf(c *Connection) joinKey {
+// joinKeyOf is connection c's join key.
+//
+// The queue IDs and Message-IDs come from the decoded session s, not from
+// c, whose Message-IDs --redact has replaced by tokens: the log has the
+// real ones.
+func joinKeyOf(c *Connection, s *smtp.Session) joinKey {
 	k := joinKey{meta: metaOf(c), start: c.Start, end: c.Start.Add(time.Duration(c.DurationMS * float64(time.Millisecond))), smtp: c.SMTP != nil}
 	k.client, _ = netip.ParseAddrPort(c.Client)
 	k.server, _ = netip.ParseAddrPort(c.Server)
 	k.client = netip.AddrPortFrom(k.client.Addr().Unmap(), k.client.Port())
 	k.server = netip.AddrPortFrom(k.server.Addr().Unmap(), k.server.Port())
-	if c.SMTP != nil {
-		for _, tx := range c.SMTP.Transactions {
+	if c.SMTP != nil && s != nil {
+		for _, tx := range s.Transactions {
 			if tx.Reply != nil {
 				if q := queuedAsIn(tx.Reply.Text); q != "" {
 					k.queuedAs = append(k.queuedAs, q)

@@ -78,7 +78,10 @@ func (r *Report) JoinLogs(logs []*mtalog.Log, opts LogOptions) {
 			a.match.Sessions = append(a.match.Sessions, LogSessionRef{Source: m.log.Name, ID: red.text(m.sess.ID, true),
 				Format: string(m.sess.Format), Role: string(m.sess.Role), Method: m.method, SkewMS: m.skew.Seconds() * 1000})
 			for _, l := range m.sess.Lines() {
-				a.lines = append(a.lines, LogLine{Source: l.Source, Line: l.Number, Time: l.Time, WireTime: l.Time.Add(-m.skew), Text: red.text(l.Text, true)})
+				// A syslog host without a dot is a host name all the same.
+				red.host(l.Host)
+				a.lines = append(a.lines, LogLine{Source: l.Source, Line: l.Number, Time: l.Time, WireTime: l.Time.Add(-m.skew),
+					Text: red.text(l.Text, true), Message: red.text(l.Message, true)})
 			}
 			for _, s := range explainLog(&m, c) {
 				a.match.Explanations = append(a.match.Explanations, red.text(s, true))

@@ -227,19 +227,32 @@ func TestLogBadInput(t *testing.T) {
 }
 
 // TestLogRedact: --redact hides the addresses in log lines and
-// explanations too.
+// explanations too, in every format, and the syslog host field even
+// without a dot ("mta" in "Dec 01 22:29:00 mta postfix/smtp[…]").
 func TestLogRedact(t *testing.T) {
 	scen := "../../testdata/scenarios/"
-	var out, errOut bytes.Buffer
-	run([]string{"analyze", "--format", "json", "--redact", "--log", scen + "postfix/postfix-relay-stall.maillog", scen + "postfix/postfix-relay-stall.pcapng"}, nil, &out, &errOut)
-	for _, secret := range []string{"127.0.0.2", "127.0.0.1", "relay.lab.test", "sender@client.lab.test", "mta.lab.test"} {
-		if strings.Contains(out.String(), secret) {
-			i := strings.Index(out.String(), secret)
-			t.Errorf("redacted report shows %q: …%s…", secret, out.String()[max(0, i-80):min(out.Len(), i+40)])
+	dotless := regexp.MustCompile(`(^|[^\w.-])mta([^\w.-]|$)`)
+	for _, format := range []string{"json", "text", "markdown", "html"} {
+		var out, errOut bytes.Buffer
+		run([]string{"analyze", "--format", format, "--all", "--redact", "--log", scen + "postfix/postfix-relay-stall.maillog", scen + "postfix/postfix-relay-stall.pcapng"}, nil, &out, &errOut)
+		for _, secret := range []string{"127.0.0.2", "127.0.0.1", "relay.lab.test", "sender@client.lab.test", "mta.lab.test"} {
+			if strings.Contains(out.String(), secret) {
+				i := strings.Index(out.String(), secret)
+				t.Errorf("%s: redacted report shows %q: …%s…", format, secret, out.String()[max(0, i-80):min(out.Len(), i+40)])
+			}
+		}
+		if loc := dotless.FindStringIndex(out.String()); loc != nil {
+			t.Errorf("%s: redacted report shows the syslog host: …%s…", format, out.String()[max(0, loc[0]-80):min(out.Len(), loc[1]+40)])
+		}
+		if !strings.Contains(out.String(), "postfix/smtp[") {
+			t.Errorf("%s: no log line in the redacted report", format)
 		}
 	}
-	if !strings.Contains(out.String(), `"log_match"`) {
-		t.Error("no log_match in the redacted report")
+	// Redaction hides; it must not change what matches (the Message-IDs
+	// the join uses are the real ones).
+	rep, _ := logReport(t, "--redact", "--log", scen+"postfix/postfix-relay-stall.maillog", scen+"postfix/postfix-relay-stall.pcapng")
+	if len(rep.Logs) != 1 || rep.Logs[0].Matched != 4 || len(rep.Unmatched) != 0 {
+		t.Errorf("redacted join: %+v, unmatched connections %+v; want all 4 sessions matched", rep.Logs, rep.Unmatched)
 	}
 }
 
