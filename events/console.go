@@ -91,38 +91,48 @@ func (e *Console) Incident(in *report.Incident) {
 		}{"incident", in.Time.UTC().Format(timeFormat), in.Kind, in.Stream, in.Client, in.Server, in.Frame, in.Message, in.Summary})
 }
 
+// dropped says, for a text line, how many packets the capture lost, if any.
+func droppedText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s lost before analysis)", report.Thousands(int64(n)))
+}
+
 // Summary writes a summary line.
 func (e *Console) Summary(s *pipeline.Progress) {
-	e.line(fmt.Sprintf("%s SUMMARY %s packets; connections %d open, %d ended; messages %d delivered, %d failed, %d awaiting a reply; %d incidents",
-		s.Time.UTC().Format(timeFormat), report.Thousands(int64(s.Packets)), s.Open, s.Ended, s.Delivered, s.Failed, s.Awaiting, s.Incidents),
+	e.line(fmt.Sprintf("%s SUMMARY %s packets%s; connections %d open, %d ended; messages %d delivered, %d failed, %d awaiting a reply; %d incidents",
+		s.Time.UTC().Format(timeFormat), report.Thousands(int64(s.Packets)), droppedText(s.Dropped.Total()), s.Open, s.Ended, s.Delivered, s.Failed, s.Awaiting, s.Incidents),
 		struct {
 			Type      string  `json:"type"`
 			Time      string  `json:"time"`
 			ElapsedS  float64 `json:"elapsed_s"`
 			Packets   int     `json:"packets"`
+			Dropped   int     `json:"dropped,omitempty"`
 			Open      int     `json:"open"`
 			Ended     int     `json:"ended"`
 			Delivered int     `json:"delivered"`
 			Failed    int     `json:"failed"`
 			Awaiting  int     `json:"awaiting"`
 			Incidents int     `json:"incidents"`
-		}{"summary", s.Time.UTC().Format(timeFormat), s.Elapsed.Seconds(), s.Packets, s.Open, s.Ended, s.Delivered, s.Failed, s.Awaiting, s.Incidents})
+		}{"summary", s.Time.UTC().Format(timeFormat), s.Elapsed.Seconds(), s.Packets, s.Dropped.Total(), s.Open, s.Ended, s.Delivered, s.Failed, s.Awaiting, s.Incidents})
 }
 
 // Stop writes the stop line: why the capture stopped, how long it
-// captured, and the counts.
-func (e *Console) Stop(now time.Time, why string, captured time.Duration, packets, incidents int, t *report.Totals) {
-	e.line(fmt.Sprintf("%s STOP %s: %s packets over %s; %d connections, %d messages delivered, %d failed; %d incidents",
-		now.UTC().Format(timeFormat), why, report.Thousands(int64(packets)), waitSpan(captured), t.Connections, t.Delivered, t.Failed, incidents),
+// captured, and the counts (dropped: packets lost before analysis).
+func (e *Console) Stop(now time.Time, why string, captured time.Duration, packets, dropped, incidents int, t *report.Totals) {
+	e.line(fmt.Sprintf("%s STOP %s: %s packets%s over %s; %d connections, %d messages delivered, %d failed; %d incidents",
+		now.UTC().Format(timeFormat), why, report.Thousands(int64(packets)), droppedText(dropped), waitSpan(captured), t.Connections, t.Delivered, t.Failed, incidents),
 		struct {
 			Type      string  `json:"type"`
 			Time      string  `json:"time"`
 			Reason    string  `json:"reason"`
 			CapturedS float64 `json:"captured_s"`
 			Packets   int     `json:"packets"`
+			Dropped   int     `json:"dropped,omitempty"`
 			Conns     int     `json:"connections"`
 			Delivered int     `json:"delivered"`
 			Failed    int     `json:"failed"`
 			Incidents int     `json:"incidents"`
-		}{"stop", now.UTC().Format(timeFormat), why, captured.Seconds(), packets, t.Connections, t.Delivered, t.Failed, incidents})
+		}{"stop", now.UTC().Format(timeFormat), why, captured.Seconds(), packets, dropped, t.Connections, t.Delivered, t.Failed, incidents})
 }

@@ -19,7 +19,7 @@
 //	smtpscope_tcp_resets_total{server}                 RST segments of ended connections
 //	smtpscope_open_connections                         connections not ended
 //	smtpscope_analysed_bytes_total                     bytes of the captured frames analysed
-//	smtpscope_capture_dropped_packets_total{by}        packets libpcap reports dropped: by="kernel" (no buffer room) or "interface"
+//	smtpscope_capture_dropped_packets_total{by}        packets lost before analysis: by="kernel" (no buffer room) or "interface", as libpcap reports them, or "ring" (smtpscope's own buffer between capture and analysis was full)
 //	smtpscope_build_info{version,goversion}            1
 package metrics
 
@@ -73,6 +73,7 @@ type Metrics struct {
 	resets       *prometheus.CounterVec
 	open         prometheus.Gauge
 	bytes        prometheus.Counter
+	ringDropped  prometheus.Counter
 }
 
 // latencyBuckets span a normal end-of-data reply (milliseconds) to RFC
@@ -103,11 +104,12 @@ func New(opts Options) *Metrics {
 	m.bytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "smtpscope_analysed_bytes_total", Help: "Bytes of the captured frames analysed."})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "smtpscope_build_info", Help: "The smtpscope build: always 1."}, []string{"version", "goversion"})
 	build.WithLabelValues(opts.Version, runtime.Version()).Set(1)
-	m.reg.MustRegister(m.latency, m.open, m.bytes, build)
+	m.ringDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: droppedName, Help: droppedHelp, ConstLabels: prometheus.Labels{"by": "ring"}})
+	m.reg.MustRegister(m.latency, m.open, m.bytes, build, m.ringDropped)
 	if opts.Dropped != nil {
 		for _, by := range []string{"kernel", "interface"} {
-			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "smtpscope_capture_dropped_packets_total",
-				Help: "Packets the capture lost before analysis, as libpcap counts them: by the kernel (no buffer room) or the interface.", ConstLabels: prometheus.Labels{"by": by}},
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: droppedName,
+				Help: droppedHelp, ConstLabels: prometheus.Labels{"by": by}},
 				func() float64 {
 					k, i := opts.Dropped()
 					if by == "kernel" {
@@ -119,6 +121,16 @@ func New(opts Options) *Metrics {
 	}
 	return m
 }
+
+// The dropped packets counter, by="kernel", "interface" or "ring".
+const (
+	droppedName = "smtpscope_capture_dropped_packets_total"
+	droppedHelp = "Packets the capture lost before analysis: by the kernel (no buffer room) or the interface, as libpcap counts them, or by smtpscope's ring between capture and analysis."
+)
+
+// AddRingDropped counts frames captured but dropped because the analysis
+// was too far behind.
+func (m *Metrics) AddRingDropped(n int) { m.ringDropped.Add(float64(n)) }
 
 // Handler serves the metrics in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {

@@ -49,6 +49,8 @@ func TestMetricsOfCaptures(t *testing.T) {
 	m.Incident(&report.Incident{Kind: report.CauseEODTimeout, Server: "127.0.0.1:25"})
 	m.SetOpen(3)
 	m.AddBytes(1500)
+	m.AddRingDropped(2)
+	m.AddRingDropped(3)
 	page := scrape(t, m)
 	for _, want := range []string{
 		`smtpscope_transactions_total{outcome="no-reply",server="127.0.0.1:25"} 1`,
@@ -61,6 +63,8 @@ func TestMetricsOfCaptures(t *testing.T) {
 		`smtpscope_open_connections 3`,
 		`smtpscope_analysed_bytes_total 1500`,
 		`smtpscope_capture_dropped_packets_total{by="kernel"} 7`,
+		`smtpscope_capture_dropped_packets_total{by="interface"} 0`,
+		`smtpscope_capture_dropped_packets_total{by="ring"} 5`,
 		`smtpscope_build_info{goversion="go`,
 	} {
 		if !strings.Contains(page, want) {

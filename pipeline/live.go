@@ -1,10 +1,9 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -45,6 +44,22 @@ type LiveOptions struct {
 	// OpenChanged, if set, is told the number of connections not retired
 	// yet each time it changes (for a gauge).
 	OpenChanged func(open int)
+	// Frame, if set, is given each frame before it is analysed (to write
+	// it out, or count its bytes); an error ends the run. Frames are
+	// numbered in the order they are analysed, so that a file written
+	// here numbers them as the report does even when the ring dropped
+	// some.
+	Frame func(*capture.Frame) error
+	// RingFrames and RingBytes bound the frames read from the source and
+	// not analysed yet (zero: DefaultRingFrames, DefaultRingBytes).
+	RingFrames, RingBytes int
+	// RingWait makes a full ring wait for the analysis instead of
+	// dropping frames: for a source replayed from a file, never for an
+	// interface, whose kernel buffer would overflow instead.
+	RingWait bool
+	// Dropped, if set, is told of each loss the capture reports as the
+	// analysis reaches it (for a counter).
+	Dropped func(Drops)
 }
 
 // Progress is a live run's counts at one moment.
@@ -59,6 +74,8 @@ type Progress struct {
 	// Awaiting those whose end-of-data waits for its reply.
 	Delivered, Failed, Awaiting int
 	Incidents                   int
+	// Dropped counts the packets lost before analysis so far.
+	Dropped Drops
 }
 
 // LiveResult is the end of a live run.
@@ -74,6 +91,10 @@ type LiveResult struct {
 	// packet.
 	Packets, Incidents int
 	Start, End         time.Time
+	// Dropped counts the packets lost before analysis, DroppedConns the
+	// connections open while they were (each capture-incomplete).
+	Dropped      Drops
+	DroppedConns int
 }
 
 // Live runs the pipeline over a live source until ctx ends or the source
@@ -84,10 +105,22 @@ type LiveResult struct {
 // a quiet link), and the incident rules of report run on each open
 // connection as its bytes arrive and on a sweep every SweepEvery. The
 // caller finishes b with the result's Inputs.
+//
+// The source is read by a goroutine of its own that never waits on the
+// analysis: frames reach the analysis through a bounded ring, and a frame
+// that finds it full is dropped. Those drops, and the source's own
+// (DropStatser), are counted; every connection open while packets were
+// lost is capture-incomplete in the report and in its incidents
+// (report.Facts.Dropped). Capture time advances with the frames and with
+// the source's read timeouts, which reach the analysis in order with the
+// frames: a timeout proves that no packet before it is still waiting in
+// a buffer, which a wall-clock tick of the analysis would not.
 func Live(ctx context.Context, src LiveSource, b *report.Builder, opts LiveOptions) LiveResult {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
+	opts.RingFrames = cmp.Or(opts.RingFrames, DefaultRingFrames)
+	opts.RingBytes = cmp.Or(opts.RingBytes, DefaultRingBytes)
 	r := &liveRun{opts: opts, b: b, ports: opts.ports(),
 		rules: report.IncidentRules{Options: opts.Report, EODTimeout: opts.EODTimeout, ConnectTimeout: opts.ConnectTimeout}}
 	r.tr = reassembly.NewTracker(reassembly.Options{
@@ -111,11 +144,20 @@ func Live(ctx context.Context, src LiveSource, b *report.Builder, opts LiveOptio
 		in.Format = "live"
 	}
 	stageCounters(&in, r.tr.Stats(), r.linkErr)
+	if d := r.dropped; d.Total() > 0 || r.droppedConns > 0 || r.stats {
+		in.Dropped = &report.Dropped{Kernel: d.Kernel, Interface: d.Interface, Ring: d.Ring, Connections: r.droppedConns}
+	}
+	if d := r.dropped; d.Total() > 0 {
+		n := func(v int) string { return report.Thousands(int64(v)) }
+		in.Warnings = append(in.Warnings, fmt.Sprintf("the capture lost %s packets before analysis (kernel %s, interface %s, smtpscope's ring %s); the %s connections open meanwhile are capture-incomplete",
+			n(d.Total()), n(d.Kernel), n(d.Interface), n(d.Ring), n(r.droppedConns)))
+	}
 	if res.Err != nil {
 		in.Warnings = append(in.Warnings, fmt.Sprintf("the capture stopped early: %v", res.Err))
 	}
 	res.Inputs = []report.Input{in}
 	res.Packets, res.Incidents, res.Start, res.End = r.packets, r.incidents, r.start, r.end
+	res.Dropped, res.DroppedConns = r.dropped, r.droppedConns
 	return res
 }
 
@@ -135,6 +177,14 @@ type liveRun struct {
 	lastSweep, lastProgress time.Time
 	linkErr                 error
 	buf                     []report.Incident
+	// dropped counts the losses told so far; lossUntil is the latest
+	// capture time they reach: a connection that starts no later may
+	// have lost its first packets. droppedConns counts the connections
+	// marked. stats says the source counts its own drops.
+	dropped      Drops
+	lossUntil    time.Time
+	droppedConns int
+	stats        bool
 }
 
 // liveConn is one connection's handler: the SMTP decoder, wrapped so that
@@ -145,6 +195,15 @@ type liveConn struct {
 	dec     *smtp.Decoder
 	watch   report.IncidentWatch
 	retired bool
+}
+
+// lost marks the connection as open while packets were lost.
+func (lc *liveConn) lost(l *loss) {
+	if !lc.facts.Dropped() {
+		lc.run.droppedConns++
+	}
+	lc.facts.DroppedKernel = lc.facts.DroppedKernel || l.Kernel+l.Interface > 0
+	lc.facts.DroppedRing = lc.facts.DroppedRing || l.Ring > 0
 }
 
 var _ reassembly.Handler = (*liveConn)(nil)
@@ -166,26 +225,75 @@ func (lc *liveConn) Control(kind reassembly.EventKind, dir reassembly.Direction,
 
 func (lc *liveConn) End(at reassembly.Mark) { lc.dec.End(at) }
 
-// read is the capture loop. It returns nil when ctx ends or the source is
-// closed, and the error that stopped it otherwise.
+// read runs the capture goroutine and analyses what it hands over. It
+// returns nil when ctx ends or the source is closed, and the error that
+// stopped the capture (or Frame's) otherwise. When ctx ends, what was
+// already captured is analysed before it returns.
 func (r *liveRun) read(ctx context.Context, src LiveSource) error {
+	l := newCaptureLoop(src, &r.opts)
+	r.stats = l.stats != nil
+	go l.run(ctx)
+	done := ctx.Done()
 	for {
 		select {
-		case <-ctx.Done():
-			return nil
-		default:
+		case it, ok := <-l.ring:
+			if !ok {
+				return l.err
+			}
+			if err := r.item(l, &it); err != nil {
+				l.stop.Store(true)
+				go func() {
+					for range l.ring { // let the capture goroutine end
+					}
+				}()
+				return err
+			}
+		case <-done:
+			l.stop.Store(true)
+			done = nil
 		}
-		fr, err := src.Next()
-		switch {
-		case err == nil:
-			r.frame(&fr)
-		case errors.Is(err, capture.ErrTimeout):
-			r.tick(r.opts.Clock().UTC())
-		case errors.Is(err, io.EOF):
-			return nil
-		default:
+	}
+}
+
+// item takes what the capture goroutine handed over: first what it lost
+// before, then the frame or the tick.
+func (r *liveRun) item(l *captureLoop, it *ringItem) error {
+	if !it.lost.empty() {
+		r.lost(&it.lost)
+	}
+	if !it.hasFrame {
+		if !it.tick.IsZero() {
+			r.tick(it.tick)
+		}
+		return nil
+	}
+	l.bytes.Add(-int64(len(it.frame.Data)))
+	it.frame.Number = r.packets + 1
+	if r.opts.Frame != nil {
+		if err := r.opts.Frame(&it.frame); err != nil {
 			return err
 		}
+	}
+	r.frame(&it.frame)
+	return nil
+}
+
+// lost counts a loss and marks the connections open: any may have lost
+// packets in it.
+func (r *liveRun) lost(l *loss) {
+	r.dropped.Kernel += l.Kernel
+	r.dropped.Interface += l.Interface
+	r.dropped.Ring += l.Ring
+	if l.to.After(r.lossUntil) {
+		r.lossUntil = l.to
+	}
+	for _, lc := range r.open {
+		if !lc.retired {
+			lc.lost(l)
+		}
+	}
+	if r.opts.Dropped != nil {
+		r.opts.Dropped(l.Drops)
 	}
 }
 
@@ -223,6 +331,10 @@ func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
 	lc := &liveConn{run: r, dec: smtp.NewDecoder(smtp.Options{}),
 		facts: report.Facts{Conn: c, SMTPPort: slices.Contains(r.ports, c.Server.Port())}}
 	lc.facts.Session = lc.dec.Session()
+	if !r.lossUntil.IsZero() && !c.FirstTime.After(r.lossUntil) {
+		// Its first packets may be among those lost.
+		lc.lost(&loss{Drops: Drops{Kernel: r.dropped.Kernel + r.dropped.Interface, Ring: r.dropped.Ring}})
+	}
 	r.open = append(r.open, lc)
 	r.opened(1)
 	return lc
@@ -230,11 +342,12 @@ func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
 
 // retire adds an ended connection to the report, as Run does.
 func (r *liveRun) retire(c *reassembly.Conn) {
+	fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(r.ports, c.Server.Port()), Session: sessionOf(c)}
 	if lc, ok := c.Handler.(*liveConn); ok {
 		lc.retired = true
 		r.opened(-1)
+		fc.DroppedKernel, fc.DroppedRing = lc.facts.DroppedKernel, lc.facts.DroppedRing
 	}
-	fc := report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(r.ports, c.Server.Port()), Session: sessionOf(c)}
 	r.b.Add(&fc)
 	// The report has what it needs: let the decoder go.
 	c.Handler = nil
@@ -290,7 +403,7 @@ func (r *liveRun) maybeProgress(now time.Time) {
 	r.lastProgress = now
 	t := r.b.Totals()
 	p := Progress{Time: now, Elapsed: now.Sub(r.start), Packets: r.packets, Ended: t.Connections,
-		Delivered: t.Delivered, Failed: t.Failed, Incidents: r.incidents}
+		Delivered: t.Delivered, Failed: t.Failed, Incidents: r.incidents, Dropped: r.dropped}
 	for _, lc := range r.open {
 		if lc.retired {
 			continue

@@ -100,6 +100,7 @@ func TestLiveAgreesWithRun(t *testing.T) {
 				EODTimeout: 2 * time.Second, ConnectTimeout: 3 * time.Second,
 				Incident: func(in *report.Incident) { told = append(told, *in) },
 				Clock:    func() time.Time { return src.now },
+				RingWait: true,
 			})
 			// A capture analyze refuses (tcpdump__dsa.pcap: every frame of
 			// a link type smtpscope does not decode) cannot be refused up

@@ -89,6 +89,7 @@ func (b *Builder) Add(f *Facts) bool {
 	// depend on the order connections end in.
 	red := newRedactor(b.opts.Redact)
 	c := buildConnection(f, b.opts, red)
+	applyDrops(f, &c)
 	if b.opts.JoinLogs {
 		b.keys = append(b.keys, joinKeyOf(&c, f.Session))
 	}

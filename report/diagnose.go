@@ -107,7 +107,15 @@ type Facts struct {
 	// connection matters even when no SMTP byte was exchanged (a refused
 	// or unanswered SYN).
 	SMTPPort bool
+	// DroppedKernel and DroppedRing are set by a live run when the
+	// capture lost packets while the connection was open: the kernel's
+	// buffer or smtpscope's ring was full (see applyDrops).
+	DroppedKernel, DroppedRing bool
 }
+
+// Dropped tells whether the capture lost packets while the connection
+// was open.
+func (f *Facts) Dropped() bool { return f.DroppedKernel || f.DroppedRing }
 
 // The outcomes, as Transaction.Outcome spells them (smtp.Outcome's
 // names); the last four are failed mail transactions.

@@ -16,7 +16,8 @@
 // # JSON schema smtpscope.report/v1
 //
 //	{"schema": "smtpscope.report/v1",
-//	 "inputs": [{"name", "format", "packets", "truncated", "warnings"}],
+//	 "inputs": [{"name", "format", "packets", "truncated", "warnings",
+//	             "dropped": {"kernel", "interface", "ring", "connections"}}], // dropped: live only
 //	 "verdict": {"layer", "cause", "summary"},        // the headline
 //	 "summary": {"failed_connections",                // what the report says first
 //	   "causes": [{"cause", "words", "layer", "failed", "connections", "share",

@@ -85,6 +85,7 @@ func (rules *IncidentRules) Incidents(dst []Incident, w *IncidentWatch, f *Facts
 	base := Incident{Stream: c.Stream, Client: red.addr(c.Client.String()), Server: red.addr(c.Server.String())}
 	tell := func(in Incident) {
 		in.Stream, in.Client, in.Server = base.Stream, base.Client, base.Server
+		dropIncident(f, &in)
 		in.Summary = red.text(in.Summary, false)
 		dst = append(dst, in)
 	}

@@ -45,6 +45,9 @@ type Input struct {
 	Warnings  []string `json:"warnings,omitempty"`
 	// Reassembly counts what the TCP stage did with the input's frames.
 	Reassembly *ReassemblyStats `json:"reassembly,omitempty"`
+	// Dropped counts what a live capture lost before analysis (nil for a
+	// file).
+	Dropped *Dropped `json:"dropped,omitempty"`
 	// Start and End bound the capture times of its packets.
 	Start time.Time `json:"start,omitzero"`
 	End   time.Time `json:"end,omitzero"`
@@ -64,6 +67,21 @@ type ReassemblyStats struct {
 	Expired    int `json:"expired,omitempty"`
 	AckedHoles int `json:"acked_holes,omitempty"`
 	Recovered  int `json:"recovered,omitempty"`
+}
+
+// Dropped counts the packets a live capture lost before analysis, and
+// the connections they may have hit.
+type Dropped struct {
+	// Kernel and Interface are libpcap's counts (pcap_stats): packets the
+	// kernel found no buffer room for, and those the interface or its
+	// driver dropped. Ring counts packets captured but dropped because
+	// the analysis was too far behind.
+	Kernel    int `json:"kernel"`
+	Interface int `json:"interface"`
+	Ring      int `json:"ring"`
+	// Connections counts the connections open while packets were lost:
+	// each is capture-incomplete (Facts.Dropped).
+	Connections int `json:"connections"`
 }
 
 // Totals counts across connections.

@@ -374,16 +374,32 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		}
 	}
 	var openChanged func(int)
+	var dropped func(pipeline.Drops)
 	if m := cfg.metrics; m != nil {
 		openChanged = m.SetOpen
-		src = &meteredSource{LiveSource: src, m: m}
+		dropped = func(d pipeline.Drops) { m.AddRingDropped(d.Ring) }
 	}
 	if p := cfg.packets; p != nil {
 		if lt, ok := src.(linkTyper); ok {
 			p.SetLinkType(lt.LinkType())
 		}
-		src = &teeSource{LiveSource: src, sink: p}
 	}
+	// Each frame analysed is counted and written out, in the order and
+	// with the numbers the report gives it.
+	frame := func(fr *capture.Frame) error {
+		if m := cfg.metrics; m != nil {
+			m.AddBytes(len(fr.Data))
+		}
+		if p := cfg.packets; p != nil {
+			if err := p.Write(fr); err != nil {
+				return fmt.Errorf("--write %w", err)
+			}
+		}
+		return nil
+	}
+	// A source replayed in tests waits for the analysis; an interface
+	// never does (its frames are dropped and counted instead).
+	_, iface := src.(*capture.Live)
 	res := pipeline.Live(ctx, src, b, pipeline.LiveOptions{
 		Options:    pipeline.Options{ServerPorts: cfg.ports, IdleTimeout: cfg.idleTimeout, Report: rules},
 		EODTimeout: cfg.eodTimeout, ConnectTimeout: cfg.connectTimeout,
@@ -398,6 +414,9 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		},
 		Clock:       cfg.clock,
 		OpenChanged: openChanged,
+		Frame:       frame,
+		RingWait:    !iface,
+		Dropped:     dropped,
 	})
 	stopErr := res.Err
 	if p := cfg.packets; p != nil {
@@ -412,36 +431,6 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		rep = report.Build(res.Inputs, nil, rules)
 		stopErr = cmp.Or(stopErr, err)
 	}
-	cfg.events.Stop(cfg.clock(), res.Reason, res.End.Sub(res.Start), res.Packets, res.Incidents, &rep.Totals)
+	cfg.events.Stop(cfg.clock(), res.Reason, res.End.Sub(res.Start), res.Packets, res.Dropped.Total(), res.Incidents, &rep.Totals)
 	return liveResult{report: rep, err: stopErr}
-}
-
-// meteredSource counts the bytes of the frames it reads (--metrics).
-type meteredSource struct {
-	pipeline.LiveSource
-	m *metrics.Metrics
-}
-
-func (s *meteredSource) Next() (capture.Frame, error) {
-	fr, err := s.LiveSource.Next()
-	if err == nil {
-		s.m.AddBytes(len(fr.Data))
-	}
-	return fr, err
-}
-
-// teeSource writes every frame it reads to a packet sink (--write).
-type teeSource struct {
-	pipeline.LiveSource
-	sink *capture.Writer
-}
-
-func (t *teeSource) Next() (capture.Frame, error) {
-	fr, err := t.LiveSource.Next()
-	if err == nil {
-		if err = t.sink.Write(&fr); err != nil {
-			err = fmt.Errorf("--write %w", err)
-		}
-	}
-	return fr, err
 }

@@ -1,0 +1,188 @@
+package pipeline
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/report"
+)
+
+// droppingFile is a paced capture file whose drop counters (as libpcap's
+// pcap_stats) say that the kernel lost n packets once frame after has
+// been read.
+type droppingFile struct {
+	pacedFile
+	after, n, read int
+}
+
+func (d *droppingFile) Next() (capture.Frame, error) {
+	fr, err := d.pacedFile.Next()
+	if err == nil {
+		d.read++
+	}
+	return fr, err
+}
+
+func (d *droppingFile) Stats() (capture.LiveStats, error) {
+	if d.read >= d.after {
+		return capture.LiveStats{Received: d.read + d.n, Dropped: d.n}, nil
+	}
+	return capture.LiveStats{Received: d.read}, nil
+}
+
+// liveOf runs Live over src and finishes its report.
+func liveOf(t *testing.T, src LiveSource, clock func() time.Time, opts LiveOptions) (*report.Report, LiveResult, []report.Incident) {
+	t.Helper()
+	b := report.NewBuilder(report.Options{})
+	var told []report.Incident
+	opts.EODTimeout, opts.ConnectTimeout = 2*time.Second, 3*time.Second
+	opts.Incident = func(in *report.Incident) { told = append(told, *in) }
+	opts.Clock = clock
+	res := Live(context.Background(), src, b, opts)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	rep, err := b.Finish(res.Inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rep.Close() })
+	return rep, res, told
+}
+
+// TestLiveKernelDrops checks that a connection open while the kernel
+// dropped packets is capture-incomplete, in the report and in the
+// incidents: a relay that never answers the end-of-data is eod-no-reply
+// without drops, but the reply may be among the lost packets; a
+// delivered message stays delivered.
+func TestLiveKernelDrops(t *testing.T) {
+	for _, tt := range []struct {
+		capture string
+		// cause is the first connection's without drops.
+		cause report.Cause
+	}{
+		{"relay-stall", report.CauseEODNoReply},
+		{"healthy", report.CauseOK},
+	} {
+		t.Run(tt.capture, func(t *testing.T) {
+			var delivered int
+			for _, drops := range []int{0, 3} {
+				f, err := capture.OpenFile(filepath.Join(repoRoot, "testdata/scenarios/captures", tt.capture+".pcapng"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				src := &droppingFile{pacedFile: pacedFile{File: f}, after: 8, n: drops}
+				rep, res, told := liveOf(t, src, func() time.Time { return src.now }, LiveOptions{RingWait: true})
+				if len(rep.Connections) == 0 {
+					t.Fatal("no connection")
+				}
+				c := &rep.Connections[0]
+				in := res.Inputs[0]
+				if drops == 0 {
+					if c.Diagnosis.Cause != tt.cause {
+						t.Errorf("no drops: first connection %s, want %s", c.Diagnosis.Cause, tt.cause)
+					}
+					if in.Dropped == nil || *in.Dropped != (report.Dropped{}) {
+						t.Errorf("no drops: input says %+v, want zero counts", in.Dropped)
+					}
+					delivered = rep.Totals.Delivered
+					continue
+				}
+				// The first connection was open when the drop was seen.
+				if c.Diagnosis.Cause != report.CauseCaptureIncomplete || !strings.Contains(c.Diagnosis.Summary, "kernel's capture buffer") {
+					t.Errorf("first connection %s (%s), want capture-incomplete", c.Diagnosis.Cause, c.Diagnosis.Summary)
+				}
+				if rep.Failed() || rep.Totals.Failed != 0 {
+					t.Errorf("connections that overlapped a drop made the report fail (%+v)", rep.Totals)
+				}
+				if rep.Totals.Delivered != delivered {
+					t.Errorf("%d delivered with drops, %d without: a message seen delivered stays so", rep.Totals.Delivered, delivered)
+				}
+				if in.Dropped == nil || in.Dropped.Kernel != drops || in.Dropped.Connections == 0 || res.Dropped.Kernel != drops {
+					t.Errorf("input dropped %+v, result %+v; want %d by the kernel and the connections", in.Dropped, res.Dropped, drops)
+				}
+				if w := strings.Join(in.Warnings, "\n"); !strings.Contains(w, "lost 3 packets before analysis") {
+					t.Errorf("warnings %q say nothing of the drops", w)
+				}
+				for _, inc := range told {
+					if inc.Kind != report.CauseCaptureIncomplete {
+						t.Errorf("incident %s (%s) on a connection that overlapped a drop", inc.Kind, inc.Summary)
+					}
+				}
+			}
+		})
+	}
+}
+
+// burstSource serves a capture file's frames as fast as asked, and closes
+// served once it has served them all.
+type burstSource struct {
+	*capture.File
+	data   []byte
+	served chan struct{}
+}
+
+func (b *burstSource) Next() (capture.Frame, error) {
+	fr, err := b.File.Next()
+	if err != nil {
+		close(b.served)
+		return fr, err
+	}
+	b.data = append(b.data[:0], fr.Data...)
+	fr.Data = b.data
+	return fr, nil
+}
+
+// TestLiveRingDrops checks that the capture goroutine never waits on the
+// analysis: with the analysis held up, frames that find the one-frame
+// ring full are dropped and counted, every frame is either analysed or
+// dropped, the analysed ones are numbered without gaps, and the
+// connection they belonged to is capture-incomplete.
+func TestLiveRingDrops(t *testing.T) {
+	f, err := capture.OpenFile(filepath.Join(repoRoot, "testdata/scenarios/captures", "relay-stall.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	total := 0
+	for {
+		if _, err := f.Next(); err != nil {
+			break
+		}
+		total++
+	}
+	f.Close()
+	f, err = capture.OpenFile(filepath.Join(repoRoot, "testdata/scenarios/captures", "relay-stall.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src := &burstSource{File: f, served: make(chan struct{})}
+	var numbers []int
+	rep, res, _ := liveOf(t, src, time.Now, LiveOptions{RingFrames: 1, Frame: func(fr *capture.Frame) error {
+		if len(numbers) == 0 {
+			<-src.served // hold the analysis until the capture has read everything
+		}
+		numbers = append(numbers, fr.Number)
+		return nil
+	}})
+	if res.Dropped.Ring == 0 || res.Packets+res.Dropped.Ring != total {
+		t.Fatalf("%d frames analysed, %d dropped by the ring; want some dropped and %d in all", res.Packets, res.Dropped.Ring, total)
+	}
+	for i, n := range numbers {
+		if n != i+1 {
+			t.Fatalf("analysed frames numbered %v, want 1, 2, 3, ...", numbers)
+		}
+	}
+	if in := res.Inputs[0]; in.Dropped == nil || in.Dropped.Ring != res.Dropped.Ring || in.Dropped.Connections != 1 {
+		t.Errorf("input dropped %+v, want %d by the ring and 1 connection", in.Dropped, res.Dropped.Ring)
+	}
+	if len(rep.Connections) != 1 || rep.Connections[0].Diagnosis.Cause != report.CauseCaptureIncomplete || rep.Failed() {
+		t.Errorf("connections %+v: want one, capture-incomplete, nothing failed", rep.Connections)
+	}
+}
