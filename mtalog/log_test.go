@@ -288,3 +288,42 @@ func TestLineMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestRsyslogFiles reads what a real rsyslogd wrote for a real Postfix
+// (testdata/scenarios/postfix/postfix-relay-stall-syslog.sh): the same
+// messages in rsyslog's traditional file format ("Dec  2 01:33:09", day
+// space-padded, whole seconds) and in RFC 3339 with microseconds, with
+// lines of programs that are not Postfix daemons ("postfix[21000]:") in
+// between.
+func TestRsyslogFiles(t *testing.T) {
+	dir := "../testdata/scenarios/postfix/"
+	var starts [2][]time.Time
+	for i, name := range []string{"postfix-relay-stall-syslog.mail.log", "postfix-relay-stall-syslog.mail-rfc3339.log"} {
+		l := read(t, dir+name, Options{})
+		if l.Format != FormatPostfix || len(l.Warnings) != 0 || len(l.Sessions) != 4 {
+			t.Fatalf("%s: format %s, %d sessions, warnings %q; want postfix, 4 sessions, no warning", name, l.Format, len(l.Sessions), l.Warnings)
+		}
+		stalled := l.Sessions[3]
+		if e := stalled.Events[len(stalled.Events)-1]; e.Status != "deferred" || e.Stage != StageEndOfData {
+			t.Errorf("%s: last event %+v, want deferred at end-of-data", name, e)
+		}
+		for _, s := range l.Sessions {
+			if ln := s.Lines(); len(ln) > 0 {
+				starts[i] = append(starts[i], ln[0].Time)
+			}
+			if ln := s.Lines(); len(ln) == 0 || ln[0].Host != "mta" || !strings.HasPrefix(ln[0].Message, "postfix/") {
+				t.Errorf("%s: session %s: first line %+v, want host mta and a postfix/ message", name, s.ID, ln)
+			}
+		}
+	}
+	// The same messages: the whole-second stamps are the RFC 3339 ones
+	// cut to the second.
+	if len(starts[0]) != len(starts[1]) {
+		t.Fatalf("%d and %d sessions with lines", len(starts[0]), len(starts[1]))
+	}
+	for k := range starts[0] {
+		if !starts[0][k].Equal(starts[1][k].Truncate(time.Second)) {
+			t.Errorf("session %d's first line at %v (traditional) and %v (RFC 3339)", k, starts[0][k], starts[1][k])
+		}
+	}
+}

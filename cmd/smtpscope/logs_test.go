@@ -73,6 +73,12 @@ func TestLogJoinLab(t *testing.T) {
 			[]string{"timed out while sending end of data", "sent nothing after the end-of-data in frame", "Postfix wrote this itself"}},
 		{"postfix/postfix-eod-451.pcapng", "postfix/postfix-eod-451.maillog", "deferred",
 			[]string{"said: 451 4.3.0", "the server sent 451 4.3.0 in frame", "agree"}},
+		// Postfix through syslog(3) to a real rsyslogd: its traditional
+		// and its RFC 3339 file formats.
+		{"postfix/postfix-relay-stall-syslog.pcapng", "postfix/postfix-relay-stall-syslog.mail.log", "eod-no-reply",
+			[]string{"timed out while sending end of data", "sent nothing after the end-of-data in frame", "Postfix wrote this itself"}},
+		{"postfix/postfix-relay-stall-syslog.pcapng", "postfix/postfix-relay-stall-syslog.mail-rfc3339.log", "eod-no-reply",
+			[]string{"timed out while sending end of data", "sent nothing after the end-of-data in frame", "Postfix wrote this itself"}},
 		{"postfix/postfix-reset.pcapng", "postfix/postfix-reset.maillog", "reset-by-server",
 			[]string{"lost connection with", "the server reset the connection (RST) in frame", "during the message body"}},
 		{"captures/relay-stall.pcapng", "exchange/relay-stall.SEND.LOG", "eod-no-reply",

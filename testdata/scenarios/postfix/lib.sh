@@ -5,7 +5,9 @@
 # records the namespace's loopback. Each scenario leaves in postfix/:
 #   NAME.pcapng      both connections: lab client → Postfix smtpd (127.0.0.1:25,
 #                    client ports 40000+N), Postfix smtp → lab relay (127.0.0.2:25)
-#   NAME.maillog     Postfix's maillog_file (smtpd_client_port_logging = yes)
+#   NAME.maillog     Postfix's maillog_file (smtpd_client_port_logging = yes);
+#                    postfix-relay-stall-syslog logs through syslog(3) to a
+#                    real rsyslogd instead (NAME.mail.log, NAME.mail-rfc3339.log)
 #   NAME.client.jsonl, NAME.server.jsonl  what the lab peers logged
 #   NAME.expect.json the truth, from the peers' logs and Postfix's own log
 # The first connection in each capture is pf_start probing that smtpd
@@ -45,8 +47,6 @@ pf_start() {
 	smtpd_relay_restrictions = permit_mynetworks, reject
 	relayhost = [127.0.0.2]:25
 	smtpd_client_port_logging = yes
-	maillog_file = $PF/maillog
-	maillog_file_prefixes = /tmp
 	smtputf8_enable = no
 	biff = no
 	message_size_limit = 20480000
@@ -55,13 +55,17 @@ pf_start() {
 	minimal_backoff_time = 1h
 	maximal_backoff_time = 2h
 	CF
+	# PF_LOG set: Postfix logs to syslog, and PF_LOG is where it lands
+	if [[ -z ${PF_LOG:-} ]]; then
+		printf 'maillog_file = %s\nmaillog_file_prefixes = /tmp\n' "$PF/maillog" >>"$PF/etc/main.cf"
+	fi
 	local kv
 	for kv in "$@"; do echo "$kv" >>"$PF/etc/main.cf"; done
 	# no chroot: the queue is a temporary directory without chroot files
 	postconf -c "$PF/etc" -F '*/*/chroot = n'
 	postfix -c "$PF/etc" set-permissions >/dev/null 2>&1 || true
 	postfix -c "$PF/etc" check
-	nsexec postfix -c "$PF/etc" start
+	${PF_LAUNCH:-nsexec} postfix -c "$PF/etc" start
 	for _ in $(seq 50); do
 		nsexec bash -c ': </dev/tcp/127.0.0.1/25' 2>/dev/null && return 0
 		sleep 0.2
@@ -69,13 +73,15 @@ pf_start() {
 	die "postfix did not start listening"
 }
 
-# pf_wait N: wait (at most 60 s) until the log has N delivery lines (status=).
+# pf_wait N: wait (at most 60 s) until the log (PF_LOG, default the
+# maillog_file) has N delivery lines (status=).
 pf_wait() {
+	local f=${PF_LOG:-$PF/maillog}
 	for _ in $(seq 300); do
-		[[ $(grep -c ' status=' "$PF/maillog" 2>/dev/null || true) -ge $1 ]] && return 0
+		[[ $(grep -c ' status=' "$f" 2>/dev/null || true) -ge $1 ]] && return 0
 		sleep 0.2
 	done
-	die "postfix logged fewer than $1 delivery lines in 60 s: $(cat "$PF/maillog")"
+	die "postfix logged fewer than $1 delivery lines in 60 s: $(cat "$f")"
 }
 
 pf_stop() {
@@ -87,10 +93,10 @@ pf_stop() {
 pf_finish() {
 	editcap -F pcapng --capture-comment "smtpscope Postfix lab scenario $NAME (truth: $NAME.expect.json)" \
 		"$WORK/cap.pcap" "$OUT_DIR/$NAME.pcapng"
-	cp "$PF/maillog" "$OUT_DIR/$NAME.maillog"
+	if [[ -z ${PF_LOG:-} ]]; then cp "$PF/maillog" "$OUT_DIR/$NAME.maillog"; fi
 	cp "$WORK/client.jsonl" "$OUT_DIR/$NAME.client.jsonl"
 	cp "$WORK/server.jsonl" "$OUT_DIR/$NAME.server.jsonl"
 	printf '%s\n' "$EXPECT_JSON" >"$OUT_DIR/$NAME.expect.json"
 	summarize
-	log "capture: $FRAMES frames, $STREAMS streams; maillog: $(wc -l <"$OUT_DIR/$NAME.maillog") lines"
+	log "capture: $FRAMES frames, $STREAMS streams; log: $(wc -l <"${PF_LOG:-$PF/maillog}") lines"
 }
