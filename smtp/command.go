@@ -51,9 +51,6 @@ var verbNames = [...]struct {
 	{"ONEX", verbOther},
 }
 
-// maxVerbLength bounds the unknown verbs kept by name (see unknownVerbName).
-const maxVerbLength = 16
-
 // unknownVerb is Command.Verb for a line whose first word is not kept: it
 // could be a credential (see unknownVerbName).
 const unknownVerb = "UNKNOWN"
@@ -315,35 +312,18 @@ func isMechanism(b []byte) bool {
 	return true
 }
 
-// unknownVerbName names the first word of an unknown command. It keeps the
-// word, upper-cased, only if it looks like a verb: letters, digits and "-",
-// at most maxVerbLength long, and its letters all of one case. Anything
-// else, and in particular a mixed-case word such as the base64 of a
-// password sent in an AUTH exchange the capture did not show, becomes
-// unknownVerb: no credential can leak through Command.Verb.
+// unknownVerbName names the first word of an unknown command: unknownVerb,
+// whatever the word. A line that is not a known command is, as often as
+// not, a body line the client sent after a refused DATA or that a
+// desynchronised reading took for a command, or the base64 of a password
+// sent in an AUTH exchange the capture did not show: its first word is
+// the sender's text, never shown (#14). Known verbs, extensions included,
+// are in verbNames.
 func unknownVerbName(tok []byte) string {
 	if len(tok) == 0 {
 		return ""
 	}
-	if len(tok) > maxVerbLength {
-		return unknownVerb
-	}
-	var upper, lower bool
-	for _, c := range tok {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			upper = true
-		case c >= 'a' && c <= 'z':
-			lower = true
-		case isDigit(c) || c == '-':
-		default:
-			return unknownVerb
-		}
-	}
-	if upper && lower {
-		return unknownVerb
-	}
-	return strings.ToUpper(string(tok))
+	return unknownVerb
 }
 
 // cutPrefixFold is bytes.CutPrefix without regard to ASCII case.

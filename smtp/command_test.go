@@ -73,8 +73,11 @@ func TestParseCommand(t *testing.T) {
 		// The word after AUTH must look like a mechanism, or it is dropped.
 		{"AUTH dGVzdAB0ZXN0AHRlc3Q=", verbAUTH, "AUTH", ""},
 		{"", verbUnknown, "", ""},
-		{"GET / HTTP/1.1", verbUnknown, "GET", ""},
-		{"USER anonymous", verbUnknown, "USER", ""},
+		// An unknown word is never shown: it may be a body's (#14).
+		{"GET / HTTP/1.1", verbUnknown, unknownVerb, ""},
+		{"USER anonymous", verbUnknown, unknownVerb, ""},
+		{"confidential merger plans", verbUnknown, unknownVerb, ""},
+		{"PAYROLL", verbUnknown, unknownVerb, ""},
 		{".", verbUnknown, unknownVerb, ""},
 		{"Hello, Alice (2)", verbUnknown, unknownVerb, ""},
 		{"Z3VycGFydGFwQHBhdHJpb3RzLmlu", verbUnknown, unknownVerb, ""},
