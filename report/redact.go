@@ -46,10 +46,12 @@ func (r *redactor) mail(s string) string {
 	if t == "" {
 		return s // the null reverse-path <> is not personal
 	}
-	local, domain, ok := strings.Cut(t, "@")
-	if !ok {
+	// The domain follows the last "@": a quoted local part may hold one.
+	at := strings.LastIndexByte(t, '@')
+	if at < 0 {
 		return r.learn(t, "redacted-"+token(t))
 	}
+	local, domain := t[:at], t[at+1:]
 	r.learn(domain, "domain-"+token(domain))
 	return r.learn(t, "user-"+token(local)+"@domain-"+token(domain))
 }
@@ -106,7 +108,14 @@ func (r *redactor) text(s string, hosts bool) string {
 		return s
 	}
 	var b strings.Builder
+	spans := mailSpans(s)
 	for i := 0; i < len(s); {
+		if len(spans) > 0 && spans[0][0] == i {
+			b.WriteString(r.mail(s[i:spans[0][1]]))
+			i = spans[0][1]
+			spans = spans[1:]
+			continue
+		}
 		if !wordByte(s[i]) {
 			b.WriteByte(s[i])
 			i++
@@ -120,6 +129,76 @@ func (r *redactor) text(s string, hosts bool) string {
 		i = j
 	}
 	return b.String()
+}
+
+// maxQuotedLocal bounds how far back a quoted local part is looked for
+// (RFC 5321 §4.5.3.1.1: a local part is at most 64 octets; a quoted one
+// may be longer in practice).
+const maxQuotedLocal = 256
+
+// mailSpans finds the mail addresses in a text whose local part a word
+// split would cut: a quoted string (`"john doe"@corp.example`, RFC 5321
+// §4.1.2 Quoted-string) or a dot-atom with characters other than the
+// word bytes (`o'brien@corp.example`, RFC 5322 atext). It returns their
+// [start, end) offsets in order; addresses of word bytes alone are left
+// to word.
+func mailSpans(s string) [][2]int {
+	var spans [][2]int
+	for k := strings.IndexByte(s, '@'); k >= 0; {
+		if start, end, ok := mailAround(s, k); ok && (len(spans) == 0 || start >= spans[len(spans)-1][1]) {
+			spans = append(spans, [2]int{start, end})
+		}
+		next := strings.IndexByte(s[k+1:], '@')
+		if next < 0 {
+			break
+		}
+		k += 1 + next
+	}
+	return spans
+}
+
+// mailAround returns the address around the "@" at s[at], if its local
+// part is quoted or holds a character that is not a word byte.
+func mailAround(s string, at int) (start, end int, ok bool) {
+	end = at + 1
+	for end < len(s) && (isAlnumByte(s[end]) || s[end] == '-' || s[end] == '.') {
+		end++
+	}
+	for end > at+1 && (s[end-1] == '.' || s[end-1] == '-') {
+		end--
+	}
+	if !strings.Contains(s[at+1:end], ".") {
+		return 0, 0, false
+	}
+	start = at
+	if at > 0 && s[at-1] == '"' {
+		for i := at - 2; i >= 0 && at-i <= maxQuotedLocal; i-- {
+			if s[i] == '\r' || s[i] == '\n' {
+				return 0, 0, false
+			}
+			if s[i] == '"' && (i == 0 || s[i-1] != '\\') {
+				return i, end, true
+			}
+		}
+		return 0, 0, false
+	}
+	special := false
+	for start > 0 && atext(s[start-1]) {
+		start--
+		special = special || !wordByte(s[start])
+	}
+	return start, end, special && start < at
+}
+
+// atext tells whether c may be in a dot-atom local part (RFC 5322 §3.2.3),
+// "=" and "/" left out: they join a key or a path to an address more often
+// than they are in one.
+func atext(c byte) bool {
+	return isAlnumByte(c) || strings.IndexByte("!#$%&'*+-?^_`{|}~.", c) >= 0
+}
+
+func isAlnumByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // wordByte tells whether c can be part of an address or a host name.

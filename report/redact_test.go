@@ -1,6 +1,9 @@
 package report
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestRedactText: addresses and names in a server's text get the tokens
 // their fields get; codes, numbers and the other words stay.
@@ -13,6 +16,12 @@ func TestRedactText(t *testing.T) {
 		{"recipient <bob@example.org> ok", "recipient <" + r.mail("bob@example.org") + "> ok"},
 		{"2.0.0 Ok: queued as 3F2A1", "2.0.0 Ok: queued as 3F2A1"},
 		{"relay.example.net:25 refused.", r.host("relay.example.net") + ":25 refused."},
+		// Local parts a word split would cut (#14): quoted, with spaces,
+		// an escaped quote or an "@"; a dot-atom with an apostrophe.
+		{`2.1.0 <"john doe"@corp.example>... Sender ok`, `2.1.0 <` + r.mail(`"john doe"@corp.example`) + `>... Sender ok`},
+		{`"a\"b c"@corp.example and "x@y"@corp.example`, r.mail(`"a\"b c"@corp.example`) + ` and ` + r.mail(`"x@y"@corp.example`)},
+		{"to o'brien@corp.example.", "to " + r.mail("o'brien@corp.example") + "."},
+		{`"not an address" and 3@4`, `"not an address" and 3@4`},
 	}
 	for _, tt := range valid {
 		if got := r.text(tt.in, true); got != tt.want {
@@ -20,6 +29,13 @@ func TestRedactText(t *testing.T) {
 		}
 		if got := r.text(r.text(tt.in, true), true); got != tt.want {
 			t.Errorf("text(text(%q)) = %q, want %q (redacting twice must change nothing)", tt.in, got, tt.want)
+		}
+	}
+	for _, leak := range []string{"john", "doe", "brien", "corp.example", `a\"b`} {
+		for _, tt := range valid {
+			if got := r.text(tt.in, true); strings.Contains(got, leak) {
+				t.Errorf("text(%q) = %q still shows %q", tt.in, got, leak)
+			}
 		}
 	}
 	// Summaries name Wireshark fields; only names already seen go.
