@@ -123,6 +123,7 @@ func Files(ctx context.Context, names []string, stdin io.Reader, opts Options) (
 			opened = append(opened, c)
 		}
 	}
+	opts.Report.SeparateInputs = !opts.Merge && len(names) > 1
 	b := report.NewBuilder(opts.Report)
 	b.OnAdd(opts.Connection)
 	defer func() {

@@ -207,6 +207,13 @@ func (b *Builder) Finish(inputs []Input) (*Report, error) {
 	r.Totals = b.agg.totals
 	r.Verdict = b.agg.headline()
 	r.Patterns = b.agg.patterns()
+	if b.opts.SeparateInputs && len(inputs) > 1 {
+		for i := range inputs {
+			t := b.agg.inputOf(i).totals
+			inputs[i].Totals = &t
+		}
+		r.Patterns = append(r.Patterns, b.agg.inputPatterns(inputs)...)
+	}
 	r.Summary = b.agg.summary.summary()
 	return r, nil
 }
@@ -365,6 +372,9 @@ type aggregate struct {
 	firstFailed, lastDelivered time.Time
 	failServers                map[string]bool
 	deliveredTo                map[string]int
+	// perInput holds the same by input, for Input.Totals and the
+	// patterns across inputs (patterns.go).
+	perInput map[int]*inputAgg
 	// summary: see summary.go.
 	summary summaryAgg
 }
@@ -376,12 +386,13 @@ type causeKey struct {
 
 func newAggregate() aggregate {
 	return aggregate{sameWorst: map[causeKey]int{}, minFailed: -1, maxDelivered: -1, allFailedSized: true,
-		failServers: map[string]bool{}, deliveredTo: map[string]int{}, summary: newSummaryAgg()}
+		failServers: map[string]bool{}, deliveredTo: map[string]int{}, perInput: map[int]*inputAgg{}, summary: newSummaryAgg()}
 }
 
 func (a *aggregate) add(c *Connection) {
 	a.totals.Connections++
 	a.summary.add(c)
+	a.inputOf(c.Input).add(c)
 	f := connectionFailed(c)
 	if d := &c.Diagnosis; d.Cause != CauseOK {
 		a.sameWorst[causeKey{d.Cause, f}]++

@@ -81,6 +81,11 @@ type Options struct {
 	// count in the totals, the headline and the patterns, and the report
 	// says how many were left out.
 	ListFailed, ListHealthy int
+	// SeparateInputs says the inputs were analysed each on its own
+	// (several captures, not merged: one per mail hub, say): the report
+	// gives each input its totals (Input.Totals) and looks for patterns
+	// across them.
+	SeparateInputs bool
 }
 
 // DefaultSlowReply is the end-of-data reply latency reported as slow.

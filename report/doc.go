@@ -17,8 +17,11 @@
 //
 //	{"schema": "smtpscope.report/v1",
 //	 "inputs": [{"name", "format", "packets", "truncated", "warnings",
-//	             "dropped": {"kernel", "interface", "ring", "connections"}}], // dropped: live only
+//	             "dropped": {"kernel", "interface", "ring", "connections"}, // dropped: live only
+//	             "totals"}],                          // totals: with several inputs not merged
 //	 "verdict": {"layer", "cause", "summary"},        // the headline
+//	 "patterns": [{"kind": "size"|"server"|"time"|"input"|"input-size", "summary",
+//	               "threshold", "server", "since", "input"}],   // input*: across inputs not merged
 //	 "summary": {"failed_connections",                // what the report says first
 //	   "causes": [{"cause", "words", "layer", "failed", "connections", "share",
 //	               "servers": [{"server", "connections"}],

@@ -51,6 +51,9 @@ type Input struct {
 	// Start and End bound the capture times of its packets.
 	Start time.Time `json:"start,omitzero"`
 	End   time.Time `json:"end,omitzero"`
+	// Totals count this input's connections and mail transactions, when
+	// several inputs were analysed each on its own (not merged).
+	Totals *Totals `json:"totals,omitempty"`
 }
 
 // ReassemblyStats counts what the TCP stage did with an input's frames.
