@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +119,82 @@ func TestHubHTMLInChromium(t *testing.T) {
 	}
 	t.Logf("HTML report of %d connections (%d failed): %d bytes; Chromium loaded, laid out and painted it in %.1f s (%.1f s for the one-connection seed incident, %d bytes)",
 		hubSessions, rep.Summary.FailedConnections, len(html), took.Seconds(), seedTime.Seconds(), fileSize(t, seed))
+	seedTiming, hubTiming := timeInChromium(t, browser, seed), timeInChromium(t, browser, page)
+	t.Logf("in the page's own clock (Navigation Timing, ms since navigation start): seed incident %v; %d connections %v",
+		seedTiming, hubSessions, hubTiming)
+	// A bound far above what the busy 2-core VM measures (README), low
+	// enough to catch a page that went back to one row per connection.
+	if hubTiming.Load > 20000 || hubTiming.Layout > 10000 {
+		t.Errorf("the %d-connection page took %v; want load under 20 s and layout under 10 s", hubSessions, hubTiming)
+	}
+}
+
+// pageTiming is how long Chromium took over a page, in milliseconds since
+// navigation start, as the page's own clock (performance.now) saw it.
+type pageTiming struct {
+	// Parsed is when the parser reached the end of the body; Layout how
+	// long the first style and layout of the whole page took after that;
+	// Load when the load event fired.
+	Parsed, Layout, Load float64
+	// Height is the laid-out page's height in CSS pixels.
+	Height int
+}
+
+func (p pageTiming) String() string {
+	return fmt.Sprintf("parsed %.0f ms, layout %.0f ms, load event %.0f ms, %d px high", p.Parsed, p.Layout, p.Load, p.Height)
+}
+
+// timingScript measures the page it is appended to: the report itself
+// has no script, so a copy of it gets this one, at the end of the body.
+const timingScript = `<script>
+(function () {
+  const parsed = performance.now();
+  const height = document.documentElement.scrollHeight; // forces style and layout
+  const laidOut = performance.now();
+  addEventListener('load', function () {
+    console.log('smtpscope-timing ' + parsed.toFixed(1) + ' ' + (laidOut - parsed).toFixed(1) + ' ' + performance.now().toFixed(1) + ' ' + height);
+  });
+})();
+</script>
+`
+
+// timeInChromium loads a copy of page with timingScript headless and reads
+// the timing it logs to the console:
+//
+//	chromium --headless --dump-dom --enable-logging=stderr --v=0 file://COPY
+func timeInChromium(t *testing.T, browser, page string) pageTiming {
+	t.Helper()
+	html, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndex(html, []byte("</body>"))
+	if i < 0 {
+		t.Fatalf("%s has no </body>", page)
+	}
+	timed := filepath.Join(t.TempDir(), "timed.html")
+	if err := os.WriteFile(timed, slices.Concat(html[:i], []byte(timingScript), html[i:]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--window-size=1280,2000", "--dump-dom", "--enable-logging=stderr", "--v=0", "file://"+timed)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v\n%s", browser, err, stderr.Bytes())
+	}
+	m := regexp.MustCompile(`smtpscope-timing ([0-9.]+) ([0-9.]+) ([0-9.]+) ([0-9]+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("Chromium logged no timing for %s:\n%s", page, stderr.Bytes())
+	}
+	var p pageTiming
+	if _, err := fmt.Sscan(strings.Join(m[1:], " "), &p.Parsed, &p.Layout, &p.Load, &p.Height); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // renderInChromium loads page headless and returns its DOM after layout,
