@@ -73,11 +73,13 @@ type decryptTrack struct {
 	alerts []tlsrecord.Alert
 }
 
-// plainChunk is the application data of one record.
+// plainChunk is the application data of one record, or (lost set) the
+// place of a record that did not decrypt once plaintext had begun.
 type plainChunk struct {
 	dir  reassembly.Direction
 	data []byte
 	at   reassembly.Mark
+	lost bool
 }
 
 // decryptRecord decrypts record r when keys are given; it returns whether
@@ -112,6 +114,12 @@ func (d *Decoder) decryptRecord(t *tlsTrack, r tlsrecord.Record, raw []byte) boo
 	rec, err := x.conn.Decrypt(dir, raw)
 	switch {
 	case err != nil:
+		if (x.smtp || len(x.plain) > 0) && len(x.plain) < maxPlainChunks {
+			// Its plaintext is missing from the SMTP streams, as if a
+			// capture gap took it: the readers must not join what came
+			// before it to what comes after, nor wait for what it held.
+			x.plain = append(x.plain, plainChunk{dir: r.Dir, at: r.End, lost: true})
+		}
 	case rec.Type == tlskeys.ApplicationData && len(rec.Data) > 0 && len(x.plain) < maxPlainChunks:
 		x.plain = append(x.plain, plainChunk{dir: r.Dir, data: slices.Clone(rec.Data), at: r.End})
 	case rec.Type == tlskeys.Alert && rec.Protected():
@@ -163,6 +171,10 @@ func (d *Decoder) readPlain() {
 		if d.detect == detectNotSMTP {
 			continue
 		}
+		if c.lost {
+			d.undecryptable(c)
+			continue
+		}
 		at := reassembly.ConstMarker(c.at)
 		if d.detect == detectUndecided {
 			d.undecided += len(c.data)
@@ -180,6 +192,19 @@ func (d *Decoder) readPlain() {
 		}
 	}
 	x.plain = x.plain[:0]
+}
+
+// undecryptable tells the SMTP reader of c.dir that a record's plaintext
+// is missing, of unknown length: a content gap (RFC 5321 gives no way to
+// resynchronise but the next line; what was waiting on the record becomes
+// unknown, never failed).
+func (d *Decoder) undecryptable(c plainChunk) {
+	d.anomalyf(AnomalyContentGap, c.at.Frame, "a TLS record of the %s ending in frame %d did not decrypt: its plaintext is missing", c.dir, c.at.Frame)
+	if c.dir == reassembly.ClientToServer {
+		d.clientGap(-1, c.at)
+	} else {
+		d.serverGap()
+	}
 }
 
 // decryption states what came of decrypting the connection.

@@ -207,15 +207,20 @@ func TestDecryptedSTARTTLS(t *testing.T) {
 	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		writes, keyLog := runSTARTTLS(t, v)
 		for _, tt := range []struct {
-			name  string
-			keys  []byte
-			drop  string // the client write (plaintext) lost to a gap
-			state string
+			name string
+			keys []byte
+			drop string // the client write (plaintext) lost to a gap
+			// corrupt names the client write (plaintext) whose reply's
+			// record is corrupted: its tag fails, bad record MAC
+			corrupt string
+			state   string
 		}{
-			{"keys", keyLog, "", DecryptionDecrypted},
-			{"gap", keyLog, "RCPT TO:<c@mx.lab.test>\r\n", DecryptionPartial},
-			{"no key", []byte("CLIENT_RANDOM " + strings.Repeat("00", 32) + " " + strings.Repeat("11", 48) + "\n"), "", DecryptionInferred},
-			{"wrong key", mapSecrets(keyLog), "", DecryptionFailed},
+			{"keys", keyLog, "", "", DecryptionDecrypted},
+			{"gap", keyLog, "RCPT TO:<c@mx.lab.test>\r\n", "", DecryptionPartial},
+			{"corrupt end-of-data reply", keyLog, "", "Subject: t\r\n\r\nhello\r\n.\r\n", DecryptionPartial},
+			{"corrupt MAIL", keyLog, "", "MAIL FROM:<a@client.lab.test>\r\n", DecryptionPartial},
+			{"no key", []byte("CLIENT_RANDOM " + strings.Repeat("00", 32) + " " + strings.Repeat("11", 48) + "\n"), "", "", DecryptionInferred},
+			{"wrong key", mapSecrets(keyLog), "", "", DecryptionFailed},
 		} {
 			t.Run(tls.VersionName(v)+"/"+tt.name, func(t *testing.T) {
 				keys := tlskeys.NewKeyLog()
@@ -229,10 +234,18 @@ func TestDecryptedSTARTTLS(t *testing.T) {
 						clientWrites = append(clientWrites, i)
 					}
 				}
-				drop := -1
+				drop, corrupt := -1, -1
 				for j, x := range tlsDialogue {
+					i := clientWrites[len(clientWrites)-len(tlsDialogue)+j]
 					if x.send == tt.drop {
-						drop = clientWrites[len(clientWrites)-len(tlsDialogue)+j]
+						drop = i
+					}
+					if x.send == tt.corrupt {
+						// MAIL is corrupted itself; the body, its reply.
+						corrupt = i
+						for x.send != tlsDialogue[1].send && writes[corrupt].dir != reassembly.ServerToClient {
+							corrupt++
+						}
 					}
 				}
 				for i, w := range writes {
@@ -241,7 +254,12 @@ func TestDecryptedSTARTTLS(t *testing.T) {
 						d.Gap(w.dir, len(w.data), m)
 						continue
 					}
-					d.Data(w.dir, w.data, reassembly.ConstMarker(m))
+					data := w.data
+					if i == corrupt {
+						data = slices.Clone(data)
+						data[len(data)-1] ^= 0xff // the AEAD tag
+					}
+					d.Data(w.dir, data, reassembly.ConstMarker(m))
 				}
 				d.End(markOf(len(writes) + 1))
 				s := d.Session()
@@ -258,16 +276,16 @@ func TestDecryptedSTARTTLS(t *testing.T) {
 						t.Errorf("inferred transactions beside the decrypted ones: %d", len(s.TLS.Inferred))
 					}
 				case "gap":
-					// tlsrecord finds the record boundary again only with two
-					// chained headers, so the record after the gap (DATA)
-					// reaches the SMTP reader with the next one, after the
-					// server's 354: DATA is read as the start of the body.
-					// The outcome is still the server's 250.
+					// The record after the gap (DATA) fills its write, so
+					// tlsrecord takes it up at once (no wait for a second
+					// chained header): DATA is read in its place, before
+					// the server's 354, and only the lost RCPT is missing.
+					// The outcome is the server's 250.
 					var cmds []string
 					for _, c := range s.Commands {
 						cmds = append(cmds, c.Verb)
 					}
-					if !slices.Equal(cmds, []string{"EHLO", "STARTTLS", "EHLO", "MAIL", "RCPT", "QUIT"}) {
+					if !slices.Equal(cmds, []string{"EHLO", "STARTTLS", "EHLO", "MAIL", "RCPT", "DATA", "QUIT"}) {
 						t.Errorf("commands after a lost RCPT record: %q", cmds)
 					}
 					if len(s.Transactions) != 1 || s.Transactions[0].Outcome != OutcomeDelivered || s.Transactions[0].Reply == nil || s.Transactions[0].Reply.Code != 250 {
@@ -275,6 +293,29 @@ func TestDecryptedSTARTTLS(t *testing.T) {
 					}
 					if !hasAnomaly(s, AnomalyContentGap) {
 						t.Errorf("no content-gap anomaly: %v", anomalyNames(s))
+					}
+				case "corrupt end-of-data reply":
+					// The 250 was sent but cannot be read: the outcome
+					// is unknown, never no-reply; the rest is decoded.
+					if len(s.Transactions) != 1 || s.Transactions[0].Outcome != OutcomeUnknown || !s.Transactions[0].Incomplete {
+						t.Errorf("transactions after an undecryptable end-of-data reply: %q", got)
+					}
+					if n := len(s.Commands); n == 0 || s.Commands[n-1].Verb != "QUIT" || s.Commands[n-1].Reply == nil {
+						t.Errorf("commands after an undecryptable reply: %q", got)
+					}
+					if !hasAnomaly(s, AnomalyContentGap) || s.TLS.Decryption.Failed[1] != 1 {
+						t.Errorf("anomalies %v, failed records %v", anomalyNames(s), s.TLS.Decryption.Failed)
+					}
+				case "corrupt MAIL":
+					// MAIL's line is missing: its 250 answers nothing the
+					// reader saw, and no transaction is called failed.
+					for _, tx := range s.Transactions {
+						if tx.Outcome != OutcomeDelivered && tx.Outcome != OutcomeUnknown {
+							t.Errorf("a failed transaction after an undecryptable MAIL: %q", got)
+						}
+					}
+					if !hasAnomaly(s, AnomalyContentGap) || s.TLS.Decryption.Failed[0] != 1 {
+						t.Errorf("anomalies %v, failed records %v", anomalyNames(s), s.TLS.Decryption.Failed)
 					}
 				default:
 					if len(s.Commands) != 2 || s.TLS.Decryption.Reason == "" {

@@ -162,3 +162,60 @@ func manyCerts(n int) [][]byte {
 	}
 	return out
 }
+
+// TestResyncAfterGapWithoutLag: after a gap that took whole records, a
+// header with this side's version right after the gap is taken at once:
+// its record is handed on as soon as it is whole (before the other side's
+// answer), not only once a second chained header comes, and so whether the
+// bytes come in one Data call or byte by byte. After a gap followed by
+// another version or by bytes that are no header, it still waits for two
+// chained headers.
+func TestResyncAfterGapWithoutLag(t *testing.T) {
+	hello := rec(TypeHandshake, hsMsg(1, minimalHello()))
+	data := rec(TypeApplicationData, bytes.Repeat([]byte{0xaa}, 100))
+	other := append([]byte(nil), data...)
+	other[2] = 1 // TLS 1.0's legacy version, not this side's 3,3
+	tests := []struct {
+		name  string
+		after []byte // the client's segment after the gap
+		want  int    // client records handed on before the server's answer
+	}{
+		{"one whole record", data, 2},
+		{"two whole records", append(append([]byte(nil), data...), data...), 3},
+		{"another version", other, 1},
+		{"a record cut short", data[:50], 1},
+		{"mid-record", append(bytes.Repeat([]byte{0xaa}, 7), data...), 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []Record
+			c := NewConn(Options{Record: func(r Record, raw []byte) { got = append(got, r) }})
+			m := func(f int) reassembly.ConstMarker { return reassembly.ConstMarker{Frame: f, Time: t0} }
+			c.Data(client, hello, m(1))
+			c.Gap(client, len(data), reassembly.Mark{Frame: 2, Time: t0})
+			c.Data(client, tc.after, m(3))
+			if len(got) != tc.want {
+				t.Fatalf("%d client records before the server's answer, want %d", len(got), tc.want)
+			}
+			bytewise := NewConn(Options{})
+			bytewise.Data(client, hello, m(1))
+			bytewise.Gap(client, len(data), reassembly.Mark{Frame: 2, Time: t0})
+			for i := range tc.after {
+				bytewise.Data(client, tc.after[i:i+1], m(3))
+			}
+			if f := bytewise.Facts(); f.Records[client] != tc.want {
+				t.Errorf("byte by byte: %d client records, want %d", f.Records[client], tc.want)
+			}
+			if tc.want > 1 && (got[1].Start.Frame != 3 || got[1].Partial) {
+				t.Errorf("record after the gap: %+v", got[1])
+			}
+			c.Data(server, data, m(4))
+			c.Data(client, data, m(5))
+			c.Data(client, data, m(6))
+			f := c.Facts()
+			if f.Records[client] < 2 {
+				t.Errorf("client records %d: never resynchronised", f.Records[client])
+			}
+		})
+	}
+}

@@ -7,8 +7,9 @@
 //   - records (content type, legacy version, length, the frame and capture
 //     time of their first and last byte), across any split into segments,
 //     and across capture gaps: a gap of known size inside a record keeps
-//     the framing; any other gap loses it until two chained record headers
-//     are found again;
+//     the framing; any other gap loses it until a header with this side's
+//     version right after the gap, or two chained record headers, are
+//     found again;
 //   - ClientHello (legacy version, supported_versions, cipher suites, SNI,
 //     ALPN, random), ServerHello and HelloRetryRequest (chosen version and
 //     suite, random), RFC 8446 §4.1;

@@ -46,12 +46,17 @@ type stream struct {
 	lost       []byte
 	lostMarks  []chunkMark
 	searchFrom int
+	// atGap is set when lost begins right after a gap (not after bytes
+	// that were no record header).
+	atGap bool
 
 	// records counts the records completed, and bytes their sizes.
 	records int
 	bytes   int64
-	// seen is true once a record header was read in this direction.
-	seen bool
+	// seen is true once a record header was read in this direction, and
+	// version is the legacy version of the last one (resync looks for it).
+	seen    bool
+	version [2]byte
 	// ccs is true after this side's ChangeCipherSpec.
 	ccs bool
 	// met remembers which conditions were raised, to raise each once.
