@@ -42,9 +42,10 @@ type LiveOptions struct {
 const defaultSnaplen = 262144
 
 // DefaultBufferSize is the kernel buffer size used when
-// LiveOptions.BufferSize is 0: 32 MiB. libpcap's own default, 2 MiB,
-// holds on Linux as few as 16 packets of a loopback (each packet takes a
-// ring slot sized for the 64 KiB MTU), fewer than one short SMTP session
-// sends in a millisecond: a reader descheduled that long loses packets.
-// 32 MiB holds 256 such packets, and about 16,000 of an Ethernet link's.
+// LiveOptions.BufferSize is 0: 32 MiB, about a second of a busy hub's
+// traffic. libpcap's own default, 2 MiB, held on Linux in immediate mode
+// (TPACKET_V2, a ring slot per packet sized for the 64 KiB MTU of a
+// loopback) as few as 16 packets, fewer than one short SMTP session sends
+// in a millisecond: a reader descheduled that long lost packets. OpenLive
+// uses TPACKET_V3, which packs packets into the buffer as they come.
 const DefaultBufferSize = 32 << 20

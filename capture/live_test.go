@@ -148,9 +148,10 @@ func TestLiveInNamespace(t *testing.T) {
 // testLiveBurst sends a burst of datagrams while nothing reads the
 // capture, as when the analysis is descheduled on a busy machine, and
 // wants every one of them captured, none dropped. libpcap's default 2 MiB
-// buffer holds only 16 packets on a loopback (64 KiB MTU, so one 128 KiB
-// ring block per packet): a live run then lost the end of a short SMTP
-// session, and with it the close that retires the connection.
+// buffer in immediate mode held only 16 packets on a loopback (64 KiB
+// MTU, so one 128 KiB ring block per packet): a live run then lost the
+// end of a short SMTP session, and with it the close that retires the
+// connection.
 func testLiveBurst(t *testing.T) {
 	const port, burst = 25026, 200
 	l, err := OpenLive(LiveOptions{Interface: "lo", Filter: fmt.Sprintf("udp and dst port %d", port), Timeout: 100 * time.Millisecond})
