@@ -48,6 +48,7 @@ func run(args []string, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "seed: the same seed and flags give the same bytes")
 	problems := fs.Float64("problems", synth.DefaultProblems, "share of sessions with a fault, 0 to 1")
 	concurrency := fs.Int("concurrency", synth.DefaultConcurrency, "sessions open at once")
+	maxMessage := fs.String("max-message-size", "0", "cap the bodies of messages without a body fault: bytes, or with K, M (0: no cap; at least 700), for many sessions in few bytes")
 	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -61,11 +62,17 @@ func run(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: --size: %v", errUsage, err)
 	}
+	var maxMsg int64
+	if *maxMessage != "0" {
+		if maxMsg, err = parseSize(*maxMessage); err != nil || maxMsg > 1<<30 {
+			return fmt.Errorf("%w: --max-message-size %q: want 0 or a size up to 1G", errUsage, *maxMessage)
+		}
+	}
 	if *problems < 0 || *problems > 1 {
 		return fmt.Errorf("%w: --problems %v is not between 0 and 1", errUsage, *problems)
 	}
 	opts := synth.Options{Seed: *seed, Sessions: *sessions, Size: target, Clients: *clients,
-		Servers: *servers, Problems: *problems, Concurrency: *concurrency}
+		Servers: *servers, Problems: *problems, Concurrency: *concurrency, MaxMessageSize: int(maxMsg)}
 	if *problems == 0 {
 		opts.Problems = -1 // zero means the default in Options
 	}

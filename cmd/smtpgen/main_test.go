@@ -87,6 +87,7 @@ func TestRunErrors(t *testing.T) {
 		{"bad extension", []string{"--out", filepath.Join(dir, "x.cap"), "--sessions", "1"}},
 		{"bad size", []string{"--out", filepath.Join(dir, "x.pcap"), "--size", "lots"}},
 		{"problems above 1", []string{"--out", filepath.Join(dir, "x.pcap"), "--problems", "1.5"}},
+		{"bad message cap", []string{"--out", filepath.Join(dir, "x.pcap"), "--max-message-size", "small"}},
 		{"stray argument", []string{"--out", filepath.Join(dir, "x.pcap"), "extra"}},
 	}
 	for _, tt := range tests {
