@@ -83,7 +83,15 @@ func (rules *IncidentRules) Incidents(dst []Incident, w *IncidentWatch, f *Facts
 	red := newRedactor(opts.Redact)
 	c := f.Conn
 	base := Incident{Stream: c.Stream, Client: red.addr(c.Client.String()), Server: red.addr(c.Server.String())}
+	learned := false
 	tell := func(in Incident) {
+		if !learned && f.Session != nil {
+			// A summary quotes the server's texts: the names in them are
+			// hidden as the report hides them, where it redacts the
+			// texts (with their host names) before the summaries.
+			red.learnSession(f.Session)
+			learned = true
+		}
 		in.Stream, in.Client, in.Server = base.Stream, base.Client, base.Server
 		dropIncident(f, &in)
 		in.Summary = red.text(in.Summary, false)

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"strings"
+
+	"github.com/smtpscope/smtpscope/smtp"
 )
 
 // redactor replaces mail addresses, IP addresses and host names with
@@ -298,6 +300,40 @@ func (r *redactor) connection(c *Connection) {
 		}
 	}
 	r.diagnosis(&c.Diagnosis)
+}
+
+// learnSession learns the names a session's texts hold, as connection
+// redacts them, so that a summary quoting them hides them too (live
+// incidents, which are told before the connection is reported).
+func (r *redactor) learnSession(s *smtp.Session) {
+	if !r.on {
+		return
+	}
+	r.host(s.Hello)
+	learn := func(rp *smtp.Reply) {
+		if rp != nil {
+			r.text(rp.Text, true)
+		}
+	}
+	learn(s.Banner)
+	for i := range s.Commands {
+		learn(s.Commands[i].Reply)
+	}
+	for i := range s.Unmatched {
+		learn(&s.Unmatched[i])
+	}
+	for i := range s.Transactions {
+		tx := &s.Transactions[i]
+		r.mail(tx.MailFrom)
+		learn(tx.Reply)
+		for j := range tx.Rcpts {
+			r.mail(tx.Rcpts[j].Addr)
+			learn(tx.Rcpts[j].Reply)
+		}
+	}
+	if s.TLS != nil {
+		r.host(s.TLS.ServerName)
+	}
 }
 
 func (r *redactor) reply(rp *Reply) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/smtpscope/smtpscope/report"
 )
 
 // writeDialogue writes an SMTP dialogue as a pcap of one TCP connection
@@ -137,6 +140,44 @@ func TestNothingLeaks(t *testing.T) {
 						}
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestLiveRedactedIncidents: with --redact, live's incident lines (and
+// its other event lines) show no IP address of the capture, as the
+// report does not (#14).
+func TestLiveRedactedIncidents(t *testing.T) {
+	for _, name := range []string{"relay-stall", "banner-554", "rcpt-reject", "eod-451", "reset-mid-data", "connect-refused"} {
+		t.Run(name, func(t *testing.T) {
+			var lines []string
+			for _, redact := range []bool{false, true} {
+				res, evs := replay(t, scenarioPath(name), liveConfig{report: report.Options{Redact: redact}})
+				var b strings.Builder
+				for _, e := range evs {
+					fmt.Fprintf(&b, "%s %s %s %s\n", e.Type, e.Client, e.Server, e.Summary)
+				}
+				if !redact && len(incidentsOf(evs)) == 0 {
+					t.Fatalf("no incident to check")
+				}
+				if err := res.report.WriteText(&b, report.TextOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				lines = append(lines, b.String())
+			}
+			plain, redacted := lines[0], lines[1]
+			shown := 0
+			for _, name := range []string{"127.0.0.1", "127.0.0.2", "relay.lab.test", "client.lab.test"} {
+				if strings.Contains(plain, name) {
+					shown++
+				}
+				if strings.Contains(redacted, name) {
+					t.Errorf("with --redact, live shows %s:\n%s", name, redacted)
+				}
+			}
+			if shown == 0 {
+				t.Errorf("without --redact, live shows none of the names checked:\n%s", plain)
 			}
 		})
 	}
