@@ -3,7 +3,8 @@
 # missing: libpcap-dev (live capture, cgo build), tshark/editcap (reference
 # for the comparison tests), tcpdump, iproute2 and iptables (fault lab),
 # chromium (the HTML report's browser test), prometheus (promtool, for the
-# alert rules' tests), python3-jsonschema (the events' JSON Schema test).
+# alert rules' tests), python3-jsonschema (the events' JSON Schema test),
+# rsyslog (the events shipping test).
 # It never upgrades what is there. Needs root (or sudo) only if something
 # is missing.
 set -euo pipefail
@@ -25,6 +26,9 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # Python's jsonschema validates the --events lines against their JSON Schema
 # (cmd/smtpscope TestEventsSchema).
 python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
+# rsyslogd runs deploy/rsyslog's sample in TestRsyslogShipsEvents (tests
+# start their own rsyslogd with their own configuration).
+command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // unitExecStart returns the arguments of the systemd unit's ExecStart
@@ -115,4 +121,123 @@ func fluentSection(t *testing.T, conf, name string) map[string]string {
 		t.Fatalf("no [%s] section", name)
 	}
 	return kv
+}
+
+// TestRsyslogShipsEvents runs the rsyslog sample with Debian's rsyslogd:
+// it tails an events file that smtpscope analyze --events appends to
+// after rsyslogd started, and forwards each line over TCP to a listener
+// of the test, which must receive every event line unchanged, and not a
+// line that is not JSON. Only the sample's file path and collector
+// address are changed, and the global settings a main rsyslog.conf holds
+// (work directory, message size) are put before it.
+func TestRsyslogShipsEvents(t *testing.T) {
+	rsyslogd, err := exec.LookPath("rsyslogd")
+	if err != nil {
+		t.Fatal("rsyslogd is needed (scripts/setup.sh installs rsyslog)")
+	}
+	dir := t.TempDir()
+	eventsPath := filepath.Join(dir, "events.jsonl")
+	if err := os.WriteFile(eventsPath, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	received := make(chan string, 1000)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				sc.Buffer(nil, 1<<20)
+				for sc.Scan() {
+					if line := sc.Text(); line != "" {
+						received <- line
+					}
+				}
+			}()
+		}
+	}()
+
+	sample, err := os.ReadFile(filepath.Join(repoRoot, "deploy/rsyslog/smtpscope.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	conf := string(sample)
+	for _, r := range [][2]string{
+		{`File="/var/log/smtpscope/events.jsonl"`, `File="` + eventsPath + `"`},
+		{`target="logs.example.net" port="10514"`, `target="127.0.0.1" port="` + port + `"`},
+	} {
+		if !strings.Contains(conf, r[0]) {
+			t.Fatalf("the sample no longer holds %s", r[0])
+		}
+		conf = strings.ReplaceAll(conf, r[0], r[1])
+	}
+	conf = `global(workDirectory="` + dir + `" maxMessageSize="64k")` + "\n" + conf
+	confPath := filepath.Join(dir, "rsyslog.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(rsyslogd, "-N1", "-f", confPath).CombinedOutput(); err != nil {
+		t.Fatalf("rsyslogd -N1 (config check): %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var logs bytes.Buffer
+	cmd := exec.CommandContext(ctx, rsyslogd, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	time.Sleep(500 * time.Millisecond) // imfile watching
+
+	for _, name := range []string{"relay-stall", "eod-552", "healthy"} {
+		var out, errOut bytes.Buffer
+		if st := run([]string{"analyze", "--format", "json", "-o", os.DevNull, "--events", eventsPath, scenarioPath(name)}, nil, &out, &errOut); st == exitError {
+			t.Fatalf("analyze %s: %s", name, errOut.String())
+		}
+	}
+	f, err := os.OpenFile(eventsPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("a line cut short by a crash {\"@timestamp\n")
+	f.Close()
+	data, err := os.ReadFile(eventsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	want := lines[:len(lines)-1]
+	var got []string
+	for len(got) < len(want) {
+		select {
+		case l := <-received:
+			got = append(got, l)
+		case <-ctx.Done():
+			t.Fatalf("the collector received %d of %d event lines\nrsyslogd:\n%s", len(got), len(want), logs.String())
+		}
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d forwarded as\n%s\nwritten as\n%s", i+1, got[i], want[i])
+		}
+	}
+	select {
+	case l := <-received:
+		t.Errorf("a line that is not JSON was forwarded: %q", l)
+	case <-time.After(2 * time.Second):
+	}
+	t.Logf("rsyslogd forwarded %d event lines unchanged", len(got))
 }
