@@ -2,12 +2,16 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
 )
 
@@ -184,5 +188,74 @@ func TestLiveRingDrops(t *testing.T) {
 	}
 	if len(rep.Connections) != 1 || rep.Connections[0].Diagnosis.Cause != report.CauseCaptureIncomplete || rep.Failed() {
 		t.Errorf("connections %+v: want one, capture-incomplete, nothing failed", rep.Connections)
+	}
+}
+
+// quietAfter is a paced capture file that, once its frames are read, times
+// out (a quiet link) until the clock has passed the last frame by quiet,
+// then ends.
+type quietAfter struct {
+	pacedFile
+	quiet time.Duration
+	last  time.Time
+}
+
+func (q *quietAfter) Next() (capture.Frame, error) {
+	fr, err := q.pacedFile.Next()
+	if !errors.Is(err, io.EOF) {
+		if err == nil {
+			q.last = fr.Time
+		}
+		return fr, err
+	}
+	if q.now.Sub(q.last) >= q.quiet {
+		return capture.Frame{}, io.EOF
+	}
+	q.now = q.now.Add(pacedReadTimeout)
+	return capture.Frame{}, fmt.Errorf("quiet: %w", capture.ErrTimeout)
+}
+
+// TestLiveRetiresClosedConnections checks that on a quiet link a closed
+// connection is retired (added to the report, no longer open) once it
+// has been closed for reassembly's close linger, as analyze retires it,
+// and not only when the capture stops.
+func TestLiveRetiresClosedConnections(t *testing.T) {
+	f, err := capture.OpenFile(filepath.Join(repoRoot, "testdata/scenarios/captures", "healthy.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src := &quietAfter{pacedFile: pacedFile{File: f}, quiet: 20 * time.Second}
+	// A connection retired by a tick is added to the report before that
+	// tick's progress call, which tells the tick's time.
+	var retired []time.Time
+	open, pending := 0, 0
+	b := report.NewBuilder(report.Options{})
+	b.OnAdd(func(c *report.Connection) { pending++ })
+	progress := func(p *Progress) {
+		for ; pending > 0; pending-- {
+			retired = append(retired, p.Time)
+		}
+	}
+	res := Live(context.Background(), src, b, LiveOptions{RingWait: true, Clock: func() time.Time { return src.now },
+		OpenChanged: func(n int) { open = n }, Interval: time.Millisecond, Progress: progress})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	rep, err := b.Finish(res.Inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	if len(rep.Connections) != 3 || len(retired) != 3 || open != 0 {
+		t.Fatalf("%d connections, %d retired, %d open at the end", len(rep.Connections), len(retired), open)
+	}
+	for i, c := range rep.Connections {
+		end := c.Start.Add(time.Duration(c.DurationMS * float64(time.Millisecond)))
+		// Retired by a read timeout within a tick of the linger, long
+		// before the 20 s of quiet end the capture.
+		if at := retired[i].Sub(end); at < reassembly.DefaultCloseLinger || at > reassembly.DefaultCloseLinger+2*time.Second {
+			t.Errorf("stream %d retired %s after its last packet, want the close linger %s", c.Stream, at, reassembly.DefaultCloseLinger)
+		}
 	}
 }
