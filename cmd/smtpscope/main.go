@@ -195,12 +195,12 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if ev != nil {
 		opts.Connection = ev.Connection
 	}
-	prog := newProgress(stderr, inputSize(fs.Args()))
+	prog := pipeline.NewReadProgress(stderr, pipeline.InputSize(fs.Args()))
 	if prog != nil {
-		opts.Read = prog.add
+		opts.Read = prog.Add
 	}
 	rep, failed, err := pipeline.Files(context.Background(), fs.Args(), stdin, opts)
-	prog.done()
+	prog.Done()
 	if cerr := closeEvents(); err == nil && cerr != nil {
 		err = fmt.Errorf("--events: %w", cerr)
 	}

@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"io"
@@ -13,19 +13,20 @@ import (
 // short runs print nothing.
 const progressDelay = 2 * time.Second
 
-// progress reports on standard error how much of the inputs was read
+// ReadProgress reports on standard error how much of the inputs was read
 // (bytes, rate, elapsed), once reading has taken longer than
 // progressDelay, and only when standard error is a terminal: never in a
 // pipe, a file or CI. The rendering is schollz/progressbar's, behind a
 // writer that drops what it draws during the first progressDelay; a nil
-// *progress does nothing.
-type progress struct {
+// *ReadProgress does nothing. Its Add fits Options.Read.
+type ReadProgress struct {
 	bar *progressbar.ProgressBar
 }
 
-// newProgress returns a progress for inputs totalling total bytes (-1:
-// unknown), or nil when stderr is not a terminal.
-func newProgress(stderr io.Writer, total int64) *progress {
+// NewReadProgress returns a ReadProgress for inputs totalling total
+// bytes (-1: unknown, see InputSize), or nil when stderr is not a
+// terminal.
+func NewReadProgress(stderr io.Writer, total int64) *ReadProgress {
 	f, ok := stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) || os.Getenv("CI") != "" {
 		return nil
@@ -33,8 +34,8 @@ func newProgress(stderr io.Writer, total int64) *progress {
 	return newProgressTo(&delayedWriter{w: stderr, from: time.Now().Add(progressDelay), now: time.Now}, total)
 }
 
-func newProgressTo(w io.Writer, total int64) *progress {
-	return &progress{bar: progressbar.NewOptions64(total,
+func newProgressTo(w io.Writer, total int64) *ReadProgress {
+	return &ReadProgress{bar: progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription("reading"),
 		progressbar.OptionShowBytes(true),
@@ -48,17 +49,17 @@ func newProgressTo(w io.Writer, total int64) *progress {
 		progressbar.OptionSetWidth(30))}
 }
 
-// add counts n bytes read. It is called by the one goroutine that reads
+// Add counts n bytes read. It is called by the one goroutine that reads
 // the inputs.
-func (p *progress) add(n int) {
+func (p *ReadProgress) Add(n int) {
 	if p == nil || n <= 0 {
 		return
 	}
 	p.bar.Add64(int64(n))
 }
 
-// done clears the bar, before the report is written.
-func (p *progress) done() {
+// Done clears the bar, before the report is written.
+func (p *ReadProgress) Done() {
 	if p == nil {
 		return
 	}
@@ -80,9 +81,9 @@ func (d *delayedWriter) Write(b []byte) (int, error) {
 	return d.w.Write(b)
 }
 
-// inputSize is the total size of the named inputs, -1 if one is standard
-// input or not a regular file.
-func inputSize(names []string) int64 {
+// InputSize is the total size of the named inputs, -1 if one is standard
+// input ("-") or not a regular file.
+func InputSize(names []string) int64 {
 	var total int64
 	for _, name := range names {
 		if name == "-" {
