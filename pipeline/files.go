@@ -40,8 +40,8 @@ type Options struct {
 	// reassembly.DefaultIdleTimeout).
 	IdleTimeout time.Duration
 	// Connection, if set, is told of each connection as the report adds
-	// it (report.Builder.OnAdd), for an events or metrics sink (Files
-	// only: the caller of Run and Live sets it on its own Builder).
+	// it (report.Builder.OnAdd), for an events or metrics sink (Files and
+	// LiveReport: the caller of Run and Live sets it on its own Builder).
 	Connection func(*report.Connection)
 	// Read, if set, is told of the bytes read from the input files as they
 	// are read, compressed or not (Files only), for a progress display.

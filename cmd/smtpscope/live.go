@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 	"github.com/spf13/pflag"
 
 	"github.com/smtpscope/smtpscope/capture"
@@ -308,13 +307,6 @@ func smtpFilter(ports []uint16) string {
 	return "tcp and (" + strings.Join(terms, " or ") + ")"
 }
 
-// linkTyper is a source that tells its link type before the first frame,
-// as pcapgo.Reader and pcap.Handle do. The pcapng file is then complete
-// even when no packet was captured.
-type linkTyper interface {
-	LinkType() layers.LinkType
-}
-
 // liveConfig is what the live loop needs besides its source.
 type liveConfig struct {
 	// ports are the SMTP server ports.
@@ -347,90 +339,44 @@ type liveResult struct {
 	err    error
 }
 
-// runLiveLoop wires a live run: the pipeline over src, its incidents and
-// summaries to cfg.events, its frames to cfg.packets; then the report and
-// the stop line.
+// runLiveLoop wires a live run: the pipeline over src, its incidents,
+// summaries and stop line to cfg.events, its connections and incidents to
+// the --events file and the metrics, its frames to cfg.packets.
 func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) liveResult {
 	rules := cfg.report
 	rules.ListFailed, rules.ListHealthy = cmp.Or(cfg.listFailed, liveListFailed), cmp.Or(cfg.listHealthy, liveListHealthy)
-	// The listed connections stay in memory: the lists are bounded.
-	rules.MemoryConnections = rules.ListFailed + rules.ListHealthy
-	b := report.NewBuilder(rules)
-	b.OnAdd(func(c *report.Connection) {
+	opts := pipeline.LiveOptions{
+		Options:    pipeline.Options{ServerPorts: cfg.ports, IdleTimeout: cfg.idleTimeout, Report: rules},
+		EODTimeout: cfg.eodTimeout, ConnectTimeout: cfg.connectTimeout,
+		Interval: cfg.interval, Progress: cfg.events.Summary, Clock: cfg.clock,
+		Incident: func(in *report.Incident) {
+			cfg.events.Incident(in)
+			if cfg.sink != nil {
+				cfg.sink.Incident(in)
+			}
+			if cfg.metrics != nil {
+				cfg.metrics.Incident(in)
+			}
+		},
+	}
+	opts.Connection = func(c *report.Connection) {
 		if cfg.sink != nil {
 			cfg.sink.Connection(c)
 		}
 		if cfg.metrics != nil {
 			cfg.metrics.Connection(c)
 		}
-	})
-	incident := func(in *report.Incident) {
-		cfg.events.Incident(in)
-		if cfg.sink != nil {
-			cfg.sink.Incident(in)
-		}
-		if cfg.metrics != nil {
-			cfg.metrics.Incident(in)
-		}
 	}
-	var openChanged func(int)
-	var dropped func(pipeline.Drops)
 	if m := cfg.metrics; m != nil {
-		openChanged = m.SetOpen
-		dropped = func(d pipeline.Drops) { m.AddRingDropped(d.Ring) }
-	}
-	if p := cfg.packets; p != nil {
-		if lt, ok := src.(linkTyper); ok {
-			p.SetLinkType(lt.LinkType())
-		}
-	}
-	// Each frame analysed is counted and written out, in the order and
-	// with the numbers the report gives it.
-	frame := func(fr *capture.Frame) error {
-		if m := cfg.metrics; m != nil {
-			m.AddBytes(len(fr.Data))
-		}
-		if p := cfg.packets; p != nil {
-			if err := p.Write(fr); err != nil {
-				return fmt.Errorf("--write %w", err)
-			}
-		}
-		return nil
+		opts.OpenChanged = m.SetOpen
+		opts.Dropped = func(d pipeline.Drops) { m.AddRingDropped(d.Ring) }
+		opts.Frame = func(fr *capture.Frame) error { m.AddBytes(len(fr.Data)); return nil }
 	}
 	// A source replayed in tests waits for the analysis; an interface
 	// never does (its frames are dropped and counted instead).
 	_, iface := src.(*capture.Live)
-	res := pipeline.Live(ctx, src, b, pipeline.LiveOptions{
-		Options:    pipeline.Options{ServerPorts: cfg.ports, IdleTimeout: cfg.idleTimeout, Report: rules},
-		EODTimeout: cfg.eodTimeout, ConnectTimeout: cfg.connectTimeout,
-		Incident: incident,
-		Interval: cfg.interval,
-		Progress: func(p *pipeline.Progress) {
-			cfg.events.Summary(p)
-			if cfg.packets != nil {
-				// A file cut short by a crash still holds everything up to here.
-				cfg.packets.Flush()
-			}
-		},
-		Clock:       cfg.clock,
-		OpenChanged: openChanged,
-		Frame:       frame,
-		RingWait:    !iface,
-		Dropped:     dropped,
-	})
-	stopErr := res.Err
-	if p := cfg.packets; p != nil {
-		if err := p.Close(); err != nil && stopErr == nil {
-			err = fmt.Errorf("--write %w", err)
-			stopErr = err
-			res.Inputs[0].Warnings = append(res.Inputs[0].Warnings, fmt.Sprintf("the capture stopped early: %v", oneLine(err)))
-		}
-	}
-	rep, err := b.Finish(res.Inputs)
-	if err != nil {
-		rep = report.Build(res.Inputs, nil, rules)
-		stopErr = cmp.Or(stopErr, err)
-	}
+	opts.RingWait = !iface
+	rep, res, err := pipeline.LiveReport(ctx, src, cfg.packets, opts)
 	cfg.events.Stop(cfg.clock(), res.Reason, res.End.Sub(res.Start), res.Packets, res.Dropped.Total(), res.Incidents, &rep.Totals)
-	return liveResult{report: rep, err: stopErr}
+	return liveResult{report: rep, err: err}
 }
