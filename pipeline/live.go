@@ -328,7 +328,12 @@ func (r *liveRun) tick(now time.Time) {
 }
 
 func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
-	lc := &liveConn{run: r, dec: smtp.NewDecoder(smtp.Options{}),
+	so := smtp.Options{}
+	if r.opts.TLSKeys != nil {
+		// Even when empty yet: a key log read as the capture runs fills.
+		so.TLSKeys = r.opts.TLSKeys
+	}
+	lc := &liveConn{run: r, dec: smtp.NewDecoder(so),
 		facts: report.Facts{Conn: c, SMTPPort: slices.Contains(r.ports, c.Server.Port())}}
 	lc.facts.Session = lc.dec.Session()
 	if !r.lossUntil.IsZero() && !c.FirstTime.After(r.lossUntil) {

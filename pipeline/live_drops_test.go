@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/smtpscope/smtpscope/capture"
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/tlskeys"
 )
 
 // droppingFile is a paced capture file whose drop counters (as libpcap's
@@ -257,5 +259,49 @@ func TestLiveRetiresClosedConnections(t *testing.T) {
 		if at := retired[i].Sub(end); at < reassembly.DefaultCloseLinger || at > reassembly.DefaultCloseLinger+2*time.Second {
 			t.Errorf("stream %d retired %s after its last packet, want the close linger %s", c.Stream, at, reassembly.DefaultCloseLinger)
 		}
+	}
+}
+
+// TestLiveDecryptsWithKeys checks that a live run given a TLS key log
+// (Options.TLSKeys) decrypts as analyze does with the same keys: every
+// scenario capture with a .keys file gives the same connections,
+// diagnoses and outcomes both ways.
+func TestLiveDecryptsWithKeys(t *testing.T) {
+	keyFiles, _ := filepath.Glob(filepath.Join(repoRoot, "testdata/scenarios/captures", "*.keys"))
+	if len(keyFiles) == 0 {
+		t.Fatal("no .keys file in the scenario captures")
+	}
+	for _, kf := range keyFiles {
+		name := strings.TrimSuffix(kf, ".keys") + ".pcapng"
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			keys := func() *tlskeys.KeyLog {
+				k := tlskeys.NewKeyLog()
+				r, err := os.Open(kf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				if err := k.Read(kf, r); err != nil {
+					t.Fatal(err)
+				}
+				return k
+			}
+			want, _, err := Files(context.Background(), []string{name}, nil, Options{TLSKeys: keys()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer want.Close()
+			f, err := capture.OpenFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			src := &pacedFile{File: f}
+			got, _, _ := liveOf(t, src, func() time.Time { return src.now }, LiveOptions{Options: Options{TLSKeys: keys()}, RingWait: true})
+			gk, wk := keysOf(got), keysOf(want)
+			if fmt.Sprint(gk) != fmt.Sprint(wk) {
+				t.Errorf("live with keys:\n%+v\nanalyze with keys:\n%+v", gk, wk)
+			}
+		})
 	}
 }
