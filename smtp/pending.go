@@ -23,6 +23,10 @@ const (
 	// pendingEndOfData: the end-of-data of a DATA body; its reply is the
 	// transaction's final reply (in LMTP, one entry per recipient).
 	pendingEndOfData
+	// pendingSkipped: pending.skipped commands past
+	// Options.MaxPendingCommands, in a row. They are counted, not kept:
+	// as many replies answer them, in order, and are tied to nothing.
+	pendingSkipped
 )
 
 // pending is one entry of the FIFO of requests awaiting a reply (RFC 2920
@@ -36,19 +40,66 @@ type pending struct {
 	// last marks a BDAT ... LAST, whose reply is the transaction's final
 	// reply.
 	last bool
+	// skipped is the number of commands a pendingSkipped entry stands for.
+	skipped int
 	// sent is when the request was complete; no reply before it answers it.
 	sent time.Time
 }
 
 // push adds an entry to the FIFO of requests awaiting replies; m marks the
-// request.
+// request. Past Options.MaxPendingCommands entries, a command is only
+// counted (skip), unless its reply steers how the session is read: then
+// it is kept up to twice the limit, so that a message pipelined to more
+// recipients than the limit still gets its DATA's 354 and its final
+// reply. The FIFO holds at most four times the limit entries, whatever
+// the client sends.
 func (d *Decoder) push(e pending, m reassembly.Mark) {
-	if len(d.queue) >= d.opts.MaxPendingCommands {
-		d.anomalyOnce(AnomalyExcessivePendingCommands, m.Frame, fmt.Sprintf("more than %d commands awaiting replies; later ones are not matched", d.opts.MaxPendingCommands))
+	e.sent = m.Time
+	if limit := d.opts.MaxPendingCommands; len(d.queue) >= limit && (!e.steers() || len(d.queue) >= 2*limit) {
+		d.skip(e, m)
 		return
 	}
-	e.sent = m.Time
 	d.queue = append(d.queue, e)
+}
+
+// steers tells whether the reply to e changes how the bytes after it are
+// read, or is a transaction's final reply.
+func (e *pending) steers() bool {
+	switch {
+	case e.kind == pendingEndOfData || e.kind == pendingAuthResponse || e.last:
+		return true
+	}
+	switch e.verb {
+	case verbDATA, verbBDAT, verbSTARTTLS, verbAUTH, verbXEXCH50, verbEHLO, verbHELO, verbLHLO:
+		return true
+	}
+	return false
+}
+
+// skip counts e, a request past the limit, in the pendingSkipped entry at
+// the FIFO's tail.
+func (d *Decoder) skip(e pending, m reassembly.Mark) {
+	d.anomalyOnce(AnomalyExcessivePendingCommands, m.Frame, fmt.Sprintf("more than %d commands awaiting replies: from this frame on, the replies to the commands past the limit are counted, not tied to them (the others still are)", d.opts.MaxPendingCommands))
+	if e.txn >= 0 && (e.kind == pendingEndOfData || e.last) {
+		d.txns[e.txn].replyLost = true // its final reply will not be known
+	}
+	if n := len(d.queue); n > 0 && d.queue[n-1].kind == pendingSkipped {
+		d.queue[n-1].skipped++
+		return
+	}
+	d.queue = append(d.queue, pending{kind: pendingSkipped, cmd: -1, txn: -1, rcpt: -1, skipped: 1, sent: e.sent})
+}
+
+// skippedReply takes reply r for the first of the commands the
+// pendingSkipped entry at the FIFO's head stands for.
+func (d *Decoder) skippedReply(r *Reply) {
+	d.skippedReplies++
+	if d.queue[0].skipped--; d.queue[0].skipped > 0 {
+		return
+	}
+	d.queue = d.queue[1:]
+	d.anomalyf(AnomalyExcessivePendingCommands, r.Frame, "%d replies answered commands past the limit and were tied to none; the next reply is matched again", d.skippedReplies)
+	d.skippedReplies = 0
 }
 
 // resyncIndex finds, after a server gap, the entry a reply answers: the

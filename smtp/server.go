@@ -343,6 +343,11 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		}
 	}
 	e := d.queue[i]
+	if e.kind == pendingSkipped {
+		d.queue = d.queue[i:]
+		d.skippedReply(r)
+		return
+	}
 	d.queue = d.queue[i+1:]
 	d.answer(e, r)
 }

@@ -64,9 +64,14 @@ type Options struct {
 	// MaxLineLength bounds the bytes kept of one command or reply line;
 	// the rest of a longer line is skipped ("line-too-long").
 	MaxLineLength int
-	// MaxPendingCommands bounds the commands awaiting a reply; later ones
-	// are not matched with replies ("excessive-pending-commands", after
-	// Zeek's smtp_excessive_pending_cmds).
+	// MaxPendingCommands bounds the commands awaiting a reply whose
+	// replies are matched to them. Past it ("excessive-pending-commands",
+	// after Zeek's smtp_excessive_pending_cmds) the replies to NOOP,
+	// MAIL, RCPT and the like are counted in order and tied to none, so
+	// that the replies after them still match their own commands; DATA,
+	// BDAT, STARTTLS, AUTH, EHLO and end-of-data replies are matched up to
+	// twice the limit. The decoder holds at most four times the limit
+	// entries.
 	MaxPendingCommands int
 	// MaxCommands bounds Session.Commands ("too-many-commands"); the
 	// decoder still follows the commands beyond it.
@@ -180,7 +185,10 @@ type Decoder struct {
 	clientPre, serverPre preambleSide
 	// queue is the FIFO of requests awaiting replies (RFC 2920).
 	queue []pending
-	txns  []txnTrack
+	// skippedReplies counts the replies the pendingSkipped entry at the
+	// FIFO's head took so far.
+	skippedReplies int
+	txns           []txnTrack
 	// cur is the transaction the client is working on, -1 if none.
 	cur int
 	// authCmd is the AUTH command of the exchange under way, -1 if none.
