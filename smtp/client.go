@@ -363,6 +363,8 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 	if ok {
 		d.clientLine(line, at.Mark(off+n-1))
 		c.line.reset()
+	} else {
+		d.lineOverLimit(&c.line, reassembly.ClientToServer, at.Mark(off+n-1))
 	}
 	return n
 }

@@ -11,6 +11,9 @@ type lineBuffer struct {
 	buf []byte
 	// dropped counts the bytes of the current line beyond the limit.
 	dropped int
+	// told is set once the anomaly of the current line's length was
+	// raised, before its end (a line without end is still one).
+	told bool
 }
 
 // next looks for the end of the current line in p. If p holds it, next
@@ -52,7 +55,7 @@ func (b *lineBuffer) pending() bool { return len(b.buf) > 0 || b.dropped > 0 }
 
 // reset forgets the current line, keeping the buffer's memory.
 func (b *lineBuffer) reset() {
-	b.buf, b.dropped = b.buf[:0], 0
+	b.buf, b.dropped, b.told = b.buf[:0], 0, false
 }
 
 // release forgets the current line and its memory.

@@ -147,6 +147,8 @@ func (d *Decoder) serverData(p []byte, at reassembly.Marker) {
 		if ok {
 			d.serverLine(line, at.Mark(off+n-1))
 			d.server.line.reset()
+		} else {
+			d.lineOverLimit(&d.server.line, reassembly.ServerToClient, at.Mark(off+n-1))
 		}
 		off += n
 	}

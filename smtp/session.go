@@ -268,7 +268,9 @@ func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Mark
 // its CR.
 func (d *Decoder) lineChecks(raw []byte, b *lineBuffer, dir reassembly.Direction, m reassembly.Mark) []byte {
 	if b.dropped > 0 {
-		d.anomalyf(AnomalyLineTooLong, m.Frame, "a %s line of %d bytes, over the limit of %d", dir, len(raw)+b.dropped+1, d.opts.MaxLineLength)
+		if !b.told {
+			d.anomalyf(AnomalyLineTooLong, m.Frame, "a %s line of %d bytes, over the limit of %d", dir, len(raw)+b.dropped+1, d.opts.MaxLineLength)
+		}
 		line, _ := trimCR(raw)
 		return line
 	}
@@ -277,6 +279,18 @@ func (d *Decoder) lineChecks(raw []byte, b *lineBuffer, dir reassembly.Direction
 		d.anomalyOnce(AnomalyBareLF, m.Frame, fmt.Sprintf("a %s line ended with a bare LF, not CRLF (RFC 5321 §2.3.8)", dir))
 	}
 	return line
+}
+
+// lineOverLimit raises line-too-long for an unfinished line once it has
+// passed the limit, at m, the byte where the decoder saw that: a line
+// without end (200 MB without CRLF) is reported while it flows, and only
+// its first Options.MaxLineLength bytes are held.
+func (d *Decoder) lineOverLimit(b *lineBuffer, dir reassembly.Direction, m reassembly.Mark) {
+	if b.dropped == 0 || b.told {
+		return
+	}
+	b.told = true
+	d.anomalyf(AnomalyLineTooLong, m.Frame, "a %s line over the limit of %d bytes: its first %d bytes are kept, the rest skipped up to its end", dir, d.opts.MaxLineLength, d.opts.MaxLineLength)
 }
 
 // Gap implements reassembly.Handler: n bytes sent in dir are missing.
