@@ -1,6 +1,7 @@
 package mtalog
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -86,9 +87,11 @@ func isEximID(s string) bool {
 	return (len(parts[1]) == 6 && len(parts[2]) == 2) || (len(parts[1]) == 11 && len(parts[2]) == 4)
 }
 
-// eximParser makes a session of each arrival (the receiving side) and of
-// each delivery attempt to a host (the sending side; "->" lines join the
-// "=>" before them).
+// eximParser makes a session of each incoming SMTP connection (the
+// receiving side; with log_selector +smtp_connection Exim logs its start
+// and end, and the arrivals "<=" from the same peer in between join it;
+// without, each arrival is a session) and of each delivery attempt to a
+// host (the sending side; "->" lines join the "=>" before them).
 type eximParser struct {
 	log  *Log
 	opts Options
@@ -97,19 +100,29 @@ type eximParser struct {
 	last map[string]int
 	// ids maps a message ID to its Message-ID, from its arrival.
 	ids map[string]string
+	// open maps a peer's address and port to its incoming connection's
+	// session, between "SMTP connection from" and its end (only with
+	// +incoming_port: an address alone may have several connections).
+	open map[netip.AddrPort]int
 }
 
 func newEximParser(log *Log, opts Options) *eximParser {
-	return &eximParser{log: log, opts: opts, last: map[string]int{}, ids: map[string]string{}}
+	return &eximParser{log: log, opts: opts, last: map[string]int{}, ids: map[string]string{}, open: map[netip.AddrPort]int{}}
 }
 
 func (p *eximParser) line(n int, text string) {
+	if strings.HasPrefix(text, " ") || strings.HasPrefix(text, "\t") {
+		return // the continuation of a multi-line entry ("  Suggested action: …")
+	}
 	t, rest, ok := eximPrefix(text, p.opts.Location)
 	if !ok {
 		p.log.warn(n, "no Exim time stamp")
 		return
 	}
 	p.log.seen(t)
+	if p.connection(n, t, text, rest) {
+		return
+	}
 	id, rest, _ := strings.Cut(rest, " ")
 	if !isEximID(id) {
 		return // a line about the daemon or a connection, not a message
@@ -126,15 +139,21 @@ func (p *eximParser) line(n int, text string) {
 		if !peer.Addr.IsValid() {
 			return // a local submission: no SMTP connection
 		}
-		s := Session{Format: FormatExim, Role: RoleServer, ID: id, Remote: peer, Start: t, End: t, QueueIDs: []string{id}}
+		i, ok := p.open[peer.AddrPort()]
+		if !ok || peer.Port == 0 {
+			i = len(p.sess)
+			p.sess = append(p.sess, Session{Format: FormatExim, Role: RoleServer, ID: id, Remote: peer, Start: t})
+		}
+		s := &p.sess[i]
+		s.End = t
+		s.QueueIDs = appendNew(s.QueueIDs, id)
 		if mid := eximField(rest, "id"); mid != "" {
 			mid = "<" + strings.Trim(mid, "<>") + ">"
-			s.MessageIDs = []string{mid}
+			s.MessageIDs = appendNew(s.MessageIDs, mid)
 			p.ids[id] = mid
 		}
 		ev.Kind = EventInfo
-		s.Events = []Event{ev}
-		p.sess = append(p.sess, s)
+		s.Events = append(s.Events, ev)
 		return
 	}
 	if !peer.Addr.IsValid() {
@@ -172,6 +191,64 @@ func (p *eximParser) line(n int, text string) {
 	}
 	eximFailure(rest, &ev)
 	s.Events = append(s.Events, ev)
+}
+
+// connection reads the lines +smtp_connection adds about an incoming SMTP
+// connection: "SMTP connection from [ip]:port (TCP/IP connection count =
+// N)" opens a session, "SMTP connection from (helo) [ip]:port closed by
+// QUIT" and "… lost D=0.001s" end it; "unexpected disconnection while
+// reading SMTP command from …", "SMTP command timeout on connection from
+// …" and "SMTP data timeout (message abandoned) on connection from …" are
+// Exim's own words about its client. It reports whether rest was such a
+// line.
+func (p *eximParser) connection(n int, t time.Time, text, rest string) bool {
+	const from = "SMTP connection from "
+	var peer Endpoint
+	ev := Event{Kind: EventInfo, Line: Line{Source: p.log.Name, Number: n, Time: t, Text: text, Message: rest}}
+	opens, ends := false, false
+	switch {
+	case strings.HasPrefix(rest, from):
+		peer = eximPeer(rest[len(from):])
+		_, after, _ := strings.Cut(rest[len(from):], "]")
+		switch {
+		case strings.Contains(after, "(TCP/IP connection count"):
+			opens, ev.Kind = true, EventConnect
+		case strings.Contains(after, " closed by QUIT"):
+			ends, ev.Kind = true, EventDisconnect
+		case strings.Contains(after, " lost"), strings.Contains(after, " closed"):
+			ends, ev.Kind = true, EventLocal
+		}
+	case strings.HasPrefix(rest, "unexpected disconnection while reading SMTP command from "),
+		strings.HasPrefix(rest, "SMTP command timeout on connection from "),
+		strings.HasPrefix(rest, "SMTP data timeout (message abandoned) on connection from "):
+		_, after, _ := strings.Cut(rest, " from ")
+		peer, ends, ev.Kind = eximPeer(after), true, EventLocal
+		if strings.HasPrefix(rest, "SMTP data timeout") {
+			ev.Stage = StageBody
+		}
+	default:
+		return false
+	}
+	if !peer.Addr.IsValid() || peer.Port == 0 {
+		return true // no port: the connection cannot be told from others of its address
+	}
+	key := peer.AddrPort()
+	i, ok := p.open[key]
+	if opens || !ok {
+		i = len(p.sess)
+		p.sess = append(p.sess, Session{Format: FormatExim, Role: RoleServer, ID: from + key.String(), Remote: peer, Start: t})
+		p.open[key] = i
+	}
+	s := &p.sess[i]
+	s.End = t
+	if !s.Remote.Addr.IsValid() || s.Remote.Host == "" {
+		s.Remote = peer
+	}
+	s.Events = append(s.Events, ev)
+	if ends {
+		delete(p.open, key)
+	}
+	return true
 }
 
 // eximFailure reads what a delivery line says went wrong, if anything:

@@ -274,7 +274,8 @@ func TestLineMessage(t *testing.T) {
 		{"testdata/exchange-seed.log", 1, 0, "* attempting to connect", ""},
 		{"testdata/postfix-syslog.log", 0, 0, "postfix/smtpd[2432]: connect from client.example.test[192.0.2.10]:40001", "mta"},
 		{"testdata/postfix-relay-stall.maillog", 3, 0, "postfix/smtp[27263]: DED5698645E: to=<rcpt@relay.lab.test>, relay=127.0.0.2[127.0.0.2]:25, delay=10, delays=0.07/0/0/10, dsn=4.4.2, status=deferred (conversation with 127.0.0.2[127.0.0.2] timed out while sending end of data -- message may be sent more than once)", "mta"},
-		{"testdata/exim-mainlog.log", 0, 0, "1tXyZa-000123-AB <= sender@client.example.test H=client.example.test (client.example.test) [192.0.2.10]:40001 P=esmtp S=2225 id=m1@client.example.test", ""},
+		{"testdata/exim-mainlog.log", 0, 0, "SMTP connection from [192.0.2.10]:40001 (TCP/IP connection count = 1)", ""},
+		{"testdata/exim-mainlog.log", 0, 1, "1tXyZa-000123-AB <= sender@client.example.test H=client.example.test (client.example.test) [192.0.2.10]:40001 P=esmtp S=2225 id=m1@client.example.test", ""},
 	}
 	for _, tt := range tests {
 		l := read(t, tt.file, Options{})
@@ -325,5 +326,36 @@ func TestRsyslogFiles(t *testing.T) {
 		if !starts[0][k].Equal(starts[1][k].Truncate(time.Second)) {
 			t.Errorf("session %d's first line at %v (traditional) and %v (RFC 3339)", k, starts[0][k], starts[1][k])
 		}
+	}
+}
+
+// TestEximReal reads a main log written by a real Exim (Debian's 4.96,
+// testdata/scenarios/exim/exim-relay-stall.sh, log_selector
+// +incoming_port +outgoing_port +smtp_connection +millisec): a multi-line
+// warning at start, the probe connection it lost, one incoming connection
+// with two arrivals, a delivery and a deferral after its own end-of-data
+// timeout.
+func TestEximReal(t *testing.T) {
+	l := read(t, "../testdata/scenarios/exim/exim-relay-stall.mainlog", Options{})
+	if l.Format != FormatExim || len(l.Warnings) != 0 {
+		t.Fatalf("format %s, warnings %q; want exim, none (a continuation line is not an error)", l.Format, l.Warnings)
+	}
+	if len(l.Sessions) != 4 {
+		t.Fatalf("%d sessions, want 4: the probe, the incoming connection, two deliveries", len(l.Sessions))
+	}
+	probe, in, sent, stalled := l.Sessions[0], l.Sessions[1], l.Sessions[2], l.Sessions[3]
+	if probe.Role != RoleServer || probe.Remote.Port == 0 || probe.Events[len(probe.Events)-1].Kind != EventLocal {
+		t.Errorf("probe session %+v, want a server session ended by Exim's \"lost\"", probe)
+	}
+	if in.Role != RoleServer || in.Remote.String() != "127.0.0.1:40001" || len(in.QueueIDs) != 2 || len(in.MessageIDs) != 2 ||
+		in.Events[0].Kind != EventConnect || in.Events[len(in.Events)-1].Kind != EventDisconnect {
+		t.Errorf("incoming session %+v, want one connection from 127.0.0.1:40001 with both arrivals", in)
+	}
+	if sent.Role != RoleClient || sent.Remote.String() != "127.0.0.2:25" || sent.Events[0].Status != "sent" || len(sent.MessageIDs) != 1 {
+		t.Errorf("delivery session %+v", sent)
+	}
+	e := stalled.Events[len(stalled.Events)-1]
+	if stalled.Role != RoleClient || e.Status != "deferred" || e.Kind != EventLocal || e.Stage != StageEndOfData {
+		t.Errorf("deferral %+v, want Exim's own end-of-data timeout", e)
 	}
 }

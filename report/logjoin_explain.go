@@ -263,7 +263,10 @@ func serverLocalWords(head string, e *mtalog.Event, c *Connection) string {
 			}
 		}
 	}
-	timeout := strings.Contains(e.Line.Text, "timeout after ")
+	// Postfix: "timeout after DATA"; Exim: "SMTP command timeout on
+	// connection from …", "SMTP data timeout (message abandoned) on …".
+	timeout := strings.Contains(e.Line.Text, "timeout after ") || strings.Contains(e.Line.Text, " timeout on connection from ") ||
+		strings.Contains(e.Line.Text, "SMTP data timeout")
 	switch {
 	case timeout && first == nil:
 		s := head + "; on the wire the client sent nothing more"
