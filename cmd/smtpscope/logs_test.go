@@ -156,7 +156,9 @@ func checkAllMatched(t *testing.T, rep jsonReport) {
 }
 
 // shiftLog rewrites every time stamp of a log by d: "Dec 01 22:28:49"
-// (Postfix maillog_file) or "2026-11-27T05:22:17.892Z" (Exchange).
+// (Postfix maillog_file, rsyslog's traditional format),
+// "2026-11-27T05:22:17.892Z" (Exchange), "2026-12-02T01:33:09.159709+00:00"
+// (rsyslog's RFC 3339) or "2026-12-02 01:50:54.380" (Exim, +millisec).
 func shiftLog(t *testing.T, src, dst string, d time.Duration) {
 	t.Helper()
 	data, err := os.ReadFile(src)
@@ -176,6 +178,16 @@ func shiftLog(t *testing.T, src, dst string, d time.Duration) {
 		tm, _ := time.Parse(time.RFC3339Nano, s)
 		return tm.Add(d).UTC().Format("2006-01-02T15:04:05.000Z")
 	})
+	rfc3339 := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00`)
+	out = rfc3339.ReplaceAllStringFunc(out, func(s string) string {
+		tm, _ := time.Parse(time.RFC3339Nano, s)
+		return tm.Add(d).UTC().Format("2006-01-02T15:04:05.000000-07:00")
+	})
+	exim := regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}`)
+	out = exim.ReplaceAllStringFunc(out, func(s string) string {
+		tm, _ := time.Parse("2006-01-02 15:04:05.000", s)
+		return tm.Add(d).Format("2006-01-02 15:04:05.000")
+	})
 	if err := os.WriteFile(dst, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +201,9 @@ func TestLogJoinSkew(t *testing.T) {
 	for _, tt := range []struct{ capture, log string }{
 		{"postfix/postfix-relay-stall.pcapng", "postfix/postfix-relay-stall.maillog"},
 		{"captures/relay-stall.pcapng", "exchange/relay-stall.SEND.LOG"},
+		{"postfix/postfix-relay-stall-syslog.pcapng", "postfix/postfix-relay-stall-syslog.mail.log"},
+		{"postfix/postfix-relay-stall-syslog.pcapng", "postfix/postfix-relay-stall-syslog.mail-rfc3339.log"},
+		{"exim/exim-relay-stall.pcapng", "exim/exim-relay-stall.mainlog"},
 	} {
 		base, _ := logReport(t, "--log", scen+tt.log, scen+tt.capture)
 		for _, d := range []time.Duration{90 * time.Second, -90 * time.Second} {
