@@ -389,7 +389,7 @@ func (v *reportView) briefRow(r *Report, c *Connection) briefRow {
 	case len(c.SMTP.Transactions) == 1:
 		b.Result = shown(txBrief(&c.SMTP.Transactions[0]))
 	default:
-		b.Result = fmt.Sprintf("%d messages delivered", len(c.SMTP.Transactions))
+		b.Result = messageCounts(c.SMTP.Transactions)
 	}
 	return b
 }

@@ -166,3 +166,54 @@ func renderAll(t *testing.T, r *Report) map[string]string {
 	out["html"] = b.String()
 	return out
 }
+
+// TestMessageCountsSayUnknown: a connection whose second transaction the
+// capture cut before DATA (outcome unknown) is not "2 messages delivered"
+// in any format (#14).
+func TestMessageCountsSayUnknown(t *testing.T) {
+	d := smtp.NewDecoder(smtp.Options{})
+	frame := 0
+	for _, l := range []string{"S: 220 x\n", "C: EHLO a\n", "S: 250 x\n",
+		"C: MAIL FROM:<a@x.example>\nRCPT TO:<b@x.example>\nDATA\n", "S: 250 ok\n250 ok\n354 go\n", "C: hi\n.\n", "S: 250 ok\n",
+		"C: MAIL FROM:<a@x.example>\nRCPT TO:<b@x.example>\n", "S: 250 ok\n250 ok\n"} {
+		frame++
+		dir := reassembly.ClientToServer
+		if strings.HasPrefix(l, "S: ") {
+			dir = reassembly.ServerToClient
+		}
+		d.Data(dir, []byte(strings.ReplaceAll(l[3:], "\n", "\r\n")), reassembly.ConstMarker{Frame: frame, Time: t0.Add(time.Duration(frame) * time.Millisecond)})
+	}
+	d.End(reassembly.Mark{Frame: frame, Time: t0.Add(time.Second)}) // the capture ends
+	r := Build([]Input{{Name: "x.pcapng"}}, []Facts{{Conn: conn(), Session: d.Session()}}, Options{})
+	if r.Totals.Delivered != 1 || r.Failed() {
+		t.Fatalf("totals %+v, failed %v", r.Totals, r.Failed())
+	}
+	out := map[string]string{}
+	var b bytes.Buffer
+	if err := r.WriteText(&b, TextOptions{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	out["text"] = b.String()
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"markdown", func(b *bytes.Buffer) error { return r.WriteMarkdown(b, ViewOptions{All: true}) }},
+		{"html", func(b *bytes.Buffer) error { return r.WriteHTML(b, ViewOptions{All: true}) }},
+		{"json", func(b *bytes.Buffer) error { return r.WriteJSON(b) }},
+	} {
+		b.Reset()
+		if err := f.write(&b); err != nil {
+			t.Fatal(err)
+		}
+		out[f.name] = b.String()
+	}
+	for format, s := range out {
+		if strings.Contains(s, "2 messages delivered") || strings.Contains(s, "2 of 2 mail transactions delivered") {
+			t.Errorf("%s report counts the unknown message as delivered:\n%s", format, s)
+		}
+	}
+	if !strings.Contains(out["text"], "1 delivered, 1 of unknown outcome") || !strings.Contains(out["html"], "1 delivered, 1 of unknown outcome") {
+		t.Errorf("text or HTML lacks the counts:\n%s", out["text"])
+	}
+}

@@ -181,23 +181,44 @@ func (t *textWriter) okSummary(c *Connection) string {
 		return "encrypted (" + s.TLS.How + " TLS): " + c.Diagnosis.Summary
 	case n == 0:
 		return "no mail transaction"
-	case n == 1 && s.Transactions[0].Outcome != outcomeWithdrawn:
+	case n == 1 && s.Transactions[0].Outcome == outcomeDelivered:
 		tx := &s.Transactions[0]
 		return fmt.Sprintf("%s-byte message   %s", Thousands(tx.Size), replyLatency(tx.Reply))
 	}
-	withdrawn := 0
-	for i := range s.Transactions {
-		if s.Transactions[i].Outcome == outcomeWithdrawn {
+	return messageCounts(s.Transactions)
+}
+
+// messageCounts says what came of a connection's transactions, "2
+// messages delivered" only when both were: a transaction whose outcome
+// the capture does not show is never counted as delivered (#14).
+func messageCounts(txs []Transaction) string {
+	var delivered, unknown, withdrawn, other int
+	for i := range txs {
+		switch txs[i].Outcome {
+		case outcomeDelivered:
+			delivered++
+		case outcomeWithdrawn:
 			withdrawn++
+		case smtp.OutcomeUnknown.String():
+			unknown++
+		default:
+			other++
 		}
 	}
-	switch {
-	case withdrawn == 0:
-		return fmt.Sprintf("%d messages delivered", n)
-	case withdrawn == n:
-		return fmt.Sprintf("no message: %d envelope(s) withdrawn by the client before DATA", n)
+	if delivered == len(txs) {
+		return fmt.Sprintf("%d messages delivered", delivered)
 	}
-	return fmt.Sprintf("%d message(s) delivered, %d envelope(s) withdrawn before DATA", n-withdrawn, withdrawn)
+	var parts []string
+	add := func(n int, what string) {
+		if n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, what))
+		}
+	}
+	add(delivered, "delivered")
+	add(unknown, "of unknown outcome")
+	add(other, "not delivered")
+	add(withdrawn, "envelope(s) withdrawn before DATA")
+	return strings.Join(parts, ", ")
 }
 
 func (t *textWriter) transaction(c *Connection, tx *Transaction, connOK bool) {
