@@ -15,6 +15,12 @@
 //
 // # JSON schema smtpscope.report/v1
 //
+// smtpscope.report.v1.schema.json, beside this file, is the same layout
+// as a JSON Schema (Draft 2020-12), generated from the types below by
+// report/internal/schemagen: go test ./report -run TestSchemaFile -update
+// rewrites it; cmd/smtpscope's TestReportSchema validates real reports
+// against it.
+//
 //	{"schema": "smtpscope.report/v1",
 //	 "inputs": [{"name", "format", "packets", "truncated", "warnings",
 //	             "dropped": {"kernel", "interface", "ring", "connections"}, // dropped: live only

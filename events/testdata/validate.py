@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Validate smtpscope --events lines against the JSON Schema.
+"""Validate JSON documents, one per line, against a JSON Schema.
 
 usage: validate.py SCHEMA VALID.jsonl INVALID.jsonl
 
 Every line of VALID.jsonl must validate; every line of INVALID.jsonl
 must not. Prints one JSON object: counts of what the valid lines hold
-(so the caller can tell the sample covered each kind of line), or the
-first errors. Exit status 1 on any failure. Used by TestEventsSchema
-(cmd/smtpscope); needs python3-jsonschema (scripts/setup.sh).
+(for --events lines: so the caller can tell the sample covered each kind
+of line), or the first errors. Exit status 1 on any failure. Used by
+TestEventsSchema and TestReportSchema (cmd/smtpscope) for smtpscope's
+--events lines and JSON reports; needs python3-jsonschema
+(scripts/setup.sh).
 """
 import json
 import sys
