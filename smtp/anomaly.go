@@ -51,6 +51,8 @@ const (
 	AnomalyPartialReply = "partial-reply"
 	// AnomalyPregreet: the client sent lines before the server's greeting (RFC 5321 §3.1; Postfix's postscreen calls it PREGREET).
 	AnomalyPregreet = "pregreet"
+	// AnomalyReplyBeforeCommand: a reply stamped before the command it answers, in a capture that lacks no client byte: the directions were stamped by clocks that differ (two capture points).
+	AnomalyReplyBeforeCommand = "reply-before-command"
 	// AnomalyReplyCodeMismatch: a line of a multi-line reply carries another code than its first (RFC 5321 §4.2.1).
 	AnomalyReplyCodeMismatch = "reply-code-mismatch"
 	// AnomalyReplyDuringBody: the server replied in the middle of the message body.

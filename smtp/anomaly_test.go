@@ -28,6 +28,7 @@ func TestAnomaliesRaised(t *testing.T) {
 		{AnomalyCommandAfterSTARTTLS, Options{}, with(steps(C("STARTTLS\r\nMAIL FROM:<a@x>\r\n"), S("454 4.7.0 not now\r\n250 ok\r\n")))},
 		{AnomalyCommandDuringAUTH, Options{}, with(steps(C("AUTH LOGIN\r\n"), S("334 VXNlcm5hbWU6\r\n"), C("MAIL FROM:<a@x>\r\n")))},
 		{AnomalyContentGap, Options{}, with(steps(CGap(10), C("QUIT\r\n"), S("221 bye\r\n")))},
+		{AnomalyReplyBeforeCommand, Options{}, skewed(with(steps(C("NOOP\r\n"), S("250 ok\r\n"))))},
 		{AnomalyEmptyCommand, Options{}, with(steps(C("\r\n"), S("500 5.5.2 what\r\n")))},
 		{AnomalyEndOfDataInGap, Options{}, with(envelope, steps(C("part one\r\n"), CGap(100), C("tail\r\n"), S("250 2.0.0 queued\r\n")))},
 		{AnomalyExcessivePendingCommands, Options{MaxPendingCommands: 2}, steps(S("220 x\r\n"), C("NOOP\r\nNOOP\r\nNOOP\r\n"))},

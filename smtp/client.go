@@ -648,6 +648,9 @@ func visibleCommand(b *lineBuffer) (command, bool) {
 func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 	c := &d.client
 	d.clientGaps++
+	// The gap may hide commands: they come before the next request
+	// queued, after any the gap cut (pending.afterGap).
+	defer func() { d.gapUnqueued = true }()
 	if d.cutLine() && n != 0 {
 		// The gap's first byte was the LF of the line just read; the
 		// next byte begins a line, read in the state the line left.

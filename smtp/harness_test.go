@@ -26,6 +26,22 @@ type step struct {
 	dir  reassembly.Direction
 	data string
 	n    int
+	// skew is added to the step's capture time (a capture point whose
+	// clock differs).
+	skew time.Duration
+}
+
+// skewed returns steps with the server's stamped 1.5 s early: each reply
+// seems to come before the command it answers, as when the server's side
+// was captured by a clock that runs behind.
+func skewed(steps []step) []step {
+	out := append([]step(nil), steps...)
+	for i := range out {
+		if out[i].dir == reassembly.ServerToClient {
+			out[i].skew = -1500 * time.Millisecond
+		}
+	}
+	return out
 }
 
 // C and S are bytes sent by the client and the server.
@@ -52,6 +68,7 @@ func markOf(frame int) reassembly.Mark {
 func feed(d *Decoder, steps []step) {
 	for i, s := range steps {
 		m := markOf(i + 1)
+		m.Time = m.Time.Add(s.skew)
 		switch s.kind {
 		case stepData:
 			d.Data(s.dir, []byte(s.data), reassembly.ConstMarker(m))

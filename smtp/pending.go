@@ -42,6 +42,9 @@ type pending struct {
 	last bool
 	// skipped is the number of commands a pendingSkipped entry stands for.
 	skipped int
+	// afterGap is set when a client gap came between this request and
+	// the one before it: requests the gap hid may be answered first.
+	afterGap bool
 	// sent is when the request was complete; no reply before it answers it.
 	sent time.Time
 }
@@ -55,6 +58,7 @@ type pending struct {
 // the client sends.
 func (d *Decoder) push(e pending, m reassembly.Mark) {
 	e.sent = m.Time
+	e.afterGap, d.gapUnqueued = d.gapUnqueued, false
 	if limit := d.opts.MaxPendingCommands; len(d.queue) >= limit && (!e.steers() || len(d.queue) >= 2*limit) {
 		d.skip(e, m)
 		return
@@ -85,14 +89,16 @@ func (d *Decoder) skip(e pending, m reassembly.Mark) {
 	}
 	if n := len(d.queue); n > 0 && d.queue[n-1].kind == pendingSkipped {
 		d.queue[n-1].skipped++
+		d.queue[n-1].afterGap = d.queue[n-1].afterGap || e.afterGap
 		return
 	}
-	d.queue = append(d.queue, pending{kind: pendingSkipped, cmd: -1, txn: -1, rcpt: -1, skipped: 1, sent: e.sent})
+	d.queue = append(d.queue, pending{kind: pendingSkipped, cmd: -1, txn: -1, rcpt: -1, skipped: 1, sent: e.sent, afterGap: e.afterGap})
 }
 
 // skippedReply takes reply r for the first of the commands the
 // pendingSkipped entry at the FIFO's head stands for.
 func (d *Decoder) skippedReply(r *Reply) {
+	d.answeredAny = true
 	d.skippedReplies++
 	if d.queue[0].skipped--; d.queue[0].skipped > 0 {
 		return

@@ -72,3 +72,21 @@ func TestDeepPipelining(t *testing.T) {
 		}
 	})
 }
+
+// TestClockSkew: the server's side captured by a clock that runs behind
+// (two capture points) stamps each reply before its command. With every
+// client byte in the capture, the replies still answer their commands, in
+// order, and the message is delivered; the anomaly reply-before-command
+// says why the latencies are off (#13).
+func TestClockSkew(t *testing.T) {
+	s := run(Options{}, skewed(with(steps(
+		C("MAIL FROM:<a@x>\r\n"), S("250 ok\r\n"), C("RCPT TO:<b@x>\r\n"), S("250 ok\r\n"),
+		C("DATA\r\n"), S("354 go\r\n"), C("hi\r\n.\r\n"), S("250 queued\r\n"), C("QUIT\r\n"), S("221 bye\r\n"))))...)
+	x := wantOutcome(t, s, 0, OutcomeDelivered)
+	if x.Reply == nil || x.Reply.Code != 250 || len(s.Unmatched) != 0 {
+		t.Errorf("final reply %+v, %d unmatched", x.Reply, len(s.Unmatched))
+	}
+	if !hasAnomaly(s, AnomalyReplyBeforeCommand) || hasAnomaly(s, AnomalyUnmatchedReply) {
+		t.Errorf("anomalies %q", anomalyNames(s))
+	}
+}

@@ -4,6 +4,7 @@ package smtp
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 
 	"github.com/smtpscope/smtpscope/reassembly"
@@ -325,15 +326,23 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		return
 	}
 	if d.queue[0].sent.After(r.Time) {
-		// The reply was complete before the oldest request awaiting one
-		// was sent, so it answers a request a client gap hid. (A reply a
-		// gap cut is delivered when reassembly reports the gap, with the
-		// server's next segment, after requests sent since.)
-		d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d came before the command it would answer: it answers one the capture lost", r.Code)
-		if len(d.s.Unmatched) < MaxUnmatchedReplies {
-			d.s.Unmatched = append(d.s.Unmatched, *r)
+		if d.commandsMayBeHidden() {
+			// The reply was complete before the oldest request awaiting
+			// one was sent, so it answers a request a client gap hid (or
+			// one sent before the capture began). (A reply a gap cut is
+			// delivered when reassembly reports the gap, with the
+			// server's next segment, after requests sent since.)
+			d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d came before the command it would answer: it answers one the capture lost", r.Code)
+			if len(d.s.Unmatched) < MaxUnmatchedReplies {
+				d.s.Unmatched = append(d.s.Unmatched, *r)
+			}
+			return
 		}
-		return
+		// Every command is in the capture, so the reply answers the
+		// oldest one (RFC 2920 §3); it only seems to come first because
+		// the two directions were stamped by clocks that differ (two
+		// capture points, #13).
+		d.anomalyOnce(AnomalyReplyBeforeCommand, r.Frame, fmt.Sprintf("reply %d is stamped %s before the command it answers: the two directions were captured by clocks that differ, and reply latencies are off by as much", r.Code, d.queue[0].sent.Sub(r.Time)))
 	}
 	i := 0
 	if resynced {
@@ -351,7 +360,17 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		return
 	}
 	d.queue = d.queue[i+1:]
+	d.answeredAny = true
 	d.answer(e, r)
+}
+
+// commandsMayBeHidden tells whether a reply may answer a client command
+// the capture lacks, sent before the oldest request awaiting a reply: a
+// client gap came just before that request, or the capture began after
+// the session had and no reply was matched yet. Otherwise the reply
+// answers that request (RFC 2920 §3), whatever its time stamp.
+func (d *Decoder) commandsMayBeHidden() bool {
+	return d.queue[0].afterGap || (d.s.MidStream || d.firstServer == firstReplyOther) && !d.answeredAny
 }
 
 // pregreeted turns the lines a client sent before a greeting into the

@@ -188,7 +188,11 @@ type Decoder struct {
 	// skippedReplies counts the replies the pendingSkipped entry at the
 	// FIFO's head took so far.
 	skippedReplies int
-	txns           []txnTrack
+	// gapUnqueued: a client gap came after the last request queued; the
+	// next one is marked afterGap. answeredAny: a reply answered a
+	// request.
+	gapUnqueued, answeredAny bool
+	txns                     []txnTrack
 	// cur is the transaction the client is working on, -1 if none.
 	cur int
 	// authCmd is the AUTH command of the exchange under way, -1 if none.
