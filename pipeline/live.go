@@ -210,7 +210,12 @@ var _ reassembly.Handler = (*liveConn)(nil)
 
 func (lc *liveConn) Data(dir reassembly.Direction, data []byte, at reassembly.Marker) {
 	lc.dec.Data(dir, data, at)
-	lc.run.check(lc, at.Mark(len(data)-1).Time, false)
+	// What decides an incident is the server's (a reply) or a close; the
+	// client's bytes (most of them a message body) wait for the next
+	// sweep, at most SweepEvery later.
+	if dir == reassembly.ServerToClient {
+		lc.run.check(lc, at.Mark(len(data)-1).Time, false)
+	}
 }
 
 func (lc *liveConn) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {

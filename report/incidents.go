@@ -82,9 +82,14 @@ func (rules *IncidentRules) Incidents(dst []Incident, w *IncidentWatch, f *Facts
 	}
 	red := newRedactor(opts.Redact)
 	c := f.Conn
-	base := Incident{Stream: c.Stream, Client: red.addr(c.Client.String()), Server: red.addr(c.Server.String())}
+	var base *Incident
 	learned := false
 	tell := func(in Incident) {
+		if base == nil {
+			// Written only when an incident is told: the rules run on
+			// every reply of every open connection.
+			base = &Incident{Stream: c.Stream, Client: red.addr(c.Client.String()), Server: red.addr(c.Server.String())}
+		}
 		if !learned && f.Session != nil {
 			// A summary quotes the server's texts: the names in them are
 			// hidden as the report hides them, where it redacts the
