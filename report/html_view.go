@@ -518,21 +518,22 @@ func msText(ms float64) string {
 // headlineCounts says how many transactions failed, in one sentence.
 func (v *reportView) headlineCounts() string {
 	t := v.Totals
+	n := func(i int) string { return Thousands(int64(i)) }
 	var s string
 	switch {
 	case t.Transactions == 0:
 		s = "no mail transaction"
 	case t.Failed == 0:
-		s = fmt.Sprintf("%d of %d mail transactions delivered", t.Delivered, t.Transactions)
+		s = fmt.Sprintf("%s of %s mail transactions delivered", n(t.Delivered), n(t.Transactions))
 	default:
-		s = fmt.Sprintf("%d of %d mail transactions failed, %d delivered", t.Failed, t.Transactions, t.Delivered)
+		s = fmt.Sprintf("%s of %s mail transactions failed, %s delivered", n(t.Failed), n(t.Transactions), n(t.Delivered))
 	}
 	s += t.refusedClause()
 	conn := "connections"
 	if t.Connections == 1 {
 		conn = "connection"
 	}
-	return upperFirst(fmt.Sprintf("%s · %d TCP %s, %d SMTP", s, t.Connections, conn, t.SMTPConnections))
+	return upperFirst(fmt.Sprintf("%s · %s TCP %s, %s SMTP", s, n(t.Connections), conn, n(t.SMTPConnections)))
 }
 
 // tcpCounts is the TCP trouble counters in words.

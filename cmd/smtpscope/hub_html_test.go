@@ -87,6 +87,12 @@ func TestHubHTMLInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The page names its input by the path given; the screenshot shows
+	// the name README's command uses.
+	html = bytes.ReplaceAll(html, []byte(capPath), []byte("hub.pcap"))
+	if err := os.WriteFile(page, html, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, external := range []string{"<script", "src=", "<link", "@import", "url(http"} {
 		if bytes.Contains(html, []byte(external)) {
 			t.Errorf("page is not self-contained: it has %q", external)
@@ -97,8 +103,8 @@ func TestHubHTMLInChromium(t *testing.T) {
 	if code := run([]string{"analyze", "--format", "html", "-o", seed, filepath.Join(repoRoot, "testdata/scenarios/captures/relay-stall.pcapng")}, nil, &out, &errOut); code != exitFindings {
 		t.Fatalf("analyze seed: exit %d: %s", code, errOut.String())
 	}
-	seedDOM, _, seedTime := renderInChromium(t, browser, seed)
-	dom, console, took := renderInChromium(t, browser, page)
+	seedDOM, _, seedTime := renderInChromium(t, browser, seed, "")
+	dom, console, took := renderInChromium(t, browser, page, os.Getenv("SMTPSCOPE_HUB_SCREENSHOT"))
 	for _, line := range strings.Split(console, "\n") {
 		if strings.Contains(line, ":CONSOLE") || strings.Contains(line, "Failed to load resource") {
 			t.Errorf("console message while rendering: %s", line)
@@ -199,8 +205,10 @@ func timeInChromium(t *testing.T, browser, page string) pageTiming {
 
 // renderInChromium loads page headless and returns its DOM after layout,
 // what Chromium logged (console messages included), and how long a
-// screenshot (load, layout and paint) took.
-func renderInChromium(t *testing.T, browser, page string) (dom []byte, console string, took time.Duration) {
+// screenshot (load, layout and paint) took. The screenshot is kept in shot
+// if set (README's docs/hub-report.png is made so, with
+// SMTPSCOPE_HUB_SCREENSHOT=docs/hub-report.png).
+func renderInChromium(t *testing.T, browser, page, shot string) (dom []byte, console string, took time.Duration) {
 	t.Helper()
 	run := func(extra ...string) ([]byte, string, time.Duration) {
 		ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
@@ -220,7 +228,12 @@ func renderInChromium(t *testing.T, browser, page string) (dom []byte, console s
 		return out, stderr.String(), time.Since(start)
 	}
 	dom, console, _ = run("--dump-dom", "--enable-logging=stderr", "--v=0")
-	_, _, took = run("--screenshot=" + filepath.Join(t.TempDir(), "shot.png"))
+	if shot == "" {
+		shot = filepath.Join(t.TempDir(), "shot.png")
+	} else if !filepath.IsAbs(shot) {
+		shot = filepath.Join(repoRoot, shot)
+	}
+	_, _, took = run("--screenshot=" + shot)
 	return dom, console, took
 }
 
