@@ -42,7 +42,8 @@
 //	smtpscope.banner         the greeting reply {code, enhanced, text, frame, time}
 //	smtpscope.transactions   [{mail_from, rcpt_to, message_id, size, outcome,
 //	                           cause, reply {code, enhanced, text, frame, time,
-//	                           latency_ms}, latency_ms, waited_ms}]
+//	                           latency_ms}, latency_ms, waited_ms,
+//	                           refused_attempt (a refused MAIL: no transaction)}]
 //
 // Addresses and texts are those of the report: --redact replaces them with
 // tokens there, and so here. Message bodies and AUTH secrets never appear.

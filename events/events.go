@@ -137,6 +137,9 @@ type transaction struct {
 	Reply     *report.Reply `json:"reply,omitempty"`
 	LatencyMS float64       `json:"latency_ms,omitempty"`
 	WaitedMS  float64       `json:"waited_ms,omitempty"`
+	// RefusedAttempt: the server refused the MAIL, so no transaction was
+	// opened (report.Transaction.RefusedAttempt).
+	RefusedAttempt bool `json:"refused_attempt,omitempty"`
 }
 
 // ecsVersion is the ECS release the field names follow.
@@ -202,7 +205,8 @@ func (e *Writer) Connection(c *report.Connection) {
 		for i := range m.Transactions {
 			tx := &m.Transactions[i]
 			t := &transaction{MailFrom: tx.MailFrom, RcptTo: tx.RcptTo, MessageID: tx.MessageID, Size: tx.Size,
-				Outcome: tx.Outcome, Cause: tx.Diagnosis.Cause, Reply: tx.Reply, WaitedMS: tx.WaitedMS}
+				Outcome: tx.Outcome, Cause: tx.Diagnosis.Cause, Reply: tx.Reply, WaitedMS: tx.WaitedMS,
+				RefusedAttempt: tx.RefusedAttempt}
 			if tx.Reply != nil {
 				t.LatencyMS = tx.Reply.LatencyMS
 			}

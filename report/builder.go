@@ -423,8 +423,8 @@ func (a *aggregate) add(c *Connection) {
 			continue
 		}
 		a.totals.Transactions++
-		switch tx.Outcome {
-		case outcomeDelivered:
+		switch fateOf(tx.Outcome) {
+		case fateDelivered:
 			a.totals.Delivered++
 			a.deliveredN++
 			a.deliveredTo[c.Server]++
@@ -432,7 +432,7 @@ func (a *aggregate) add(c *Connection) {
 			if c.Start.After(a.lastDelivered) {
 				a.lastDelivered = c.Start
 			}
-		case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
+		case fateFailed:
 			a.totals.Failed++
 			a.failedN++
 			a.failServers[c.Server] = true
@@ -446,6 +446,29 @@ func (a *aggregate) add(c *Connection) {
 			}
 		}
 	}
+}
+
+// fate is what a transaction's outcome proves about the message.
+type fate int
+
+const (
+	// fateUnknown: neither delivered nor failed (withdrawn by the client,
+	// or an outcome the capture does not show).
+	fateUnknown fate = iota
+	fateDelivered
+	fateFailed
+)
+
+// fateOf says what an outcome proves: the one rule the totals, the
+// patterns and the cross-hub comparison count messages by.
+func fateOf(outcome string) fate {
+	switch outcome {
+	case outcomeDelivered:
+		return fateDelivered
+	case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
+		return fateFailed
+	}
+	return fateUnknown
 }
 
 // refusedClause says how many MAIL commands were refused and how many

@@ -127,4 +127,17 @@
 // wrong key) or inferred (no key for the client random, an unknown suite,
 // no ServerHello); reason says why records were not decrypted. A session
 // not decrypted keeps its inferred transactions. No key material appears.
+//
+// # JSON schema smtpscope.fleet/v1 (analyze --hub)
+//
+// CompareHubs compares hubs that should behave alike: {"schema",
+// "hubs": [{"name", "inputs", "delivered", "failed", "unknown", "causes",
+// "servers": [{"server", "delivered", "failed"}], "min_failed_size",
+// "max_delivered_size"}], "patterns": [{"kind" ("hub" or "hub-size"),
+// "summary", "failing", "healthy", "threshold", "failing_delivered_max",
+// "failed_messages", "healthy_delivered", "healthy_above",
+// "healthy_largest", "healthy_at_threshold"}], "reports": [one
+// smtpscope.report/v1 per hub, null for a hub read from event files]}.
+// Messages are counted by the same rule as Totals (refused MAIL attempts
+// are not messages; unknown outcomes are neither delivered nor failed).
 package report

@@ -69,18 +69,17 @@ func (a *aggregate) patterns() []Pattern {
 }
 
 // inputAgg is what the patterns across inputs need of one input: its
-// totals, and the sizes that tell its failures from its deliveries.
+// totals, and its messages as a hub of the comparison (fleet.go).
 type inputAgg struct {
-	totals                  Totals
-	minFailed, maxDelivered int64 // -1: none
-	allFailedSized          bool
+	totals Totals
+	hub    *hubAgg
 }
 
 // inputOf returns the aggregate of input i, made on first use.
 func (a *aggregate) inputOf(i int) *inputAgg {
 	in := a.perInput[i]
 	if in == nil {
-		in = &inputAgg{minFailed: -1, maxDelivered: -1, allFailedSized: true}
+		in = &inputAgg{hub: newHubAgg("")}
 		a.perInput[i] = in
 	}
 	return in
@@ -105,91 +104,37 @@ func (in *inputAgg) add(c *Connection) {
 			continue
 		}
 		t.Transactions++
-		switch tx.Outcome {
-		case outcomeDelivered:
+		switch fateOf(tx.Outcome) {
+		case fateDelivered:
 			t.Delivered++
-			in.maxDelivered = max(in.maxDelivered, tx.Size)
-		case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
+		case fateFailed:
 			t.Failed++
-			if tx.Size <= 0 {
-				in.allFailedSized = false
-			} else if in.minFailed < 0 || tx.Size < in.minFailed {
-				in.minFailed = tx.Size
-			}
 		}
+		in.hub.add(HubMessage{Server: c.Server, Size: tx.Size, Outcome: tx.Outcome, Cause: tx.Diagnosis.Cause, ConnCause: c.Diagnosis.Cause})
 	}
 }
 
-// inputPatterns finds correlations across inputs analysed each on its own
-// (one capture per mail hub, say): every failed message in one input while
-// the others delivered ("input"); and, when in that input every failed
-// message is bigger than every delivered one, the others delivering
-// messages bigger than any that input delivered ("input-size": the size
-// limit or the lossy path is that input's, not the mail's). Like
-// patterns, each is drawn only from outcomes the capture proves and
-// states its support.
+// inputPatterns finds what sets inputs analysed each on its own (one
+// capture per mail hub, say) apart, with the cross-hub comparison's rule
+// (hubPattern): "input" when only some inputs fail messages while the
+// others deliver theirs, "input-size" when those fail only messages in a
+// size band they never delivered and the others delivered such messages.
+// Input names the failing inputs (", "-separated).
 func (a *aggregate) inputPatterns(inputs []Input) []Pattern {
-	if a.failedN == 0 {
-		return nil
-	}
-	failing := -1
+	aggs := make([]*hubAgg, len(inputs))
 	for i := range inputs {
-		if a.inputOf(i).totals.Failed == 0 {
-			continue
-		}
-		if failing >= 0 {
-			return nil // failures in more than one input
-		}
-		failing = i
+		aggs[i] = a.inputOf(i).hub
+		aggs[i].sum.Name = inputName(inputs[i])
 	}
-	if failing < 0 {
+	p := hubPattern(aggs, "input")
+	if p == nil {
 		return nil
 	}
-	bad := a.inputOf(failing)
-	var others []string
-	otherDelivered, otherMax := 0, int64(-1)
-	var largest []string
-	for i := range inputs {
-		in := a.inputOf(i)
-		if i == failing || in.totals.Delivered == 0 {
-			continue
-		}
-		otherDelivered += in.totals.Delivered
-		otherMax = max(otherMax, in.maxDelivered)
-		others = append(others, fmt.Sprintf("%s %s", inputName(inputs[i]), Thousands(int64(in.totals.Delivered))))
-		largest = append(largest, fmt.Sprintf("%s %s", inputName(inputs[i]), Thousands(in.maxDelivered)))
+	kind := "input"
+	if p.Kind == "hub-size" {
+		kind = "input-size"
 	}
-	if otherDelivered == 0 {
-		return nil
-	}
-	name := inputName(inputs[failing])
-	also := ""
-	if d := bad.totals.Delivered; d > 0 {
-		also = fmt.Sprintf(" (which delivered %s)", Thousands(int64(d)))
-	}
-	out := []Pattern{{Kind: "input", Input: name,
-		Summary: fmt.Sprintf("%s of %s failed messages are in %s%s, while the other inputs delivered %s of their %s (%s): the failure is where %s was captured (its relay, its path), not in the mail",
-			Thousands(int64(bad.totals.Failed)), Thousands(int64(a.failedN)), name, also,
-			Thousands(int64(otherDelivered)), Thousands(int64(a.totals.Transactions-bad.totals.Transactions)), strings.Join(others, ", "), name)}}
-	if bad.allFailedSized && bad.minFailed > bad.maxDelivered && otherMax > bad.maxDelivered {
-		delivered := "delivered none"
-		if bad.maxDelivered >= 0 {
-			delivered = fmt.Sprintf("delivered only messages ≤ %s bytes", Thousands(bad.maxDelivered))
-		}
-		// The claim goes only as far as the others' deliveries: as big as
-		// the smallest failure, or only bigger than anything this input
-		// delivered.
-		claim := fmt.Sprintf("while the other inputs delivered messages as big (largest: %s bytes): only %s fails messages of that size (look at its relay's size limit or its path's MTU)",
-			strings.Join(largest, ", "), name)
-		if otherMax < bad.minFailed {
-			claim = fmt.Sprintf("while the other inputs delivered bigger messages than any it delivered, though none as big as its smallest failure (largest: %s bytes)",
-				strings.Join(largest, ", "))
-		}
-		out = append(out, Pattern{Kind: "input-size", Input: name, Threshold: bad.minFailed,
-			Summary: fmt.Sprintf("in %s, %s of %s failed messages are ≥ %s bytes and it %s, %s",
-				name, Thousands(int64(bad.totals.Failed)), Thousands(int64(bad.totals.Failed)), Thousands(bad.minFailed), delivered, claim)})
-	}
-	return out
+	return []Pattern{{Kind: kind, Input: strings.Join(p.Failing, ", "), Threshold: p.Threshold, Summary: p.Summary}}
 }
 
 // inputName is how patterns name an input: its file name without the

@@ -246,10 +246,10 @@ func (s *summaryAgg) add(c *Connection) {
 	}
 	for i := range c.SMTP.Transactions {
 		tx := &c.SMTP.Transactions[i]
-		switch tx.Outcome {
-		case outcomeDelivered:
+		switch fateOf(tx.Outcome) {
+		case fateDelivered:
 			sv.delivered++
-		case outcomeNoReply, outcomeAborted, outcomeRejected, outcomeDeferred:
+		case fateFailed:
 			sv.failedTx++
 		}
 		if tx.EODFrame != 0 && tx.Reply != nil && !tx.Reply.Partial {

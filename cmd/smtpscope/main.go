@@ -117,6 +117,7 @@ type analyzeFlags struct {
 	evidenceKeys     bool
 
 	workers   int
+	hubs      []string
 	logs      logFlags
 	events    string
 	all       bool
@@ -147,15 +148,19 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the analysis to `FILE`")
 	fs.MarkHidden("cpuprofile")
 	fs.BoolVar(&f.all, "all", false, "list every connection in text, markdown and html: each failing group in full and the healthy ones (default: a few per cause, healthy ones counted)")
+	fs.StringArrayVar(&f.hubs, "hub", nil, "compare mail hubs: `NAME=FILE[,FILE...]` (one hub's captures, or its event files from --events; repeatable): the cross-hub findings, then one report per hub")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: smtpscope analyze [flags] FILE...\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: smtpscope analyze [flags] FILE...\n       smtpscope analyze [flags] --hub NAME=FILE[,FILE...] --hub ...\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
 		return exitError
+	}
+	if len(f.hubs) > 0 {
+		return runHubs(&f, fs.Args(), stdout, stderr)
 	}
 	ports, err := f.check(fs.Args())
 	if err != nil {

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/smtpscope/smtpscope/events"
+	"github.com/smtpscope/smtpscope/pipeline"
+	"github.com/smtpscope/smtpscope/report"
+)
+
+// runHubs is "analyze --hub": each hub analysed on its own, then compared.
+func runHubs(f *analyzeFlags, args []string, stdout, stderr io.Writer) int {
+	hubs, ports, err := f.checkHubs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", err)
+		return exitError
+	}
+	for i := range hubs {
+		are, err := events.AreEvents(hubs[i].Files)
+		if err != nil {
+			fmt.Fprintf(stderr, "smtpscope analyze: hub %s: %s\n", hubs[i].Name, oneLine(err))
+			return exitError
+		}
+		if are {
+			hubs[i].Messages = events.Messages(hubs[i].Files)
+		}
+	}
+	opts := pipeline.Options{ServerPorts: ports, Merge: f.merge, Workers: f.workers,
+		Report: report.Options{SlowReply: f.slowReply, Redact: f.redact}}
+	fleet, reports, err := pipeline.Hubs(context.Background(), hubs, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
+		return exitError
+	}
+	defer func() {
+		for _, r := range reports {
+			if r != nil {
+				r.Close()
+			}
+		}
+	}()
+	if err := writeFleet(fleet, reports, f, stdout); err != nil {
+		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
+		return exitError
+	}
+	for _, h := range fleet.Hubs {
+		if h.Failed > 0 {
+			return exitFindings
+		}
+	}
+	for _, r := range reports {
+		if r != nil && r.Failed() {
+			return exitFindings
+		}
+	}
+	return exitOK
+}
+
+// checkHubs parses the --hub flags and refuses what does not go with them.
+func (f *analyzeFlags) checkHubs(args []string) ([]pipeline.Hub, []uint16, error) {
+	switch {
+	case len(args) > 0:
+		return nil, nil, fmt.Errorf("with --hub, give every file in a --hub (not %s)", args[0])
+	case len(f.hubs) < 2:
+		return nil, nil, errors.New("--hub compares hubs: give at least two")
+	case f.evidence != "" || len(f.logs.patterns) > 0 || f.events != "" || len(f.tlsKeyLog) > 0:
+		return nil, nil, errors.New("--evidence, --log, --events and --tls-keylog do not go with --hub (run analyze per hub for them)")
+	case f.format != "text" && f.format != "json":
+		return nil, nil, fmt.Errorf("--format %s: --hub writes text or json", f.format)
+	case f.workers < 1 || f.workers > 256:
+		return nil, nil, fmt.Errorf("--workers %d: want 1 to 256", f.workers)
+	}
+	var hubs []pipeline.Hub
+	seen := map[string]bool{}
+	for _, h := range f.hubs {
+		name, files, ok := strings.Cut(h, "=")
+		if !ok || name == "" || files == "" {
+			return nil, nil, fmt.Errorf("--hub %q: want NAME=FILE[,FILE...]", h)
+		}
+		if seen[name] {
+			return nil, nil, fmt.Errorf("--hub %s given twice", name)
+		}
+		seen[name] = true
+		hubs = append(hubs, pipeline.Hub{Name: name, Files: strings.Split(files, ",")})
+	}
+	ports, err := serverPorts(f.smtpPorts)
+	return hubs, ports, err
+}
+
+// writeFleet writes the comparison and the hubs' reports to --output or
+// stdout.
+func writeFleet(fleet *report.Fleet, reports []*report.Report, f *analyzeFlags, stdout io.Writer) (err error) {
+	out := stdout
+	if f.output != "" && f.output != "-" {
+		file, err := os.Create(f.output)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := file.Close(); err == nil {
+				err = cerr
+			}
+		}()
+		out = file
+	}
+	if f.format == "json" {
+		return fleet.WriteJSON(out, reports)
+	}
+	opt := textOptions(f.color, out)
+	opt.All = f.all
+	return fleet.WriteText(out, reports, opt)
+}
