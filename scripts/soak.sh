@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # soak.sh — smtpscope live for a long run of mixed mail traffic, with
-# --metrics and --events, as on a hub (issue 18's soak):
+# --metrics, --events and --evidence, as on a hub (issue 18's soak):
 #
 #   sudo env PATH="$PATH" scripts/soak.sh [SECONDS]      # default 600
 #
@@ -66,7 +66,8 @@ PIDS+=($!)
 # in place, so $! is smtpscope's own pid.
 ip netns exec "$NS" taskset -c 1 "$WORK/smtpscope" live -i lo --user "" --format json --interval 1m \
 	--eod-timeout 2s --duration $((DURATION + 60))s --metrics 127.0.0.1:9125 \
-	--events "$WORK/events.jsonl" -o "$WORK/report.json" 2>"$WORK/live.stderr" &
+	--events "$WORK/events.jsonl" --evidence "$WORK/evidence" --evidence-max-bytes 200M \
+	-o "$WORK/report.json" 2>"$WORK/live.stderr" &
 LIVE=$!
 PIDS+=($LIVE)
 for _ in $(seq 100); do grep -q '"type":"start"' "$WORK/live.stderr" 2>/dev/null && break; sleep 0.1; done
@@ -205,6 +206,11 @@ print("failed messages without an incident: %d %s" % (len(missing_inc), missing_
 print("failed messages without an incident, on a capture-incomplete connection: %d %s" % (len(excused), excused[:5]))
 print("  of which the events say delivered (a false claim): %d %s" % (len(false_ok), false_ok[:5]))
 print("misses in a minute without capture drops (unexplained): %d %s" % (len(unexplained), unexplained[:5]))
+failing = sum(1 for v in conns.values() for at, cause, outs in v
+              if any(o in ("no-reply", "aborted", "rejected", "deferred") for o in outs))
+files = glob.glob(os.path.join(work, "evidence", "stream-*.pcapng"))
+print("evidence files %d (%d MB) for %d connections with a failed message" % (
+    len(files), sum(os.path.getsize(f) for f in files) >> 20, failing))
 stop = [json.loads(l) for l in open(os.path.join(work, "live.stderr")) if '"type":"stop"' in l]
 if stop:
     print("live stop line: %s" % json.dumps(stop[-1]))

@@ -115,6 +115,11 @@ type liveFlags struct {
 	events         string
 	metrics        string
 	user           string
+
+	// evidence and evidenceMaxBytes: the failing connections' packets,
+	// written as they end (pipeline.LiveEvidence).
+	evidence         string
+	evidenceMaxBytes byteSize
 }
 
 // runLive is "smtpscope live": it returns the exit status.
@@ -140,6 +145,8 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.redact, "redact", false, "replace mail addresses and HELO names with stable tokens in the report")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.StringVar(&f.events, "events", "", "also append one JSON line per incident and per ended connection to `FILE` (\"-\": standard output, with --output FILE)")
+	fs.StringVar(&f.evidence, "evidence", "", "write each failing connection's first and last packets to `DIR`/stream-N-START.pcapng as it ends (not with --redact)")
+	fs.Var(&f.evidenceMaxBytes, "evidence-max-bytes", "keep the --evidence directory's stream-*.pcapng files within `SIZE` (e.g. 1G), deleting the oldest first")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (host:port) at /metrics")
 	fs.StringVar(&f.user, "user", "nobody", "started as root, run as `USER` once the interface and the output files are open (\"\": stay root)")
 	fs.Usage = func() {
@@ -215,16 +222,36 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		defer packetFile.Close()
 	}
 
+	var evidence *pipeline.LiveEvidence
+	if f.evidence != "" {
+		evidence, err = pipeline.NewLiveEvidence(pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version,
+			MaxBytes: int64(f.evidenceMaxBytes)}, "live capture on "+f.iface, 0)
+		if err != nil {
+			return fail("--evidence: %s", oneLine(err))
+		}
+	}
+
 	if err := dropPrivileges(f.user); err != nil {
 		if fs.Changed("user") {
 			return fail("--user %s: %s", f.user, oneLine(err))
 		}
 		fmt.Fprintf(stderr, "smtpscope live: still running as root: %s\n", oneLine(err))
 	}
+	if f.evidence != "" {
+		// Files are made as connections fail, maybe hours later: find out
+		// now whether the user the run became may make them.
+		probe, err := os.CreateTemp(f.evidence, ".smtpscope-write-test-*")
+		if err != nil {
+			return fail("--evidence: %s", oneLine(err))
+		}
+		probe.Close()
+		os.Remove(probe.Name())
+	}
 	cfg := liveConfig{
 		ports: ports, eodTimeout: f.eodTimeout, connectTimeout: f.connectTimeout, idleTimeout: f.idleTimeout,
 		interval: f.interval, report: report.Options{SlowReply: f.slowReply, Redact: f.redact},
 		events: events.NewConsole(stderr, f.format), sink: sink, metrics: mx, clock: time.Now,
+		evidence: evidence,
 	}
 	if packetFile != nil {
 		cfg.packets = capture.NewWriter(packetFile, f.write, capture.WriterOptions{Interface: f.iface, Filter: f.filter,
@@ -254,6 +281,9 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	}
 	if res.err != nil {
 		fmt.Fprintf(stderr, "smtpscope live: %s\n", oneLine(res.err))
+		return exitError
+	}
+	if evidence != nil && !liveEvidenceWritten(evidence, stderr) {
 		return exitError
 	}
 	if res.report.Failed() {
@@ -288,6 +318,12 @@ func (f *liveFlags) check(args []string) ([]uint16, error) {
 	}
 	if f.snaplen <= 0 {
 		return nil, fmt.Errorf("--snaplen must be positive, not %d", f.snaplen)
+	}
+	if f.evidence != "" && f.redact {
+		return nil, pipeline.ErrEvidenceRedact
+	}
+	if f.evidence == "" && f.evidenceMaxBytes != 0 {
+		return nil, errors.New("--evidence-max-bytes needs --evidence DIR")
 	}
 	if f.bufferMiB <= 0 || f.bufferMiB > maxBufferMiB {
 		return nil, fmt.Errorf("--buffer-size must be between 1 and %d MiB, not %d", maxBufferMiB, f.bufferMiB)
@@ -325,6 +361,9 @@ type liveConfig struct {
 	metrics *metrics.Metrics
 	// packets receives every frame, nil for none.
 	packets *capture.Writer
+	// evidence holds every frame and writes the failing connections'
+	// files as they end, nil for none.
+	evidence *pipeline.LiveEvidence
 	// clock gives the time when no packet brings one: on a read timeout.
 	clock func() time.Time
 	// listFailed and listHealthy bound the ended connections the report
@@ -360,6 +399,9 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		},
 	}
 	opts.Connection = func(c *report.Connection) {
+		if cfg.evidence != nil {
+			cfg.evidence.Connection(c)
+		}
 		if cfg.sink != nil {
 			cfg.sink.Connection(c)
 		}
@@ -372,6 +414,16 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		opts.Dropped = func(d pipeline.Drops) { m.AddRingDropped(d.Ring) }
 		opts.Frame = func(fr *capture.Frame) error { m.AddBytes(len(fr.Data)); return nil }
 	}
+	if e := cfg.evidence; e != nil {
+		frame := opts.Frame
+		opts.Frame = func(fr *capture.Frame) error {
+			e.Frame(fr)
+			if frame != nil {
+				return frame(fr)
+			}
+			return nil
+		}
+	}
 	// A source replayed in tests waits for the analysis; an interface
 	// never does (its frames are dropped and counted instead).
 	_, iface := src.(*capture.Live)
@@ -379,4 +431,22 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 	rep, res, err := pipeline.LiveReport(ctx, src, cfg.packets, opts)
 	cfg.events.Stop(cfg.clock(), res.Reason, res.End.Sub(res.Start), res.Packets, res.Dropped.Total(), res.Incidents, &rep.Totals)
 	return liveResult{report: rep, err: err}
+}
+
+// liveEvidenceWritten tells on stderr, one line each, the evidence files
+// the run could not write (the first few, and how many more), and
+// returns false if there were any.
+func liveEvidenceWritten(e *pipeline.LiveEvidence, stderr io.Writer) bool {
+	_, err := e.Result()
+	if err == nil {
+		return true
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, err := range errs {
+		fmt.Fprintf(stderr, "smtpscope live: --evidence: %s\n", oneLine(err))
+	}
+	return false
 }

@@ -621,6 +621,9 @@ func TestLiveFlags(t *testing.T) {
 		{[]string{"--smtp-ports", "70000"}, "70000 is not a TCP port"},
 		{[]string{"capture.pcap"}, `unexpected argument "capture.pcap"`},
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
+		{[]string{"--evidence", "/tmp/x", "--redact"}, "--evidence with --redact"},
+		{[]string{"--evidence-max-bytes", "1G"}, "--evidence-max-bytes needs --evidence DIR"},
+		{[]string{"--evidence-max-bytes", "lots"}, `"lots" is not a size`},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
