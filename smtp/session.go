@@ -272,9 +272,7 @@ func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Mark
 // its CR.
 func (d *Decoder) lineChecks(raw []byte, b *lineBuffer, dir reassembly.Direction, m reassembly.Mark) []byte {
 	if b.dropped > 0 {
-		if !b.told {
-			d.anomalyf(AnomalyLineTooLong, m.Frame, "a %s line of %d bytes, over the limit of %d", dir, len(raw)+b.dropped+1, d.opts.MaxLineLength)
-		}
+		d.lineOverLimit(b, dir, m)
 		line, _ := trimCR(raw)
 		return line
 	}
@@ -285,10 +283,11 @@ func (d *Decoder) lineChecks(raw []byte, b *lineBuffer, dir reassembly.Direction
 	return line
 }
 
-// lineOverLimit raises line-too-long for an unfinished line once it has
-// passed the limit, at m, the byte where the decoder saw that: a line
-// without end (200 MB without CRLF) is reported while it flows, and only
-// its first Options.MaxLineLength bytes are held.
+// lineOverLimit raises line-too-long for a line once it has passed the
+// limit, at m, the byte where the decoder saw that: a line without end
+// (200 MB without CRLF) is reported while it flows, and only its first
+// Options.MaxLineLength bytes are held. The words are the same whether
+// the line ended in the segment that passed the limit or later.
 func (d *Decoder) lineOverLimit(b *lineBuffer, dir reassembly.Direction, m reassembly.Mark) {
 	if b.dropped == 0 || b.told {
 		return
