@@ -22,11 +22,19 @@ import (
 // DefaultServerPorts are the ports always taken as SMTP servers'.
 var DefaultServerPorts = []uint16{25, 465, 587, 2525}
 
+// DefaultTLSPorts are the SMTP server ports always taken as implicit TLS
+// (SMTPS, RFC 8314 §3.3).
+var DefaultTLSPorts = []uint16{465}
+
 // Options are the settings of a run. The zero value analyses the default
 // SMTP ports on one goroutine with the report's default rules.
 type Options struct {
 	// ServerPorts are the SMTP server ports (nil: DefaultServerPorts).
 	ServerPorts []uint16
+	// TLSPorts are the server ports of implicit TLS, read as TLS from the
+	// first byte even when the capture missed the ClientHello (nil:
+	// DefaultTLSPorts). They are SMTP server ports too.
+	TLSPorts []uint16
 	// Merge analyses several files as one timeline, frames numbered as in
 	// the output of `mergecap -w merged.pcapng FILE...` (Files only).
 	Merge bool
@@ -53,11 +61,25 @@ type Options struct {
 	TLSKeys *tlskeys.KeyLog
 }
 
+// ports are the SMTP server ports, those of implicit TLS included.
 func (o *Options) ports() []uint16 {
-	if o.ServerPorts == nil {
-		return DefaultServerPorts
+	ports := o.ServerPorts
+	if ports == nil {
+		ports = DefaultServerPorts
 	}
-	return o.ServerPorts
+	for _, p := range o.tlsPorts() {
+		if !slices.Contains(ports, p) {
+			ports = append(slices.Clip(ports), p)
+		}
+	}
+	return ports
+}
+
+func (o *Options) tlsPorts() []uint16 {
+	if o.TLSPorts == nil {
+		return DefaultTLSPorts
+	}
+	return o.TLSPorts
 }
 
 // ConnRef names a connection of the report by its real (never redacted)
@@ -162,14 +184,21 @@ func Files(ctx context.Context, names []string, stdin io.Reader, opts Options) (
 }
 
 // smtpHandler makes each connection's decoder, with the key log if it
-// holds any secret.
-func smtpHandler(keys *tlskeys.KeyLog) func(*reassembly.Conn) reassembly.Handler {
-	return func(*reassembly.Conn) reassembly.Handler {
-		if keys == nil || keys.Len() == 0 {
-			return smtp.NewDecoder(smtp.Options{})
-		}
-		return smtp.NewDecoder(smtp.Options{TLSKeys: keys})
+// holds any secret, reading TLS from the first byte on the ports of
+// implicit TLS.
+func smtpHandler(keys *tlskeys.KeyLog, tlsPorts []uint16) func(*reassembly.Conn) reassembly.Handler {
+	return func(c *reassembly.Conn) reassembly.Handler {
+		return smtp.NewDecoder(decoderOptions(c, keys, tlsPorts))
 	}
+}
+
+// decoderOptions are the smtp.Options of connection c.
+func decoderOptions(c *reassembly.Conn, keys *tlskeys.KeyLog, tlsPorts []uint16) smtp.Options {
+	o := smtp.Options{ImplicitTLS: slices.Contains(tlsPorts, c.Server.Port())}
+	if keys != nil && keys.Len() > 0 {
+		o.TLSKeys = keys
+	}
+	return o
 }
 
 // refOf names a connection for --evidence.
@@ -293,7 +322,7 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 		tr := reassembly.NewTracker(reassembly.Options{
 			ServerPorts: ports,
 			IdleTimeout: opts.IdleTimeout,
-			NewHandler:  smtpHandler(opts.TLSKeys),
+			NewHandler:  smtpHandler(opts.TLSKeys, opts.tlsPorts()),
 			Retire: func(c *reassembly.Conn) {
 				fc := factsOf(c)
 				ref := refOf(&fc, src.Input) // before Add, which may let the session go

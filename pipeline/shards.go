@@ -139,7 +139,7 @@ func newShardedRun(n int, opts Options, facts func(*reassembly.Conn) report.Fact
 		w.tr = reassembly.NewTracker(reassembly.Options{
 			ServerPorts: opts.ports(),
 			IdleTimeout: opts.IdleTimeout,
-			NewHandler:  smtpHandler(opts.TLSKeys),
+			NewHandler:  smtpHandler(opts.TLSKeys, opts.tlsPorts()),
 			NewStream:   func(c *reassembly.Conn) { r.news <- shardNews{worker: i, start: c.FirstFrame} },
 			Retire: func(c *reassembly.Conn) {
 				r.news <- shardNews{worker: i, retired: &retiredConn{facts: facts(c), conn: c}}

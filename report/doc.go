@@ -104,7 +104,8 @@
 // offered and its SNI; tls.handshake (absent when no TLS byte was
 // captured) is what the records showed without keys: version and suite
 // the ServerHello chose, how the handshake ended (complete, alert,
-// probable-alert, fin, rst, gap, capture-end, not-tls, open), the alerts
+// probable-alert, fin, rst, gap, capture-end, not-tls, open; not-captured
+// when the capture of an implicit-TLS connection began after it), the alerts
 // in clear (with a key log also the encrypted ones it opened, with
 // decrypted true: a TLS 1.3 certificate alert makes tls-cert-rejected
 // definite instead of "probably"), and the server's leaf certificate where it was in clear (TLS

@@ -53,8 +53,9 @@ type TLSHandshake struct {
 	ClientHelloFrame int `json:"client_hello_frame,omitempty"`
 	ServerHelloFrame int `json:"server_hello_frame,omitempty"`
 	// Ending is how the handshake ended: complete, alert, probable-alert,
-	// fin, rst, gap, capture-end, not-tls, open; EndedBy the side, EndFrame
-	// where; HandshakeMS the time from the ClientHello to it.
+	// fin, rst, gap, capture-end, not-tls, open, or not-captured (implicit
+	// TLS picked up after the handshake); EndedBy the side, EndFrame where;
+	// HandshakeMS the time from the ClientHello to it.
 	Ending      string  `json:"ending"`
 	EndedBy     string  `json:"ended_by,omitempty"`
 	EndFrame    int     `json:"end_frame,omitempty"`
@@ -254,6 +255,8 @@ func TLSLine(t *TLS) string {
 	switch h.Ending {
 	case "complete":
 		parts = append(parts, fmt.Sprintf("handshake %s", durMS(h.HandshakeMS)))
+	case "not-captured":
+		parts = append(parts, "handshake before the capture began")
 	case "open":
 	default:
 		parts = append(parts, fmt.Sprintf("handshake ended: %s in frame %d", h.Ending, h.EndFrame))
@@ -350,7 +353,7 @@ func handshakeDiagnosis(filter string, f *tlsrecord.Facts, alerts []tlsrecord.Al
 		return alertDiagnosis(filter, f, alert, hello, end)
 	}
 	switch f.Ending {
-	case tlsrecord.EndComplete, tlsrecord.EndOpen:
+	case tlsrecord.EndComplete, tlsrecord.EndOpen, tlsrecord.EndNotCaptured:
 		return Diagnosis{}, false
 	case tlsrecord.EndCaptureEnd, tlsrecord.EndGap:
 		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
@@ -473,7 +476,7 @@ func inferredTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		}
 		return Diagnosis{Layer: layer, Cause: cause, Filter: filter,
 			Evidence: []Evidence{last, {Frame: tx.EndFrame, Time: tx.EndTime, What: then}},
-			Summary:  fmt.Sprintf("Inferred from TLS records (%s, no key): %s; no record from the server for %s; %s. %s: the relay never answered the end-of-data.", inf.Version, body, dur(tx.Waited()), then, tcp)}
+			Summary:  fmt.Sprintf("Inferred from TLS records (%s, no key): %s; no record from the server for %s; %s. %s: the relay never answered the end-of-data.", cmp.Or(inf.Version, "version not captured"), body, dur(tx.Waited()), then, tcp)}
 	}
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Filter: filter, Evidence: []Evidence{last},
 		Summary: "Inferred from TLS records: " + body + "; outcome unknown."}

@@ -93,6 +93,11 @@ type Options struct {
 	// TLSKeys, if not nil, decrypts TLS sessions whose secrets it holds
 	// (tlsdecrypt.go); it may gain keys while the decoder runs.
 	TLSKeys *tlskeys.KeyLog
+	// ImplicitTLS says the connection is TLS from its first byte: its
+	// server port is one of implicit TLS (465, or another the caller was
+	// told of; RFC 8314 §3). Its records are read from the start, even
+	// when the capture missed the ClientHello (tls.go).
+	ImplicitTLS bool
 }
 
 func (o Options) withDefaults() Options {
@@ -218,6 +223,9 @@ func NewDecoder(opts Options) *Decoder {
 	d := &Decoder{opts: opts.withDefaults(), dialect: dialectSMTP, cur: -1, authCmd: -1}
 	d.client.blobCmd = -1
 	d.queue = append(d.queue, pending{kind: pendingGreeting, cmd: -1, txn: -1, rcpt: -1})
+	if d.opts.ImplicitTLS {
+		d.startImplicitTLS()
+	}
 	return d
 }
 

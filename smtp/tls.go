@@ -107,6 +107,15 @@ func parseClientHello(b []byte) (clientHello, error) {
 	return h, nil
 }
 
+// startImplicitTLS reads the connection as TLS from its first byte, as
+// the client's first bytes being a TLS record would (clientTLS), without
+// waiting for them: the capture may have missed the ClientHello, or begin
+// with the server's records.
+func (d *Decoder) startImplicitTLS() {
+	d.detect = detectTLS
+	d.startTLS("implicit")
+}
+
 // tlsVersionName names a TLS protocol version as reports show it.
 func tlsVersionName(v uint16) string {
 	switch v {

@@ -91,7 +91,7 @@ func (d *Decoder) newTLSTrack() *tlsTrack {
 	if d.opts.TLSKeys != nil {
 		t.dec = &decryptTrack{conn: tlskeys.NewConnection(d.opts.TLSKeys)}
 	}
-	t.conn = tlsrecord.NewConn(tlsrecord.Options{Record: func(r tlsrecord.Record, raw []byte) {
+	t.conn = tlsrecord.NewConn(tlsrecord.Options{Implicit: d.opts.ImplicitTLS, Record: func(r tlsrecord.Record, raw []byte) {
 		if !d.decryptRecord(t, r, raw) {
 			d.tlsRecord(t, r)
 		}
@@ -124,9 +124,10 @@ func (d *Decoder) tlsRecord(t *tlsTrack, r tlsrecord.Record) {
 		return
 	}
 	if !t.established {
-		// The record that completed the handshake is a Finished.
 		t.established = true
-		return
+		if f.Ending == tlsrecord.EndComplete {
+			return // the record that completed the handshake is a Finished
+		}
 	}
 	if r.Type != tlsrecord.TypeApplicationData || !r.Protected {
 		return

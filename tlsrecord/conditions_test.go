@@ -219,3 +219,58 @@ func TestResyncAfterGapWithoutLag(t *testing.T) {
 		})
 	}
 }
+
+// TestImplicitPickedUpLater: with Options.Implicit (a port of implicit
+// TLS, where the capture may begin after the connection's first byte),
+// bytes that are no record header at the start are resynchronised, and
+// records before any hello mean the handshake was not captured — not that
+// it failed. Bytes that never turn into records are still not TLS.
+func TestImplicitPickedUpLater(t *testing.T) {
+	hello := rec(TypeHandshake, hsMsg(1, minimalHello()))
+	data := rec(TypeApplicationData, bytes.Repeat([]byte{0xaa}, 1000))
+	tests := []struct {
+		name     string
+		steps    []step
+		implicit Ending // with Options.Implicit
+		plain    Ending // without (a STARTTLS boundary)
+		records  [2]int
+	}{
+		{"mid-record start", []step{{dir: client, data: data[300:]}, {dir: client, data: data}, {dir: server, data: data}, {dir: client, data: data}},
+			EndNotCaptured, EndNotTLS, [2]int{2, 1}},
+		{"record-aligned start", []step{{dir: server, data: data}, {dir: client, data: data}},
+			EndNotCaptured, EndCaptureEnd, [2]int{1, 1}},
+		{"plaintext SMTP on a TLS port", []step{{dir: client, data: []byte("EHLO client.example\r\n")}, {dir: client, data: []byte("QUIT\r\n")}},
+			EndNotTLS, EndNotTLS, [2]int{0, 0}},
+		{"hello first", []step{{dir: client, data: hello}, {dir: server, rst: true}},
+			EndRST, EndRST, [2]int{1, 0}},
+	}
+	for _, tc := range tests {
+		for _, implicit := range []bool{true, false} {
+			c := NewConn(Options{Implicit: implicit})
+			for i, s := range tc.steps {
+				m := reassembly.Mark{Frame: i + 1, Time: t0.Add(time.Duration(i) * time.Millisecond)}
+				switch {
+				case s.data != nil:
+					c.Data(s.dir, s.data, reassembly.ConstMarker(m))
+				case s.rst:
+					c.Control(reassembly.EventRST, s.dir, m)
+				}
+			}
+			c.End(reassembly.Mark{Frame: len(tc.steps) + 1, Time: t0.Add(time.Second)})
+			f := c.Facts()
+			want := tc.plain
+			if implicit {
+				want = tc.implicit
+			}
+			if f.Ending != want {
+				t.Errorf("%s (implicit %v): ending %s, want %s", tc.name, implicit, f.Ending, want)
+			}
+			if implicit && f.Records != tc.records {
+				t.Errorf("%s: records %v, want %v", tc.name, f.Records, tc.records)
+			}
+			if implicit && want == EndNotCaptured && !f.Established() {
+				t.Errorf("%s: not established: the records after it are not read", tc.name)
+			}
+		}
+	}
+}

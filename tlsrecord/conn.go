@@ -14,6 +14,14 @@ type Options struct {
 	// Data calls between directions. raw is the header and fragment as
 	// sent, valid only during the call; it is nil when r.Partial.
 	Record func(r Record, raw []byte)
+	// Implicit says TLS began with the connection (implicit TLS, RFC 8314
+	// §3, on a port taken for it), where nothing in the capture marks its
+	// first byte: the capture may have picked the connection up later. A
+	// side whose first bytes are no record header is then resynchronised,
+	// and called not TLS only if no record is ever found; records before
+	// any hello mean the handshake was not captured (EndNotCaptured), not
+	// that it failed.
+	Implicit bool
 }
 
 // Conn reads one connection's TLS: feed it both directions' bytes from
@@ -28,6 +36,9 @@ type Conn struct {
 	// gapAt is the first gap during the handshake, and gapDir its side.
 	gapAt  reassembly.Mark
 	gapDir reassembly.Direction
+	// notTLS locates, per side, first bytes that were no record header
+	// (Options.Implicit: judged at the end).
+	notTLS [2]reassembly.Mark
 }
 
 // NewConn returns a Conn reading from the first byte of TLS.
@@ -127,8 +138,9 @@ func (f *Facts) Duration() time.Duration {
 	return f.EndedAt.Time.Sub(f.ClientHello.At.Time)
 }
 
-// Established reports whether the handshake completed.
-func (f *Facts) Established() bool { return f.Ending == EndComplete }
+// Established reports whether the handshake completed, or was not
+// captured while records flow after it (EndNotCaptured).
+func (f *Facts) Established() bool { return f.Ending == EndComplete || f.Ending == EndNotCaptured }
 
 // Facts returns what was read so far. The slices are shared with the Conn
 // but never changed in place by it.

@@ -92,48 +92,54 @@ func FuzzConn(f *testing.F) {
 	f.Add(encodeSteps([]step{{dir: client, data: []byte("EHLO x\r\n")}}))
 	f.Add(encodeSteps([]step{{dir: server, data: rec(TypeHandshake, hsMsg(11, certList([]byte{1, 2})))}}))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		var handed [2]int
-		c := NewConn(Options{Record: func(r Record, raw []byte) {
-			handed[r.Dir]++
-			if raw != nil && len(raw) != Overhead+r.Length {
-				t.Fatalf("record of length %d handed with %d raw bytes", r.Length, len(raw))
-			}
-		}})
-		frame := 0
-		for len(in) > 0 {
-			ctl := in[0]
-			in = in[1:]
-			dir := reassembly.Direction(ctl & 1)
-			frame++
-			m := reassembly.Mark{Frame: frame, Time: t0.Add(time.Duration(frame) * time.Millisecond)}
-			switch {
-			case ctl&8 != 0:
-				c.Gap(dir, -1, m)
-			case ctl&4 != 0:
-				c.Control(reassembly.EventRST, dir, m)
-			case ctl&2 != 0:
-				if len(in) == 0 {
-					return
-				}
-				c.Gap(dir, int(in[0]), m)
-				in = in[1:]
-			default:
-				if len(in) < 2 {
-					return
-				}
-				n := min(int(in[0])<<8|int(in[1]), len(in)-2)
-				c.Data(dir, in[2:2+n], reassembly.ConstMarker(m))
-				in = in[2+n:]
-			}
-		}
-		c.End(reassembly.Mark{Frame: frame + 1})
-		f := c.Facts()
-		if f.Records != handed {
-			t.Fatalf("counted %v records, handed %v", f.Records, handed)
-		}
-		if f.Ending == EndOpen {
-			t.Fatalf("ending still open after End")
-		}
-		_ = f.Duration()
+		fuzzConn(t, in, false)
+		fuzzConn(t, in, true) // implicit TLS: maybe picked up mid-stream
 	})
+}
+
+// fuzzConn runs one FuzzConn input, with Options.Implicit or not.
+func fuzzConn(t *testing.T, in []byte, implicit bool) {
+	var handed [2]int
+	c := NewConn(Options{Implicit: implicit, Record: func(r Record, raw []byte) {
+		handed[r.Dir]++
+		if raw != nil && len(raw) != Overhead+r.Length {
+			t.Fatalf("record of length %d handed with %d raw bytes", r.Length, len(raw))
+		}
+	}})
+	frame := 0
+	for len(in) > 0 {
+		ctl := in[0]
+		in = in[1:]
+		dir := reassembly.Direction(ctl & 1)
+		frame++
+		m := reassembly.Mark{Frame: frame, Time: t0.Add(time.Duration(frame) * time.Millisecond)}
+		switch {
+		case ctl&8 != 0:
+			c.Gap(dir, -1, m)
+		case ctl&4 != 0:
+			c.Control(reassembly.EventRST, dir, m)
+		case ctl&2 != 0:
+			if len(in) == 0 {
+				return
+			}
+			c.Gap(dir, int(in[0]), m)
+			in = in[1:]
+		default:
+			if len(in) < 2 {
+				return
+			}
+			n := min(int(in[0])<<8|int(in[1]), len(in)-2)
+			c.Data(dir, in[2:2+n], reassembly.ConstMarker(m))
+			in = in[2+n:]
+		}
+	}
+	c.End(reassembly.Mark{Frame: frame + 1})
+	f := c.Facts()
+	if f.Records != handed {
+		t.Fatalf("counted %v records, handed %v", f.Records, handed)
+	}
+	if f.Ending == EndOpen {
+		t.Fatalf("ending still open after End")
+	}
+	_ = f.Duration()
 }

@@ -142,6 +142,13 @@ func (c *Conn) cut(ev event) {
 	case evRST:
 		c.end(EndRST, ev.dir, ev.at)
 	case evEnd:
+		for d, m := range c.notTLS {
+			if m.Frame != 0 && c.streams[d].records == 0 {
+				// No record was ever found after those bytes.
+				c.end(EndNotTLS, reassembly.Direction(d), m)
+				return
+			}
+		}
 		if c.gapAt.Frame != 0 {
 			c.end(EndGap, c.gapDir, c.gapAt)
 		} else {
@@ -186,6 +193,13 @@ func (c *Conn) protectedRecord(r Record) {
 		}
 	case hsEstablished:
 		if f.FirstApplicationData[d].Frame == 0 {
+			f.FirstApplicationData[d] = r.Start
+		}
+	case hsIdle:
+		if c.opts.Implicit && r.Type == TypeApplicationData {
+			// No hello came before: the handshake is not in the capture.
+			c.state = hsEstablished
+			f.Ending, f.EndedBy, f.EndedAt = EndNotCaptured, d, r.Start
 			f.FirstApplicationData[d] = r.Start
 		}
 	}

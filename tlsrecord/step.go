@@ -54,6 +54,14 @@ func (c *Conn) header(s *stream, at reassembly.Mark) {
 	s.nhdr = 0
 	ok, tooLong := validHeader(s.hdr[:])
 	switch {
+	case !ok && !s.seen && c.opts.Implicit && c.state == hsIdle:
+		// Maybe the middle of a record: the capture began later.
+		c.condition(s, CondNotARecord, s.rec.Start)
+		if c.notTLS[s.dir].Frame == 0 {
+			c.notTLS[s.dir] = s.rec.Start
+		}
+		c.lose(s, at)
+		return
 	case !ok && !s.seen:
 		c.condition(s, CondNotARecord, s.rec.Start)
 		s.state = frameDead

@@ -353,9 +353,12 @@ const (
 	EndCaptureEnd
 	// EndNotTLS: the first bytes of a side were not a TLS record.
 	EndNotTLS
+	// EndNotCaptured: the capture began after the handshake (implicit TLS,
+	// Options.Implicit): protected records came before any hello.
+	EndNotCaptured
 )
 
-var endingNames = [...]string{"open", "complete", "alert", "probable-alert", "fin", "rst", "gap", "capture-end", "not-tls"}
+var endingNames = [...]string{"open", "complete", "alert", "probable-alert", "fin", "rst", "gap", "capture-end", "not-tls", "not-captured"}
 
 // String names the ending ("complete", "alert", "rst", ...).
 func (e Ending) String() string {

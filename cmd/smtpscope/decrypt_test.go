@@ -122,14 +122,14 @@ type tsharkSMTP struct {
 	imf               []int
 }
 
-func tsharkDecrypted(t *testing.T, capture, keys string) map[int]*tsharkSMTP {
+func tsharkDecrypted(t *testing.T, capture, keys string, decode ...string) map[int]*tsharkSMTP {
 	t.Helper()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Fatal("tshark is needed (scripts/setup.sh installs it)")
 	}
-	out, err := exec.Command("tshark", "-r", capture, "-o", "tls.keylog_file:"+keys, "-Y", "smtp || imf",
+	out, err := exec.Command("tshark", append(decode, "-r", capture, "-o", "tls.keylog_file:"+keys, "-Y", "smtp || imf",
 		"-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|", "-e", "tcp.stream", "-e", "frame.number", "-e", "frame.time_epoch",
-		"-e", "smtp.req.command", "-e", "smtp.response", "-e", "imf").Output()
+		"-e", "smtp.req.command", "-e", "smtp.response", "-e", "imf")...).Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
@@ -201,8 +201,9 @@ func TestDecryptedScenariosAgreeWithTshark(t *testing.T) {
 	for _, name := range keyedScenarios(t) {
 		t.Run(name, func(t *testing.T) {
 			capture, keys := scenarioFiles(name)
-			rep, _ := decryptJSON(t, "--tls-keylog", keys, capture)
-			want := tsharkDecrypted(t, capture, keys)
+			ports, decode := scenarioPorts(t, name)
+			rep, _ := decryptJSON(t, append(ports, "--tls-keylog", keys, capture)...)
+			want := tsharkDecrypted(t, capture, keys, decode...)
 			for _, c := range rep.Connections {
 				if c.SMTP == nil {
 					continue

@@ -106,6 +106,7 @@ type analyzeFlags struct {
 	format    string
 	output    string
 	smtpPorts []uint
+	tlsPorts  []uint
 	redact    bool
 	color     string
 	merge     bool
@@ -134,6 +135,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.format, "format", "text", "report format: text, json, markdown (for a ticket) or html (one self-contained page)")
 	fs.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
 	fs.UintSliceVar(&f.smtpPorts, "smtp-ports", nil, "extra server `PORTS` to treat as SMTP (25, 465, 587, 2525 always are)")
+	fs.UintSliceVar(&f.tlsPorts, tlsPortsFlag, nil, tlsPortsUsage)
 	fs.BoolVar(&f.redact, "redact", false, "replace mail, IP addresses and host names (in fields and in reply texts) with stable tokens; ports and codes stay")
 	fs.BoolVar(&f.merge, "merge", false, "analyse several files as one timeline (frames numbered as mergecap numbers them); default: each on its own")
 	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least this long")
@@ -167,6 +169,11 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", err)
 		return exitError
 	}
+	tlsPorts, err := implicitTLSPorts(f.tlsPorts)
+	if err != nil {
+		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", err)
+		return exitError
+	}
 	if f.workers > 1 && debug.SetMemoryLimit(-1) == softMemoryLimit {
 		// Set by main (not by GOMEMLIMIT): room for the other workers.
 		debug.SetMemoryLimit(softMemoryLimit + int64(f.workers-1)*workerMemory)
@@ -190,7 +197,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "smtpscope: warning: %s\n", w)
 	}
-	opts := pipeline.Options{ServerPorts: ports, Merge: f.merge, TLSKeys: keys,
+	opts := pipeline.Options{ServerPorts: ports, TLSPorts: tlsPorts, Merge: f.merge, TLSKeys: keys,
 		Workers: f.workers, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact, JoinLogs: len(f.logs.patterns) > 0}}
 	ev, closeEvents, err := events.Open(f.events, stdout, true)
 	if err != nil {

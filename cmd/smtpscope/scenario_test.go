@@ -59,8 +59,9 @@ func TestScenarios(t *testing.T) {
 		}
 		t.Run(exp.Scenario, func(t *testing.T) {
 			capPath := filepath.Join(filepath.Dir(ef), exp.Capture)
+			ports, _ := scenarioPorts(t, exp.Scenario)
 			var out, errOut bytes.Buffer
-			if st := run([]string{"analyze", "--format", "json", capPath}, nil, &out, &errOut); st == exitError {
+			if st := run(append([]string{"analyze", "--format", "json", capPath}, ports...), nil, &out, &errOut); st == exitError {
 				t.Fatalf("exit 2: %s", errOut.String())
 			}
 			var rep struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -70,8 +71,9 @@ func TestDecryptedAlertsAgreeWithTshark(t *testing.T) {
 	for _, name := range keyedScenarios(t) {
 		capture, keys := scenarioFiles(name)
 		t.Run(name, func(t *testing.T) {
-			out, err := exec.Command("tshark", "-r", capture, "-o", "tls.keylog_file:"+keys, "-Y", "tls.alert_message",
-				"-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|", "-e", "frame.number", "-e", "tls.alert_message.level", "-e", "tls.alert_message.desc").Output()
+			ports, decode := scenarioPorts(t, name)
+			out, err := exec.Command("tshark", append(decode, "-r", capture, "-o", "tls.keylog_file:"+keys, "-Y", "tls.alert_message",
+				"-T", "fields", "-E", "occurrence=a", "-E", "aggregator=|", "-e", "frame.number", "-e", "tls.alert_message.level", "-e", "tls.alert_message.desc")...).Output()
 			if err != nil {
 				t.Fatalf("tshark: %v", err)
 			}
@@ -90,7 +92,7 @@ func TestDecryptedAlertsAgreeWithTshark(t *testing.T) {
 					want = append(want, f[0]+" "+lv[i]+" "+tlsrecord.AlertName(uint8(code)))
 				}
 			}
-			_, raw := decryptJSON(t, "--tls-keylog", keys, capture)
+			_, raw := decryptJSON(t, append(ports, "--tls-keylog", keys, capture)...)
 			var rep struct {
 				Connections []struct {
 					SMTP *struct {
@@ -144,5 +146,123 @@ func TestDecryptedAlertsAgreeWithTshark(t *testing.T) {
 		if d.Cause != "tls-cert-rejected" || strings.Contains(d.Summary, "probably") != tc.probably {
 			t.Errorf("%v: diagnosis %s %q, want tls-cert-rejected, probably=%v", tc.args, d.Cause, d.Summary, tc.probably)
 		}
+	}
+}
+
+// scenarioPorts gives the flags a lab scenario needs beyond the defaults,
+// from its expect file: for implicit TLS on a port of its own
+// (settings.implicit_tls_port), smtpscope's --tls-ports and tshark's
+// decode-as pair.
+func scenarioPorts(t *testing.T, name string) (analyze, tshark []string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, scenarioCaptures, name+".expect.json"))
+	if err != nil {
+		return nil, nil // not a lab scenario (a capture made from one)
+	}
+	var exp struct {
+		Settings struct {
+			ImplicitTLSPort int `json:"implicit_tls_port"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal(raw, &exp); err != nil {
+		t.Fatalf("%s.expect.json: %v", name, err)
+	}
+	if p := exp.Settings.ImplicitTLSPort; p != 0 {
+		n := strconv.Itoa(p)
+		return []string{"--tls-ports", n}, []string{"-d", "tcp.port==" + n + ",tls", "-d", "tls.port==" + n + ",smtp"}
+	}
+	return nil, nil
+}
+
+// TestTLSPorts: implicit TLS on a port of its own (the tls-implicit-port
+// lab scenario, 4650) is mail only with --tls-ports; then each session
+// is read as TLS from its first byte, as with port 465. A capture that
+// begins after the handshake (cut with editcap, on 465 and on the
+// --tls-ports port) is read from its records — the seed incident keeps
+// its inferred no-reply headline, a healthy session stays healthy — where
+// it used to be called a failed handshake ("bytes that are not TLS").
+func TestTLSPorts(t *testing.T) {
+	capture, keys := scenarioFiles("tls-implicit-port")
+	type conn struct {
+		Diagnosis diagnosis
+		SMTP      *struct {
+			TLS *struct {
+				How       string
+				Handshake *struct{ Ending string }
+			}
+			Transactions []struct {
+				Inferred bool
+				Outcome  string
+			}
+		}
+	}
+	analyze := func(args ...string) (diagnosis, []conn) {
+		t.Helper()
+		_, raw := decryptJSON(t, args...)
+		var rep struct {
+			Verdict     diagnosis
+			Connections []conn
+		}
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep.Verdict, rep.Connections
+	}
+	if _, conns := analyze(capture); len(conns) != 2 || conns[0].SMTP != nil || conns[1].SMTP != nil {
+		t.Errorf("without --tls-ports: %+v, want two connections that are not mail", conns)
+	}
+	for _, args := range [][]string{{"--tls-ports", "4650"}, {"--tls-ports", "4650", "--tls-keylog", keys}} {
+		want := map[bool]string{false: "unknown", true: "delivered"}[len(args) > 2]
+		v, conns := analyze(append(args, capture)...)
+		var outcomes []string
+		for _, c := range conns {
+			if c.SMTP == nil || c.SMTP.TLS == nil || c.SMTP.TLS.How != "implicit" || c.SMTP.TLS.Handshake.Ending != "complete" {
+				t.Fatalf("%v: connection %+v, want implicit TLS, handshake complete", args, c)
+			}
+			for _, tx := range c.SMTP.Transactions {
+				outcomes = append(outcomes, tx.Outcome)
+			}
+		}
+		if v.Cause != "ok" || !slices.Equal(outcomes, []string{want, want, want}) {
+			t.Errorf("%v: verdict %+v, outcomes %q, want ok and three %s (the peers logged three 250s)", args, v, outcomes, want)
+		}
+	}
+
+	if _, err := exec.LookPath("editcap"); err != nil {
+		t.Fatal("editcap is needed (scripts/setup.sh installs it)")
+	}
+	stall, _ := scenarioFiles("tls-implicit-stall")
+	for _, tc := range []struct {
+		name, capture, from string
+		args                []string
+		cause               string
+		ending              string
+	}{
+		// Frame 20 of tls-implicit-stall is the server's first record
+		// after the handshake; its frame 30 is the middle of a record.
+		{"465 after the handshake", stall, "20", nil, "eod-no-reply", "not-captured"},
+		{"465 from mid-record", stall, "30", nil, "eod-no-reply", "not-captured"},
+		{"--tls-ports after the handshake", capture, "20", []string{"--tls-ports", "4650"}, "ok", "not-captured"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cut := filepath.Join(t.TempDir(), "cut.pcapng")
+			if out, err := exec.Command("editcap", "-r", tc.capture, cut, tc.from+"-1000000").CombinedOutput(); err != nil {
+				t.Fatalf("editcap: %v: %s", err, out)
+			}
+			v, conns := analyze(append(tc.args, cut)...)
+			if v.Cause != tc.cause {
+				t.Errorf("verdict %+v, want %s", v, tc.cause)
+			}
+			c := conns[0]
+			if c.SMTP == nil || c.SMTP.TLS == nil || c.SMTP.TLS.Handshake == nil || c.SMTP.TLS.Handshake.Ending != tc.ending {
+				t.Fatalf("first connection %+v, want its handshake %s", c, tc.ending)
+			}
+			if c.Diagnosis.Layer == "TLS" {
+				t.Errorf("diagnosis %+v: the capture shows no handshake to judge", c.Diagnosis)
+			}
+			if len(c.SMTP.Transactions) == 0 || !c.SMTP.Transactions[len(c.SMTP.Transactions)-1].Inferred {
+				t.Errorf("transactions %+v, want them inferred from the records", c.SMTP.Transactions)
+			}
+		})
 	}
 }

@@ -18,7 +18,7 @@ ALL=(healthy relay-stall eod-451 eod-552 rcpt-reject banner-421 banner-554 slow-
 	pipelining bdat bdat-fail ipv6 port-2525 starttls
 	eod-partial-reply reset-injected reset-injected-ttl reset-by-client
 	aborted-by-client pmtu-blackhole capture-midsession capture-drops snaplen
-	tls-openssl-delivered tls-stall-12 tls-stall-13 tls-implicit-stall tls-version-mismatch
+	tls-openssl-delivered tls-stall-12 tls-stall-13 tls-implicit-stall tls-implicit-port tls-version-mismatch
 	tls-cert-rejected-12 tls-cert-rejected-13 tls-starttls-454 tls-starttls-masked
 	capture-truncated relay-stall.netmon2) # the last two are made from relay-stall's capture
 if [[ $# -gt 0 ]]; then SCENARIOS=("$@"); else SCENARIOS=("${ALL[@]}"); fi
