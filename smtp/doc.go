@@ -100,5 +100,8 @@
 //
 // A connection whose client speaks TLS first is reported with IsSMTP false
 // and TLS.How "implicit": the Decoder does not see ports, and the caller
-// decides whether port 465 makes it SMTPS.
+// decides whether port 465 makes it SMTPS. A caller that knows the port is
+// one of implicit TLS says so (Options.ImplicitTLS): the records are then
+// read from the first byte even when the capture missed the ClientHello,
+// unless the server greets in plaintext SMTP.
 package smtp

@@ -216,6 +216,9 @@ type Decoder struct {
 	perName map[string]int
 	// tls reads the records once the connection turned to TLS (tlsinfer.go).
 	tls *tlsTrack
+	// tlsPort is set, on a port of implicit TLS (Options.ImplicitTLS),
+	// until the first bytes decide how the connection is read (tls.go).
+	tlsPort bool
 }
 
 // NewDecoder returns a Decoder for one connection.
@@ -223,9 +226,7 @@ func NewDecoder(opts Options) *Decoder {
 	d := &Decoder{opts: opts.withDefaults(), dialect: dialectSMTP, cur: -1, authCmd: -1}
 	d.client.blobCmd = -1
 	d.queue = append(d.queue, pending{kind: pendingGreeting, cmd: -1, txn: -1, rcpt: -1})
-	if d.opts.ImplicitTLS {
-		d.startImplicitTLS()
-	}
+	d.tlsPort = d.opts.ImplicitTLS
 	return d
 }
 
@@ -244,6 +245,9 @@ func (d *Decoder) Session() *Session {
 func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Marker) {
 	if d.life == lifeEnded || len(data) == 0 {
 		return
+	}
+	if d.tlsPort {
+		d.implicitTLS(dir, data)
 	}
 	if d.decrypting() {
 		d.tlsData(dir, data, 0, at)

@@ -3,6 +3,8 @@ package smtp
 import (
 	"errors"
 	"fmt"
+
+	"github.com/smtpscope/smtpscope/reassembly"
 )
 
 // A small, bounded reader for the first TLS record a client sends: the
@@ -107,13 +109,32 @@ func parseClientHello(b []byte) (clientHello, error) {
 	return h, nil
 }
 
-// startImplicitTLS reads the connection as TLS from its first byte, as
-// the client's first bytes being a TLS record would (clientTLS), without
-// waiting for them: the capture may have missed the ClientHello, or begin
-// with the server's records.
-func (d *Decoder) startImplicitTLS() {
+// implicitTLS decides, on a port of implicit TLS, how the connection's
+// first bytes (p, sent by dir) are read. As TLS from the first byte, as
+// the client's first bytes being a ClientHello would have it (clientTLS),
+// but without waiting for one: the capture may have missed it, or begin
+// with the server's records. Only a server that speaks first with an
+// SMTP reply ("220 ...") is read as the plaintext SMTP it is: a server
+// on the port without TLS, which the client's ClientHello then shows.
+func (d *Decoder) implicitTLS(dir reassembly.Direction, p []byte) {
+	d.tlsPort = false
+	if dir == reassembly.ServerToClient && replyStart(p) {
+		return
+	}
 	d.detect = detectTLS
 	d.startTLS("implicit")
+}
+
+// replyStart reports whether p may begin an SMTP reply line: three
+// digits, then a space, a hyphen or a line end (RFC 5321 §4.2), as far
+// as p goes. No TLS record begins with a digit (content types 20-24).
+func replyStart(p []byte) bool {
+	for i := range min(3, len(p)) {
+		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	return len(p) < 4 || p[3] == ' ' || p[3] == '-' || p[3] == '\r' || p[3] == '\n'
 }
 
 // tlsVersionName names a TLS protocol version as reports show it.

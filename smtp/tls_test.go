@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -84,5 +85,49 @@ func TestParseClientHello(t *testing.T) {
 			b[i] = v
 			_, _ = parseClientHello(b)
 		}
+	}
+}
+
+// TestImplicitTLSPort: on a port of implicit TLS (Options.ImplicitTLS) the
+// connection is read as TLS from its first byte, whoever sends it — a
+// ClientHello, a client's or a server's record when the capture missed
+// the handshake, even bytes that are no TLS (a plaintext client) — except
+// a server that greets in plaintext SMTP: that is read as SMTP, and the
+// client's ClientHello after it as the client starting TLS (a server on
+// the port without TLS, as suricata-verify's smtperr capture shows with
+// Postfix on 465).
+func TestImplicitTLSPort(t *testing.T) {
+	hello := string(helloWithConfig(t, &tls.Config{ServerName: "mx.example", InsecureSkipVerify: true}))
+	appData := "\x17\x03\x03\x00\x20" + strings.Repeat("\xaa", 32)
+	tests := []struct {
+		name   string
+		steps  []step
+		isSMTP bool
+		banner bool
+		ending string
+	}{
+		{"ClientHello first", []step{C(hello)}, false, false, "capture-end"},
+		{"server's record first", []step{S(appData), C(appData)}, false, false, "not-captured"},
+		{"client's record first", []step{C(appData), S(appData)}, false, false, "not-captured"},
+		{"plaintext client", []step{C("EHLO client.example\r\n")}, false, false, "not-tls"},
+		{"plaintext server greets", []step{S("220 mx.example ESMTP Postfix\r\n"), C(hello), S("402 4.5.2 Error: command not recognized\r\n")}, true, true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDecoder(Options{ImplicitTLS: true})
+			feed(d, tc.steps)
+			d.End(markOf(len(tc.steps) + 1))
+			s := d.Session()
+			if s.IsSMTP != tc.isSMTP || (s.Banner != nil) != tc.banner {
+				t.Errorf("IsSMTP %v, banner %v; want %v, %v", s.IsSMTP, s.Banner, tc.isSMTP, tc.banner)
+			}
+			ending := ""
+			if s.TLS != nil && s.TLS.Handshake != nil {
+				ending = s.TLS.Handshake.Ending.String()
+			}
+			if s.TLS == nil || s.TLS.How != "implicit" || ending != tc.ending {
+				t.Errorf("TLS %+v, handshake ending %q; want implicit, %q", s.TLS, ending, tc.ending)
+			}
+		})
 	}
 }
