@@ -13,7 +13,8 @@ import (
 // "<=" arrival, "=>" delivery, "->" another address of the same delivery,
 // "==" deferred, "**" failed, "*>" suppressed. H=name (helo) [ip]:port
 // names the peer; C="…" quotes the peer's reply to the end of data
-// (+smtp_confirmation, on by default); a deferral's or failure's text says
+// (+smtp_confirmation, on by default); DT= says how long a delivery took
+// (+deliver_time); a deferral's or failure's text says
 // "SMTP error from remote mail server after end of data: 452 …" or
 // "SMTP timeout after end of data (N bytes written)".
 
@@ -181,6 +182,13 @@ func (p *eximParser) line(n int, text string) {
 		}
 	}
 	s.End = t
+	// DT= (+deliver_time) is how long the delivery took: the connection
+	// began that long before the line, which is written at its end.
+	if dt, err := time.ParseDuration(strings.TrimRight(eximField(rest, "DT"), ":")); err == nil && dt > 0 && dt < 24*time.Hour {
+		if st := t.Add(-dt); st.Before(s.Start) {
+			s.Start = st
+		}
+	}
 	if c := eximField(rest, "C"); c != "" {
 		if rp, ok := parseReply(c); ok {
 			ev.Reply, ev.Remote, ev.Stage = &rp, true, StageEndOfData

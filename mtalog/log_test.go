@@ -331,10 +331,9 @@ func TestRsyslogFiles(t *testing.T) {
 
 // TestEximReal reads a main log written by a real Exim (Debian's 4.96,
 // testdata/scenarios/exim/exim-relay-stall.sh, log_selector
-// +incoming_port +outgoing_port +smtp_connection +millisec): a multi-line
-// warning at start, the probe connection it lost, one incoming connection
-// with two arrivals, a delivery and a deferral after its own end-of-data
-// timeout.
+// +incoming_port +outgoing_port +smtp_connection +millisec +deliver_time):
+// the probe connection it lost, one incoming connection with two
+// arrivals, a delivery and a deferral after its own end-of-data timeout.
 func TestEximReal(t *testing.T) {
 	l := read(t, "../testdata/scenarios/exim/exim-relay-stall.mainlog", Options{})
 	if l.Format != FormatExim || len(l.Warnings) != 0 {
@@ -357,5 +356,45 @@ func TestEximReal(t *testing.T) {
 	e := stalled.Events[len(stalled.Events)-1]
 	if stalled.Role != RoleClient || e.Status != "deferred" || e.Kind != EventLocal || e.Stage != StageEndOfData {
 		t.Errorf("deferral %+v, want Exim's own end-of-data timeout", e)
+	}
+}
+
+// TestEximDeliverTime: with +deliver_time a delivery session starts DT
+// before its line, which Exim writes when the delivery ends.
+func TestEximDeliverTime(t *testing.T) {
+	tests := []struct {
+		line string
+		want time.Duration // line time minus session start
+	}{
+		{`2026-12-02 02:16:48.260 1xYZtn-00046l-2w => r@x.test R=relay T=remote_smtp H=127.0.0.2 [127.0.0.2]:25 C="250 OK" DT=0.196s`, 196 * time.Millisecond},
+		{`2026-12-02 02:16:58.657 1xYZtn-00046l-37 == r@x.test R=relay T=remote_smtp defer (110): Connection timed out H=127.0.0.2 [127.0.0.2]:25 DT=10s: SMTP timeout after end of data (1230355 bytes written)`, 10 * time.Second},
+		{`2026-12-02 02:16:48.260 1xYZtn-00046l-2w => r@x.test R=relay T=remote_smtp H=127.0.0.2 [127.0.0.2]:25 C="250 OK"`, 0},
+		{`2026-12-02 02:16:48.260 1xYZtn-00046l-2w => r@x.test R=relay T=remote_smtp H=127.0.0.2 [127.0.0.2]:25 DT=-5s`, 0},
+	}
+	for _, tt := range tests {
+		l, err := Read("mainlog", strings.NewReader(tt.line+"\n"), Options{Reference: ref})
+		if err != nil || len(l.Sessions) != 1 {
+			t.Fatalf("%q: %v, %d sessions", tt.line, err, len(l.Sessions))
+		}
+		s := l.Sessions[0]
+		if got := s.End.Sub(s.Start); got != tt.want {
+			t.Errorf("%q: session spans %v, want %v", tt.line, got, tt.want)
+		}
+	}
+}
+
+// TestEximContinuation: an entry Exim writes on several lines (this one
+// from a real Exim 4.96 started without a TLS certificate) continues on
+// lines that begin with a space; they are not errors.
+func TestEximContinuation(t *testing.T) {
+	log := "2026-12-02 01:50:49.715 Warning: No server certificate defined; will use a selfsigned one.\n" +
+		" Suggested action: either install a certificate or change tls_advertise_hosts option\n" +
+		"2026-12-02 01:50:54.402 1xYZUk-0002FN-1F <= a@b.test H=(c.test) [127.0.0.1]:40001 P=esmtp S=2224 id=m1@c.test\n"
+	l, err := Read("mainlog", strings.NewReader(log), Options{Reference: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Format != FormatExim || len(l.Warnings) != 0 || len(l.Sessions) != 1 {
+		t.Errorf("format %s, warnings %q, %d sessions; want exim, none, 1", l.Format, l.Warnings, len(l.Sessions))
 	}
 }

@@ -21,7 +21,7 @@
 # /etc/passwd and /etc/group are copies with that user added, so the host's
 # are untouched. Leaves in exim/: NAME.pcapng, NAME.mainlog (Exim's main
 # log, log_selector +incoming_port +outgoing_port +smtp_connection
-# +millisec), the lab peers' logs and NAME.expect.json.
+# +millisec +deliver_time), the lab peers' logs and NAME.expect.json.
 set -euo pipefail
 NAME=exim-relay-stall
 EXIM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,13 +52,16 @@ exim_path = $EX/root/usr/sbin/exim4
 deliver_drop_privilege = true
 spool_directory = $EX/spool
 log_file_path = $EX/log/%slog
-log_selector = +incoming_port +outgoing_port +smtp_connection +millisec
+log_selector = +incoming_port +outgoing_port +smtp_connection +millisec +deliver_time
 daemon_smtp_ports = 25
 local_interfaces = 127.0.0.1
 acl_smtp_rcpt = acl_check_rcpt
 host_lookup =
 rfc1413_hosts =
 message_size_limit = 20M
+# no STARTTLS: else the daemon first makes a self-signed certificate, and
+# connections wait in the listen queue meanwhile (seconds on a busy box)
+tls_advertise_hosts =
 begin acl
 acl_check_rcpt:
   accept hosts = 127.0.0.0/8
@@ -96,7 +99,12 @@ exim_run() {
 
 start_capture
 start_server --listen 127.0.0.2:25 --stall-above 1048576 --stall-max 60s
-exim_run -bd -q1h
+exim_run -bd
+for _ in $(seq 50); do
+	grep -q 'listening for SMTP' "$EX/log/mainlog" 2>/dev/null && break
+	sleep 0.2
+done
+sleep 1 # let the daemon settle: a busy box delays its first accept()
 for _ in $(seq 50); do
 	nsexec bash -c ': </dev/tcp/127.0.0.1/25' 2>/dev/null && break
 	sleep 0.2
