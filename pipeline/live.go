@@ -241,17 +241,19 @@ func (r *liveRun) read(ctx context.Context, src LiveSource) error {
 	done := ctx.Done()
 	for {
 		select {
-		case it, ok := <-l.ring:
+		case batch, ok := <-l.ring:
 			if !ok {
 				return l.err
 			}
-			if err := r.item(l, &it); err != nil {
-				l.stop.Store(true)
-				go func() {
-					for range l.ring { // let the capture goroutine end
-					}
-				}()
-				return err
+			for i := range batch {
+				if err := r.item(l, &batch[i]); err != nil {
+					l.stop.Store(true)
+					go func() {
+						for range l.ring { // let the capture goroutine end
+						}
+					}()
+					return err
+				}
 			}
 		case <-done:
 			l.stop.Store(true)

@@ -86,6 +86,11 @@ type ringItem struct {
 	lost     loss
 }
 
+// ringBatch is how many items the capture goroutine hands over at once
+// while the analysis is busy: one hand-over per item cost a goroutine
+// switch per packet. An analysis that waits gets each item at once.
+const ringBatch = 64
+
 // captureLoop reads a source into a ring. Its fields are the capture
 // goroutine's, except ring, bytes and stop.
 type captureLoop struct {
@@ -95,8 +100,12 @@ type captureLoop struct {
 	// wait makes a full ring wait for room instead of dropping: for a
 	// replay, never for an interface.
 	wait bool
-	ring chan ringItem
-	// bytes is the frame data in the ring; maxBytes its bound.
+	// ring carries batches of items; batch is the one being filled, and
+	// counts in the ring's bound (RingFrames, in whole batches).
+	ring  chan []ringItem
+	batch []ringItem
+	// bytes is the frame data in the ring and the batch; maxBytes its
+	// bound.
 	bytes    atomic.Int64
 	maxBytes int64
 	// stop asks the loop to end after the current read.
@@ -109,13 +118,11 @@ type captureLoop struct {
 	pending loss
 	seen    capture.LiveStats
 	polled  time.Time
-	// total counts every loss told.
-	total Drops
 }
 
 func newCaptureLoop(src LiveSource, opts *LiveOptions) *captureLoop {
 	l := &captureLoop{src: src, clock: opts.Clock, wait: opts.RingWait,
-		ring:     make(chan ringItem, max(opts.RingFrames, 1)),
+		ring:     make(chan []ringItem, max(opts.RingFrames/ringBatch, 1)),
 		maxBytes: int64(opts.RingBytes)}
 	l.stats, _ = src.(DropStatser)
 	if l.stats != nil {
@@ -139,20 +146,21 @@ func (l *captureLoop) run(ctx context.Context) {
 		case errors.Is(err, capture.ErrTimeout):
 			now := l.clock().UTC()
 			l.poll(now)
-			l.push(ctx, ringItem{tick: now})
+			l.add(ctx, ringItem{tick: now})
+			l.send(ctx)
 		case errors.Is(err, io.EOF):
-			l.finish(ctx)
+			l.finish()
 			return
 		default:
 			l.err = err
-			l.finish(ctx)
+			l.finish()
 			return
 		}
 	}
-	l.finish(ctx)
+	l.finish()
 }
 
-// frame copies a frame into the ring (the source's data is valid only
+// frame copies a frame into the batch (the source's data is valid only
 // until its next read), or drops it if the ring is full.
 func (l *captureLoop) frame(ctx context.Context, fr *capture.Frame) {
 	if fr.Time.Sub(l.polled) >= statsEvery {
@@ -165,10 +173,14 @@ func (l *captureLoop) frame(ctx context.Context, fr *capture.Frame) {
 	}
 	it := ringItem{frame: *fr, hasFrame: true}
 	it.frame.Data = append([]byte(nil), fr.Data...)
-	l.bytes.Add(n)
-	if !l.push(ctx, it) {
-		l.bytes.Add(-n)
+	if !l.add(ctx, it) {
 		l.dropped(fr)
+		return
+	}
+	l.bytes.Add(n)
+	if len(l.ring) == 0 {
+		// The analysis is waiting: no reason to make it wait longer.
+		l.send(ctx)
 	}
 }
 
@@ -200,41 +212,51 @@ func (l *captureLoop) poll(now time.Time) {
 	l.pending.add(loss{Drops: Drops{Kernel: max(k, 0), Interface: max(i, 0)}, from: from, to: now})
 }
 
-// push hands an item and the pending loss to the analysis. Without room
-// it gives up (the loss stays pending) unless the loop waits.
-func (l *captureLoop) push(ctx context.Context, it ringItem) bool {
-	it.lost = l.pending
+// add puts an item, with the pending loss, in the batch. A full batch is
+// sent first; if the ring has no room for it, the item is refused (a
+// frame is then dropped) unless the loop waits.
+func (l *captureLoop) add(ctx context.Context, it ringItem) bool {
+	if len(l.batch) >= ringBatch && !l.send(ctx) {
+		return false
+	}
+	it.lost, l.pending = l.pending, loss{}
+	l.batch = append(l.batch, it)
+	return true
+}
+
+// send hands the batch to the analysis, waiting for room only if the
+// loop waits; it reports whether the batch went.
+func (l *captureLoop) send(ctx context.Context) bool {
+	if len(l.batch) == 0 {
+		return true
+	}
 	if l.wait {
 		select {
-		case l.ring <- it:
+		case l.ring <- l.batch:
 		case <-ctx.Done():
 			return false
 		}
 	} else {
 		select {
-		case l.ring <- it:
+		case l.ring <- l.batch:
 		default:
 			return false
 		}
 	}
-	l.total.Kernel += it.lost.Kernel
-	l.total.Interface += it.lost.Interface
-	l.total.Ring += it.lost.Ring
-	l.pending = loss{}
+	l.batch = make([]ringItem, 0, ringBatch)
 	return true
 }
 
-// finish tells the last loss, waiting for room: the analysis drains the
-// ring until it is closed.
-func (l *captureLoop) finish(ctx context.Context) {
+// finish hands over the batch and the last loss, waiting for room: the
+// analysis drains the ring until it is closed.
+func (l *captureLoop) finish() {
 	l.poll(l.clock().UTC())
-	if l.pending.empty() {
-		return
+	if !l.pending.empty() {
+		l.batch = append(l.batch, ringItem{tick: l.polled, lost: l.pending})
+		l.pending = loss{}
 	}
-	it := ringItem{tick: l.polled, lost: l.pending}
-	l.ring <- it
-	l.total.Kernel += it.lost.Kernel
-	l.total.Interface += it.lost.Interface
-	l.total.Ring += it.lost.Ring
-	l.pending = loss{}
+	if len(l.batch) > 0 {
+		l.ring <- l.batch
+		l.batch = nil
+	}
 }
