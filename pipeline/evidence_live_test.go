@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
 )
 
@@ -179,4 +182,75 @@ func TestLiveEvidenceBounded(t *testing.T) {
 		t.Errorf("at most %d bytes held, %d files: the bound was not tested", most, len(res.Written))
 	}
 	t.Logf("%d files, at most %d bytes held", len(res.Written), most)
+}
+
+// FuzzLiveEvidence feeds LiveEvidence frames of arbitrary bytes (on the
+// link types a capture gives) and connections ending at arbitrary
+// frames: it never panics, never holds more than its bound, and holds
+// nothing once every flow's connection has ended.
+func FuzzLiveEvidence(f *testing.F) {
+	for _, rel := range []string{"testdata/scenarios/captures/relay-stall.pcapng", "testdata/captures/suricata-verify__smtperr.pcap"} {
+		cf, err := capture.OpenFile(filepath.Join(repoRoot, rel))
+		if err != nil {
+			f.Fatal(err)
+		}
+		var seed []byte
+		for i := 0; i < 12; i++ {
+			fr, err := cf.Next()
+			if err != nil {
+				break
+			}
+			seed = append(seed, byte(len(fr.Data)>>8), byte(len(fr.Data)))
+			seed = append(seed, fr.Data...)
+		}
+		cf.Close()
+		f.Add(seed, uint8(3))
+	}
+	f.Fuzz(runFuzzLive)
+}
+
+// runFuzzLive is FuzzLiveEvidence's body.
+func runFuzzLive(t *testing.T, in []byte, every uint8) {
+	const maxHeld = 8 << 10
+	e, err := NewLiveEvidence(EvidenceOptions{Dir: t.TempDir()}, "fuzz", maxHeld)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := reassembly.NewEndpoints() // its own: the decoder may keep state
+	first := map[[2]netip.AddrPort]int{}
+	n := 0
+	for len(in) >= 2 {
+		size := int(in[0])<<8 | int(in[1])
+		in = in[2:]
+		size = min(size, len(in))
+		n++
+		fr := capture.Frame{Number: n, Time: time.Unix(int64(n), 0), Data: in[:size], Length: size, LinkType: layers.LinkTypeEthernet}
+		in = in[size:]
+		e.Frame(&fr)
+		if e.Held() > maxHeld {
+			t.Fatalf("%d bytes held, bound %d", e.Held(), maxHeld)
+		}
+		a, b, ok := ends.Of(&fr)
+		if !ok {
+			continue
+		}
+		key := flowKey(a, b)
+		if _, ok := first[key]; !ok {
+			first[key] = n
+		}
+		if every > 0 && n%int(every) == 0 {
+			e.Connection(&report.Connection{Client: a.String(), Server: b.String(), FirstFrame: first[key], LastFrame: n,
+				L4: report.L4{Verdict: "broken"}})
+			delete(first, key)
+		}
+	}
+	for key, from := range first {
+		e.Connection(&report.Connection{Client: key[0].String(), Server: key[1].String(), FirstFrame: from, LastFrame: n})
+	}
+	if e.Held() != 0 {
+		t.Errorf("%d bytes held after every connection ended", e.Held())
+	}
+	if _, err := e.Result(); err != nil {
+		t.Error(err)
+	}
 }
