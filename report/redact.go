@@ -109,6 +109,15 @@ func (r *redactor) text(s string, hosts bool) string {
 	if !r.on || s == "" {
 		return s
 	}
+	// The first pass learns every name the text holds, so that one
+	// written before the address that names it (a domain, then an
+	// address in it) is hidden as well.
+	r.scrub(s, hosts)
+	return r.scrub(s, hosts)
+}
+
+// scrub is one pass of text.
+func (r *redactor) scrub(s string, hosts bool) string {
 	var b strings.Builder
 	spans := mailSpans(s)
 	for i := 0; i < len(s); {
@@ -123,8 +132,13 @@ func (r *redactor) text(s string, hosts bool) string {
 			i++
 			continue
 		}
+		// A word ends where an address found by mailSpans begins.
+		end := len(s)
+		if len(spans) > 0 {
+			end = spans[0][0]
+		}
 		j := i
-		for j < len(s) && wordByte(s[j]) {
+		for j < end && wordByte(s[j]) {
 			j++
 		}
 		b.WriteString(r.word(s[i:j], hosts))
@@ -170,6 +184,11 @@ func mailAround(s string, at int) (start, end int, ok bool) {
 		end--
 	}
 	if !strings.Contains(s[at+1:end], ".") {
+		return 0, 0, false
+	}
+	if end < len(s) && wordByte(s[end]) && strings.IndexByte(".:-", s[end]) < 0 {
+		// The domain runs on in bytes no domain has ("a'b@x.y%z"): not
+		// an address this can tell apart; word takes the run whole.
 		return 0, 0, false
 	}
 	start = at

@@ -49,3 +49,28 @@ func TestRedactText(t *testing.T) {
 		t.Errorf("processPath = %q, want dir-<token>\\EdgeTransport.exe", got)
 	}
 }
+
+// FuzzRedactText: the redactor reads servers' texts, which a capture
+// carries as sent: on any text it neither panics nor changes its output
+// when run again, and no address it finds is left in the output.
+func FuzzRedactText(f *testing.F) {
+	for _, s := range []string{
+		`2.1.0 <"john doe"@corp.example>... Sender ok`, `"a\"b c"@corp.example and "x@y"@corp.example`,
+		"to o'brien@corp.example.", `"not an address" and 3@4`, "mx.example.com Hello GP [192.0.2.1]",
+		"relay.example.net:25 refused.", `"@".@"@a.b`, "@@@.", `"\"@x.y`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := newRedactor(true)
+		once := r.text(s, true)
+		if twice := r.text(once, true); twice != once {
+			t.Fatalf("text(%q) = %q, and again %q", s, once, twice)
+		}
+		for _, sp := range mailSpans(s) {
+			if addr := s[sp[0]:sp[1]]; strings.Contains(once, addr) {
+				t.Fatalf("text(%q) = %q still holds %q", s, once, addr)
+			}
+		}
+	})
+}
