@@ -247,11 +247,11 @@ func (r *liveRun) read(ctx context.Context, src LiveSource) error {
 			}
 			for i := range batch {
 				if err := r.item(l, &batch[i]); err != nil {
+					// The capture goroutine ends after its current read;
+					// nothing touches the source once read returns.
 					l.stop.Store(true)
-					go func() {
-						for range l.ring { // let the capture goroutine end
-						}
-					}()
+					for range l.ring {
+					}
 					return err
 				}
 			}

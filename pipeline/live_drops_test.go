@@ -305,3 +305,43 @@ func TestLiveDecryptsWithKeys(t *testing.T) {
 		})
 	}
 }
+
+// countingSource is a paced file that counts its reads (without a lock:
+// the race detector tells a read after Live returned).
+type countingSource struct {
+	pacedFile
+	reads int
+}
+
+func (c *countingSource) Next() (capture.Frame, error) {
+	c.reads++
+	return c.pacedFile.Next()
+}
+
+// TestLiveFrameError checks that an error of LiveOptions.Frame (a full
+// disk under --write) ends the run with that error, keeps what was
+// analysed, and that the source is not read once Live has returned.
+func TestLiveFrameError(t *testing.T) {
+	f, err := capture.OpenFile(filepath.Join(repoRoot, "testdata/scenarios/captures", "healthy.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src := &countingSource{pacedFile: pacedFile{File: f}}
+	full := errors.New("no space left on device")
+	b := report.NewBuilder(report.Options{})
+	res := Live(context.Background(), src, b, LiveOptions{Clock: func() time.Time { return src.now }, Frame: func(fr *capture.Frame) error {
+		if fr.Number == 5 {
+			return full
+		}
+		return nil
+	}})
+	if !errors.Is(res.Err, full) || res.Packets != 4 {
+		t.Fatalf("Live = %v after %d packets, want the Frame error after 4", res.Err, res.Packets)
+	}
+	reads := src.reads
+	time.Sleep(300 * time.Millisecond)
+	if src.reads != reads {
+		t.Errorf("the source was read %d more times after Live returned", src.reads-reads)
+	}
+}
