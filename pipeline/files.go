@@ -47,6 +47,11 @@ type Options struct {
 	// IdleTimeout ends a connection idle this long in capture time (zero:
 	// reassembly.DefaultIdleTimeout).
 	IdleTimeout time.Duration
+	// MaxConnections and MaxBufferedBytes are the memory caps of
+	// reassembly (zero: reassembly.DefaultMaxConnections and
+	// DefaultMaxBufferedBytes; see reassembly.Options), shared out
+	// between the Workers.
+	MaxConnections, MaxBufferedBytes int
 	// Connection, if set, is told of each connection as the report adds
 	// it (report.Builder.OnAdd), for an events or metrics sink (Files and
 	// LiveReport: the caller of Run and Live sets it on its own Builder).
@@ -320,9 +325,11 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 		}
 	} else {
 		tr := reassembly.NewTracker(reassembly.Options{
-			ServerPorts: ports,
-			IdleTimeout: opts.IdleTimeout,
-			NewHandler:  smtpHandler(opts.TLSKeys, opts.tlsPorts()),
+			ServerPorts:      ports,
+			IdleTimeout:      opts.IdleTimeout,
+			MaxConnections:   opts.MaxConnections,
+			MaxBufferedBytes: opts.MaxBufferedBytes,
+			NewHandler:       smtpHandler(opts.TLSKeys, opts.tlsPorts()),
 			Retire: func(c *reassembly.Conn) {
 				fc := factsOf(c)
 				ref := refOf(&fc, src.Input) // before Add, which may let the session go
@@ -402,7 +409,15 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 // they call for, on in (the first input of a run: all its inputs, merged).
 func stageCounters(in *report.Input, st reassembly.Stats, linkErr error) {
 	in.Reassembly = &report.ReassemblyStats{TCPFrames: st.TCPFrames, OtherFrames: st.OtherFrames,
-		UnsupportedLink: st.UnsupportedLink, Expired: st.Expired, AckedHoles: st.AckedHoles, Recovered: st.Recovered}
+		UnsupportedLink: st.UnsupportedLink, Expired: st.Expired, AckedHoles: st.AckedHoles, Recovered: st.Recovered,
+		Evicted: st.Evicted}
+	for _, e := range st.Evictions {
+		ev := report.Eviction{HalfOpen: e.HalfOpen, Idle: e.Idle}
+		if e.Server.IsValid() {
+			ev.Server = e.Server.String()
+		}
+		in.Reassembly.Evictions = append(in.Reassembly.Evictions, ev)
+	}
 	if st.UnsupportedLink > 0 {
 		in.Warnings = append(in.Warnings, fmt.Sprintf("%d frames skipped: %v", st.UnsupportedLink, linkErr))
 	}

@@ -124,10 +124,12 @@ func Live(ctx context.Context, src LiveSource, b *report.Builder, opts LiveOptio
 	r := &liveRun{opts: opts, b: b, ports: opts.ports(),
 		rules: report.IncidentRules{Options: opts.Report, EODTimeout: opts.EODTimeout, ConnectTimeout: opts.ConnectTimeout}}
 	r.tr = reassembly.NewTracker(reassembly.Options{
-		ServerPorts: r.ports,
-		IdleTimeout: opts.IdleTimeout,
-		NewHandler:  r.newConn,
-		Retire:      r.retire,
+		ServerPorts:      r.ports,
+		IdleTimeout:      opts.IdleTimeout,
+		MaxConnections:   opts.MaxConnections,
+		MaxBufferedBytes: opts.MaxBufferedBytes,
+		NewHandler:       r.newConn,
+		Retire:           r.retire,
 	})
 	res := LiveResult{Err: r.read(ctx, src)}
 	res.Reason = "capture failed"

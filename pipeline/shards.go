@@ -137,10 +137,12 @@ func newShardedRun(n int, opts Options, facts func(*reassembly.Conn) report.Fact
 		}
 		w.current = <-w.free
 		w.tr = reassembly.NewTracker(reassembly.Options{
-			ServerPorts: opts.ports(),
-			IdleTimeout: opts.IdleTimeout,
-			NewHandler:  smtpHandler(opts.TLSKeys, opts.tlsPorts()),
-			NewStream:   func(c *reassembly.Conn) { r.news <- shardNews{worker: i, start: c.FirstFrame} },
+			ServerPorts:      opts.ports(),
+			IdleTimeout:      opts.IdleTimeout,
+			MaxConnections:   share(opts.MaxConnections, reassembly.DefaultMaxConnections, n),
+			MaxBufferedBytes: share(opts.MaxBufferedBytes, reassembly.DefaultMaxBufferedBytes, n),
+			NewHandler:       smtpHandler(opts.TLSKeys, opts.tlsPorts()),
+			NewStream:        func(c *reassembly.Conn) { r.news <- shardNews{worker: i, start: c.FirstFrame} },
 			Retire: func(c *reassembly.Conn) {
 				r.news <- shardNews{worker: i, retired: &retiredConn{facts: facts(c), conn: c}}
 			},
@@ -150,6 +152,17 @@ func newShardedRun(n int, opts Options, facts func(*reassembly.Conn) report.Fact
 		go r.work(w)
 	}
 	return r
+}
+
+// share is one of n workers' part of a cap (zero: def; negative: none).
+func share(cap, def, n int) int {
+	switch {
+	case cap < 0:
+		return cap
+	case cap == 0:
+		cap = def
+	}
+	return max(cap/n, 1)
 }
 
 // work runs a worker until its queue is closed, then closes its Tracker.
@@ -249,6 +262,7 @@ func (r *shardedRun) collect(add func(*report.Facts)) {
 func (r *shardedRun) result() (reassembly.Stats, error) {
 	var st reassembly.Stats
 	var err error
+	var evictions [][]reassembly.Eviction
 	errFrame := 0
 	for _, w := range r.workers {
 		ws := w.tr.Stats()
@@ -257,11 +271,14 @@ func (r *shardedRun) result() (reassembly.Stats, error) {
 		st.OtherFrames += ws.OtherFrames
 		st.UnsupportedLink += ws.UnsupportedLink
 		st.Expired += ws.Expired
+		st.Evicted += ws.Evicted
+		evictions = append(evictions, ws.Evictions)
 		st.AckedHoles += ws.AckedHoles
 		st.Recovered += ws.Recovered
 		if w.err != nil && (err == nil || w.errFrame < errFrame) {
 			err, errFrame = w.err, w.errFrame
 		}
 	}
+	st.Evictions = reassembly.MergeEvictions(evictions...)
 	return st, err
 }

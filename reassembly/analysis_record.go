@@ -100,7 +100,9 @@ type sideRecord struct {
 	zeroTotal    time.Duration
 	zeroLongest  time.Duration
 	cov          coverage
-	rtt          rttSampler
+	// rtt is made with the side's first data segment: most of a SYN
+	// flood's connections never need one.
+	rtt *rttSampler
 }
 
 // seqRange is a run of sequence space [start, end), with whether a D-SACK
@@ -217,7 +219,7 @@ func (r *rttSampler) add(d time.Duration, rng *uint64) {
 }
 
 func (r *rttSampler) stats() RTTStats {
-	if r.samples == 0 {
+	if r == nil || r.samples == 0 {
 		return RTTStats{}
 	}
 	n := min(r.samples, rttReservoir)
@@ -291,7 +293,9 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 			side.ackValue = s.Ack
 		}
 		side.ackSeen = true
-		peer.rtt.acked(s.Ack, now, &r.rng)
+		if peer.rtt != nil {
+			peer.rtt.acked(s.Ack, now, &r.rng)
+		}
 	}
 	side.header(s, now, mark)
 	if s.RST {
@@ -317,6 +321,9 @@ func (side *sideRecord) sent(s *Segment, now int64, f Flag) {
 			side.dataEnd = end
 		}
 		side.dataSent = true
+		if side.rtt == nil {
+			side.rtt = new(rttSampler)
+		}
 		side.rtt.sent(s.Seq, end, now, f&FlagRetransmission != 0)
 	}
 	if f&FlagRetransmission != 0 && !s.SYN {

@@ -39,6 +39,10 @@ type Conn struct {
 	// Options.Retire) when a packet without SYN came on it: its analysis
 	// starts at that packet, under the old stream number.
 	Resumed bool
+	// Evicted is set on a connection the Tracker stopped following before
+	// it ended, to stay within Options.MaxConnections: what it sent later
+	// is not analysed (see EvictedIdle).
+	Evicted bool
 
 	key   flowKey
 	flow4 *flow            // the 4-tuple's entry in the Tracker's table
@@ -51,6 +55,9 @@ type Conn struct {
 	pmtu   [2]pmtuWatch
 	tail   [2]streamTail
 	ended  bool
+	// halfOpen is set while the connection has sent only SYN or SYN-ACK
+	// segments (see EvictedHalfOpen).
+	halfOpen bool
 	// finSeen records a FIN per direction; closed is the capture time at
 	// which the connection closed (FIN both ways or a RST), zero while open.
 	finSeen [2]bool

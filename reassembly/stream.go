@@ -89,6 +89,9 @@ type stream struct {
 	// marker is the Marker of the current Data call, kept here so that
 	// handing it to the Handler allocates nothing.
 	marker sgMarker
+	// releasing is set when the Tracker closes gopacket's connection to
+	// free it (Tracker.release).
+	releasing bool
 }
 
 func (s *stream) direction(d gpr.TCPFlowDirection) Direction {
@@ -105,6 +108,13 @@ const noSequence gpr.Sequence = -1
 func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, _ gpr.TCPFlowDirection, nextSeq gpr.Sequence, start *bool, _ gpr.AssemblerContext) bool {
 	// Connections picked up mid-stream start at their first segment.
 	*start = true
+	if s.releasing {
+		// The Tracker's closing RST: put it where gopacket takes it.
+		if nextSeq != noSequence {
+			tcp.Seq = uint32(nextSeq)
+		}
+		return true
+	}
 	// gopacket buffers a segment that starts beyond the next expected
 	// byte, and the segment's context with it. (A direction that has not
 	// started takes its first segment at once, since start is forced; it is
@@ -116,7 +126,7 @@ func (s *stream) Accept(tcp *layers.TCP, _ gopacket.CaptureInfo, _ gpr.TCPFlowDi
 }
 
 func (s *stream) ReassembledSG(sg gpr.ScatterGather, _ gpr.AssemblerContext) {
-	if s.conn == nil || s.conn.ended {
+	if s.conn == nil || s.conn.ended || s.releasing {
 		return
 	}
 	d, _, _, skip := sg.Info()
@@ -145,8 +155,9 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, _ gpr.AssemblerContext) {
 
 func (s *stream) ReassemblyComplete(gpr.AssemblerContext) bool {
 	// Keep the connection in gopacket's pool so that a late ACK does not
-	// re-create it (gopacket #427); the idle flush removes it.
-	return false
+	// re-create it (gopacket #427); the idle flush removes it, or the
+	// Tracker when it forgets the connection (Tracker.release).
+	return s.releasing
 }
 
 // sgMarker gives each delivered byte the frame and time it came in.

@@ -3,6 +3,7 @@ package reassembly
 import (
 	"container/heap"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"sort"
@@ -22,12 +23,6 @@ const (
 	// DefaultGapWait is how long, in capture time, out-of-order data waits
 	// for a missing segment before the hole is declared a capture gap.
 	DefaultGapWait = 3 * time.Second
-	// DefaultMaxPagesPerConnection caps buffered out-of-order data per
-	// connection (gopacket pages hold 1900 bytes: about 3.7 MB).
-	DefaultMaxPagesPerConnection = 2048
-	// DefaultMaxPagesTotal caps buffered out-of-order data over all
-	// connections (about 31 MB).
-	DefaultMaxPagesTotal = 16384
 	// DefaultCloseLinger is how long, in capture time, a connection that
 	// closed (FIN both ways, or a RST) is kept for late packets (a
 	// retransmitted FIN, the last ACK) before Options.Retire gets it: Zeek's
@@ -49,9 +44,16 @@ type Options struct {
 	IdleTimeout time.Duration
 	// GapWait is how long missing data is waited for (zero: DefaultGapWait).
 	GapWait time.Duration
-	// MaxPagesPerConnection and MaxPagesTotal bound gopacket's buffers of
-	// out-of-order data (zero: the defaults above).
-	MaxPagesPerConnection, MaxPagesTotal int
+	// MaxConnections caps the connections followed at once (zero:
+	// DefaultMaxConnections; negative: no cap). A new connection beyond it
+	// evicts another: half-open ones first, then the one due soonest to
+	// idle out (see EvictionKind); Stats.Evictions counts them.
+	MaxConnections int
+	// MaxBufferedBytes and MaxBufferedBytesPerConnection cap the
+	// out-of-order data held while it waits for a missing segment, over
+	// all connections and per connection (zero: the defaults); beyond
+	// them, the hole is given up as a gap (Conn.MissedBytes).
+	MaxBufferedBytes, MaxBufferedBytesPerConnection int
 	// Retire, if set, is given each connection once it is over: closed
 	// (FIN both ways, or a RST) and quiet for CloseLinger, or idle for
 	// IdleTimeout. Its handler has ended; the Tracker then forgets it, so
@@ -80,6 +82,11 @@ type Stats struct {
 	UnsupportedLink int
 	// Expired counts connections ended by the idle timeout.
 	Expired int
+	// Evicted counts connections evicted to stay within
+	// Options.MaxConnections; Evictions counts them per server, most
+	// first (at most 16 servers, then one entry for the others).
+	Evicted   int
+	Evictions []Eviction
 	// AckedHoles counts holes in a byte stream that the receiver had
 	// acknowledged (capture loss), whose queued data was pushed out at once.
 	AckedHoles int
@@ -124,6 +131,13 @@ type Tracker struct {
 	// sack holds the current segment's SACK blocks (at most 4 fit in the
 	// 40 bytes of TCP options).
 	sack [4][2]uint32
+	// halfOpenQ lists the connections that began with a SYN, oldest first
+	// from halfOpenHead, of which halfOpen are still half-open (see
+	// makeRoom); evicted counts the evictions.
+	halfOpenQ    []*Conn
+	halfOpenHead int
+	halfOpen     int
+	evicted      evictions
 }
 
 // NewTracker returns a Tracker configured by opts.
@@ -134,11 +148,17 @@ func NewTracker(opts Options) *Tracker {
 	if opts.GapWait <= 0 {
 		opts.GapWait = DefaultGapWait
 	}
-	if opts.MaxPagesPerConnection <= 0 {
-		opts.MaxPagesPerConnection = DefaultMaxPagesPerConnection
+	switch {
+	case opts.MaxConnections == 0:
+		opts.MaxConnections = DefaultMaxConnections
+	case opts.MaxConnections < 0:
+		opts.MaxConnections = math.MaxInt
 	}
-	if opts.MaxPagesTotal <= 0 {
-		opts.MaxPagesTotal = DefaultMaxPagesTotal
+	if opts.MaxBufferedBytes <= 0 {
+		opts.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if opts.MaxBufferedBytesPerConnection <= 0 {
+		opts.MaxBufferedBytesPerConnection = DefaultMaxBufferedBytesPerConnection
 	}
 	if opts.CloseLinger <= 0 {
 		opts.CloseLinger = DefaultCloseLinger
@@ -148,13 +168,17 @@ func NewTracker(opts Options) *Tracker {
 		nextFlush: time.Time{}.Add(flushEvery)}
 	t.nowNS, t.nextFlushNS = unixNano(t.now), unixNano(t.nextFlush)
 	t.assembler = gpr.NewAssembler(gpr.NewStreamPool(&streamFactory{t}))
-	t.assembler.MaxBufferedPagesPerConnection = opts.MaxPagesPerConnection
-	t.assembler.MaxBufferedPagesTotal = opts.MaxPagesTotal
+	t.assembler.MaxBufferedPagesPerConnection = max(opts.MaxBufferedBytesPerConnection/bufferPageBytes, 1)
+	t.assembler.MaxBufferedPagesTotal = max(opts.MaxBufferedBytes/bufferPageBytes, 1)
 	return t
 }
 
 // Stats returns the tracker's counters.
-func (t *Tracker) Stats() Stats { return t.stats }
+func (t *Tracker) Stats() Stats {
+	st := t.stats
+	st.Evictions = t.evicted.list()
+	return st
+}
 
 // Conns returns every connection seen so far and not forgotten, in
 // tcp.stream order.
@@ -219,6 +243,9 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	c.Packets++
 	if c.Process == nil {
 		c.Process = f.Process
+	}
+	if c.halfOpen && (!tcp.SYN || len(tcp.Payload) > 0) {
+		t.established(c)
 	}
 	// idleKey is never later than the due time (LastTime plus the
 	// timeout), so it can only need moving sooner if the packet is earlier
@@ -289,11 +316,15 @@ func (t *Tracker) lookup(p *packet, f *capture.Frame, k flowKey, fl *flow, n str
 			t.retire(c)
 		}
 	}
+	t.makeRoom()
 	c = &Conn{Stream: n.Stream, Resumed: !n.New, key: k, FirstFrame: f.Number, FirstTime: f.Time, LastTime: f.Time, lastNS: ns}
 	c.idleKey = c.due(&t.opts)
 	c.flow = [2]gopacket.Flow{streamFlow(t.made, ClientToServer), streamFlow(t.made, ServerToClient)}
 	t.made++
 	heap.Push(&t.idle, c)
+	if p.tcp.SYN {
+		t.queueHalfOpen(c)
+	}
 	c.Client, c.Server = t.orient(p)
 	dir := ClientToServer
 	if p.src != c.Client {
@@ -346,6 +377,7 @@ func (t *Tracker) retire(c *Conn) {
 
 // drop removes c from the list Conns returns and from gopacket's reach.
 func (t *Tracker) drop(c *Conn) {
+	t.release(c)
 	if c.stream != nil {
 		c.stream.conn, c.stream = nil, nil
 	}
@@ -364,6 +396,7 @@ func (t *Tracker) end(c *Conn) {
 		return
 	}
 	c.ended = true
+	t.established(c)
 	if c.idleIndex >= 0 {
 		heap.Remove(&t.idle, c.idleIndex)
 	}

@@ -179,6 +179,10 @@ func (b *Builder) Finish(inputs []Input) (*Report, error) {
 			"%d connections (%d of them failed) are counted in the totals but not listed: the report lists the first %s failed and %s healthy ones",
 			n, b.unlisted[1], bound(b.opts.ListFailed), bound(b.opts.ListHealthy)))
 	}
+	red := newRedactor(b.opts.Redact)
+	for i := range inputs {
+		evictionWarnings(&inputs[i], red)
+	}
 	r := &Report{Schema: Schema, Inputs: inputs, redact: b.opts.Redact}
 	sortKeys(b.keys)
 	r.keys, b.keys = b.keys, nil

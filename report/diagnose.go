@@ -178,6 +178,10 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		DurationMS: ms(c.LastTime.Sub(c.FirstTime)), Packets: c.Packets, Input: f.Input, Process: f.Process,
 		L4: l4Of(&h, c.MissedBytes), Resumed: c.Resumed,
 	}
+	if c.Evicted {
+		out.Evicted = true
+		out.L4.Notes = append(out.L4.Notes, fmt.Sprintf("smtpscope stopped following this connection after frame %d to stay within its connection cap (--max-connections): it was the least recently active of too many open connections, and what it sent later is not analysed", c.LastFrame))
+	}
 	if c.Resumed {
 		out.L4.Notes = append(out.L4.Notes, fmt.Sprintf("frames %d-%d came on the addresses and ports of the earlier tcp.stream %d after it had ended; they are reported on their own", c.FirstFrame, c.LastFrame, c.Stream))
 	}

@@ -23,6 +23,9 @@
 //
 //	{"schema": "smtpscope.report/v1",
 //	 "inputs": [{"name", "format", "packets", "truncated", "warnings",
+//	             "reassembly": {"tcp_frames", "other_frames", "unsupported_link", "expired",
+//	                            "acked_holes", "recovered", "evicted",
+//	                            "evictions": [{"server", "half_open", "idle"}]},
 //	             "dropped": {"kernel", "interface", "ring", "connections"}, // dropped: live only
 //	             "totals"}],                          // totals: with several inputs not merged
 //	 "verdict": {"layer", "cause", "summary"},        // the headline
@@ -39,6 +42,7 @@
 //	 "connections": [{
 //	   "stream", "client", "server", "first_frame", "last_frame", "start", "duration_ms", "packets",
 //	   "resumed",                                      // set: packets on the 4-tuple of an ended stream
+//	   "evicted",                                      // set: no longer followed (connection cap)
 //	   "l4": {"retransmissions", "resets", "zero_windows", "verdict", "reasons"},
 //	   "smtp": {"banner": {"code", "enhanced", "text", "frame"} | null,
 //	            "tls": {"how": "starttls"|"implicit", "frame", "version", "server_name",

@@ -70,6 +70,10 @@ type ReassemblyStats struct {
 	Expired    int `json:"expired,omitempty"`
 	AckedHoles int `json:"acked_holes,omitempty"`
 	Recovered  int `json:"recovered,omitempty"`
+	// Evicted connections were no longer followed, to stay within the
+	// connection cap; Evictions counts them per server.
+	Evicted   int        `json:"evicted,omitempty"`
+	Evictions []Eviction `json:"evictions,omitempty"`
 }
 
 // Dropped counts the packets a live capture lost before analysis, and
@@ -123,6 +127,10 @@ type Connection struct {
 	// it had ended (closed, or idle for minutes): Wireshark counts them in
 	// that tcp.stream.
 	Resumed bool `json:"resumed,omitempty"`
+	// Evicted is set when smtpscope stopped following the connection
+	// before it ended, to stay within its connection cap: what came after
+	// LastFrame is not analysed (see ReassemblyStats.Evictions).
+	Evicted bool `json:"evicted,omitempty"`
 	// Process is the program that owned the connection, if the capture
 	// recorded it (Network Monitor 2.2+).
 	Process   *Process  `json:"process,omitempty"`

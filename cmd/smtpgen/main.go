@@ -50,6 +50,8 @@ func run(args []string, stderr io.Writer) error {
 	concurrency := fs.Int("concurrency", synth.DefaultConcurrency, "sessions open at once")
 	maxMessage := fs.String("max-message-size", "0", "cap the bodies of messages without a body fault: bytes, or with K, M (0: no cap; at least 700), for many sessions in few bytes")
 	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
+	flood := fs.String("flood", "", "write a flood instead of mail sessions: syn (half-open connections) or idle-ehlo (sessions idle after EHLO); --sessions connections (default 200000) over --flood-duration")
+	floodDuration := fs.Duration("flood-duration", synth.DefaultFloodDuration, "capture time the --flood connections start over")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,6 +59,22 @@ func run(args []string, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: smtpgen --out FILE.pcap|FILE.pcapng [flags]")
 		fs.PrintDefaults()
 		return fmt.Errorf("%w: --out FILE is required and no arguments are taken", errUsage)
+	}
+	if *flood != "" {
+		kind, err := synth.ParseFlood(*flood)
+		if err != nil {
+			return fmt.Errorf("%w: --flood: %v", errUsage, err)
+		}
+		fo := synth.FloodOptions{Kind: kind, Connections: *sessions, Duration: *floodDuration, Seed: *seed}
+		st, err := generateFlood(*out, fo)
+		if err != nil {
+			return err
+		}
+		if !*quiet {
+			fmt.Fprintf(stderr, "smtpgen: %s: %s flood: %d connections, %d frames, %d bytes of frames, %s of capture time\n",
+				*out, kind, st.Sessions, st.Frames, st.Bytes, st.Duration.Round(time.Millisecond))
+		}
+		return nil
 	}
 	target, err := parseSize(*size)
 	if err != nil {
@@ -96,6 +114,50 @@ func run(args []string, stderr io.Writer) error {
 	return nil
 }
 
+// generateFlood writes a flood capture (no expectations: a flood has no
+// mail to expect).
+func generateFlood(out string, opts synth.FloodOptions) (synth.Stats, error) {
+	var st synth.Stats
+	f, err := os.Create(out)
+	if err != nil {
+		return st, err
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	pw, flush, err := packetWriter(bw, out)
+	if err != nil {
+		return st, err
+	}
+	if st, err = synth.WriteFlood(pw, opts); err != nil {
+		return st, fmt.Errorf("%s: %w", out, err)
+	}
+	for _, fl := range []func() error{flush, bw.Flush, f.Close} {
+		if err := fl(); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// packetWriter writes pcap or pcapng to w by the extension of name.
+func packetWriter(w io.Writer, name string) (synth.PacketWriter, func() error, error) {
+	switch {
+	case strings.HasSuffix(name, ".pcapng"):
+		nw, err := pcapgo.NewNgWriter(w, layers.LinkTypeEthernet)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nw, nw.Flush, nil
+	case strings.HasSuffix(name, ".pcap"):
+		pw := pcapgo.NewWriter(w)
+		if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+			return nil, nil, err
+		}
+		return pw, func() error { return nil }, nil
+	}
+	return nil, nil, fmt.Errorf("%w: --out %s: the name must end in .pcap or .pcapng", errUsage, name)
+}
+
 // generate writes the capture and the expectations files.
 func generate(out, expect string, opts synth.Options) (synth.Stats, error) {
 	var st synth.Stats
@@ -112,23 +174,9 @@ func generate(out, expect string, opts synth.Options) (synth.Stats, error) {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	ew := bufio.NewWriterSize(e, 64<<10)
 
-	var pw synth.PacketWriter
-	var flush func() error
-	switch {
-	case strings.HasSuffix(out, ".pcapng"):
-		w, err := pcapgo.NewNgWriter(bw, layers.LinkTypeEthernet)
-		if err != nil {
-			return st, err
-		}
-		pw, flush = w, w.Flush
-	case strings.HasSuffix(out, ".pcap"):
-		w := pcapgo.NewWriter(bw)
-		if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-			return st, err
-		}
-		pw, flush = w, func() error { return nil }
-	default:
-		return st, fmt.Errorf("%w: --out %s: the name must end in .pcap or .pcapng", errUsage, out)
+	pw, flush, err := packetWriter(bw, out)
+	if err != nil {
+		return st, err
 	}
 	st, err = synth.New(opts).Run(pw, ew)
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/smtpscope/smtpscope/events"
 	"github.com/smtpscope/smtpscope/pipeline"
+	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
 	"github.com/smtpscope/smtpscope/tlskeys"
 )
@@ -123,6 +124,8 @@ type analyzeFlags struct {
 	events    string
 	all       bool
 	tlsKeyLog []string
+	// maxConns and maxBufferedMiB are reassembly's memory caps.
+	maxConns, maxBufferedMiB int
 	// cpuProfile names a file for a Go CPU profile of the run (hidden:
 	// for performance reports, see make bench).
 	cpuProfile string
@@ -147,6 +150,8 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringArrayVar(&f.logs.patterns, "log", nil, "join the MTA log `FILE` (Exchange SMTP protocol log, Postfix, Exim; gzip/zstd too; a glob; repeatable) to the connections")
 	fs.StringVar(&f.logs.tz, "log-tz", "UTC", "time `ZONE` of log time stamps that carry none (classic syslog), e.g. Europe/Berlin")
 	fs.StringVar(&f.events, "events", "", "also write one JSON line per connection to `FILE` (\"-\": standard output, with --output FILE); see events.Schema")
+	fs.IntVar(&f.maxConns, "max-connections", reassembly.DefaultMaxConnections, "follow at most `N` connections at once; beyond, half-open (SYN-only) ones are evicted first, then the least recently active, and the report counts them (0: no cap)")
+	fs.IntVar(&f.maxBufferedMiB, "max-buffered", reassembly.DefaultMaxBufferedBytes>>20, "hold at most `MIB` mebibytes of out-of-order data waiting for a missing segment; beyond, the hole is a capture gap")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the analysis to `FILE`")
 	fs.MarkHidden("cpuprofile")
 	fs.BoolVar(&f.all, "all", false, "list every connection in text, markdown and html: each failing group in full and the healthy ones (default: a few per cause, healthy ones counted)")
@@ -197,7 +202,12 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "smtpscope: warning: %s\n", w)
 	}
+	maxConns := f.maxConns
+	if maxConns == 0 {
+		maxConns = -1 // no cap
+	}
 	opts := pipeline.Options{ServerPorts: ports, TLSPorts: tlsPorts, Merge: f.merge, TLSKeys: keys,
+		MaxConnections: maxConns, MaxBufferedBytes: f.maxBufferedMiB << 20,
 		Workers: f.workers, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact, JoinLogs: len(f.logs.patterns) > 0}}
 	ev, closeEvents, err := events.Open(f.events, stdout, true)
 	if err != nil {
@@ -255,6 +265,10 @@ func (f *analyzeFlags) check(args []string) ([]uint16, error) {
 		return nil, errors.New("--evidence-keys and --evidence-max-bytes need --evidence DIR")
 	case f.workers < 1 || f.workers > 256:
 		return nil, fmt.Errorf("--workers %d: want 1 to 256", f.workers)
+	case f.maxConns < 0:
+		return nil, fmt.Errorf("--max-connections %d: want 0 (no cap) or more", f.maxConns)
+	case f.maxBufferedMiB < 1 || f.maxBufferedMiB > 1<<20:
+		return nil, fmt.Errorf("--max-buffered %d: want 1 to 1048576 MiB", f.maxBufferedMiB)
 	}
 	if f.events == "-" && (f.output == "" || f.output == "-") {
 		return nil, errors.New("--events - needs --output FILE: standard output carries the events")
