@@ -154,7 +154,9 @@ func TestTrackerEvictedFloodStaysSmall(t *testing.T) {
 // TestMergeEvictions checks that several Trackers' counts add up per
 // server, most first, with the servers beyond the bound last.
 func TestMergeEvictions(t *testing.T) {
-	ap := func(i int) netip.AddrPort { return netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), 25) }
+	ap := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), 25)
+	}
 	var a, b []Eviction
 	for i := range maxEvictionServers {
 		a = append(a, Eviction{Server: ap(i), HalfOpen: 1})
