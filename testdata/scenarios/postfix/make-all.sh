@@ -13,7 +13,7 @@ trap 'rm -rf "$BIN"' EXIT
 (cd "$DIR/.." && go build -o "$BIN/lab" ./lab)
 export LAB_BIN=$BIN/lab
 failed=()
-for s in postfix-relay-stall postfix-eod-451 postfix-reset postfix-relay-stall-syslog; do
+for s in postfix-relay-stall postfix-eod-451 postfix-reset postfix-relay-stall-syslog postfix-callout; do
 	timeout 180 "$DIR/$s.sh" || failed+=("$s")
 done
 echo "postfix scenarios failed: ${#failed[@]} ${failed[*]:-}"
