@@ -14,7 +14,12 @@
 //     (report.IncidentRules) run on the open connections as their bytes
 //     arrive and on a periodic sweep, and a progress callback. Incidents
 //     and the final report come from the same rules in package report, so
-//     they cannot disagree.
+//     they cannot disagree. The interface is read by a goroutine of its
+//     own that never waits on the analysis (a bounded ring between them);
+//     packets lost by the kernel, the interface or the ring are counted,
+//     and every connection open while they were is capture-incomplete.
+//     LiveReport adds the Builder, the written packets and the finished
+//     report around it.
 //   - WriteEvidence cuts failing connections out of their inputs again,
 //     picking their frames with reassembly's own decoder.
 //
