@@ -30,7 +30,9 @@
 //
 // [Merge] interleaves several sources into one timeline by capture time.
 // [OpenLive] captures from an interface with libpcap; it needs a build with
-// cgo, and a binary built with CGO_ENABLED=0 reports so.
+// cgo, and a binary built with CGO_ENABLED=0 reports so. Its kernel buffer
+// is LiveOptions.BufferSize (32 MiB by default, TPACKET_V3 on Linux), and
+// [Live.Stats] counts what the kernel or the interface dropped.
 //
 // The package decodes no protocol: a frame's bytes go to the caller as
 // captured, whatever their link type.
