@@ -469,21 +469,29 @@ func (r *NetmonReader) readRecord() (data []byte, ci gopacket.CaptureInfo, lt la
 	if kind != netmonHiddenMetadata {
 		r.number = number
 	}
+	ci.Timestamp = r.trailerFields(trailer, r.start.Add(delta))
+	ci.CaptureLength = incl
+	ci.Length = orig
+	return data, ci, lt, kind, nil
+}
+
+// trailerFields reads a record trailer's process table index (2.2 and
+// later) into r.process, and returns its UTC time stamp (2.3 and later)
+// when plausible, else at (start plus offset).
+func (r *NetmonReader) trailerFields(trailer []byte, at time.Time) time.Time {
+	le := binary.LittleEndian
 	r.process = nil
 	if r.major == 2 && r.minor >= 2 {
 		if i := le.Uint32(trailer[2:6]); uint64(i) < uint64(len(r.processes)) {
 			r.process = &r.processes[i]
 		}
 	}
-	ci.Timestamp = r.start.Add(delta)
 	if r.major == 2 && r.minor >= 3 {
 		if t, ok := filetime(le.Uint64(trailer[6:14])); ok {
-			ci.Timestamp = t
+			return t
 		}
 	}
-	ci.CaptureLength = incl
-	ci.Length = orig
-	return data, ci, lt, kind, nil
+	return at
 }
 
 // within checks that n bytes at off lie inside the records' area. Past a
