@@ -224,10 +224,17 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 
 	var evidence *pipeline.LiveEvidence
 	if f.evidence != "" {
+		_, statErr := os.Stat(f.evidence)
 		evidence, err = pipeline.NewLiveEvidence(pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version,
 			MaxBytes: int64(f.evidenceMaxBytes)}, "live capture on "+f.iface, 0)
 		if err != nil {
 			return fail("--evidence: %s", oneLine(err))
+		}
+		if os.IsNotExist(statErr) {
+			// Made here as root: the user the run becomes writes in it.
+			if err := giveTo(f.evidence, f.user); err != nil {
+				return fail("--evidence: %s", oneLine(err))
+			}
 		}
 	}
 
@@ -242,7 +249,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		// now whether the user the run became may make them.
 		probe, err := os.CreateTemp(f.evidence, ".smtpscope-write-test-*")
 		if err != nil {
-			return fail("--evidence: %s", oneLine(err))
+			return fail("--evidence: %s is not writable by the user this run became (--user %q): %s", f.evidence, f.user, oneLine(err))
 		}
 		probe.Close()
 		os.Remove(probe.Name())

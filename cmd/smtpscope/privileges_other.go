@@ -11,3 +11,6 @@ func dropPrivileges(name string) error {
 	}
 	return errors.New("--user is not supported on this system")
 }
+
+// giveTo does nothing where --user is not supported.
+func giveTo(path, name string) error { return nil }

@@ -44,3 +44,25 @@ func dropPrivileges(name string) error {
 	}
 	return nil
 }
+
+// giveTo makes path owned by the named user and its primary group when
+// the process runs as root and will become that user (dropPrivileges):
+// for a directory the run made, and writes into after dropping.
+func giveTo(path, name string) error {
+	if name == "" || os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return err
+	}
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return err
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return err
+	}
+	return os.Chown(path, uid, gid)
+}
