@@ -182,45 +182,12 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		return fail("%s", oneLine(err))
 	}
 	defer src.Close()
-	out := stdout
-	var reportFile *os.File
-	if f.output != "" && f.output != "-" {
-		file, err := os.Create(f.output)
-		if err != nil {
-			return fail("%s", oneLine(err))
-		}
-		reportFile, out = file, file
-		defer reportFile.Close()
-	}
-	sink, closeEvents, err := events.Open(f.events, stdout, false)
+	outs, err := f.openOutputs(stdout, src)
+	defer outs.close()
 	if err != nil {
-		return fail("--events: %s", oneLine(err))
+		return fail("%s", oneLine(err))
 	}
-	defer closeEvents()
-	var mx *metrics.Metrics
-	if f.metrics != "" {
-		mx = metrics.New(metrics.Options{Version: version, Dropped: func() (int, int) {
-			st, err := src.Stats()
-			if err != nil {
-				return 0, 0
-			}
-			return st.Dropped, st.IfDropped
-		}})
-		stop, err := mx.Serve(f.metrics)
-		if err != nil {
-			return fail("--metrics: %s", oneLine(err))
-		}
-		defer stop()
-	}
-	var packetFile *os.File
-	if f.write != "" {
-		file, err := os.Create(f.write)
-		if err != nil {
-			return fail("%s", oneLine(err))
-		}
-		packetFile = file
-		defer packetFile.Close()
-	}
+	out, reportFile, sink, mx, packetFile := outs.out, outs.report, outs.sink, outs.metrics, outs.packets
 
 	var evidence *pipeline.LiveEvidence
 	if f.evidence != "" {
@@ -297,6 +264,70 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// liveOutputs are what a live run writes to besides standard error.
+type liveOutputs struct {
+	// out gets the report: report (--output) or standard output.
+	out    io.Writer
+	report *os.File
+	// sink, metrics and packets are --events, --metrics and --write, nil
+	// when not asked for.
+	sink    *events.Writer
+	metrics *metrics.Metrics
+	packets *os.File
+	closers []func()
+}
+
+// openOutputs opens --output, --events, --metrics and --write, before
+// the capture starts so that a wrong path fails now rather than after
+// hours of capture. Call close even after an error.
+func (f *liveFlags) openOutputs(stdout io.Writer, src *capture.Live) (*liveOutputs, error) {
+	o := &liveOutputs{out: stdout}
+	if f.output != "" && f.output != "-" {
+		file, err := os.Create(f.output)
+		if err != nil {
+			return o, err
+		}
+		o.report, o.out = file, file
+		o.closers = append(o.closers, func() { file.Close() })
+	}
+	sink, closeEvents, err := events.Open(f.events, stdout, false)
+	if err != nil {
+		return o, fmt.Errorf("--events: %w", err)
+	}
+	o.sink = sink
+	o.closers = append(o.closers, func() { closeEvents() })
+	if f.metrics != "" {
+		o.metrics = metrics.New(metrics.Options{Version: version, Dropped: func() (int, int) {
+			st, err := src.Stats()
+			if err != nil {
+				return 0, 0
+			}
+			return st.Dropped, st.IfDropped
+		}})
+		stop, err := o.metrics.Serve(f.metrics)
+		if err != nil {
+			return o, fmt.Errorf("--metrics: %w", err)
+		}
+		o.closers = append(o.closers, stop)
+	}
+	if f.write != "" {
+		file, err := os.Create(f.write)
+		if err != nil {
+			return o, err
+		}
+		o.packets = file
+		o.closers = append(o.closers, func() { file.Close() })
+	}
+	return o, nil
+}
+
+// close closes what openOutputs opened, last first.
+func (o *liveOutputs) close() {
+	for i := len(o.closers) - 1; i >= 0; i-- {
+		o.closers[i]()
+	}
 }
 
 // check validates the flags against the arguments and returns the SMTP
