@@ -142,7 +142,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
 	fs.UintSliceVar(&f.smtpPorts, "smtp-ports", nil, "extra server `PORTS` to treat as SMTP (25, 465, 587, 2525 always are)")
 	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least `DURATION`")
-	fs.BoolVar(&f.redact, "redact", false, "replace mail addresses and HELO names with stable tokens in the report")
+	fs.BoolVar(&f.redact, "redact", false, "replace mail, IP addresses and host names with stable tokens in the report and in every incident and event line; ports and codes stay")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
 	fs.StringVar(&f.events, "events", "", "also append one JSON line per incident and per ended connection to `FILE` (\"-\": standard output, with --output FILE)")
 	fs.StringVar(&f.evidence, "evidence", "", "write each failing connection's first and last packets to `DIR`/stream-N-START.pcapng as it ends (not with --redact)")
