@@ -66,6 +66,8 @@ type IncidentWatch struct {
 	// decided); firstOpen is the first i not done.
 	done      []bool
 	firstOpen int
+	// tls is what the TLS rules remember (tls.go).
+	tls tlsWatch
 }
 
 // Incidents applies the rules to a connection still open at capture time
@@ -134,6 +136,7 @@ func (rules *IncidentRules) Incidents(dst []Incident, w *IncidentWatch, f *Facts
 	for w.firstOpen < len(w.done) && w.done[w.firstOpen] {
 		w.firstOpen++
 	}
+	rules.tlsIncidents(&w.tls, f, now, timed, tell)
 	return dst
 }
 

@@ -295,12 +295,16 @@ func diagnoseTLS(c *reassembly.Conn, s *smtp.Session) (Diagnosis, bool) {
 	for _, e := range s.Extensions {
 		if isMaskedExtension(e) {
 			next := "gave up"
+			var evidence []Evidence
 			for i := range s.Commands {
-				if s.Commands[i].Verb == "MAIL" {
+				switch cmd := &s.Commands[i]; {
+				case cmd.Verb == "MAIL":
 					next = "went on in plaintext"
+				case (cmd.Verb == "EHLO" || cmd.Verb == "LHLO") && cmd.Reply != nil && cmd.Reply.Class() == 2 && evidence == nil:
+					evidence = []Evidence{{Frame: cmd.Reply.Frame, Time: cmd.Reply.Time, What: fmt.Sprintf("the EHLO reply shows %s, no STARTTLS", e)}}
 				}
 			}
-			return Diagnosis{Layer: LayerTLS, Cause: CauseStartTLSStripped, Filter: filter + ` && smtp.rsp.parameter contains "XXXX"`,
+			return Diagnosis{Layer: LayerTLS, Cause: CauseStartTLSStripped, Filter: filter + ` && smtp.rsp.parameter contains "XXXX"`, Evidence: evidence,
 				Summary: fmt.Sprintf("The EHLO reply shows the masked extension %q where STARTTLS would be: a firewall's ESMTP inspection (Cisco ASA \"inspect esmtp\") rewrote it, so the client could not upgrade to TLS and %s.", e, next)}, true
 		}
 	}
@@ -490,6 +494,73 @@ func inferredSize(tx *Transaction) string {
 		return Thousands(tx.SizeMax) + " bytes"
 	}
 	return Thousands(tx.SizeMin) + "-" + Thousands(tx.SizeMax) + " bytes"
+}
+
+// tlsWatch is what the TLS incident rules remember of a connection.
+type tlsWatch struct {
+	// told: a TLS cause was told.
+	told bool
+	// scan is the first command not looked at for a refused STARTTLS
+	// (a STARTTLS waiting for its reply is looked at again).
+	scan    int
+	refused bool
+	// inferred counts the inferred transactions decided; flight is the
+	// first frame of the body flight whose eod-timeout was told.
+	inferred int
+	flight   int
+}
+
+// tlsIncidents applies the TLS rules to a connection still open, as the
+// report will apply them when it ends: a TLS cause once the STARTTLS
+// exchange or the handshake shows it; each inferred transaction's failure
+// once it is decided (the server's silence ended by the client's QUIT or
+// a close); and the timed rule on a message-sized client flight that has
+// had no record from the server for EODTimeout (then its later no-reply
+// is not told again, as for a decoded end-of-data).
+func (rules *IncidentRules) tlsIncidents(w *tlsWatch, f *Facts, now time.Time, timed bool, tell func(Incident)) {
+	s := f.Session
+	for ; w.scan < len(s.Commands); w.scan++ {
+		if cmd := &s.Commands[w.scan]; cmd.Verb == "STARTTLS" {
+			if cmd.Reply == nil {
+				break
+			}
+			w.refused = w.refused || cmd.Reply.Class() >= 4
+		}
+	}
+	if !w.told && (w.refused || s.TLS != nil || slices.ContainsFunc(s.Extensions, isMaskedExtension)) {
+		if d, ok := diagnoseTLS(f.Conn, s); ok && d.Layer == LayerTLS {
+			w.told = true
+			tell(incidentOf(d, 0, now))
+		}
+	}
+	if s.TLS == nil {
+		return
+	}
+	base := len(s.Transactions)
+	for ; w.inferred < len(s.TLS.Inferred); w.inferred++ {
+		tx := &s.TLS.Inferred[w.inferred]
+		if tx.DataFrame == w.flight {
+			continue // its eod-timeout was told
+		}
+		h := f.Conn.Health()
+		if d := inferredTransaction(f.Conn, &h, tx); d.Cause != CauseOK && d.Layer != LayerCapture {
+			in := incidentOf(d, tx.EndFrame, tx.EndTime)
+			in.Message = base + w.inferred + 1
+			tell(in)
+		}
+	}
+	p := s.TLS.Pending
+	if p == nil || !timed || rules.EODTimeout <= 0 || p.DataFrame == w.flight || now.Sub(p.EndOfDataTime) < rules.EODTimeout {
+		return
+	}
+	w.flight = p.DataFrame
+	in := Incident{Time: now, Kind: CauseEODTimeout, Layer: LayerL7, Frame: p.EndOfDataFrame, Message: base + len(s.TLS.Inferred) + 1,
+		Summary: fmt.Sprintf("Inferred from TLS records: the client sent %s in %d records, a message body by its size, and the end-of-data has been unanswered for %s (no record from the server).",
+			sizeWords(p.Inferred.Bytes), p.Inferred.Records, dur(now.Sub(p.EndOfDataTime)))}
+	if p.Incomplete {
+		in.Kind, in.Layer = CauseCaptureIncomplete, LayerCapture
+	}
+	tell(in)
 }
 
 // sizeWords renders a byte count as "1.31 MB", "2.1 kB" or "512 bytes".

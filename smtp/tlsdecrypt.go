@@ -71,6 +71,9 @@ type decryptTrack struct {
 	gaps int
 	// alerts are the alerts read from decrypted records.
 	alerts []tlsrecord.Alert
+	// reason is the Status's last Reason, and reasonText its words.
+	reason     error
+	reasonText string
 }
 
 // plainChunk is the application data of one record, or (lost set) the
@@ -207,16 +210,22 @@ func (d *Decoder) undecryptable(c plainChunk) {
 	}
 }
 
-// decryption states what came of decrypting the connection.
-func (t *tlsTrack) decryption() *Decryption {
+// decryptionState states what came of decrypting the connection, in
+// t.decryption; nil without keys.
+func (t *tlsTrack) decryptionState() *Decryption {
 	if t.dec == nil {
 		return nil
 	}
 	st := t.dec.conn.Status()
-	out := &Decryption{Decrypted: st.Decrypted, Failed: st.Failed, Alerts: t.dec.alerts[:len(t.dec.alerts):len(t.dec.alerts)]}
-	if st.Reason != nil {
-		out.Reason = st.Reason.Error()
+	if st.Reason != t.dec.reason {
+		// Worded once per error: the Session is synced on every call.
+		t.dec.reason, t.dec.reasonText = st.Reason, ""
+		if st.Reason != nil {
+			t.dec.reasonText = st.Reason.Error()
+		}
 	}
+	out := &t.decryption
+	*out = Decryption{Decrypted: st.Decrypted, Failed: st.Failed, Alerts: t.dec.alerts[:len(t.dec.alerts):len(t.dec.alerts)], Reason: t.dec.reasonText}
 	switch st.Outcome {
 	case tlskeys.OutcomeNotStarted:
 		out.State, out.Reason = DecryptionInferred, "no ServerHello in the capture"

@@ -72,6 +72,11 @@ type tlsTrack struct {
 	inferred []Transaction
 	// dec decrypts the records when Options.TLSKeys is set (tlsdecrypt.go).
 	dec *decryptTrack
+	// facts, decryption and pending hold what the Session's TLS points
+	// to, rewritten by each sync without allocating.
+	facts      tlsrecord.Facts
+	decryption Decryption
+	pending    Transaction
 }
 
 // flight is a run of client records with no server record between them
@@ -179,15 +184,22 @@ func (d *Decoder) flightEnded(t *tlsTrack, at reassembly.Mark, why EndReason, ne
 	t.flight, t.gapped = flight{}, false
 }
 
-// inferred appends the transaction of the body flight under way.
-func (d *Decoder) inferred(t *tlsTrack) *Transaction {
+// flightTransaction is the transaction of the body flight under way, not
+// decided yet.
+func (t *tlsTrack) flightTransaction() Transaction {
 	fl := &t.flight
 	f := t.conn.Facts()
-	tx := Transaction{SizeParam: -1, Size: fl.sizeMax, Outcome: OutcomeUnknown,
+	return Transaction{SizeParam: -1, Size: fl.sizeMax, Outcome: OutcomeUnknown,
 		DataFrame: fl.first.Frame, DataTime: fl.first.Time,
 		EndOfDataFrame: fl.last.Frame, EndOfDataTime: fl.last.Time, Incomplete: t.gapped,
 		Inferred: &Inference{Records: fl.records, Bytes: fl.bytes, SizeMin: fl.sizeMin, SizeMax: fl.sizeMax,
 			Version: tlsrecord.VersionName(f.Version())}}
+}
+
+// inferred appends the transaction of the body flight under way.
+func (d *Decoder) inferred(t *tlsTrack) *Transaction {
+	fl := &t.flight
+	tx := t.flightTransaction()
 	if len(t.inferred) >= d.opts.MaxTransactions {
 		d.anomalyf(AnomalyTooManyTransactions, fl.first.Frame, "more than %d mail transactions", d.opts.MaxTransactions)
 		return &Transaction{Inferred: &Inference{}}
@@ -202,6 +214,7 @@ func (d *Decoder) tlsData(dir reassembly.Direction, p []byte, off int, at reasse
 		return
 	}
 	d.tls.conn.Data(dir, p, shiftMarker{at, off})
+	d.syncTLS() // a live view reads the Session between calls
 }
 
 // tlsGap tells the TLS reader of a gap; a gap during a flight makes its
@@ -222,6 +235,7 @@ func (d *Decoder) tlsGap(dir reassembly.Direction, n int, at reassembly.Mark) {
 	if d.tls.flight.records > 0 {
 		d.tls.gapped = true
 	}
+	d.syncTLS()
 }
 
 // tlsControl tells the TLS reader of a FIN or RST, which ends a body
@@ -236,6 +250,7 @@ func (d *Decoder) tlsControl(kind reassembly.EventKind, dir reassembly.Direction
 		{true, false}: EndClientReset, {true, true}: EndServerReset,
 	}[[2]bool{kind == reassembly.EventRST, dir == reassembly.ServerToClient}]
 	d.flightEnded(d.tls, at, why, 0)
+	d.syncTLS()
 }
 
 // tlsEnd ends the TLS reader and the flight under way.
@@ -253,15 +268,21 @@ func (d *Decoder) syncTLS() {
 	if d.tls == nil || d.s.TLS == nil {
 		return
 	}
-	f := d.tls.conn.Facts()
-	d.s.TLS.Handshake = &f
-	d.s.TLS.Decryption = d.tls.decryption()
+	t := d.tls
+	t.facts = t.conn.Facts()
+	d.s.TLS.Handshake = &t.facts
+	d.s.TLS.Decryption = t.decryptionState()
+	d.s.TLS.Pending = nil
 	if d.tls.dec != nil && d.tls.dec.smtp {
 		// The decrypted commands and replies are the transactions.
 		d.s.TLS.Inferred = nil
 		return
 	}
 	d.s.TLS.Inferred = d.tls.inferred[:len(d.tls.inferred):len(d.tls.inferred)]
+	if d.life == lifeOpen && t.flight.body() {
+		t.pending = t.flightTransaction()
+		d.s.TLS.Pending = &t.pending
+	}
 }
 
 // shiftMarker shifts a Marker by base bytes.

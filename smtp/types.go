@@ -275,6 +275,11 @@ type TLS struct {
 	// when the session was decrypted (its transactions are then in
 	// Session.Transactions).
 	Inferred []Transaction
+	// Pending is the message-sized client flight under way, not decided
+	// yet (no server record after it so far), as an inferred transaction
+	// with OutcomeUnknown; nil when none, and always after End. A live
+	// view times it as it times an unanswered end-of-data.
+	Pending *Transaction `json:"-"`
 	// Decryption says what came of decrypting the session, nil unless
 	// Options.TLSKeys was given.
 	Decryption *Decryption `json:",omitempty"`

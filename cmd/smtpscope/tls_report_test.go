@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/tlsrecord"
 )
 
@@ -262,6 +264,93 @@ func TestTLSPorts(t *testing.T) {
 			}
 			if len(c.SMTP.Transactions) == 0 || !c.SMTP.Transactions[len(c.SMTP.Transactions)-1].Inferred {
 				t.Errorf("transactions %+v, want them inferred from the records", c.SMTP.Transactions)
+			}
+		})
+	}
+}
+
+// TestLiveTLSIncidents replays the TLS lab captures as live captures: each
+// TLS failure is told once, as it happens, with the cause and the frame
+// the report of analyze gives (its diagnosis' last evidence); the seed
+// incident inside TLS is told --eod-timeout after the body's last record,
+// while the client still waits, as in clear text; delivered sessions tell
+// nothing.
+func TestLiveTLSIncidents(t *testing.T) {
+	const eodTimeout = 2 * time.Second
+	tests := []struct {
+		scenario string
+		kind     string // "" for none
+		message  int
+	}{
+		{"starttls", "", 0},
+		{"tls-openssl-delivered", "", 0},
+		{"tls-stall-12", "eod-timeout", 2},
+		{"tls-stall-13", "eod-timeout", 2},
+		{"tls-implicit-stall", "eod-timeout", 2},
+		{"tls-cert-rejected-12", "tls-cert-rejected", 0},
+		{"tls-cert-rejected-13", "tls-cert-rejected", 0},
+		{"tls-version-mismatch", "tls-version-mismatch", 0},
+		{"tls-starttls-454", "starttls-refused", 0},
+		{"tls-starttls-masked", "starttls-stripped", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			path := scenarioPath(tt.scenario)
+			res, evs := replay(t, path, liveConfig{eodTimeout: eodTimeout})
+			if res.err != nil {
+				t.Fatalf("live loop: %v", res.err)
+			}
+			got := incidentsOf(evs)
+			if tt.kind == "" {
+				if len(got) != 0 {
+					t.Errorf("incidents %+v, want none", got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Kind != tt.kind || got[0].Stream != 0 || got[0].Message != tt.message {
+				t.Fatalf("incidents %+v, want one %s on stream 0, message %d", got, tt.kind, tt.message)
+			}
+			_, raw := decryptJSON(t, path)
+			var rep struct {
+				Connections []struct {
+					Diagnosis struct {
+						Evidence []struct{ Frame int }
+					}
+					SMTP struct {
+						Transactions []struct {
+							EODFrame int       `json:"eod_frame"`
+							EODTime  time.Time `json:"eod_time"`
+							WaitedMS float64   `json:"waited_ms"`
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal(raw, &rep); err != nil {
+				t.Fatal(err)
+			}
+			c := rep.Connections[0]
+			if tt.message == 0 {
+				ev := c.Diagnosis.Evidence
+				if len(ev) == 0 || got[0].Frame != ev[len(ev)-1].Frame {
+					t.Errorf("incident at frame %d, the report's evidence %+v", got[0].Frame, ev)
+				}
+				return
+			}
+			tx := c.SMTP.Transactions[tt.message-1]
+			if got[0].Frame != tx.EODFrame {
+				t.Errorf("incident at frame %d, the inferred end-of-data is frame %d", got[0].Frame, tx.EODFrame)
+			}
+			told, err := time.Parse(time.RFC3339Nano, got[0].Time)
+			if err != nil {
+				t.Fatal(err)
+			}
+			late := told.Sub(tx.EODTime)
+			gaveUp := tx.EODTime.Add(time.Duration(tx.WaitedMS * float64(time.Millisecond)))
+			if late < eodTimeout-time.Millisecond || late > eodTimeout+pipeline.SweepEvery+liveReadTimeout || !told.Before(gaveUp) {
+				t.Errorf("told %s after the end-of-data (the client gave up %s after it), want %s", late, gaveUp.Sub(tx.EODTime), eodTimeout)
+			}
+			if !strings.Contains(got[0].Summary, "unanswered for 2.") {
+				t.Errorf("summary %q", got[0].Summary)
 			}
 		})
 	}
