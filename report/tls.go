@@ -519,6 +519,11 @@ type tlsWatch struct {
 // is not told again, as for a decoded end-of-data).
 func (rules *IncidentRules) tlsIncidents(w *tlsWatch, f *Facts, now time.Time, timed bool, tell func(Incident)) {
 	s := f.Session
+	// Mail as buildConnection decides (IsSMTP is set only at the end: a
+	// greeting or a command shows it before), not TLS on another port.
+	if !s.IsSMTP && s.Banner == nil && len(s.Commands) == 0 && !(s.TLS != nil && f.SMTPPort) {
+		return
+	}
 	for ; w.scan < len(s.Commands); w.scan++ {
 		if cmd := &s.Commands[w.scan]; cmd.Verb == "STARTTLS" {
 			if cmd.Reply == nil {
