@@ -272,22 +272,11 @@ func evidencePasses(conns []*evidenceConn, maxOpen int) func(yield func([]*evide
 // It stops reading after the pass's last frame. The error is the input's
 // (it cannot be opened or read); a file's own errors stay on the file.
 func cutEvidence(names []string, merge bool, pass []*evidenceConn, finish func(*evidenceConn)) error {
-	srcs := make([]capture.Source, 0, len(names))
-	for _, name := range names {
-		if name == "-" {
-			return ErrEvidenceStdin
-		}
-		f, err := capture.OpenFile(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		srcs = append(srcs, f)
+	src, closeSrc, err := openEvidenceInputs(names, merge)
+	if err != nil {
+		return err
 	}
-	src := srcs[0]
-	if merge {
-		src = capture.Merge(srcs...)
-	}
+	defer closeSrc()
 	end := 0
 	for _, c := range pass {
 		end = max(end, c.last)
@@ -321,20 +310,7 @@ func cutEvidence(names []string, merge bool, pass []*evidenceConn, finish func(*
 			}
 			return false
 		})
-		if len(active) == 0 {
-			continue
-		}
-		a, b, ok := ends.Of(&fr)
-		if !ok {
-			continue
-		}
-		for _, c := range active {
-			if c.err == nil && ((a == c.client && b == c.server) || (a == c.server && b == c.client)) {
-				if err := c.write(&fr, names[min(fr.Input, len(names)-1)]); err != nil {
-					c.fail(err)
-				}
-			}
-		}
+		writeFrame(ends, &fr, active, names[min(fr.Input, len(names)-1)])
 		if fr.Number >= end {
 			break
 		}
@@ -343,6 +319,53 @@ func cutEvidence(names []string, merge bool, pass []*evidenceConn, finish func(*
 		finish(c)
 	}
 	return nil
+}
+
+// openEvidenceInputs opens the named files, merged into one source when
+// merge; close closes them.
+func openEvidenceInputs(names []string, merge bool) (src capture.Source, close func(), err error) {
+	var files []*capture.File
+	close = func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	srcs := make([]capture.Source, 0, len(names))
+	for _, name := range names {
+		if name == "-" {
+			close()
+			return nil, nil, ErrEvidenceStdin
+		}
+		f, err := capture.OpenFile(name)
+		if err != nil {
+			close()
+			return nil, nil, err
+		}
+		files = append(files, f)
+		srcs = append(srcs, f)
+	}
+	if merge {
+		return capture.Merge(srcs...), close, nil
+	}
+	return srcs[0], close, nil
+}
+
+// writeFrame hands fr to the file of the active connection it belongs to.
+func writeFrame(ends *reassembly.Endpoints, fr *capture.Frame, active []*evidenceConn, origin string) {
+	if len(active) == 0 {
+		return
+	}
+	a, b, ok := ends.Of(fr)
+	if !ok {
+		return
+	}
+	for _, c := range active {
+		if c.err == nil && ((a == c.client && b == c.server) || (a == c.server && b == c.client)) {
+			if err := c.write(fr, origin); err != nil {
+				c.fail(err)
+			}
+		}
+	}
 }
 
 // evidenceInterface describes the interface block of one link type.

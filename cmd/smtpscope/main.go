@@ -191,13 +191,10 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		defer stop()
 	}
-	keys, warnings, err := readKeyLogs(f.tlsKeyLog)
+	keys, warnings, err := f.keyLog()
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", oneLine(err))
 		return exitError
-	}
-	if f.evidenceKeys && keys == nil {
-		keys = tlskeys.NewKeyLog() // for the keys of the capture's Decryption Secrets Blocks
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "smtpscope: warning: %s\n", w)
@@ -242,7 +239,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
 		return exitError
 	}
-	if f.evidence != "" && !writeEvidence(&f, fs.Args(), failed, keys, stderr) {
+	if !writeEvidence(&f, fs.Args(), failed, keys, stderr) {
 		return exitError
 	}
 	if rep.Failed() {
@@ -350,11 +347,26 @@ func oneLine(err error) string {
 // line; the rest are counted.
 const maxEvidenceErrors = 10
 
+// keyLog reads the --tls-keylog files; with --evidence-keys it returns a
+// key log even without them, for the keys of the capture's Decryption
+// Secrets Blocks.
+func (f *analyzeFlags) keyLog() (*tlskeys.KeyLog, []string, error) {
+	keys, warnings, err := readKeyLogs(f.tlsKeyLog)
+	if err == nil && keys == nil && f.evidenceKeys {
+		keys = tlskeys.NewKeyLog()
+	}
+	return keys, warnings, err
+}
+
 // writeEvidence cuts the failing connections out of the inputs into
-// --evidence DIR and tells on stderr what could not be written (one line
-// per file), what --evidence-max-bytes deleted and how many files carry
-// keys; it returns false if a file could not be written.
+// --evidence DIR (nothing without it) and tells on stderr what could not
+// be written (one line per file), what --evidence-max-bytes deleted and
+// how many files carry keys; it returns false if a file could not be
+// written.
 func writeEvidence(f *analyzeFlags, names []string, failed []pipeline.ConnRef, keys *tlskeys.KeyLog, stderr io.Writer) bool {
+	if f.evidence == "" {
+		return true
+	}
 	opts := pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version, MaxBytes: int64(f.evidenceMaxBytes)}
 	if f.evidenceKeys {
 		opts.Keys = keys
