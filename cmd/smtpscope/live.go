@@ -87,8 +87,9 @@ reset-by-server, connect-refused, capture-incomplete, ...), decided by the
 report's rules as soon as the capture shows it.
 
 Exit status: 0 nothing failed; 1 at least one failed mail transaction or
-broken connection; 2 could not capture (after a failure part-way, the
-report of what was captured is still written).
+broken connection; 2 could not capture, or an --evidence file could not
+be written (after a failure part-way, the report of what was captured is
+still written).
 
 Flags:
 %s`
