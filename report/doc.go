@@ -68,7 +68,7 @@
 //	                 "sessions": [{"source", "id", "format", "role", "method", "skew_ms"}],
 //	                 "explanations": ["…"]}}],
 //	 "logs": [{"name", "format", "compression", "lines", "sessions", "matched",   // with --log
-//	           "skew_ms", "skew_from", "error", "warnings",
+//	           "skew_ms", "skew_from", "skew_max_ms", "resolution_ms", "clock", "error", "warnings",
 //	           "unmatched": [{"id", "line", "time", "remote", "why"}]}],
 //	 "log_unmatched_connections": [{"input", "stream", "client", "server", "why"}]}
 //
@@ -76,8 +76,17 @@
 // joined by "+": endpoints (both ends with ports, as Exchange logs them),
 // peer (the peer's address and port), peer-address, queue-id (the "queued
 // as X" of a 250 reply on the wire), message-id, and always time. skew_ms
-// is the log's clock minus the capture's, estimated per log from its
-// matched sessions; wire_time is a line's time corrected by it. message is
+// is how far the log's times are moved onto the capture's clock, per log:
+// the lower envelope of its matched sessions' offsets (each session's
+// earliest line, from its connect line on, minus its connection's first
+// packet), so that no line comes before its connection; wire_time is a
+// line's time corrected by it. It is a clock skew only where clock says
+// so: a logger can be late but not early, so skew_max_ms (skew_ms plus
+// resolution_ms, the time stamps' resolution) bounds the log's clock from
+// above, and clock is "behind" when that bound is below zero (proven),
+// "no-skew-shown" when the earliest lines fall on their connections within
+// the resolution, "late-or-ahead" when every session's lines come later:
+// an MTA that logs late and one whose clock is ahead write the same log. message is
 // the line without its time stamp and host (an Exchange record: event,
 // data and context), as the HTML ladder shows it.
 // explanations set each error the log states (a refusal it quotes, a

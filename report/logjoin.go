@@ -76,13 +76,25 @@ type LogInput struct {
 	Lines       int    `json:"lines"`
 	Sessions    int    `json:"sessions"`
 	Matched     int    `json:"matched"`
-	// SkewMS is the estimate of the log's clock minus the capture's;
-	// SkewFrom how many matched sessions it rests on (0: no estimate).
-	SkewMS    float64            `json:"skew_ms"`
-	SkewFrom  int                `json:"skew_from"`
-	Error     string             `json:"error,omitempty"`
-	Warnings  []string           `json:"warnings,omitempty"`
-	Unmatched []UnmatchedSession `json:"unmatched,omitempty"`
+	// SkewMS is how far the log's times are moved back onto the
+	// capture's clock: the lower envelope of the matched sessions'
+	// offsets (each session's earliest line minus its connection's first
+	// packet), so that no line comes before its connection. It is a clock
+	// skew only where Clock says behind: a positive offset may as well be
+	// an MTA that logs late. SkewFrom is how many matched sessions it rests
+	// on (0: no estimate).
+	SkewMS   float64 `json:"skew_ms"`
+	SkewFrom int     `json:"skew_from"`
+	// SkewMaxMS is the most the log's clock can be ahead of the capture's
+	// (negative: it is behind by at least that much): SkewMS plus the
+	// time stamps' resolution, ResolutionMS. Clock is what that proves:
+	// behind, no-skew-shown or late-or-ahead (the Clock constants).
+	SkewMaxMS    float64            `json:"skew_max_ms"`
+	ResolutionMS float64            `json:"resolution_ms,omitempty"`
+	Clock        string             `json:"clock,omitempty"`
+	Error        string             `json:"error,omitempty"`
+	Warnings     []string           `json:"warnings,omitempty"`
+	Unmatched    []UnmatchedSession `json:"unmatched,omitempty"`
 }
 
 // UnmatchedSession is a log session no connection matched, and why.
@@ -387,14 +399,26 @@ func join(logs []*mtalog.Log, keys []joinKey, spanStart, spanEnd time.Time, maxS
 		})
 		sessDone := make([]bool, len(l.Sessions))
 		connDone := map[int]bool{}
+		var matched []pair
 		for _, p := range all {
 			s := &l.Sessions[p.sess]
 			if sessDone[p.sess] || connDone[p.conn] || !fits(s, &keys[p.conn], skew) {
 				continue
 			}
 			sessDone[p.sess], connDone[p.conn] = true, true
+			matched = append(matched, p)
+		}
+		// The estimate that matched the sessions (the offset most sessions
+		// fit) is not what the report claims: that is the lower envelope
+		// of the matched sessions (logjoin_clock.go).
+		if est := estimateClock(l, matched, keys); est.from > 0 {
+			skew = est.envelope
+			in.SkewMS, in.SkewFrom, in.SkewMaxMS = ms(skew), est.from, ms(est.max())
+			in.ResolutionMS, in.Clock = ms(est.resolution), est.claim()
+		}
+		for _, p := range matched {
 			in.Matched++
-			j.byConn[p.conn] = append(j.byConn[p.conn], sessionMatch{log: l, sess: s, method: strings.Join(append(p.method, "time"), "+"), skew: skew})
+			j.byConn[p.conn] = append(j.byConn[p.conn], sessionMatch{log: l, sess: &l.Sessions[p.sess], method: strings.Join(append(p.method, "time"), "+"), skew: skew})
 		}
 		for si := range l.Sessions {
 			if sessDone[si] {

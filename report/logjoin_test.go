@@ -14,6 +14,13 @@ import (
 // connection given, skewed by skew.
 func exchangeLog(t *testing.T, facts []Facts, skew time.Duration) *mtalog.Log {
 	t.Helper()
+	return exchangeLogLate(t, facts, skew, func(int) time.Duration { return 0 })
+}
+
+// exchangeLogLate is exchangeLog with session i's lines written late(i)
+// after their events.
+func exchangeLogLate(t *testing.T, facts []Facts, skew time.Duration, late func(i int) time.Duration) *mtalog.Log {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString("#Log-type: SMTP Send Protocol Log\n#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\n")
 	for i, f := range facts {
@@ -21,8 +28,8 @@ func exchangeLog(t *testing.T, facts []Facts, skew time.Duration) *mtalog.Log {
 		for j, ev := range []struct {
 			at       float64
 			ev, data string
-		}{{0, "+", ""}, {0.001, "<", "220 ready"}, {10.0, "<", "354 go ahead"}, {59, "-", ""}} {
-			ts := c.FirstTime.Add(skew + time.Duration(ev.at*float64(time.Second))).UTC().Format("2006-01-02T15:04:05.000Z")
+		}{{0, "+", ""}, {0.001, "<", "220 ready"}, {10.0, "<", "354 go ahead"}, {55, "-", ""}} {
+			ts := c.FirstTime.Add(skew + late(i) + time.Duration(ev.at*float64(time.Second))).UTC().Format("2006-01-02T15:04:05.000Z")
 			fmt.Fprintf(&b, "%s,C,%016X,%d,%s,%s,%s,%s,\n", ts, i, j, c.Client, c.Server, ev.ev, ev.data)
 		}
 	}
@@ -84,4 +91,76 @@ func firstLineDiff(a, b string) string {
 
 func netipPort(addr string, port int) netip.AddrPort {
 	return netip.MustParseAddrPort(fmt.Sprintf("%s:%d", addr, port))
+}
+
+// TestLogClockClaim: what the report says about a log's clock is what the
+// lines prove. A logger can be late but not early: lines written late by a
+// varying delay on the capture's own clock are not a skew (the median
+// lateness used to be reported as one), a log whose lines come before
+// their connections proves its clock behind, and a log whose every line
+// is late cannot tell lateness from a clock ahead.
+func TestLogClockClaim(t *testing.T) {
+	facts := builderFacts()[:8]
+	for i := range facts {
+		c := *facts[i].Conn
+		c.Client = netipPort(c.Client.Addr().String(), 41000+i)
+		facts[i].Conn = &c
+	}
+	varying := func(i int) time.Duration { return 300*time.Millisecond + time.Duration(i*i)*100*time.Millisecond } // 0.3 … 5.2 s
+	onTime := func(int) time.Duration { return 0 }
+	for _, tt := range []struct {
+		name  string
+		skew  time.Duration
+		late  func(int) time.Duration
+		clock string
+	}{
+		{"same clock, on time", 0, onTime, ClockNoSkewShown},
+		{"same clock, late by 0.3 to 5.2 s", 0, varying, ClockLateOrAhead},
+		{"90 s behind, late by 0.3 to 5.2 s", -90 * time.Second, varying, ClockBehind},
+		{"90 s behind, on time", -90 * time.Second, onTime, ClockBehind},
+		{"90 s ahead, on time", 90 * time.Second, onTime, ClockLateOrAhead},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBuilder(Options{JoinLogs: true})
+			for i := range facts {
+				b.Add(&facts[i])
+			}
+			r, err := b.Finish(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			r.JoinLogs([]*mtalog.Log{exchangeLogLate(t, facts, tt.skew, tt.late)}, LogOptions{})
+			if len(r.Logs) != 1 || r.Logs[0].Matched != len(facts) {
+				t.Fatalf("logs %+v: want all %d sessions matched", r.Logs, len(facts))
+			}
+			l := r.Logs[0]
+			minLate := tt.late(0)
+			if l.Clock != tt.clock {
+				t.Errorf("clock %q, want %q (%+v)", l.Clock, tt.clock, l)
+			}
+			// The bound is true: the log's clock is no further ahead than
+			// skew_max_ms says.
+			if float64(tt.skew.Milliseconds()) > l.SkewMaxMS {
+				t.Errorf("skew_max_ms %.3f below the true skew %v", l.SkewMaxMS, tt.skew)
+			}
+			// The alignment never exceeds what the most prompt line allows.
+			if got, most := l.SkewMS, float64((tt.skew + minLate).Milliseconds()); got > most+0.001 || got < most-1 {
+				t.Errorf("skew_ms %.3f, want the lower envelope %.0f", got, most)
+			}
+			if l.SkewFrom != len(facts) {
+				t.Errorf("skew_from %d, want %d", l.SkewFrom, len(facts))
+			}
+			var text strings.Builder
+			if err := r.WriteText(&text, TextOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if tt.clock != ClockBehind && strings.Contains(text.String(), "behind the capture") {
+				t.Errorf("text claims a clock behind:\n%s", text.String())
+			}
+			if tt.clock == ClockLateOrAhead && !strings.Contains(text.String(), "the capture cannot tell") {
+				t.Errorf("text does not say lateness and skew cannot be told apart:\n%s", text.String())
+			}
+		})
+	}
 }

@@ -39,7 +39,7 @@ func logViewOf(c *Connection) *logView {
 		if i > 0 {
 			v.Match += "; "
 		}
-		v.Match += fmt.Sprintf("%s (%s %s), matched by %s, log clock %+.3f s from the capture's", s.Source, s.Format, s.Role, s.Method, s.SkewMS/1000)
+		v.Match += fmt.Sprintf("%s (%s %s), matched by %s, times aligned by %+.3f s", s.Source, s.Format, s.Role, s.Method, s.SkewMS/1000)
 	}
 	var rows []logRow
 	for _, l := range c.Log {
@@ -118,7 +118,7 @@ func logInputLines(r *Report) []string {
 		}
 		s := fmt.Sprintf("%s: %s, %d lines, %d sessions, %d matched", l.Name, l.Format, l.Lines, l.Sessions, l.Matched)
 		if l.SkewFrom > 0 {
-			s += fmt.Sprintf("; log clock %+.3f s from the capture's (from %d sessions)", l.SkewMS/1000, l.SkewFrom)
+			s += "; " + clockText(&l)
 		}
 		out = append(out, s)
 		for _, w := range l.Warnings {

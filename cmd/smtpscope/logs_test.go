@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpscope/smtpscope/report"
 )
 
 // logReport runs analyze --format json with logs and decodes the report.
@@ -35,6 +37,8 @@ type jsonReport struct {
 		Matched   int
 		SkewMS    float64 `json:"skew_ms"`
 		SkewFrom  int     `json:"skew_from"`
+		SkewMaxMS float64 `json:"skew_max_ms"`
+		Clock     string
 		Error     string
 		Unmatched []struct{ Why string }
 	}
@@ -206,6 +210,11 @@ func TestLogJoinSkew(t *testing.T) {
 		{"exim/exim-relay-stall.pcapng", "exim/exim-relay-stall.mainlog"},
 	} {
 		base, _ := logReport(t, "--log", scen+tt.log, scen+tt.capture)
+		// Each lab log shares the capture's clock: the report may not
+		// claim a skew, and its bound must allow zero.
+		if b := base.Logs[0]; b.Clock == report.ClockBehind || b.SkewMaxMS < 0 {
+			t.Errorf("%s: clock %q, skew_max_ms %.3f: a skew claimed on a shared clock", tt.log, b.Clock, b.SkewMaxMS)
+		}
 		for _, d := range []time.Duration{90 * time.Second, -90 * time.Second} {
 			shifted := filepath.Join(dir, filepath.Base(tt.log))
 			shiftLog(t, scen+tt.log, shifted, d)
@@ -214,6 +223,15 @@ func TestLogJoinSkew(t *testing.T) {
 			got, want := rep.Logs[0].SkewMS, base.Logs[0].SkewMS+float64(d.Milliseconds())
 			if math.Abs(got-want) > 1 || rep.Logs[0].SkewFrom == 0 {
 				t.Errorf("%s shifted %v: skew %.0f ms from %d sessions, want %.0f", tt.log, d, got, rep.Logs[0].SkewFrom, want)
+			}
+			// 90 s slow is proven (lines before their connections); 90 s
+			// fast reads as lines written late, which it could be.
+			l := rep.Logs[0]
+			switch {
+			case d < 0 && (l.Clock != report.ClockBehind || l.SkewMaxMS < -90000 || l.SkewMaxMS > -89000):
+				t.Errorf("%s shifted %v: clock %q, skew_max_ms %.3f; want behind by 89 to 90 s", tt.log, d, l.Clock, l.SkewMaxMS)
+			case d > 0 && l.Clock != report.ClockLateOrAhead:
+				t.Errorf("%s shifted %v: clock %q, want %q", tt.log, d, l.Clock, report.ClockLateOrAhead)
 			}
 			for _, c := range rep.Connections {
 				if c.LogMatch != nil && math.Abs(c.LogMatch.SkewMS-got) > 0.001 {

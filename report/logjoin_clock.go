@@ -1,0 +1,138 @@
+package report
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/smtpscope/smtpscope/mtalog"
+)
+
+// A log's clock against the capture's, from the matched sessions.
+//
+// A log line is written at or after the event it reports: a logger can be
+// late (busy, a queue run, slow TLS, a line written at the session's end)
+// but never early, unless its clock is behind. Each matched session gives
+// one offset, the earliest of its lines (from its connect line on: Exchange's
+// "attempting to connect" is written before the SYN) minus its connection's
+// first packet. The skew can be no more than the smallest of these plus the
+// time stamps' resolution: that upper bound is all the data prove. An MTA
+// that logs every line late by d on a shared clock and one whose clock is d
+// ahead write the same log, so a positive offset is reported as "late or
+// ahead", never as a skew; only a bound below zero proves the log's clock is
+// behind. The times are aligned by the lower envelope, the smallest offset,
+// which puts no line before the wire event it reports.
+
+// The claims about a log's clock (LogInput.Clock).
+const (
+	// ClockBehind: a line would precede its connection's first packet
+	// unless the log's clock is behind the capture's by at least
+	// -SkewMaxMS.
+	ClockBehind = "behind"
+	// ClockNoSkewShown: the earliest lines fall on their events within
+	// the time stamps' resolution; a clock ahead by up to SkewMaxMS is not
+	// excluded.
+	ClockNoSkewShown = "no-skew-shown"
+	// ClockLateOrAhead: every session's lines come at least SkewMS after
+	// its connection opened: the MTA logged late or its clock is ahead by
+	// up to SkewMaxMS; the capture cannot tell which.
+	ClockLateOrAhead = "late-or-ahead"
+)
+
+// clockEstimate is the lower envelope of a log's session offsets.
+type clockEstimate struct {
+	envelope   time.Duration // smallest offset: the alignment
+	resolution time.Duration // of the log's time stamps
+	from       int           // sessions
+}
+
+// sessionOffset is the earliest line of s, from its connect event on,
+// minus the connection's start; ok is false when s has no line.
+func sessionOffset(s *mtalog.Session, k *joinKey) (time.Duration, bool) {
+	evs := s.Events
+	for i, e := range evs {
+		if e.Kind == mtalog.EventConnect {
+			evs = evs[i:]
+			break
+		}
+	}
+	var best time.Duration
+	ok := false
+	for _, e := range evs {
+		if e.Line.Time.IsZero() {
+			continue
+		}
+		if d := e.Line.Time.Sub(k.start); !ok || d < best {
+			best, ok = d, true
+		}
+	}
+	return best, ok
+}
+
+// stampResolution is the coarsest of 1 s, 1 ms and 1 µs of which every
+// time stamp of the log's sessions is a multiple: a log that stamps whole
+// seconds (classic syslog, maillog_file) puts a line up to a second before
+// the instant it was written.
+func stampResolution(l *mtalog.Log) time.Duration {
+	res := time.Second
+	for si := range l.Sessions {
+		for _, e := range l.Sessions[si].Events {
+			ns := e.Line.Time.Nanosecond()
+			switch {
+			case ns%int(time.Microsecond) != 0:
+				return time.Nanosecond
+			case ns%int(time.Millisecond) != 0:
+				res = min(res, time.Microsecond)
+			case ns != 0:
+				res = min(res, time.Millisecond)
+			}
+		}
+	}
+	return res
+}
+
+// estimateClock takes the lower envelope of the matched sessions' offsets.
+func estimateClock(l *mtalog.Log, matched []pair, keys []joinKey) clockEstimate {
+	est := clockEstimate{resolution: stampResolution(l)}
+	for _, p := range matched {
+		d, ok := sessionOffset(&l.Sessions[p.sess], &keys[p.conn])
+		if !ok {
+			continue
+		}
+		if est.from == 0 || d < est.envelope {
+			est.envelope = d
+		}
+		est.from++
+	}
+	return est
+}
+
+// max is the most the skew can be: the envelope plus the resolution.
+func (e clockEstimate) max() time.Duration { return e.envelope + e.resolution }
+
+// claim is what the estimate proves, one of the Clock constants.
+func (e clockEstimate) claim() string {
+	switch {
+	case e.max() < 0:
+		return ClockBehind
+	case e.envelope <= e.resolution:
+		return ClockNoSkewShown
+	}
+	return ClockLateOrAhead
+}
+
+// clockText says what a log's clock claim means, for the text renderers.
+func clockText(l *LogInput) string {
+	res := time.Duration(l.ResolutionMS * float64(time.Millisecond)).String()
+	switch l.Clock {
+	case ClockBehind:
+		return fmt.Sprintf("log clock at least %.3f s behind the capture's (%d sessions, %s time stamps); times aligned by %+.3f s",
+			-l.SkewMaxMS/1000, l.SkewFrom, res, l.SkewMS/1000)
+	case ClockNoSkewShown:
+		return fmt.Sprintf("log clock: no skew shown (%d sessions, %s time stamps); times aligned by %+.3f s",
+			l.SkewFrom, res, l.SkewMS/1000)
+	case ClockLateOrAhead:
+		return fmt.Sprintf("log lines %.3f s or more after their connections opened: late logging or a clock up to %.3f s ahead, the capture cannot tell (%d sessions); times aligned by %+.3f s",
+			l.SkewMS/1000, l.SkewMaxMS/1000, l.SkewFrom, l.SkewMS/1000)
+	}
+	return ""
+}
