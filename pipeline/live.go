@@ -337,7 +337,7 @@ func (r *liveRun) tick(now time.Time) {
 }
 
 func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
-	so := smtp.Options{}
+	so := smtp.Options{ImplicitTLS: slices.Contains(r.opts.tlsPorts(), c.Server.Port())}
 	if r.opts.TLSKeys != nil {
 		// Even when empty yet: a key log read as the capture runs fills.
 		so.TLSKeys = r.opts.TLSKeys

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -110,6 +111,7 @@ type liveFlags struct {
 	format         string
 	output         string
 	smtpPorts      []uint
+	tlsPorts       []uint
 	slowReply      time.Duration
 	redact         bool
 	color          string
@@ -142,6 +144,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.format, "format", "text", "report and event format: text or json")
 	fs.StringVarP(&f.output, "output", "o", "", "write the report to `FILE` instead of standard output")
 	fs.UintSliceVar(&f.smtpPorts, "smtp-ports", nil, "extra server `PORTS` to treat as SMTP (25, 465, 587, 2525 always are)")
+	fs.UintSliceVar(&f.tlsPorts, tlsPortsFlag, nil, tlsPortsUsage)
 	fs.DurationVar(&f.slowReply, "slow-reply", report.DefaultSlowReply, "report delivered messages whose end-of-data reply took at least `DURATION`")
 	fs.BoolVar(&f.redact, "redact", false, "replace mail, IP addresses and host names with stable tokens in the report and in every incident and event line; ports and codes stay")
 	fs.StringVar(&f.color, "color", "auto", "colour the text report: auto, always or never (NO_COLOR is honoured)")
@@ -167,6 +170,15 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	ports, err := f.check(fs.Args())
 	if err != nil {
 		return fail("%s", err)
+	}
+	tlsPorts, err := implicitTLSPorts(f.tlsPorts)
+	if err != nil {
+		return fail("%s", err)
+	}
+	for _, p := range tlsPorts {
+		if !slices.Contains(ports, p) {
+			ports = append(ports, p) // SMTP ports too, in the filter as well
+		}
 	}
 	if f.filter == "" {
 		f.filter = smtpFilter(ports)
@@ -223,7 +235,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		os.Remove(probe.Name())
 	}
 	cfg := liveConfig{
-		ports: ports, eodTimeout: f.eodTimeout, connectTimeout: f.connectTimeout, idleTimeout: f.idleTimeout,
+		ports: ports, tlsPorts: tlsPorts, eodTimeout: f.eodTimeout, connectTimeout: f.connectTimeout, idleTimeout: f.idleTimeout,
 		interval: f.interval, report: report.Options{SlowReply: f.slowReply, Redact: f.redact},
 		events: events.NewConsole(stderr, f.format), sink: sink, metrics: mx, clock: time.Now,
 		evidence: evidence,
@@ -384,8 +396,9 @@ func smtpFilter(ports []uint16) string {
 
 // liveConfig is what the live loop needs besides its source.
 type liveConfig struct {
-	// ports are the SMTP server ports.
-	ports []uint16
+	// ports are the SMTP server ports, and tlsPorts those of implicit TLS
+	// among them.
+	ports, tlsPorts []uint16
 	// eodTimeout, connectTimeout: the timed incident rules.
 	eodTimeout, connectTimeout time.Duration
 	// idleTimeout ends (and summarises) an idle connection.
@@ -424,7 +437,7 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 	rules := cfg.report
 	rules.ListFailed, rules.ListHealthy = cmp.Or(cfg.listFailed, liveListFailed), cmp.Or(cfg.listHealthy, liveListHealthy)
 	opts := pipeline.LiveOptions{
-		Options:    pipeline.Options{ServerPorts: cfg.ports, IdleTimeout: cfg.idleTimeout, Report: rules},
+		Options:    pipeline.Options{ServerPorts: cfg.ports, TLSPorts: cfg.tlsPorts, IdleTimeout: cfg.idleTimeout, Report: rules},
 		EODTimeout: cfg.eodTimeout, ConnectTimeout: cfg.connectTimeout,
 		Interval: cfg.interval, Progress: cfg.events.Summary, Clock: cfg.clock,
 		Incident: func(in *report.Incident) {

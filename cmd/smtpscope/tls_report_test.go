@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -353,5 +354,36 @@ func TestLiveTLSIncidents(t *testing.T) {
 				t.Errorf("summary %q", got[0].Summary)
 			}
 		})
+	}
+}
+
+// TestLiveTLSPorts: live reads the ports of --tls-ports as implicit TLS as
+// analyze does (tls-implicit-port, 4650, cut after the first session's
+// handshake, which only a port taken for TLS reads as mail): the same
+// verdict and totals; the flag rejects what is no port.
+func TestLiveTLSPorts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cut.pcapng")
+	if out, err := exec.Command("editcap", "-r", scenarioPath("tls-implicit-port"), path, "20-1000000").CombinedOutput(); err != nil {
+		t.Fatalf("editcap: %v: %s", err, out)
+	}
+	res, _ := replay(t, path, liveConfig{ports: []uint16{25, 465, 587, 2525, 4650}, tlsPorts: []uint16{465, 4650}})
+	if res.err != nil {
+		t.Fatalf("live loop: %v", res.err)
+	}
+	live := reportJSON(t, res.report)
+	var out, errOut bytes.Buffer
+	if st := run([]string{"analyze", "--format", "json", "--tls-ports", "4650", path}, nil, &out, &errOut); st == exitError {
+		t.Fatalf("analyze: %s", errOut.String())
+	}
+	var want analyzedReport
+	if err := json.Unmarshal(out.Bytes(), &want); err != nil {
+		t.Fatal(err)
+	}
+	if live.Verdict != want.Verdict || live.Totals != want.Totals || want.Totals.SMTPConnections != 2 || want.Totals.Transactions != 3 {
+		t.Errorf("live %+v %+v, analyze --tls-ports %+v %+v (want 2 SMTP connections, 3 transactions)", live.Verdict, live.Totals, want.Verdict, want.Totals)
+	}
+	errOut.Reset()
+	if st := run([]string{"live", "--tls-ports", "0"}, nil, &out, &errOut); st != exitError || !strings.Contains(errOut.String(), "--tls-ports: 0 is not a TCP port") {
+		t.Errorf("live --tls-ports 0: exit %d, %q", st, errOut.String())
 	}
 }
