@@ -524,14 +524,7 @@ func (rules *IncidentRules) tlsIncidents(w *tlsWatch, f *Facts, now time.Time, t
 	if !s.IsSMTP && s.Banner == nil && len(s.Commands) == 0 && !(s.TLS != nil && f.SMTPPort) {
 		return
 	}
-	for ; w.scan < len(s.Commands); w.scan++ {
-		if cmd := &s.Commands[w.scan]; cmd.Verb == "STARTTLS" {
-			if cmd.Reply == nil {
-				break
-			}
-			w.refused = w.refused || cmd.Reply.Class() >= 4
-		}
-	}
+	w.scanStartTLS(s)
 	if !w.told && (w.refused || s.TLS != nil || slices.ContainsFunc(s.Extensions, isMaskedExtension)) {
 		if d, ok := diagnoseTLS(f.Conn, s); ok && d.Layer == LayerTLS {
 			w.told = true
@@ -541,7 +534,28 @@ func (rules *IncidentRules) tlsIncidents(w *tlsWatch, f *Facts, now time.Time, t
 	if s.TLS == nil {
 		return
 	}
-	base := len(s.Transactions)
+	w.inferredIncidents(f, tell)
+	if in, ok := rules.flightTimeout(w, s, now, timed); ok {
+		tell(in)
+	}
+}
+
+// scanStartTLS looks at the commands not seen yet for a STARTTLS refused.
+func (w *tlsWatch) scanStartTLS(s *smtp.Session) {
+	for ; w.scan < len(s.Commands); w.scan++ {
+		if cmd := &s.Commands[w.scan]; cmd.Verb == "STARTTLS" {
+			if cmd.Reply == nil {
+				return
+			}
+			w.refused = w.refused || cmd.Reply.Class() >= 4
+		}
+	}
+}
+
+// inferredIncidents tells the failures of the inferred transactions
+// decided since the last call.
+func (w *tlsWatch) inferredIncidents(f *Facts, tell func(Incident)) {
+	s := f.Session
 	for ; w.inferred < len(s.TLS.Inferred); w.inferred++ {
 		tx := &s.TLS.Inferred[w.inferred]
 		if tx.DataFrame == w.flight {
@@ -550,22 +564,27 @@ func (rules *IncidentRules) tlsIncidents(w *tlsWatch, f *Facts, now time.Time, t
 		h := f.Conn.Health()
 		if d := inferredTransaction(f.Conn, &h, tx); d.Cause != CauseOK && d.Layer != LayerCapture {
 			in := incidentOf(d, tx.EndFrame, tx.EndTime)
-			in.Message = base + w.inferred + 1
+			in.Message = len(s.Transactions) + w.inferred + 1
 			tell(in)
 		}
 	}
+}
+
+// flightTimeout is the end-of-data timeout of the message-sized flight
+// under way, once.
+func (rules *IncidentRules) flightTimeout(w *tlsWatch, s *smtp.Session, now time.Time, timed bool) (Incident, bool) {
 	p := s.TLS.Pending
 	if p == nil || !timed || rules.EODTimeout <= 0 || p.DataFrame == w.flight || now.Sub(p.EndOfDataTime) < rules.EODTimeout {
-		return
+		return Incident{}, false
 	}
 	w.flight = p.DataFrame
-	in := Incident{Time: now, Kind: CauseEODTimeout, Layer: LayerL7, Frame: p.EndOfDataFrame, Message: base + len(s.TLS.Inferred) + 1,
+	in := Incident{Time: now, Kind: CauseEODTimeout, Layer: LayerL7, Frame: p.EndOfDataFrame, Message: len(s.Transactions) + len(s.TLS.Inferred) + 1,
 		Summary: fmt.Sprintf("Inferred from TLS records: the client sent %s in %d records, a message body by its size, and the end-of-data has been unanswered for %s (no record from the server).",
 			sizeWords(p.Inferred.Bytes), p.Inferred.Records, dur(now.Sub(p.EndOfDataTime)))}
 	if p.Incomplete {
 		in.Kind, in.Layer = CauseCaptureIncomplete, LayerCapture
 	}
-	tell(in)
+	return in, true
 }
 
 // sizeWords renders a byte count as "1.31 MB", "2.1 kB" or "512 bytes".
