@@ -164,17 +164,10 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 	if c.Client != e.Client || c.Server != e.Server {
 		add("peers", e.Client+" -> "+e.Server, c.Client+" -> "+c.Server)
 	}
-	if got := c.L4.Retransmissions; got != e.L4.Retransmissions {
-		add("l4.retransmissions", e.L4.Retransmissions, got)
-	}
-	if got := c.L4.Analysis["out_of_order"].Count; got != e.L4.OutOfOrder {
-		add("l4.out_of_order", e.L4.OutOfOrder, got)
-	}
-	if got := c.L4.ZeroWindows; got != e.L4.ZeroWindows {
-		add("l4.zero_windows", e.L4.ZeroWindows, got)
-	}
-	if got := c.L4.Resets; got != e.L4.Resets {
-		add("l4.resets", e.L4.Resets, got)
+	if e.Copies <= 1 {
+		// A capture holding each frame twice has Wireshark's flags on the
+		// copies: only the messages are compared.
+		checkL4(add, e, c)
 	}
 	if c.SMTP == nil {
 		add("smtp", "session", "null")
@@ -205,6 +198,21 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 		if m.MessageID != "" && tx.MessageID != m.MessageID {
 			add(f("message_id"), m.MessageID, tx.MessageID)
 		}
+	}
+}
+
+func checkL4(add func(string, any, any), e *synth.Expectation, c *connectionJSON) {
+	if got := c.L4.Retransmissions; got != e.L4.Retransmissions {
+		add("l4.retransmissions", e.L4.Retransmissions, got)
+	}
+	if got := c.L4.Analysis["out_of_order"].Count; got != e.L4.OutOfOrder {
+		add("l4.out_of_order", e.L4.OutOfOrder, got)
+	}
+	if got := c.L4.ZeroWindows; got != e.L4.ZeroWindows {
+		add("l4.zero_windows", e.L4.ZeroWindows, got)
+	}
+	if got := c.L4.Resets; got != e.L4.Resets {
+		add("l4.resets", e.L4.Resets, got)
 	}
 }
 

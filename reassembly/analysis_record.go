@@ -71,6 +71,11 @@ type idleGaps struct {
 
 // sideRecord is what the recorder keeps of one side's segments.
 type sideRecord struct {
+	// recent are the side's last segments, to tell a frame captured twice
+	// (duplicates, dupRetrans: see Side.Duplicates).
+	recent                 [duplicateMemory]segmentSig
+	nRecent                int
+	duplicates, dupRetrans int
 	segments, dataSegments int
 	bytes                  int64
 	largest                int
@@ -261,7 +266,11 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 	}
 
 	side, peer := &r.sides[d], &r.sides[1-d]
-	r.handshake(s, d, mark)
+	// A copy of a frame (captured twice) is no retry of the handshake.
+	dup := side.duplicate(s, now, f)
+	if !dup || !s.SYN {
+		r.handshake(s, d, mark)
+	}
 
 	if f&FlagKeepAlive != 0 && a.flow[1-d].window == 0 {
 		r.linuxZWP++
@@ -279,7 +288,7 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 
 	side.segments++
 	side.sent(s, now, f)
-	if s.SYN && f&FlagRetransmission != 0 {
+	if s.SYN && f&FlagRetransmission != 0 && !dup {
 		r.synRetrans++
 	}
 	if len(s.SACKBlocks) > 0 {
@@ -522,21 +531,23 @@ func (a *Analyzer) Health() Health {
 		sr := &r.sides[d]
 		sd := &h.Sides[d]
 		*sd = Side{
-			Segments:          sr.segments,
-			DataSegments:      sr.dataSegments,
-			Bytes:             sr.bytes,
-			LargestSegment:    sr.largest,
-			Truncated:         sr.truncated,
-			TruncatedBytes:    sr.truncatedBytes,
-			FIN:               sr.fin,
-			ResetCount:        sr.resetCount,
-			TTLMin:            sr.ttlMin,
-			TTLMax:            sr.ttlMax,
-			ZeroWindowTime:    sr.zeroTotal,
-			LongestZeroWindow: sr.zeroLongest,
-			RTT:               sr.rtt.stats(),
-			UnseenBytes:       sr.cov.unseen,
-			DSACKed:           sr.dsacked,
+			Segments:                 sr.segments,
+			DataSegments:             sr.dataSegments,
+			Bytes:                    sr.bytes,
+			LargestSegment:           sr.largest,
+			Truncated:                sr.truncated,
+			TruncatedBytes:           sr.truncatedBytes,
+			FIN:                      sr.fin,
+			ResetCount:               sr.resetCount,
+			TTLMin:                   sr.ttlMin,
+			TTLMax:                   sr.ttlMax,
+			ZeroWindowTime:           sr.zeroTotal,
+			LongestZeroWindow:        sr.zeroLongest,
+			RTT:                      sr.rtt.stats(),
+			UnseenBytes:              sr.cov.unseen,
+			DSACKed:                  sr.dsacked,
+			Duplicates:               sr.duplicates,
+			DuplicateRetransmissions: sr.dupRetrans,
 		}
 		if sr.inZeroWindow {
 			open := since(r.lastNs, sr.zeroSince)
@@ -609,4 +620,56 @@ func (a *Analyzer) scaling() Scaling {
 		return ScalingNone
 	}
 	return ScalingUnknown
+}
+
+// duplicateMemory is how many recent segments per side a copy is looked
+// for among: a copy from a second capture point comes within a few frames.
+const duplicateMemory = 4
+
+// duplicateWindow is how close in time a copy without IPv4 ID or TCP
+// timestamp must come to count as one: a retransmission waits at least
+// a retransmission timeout or a round trip for duplicate ACKs.
+const duplicateWindow = int64(time.Millisecond)
+
+// segmentSig is what a copy of a segment repeats exactly.
+type segmentSig struct {
+	seq, ack, tsval uint32
+	len             int32
+	window, ipID    uint16
+	flags           uint8
+	hasTS           bool
+	ns              int64
+}
+
+func sigOf(s *Segment, now int64) segmentSig {
+	var fl uint8
+	for i, b := range [...]bool{s.SYN, s.ACK, s.FIN, s.RST, s.PSH, s.URG, s.ECE, s.CWR} {
+		if b {
+			fl |= 1 << i
+		}
+	}
+	return segmentSig{seq: s.Seq, ack: s.Ack, tsval: s.TSval, len: int32(s.Len), window: s.Window, ipID: s.IPID,
+		flags: fl, hasTS: s.HasTS, ns: now}
+}
+
+// duplicate counts s, and tells so, if it repeats one of the side's
+// recent segments.
+func (side *sideRecord) duplicate(s *Segment, now int64, f Flag) bool {
+	sig := sigOf(s, now)
+	for i := range min(side.nRecent, duplicateMemory) {
+		r := side.recent[i]
+		same := r.seq == sig.seq && r.ack == sig.ack && r.tsval == sig.tsval && r.len == sig.len &&
+			r.window == sig.window && r.ipID == sig.ipID && r.flags == sig.flags && r.hasTS == sig.hasTS
+		if !same || !sig.hasTS && sig.ipID == 0 && since(now, r.ns) > time.Duration(duplicateWindow) {
+			continue
+		}
+		side.duplicates++
+		if f&FlagRetransmission != 0 && f&FlagSpuriousRetransmission == 0 {
+			side.dupRetrans++
+		}
+		return true
+	}
+	side.recent[side.nRecent%duplicateMemory] = sig
+	side.nRecent++
+	return false
 }

@@ -39,6 +39,11 @@ type Conn struct {
 	// Options.Retire) when a packet without SYN came on it: its analysis
 	// starts at that packet, under the old stream number.
 	Resumed bool
+	// Conflicts lists the first retransmissions whose bytes differ from
+	// the segment they repeat (see Conflict); ConflictCount counts them
+	// all.
+	Conflicts     []Conflict
+	ConflictCount int
 	// Evicted is set on a connection the Tracker stopped following before
 	// it ended, to stay within Options.MaxConnections: what it sent later
 	// is not analysed (see EvictedIdle).
@@ -52,6 +57,8 @@ type Conn struct {
 	// out, and must not keep the Conn (and its handler) that long.
 	stream *stream
 	holes  holes
+	// overlaps remembers recent data segments (nil until the first).
+	overlaps *overlapWatch
 	pmtu   [2]pmtuWatch
 	tail   [2]streamTail
 	ended  bool
@@ -62,6 +69,10 @@ type Conn struct {
 	// which the connection closed (FIN both ways or a RST), zero while open.
 	finSeen [2]bool
 	closed  time.Time
+	// acked is, per direction, the highest acknowledgement the peer sent
+	// for that direction's bytes (valid with ackedKnown).
+	acked      [2]uint32
+	ackedKnown [2]bool
 	// lastNS is LastTime by unixNano, which Add compares per packet.
 	lastNS int64
 	// idleKey is the connection's key in Tracker.idle, never later than
@@ -107,14 +118,54 @@ func (c *Conn) tellCut(dir Direction, at Mark) {
 	t.cut = 0
 }
 
+// tellUnseen hands the handler, as a gap, the bytes sent in dir that the
+// peer acknowledged but that no captured segment carried, at the end of
+// what dir has sent so far (Wireshark's tcp.analysis.ack_lost_segment on
+// the tail): gopacket never sees such a hole, since no later segment of
+// dir comes after it, and without the gap the handler would take the
+// stream as whole (a body that just stopped). It is called before a FIN
+// or RST is told and before End, not on the ACK itself: a capture whose
+// two directions are merged from two clocks may show the ACK a little
+// before the segment it acknowledges. One byte is left out, which may be
+// an unseen FIN's sequence number.
+func (c *Conn) tellUnseen(dir Direction, at Mark) {
+	h, t := &c.holes, &c.tail[dir]
+	if c.Handler == nil || !h.known[dir] || !c.ackedKnown[dir] {
+		return
+	}
+	if next := h.start[dir] + h.delivered[dir]; next != h.seenEnd[dir] {
+		// A hole before the end is still open: gopacket tells it, with
+		// what follows.
+		return
+	}
+	from := h.seenEnd[dir]
+	if t.known && int32(t.end-from) > 0 {
+		from = t.end // the snaplen's cut is told by tellCut
+	}
+	if t.unseenKnown && int32(t.unseenEnd-from) > 0 {
+		from = t.unseenEnd
+	}
+	n := int32(c.acked[dir]-from) - 1
+	if n <= 0 {
+		return
+	}
+	c.MissedBytes[dir] += int64(n)
+	c.Handler.Gap(dir, int(n), at)
+	t.told += int(n)
+	t.unseenEnd, t.unseenKnown = from+uint32(n), true
+}
+
 // streamTail follows the end of one direction's byte stream: how many
-// bytes of its furthest segment the snaplen cut, and how many cut bytes
-// were told ahead of gopacket.
+// bytes of its furthest segment the snaplen cut, how many cut or unseen
+// bytes were told ahead of gopacket, and up to where unseen bytes were
+// told (tellUnseen).
 type streamTail struct {
-	end   uint32 // sequence number after the furthest segment
-	known bool
-	cut   int
-	told  int
+	end         uint32 // sequence number after the furthest segment
+	known       bool
+	cut         int
+	told        int
+	unseenEnd   uint32
+	unseenKnown bool
 }
 
 // segment notes a segment of length n (from seq) of which captured bytes

@@ -23,6 +23,8 @@ type packet struct {
 	// to the IP header, which exceeds the captured bytes under a snaplen.
 	ipPayloadLen int
 	ttl          uint8
+	// ipID is the IPv4 identification (zero for IPv6).
+	ipID uint16
 }
 
 // decoder turns captured frames into TCP packets with gopacket's
@@ -119,14 +121,14 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (p packet, ok bool, er
 			dst, _ := netip.AddrFromSlice(d.ip4.DstIP.To4())
 			p.src, p.dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
 			p.ipPayloadLen = int(d.ip4.Length) - int(d.ip4.IHL)*4
-			p.ttl = d.ip4.TTL
+			p.ttl, p.ipID = d.ip4.TTL, d.ip4.Id
 			haveIP = true
 		case layers.LayerTypeIPv6:
 			src, _ := netip.AddrFromSlice(d.ip6.SrcIP)
 			dst, _ := netip.AddrFromSlice(d.ip6.DstIP)
 			p.src, p.dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
 			p.ipPayloadLen = int(d.ip6.Length)
-			p.ttl = d.ip6.HopLimit
+			p.ttl, p.ipID = d.ip6.HopLimit, 0
 			haveIP = true
 			isV6 = true
 		case layers.LayerTypeTCP:
@@ -157,7 +159,7 @@ func (p *packet) segment(frame int, t time.Time, sack [][2]uint32) (seg Segment)
 	seg.Seq, seg.Ack, seg.Len, seg.CapturedLen = tcp.Seq, tcp.Ack, p.segmentLen(), len(tcp.Payload)
 	seg.SYN, seg.ACK, seg.FIN, seg.RST = tcp.SYN, tcp.ACK, tcp.FIN, tcp.RST
 	seg.PSH, seg.URG, seg.ECE, seg.CWR = tcp.PSH, tcp.URG, tcp.ECE, tcp.CWR
-	seg.Window, seg.WindowScale, seg.TTL = tcp.Window, -1, p.ttl
+	seg.Window, seg.WindowScale, seg.TTL, seg.IPID = tcp.Window, -1, p.ttl, p.ipID
 	seg.SACKBlocks = sack
 	readOptions(tcp, &seg)
 	return seg
@@ -186,6 +188,10 @@ func readOptions(tcp *layers.TCP, seg *Segment) {
 		case layers.TCPOptionKindWindowScale:
 			if len(o.OptionData) == 1 {
 				seg.WindowScale = int(o.OptionData[0])
+			}
+		case layers.TCPOptionKindTimestamps:
+			if len(o.OptionData) == 8 {
+				seg.TSval, seg.HasTS = binary.BigEndian.Uint32(o.OptionData), true
 			}
 		case layers.TCPOptionKindSACKPermitted:
 			seg.SACKPermitted = true

@@ -251,6 +251,14 @@ type Side struct {
 	// with a D-SACK block (RFC 2883) as duplicates: the original had
 	// arrived, so they were needless, not signs of loss.
 	DSACKed int
+	// Duplicates counts this side's frames that repeat an earlier frame
+	// exactly (sequence and acknowledgement numbers, length, flags,
+	// window, IPv4 ID and TCP timestamp; without either of the last two,
+	// within a millisecond): one packet captured twice, on both members of
+	// a bond or at two points, not sent twice. DuplicateRetransmissions of
+	// them carry the retransmission flag (and not the spurious one), as
+	// Wireshark marks such a copy: they are no sign of loss.
+	Duplicates, DuplicateRetransmissions int
 }
 
 // Health is the L4 summary of one connection, from the Analyzer: counts,

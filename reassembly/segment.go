@@ -38,6 +38,12 @@ type Segment struct {
 	SACKBlocks    [][2]uint32
 	// TTL is the IPv4 TTL or IPv6 hop limit.
 	TTL uint8
+	// IPID is the IPv4 identification field (zero for IPv6), and TSval
+	// the TCP timestamp option's value, when HasTS: a retransmission
+	// changes them, a frame captured twice does not.
+	IPID  uint16
+	TSval uint32
+	HasTS bool
 }
 
 // Flag is a bit set of Wireshark tcp.analysis.* flags for one segment.

@@ -3,6 +3,7 @@ package reassembly
 import (
 	"container/heap"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"net/netip"
 	"slices"
@@ -138,6 +139,8 @@ type Tracker struct {
 	halfOpenHead int
 	halfOpen     int
 	evicted      evictions
+	// seed hashes segments for checkOverlap.
+	seed maphash.Seed
 }
 
 // NewTracker returns a Tracker configured by opts.
@@ -163,7 +166,7 @@ func NewTracker(opts Options) *Tracker {
 	if opts.CloseLinger <= 0 {
 		opts.CloseLinger = DefaultCloseLinger
 	}
-	t := &Tracker{opts: opts, dec: newDecoder(), num: newNumbering(),
+	t := &Tracker{opts: opts, dec: newDecoder(), num: newNumbering(), seed: maphash.MakeSeed(),
 		ctx:       new(frameContext),
 		nextFlush: time.Time{}.Add(flushEvery)}
 	t.nowNS, t.nextFlushNS = unixNano(t.now), unixNano(t.nextFlush)
@@ -272,6 +275,9 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	c.pmtu[dir].sent(&seg, flags)
 	if tcp.ACK {
 		c.pmtu[1-dir].acked(tcp.Ack)
+		if !c.ackedKnown[1-dir] || int32(tcp.Ack-c.acked[1-dir]) > 0 {
+			c.acked[1-dir], c.ackedKnown[1-dir] = tcp.Ack, true
+		}
 	}
 
 	if c.Handler != nil && !c.ended {
@@ -279,12 +285,21 @@ func (t *Tracker) Add(f *capture.Frame) error {
 			t.flushAckedHole(f.Time)
 		}
 		c.holes.observe(dir, tcp.Seq, tcp.SYN, len(tcp.Payload))
+		if len(tcp.Payload) > 0 {
+			t.checkOverlap(c, dir, tcp.Seq, tcp.Payload, seg.Len, Mark{Frame: f.Number, Time: f.Time})
+		}
 		t.assemble(c, dir, tcp, f)
 		c.tail[dir].segment(tcp.Seq, seg.Len, seg.CapturedLen)
 		mark := Mark{Frame: f.Number, Time: f.Time}
 		// The snaplen cut the end of what this side has sent so far:
 		// say so now, before the other side's answer to it.
 		c.tellCut(dir, mark)
+		if tcp.FIN || tcp.RST {
+			// Bytes acknowledged but never captured are missing before the
+			// close, whichever side closes.
+			c.tellUnseen(ClientToServer, mark)
+			c.tellUnseen(ServerToClient, mark)
+		}
 		if tcp.FIN {
 			c.Handler.Control(EventFIN, dir, mark)
 		}
@@ -404,6 +419,7 @@ func (t *Tracker) end(c *Conn) {
 		mark := Mark{Frame: c.LastFrame, Time: c.LastTime}
 		for dir := range c.tail {
 			c.tellCut(Direction(dir), mark)
+			c.tellUnseen(Direction(dir), mark)
 		}
 		c.Handler.End(mark)
 	}

@@ -178,6 +178,7 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 		DurationMS: ms(c.LastTime.Sub(c.FirstTime)), Packets: c.Packets, Input: f.Input, Process: f.Process,
 		L4: l4Of(&h, c.MissedBytes), Resumed: c.Resumed,
 	}
+	conflictNotes(&out.L4, c)
 	if c.Evicted {
 		out.Evicted = true
 		out.L4.Notes = append(out.L4.Notes, fmt.Sprintf("smtpscope stopped following this connection after frame %d to stay within its connection cap (--max-connections): it was the least recently active of too many open connections, and what it sent later is not analysed", c.LastFrame))
@@ -211,6 +212,9 @@ func buildConnection(f *Facts, opts Options, red *redactor) Connection {
 			t.Diagnosis = inferredTransaction(c, &h, tx)
 		} else {
 			t.Diagnosis = diagnoseTransaction(c, &h, s, tx, quitFrames, opts)
+		}
+		if d, ok := conflictDiagnosis(c, tx); ok {
+			t.Diagnosis = d
 		}
 		if t.Diagnosis.Cause == CauseCaptureIncomplete {
 			// What the capture cannot prove is unknown, never failed.

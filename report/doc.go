@@ -43,7 +43,9 @@
 //	   "stream", "client", "server", "first_frame", "last_frame", "start", "duration_ms", "packets",
 //	   "resumed",                                      // set: packets on the 4-tuple of an ended stream
 //	   "evicted",                                      // set: no longer followed (connection cap)
-//	   "l4": {"retransmissions", "resets", "zero_windows", "verdict", "reasons"},
+//	   "l4": {"retransmissions", "resets", "zero_windows", "verdict", "reasons",
+//	          "conflicts": [{"by", "original_frame", "retransmission_frame", "offset", "bytes"}],
+//	          "conflict_count"},                    // retransmissions with other bytes
 //	   "smtp": {"banner": {"code", "enhanced", "text", "frame"} | null,
 //	            "tls": {"how": "starttls"|"implicit", "frame", "version", "server_name",
 //	                    "handshake": {"offered", "negotiated", "cipher_suite", "alpn", "hello_retry",

@@ -174,15 +174,25 @@ func judgeResets(h *reassembly.Health, j *l4Judgement) {
 // reported as duplicates (D-SACK, RFC 2883). Retransmitted SYNs count.
 func lossRetransmissions(h *reassembly.Health) int {
 	dsacked := h.Sides[0].DSACKed + h.Sides[1].DSACKed
-	return max(h.Retransmission.Count-h.SpuriousRetransmission.Count-dsacked, 0)
+	return max(h.Retransmission.Count-h.SpuriousRetransmission.Count-dsacked-duplicateRetransmissions(h), 0)
+}
+
+// duplicateRetransmissions counts the frames flagged as retransmissions
+// that are copies of a frame captured twice (Side.Duplicates): the
+// capture's doing, not the network's.
+func duplicateRetransmissions(h *reassembly.Health) int {
+	return h.Sides[0].DuplicateRetransmissions + h.Sides[1].DuplicateRetransmissions
 }
 
 // judgeLoss: retransmitted data degrades the connection, except
 // retransmissions that were needless (lossRetransmissions): they show no
 // loss. Retransmitted SYNs are the handshake's.
 func judgeLoss(h *reassembly.Health, j *l4Judgement) {
-	retrans := h.Retransmission.Count - h.SYNRetransmissions
+	retrans := h.Retransmission.Count - h.SYNRetransmissions - duplicateRetransmissions(h)
 	dsacked := h.Sides[0].DSACKed + h.Sides[1].DSACKed
+	if n := h.Sides[0].Duplicates + h.Sides[1].Duplicates; n > 0 {
+		j.note("%d frame(s) captured twice (exact copies: a capture on both members of a bond, or at two points), %d of them flagged as retransmissions by Wireshark: not sent twice, not loss", n, duplicateRetransmissions(h))
+	}
 	switch {
 	case retrans-h.SpuriousRetransmission.Count > dsacked:
 		j.worse(l4Degraded, fmt.Sprintf("%d retransmitted segment(s) (%d fast, %d spurious, %d reported as duplicates by the receiver), first in frame %d",

@@ -165,10 +165,27 @@ type L4 struct {
 	Notes   []string `json:"notes,omitempty"`
 	// Analysis has one entry per tcp.analysis flag seen, keyed by the
 	// field's last name (e.g. "duplicate_ack"), with the first frames.
-	Analysis  map[string]FlagCount `json:"analysis,omitempty"`
-	Handshake Handshake            `json:"handshake"`
+	Analysis map[string]FlagCount `json:"analysis,omitempty"`
+	// Conflicts lists retransmissions whose bytes differ from the segment
+	// they repeat (the first 8; ConflictCount counts them all): the
+	// receiver kept one version and the capture cannot say which.
+	Conflicts     []Conflict `json:"conflicts,omitempty"`
+	ConflictCount int        `json:"conflict_count,omitempty"`
+	Handshake     Handshake  `json:"handshake"`
 	Client    Side                 `json:"client"`
 	Server    Side                 `json:"server"`
+}
+
+// Conflict is a retransmission with other bytes than the segment it
+// repeats (reassembly.Conflict): By sent both, the original in
+// OriginalFrame and the other version in RetransmissionFrame, at Offset
+// in By's byte stream, Bytes long.
+type Conflict struct {
+	By                  string `json:"by"`
+	OriginalFrame       int    `json:"original_frame"`
+	RetransmissionFrame int    `json:"retransmission_frame"`
+	Offset              int64  `json:"offset"`
+	Bytes               int    `json:"bytes"`
 }
 
 // FlagCount is how many frames carried a tcp.analysis flag, and the first ones.

@@ -71,8 +71,14 @@ type Expectation struct {
 	Server string `json:"server"`
 	// Fault is what was injected ("none" for a healthy session).
 	Fault Fault `json:"fault"`
-	// L4 is the TCP analysis a Wireshark-rules analyser finds.
+	// L4 is the TCP analysis a Wireshark-rules analyser finds in a capture
+	// that holds each frame once.
 	L4 L4Expectation `json:"l4"`
+	// Copies is how many times the capture holds each frame (Options.
+	// Duplicate: 2; omitted: 1). Wireshark flags the copies (as
+	// retransmissions, duplicate ACKs...), so L4's counts hold only for
+	// one copy; the messages' outcomes, codes and causes hold for any.
+	Copies int `json:"copies,omitempty"`
 	// Messages are the mail transactions in order.
 	Messages []MessageExpectation `json:"messages"`
 }

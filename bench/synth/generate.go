@@ -140,6 +140,9 @@ func (g *Generator) launch(start time.Duration) {
 	}
 	s := newSession(id, p, c, &g.servers[p.server], port, g.opts.Seed, g.lines, arena)
 	s.exp.Client = netip.AddrPortFrom(c.addr, port).String()
+	if g.opts.Duplicate {
+		s.exp.Copies = 2
+	}
 	s.exp.Server = netip.AddrPortFrom(g.servers[p.server].addr, smtpPort).String()
 	s.advance()
 	heap.Push(&g.active, s)
@@ -176,6 +179,13 @@ func (g *Generator) write(s *session, f *frame) error {
 	g.last = f.t
 	g.stats.Frames++
 	g.stats.Bytes += int64(len(data))
+	if g.opts.Duplicate {
+		if err := g.pw.WritePacket(ci, data); err != nil {
+			return err
+		}
+		g.stats.Frames++
+		g.stats.Bytes += int64(len(data))
+	}
 	return g.pw.WritePacket(ci, data)
 }
 

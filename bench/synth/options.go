@@ -29,6 +29,11 @@ type Options struct {
 	// in few bytes, such as the HTML report's hub-scale test. It changes
 	// no random draw: the same seed gives the same sessions, smaller.
 	MaxMessageSize int
+	// Duplicate writes every frame twice, back to back, as a capture taken
+	// on both members of a bond (or on two mirror ports) holds it. The
+	// expectations stay the same: a frame captured twice is not sent twice
+	// (issue 13).
+	Duplicate bool
 }
 
 // Defaults for the zero values of Options.

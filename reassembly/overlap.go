@@ -1,0 +1,94 @@
+package reassembly
+
+import (
+	"hash/maphash"
+	"time"
+)
+
+// Retransmissions that carry different bytes than the segment they
+// repeat: Suricata's reassembly_overlap_different_data, Wireshark's
+// tcp.segment.overlap.conflict expert info. A receiver keeps one of the
+// two versions (which one depends on its stack and on which arrived), so
+// the capture cannot prove what the peer read; an evasion attempt or a
+// broken middlebox looks like this. gopacket hands on the first version
+// and drops the overlap, so the Handler sees the first one.
+
+// overlapMemory is how many recent data segments per direction are
+// remembered, by sequence range and a hash of their bytes, to compare
+// their retransmissions with: a retransmission usually repeats one of the
+// last few segments.
+const overlapMemory = 8
+
+// Conflict is a retransmission whose bytes differ from those of the
+// segment it repeats, as far as the capture holds both.
+type Conflict struct {
+	// Dir is the sender of both segments.
+	Dir Direction
+	// Original and Retransmission are the two frames.
+	Original, Retransmission Mark
+	// Offset is where the range starts in Dir's byte stream (0: the first
+	// byte after the SYN, or of the first segment captured), and Len its
+	// length.
+	Offset int64
+	Len    int
+}
+
+// sentSegment is a data segment remembered for comparison.
+type sentSegment struct {
+	seq   uint32
+	len   int32
+	hash  uint64
+	frame int
+	ns    int64 // capture time, unixNano
+}
+
+// overlapWatch remembers the last data segments of each direction.
+type overlapWatch struct {
+	segs [2][overlapMemory]sentSegment
+	n    [2]int // segments ever remembered per direction
+}
+
+// maxConflicts bounds Conn.Conflicts; ConflictCount counts them all.
+const maxConflicts = MaxEvidenceFrames
+
+// checkOverlap compares a fully captured data segment with the recent
+// segments of its direction: a new one is remembered, one that repeats a
+// remembered range exactly with other bytes is a Conflict. Segments the
+// snaplen cut are not compared.
+func (t *Tracker) checkOverlap(c *Conn, dir Direction, seq uint32, payload []byte, length int, f Mark) {
+	if len(payload) == 0 || len(payload) != length {
+		return
+	}
+	w := c.overlaps
+	if w == nil {
+		w = new(overlapWatch)
+		c.overlaps = w
+	}
+	h := maphash.Bytes(t.seed, payload)
+	end := seq + uint32(length)
+	n := w.n[dir]
+	for i := range min(n, overlapMemory) {
+		s := &w.segs[dir][i]
+		if s.seq != seq || s.len != int32(length) {
+			continue
+		}
+		if s.hash != h {
+			c.ConflictCount++
+			if len(c.Conflicts) < maxConflicts {
+				c.Conflicts = append(c.Conflicts, Conflict{Dir: dir,
+					Original:       Mark{Frame: s.frame, Time: time.Unix(0, s.ns).UTC()},
+					Retransmission: f,
+					Offset:         int64(seq - c.holes.start[dir]), Len: length})
+			}
+		}
+		return
+	}
+	if n > 0 {
+		last := &w.segs[dir][(n-1)%overlapMemory]
+		if int32(end-(last.seq+uint32(last.len))) <= 0 && int32(seq-last.seq) < 0 {
+			return // an older range, no longer remembered
+		}
+	}
+	w.segs[dir][n%overlapMemory] = sentSegment{seq: seq, len: int32(length), hash: h, frame: f.Frame, ns: unixNano(f.Time)}
+	w.n[dir]++
+}
