@@ -59,9 +59,9 @@ type Conn struct {
 	holes  holes
 	// overlaps remembers recent data segments (nil until the first).
 	overlaps *overlapWatch
-	pmtu   [2]pmtuWatch
-	tail   [2]streamTail
-	ended  bool
+	pmtu     [2]pmtuWatch
+	tail     [2]streamTail
+	ended    bool
 	// halfOpen is set while the connection has sent only SYN or SYN-ACK
 	// segments (see EvictedHalfOpen).
 	halfOpen bool

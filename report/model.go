@@ -172,8 +172,8 @@ type L4 struct {
 	Conflicts     []Conflict `json:"conflicts,omitempty"`
 	ConflictCount int        `json:"conflict_count,omitempty"`
 	Handshake     Handshake  `json:"handshake"`
-	Client    Side                 `json:"client"`
-	Server    Side                 `json:"server"`
+	Client        Side       `json:"client"`
+	Server        Side       `json:"server"`
 }
 
 // Conflict is a retransmission with other bytes than the segment it
