@@ -13,8 +13,9 @@ import (
 // FuzzTracker feeds arbitrary frames through decoding, the flow table, the
 // L4 analyser and gopacket's reassembly. The input is a sequence of
 // records: a link-type byte, a 2-byte time step in ms, a 2-byte length,
-// then that many frame bytes. Nothing may panic, and every handler call
-// must name a frame that was fed.
+// then that many frame bytes. Nothing may panic, every handler call must
+// name a frame that was fed, and none may come after End. The connection
+// cap is 3, so that evictions (and gopacket's release) happen too.
 func FuzzTracker(f *testing.F) {
 	for _, seed := range synthSeeds(f) {
 		f.Add(seed)
@@ -24,7 +25,8 @@ func FuzzTracker(f *testing.F) {
 			layers.LinkTypeLinuxSLL, 276, layers.LinkTypeIPv4, layers.LinkTypeIPv6}
 		frames := 0
 		var bad []string
-		tr := NewTracker(Options{NewHandler: func(*Conn) Handler { return &checkHandler{frames: &frames, bad: &bad} }})
+		tr := NewTracker(Options{MaxConnections: 3, Retire: func(*Conn) {},
+			NewHandler: func(*Conn) Handler { return &checkHandler{frames: &frames, bad: &bad} }})
 		now := time.Unix(1_700_000_000, 0)
 		for len(data) >= 5 && frames < 512 {
 			lt := linkTypes[int(data[0])%len(linkTypes)]
@@ -48,11 +50,15 @@ func FuzzTracker(f *testing.F) {
 type checkHandler struct {
 	frames *int
 	bad    *[]string
+	ended  bool
 }
 
 func (h *checkHandler) check(m Mark) {
 	if m.Frame < 1 || m.Frame > *h.frames {
 		*h.bad = append(*h.bad, "mark names frame out of range")
+	}
+	if h.ended {
+		*h.bad = append(*h.bad, "handler called after End")
 	}
 }
 func (h *checkHandler) Data(_ Direction, data []byte, at Marker) {
@@ -65,7 +71,7 @@ func (h *checkHandler) Data(_ Direction, data []byte, at Marker) {
 }
 func (h *checkHandler) Gap(_ Direction, _ int, at Mark)           { h.check(at) }
 func (h *checkHandler) Control(_ EventKind, _ Direction, at Mark) { h.check(at) }
-func (h *checkHandler) End(at Mark)                               { h.check(at) }
+func (h *checkHandler) End(at Mark)                               { h.check(at); h.ended = true }
 
 // synthSeeds builds seed inputs from the synthetic-segment test cases.
 func synthSeeds(tb testing.TB) [][]byte {

@@ -26,6 +26,11 @@
 #   BENCH_SLOW      seconds above which a tool is timed once only (default 120)
 #   BENCH_DATA      where captures, binaries and results go (default bench/data, git-ignored)
 #   BENCH_STRICT    1: exit 1 when smtpscope disagrees with the expectations
+#                   (on the capture, or on the duplicated one below)
+#   BENCH_SHAPES_SIZE  size of the capture written with every frame twice
+#                   (smtpgen --duplicate), checked against its expectations
+#                   (default 64M); the floods (smtpgen --flood) are measured
+#                   for peak RSS beside it
 #   BENCH_FLAT      1: also analyse a capture twice as big (same seed) and
 #                   compare smtpscope's peak RSS (default 1 when BENCH_SIZE=1G)
 #
@@ -169,6 +174,31 @@ fi
 check=0
 "$bin/expectcheck" "$work/report.json" "$expect" 15 >"$work/check.txt" 2>&1 || check=$?
 
+# Capture shapes (issue 13): the same sessions captured twice over (a bond's
+# two members) must give the same outcomes and causes. And floods (issue 14):
+# peak RSS of smtpscope on 200,000 SYN-only connections and 50,000 sessions
+# idle after EHLO, within the default caps, with the evictions it reports.
+shapes_size=${BENCH_SHAPES_SIZE:-64M}
+dup_cap=$data/bench-dup-$(echo "$shapes_size" | tr 'A-Z' 'a-z')-s$seed.pcap
+dup_expect=${dup_cap%.pcap}.expect.jsonl
+echo "bench: duplicated capture $dup_cap" >&2
+"$bin/smtpgen" --out "$dup_cap" --expect "$dup_expect" --size "$shapes_size" --seed "$seed" --problems "$problems" --duplicate --quiet
+"$bin/smtpscope" analyze --format json -o "$work/dup.json" "$dup_cap" >/dev/null 2>&1 || true
+dup_check=0
+"$bin/expectcheck" "$work/dup.json" "$dup_expect" 15 >"$work/dup-check.txt" 2>&1 || dup_check=$?
+floods=()
+for flood in syn:200000 idle-ehlo:50000; do
+  kind=${flood%%:*} n=${flood#*:}
+  fcap=$data/flood-$kind-$n.pcap
+  [ -s "$fcap" ] || "$bin/smtpgen" --flood "$kind" --sessions "$n" --out "$fcap" --quiet
+  echo "bench: smtpscope on the $kind flood" >&2
+  /usr/bin/time -v -o "$work/time.flood-$kind" "$bin/smtpscope" analyze --format json -o "$work/flood-$kind.json" "$fcap" >/dev/null 2>&1 || true
+  frss=$(field "$work/time.flood-$kind" "Maximum resident set size (kbytes)")
+  fwall=$(seconds "$(field "$work/time.flood-$kind" "Elapsed (wall clock) time")")
+  fev=$(grep -m1 -o '"evicted": *[0-9]*' "$work/flood-$kind.json" | grep -o '[0-9]*$' || echo 0)
+  floods+=("$(printf "%-10s %7d connections: peak RSS %4d MiB, %6.1f s, %d evicted" "$kind" "$n" $((frss / 1024)) "$fwall" "$fev")")
+done
+
 {
   echo "== smtpscope benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "capture   $cap: $bytes bytes, $packets packets (smtpscope counted ${reported:-?}); $stamp"
@@ -198,8 +228,15 @@ check=0
   echo "correctness: smtpscope's report against $expect"
   cat "$work/check.txt"
   echo "expectcheck exit status $check (0: all sessions agree, 1: mismatches, 2: could not check)"
+  echo
+  echo "capture shapes: every frame twice ($dup_cap; messages only, as Wireshark flags the copies)"
+  cat "$work/dup-check.txt"
+  echo "expectcheck exit status $dup_check"
+  echo
+  echo "floods (default --max-connections and --max-buffered; budget 128 MiB peak RSS):"
+  printf '  %s\n' "${floods[@]}"
 } | tee "$results"
 echo "bench: results in $results" >&2
-if [ "$strict" = 1 ] && [ "$check" -ne 0 ]; then
+if [ "$strict" = 1 ] && { [ "$check" -ne 0 ] || [ "$dup_check" -ne 0 ]; }; then
   exit 1
 fi
