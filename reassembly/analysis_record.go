@@ -627,8 +627,9 @@ func (a *Analyzer) scaling() Scaling {
 const duplicateMemory = 4
 
 // duplicateWindow is how close in time a copy without IPv4 ID or TCP
-// timestamp must come to count as one: a retransmission waits at least
-// a retransmission timeout or a round trip for duplicate ACKs.
+// timestamp must come (less than it) to count as one: a copy from a
+// second capture point comes within microseconds, a retransmission waits
+// for a timeout or for the peer's duplicate ACKs.
 const duplicateWindow = int64(time.Millisecond)
 
 // segmentSig is what a copy of a segment repeats exactly.
@@ -660,7 +661,7 @@ func (side *sideRecord) duplicate(s *Segment, now int64, f Flag) bool {
 		r := side.recent[i]
 		same := r.seq == sig.seq && r.ack == sig.ack && r.tsval == sig.tsval && r.len == sig.len &&
 			r.window == sig.window && r.ipID == sig.ipID && r.flags == sig.flags && r.hasTS == sig.hasTS
-		if !same || !sig.hasTS && sig.ipID == 0 && since(now, r.ns) > time.Duration(duplicateWindow) {
+		if !same || !sig.hasTS && sig.ipID == 0 && since(now, r.ns) >= time.Duration(duplicateWindow) {
 			continue
 		}
 		side.duplicates++

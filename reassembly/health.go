@@ -254,7 +254,7 @@ type Side struct {
 	// Duplicates counts this side's frames that repeat an earlier frame
 	// exactly (sequence and acknowledgement numbers, length, flags,
 	// window, IPv4 ID and TCP timestamp; without either of the last two,
-	// within a millisecond): one packet captured twice, on both members of
+	// within less than a millisecond): one packet captured twice, on both members of
 	// a bond or at two points, not sent twice. DuplicateRetransmissions of
 	// them carry the retransmission flag (and not the spurious one), as
 	// Wireshark marks such a copy: they are no sign of loss.
