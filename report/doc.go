@@ -79,9 +79,10 @@
 // peer (the peer's address and port), peer-address, queue-id (the "queued
 // as X" of a 250 reply on the wire), message-id, and always time. skew_ms
 // is how far the log's times are moved onto the capture's clock, per log:
-// the lower envelope of its matched sessions' offsets (each session's
-// earliest line, from its connect line on, minus its connection's first
-// packet), so that no line comes before its connection; wire_time is a
+// the lower envelope of its matched sessions' offsets (the smallest, over
+// a session's lines from its connect line on, of a line's time minus its
+// connection's first packet or, for a delivery verdict quoting the peer's
+// reply, minus the first such reply on the wire), so that no line comes before its connection; wire_time is a
 // line's time corrected by it. It is a clock skew only where clock says
 // so: a logger can be late but not early, so skew_max_ms (skew_ms plus
 // resolution_ms, the time stamps' resolution) bounds the log's clock from

@@ -124,6 +124,10 @@ type joinKey struct {
 	smtp           bool
 	queuedAs       []string
 	messageIDs     []string
+	// replies are the server's replies on the wire, the earliest of each
+	// code and text: a log line quoting one was written after it
+	// (logjoin_clock.go).
+	replies []anchorReply
 }
 
 // joinKeyOf is connection c's join key.
@@ -138,6 +142,7 @@ func joinKeyOf(c *Connection, s *smtp.Session) joinKey {
 	k.client = netip.AddrPortFrom(k.client.Addr().Unmap(), k.client.Port())
 	k.server = netip.AddrPortFrom(k.server.Addr().Unmap(), k.server.Port())
 	if c.SMTP != nil && s != nil {
+		k.replies = anchorRepliesOf(s)
 		for _, tx := range s.Transactions {
 			if tx.Reply != nil {
 				if q := queuedAsIn(tx.Reply.Text); q != "" {

@@ -2,9 +2,12 @@ package report
 
 import (
 	"fmt"
+	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/smtpscope/smtpscope/mtalog"
+	"github.com/smtpscope/smtpscope/smtp"
 )
 
 // A log's clock against the capture's, from the matched sessions.
@@ -12,9 +15,12 @@ import (
 // A log line is written at or after the event it reports: a logger can be
 // late (busy, a queue run, slow TLS, a line written at the session's end)
 // but never early, unless its clock is behind. Each matched session gives
-// one offset, the earliest of its lines (from its connect line on: Exchange's
-// "attempting to connect" is written before the SYN) minus its connection's
-// first packet. The skew can be no more than the smallest of these plus the
+// one offset, the smallest over its lines (from its connect line on:
+// Exchange's "attempting to connect" is written before the SYN) of the
+// line's time minus the earliest wire time of what it reports: the
+// connection's first packet, or for a delivery verdict quoting the peer's
+// reply (a Postfix status=, an Exim C=) the first reply on the wire with
+// that code and text. The skew can be no more than the smallest of these plus the
 // time stamps' resolution: that upper bound is all the data prove. An MTA
 // that logs every line late by d on a shared clock and one whose clock is d
 // ahead write the same log, so a positive offset is reported as "late or
@@ -45,8 +51,85 @@ type clockEstimate struct {
 	from       int           // sessions
 }
 
-// sessionOffset is the earliest line of s, from its connect event on,
-// minus the connection's start; ok is false when s has no line.
+// maxAnchorReplies bounds joinKey.replies: a connection's distinct server
+// replies beyond it are not used as anchors (fewer anchors only loosen
+// the bound; the memory of the join stays small per connection).
+const maxAnchorReplies = 16
+
+// anchorReply is the earliest server reply on the wire with a code and text.
+type anchorReply struct {
+	code int
+	text uint64 // hash of the text, see replyTextHash
+	at   time.Time
+}
+
+// replyTextHash hashes a reply's enhanced code and text as a log and the
+// wire both have them: case and surrounding space ignored.
+func replyTextHash(enhanced, text string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(strings.ToLower(strings.TrimSpace(enhanced + " " + strings.TrimSpace(text)))))
+	return h.Sum64()
+}
+
+// anchorRepliesOf lists s's complete server replies, the earliest of each
+// code and text, at most maxAnchorReplies.
+func anchorRepliesOf(s *smtp.Session) []anchorReply {
+	var out []anchorReply
+	add := func(r *smtp.Reply) {
+		if r == nil || r.Partial || r.Time.IsZero() {
+			return
+		}
+		enh := ""
+		if r.Enhanced != (smtp.EnhancedCode{}) {
+			enh = r.Enhanced.String()
+		}
+		w := anchorReply{code: r.Code, text: replyTextHash(enh, r.Text), at: r.Time}
+		for i := range out {
+			if out[i].code == w.code && out[i].text == w.text {
+				if w.at.Before(out[i].at) {
+					out[i].at = w.at
+				}
+				return
+			}
+		}
+		if len(out) < maxAnchorReplies {
+			out = append(out, w)
+		}
+	}
+	add(s.Banner)
+	for i := range s.Commands {
+		add(s.Commands[i].Reply)
+	}
+	for i := range s.Transactions {
+		add(s.Transactions[i].Reply)
+	}
+	return out
+}
+
+// eventTime is the earliest wire time the event can report: the
+// connection's first packet, or for a delivery verdict quoting the peer's
+// reply the earliest reply on the wire with that code and text. Only a
+// verdict: it cannot be written before the reply it rests on, while a
+// line logging a reply as such (Exchange's "<") may be stamped when the
+// read began; the lab's Exchange-format logs, written from the client's
+// own record, stamp some replies at their command's time.
+func eventTime(e *mtalog.Event, k *joinKey) time.Time {
+	at := k.start
+	if e.Kind != mtalog.EventDelivery || e.Reply == nil || !e.Remote {
+		return at
+	}
+	h := replyTextHash(e.Reply.Enhanced, e.Reply.Text)
+	for _, w := range k.replies {
+		if w.code == e.Reply.Code && w.text == h && w.at.After(at) {
+			at = w.at
+		}
+	}
+	return at
+}
+
+// sessionOffset is the smallest of s's lines' offsets from the earliest
+// wire time of the events they report (lines from its connect event on);
+// ok is false when s has no line.
 func sessionOffset(s *mtalog.Session, k *joinKey) (time.Duration, bool) {
 	evs := s.Events
 	for i, e := range evs {
@@ -61,7 +144,7 @@ func sessionOffset(s *mtalog.Session, k *joinKey) (time.Duration, bool) {
 		if e.Line.Time.IsZero() {
 			continue
 		}
-		if d := e.Line.Time.Sub(k.start); !ok || d < best {
+		if d := e.Line.Time.Sub(eventTime(&e, k)); !ok || d < best {
 			best, ok = d, true
 		}
 	}

@@ -423,3 +423,41 @@ func TestLogOtherRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestLogClockReplyAnchor: a sending Postfix writes its only line about a
+// session, the delivery verdict, at the session's end, long after the
+// connection opened; the verdict quotes the relay's end-of-data reply and
+// cannot be written before it, so a clock 10 ms slow is proven behind
+// even though the line comes 25 ms after the connection's first packet.
+// Real input: rsyslog's RFC 3339 file of the Postfix lab, its smtp client
+// lines only.
+func TestLogClockReplyAnchor(t *testing.T) {
+	scen := "../../testdata/scenarios/postfix/"
+	data, err := os.ReadFile(scen + "postfix-relay-stall-syslog.mail-rfc3339.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var client []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, " postfix/smtp[") {
+			client = append(client, l)
+		}
+	}
+	dir := t.TempDir()
+	only, shifted := filepath.Join(dir, "client.log"), filepath.Join(dir, "client-slow.log")
+	os.WriteFile(only, []byte(strings.Join(client, "\n")+"\n"), 0o644)
+	shiftLog(t, only, shifted, -10*time.Millisecond)
+	for _, tt := range []struct {
+		log   string
+		clock string
+	}{{only, report.ClockLateOrAhead}, {shifted, report.ClockBehind}} {
+		rep, _ := logReport(t, "--log", tt.log, scen+"postfix-relay-stall-syslog.pcapng")
+		l := rep.Logs[0]
+		if l.Matched != 2 || l.Clock != tt.clock {
+			t.Errorf("%s: %d sessions matched, clock %q skew_max_ms %.3f; want 2, %q", filepath.Base(tt.log), l.Matched, l.Clock, l.SkewMaxMS, tt.clock)
+		}
+		if tt.clock == report.ClockBehind && (l.SkewMaxMS < -10 || l.SkewMaxMS > -9) {
+			t.Errorf("%s: skew_max_ms %.3f, want -10 to -9 (the verdict 0.4 ms after the reply)", filepath.Base(tt.log), l.SkewMaxMS)
+		}
+	}
+}
