@@ -74,9 +74,14 @@ type tlsTrack struct {
 	dec *decryptTrack
 	// facts, decryption and pending hold what the Session's TLS points
 	// to, rewritten by each sync without allocating.
-	facts      tlsrecord.Facts
-	decryption Decryption
-	pending    Transaction
+	facts            tlsrecord.Facts
+	decryption       Decryption
+	pending          Transaction
+	pendingInference Inference
+	// overheadOf is the version and suite overheadLo and overheadHi are
+	// for.
+	overheadOf             [2]uint16
+	overheadLo, overheadHi int
 }
 
 // flight is a run of client records with no server record between them
@@ -122,6 +127,16 @@ func overhead(version, suite uint16) (lo, hi int) {
 	return 16 + 20 + 1, 16 + 48 + 256
 }
 
+// overhead is overhead(version, suite), worked out once per connection:
+// naming the suite costs an allocation (crypto/tls.CipherSuites).
+func (t *tlsTrack) overhead(version, suite uint16) (lo, hi int) {
+	if k := [2]uint16{version, suite}; k != t.overheadOf {
+		t.overheadOf = k
+		t.overheadLo, t.overheadHi = overhead(version, suite)
+	}
+	return t.overheadLo, t.overheadHi
+}
+
 // tlsRecord runs one record through the inference.
 func (d *Decoder) tlsRecord(t *tlsTrack, r tlsrecord.Record) {
 	f := t.conn.Facts()
@@ -148,7 +163,7 @@ func (d *Decoder) tlsRecord(t *tlsTrack, r tlsrecord.Record) {
 	if fl.records > 0 && r.Start.Time.Sub(fl.last.Time) >= flightPause {
 		d.flightEnded(t, r.Start, EndClientClosed, r.Length)
 	}
-	lo, hi := overhead(f.Version(), f.CipherSuite())
+	lo, hi := t.overhead(f.Version(), f.CipherSuite())
 	if fl.records == 0 {
 		fl.first = r.Start
 	}
@@ -185,21 +200,20 @@ func (d *Decoder) flightEnded(t *tlsTrack, at reassembly.Mark, why EndReason, ne
 }
 
 // flightTransaction is the transaction of the body flight under way, not
-// decided yet.
-func (t *tlsTrack) flightTransaction() Transaction {
+// decided yet, with what it rests on in inf.
+func (t *tlsTrack) flightTransaction(inf *Inference) Transaction {
 	fl := &t.flight
-	f := t.conn.Facts()
+	*inf = Inference{Records: fl.records, Bytes: fl.bytes, SizeMin: fl.sizeMin, SizeMax: fl.sizeMax,
+		Version: tlsrecord.VersionName(t.conn.Version())}
 	return Transaction{SizeParam: -1, Size: fl.sizeMax, Outcome: OutcomeUnknown,
 		DataFrame: fl.first.Frame, DataTime: fl.first.Time,
-		EndOfDataFrame: fl.last.Frame, EndOfDataTime: fl.last.Time, Incomplete: t.gapped,
-		Inferred: &Inference{Records: fl.records, Bytes: fl.bytes, SizeMin: fl.sizeMin, SizeMax: fl.sizeMax,
-			Version: tlsrecord.VersionName(f.Version())}}
+		EndOfDataFrame: fl.last.Frame, EndOfDataTime: fl.last.Time, Incomplete: t.gapped, Inferred: inf}
 }
 
 // inferred appends the transaction of the body flight under way.
 func (d *Decoder) inferred(t *tlsTrack) *Transaction {
 	fl := &t.flight
-	tx := t.flightTransaction()
+	tx := t.flightTransaction(&Inference{})
 	if len(t.inferred) >= d.opts.MaxTransactions {
 		d.anomalyf(AnomalyTooManyTransactions, fl.first.Frame, "more than %d mail transactions", d.opts.MaxTransactions)
 		return &Transaction{Inferred: &Inference{}}
@@ -280,7 +294,7 @@ func (d *Decoder) syncTLS() {
 	}
 	d.s.TLS.Inferred = d.tls.inferred[:len(d.tls.inferred):len(d.tls.inferred)]
 	if d.life == lifeOpen && t.flight.body() {
-		t.pending = t.flightTransaction()
+		t.pending = t.flightTransaction(&t.pendingInference)
 		d.s.TLS.Pending = &t.pending
 	}
 }

@@ -142,6 +142,10 @@ func (f *Facts) Duration() time.Duration {
 // captured while records flow after it (EndNotCaptured).
 func (f *Facts) Established() bool { return f.Ending == EndComplete || f.Ending == EndNotCaptured }
 
+// Version is the negotiated version (Facts.Version) without copying the
+// facts.
+func (c *Conn) Version() uint16 { return c.facts.Version() }
+
 // Facts returns what was read so far. The slices are shared with the Conn
 // but never changed in place by it.
 func (c *Conn) Facts() Facts {

@@ -387,3 +387,40 @@ func TestLiveTLSPorts(t *testing.T) {
 		t.Errorf("live --tls-ports 0: exit %d, %q", st, errOut.String())
 	}
 }
+
+// BenchmarkAnalyzeTLS measures analyze on the seed incident in clear text
+// (relay-stall) and inside TLS 1.3 (tls-stall-13: without a key, the
+// records are read and the transactions inferred; with its key log, every
+// record is decrypted and decoded), per packet: what TLS costs over the
+// same SMTP dialogue.
+func BenchmarkAnalyzeTLS(b *testing.B) {
+	plain, _ := scenarioFiles("relay-stall")
+	capture, keys := scenarioFiles("tls-stall-13")
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"plaintext", []string{plain}},
+		{"tls13-inferred", []string{capture}},
+		{"tls13-decrypted", []string{"--tls-keylog", keys, capture}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var packets int
+			for b.Loop() {
+				var out, errOut bytes.Buffer
+				if st := run(append([]string{"analyze", "--format", "json"}, tc.args...), nil, &out, &errOut); st == exitError {
+					b.Fatal(errOut.String())
+				}
+				if packets == 0 {
+					var rep analyzedReport
+					if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+						b.Fatal(err)
+					}
+					packets = rep.Inputs[0].Packets
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*int64(packets)), "ns/pkt")
+		})
+	}
+}
