@@ -345,3 +345,65 @@ func TestLiveFrameError(t *testing.T) {
 		t.Errorf("the source was read %d more times after Live returned", src.reads-reads)
 	}
 }
+
+// losingFile is a paced capture file whose kernel lost the frames in
+// lose (numbered from 1 in the file): they are never served, and the
+// drop counters (as libpcap's pcap_stats) count them once passed.
+type losingFile struct {
+	pacedFile
+	lose       map[int]bool
+	read, lost int
+}
+
+func (l *losingFile) Next() (capture.Frame, error) {
+	for {
+		fr, err := l.pacedFile.Next()
+		if err != nil {
+			return fr, err
+		}
+		if l.read++; !l.lose[l.read] {
+			return fr, nil
+		}
+		l.lost++
+	}
+}
+
+func (l *losingFile) Stats() (capture.LiveStats, error) {
+	return capture.LiveStats{Received: l.read, Dropped: l.lost}, nil
+}
+
+// TestLiveDropsNeverDeliver replays the lab's eod-552 capture with the
+// frames a 60 s soak's kernel dropped on one connection: the 552 that
+// refused the 1.2 MB message and the client's QUIT after it. The
+// server's 221 reaches live before the client's FIN shows the QUIT lost;
+// live said the message was delivered, on the 221 (#14). A 221 answers
+// only a QUIT: the message's outcome is unknown, and the first one (250
+// in the capture) stays delivered.
+func TestLiveDropsNeverDeliver(t *testing.T) {
+	f, err := capture.OpenFile(filepath.Join(repoRoot, "testdata/scenarios/captures/eod-552.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// Frame 1213 is the 552, 1214 the QUIT (tshark -r eod-552.pcapng).
+	src := &losingFile{pacedFile: pacedFile{File: f}, lose: map[int]bool{1213: true, 1214: true}}
+	rep, res, _ := liveOf(t, src, func() time.Time { return src.now }, LiveOptions{RingWait: true})
+	if res.Dropped.Kernel != 2 || len(rep.Connections) != 1 || rep.Connections[0].SMTP == nil {
+		t.Fatalf("dropped %+v, %d connections", res.Dropped, len(rep.Connections))
+	}
+	c := &rep.Connections[0]
+	var got []string
+	for _, x := range c.SMTP.Transactions {
+		code := 0
+		if x.Reply != nil {
+			code = x.Reply.Code
+		}
+		got = append(got, fmt.Sprintf("%s %d", x.Outcome, code))
+	}
+	if want := []string{"delivered 250", "unknown 0"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("transactions %q, want %q", got, want)
+	}
+	if c.Diagnosis.Cause != report.CauseCaptureIncomplete || rep.Totals.Delivered != 1 || rep.Failed() {
+		t.Errorf("cause %s, totals %+v, want capture-incomplete and 1 delivered", c.Diagnosis.Cause, rep.Totals)
+	}
+}

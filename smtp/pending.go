@@ -110,31 +110,33 @@ func (d *Decoder) skippedReply(r *Reply) {
 
 // resyncIndex finds, after a server gap, the entry a reply answers: the
 // first whose command is the only one to expect such a code, else the
-// oldest.
-func (d *Decoder) resyncIndex(code int) int {
+// oldest. A code only one command draws (221 QUIT, 354 DATA, 334 and 235
+// AUTH, 220 STARTTLS) answers no other: with no such command queued, ok
+// is false, and the reply answers a command the capture lost (a client
+// gap not yet known, since the server's next segment can come before the
+// client's that shows it). Tying it to the oldest entry would make a
+// QUIT's 221 the 2xx final reply of an end-of-data whose 552 the server
+// gap held: a delivery the capture does not show.
+func (d *Decoder) resyncIndex(code int) (i int, ok bool) {
+	var want func(e pending) bool
+	switch code {
+	case 354:
+		want = func(e pending) bool { return e.verb == verbDATA || e.verb == verbXEXCH50 }
+	case 221:
+		want = func(e pending) bool { return e.verb == verbQUIT }
+	case 334, 235:
+		want = func(e pending) bool { return e.kind == pendingAuthResponse || e.verb == verbAUTH }
+	case 220:
+		want = func(e pending) bool { return e.verb == verbSTARTTLS }
+	default:
+		return 0, true
+	}
 	for i, e := range d.queue {
-		switch code {
-		case 354:
-			if e.verb == verbDATA || e.verb == verbXEXCH50 {
-				return i
-			}
-		case 221:
-			if e.verb == verbQUIT {
-				return i
-			}
-		case 334, 235:
-			if e.kind == pendingAuthResponse || e.verb == verbAUTH {
-				return i
-			}
-		case 220:
-			if e.verb == verbSTARTTLS {
-				return i
-			}
-		default:
-			return 0
+		if want(e) {
+			return i, true
 		}
 	}
-	return 0
+	return 0, false
 }
 
 // replyLost handles an entry whose reply a server gap swallowed.

@@ -346,7 +346,17 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 	}
 	i := 0
 	if resynced {
-		if i = d.resyncIndex(r.Code); d.queue[i].sent.After(r.Time) {
+		ok := false
+		if i, ok = d.resyncIndex(r.Code); !ok {
+			// The entries' replies may be in the gap (serverGap marked
+			// them); this one answers none of them.
+			d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d after a gap in the server's bytes answers no command awaiting a reply: it answers one the capture lost", r.Code)
+			if len(d.s.Unmatched) < MaxUnmatchedReplies {
+				d.s.Unmatched = append(d.s.Unmatched, *r)
+			}
+			return
+		}
+		if d.queue[i].sent.After(r.Time) {
 			i = 0
 		}
 		for _, e := range d.queue[:i] {

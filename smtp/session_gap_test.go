@@ -94,6 +94,23 @@ func TestSessionCaptureGaps(t *testing.T) {
 				verbs: []string{"EHLO", "MAIL", "RCPT", "DATA", "QUIT"}, replies: []int{250, 250, 250, 354, 221}, unmatched: []int{250}},
 		},
 		{
+			name: "the end-of-data's reply and the QUIT lost, then 221",
+			steps: with(envelope, steps(
+				C(body+".\r\n"), SGap(44), S("221 Bye\r\n"), // 10-12: the 552 is in the gap
+				CGap(6), CFIN, SFIN, // 13-15: QUIT, known lost only now
+			)),
+			// The server's next segment comes before the client's that
+			// shows the QUIT lost: a 221 answers only a QUIT, never the
+			// end-of-data (live soak, #14: "delivered" on a 552).
+			want: gapWant{outcome: OutcomeUnknown, incomplete: true, eod: 10,
+				verbs: []string{"EHLO", "MAIL", "RCPT", "DATA"}, replies: []int{250, 250, 250, 354}, unmatched: []int{221},
+				check: func(t *testing.T, s *Session, x *Transaction) {
+					if x.Reply != nil {
+						t.Errorf("final reply %d, want none", x.Reply.Code)
+					}
+				}},
+		},
+		{
 			name: "gap covering the end-of-data, then the client closes",
 			steps: with(envelope, steps(
 				C(body), CGap(30), CFIN, SFIN, // 10-13
