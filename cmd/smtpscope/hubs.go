@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
-	"github.com/smtpscope/smtpscope/events"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/wiring"
 )
 
 // runHubs is "analyze --hub": each hub analysed on its own, then compared.
@@ -20,45 +19,11 @@ func runHubs(f *analyzeFlags, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", err)
 		return exitError
 	}
-	for i := range hubs {
-		are, err := events.AreEvents(hubs[i].Files)
-		if err != nil {
-			fmt.Fprintf(stderr, "smtpscope analyze: hub %s: %s\n", hubs[i].Name, oneLine(err))
-			return exitError
-		}
-		if are {
-			hubs[i].Messages = events.Messages(hubs[i].Files)
-		}
-	}
-	opts := pipeline.Options{ServerPorts: ports, Merge: f.merge, Workers: f.workers,
-		Report: report.Options{SlowReply: f.slowReply, Redact: f.redact}}
-	fleet, reports, err := pipeline.Hubs(context.Background(), hubs, opts)
-	if err != nil {
-		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
-		return exitError
-	}
-	defer func() {
-		for _, r := range reports {
-			if r != nil {
-				r.Close()
-			}
-		}
-	}()
-	if err := writeFleet(fleet, reports, f, stdout); err != nil {
-		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
-		return exitError
-	}
-	for _, h := range fleet.Hubs {
-		if h.Failed > 0 {
-			return exitFindings
-		}
-	}
-	for _, r := range reports {
-		if r != nil && r.Failed() {
-			return exitFindings
-		}
-	}
-	return exitOK
+	return exitStatus(wiring.Hubs(context.Background(), wiring.HubOptions{
+		Hubs: hubs, Pipeline: pipeline.Options{ServerPorts: ports, Merge: f.merge, Workers: f.workers,
+			Report: report.Options{SlowReply: f.slowReply, Redact: f.redact}},
+		Format: f.format, Output: f.output, Color: f.color, All: f.all,
+	}, stdout, stderr))
 }
 
 // checkHubs parses the --hub flags and refuses what does not go with them.
@@ -68,7 +33,7 @@ func (f *analyzeFlags) checkHubs(args []string) ([]pipeline.Hub, []uint16, error
 		return nil, nil, fmt.Errorf("with --hub, give every file in a --hub (not %s)", args[0])
 	case len(f.hubs) < 2:
 		return nil, nil, errors.New("--hub compares hubs: give at least two")
-	case f.evidence != "" || len(f.logs.patterns) > 0 || f.events != "" || len(f.tlsKeyLog) > 0:
+	case f.evidence != "" || len(f.logs.Patterns) > 0 || f.events != "" || len(f.tlsKeyLog) > 0:
 		return nil, nil, errors.New("--evidence, --log, --events and --tls-keylog do not go with --hub (run analyze per hub for them)")
 	case f.format != "text" && f.format != "json":
 		return nil, nil, fmt.Errorf("--format %s: --hub writes text or json", f.format)
@@ -90,28 +55,4 @@ func (f *analyzeFlags) checkHubs(args []string) ([]pipeline.Hub, []uint16, error
 	}
 	ports, err := serverPorts(f.smtpPorts)
 	return hubs, ports, err
-}
-
-// writeFleet writes the comparison and the hubs' reports to --output or
-// stdout.
-func writeFleet(fleet *report.Fleet, reports []*report.Report, f *analyzeFlags, stdout io.Writer) (err error) {
-	out := stdout
-	if f.output != "" && f.output != "-" {
-		file, err := os.Create(f.output)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if cerr := file.Close(); err == nil {
-				err = cerr
-			}
-		}()
-		out = file
-	}
-	if f.format == "json" {
-		return fleet.WriteJSON(out, reports)
-	}
-	opt := textOptions(f.color, out)
-	opt.All = f.all
-	return fleet.WriteText(out, reports, opt)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/wiring"
 )
 
 // Timing of the live loop.
@@ -192,13 +193,13 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		BufferSize: f.bufferMiB << 20,
 	})
 	if err != nil {
-		return fail("%s", oneLine(err))
+		return fail("%s", wiring.OneLine(err))
 	}
 	defer src.Close()
 	outs, err := f.openOutputs(stdout, src)
 	defer outs.close()
 	if err != nil {
-		return fail("%s", oneLine(err))
+		return fail("%s", wiring.OneLine(err))
 	}
 	out, reportFile, sink, mx, packetFile := outs.out, outs.report, outs.sink, outs.metrics, outs.packets
 
@@ -208,28 +209,28 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		evidence, err = pipeline.NewLiveEvidence(pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version,
 			MaxBytes: int64(f.evidenceMaxBytes)}, "live capture on "+f.iface, 0)
 		if err != nil {
-			return fail("--evidence: %s", oneLine(err))
+			return fail("--evidence: %s", wiring.OneLine(err))
 		}
 		if os.IsNotExist(statErr) {
 			// Made here as root: the user the run becomes writes in it.
 			if err := giveTo(f.evidence, f.user); err != nil {
-				return fail("--evidence: %s", oneLine(err))
+				return fail("--evidence: %s", wiring.OneLine(err))
 			}
 		}
 	}
 
 	if err := dropPrivileges(f.user); err != nil {
 		if fs.Changed("user") {
-			return fail("--user %s: %s", f.user, oneLine(err))
+			return fail("--user %s: %s", f.user, wiring.OneLine(err))
 		}
-		fmt.Fprintf(stderr, "smtpscope live: still running as root: %s\n", oneLine(err))
+		fmt.Fprintf(stderr, "smtpscope live: still running as root: %s\n", wiring.OneLine(err))
 	}
 	if f.evidence != "" {
 		// Files are made as connections fail, maybe hours later: find out
 		// now whether the user the run became may make them.
 		probe, err := os.CreateTemp(f.evidence, ".smtpscope-write-test-*")
 		if err != nil {
-			return fail("--evidence: %s is not writable by the user this run became (--user %q): %s", f.evidence, f.user, oneLine(err))
+			return fail("--evidence: %s is not writable by the user this run became (--user %q): %s", f.evidence, f.user, wiring.OneLine(err))
 		}
 		probe.Close()
 		os.Remove(probe.Name())
@@ -257,17 +258,17 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	// From here a second SIGINT ends the process the default way.
 	stopSignals()
 
-	err = writeReport(res.report, "", f.format, f.color, false, out)
+	err = wiring.WriteReport(res.report, "", f.format, f.color, false, out)
 	if reportFile != nil {
 		if cerr := reportFile.Close(); err == nil {
 			err = cerr
 		}
 	}
 	if err != nil {
-		return fail("%s", oneLine(err))
+		return fail("%s", wiring.OneLine(err))
 	}
 	if res.err != nil {
-		fmt.Fprintf(stderr, "smtpscope live: %s\n", oneLine(res.err))
+		fmt.Fprintf(stderr, "smtpscope live: %s\n", wiring.OneLine(res.err))
 		return exitError
 	}
 	if evidence != nil && !liveEvidenceWritten(evidence, stderr) {
@@ -498,7 +499,7 @@ func liveEvidenceWritten(e *pipeline.LiveEvidence, stderr io.Writer) bool {
 		errs = j.Unwrap()
 	}
 	for _, err := range errs {
-		fmt.Fprintf(stderr, "smtpscope live: --evidence: %s\n", oneLine(err))
+		fmt.Fprintf(stderr, "smtpscope live: --evidence: %s\n", wiring.OneLine(err))
 	}
 	return false
 }

@@ -22,16 +22,14 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/smtpscope/smtpscope/events"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
-	"github.com/smtpscope/smtpscope/tlskeys"
+	"github.com/smtpscope/smtpscope/wiring"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -120,7 +118,7 @@ type analyzeFlags struct {
 
 	workers   int
 	hubs      []string
-	logs      logFlags
+	logs      wiring.Logs
 	events    string
 	all       bool
 	tlsKeyLog []string
@@ -147,8 +145,8 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.evidenceKeys, "evidence-keys", false, "put the TLS keys of each failing connection (from --tls-keylog and the capture's Decryption Secrets Blocks) into its --evidence file, as a Decryption Secrets Block Wireshark reads")
 	fs.IntVar(&f.workers, "workers", 1, "analyse connections on `N` cores (sharded by connection; the report is the same for any N)")
 	fs.StringArrayVar(&f.tlsKeyLog, "tls-keylog", nil, "decrypt TLS sessions with the NSS key log `FILE` (SSLKEYLOGFILE format; repeatable); keys in the capture's Decryption Secrets Blocks are used too")
-	fs.StringArrayVar(&f.logs.patterns, "log", nil, "join the MTA log `FILE` (Exchange SMTP protocol log, Postfix, Exim; gzip/zstd too; a glob; repeatable) to the connections")
-	fs.StringVar(&f.logs.tz, "log-tz", "UTC", "time `ZONE` of log time stamps that carry none (classic syslog), e.g. Europe/Berlin")
+	fs.StringArrayVar(&f.logs.Patterns, "log", nil, "join the MTA log `FILE` (Exchange SMTP protocol log, Postfix, Exim; gzip/zstd too; a glob; repeatable) to the connections")
+	fs.StringVar(&f.logs.TZ, "log-tz", "UTC", "time `ZONE` of log time stamps that carry none (classic syslog), e.g. Europe/Berlin")
 	fs.StringVar(&f.events, "events", "", "also write one JSON line per connection to `FILE` (\"-\": standard output, with --output FILE); see events.Schema")
 	fs.IntVar(&f.maxConns, "max-connections", reassembly.DefaultMaxConnections, "follow at most `N` connections at once; beyond, half-open (SYN-only) ones are evicted first, then the least recently active, and the report counts them (0: no cap)")
 	fs.IntVar(&f.maxBufferedMiB, "max-buffered", reassembly.DefaultMaxBufferedBytes>>20, "hold at most `MIB` mebibytes of out-of-order data waiting for a missing segment; beyond, the hole is a capture gap")
@@ -186,66 +184,37 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if f.cpuProfile != "" {
 		stop, err := startCPUProfile(f.cpuProfile)
 		if err != nil {
-			fmt.Fprintf(stderr, "smtpscope: --cpuprofile: %s\n", oneLine(err))
+			fmt.Fprintf(stderr, "smtpscope: --cpuprofile: %s\n", wiring.OneLine(err))
 			return exitError
 		}
 		defer stop()
-	}
-	keys, warnings, err := f.keyLog()
-	if err != nil {
-		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", oneLine(err))
-		return exitError
-	}
-	for _, w := range warnings {
-		fmt.Fprintf(stderr, "smtpscope: warning: %s\n", w)
 	}
 	maxConns := f.maxConns
 	if maxConns == 0 {
 		maxConns = -1 // no cap
 	}
-	opts := pipeline.Options{ServerPorts: ports, TLSPorts: tlsPorts, Merge: f.merge, TLSKeys: keys,
-		MaxConnections: maxConns, MaxBufferedBytes: f.maxBufferedMiB << 20,
-		Workers: f.workers, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact, JoinLogs: len(f.logs.patterns) > 0}}
-	ev, closeEvents, err := events.Open(f.events, stdout, true)
-	if err != nil {
-		fmt.Fprintf(stderr, "smtpscope: --events: %s\n", oneLine(err))
-		return exitError
-	}
-	if ev != nil {
-		opts.Connection = ev.Connection
-	}
-	prog := pipeline.NewReadProgress(stderr, pipeline.InputSize(fs.Args()))
-	if prog != nil {
-		opts.Read = prog.Add
-	}
-	rep, failed, err := pipeline.Files(context.Background(), fs.Args(), stdin, opts)
-	prog.Done()
-	if cerr := closeEvents(); err == nil && cerr != nil {
-		err = fmt.Errorf("--events: %w", cerr)
-	}
-	if err != nil {
-		if rep != nil {
-			rep.Close()
-		}
-		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
-		return exitError
-	}
-	defer rep.Close()
-	if err := joinLogs(rep, f.logs, stderr); err != nil {
-		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
-		return exitError
-	}
-	if err := writeReport(rep, f.output, f.format, f.color, f.all, stdout); err != nil {
-		fmt.Fprintf(stderr, "smtpscope: %s\n", oneLine(err))
-		return exitError
-	}
-	if !writeEvidence(&f, fs.Args(), failed, keys, stderr) {
-		return exitError
-	}
-	if rep.Failed() {
+	out := wiring.Analyze(context.Background(), wiring.AnalyzeOptions{
+		Files: fs.Args(), Stdin: stdin,
+		Pipeline: pipeline.Options{ServerPorts: ports, TLSPorts: tlsPorts, Merge: f.merge,
+			MaxConnections: maxConns, MaxBufferedBytes: f.maxBufferedMiB << 20,
+			Workers: f.workers, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact}},
+		Format: f.format, Output: f.output, Color: f.color, All: f.all, Events: f.events,
+		Logs: f.logs, TLSKeyLogs: f.tlsKeyLog,
+		Evidence:     pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version, MaxBytes: int64(f.evidenceMaxBytes)},
+		EvidenceKeys: f.evidenceKeys, EvidenceMaxBytesFlag: f.evidenceMaxBytes.String(),
+	}, stdout, stderr)
+	return exitStatus(out)
+}
+
+// exitStatus is the exit status of a run's outcome.
+func exitStatus(o wiring.Outcome) int {
+	switch o {
+	case wiring.Clean:
+		return exitOK
+	case wiring.Findings:
 		return exitFindings
 	}
-	return exitOK
+	return exitError
 }
 
 // check validates the flags against the arguments and returns the SMTP
@@ -292,35 +261,6 @@ func serverPorts(extra []uint) ([]uint16, error) {
 	return ports, nil
 }
 
-// writeReport writes the report in format to the named file, or to
-// stdout when name is "" or "-".
-func writeReport(rep *report.Report, name, format, color string, all bool, stdout io.Writer) (err error) {
-	out := stdout
-	if name != "" && name != "-" {
-		file, err := os.Create(name)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if cerr := file.Close(); err == nil {
-				err = cerr
-			}
-		}()
-		out = file
-	}
-	switch format {
-	case "json":
-		return rep.WriteJSON(out)
-	case "markdown":
-		return rep.WriteMarkdown(out, report.ViewOptions{All: all})
-	case "html":
-		return rep.WriteHTML(out, report.ViewOptions{All: all})
-	}
-	opt := textOptions(color, out)
-	opt.All = all
-	return rep.WriteText(out, opt)
-}
-
 // startCPUProfile starts a CPU profile into the named file and returns
 // the function that stops it.
 func startCPUProfile(name string) (stop func(), err error) {
@@ -336,64 +276,4 @@ func startCPUProfile(name string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		file.Close()
 	}, nil
-}
-
-// oneLine keeps an error message on one line.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
-}
-
-// maxEvidenceErrors is how many evidence files' errors are told one per
-// line; the rest are counted.
-const maxEvidenceErrors = 10
-
-// keyLog reads the --tls-keylog files; with --evidence-keys it returns a
-// key log even without them, for the keys of the capture's Decryption
-// Secrets Blocks.
-func (f *analyzeFlags) keyLog() (*tlskeys.KeyLog, []string, error) {
-	keys, warnings, err := readKeyLogs(f.tlsKeyLog)
-	if err == nil && keys == nil && f.evidenceKeys {
-		keys = tlskeys.NewKeyLog()
-	}
-	return keys, warnings, err
-}
-
-// writeEvidence cuts the failing connections out of the inputs into
-// --evidence DIR (nothing without it) and tells on stderr what could not
-// be written (one line per file), what --evidence-max-bytes deleted and
-// how many files carry keys; it returns false if a file could not be
-// written.
-func writeEvidence(f *analyzeFlags, names []string, failed []pipeline.ConnRef, keys *tlskeys.KeyLog, stderr io.Writer) bool {
-	if f.evidence == "" {
-		return true
-	}
-	opts := pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version, MaxBytes: int64(f.evidenceMaxBytes)}
-	if f.evidenceKeys {
-		opts.Keys = keys
-	}
-	res, err := pipeline.WriteEvidence(names, f.merge, failed, opts)
-	if n := len(res.Deleted); n > 0 {
-		fmt.Fprintf(stderr, "smtpscope: --evidence: %d older files deleted to keep %s within --evidence-max-bytes %s\n",
-			n, f.evidence, f.evidenceMaxBytes.String())
-	}
-	if f.evidenceKeys {
-		fmt.Fprintf(stderr, "smtpscope: --evidence-keys: %d of %d evidence files carry TLS keys\n", res.WithKeys, len(res.Written))
-	}
-	if err == nil {
-		return true
-	}
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for i, e := range errs {
-		if i == maxEvidenceErrors {
-			fmt.Fprintf(stderr, "smtpscope: --evidence: %d more files not written\n", len(errs)-i)
-			break
-		}
-		fmt.Fprintf(stderr, "smtpscope: --evidence: %s\n", oneLine(e))
-	}
-	return false
 }

@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"fmt"
@@ -10,25 +10,27 @@ import (
 	"github.com/smtpscope/smtpscope/report"
 )
 
-// logFlags are the settings of --log and --log-tz.
-type logFlags struct {
-	patterns []string
-	tz       string
+// Logs are the settings of --log and --log-tz.
+type Logs struct {
+	// Patterns name the MTA logs (globs).
+	Patterns []string
+	// TZ is the time zone of log time stamps that carry none.
+	TZ string
 }
 
 // joinLogs reads the MTA logs named by the --log patterns (globs) and
 // joins them to the report's connections. A log that cannot be read is
 // one line on stderr and an entry in the report; the report is still
 // made. It fails only on a bad pattern or time zone.
-func joinLogs(rep *report.Report, f logFlags, stderr io.Writer) error {
-	if len(f.patterns) == 0 {
+func joinLogs(rep *report.Report, f Logs, stderr io.Writer) error {
+	if len(f.Patterns) == 0 {
 		return nil
 	}
 	loc := time.UTC
-	if f.tz != "" {
+	if f.TZ != "" {
 		var err error
-		if loc, err = time.LoadLocation(f.tz); err != nil {
-			return fmt.Errorf("--log-tz %q: %w", f.tz, err)
+		if loc, err = time.LoadLocation(f.TZ); err != nil {
+			return fmt.Errorf("--log-tz %q: %w", f.TZ, err)
 		}
 	}
 	// Year-less syslog times take the year that puts them just before the
@@ -40,7 +42,7 @@ func joinLogs(rep *report.Report, f logFlags, stderr io.Writer) error {
 		}
 	}
 	var names []string
-	for _, p := range f.patterns {
+	for _, p := range f.Patterns {
 		m, err := filepath.Glob(p)
 		if err != nil {
 			return fmt.Errorf("--log %q: %w", p, err)
@@ -55,8 +57,8 @@ func joinLogs(rep *report.Report, f logFlags, stderr io.Writer) error {
 	for _, n := range names {
 		l, err := mtalog.ReadFile(n, mtalog.Options{Location: loc, Reference: ref})
 		if err != nil {
-			fmt.Fprintf(stderr, "smtpscope: --log: %s\n", oneLine(err))
-			failed = append(failed, report.LogInput{Name: n, Error: oneLine(err)})
+			fmt.Fprintf(stderr, "smtpscope: --log: %s\n", OneLine(err))
+			failed = append(failed, report.LogInput{Name: n, Error: OneLine(err)})
 			continue
 		}
 		logs = append(logs, l)
