@@ -1,23 +1,16 @@
 package main
 
 import (
-	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/smtpscope/smtpscope/capture"
-	"github.com/smtpscope/smtpscope/events"
-	"github.com/smtpscope/smtpscope/metrics"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
@@ -30,18 +23,6 @@ const (
 	// it is the longest delay before a signal, the end of --duration or a
 	// quiet link's timeouts are noticed.
 	liveReadTimeout = 100 * time.Millisecond
-)
-
-// Bounds on what the final report lists, so that memory stays bounded on
-// a long run. Connections that end beyond them are counted in the totals,
-// not listed, and the report says how many.
-const (
-	// liveListFailed is how many ended connections with a failure are
-	// kept whole for the final report.
-	liveListFailed = 1000
-	// liveListHealthy is how many ended connections without a failure are
-	// kept whole for the final report.
-	liveListHealthy = 200
 )
 
 // Defaults of the live flags.
@@ -58,7 +39,7 @@ const (
 )
 
 // errDurationReached is the cause of the end of a run that lasted --duration.
-var errDurationReached = errors.New("duration reached")
+var errDurationReached = wiring.ErrDurationReached
 
 const liveUsage = `Usage: smtpscope live [flags]
 
@@ -155,7 +136,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (host:port) at /metrics")
 	fs.StringVar(&f.user, "user", "nobody", "started as root, run as `USER` once the interface and the output files are open (\"\": stay root)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, liveUsage, liveListFailed, liveListHealthy, fs.FlagUsages())
+		fmt.Fprintf(stderr, liveUsage, wiring.LiveListFailed, wiring.LiveListHealthy, fs.FlagUsages())
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -185,163 +166,16 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		f.filter = smtpFilter(ports)
 	}
 
-	// The capture opens first: when it cannot (no permission, no cgo), no
-	// file of the user's has been truncated. The outputs open next, so
-	// that a wrong path fails now rather than after hours of capture.
-	src, err := capture.OpenLive(capture.LiveOptions{
-		Interface: f.iface, Filter: f.filter, Snaplen: f.snaplen, Promisc: f.promisc, Timeout: liveReadTimeout,
-		BufferSize: f.bufferMiB << 20,
-	})
-	if err != nil {
-		return fail("%s", wiring.OneLine(err))
-	}
-	defer src.Close()
-	outs, err := f.openOutputs(stdout, src)
-	defer outs.close()
-	if err != nil {
-		return fail("%s", wiring.OneLine(err))
-	}
-	out, reportFile, sink, mx, packetFile := outs.out, outs.report, outs.sink, outs.metrics, outs.packets
-
-	var evidence *pipeline.LiveEvidence
-	if f.evidence != "" {
-		_, statErr := os.Stat(f.evidence)
-		evidence, err = pipeline.NewLiveEvidence(pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version,
-			MaxBytes: int64(f.evidenceMaxBytes)}, "live capture on "+f.iface, 0)
-		if err != nil {
-			return fail("--evidence: %s", wiring.OneLine(err))
-		}
-		if os.IsNotExist(statErr) {
-			// Made here as root: the user the run becomes writes in it.
-			if err := giveTo(f.evidence, f.user); err != nil {
-				return fail("--evidence: %s", wiring.OneLine(err))
-			}
-		}
-	}
-
-	if err := dropPrivileges(f.user); err != nil {
-		if fs.Changed("user") {
-			return fail("--user %s: %s", f.user, wiring.OneLine(err))
-		}
-		fmt.Fprintf(stderr, "smtpscope live: still running as root: %s\n", wiring.OneLine(err))
-	}
-	if f.evidence != "" {
-		// Files are made as connections fail, maybe hours later: find out
-		// now whether the user the run became may make them.
-		probe, err := os.CreateTemp(f.evidence, ".smtpscope-write-test-*")
-		if err != nil {
-			return fail("--evidence: %s is not writable by the user this run became (--user %q): %s", f.evidence, f.user, wiring.OneLine(err))
-		}
-		probe.Close()
-		os.Remove(probe.Name())
-	}
-	cfg := liveConfig{
-		ports: ports, tlsPorts: tlsPorts, eodTimeout: f.eodTimeout, connectTimeout: f.connectTimeout, idleTimeout: f.idleTimeout,
-		interval: f.interval, report: report.Options{SlowReply: f.slowReply, Redact: f.redact},
-		events: events.NewConsole(stderr, f.format), sink: sink, metrics: mx, clock: time.Now,
-		evidence: evidence,
-	}
-	if packetFile != nil {
-		cfg.packets = capture.NewWriter(packetFile, f.write, capture.WriterOptions{Interface: f.iface, Filter: f.filter,
-			Snaplen: f.snaplen, Application: "smtpscope " + version})
-	}
-
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stopSignals()
-	if f.duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, f.duration, errDurationReached)
-		defer cancel()
-	}
-	cfg.events.Start(time.Now(), f.iface, f.filter, f.snaplen, f.write)
-	res := runLiveLoop(ctx, src, cfg)
-	// From here a second SIGINT ends the process the default way.
-	stopSignals()
-
-	err = wiring.WriteReport(res.report, "", f.format, f.color, false, out)
-	if reportFile != nil {
-		if cerr := reportFile.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		return fail("%s", wiring.OneLine(err))
-	}
-	if res.err != nil {
-		fmt.Fprintf(stderr, "smtpscope live: %s\n", wiring.OneLine(res.err))
-		return exitError
-	}
-	if evidence != nil && !liveEvidenceWritten(evidence, stderr) {
-		return exitError
-	}
-	if res.report.Failed() {
-		return exitFindings
-	}
-	return exitOK
-}
-
-// liveOutputs are what a live run writes to besides standard error.
-type liveOutputs struct {
-	// out gets the report: report (--output) or standard output.
-	out    io.Writer
-	report *os.File
-	// sink, metrics and packets are --events, --metrics and --write, nil
-	// when not asked for.
-	sink    *events.Writer
-	metrics *metrics.Metrics
-	packets *os.File
-	closers []func()
-}
-
-// openOutputs opens --output, --events, --metrics and --write, before
-// the capture starts so that a wrong path fails now rather than after
-// hours of capture. Call close even after an error.
-func (f *liveFlags) openOutputs(stdout io.Writer, src *capture.Live) (*liveOutputs, error) {
-	o := &liveOutputs{out: stdout}
-	if f.output != "" && f.output != "-" {
-		file, err := os.Create(f.output)
-		if err != nil {
-			return o, err
-		}
-		o.report, o.out = file, file
-		o.closers = append(o.closers, func() { file.Close() })
-	}
-	sink, closeEvents, err := events.Open(f.events, stdout, false)
-	if err != nil {
-		return o, fmt.Errorf("--events: %w", err)
-	}
-	o.sink = sink
-	o.closers = append(o.closers, func() { closeEvents() })
-	if f.metrics != "" {
-		o.metrics = metrics.New(metrics.Options{Version: version, Dropped: func() (int, int) {
-			st, err := src.Stats()
-			if err != nil {
-				return 0, 0
-			}
-			return st.Dropped, st.IfDropped
-		}})
-		stop, err := o.metrics.Serve(f.metrics)
-		if err != nil {
-			return o, fmt.Errorf("--metrics: %w", err)
-		}
-		o.closers = append(o.closers, stop)
-	}
-	if f.write != "" {
-		file, err := os.Create(f.write)
-		if err != nil {
-			return o, err
-		}
-		o.packets = file
-		o.closers = append(o.closers, func() { file.Close() })
-	}
-	return o, nil
-}
-
-// close closes what openOutputs opened, last first.
-func (o *liveOutputs) close() {
-	for i := len(o.closers) - 1; i >= 0; i-- {
-		o.closers[i]()
-	}
+	return exitStatus(wiring.Live(wiring.LiveOptions{
+		Capture: capture.LiveOptions{Interface: f.iface, Filter: f.filter, Snaplen: f.snaplen, Promisc: f.promisc,
+			Timeout: liveReadTimeout, BufferSize: f.bufferMiB << 20},
+		Duration: f.duration, Format: f.format, Output: f.output, Color: f.color,
+		Events: f.events, Metrics: f.metrics, Write: f.write, User: f.user, UserSet: fs.Changed("user"),
+		Evidence: pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version, MaxBytes: int64(f.evidenceMaxBytes)},
+		Version:  version,
+		Config: wiring.LiveConfig{Ports: ports, TLSPorts: tlsPorts, EODTimeout: f.eodTimeout, ConnectTimeout: f.connectTimeout,
+			IdleTimeout: f.idleTimeout, Interval: f.interval, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact}},
+	}, stdout, stderr))
 }
 
 // check validates the flags against the arguments and returns the SMTP
@@ -393,113 +227,4 @@ func smtpFilter(ports []uint16) string {
 		terms[i] = fmt.Sprintf("port %d", p)
 	}
 	return "tcp and (" + strings.Join(terms, " or ") + ")"
-}
-
-// liveConfig is what the live loop needs besides its source.
-type liveConfig struct {
-	// ports are the SMTP server ports, and tlsPorts those of implicit TLS
-	// among them.
-	ports, tlsPorts []uint16
-	// eodTimeout, connectTimeout: the timed incident rules.
-	eodTimeout, connectTimeout time.Duration
-	// idleTimeout ends (and summarises) an idle connection.
-	idleTimeout time.Duration
-	// interval between summaries (0: none).
-	interval time.Duration
-	report   report.Options
-	events   *events.Console
-	// sink receives the --events lines, nil for none.
-	sink *events.Writer
-	// metrics counts for --metrics, nil for none.
-	metrics *metrics.Metrics
-	// packets receives every frame, nil for none.
-	packets *capture.Writer
-	// evidence holds every frame and writes the failing connections'
-	// files as they end, nil for none.
-	evidence *pipeline.LiveEvidence
-	// clock gives the time when no packet brings one: on a read timeout.
-	clock func() time.Time
-	// listFailed and listHealthy bound the ended connections the report
-	// lists (zero: liveListFailed, liveListHealthy).
-	listFailed, listHealthy int
-}
-
-// liveResult is the end of a run: the report, and the error that cut the
-// capture short, if any.
-type liveResult struct {
-	report *report.Report
-	err    error
-}
-
-// runLiveLoop wires a live run: the pipeline over src, its incidents,
-// summaries and stop line to cfg.events, its connections and incidents to
-// the --events file and the metrics, its frames to cfg.packets.
-func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) liveResult {
-	rules := cfg.report
-	rules.ListFailed, rules.ListHealthy = cmp.Or(cfg.listFailed, liveListFailed), cmp.Or(cfg.listHealthy, liveListHealthy)
-	opts := pipeline.LiveOptions{
-		Options:    pipeline.Options{ServerPorts: cfg.ports, TLSPorts: cfg.tlsPorts, IdleTimeout: cfg.idleTimeout, Report: rules},
-		EODTimeout: cfg.eodTimeout, ConnectTimeout: cfg.connectTimeout,
-		Interval: cfg.interval, Progress: cfg.events.Summary, Clock: cfg.clock,
-		Incident: func(in *report.Incident) {
-			cfg.events.Incident(in)
-			if cfg.sink != nil {
-				cfg.sink.Incident(in)
-			}
-			if cfg.metrics != nil {
-				cfg.metrics.Incident(in)
-			}
-		},
-	}
-	opts.Connection = func(c *report.Connection) {
-		if cfg.evidence != nil {
-			cfg.evidence.Connection(c)
-		}
-		if cfg.sink != nil {
-			cfg.sink.Connection(c)
-		}
-		if cfg.metrics != nil {
-			cfg.metrics.Connection(c)
-		}
-	}
-	if m := cfg.metrics; m != nil {
-		opts.OpenChanged = m.SetOpen
-		opts.Dropped = func(d pipeline.Drops) { m.AddRingDropped(d.Ring) }
-		opts.Frame = func(fr *capture.Frame) error { m.AddBytes(len(fr.Data)); return nil }
-	}
-	if e := cfg.evidence; e != nil {
-		frame := opts.Frame
-		opts.Frame = func(fr *capture.Frame) error {
-			e.Frame(fr)
-			if frame != nil {
-				return frame(fr)
-			}
-			return nil
-		}
-	}
-	// A source replayed in tests waits for the analysis; an interface
-	// never does (its frames are dropped and counted instead).
-	_, iface := src.(*capture.Live)
-	opts.RingWait = !iface
-	rep, res, err := pipeline.LiveReport(ctx, src, cfg.packets, opts)
-	cfg.events.Stop(cfg.clock(), res.Reason, res.End.Sub(res.Start), res.Packets, res.Dropped.Total(), res.Incidents, &rep.Totals)
-	return liveResult{report: rep, err: err}
-}
-
-// liveEvidenceWritten tells on stderr, one line each, the evidence files
-// the run could not write (the first few, and how many more), and
-// returns false if there were any.
-func liveEvidenceWritten(e *pipeline.LiveEvidence, stderr io.Writer) bool {
-	_, err := e.Result()
-	if err == nil {
-		return true
-	}
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	}
-	for _, err := range errs {
-		fmt.Fprintf(stderr, "smtpscope live: --evidence: %s\n", wiring.OneLine(err))
-	}
-	return false
 }
