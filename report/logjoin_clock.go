@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -173,10 +174,17 @@ func stampResolution(l *mtalog.Log) time.Duration {
 	return res
 }
 
-// estimateClock takes the lower envelope of the matched sessions' offsets.
+// estimateClock takes the lower envelope of the matched sessions' offsets:
+// of the strongly matched ones (both ends, a client's port, a queue ID or
+// Message-ID) where there are any, since one session matched by time to
+// the wrong connection would be taken for a clock behind.
 func estimateClock(l *mtalog.Log, matched []pair, keys []joinKey) clockEstimate {
 	est := clockEstimate{resolution: stampResolution(l)}
+	strong := slices.ContainsFunc(matched, func(p pair) bool { return p.strong })
 	for _, p := range matched {
+		if strong && !p.strong {
+			continue
+		}
 		d, ok := sessionOffset(&l.Sessions[p.sess], &keys[p.conn])
 		if !ok {
 			continue

@@ -164,3 +164,34 @@ func TestLogClockClaim(t *testing.T) {
 		})
 	}
 }
+
+// TestEstimateClockStrong: the clock claim rests on the strongly matched
+// sessions where there are any: a session matched by the peer's address
+// and time alone, its line 1.5 s before its connection, may be another
+// connection's, and does not make the log's clock "behind".
+func TestEstimateClockStrong(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 22, 0, 0, 0, time.UTC)
+	line := func(at time.Duration) mtalog.Event {
+		return mtalog.Event{Kind: mtalog.EventConnect, Line: mtalog.Line{Time: t0.Add(at)}}
+	}
+	l := &mtalog.Log{Sessions: []mtalog.Session{
+		{Events: []mtalog.Event{line(20 * time.Millisecond)}},
+		{Events: []mtalog.Event{line(10*time.Second - 1500*time.Millisecond)}},
+	}}
+	keys := []joinKey{{start: t0}, {start: t0.Add(10 * time.Second)}}
+	for _, tt := range []struct {
+		name          string
+		strong1       bool
+		clock         string
+		from          int
+		envelopeMilli int64
+	}{
+		{"weak pair beside a strong one", false, ClockLateOrAhead, 1, 20},
+		{"both strong", true, ClockBehind, 2, -1500},
+	} {
+		est := estimateClock(l, []pair{{sess: 0, conn: 0, strong: true}, {sess: 1, conn: 1, strong: tt.strong1}}, keys)
+		if est.claim() != tt.clock || est.from != tt.from || est.envelope.Milliseconds() != tt.envelopeMilli {
+			t.Errorf("%s: %s from %d, envelope %v; want %s from %d, %d ms", tt.name, est.claim(), est.from, est.envelope, tt.clock, tt.from, tt.envelopeMilli)
+		}
+	}
+}
