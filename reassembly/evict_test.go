@@ -180,3 +180,42 @@ func TestMergeEvictions(t *testing.T) {
 		t.Errorf("totals %s", s.String())
 	}
 }
+
+// TestTrackerForgetsOldRetiredTuples: the flow table keeps the 4-tuples
+// of retired connections for their stream numbers, but at most
+// retiredMemory times MaxConnections of them, so that a long capture of
+// short connections does not grow it; a recent one still resumes its
+// stream number.
+func TestTrackerForgetsOldRetiredTuples(t *testing.T) {
+	const max, conns = 2, 40
+	retired := 0
+	tr := NewTracker(Options{MaxConnections: max, Retire: func(*Conn) { retired++ }})
+	n := 0
+	add := func(s seg) {
+		n++
+		if err := tr.Add(frameOf(t, n, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range conns {
+		p := uint16(41000 + i)
+		at := time.Duration(i) * 10 * time.Second
+		for _, s := range join(handshake, []seg{
+			{seq: cISN + 1, ack: sISN + 1, flags: "FA"},
+			{fromServer: true, seq: sISN + 1, ack: cISN + 2, flags: "FA"},
+			{seq: cISN + 2, ack: sISN + 2, flags: "A"}}) {
+			s.clientPort, s.after = p, at
+			add(s)
+		}
+	}
+	if got, limit := len(tr.num.flows), retiredMemory*max+max; got > limit {
+		t.Errorf("flow table holds %d 4-tuples after %d connections, want at most %d", got, conns, limit)
+	}
+	// The last connection retires once capture time passes its linger; a
+	// late ACK on the one before it resumes that one's stream number.
+	add(seg{seq: cISN + 2, ack: sISN + 2, flags: "A", clientPort: 41000 + conns - 2, after: time.Duration(conns) * 10 * time.Second})
+	c := tr.Conns()[len(tr.Conns())-1]
+	if !c.Resumed || c.Stream != conns-2 {
+		t.Errorf("late packet: stream %d resumed %v, want stream %d resumed", c.Stream, c.Resumed, conns-2)
+	}
+}

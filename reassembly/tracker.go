@@ -24,6 +24,9 @@ const (
 	// DefaultGapWait is how long, in capture time, out-of-order data waits
 	// for a missing segment before the hole is declared a capture gap.
 	DefaultGapWait = 3 * time.Second
+	// retiredMemory times Options.MaxConnections is how many retired
+	// 4-tuples the flow table remembers for their stream numbers.
+	retiredMemory = 4
 	// DefaultCloseLinger is how long, in capture time, a connection that
 	// closed (FIN both ways, or a RST) is kept for late packets (a
 	// retransmitted FIN, the last ACK) before Options.Retire gets it: Zeek's
@@ -139,6 +142,10 @@ type Tracker struct {
 	halfOpenHead int
 	halfOpen     int
 	evicted      evictions
+	// retired queues the retired 4-tuples the flow table remembers,
+	// oldest first from retiredHead (see rememberRetired).
+	retired     []flowKey
+	retiredHead int
 	// seed hashes segments for checkOverlap.
 	seed maphash.Seed
 }
@@ -385,9 +392,33 @@ func (t *Tracker) orient(p *packet) (client, server netip.AddrPort) {
 func (t *Tracker) retire(c *Conn) {
 	if c.flow4 != nil && c.flow4.conn == c {
 		c.flow4.conn = nil
+		t.rememberRetired(c.key)
 	}
 	t.drop(c)
 	t.opts.Retire(c)
+}
+
+// rememberRetired queues a retired 4-tuple, whose entry the flow table
+// keeps for its stream number, and forgets the oldest of them beyond
+// retiredMemory times MaxConnections: a long live capture must not grow
+// the table with every connection it ever saw. A packet on a forgotten
+// 4-tuple starts a new stream number where Wireshark would continue the
+// old one; only a 4-tuple that many retirements old is forgotten.
+func (t *Tracker) rememberRetired(k flowKey) {
+	t.retired = append(t.retired, k)
+	limit := retiredMemory * min(t.opts.MaxConnections, math.MaxInt/retiredMemory)
+	if len(t.retired)-t.retiredHead <= limit {
+		return
+	}
+	old := t.retired[t.retiredHead]
+	t.retiredHead++
+	if f := t.num.flows[old]; f != nil && f.conn == nil {
+		t.num.forget(old)
+	}
+	if t.retiredHead > len(t.retired)/2 {
+		n := copy(t.retired, t.retired[t.retiredHead:])
+		t.retired, t.retiredHead = t.retired[:n], 0
+	}
 }
 
 // drop removes c from the list Conns returns and from gopacket's reach.
