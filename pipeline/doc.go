@@ -25,7 +25,7 @@
 //
 // The pipeline decides nothing about SMTP or TCP and writes no words:
 // verdicts and sentences are report's, facts are reassembly's and smtp's,
-// flags and output files are cmd/smtpscope's.
+// output files and sinks are package wiring's, flags cmd/smtpscope's.
 //
 // # Room for what comes next
 //
