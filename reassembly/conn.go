@@ -93,6 +93,12 @@ func (c *Conn) due(o *Options) time.Time {
 	return c.LastTime.Add(o.IdleTimeout)
 }
 
+// Held tells whether bytes captured from dir wait behind a hole in its
+// sequence space: the handler has had neither them nor the gap, while
+// the FIN or RST after them (Control, in packet order) may already have
+// been told.
+func (c *Conn) Held(dir Direction) bool { return c.holes.queued(dir) }
+
 // Health returns the connection's L4 summary.
 func (c *Conn) Health() Health { return c.Analyzer.Health() }
 

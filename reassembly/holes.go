@@ -55,6 +55,12 @@ func (h *holes) ackedHole(dir Direction, ack uint32) bool {
 	return queued && int32(ack-(next+1)) > 0
 }
 
+// queued tells whether bytes seen from dir wait behind a hole: the
+// handler has not had them, nor the gap before them, yet.
+func (h *holes) queued(dir Direction) bool {
+	return h.known[dir] && int32(h.seenEnd[dir]-(h.start[dir]+h.delivered[dir])) > 0
+}
+
 // flushAckedHole pushes out data queued behind a hole the receiver has
 // acknowledged. gopacket flushes by age over all connections, so queued
 // data of other connections that arrived before now goes out too; holes

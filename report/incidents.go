@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/smtp"
 )
 
@@ -191,6 +192,11 @@ func (rules *IncidentRules) transaction(f *Facts, i int, now time.Time, timed bo
 	s := f.Session
 	tx := &s.Transactions[i]
 	o, at, decided := decidedOutcome(s, i)
+	if decided && tx.Reply == nil && f.Conn != nil && f.Conn.Held(reassembly.ServerToClient) {
+		// The server's close is told before its bytes queued behind a
+		// hole: they may hold the reply, and the gap makes it unknown.
+		decided = false
+	}
 	if !decided {
 		if tx.EndOfDataFrame == 0 || tx.Reply != nil || !timed || rules.EODTimeout <= 0 || now.Sub(tx.EndOfDataTime) < rules.EODTimeout {
 			return Incident{}, false, false
