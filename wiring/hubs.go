@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/smtpscope/smtpscope/events"
 	"github.com/smtpscope/smtpscope/pipeline"
@@ -69,24 +68,13 @@ func Hubs(ctx context.Context, o HubOptions, stdout, stderr io.Writer) Outcome {
 
 // writeFleet writes the comparison and the hubs' reports to --output or
 // stdout.
-func writeFleet(fleet *report.Fleet, reports []*report.Report, o *HubOptions, stdout io.Writer) (err error) {
-	out := stdout
-	if o.Output != "" && o.Output != "-" {
-		file, err := os.Create(o.Output)
-		if err != nil {
-			return err
+func writeFleet(fleet *report.Fleet, reports []*report.Report, o *HubOptions, stdout io.Writer) error {
+	return toOutput(o.Output, stdout, func(out io.Writer) error {
+		if o.Format == "json" {
+			return fleet.WriteJSON(out, reports)
 		}
-		defer func() {
-			if cerr := file.Close(); err == nil {
-				err = cerr
-			}
-		}()
-		out = file
-	}
-	if o.Format == "json" {
-		return fleet.WriteJSON(out, reports)
-	}
-	opt := textOptions(o.Color, out)
-	opt.All = o.All
-	return fleet.WriteText(out, reports, opt)
+		opt := textOptions(o.Color, out)
+		opt.All = o.All
+		return fleet.WriteText(out, reports, opt)
+	})
 }

@@ -27,31 +27,39 @@ const (
 // WriteReport writes the report in format (text, json, markdown or
 // html) to the named file, or to stdout when name is "" or "-". color is
 // the --color mode of the text report; all lists every connection.
-func WriteReport(rep *report.Report, name, format, color string, all bool, stdout io.Writer) (err error) {
-	out := stdout
-	if name != "" && name != "-" {
-		file, err := os.Create(name)
-		if err != nil {
-			return err
+func WriteReport(rep *report.Report, name, format, color string, all bool, stdout io.Writer) error {
+	return toOutput(name, stdout, func(out io.Writer) error {
+		switch format {
+		case "json":
+			return rep.WriteJSON(out)
+		case "markdown":
+			return rep.WriteMarkdown(out, report.ViewOptions{All: all})
+		case "html":
+			return rep.WriteHTML(out, report.ViewOptions{All: all})
 		}
-		defer func() {
-			if cerr := file.Close(); err == nil {
-				err = cerr
-			}
-		}()
-		out = file
+		opt := textOptions(color, out)
+		opt.All = all
+		return rep.WriteText(out, opt)
+	})
+}
+
+// toOutput runs write on the named file (created, and closed after), or
+// on stdout when name is "" or "-"; it returns write's error, else the
+// close's.
+func toOutput(name string, stdout io.Writer, write func(io.Writer) error) (err error) {
+	if name == "" || name == "-" {
+		return write(stdout)
 	}
-	switch format {
-	case "json":
-		return rep.WriteJSON(out)
-	case "markdown":
-		return rep.WriteMarkdown(out, report.ViewOptions{All: all})
-	case "html":
-		return rep.WriteHTML(out, report.ViewOptions{All: all})
+	file, err := os.Create(name)
+	if err != nil {
+		return err
 	}
-	opt := textOptions(color, out)
-	opt.All = all
-	return rep.WriteText(out, opt)
+	defer func() {
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return write(file)
 }
 
 // textOptions decides on colour: "always", "never", or "auto" = only when
