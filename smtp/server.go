@@ -359,6 +359,14 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		if d.queue[i].sent.After(r.Time) {
 			i = 0
 		}
+		// A client waits for the reply to its end-of-data before its next
+		// command: one it sent before this reply shows it had that reply,
+		// so the gap held it, and this reply answers a later command. (By
+		// position it would make a MAIL's 250 the message's final reply:
+		// a delivery the capture does not show.)
+		for i+1 < len(d.queue) && d.queue[i].kind == pendingEndOfData && !d.queue[i+1].sent.After(r.Time) {
+			i++
+		}
 		for _, e := range d.queue[:i] {
 			d.replyLost(e)
 		}

@@ -111,6 +111,26 @@ func TestSessionCaptureGaps(t *testing.T) {
 				}},
 		},
 		{
+			name: "the end-of-data's reply lost, the next MAIL's 250 after the gap",
+			steps: with(envelope, steps(
+				C(body+".\r\n"), SGap(22), // 10-11: "250 2.0.0 OK: queued" is in the gap
+				C("MAIL FROM:<b@x>\r\n"), S("250 Roger\r\n"), // 12-13
+				C("RCPT TO:<c@y>\r\n"), S("250 Ok\r\n"), // 14-15
+				C("QUIT\r\n"), S("221 Bye\r\n"), SFIN, // 16-18
+			)),
+			// The client sent its next MAIL before the 250 came: it had the
+			// end-of-data's reply, so the gap held it and the 250 answers
+			// the MAIL (relay-stall.pcapng without frame 25 read "delivered"
+			// from the MAIL's 250, and gave RCPT the DATA's 354).
+			want: gapWant{outcome: OutcomeUnknown, incomplete: true, eod: 10,
+				verbs: []string{"EHLO", "MAIL", "RCPT", "DATA", "MAIL", "RCPT", "QUIT"}, replies: []int{250, 250, 250, 354, 250, 250, 221},
+				check: func(t *testing.T, s *Session, x *Transaction) {
+					if x.Reply != nil {
+						t.Errorf("final reply %d, want none", x.Reply.Code)
+					}
+				}},
+		},
+		{
 			name: "gap covering the end-of-data, then the client closes",
 			steps: with(envelope, steps(
 				C(body), CGap(30), CFIN, SFIN, // 10-13
