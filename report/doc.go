@@ -152,8 +152,7 @@
 // "servers": [{"server", "delivered", "failed"}], "min_failed_size",
 // "max_delivered_size"}], "patterns": [{"kind" ("hub" or "hub-size"),
 // "summary", "failing", "healthy", "threshold", "failing_delivered_max",
-// "failed_messages", "healthy_delivered", "healthy_above",
-// "healthy_largest", "healthy_at_threshold"}], "reports": [one
+// "healthy_largest", "failed_messages", "healthy_delivered"}], "reports": [one
 // smtpscope.report/v1 per hub, null for a hub read from event files]}.
 // Messages are counted by the same rule as Totals (refused MAIL attempts
 // are not messages; unknown outcomes are neither delivered nor failed).

@@ -95,11 +95,13 @@ func (in *inputAgg) add(c *Connection) {
 	}
 	t.SMTPConnections++
 	for _, tx := range c.SMTP.Transactions {
-		switch {
-		case tx.RefusedAttempt:
+		if tx.RefusedAttempt {
 			t.RefusedAttempts++
 			continue
-		case tx.Outcome == outcomeWithdrawn:
+		}
+		// Counted as report.Messages counts them for analyze --hub.
+		in.hub.add(HubMessage{Server: c.Server, Size: tx.Size, Outcome: tx.Outcome, Cause: tx.Diagnosis.Cause, ConnCause: c.Diagnosis.Cause})
+		if tx.Outcome == outcomeWithdrawn {
 			t.Withdrawn++
 			continue
 		}
@@ -110,7 +112,6 @@ func (in *inputAgg) add(c *Connection) {
 		case fateFailed:
 			t.Failed++
 		}
-		in.hub.add(HubMessage{Server: c.Server, Size: tx.Size, Outcome: tx.Outcome, Cause: tx.Diagnosis.Cause, ConnCause: c.Diagnosis.Cause})
 	}
 }
 

@@ -18,15 +18,7 @@ func dropPrivileges(name string) error {
 	if name == "" || os.Geteuid() != 0 {
 		return nil
 	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return err
-	}
-	uid, err := strconv.Atoi(u.Uid)
-	if err != nil {
-		return err
-	}
-	gid, err := strconv.Atoi(u.Gid)
+	uid, gid, err := userIDs(name)
 	if err != nil {
 		return err
 	}
@@ -52,17 +44,24 @@ func giveTo(path, name string) error {
 	if name == "" || os.Geteuid() != 0 {
 		return nil
 	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return err
-	}
-	uid, err := strconv.Atoi(u.Uid)
-	if err != nil {
-		return err
-	}
-	gid, err := strconv.Atoi(u.Gid)
+	uid, gid, err := userIDs(name)
 	if err != nil {
 		return err
 	}
 	return os.Chown(path, uid, gid)
+}
+
+// userIDs looks up the named user's uid and primary gid.
+func userIDs(name string) (uid, gid int, err error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	if uid, err = strconv.Atoi(u.Uid); err != nil {
+		return 0, 0, err
+	}
+	if gid, err = strconv.Atoi(u.Gid); err != nil {
+		return 0, 0, err
+	}
+	return uid, gid, nil
 }
