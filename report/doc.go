@@ -84,8 +84,9 @@
 // connection's first packet or, for a delivery verdict quoting the peer's
 // reply, minus the first such reply on the wire), so that no line comes before its connection; wire_time is a
 // line's time corrected by it. It is a clock skew only where clock says
-// so: a logger can be late but not early, so skew_max_ms (skew_ms plus
-// resolution_ms, the time stamps' resolution) bounds the log's clock from
+// so: a logger can be late but hardly early, so skew_max_ms (skew_ms plus
+// twice resolution_ms, the time stamps' resolution: a stamp is cut to its
+// unit and may read a clock a unit stale) bounds the log's clock from
 // above, and clock is "behind" when that bound is below zero (proven),
 // "no-skew-shown" when the earliest lines fall on their connections within
 // the resolution, "late-or-ahead" when every session's lines come later:

@@ -86,8 +86,8 @@ type LogInput struct {
 	SkewMS   float64 `json:"skew_ms"`
 	SkewFrom int     `json:"skew_from"`
 	// SkewMaxMS is the most the log's clock can be ahead of the capture's
-	// (negative: it is behind by at least that much): SkewMS plus the
-	// time stamps' resolution, ResolutionMS. Clock is what that proves:
+	// (negative: it is behind by at least that much): SkewMS plus twice
+	// the time stamps' resolution, ResolutionMS (see clockEstimate.max). Clock is what that proves:
 	// behind, no-skew-shown or late-or-ahead (the Clock constants).
 	SkewMaxMS    float64            `json:"skew_max_ms"`
 	ResolutionMS float64            `json:"resolution_ms,omitempty"`

@@ -21,8 +21,9 @@ import (
 // line's time minus the earliest wire time of what it reports: the
 // connection's first packet, or for a delivery verdict quoting the peer's
 // reply (a Postfix status=, an Exim C=) the first reply on the wire with
-// that code and text. The skew can be no more than the smallest of these plus the
-// time stamps' resolution: that upper bound is all the data prove. An MTA
+// that code and text. The skew can be no more than the smallest of these plus
+// twice the time stamps' resolution (clockEstimate.max): that upper bound
+// is all the data prove. An MTA
 // that logs every line late by d on a shared clock and one whose clock is d
 // ahead write the same log, so a positive offset is reported as "late or
 // ahead", never as a skew; only a bound below zero proves the log's clock is
@@ -197,8 +198,13 @@ func estimateClock(l *mtalog.Log, matched []pair, keys []joinKey) clockEstimate 
 	return est
 }
 
-// max is the most the skew can be: the envelope plus the resolution.
-func (e clockEstimate) max() time.Duration { return e.envelope + e.resolution }
+// max is the most the skew can be: the envelope plus twice the
+// resolution. A stamp is cut to its unit, and may also read a clock up
+// to a unit stale: Postfix's smtp client stamps a delivery with its event
+// loop's cached time (postfix-callout.maillog: status=sent stamped
+// 02:30:00 for the relay's 250 at 02:30:01.003 on the wire, the same
+// clock), so a line one unit early proves no skew.
+func (e clockEstimate) max() time.Duration { return e.envelope + 2*e.resolution }
 
 // claim is what the estimate proves, one of the Clock constants.
 func (e clockEstimate) claim() string {
