@@ -110,14 +110,35 @@ func (d *Decoder) skippedReply(r *Reply) {
 
 // resyncIndex finds, after a server gap, the entry a reply answers: the
 // first whose command is the only one to expect such a code, else the
-// oldest. A code only one command draws (221 QUIT, 354 DATA, 334 and 235
-// AUTH, 220 STARTTLS) answers no other: with no such command queued, ok
+// oldest, passing end-of-data entries the client followed with another
+// command before the reply. A code only one command draws (221 QUIT, 354
+// DATA, 334 and 235 AUTH, 220 STARTTLS) answers no other: with no such
+// command queued, ok
 // is false, and the reply answers a command the capture lost (a client
 // gap not yet known, since the server's next segment can come before the
 // client's that shows it). Tying it to the oldest entry would make a
 // QUIT's 221 the 2xx final reply of an end-of-data whose 552 the server
 // gap held: a delivery the capture does not show.
-func (d *Decoder) resyncIndex(code int) (i int, ok bool) {
+func (d *Decoder) resyncIndex(r *Reply) (i int, ok bool) {
+	if i, ok = d.resyncByCode(r.Code); !ok {
+		return 0, false
+	}
+	if d.queue[i].sent.After(r.Time) {
+		i = 0
+	}
+	// A client waits for the reply to its end-of-data before its next
+	// command: one it sent before this reply shows it had that reply, so
+	// the gap held it, and this reply answers a later command. (By
+	// position it would make a MAIL's 250 the message's final reply: a
+	// delivery the capture does not show.)
+	for i+1 < len(d.queue) && d.queue[i].kind == pendingEndOfData && !d.queue[i+1].sent.After(r.Time) {
+		i++
+	}
+	return i, true
+}
+
+// resyncByCode is resyncIndex's choice by the reply's code alone.
+func (d *Decoder) resyncByCode(code int) (i int, ok bool) {
 	var want func(e pending) bool
 	switch code {
 	case 354:

@@ -347,7 +347,7 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 	i := 0
 	if resynced {
 		ok := false
-		if i, ok = d.resyncIndex(r.Code); !ok {
+		if i, ok = d.resyncIndex(r); !ok {
 			// The entries' replies may be in the gap (serverGap marked
 			// them); this one answers none of them.
 			d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d after a gap in the server's bytes answers no command awaiting a reply: it answers one the capture lost", r.Code)
@@ -355,17 +355,6 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 				d.s.Unmatched = append(d.s.Unmatched, *r)
 			}
 			return
-		}
-		if d.queue[i].sent.After(r.Time) {
-			i = 0
-		}
-		// A client waits for the reply to its end-of-data before its next
-		// command: one it sent before this reply shows it had that reply,
-		// so the gap held it, and this reply answers a later command. (By
-		// position it would make a MAIL's 250 the message's final reply:
-		// a delivery the capture does not show.)
-		for i+1 < len(d.queue) && d.queue[i].kind == pendingEndOfData && !d.queue[i+1].sent.After(r.Time) {
-			i++
 		}
 		for _, e := range d.queue[:i] {
 			d.replyLost(e)
