@@ -1,6 +1,8 @@
 package report
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/smtpscope/smtpscope/smtp"
@@ -80,4 +82,30 @@ func (v vendors) has(vendor string) bool {
 func (r *Reply) Class() int {
 	x := smtp.Reply{Code: r.Code, Enhanced: smtp.ParseEnhancedCode(r.Enhanced)}
 	return x.Class()
+}
+
+// codes renders a reply's codes as the server sent them: "451 4.7.0",
+// "250", or, for a reply that lost its basic code but kept its enhanced
+// one (smtp raises malformed-reply for it), "4.7.0" — never a made-up
+// "0" — and "no code" when neither is known.
+func codes(code int, enhanced string) string {
+	switch {
+	case code != 0 && enhanced != "":
+		return strconv.Itoa(code) + " " + enhanced
+	case code != 0:
+		return strconv.Itoa(code)
+	case enhanced != "":
+		return enhanced
+	}
+	return "no code"
+}
+
+// replyFilter is the Wireshark filter for one reply within a connection's
+// filter: by its code, or by its frame when it has no basic code (tshark
+// shows no smtp.response.code for it).
+func replyFilter(filter string, code, frame int) string {
+	if code == 0 {
+		return fmt.Sprintf("%s && frame.number == %d", filter, frame)
+	}
+	return fmt.Sprintf("%s && smtp.response.code == %d", filter, code)
 }

@@ -119,3 +119,28 @@ func TestCodeMeaningVendorEvidence(t *testing.T) {
 		}
 	}
 }
+
+// TestCodesWithoutBasicCode: a reply that lost its basic code but kept
+// its enhanced one ("4.7.0 [IPTS04] ...", suricata-verify's smtperr) is
+// shown by the code it has, never as a made-up "0", and its filter finds
+// it by frame (tshark gives it no smtp.response.code).
+func TestCodesWithoutBasicCode(t *testing.T) {
+	for _, c := range []struct {
+		code     int
+		enhanced string
+		want     string
+		filter   string
+	}{
+		{451, "4.7.0", "451 4.7.0", "tcp.stream eq 1 && smtp.response.code == 451"},
+		{250, "", "250", "tcp.stream eq 1 && smtp.response.code == 250"},
+		{0, "4.7.0", "4.7.0", "tcp.stream eq 1 && frame.number == 122"},
+		{0, "", "no code", "tcp.stream eq 1 && frame.number == 122"},
+	} {
+		if got := codes(c.code, c.enhanced); got != c.want {
+			t.Errorf("codes(%d, %q) = %q, want %q", c.code, c.enhanced, got, c.want)
+		}
+		if got := replyFilter("tcp.stream eq 1", c.code, 122); got != c.filter {
+			t.Errorf("replyFilter(%d) = %q, want %q", c.code, got, c.filter)
+		}
+	}
+}

@@ -336,7 +336,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, s *smtp.Sessi
 		if r != nil {
 			d.Summary = fmt.Sprintf("The server %s the message: %s.", verb, explain(r, s.Banner))
 			d.Evidence = refusalEvidence(r, consequences)
-			d.Filter = fmt.Sprintf("%s && smtp.response.code == %d", filter, r.Code)
+			d.Filter = replyFilter(filter, r.Code, r.Frame)
 		} else {
 			d.Summary = fmt.Sprintf("The server %s the message.", verb)
 		}
@@ -793,19 +793,13 @@ type causeCount struct {
 // failingCauses lists the causes of failed connections, most frequent
 // first (then by name, for a stable headline).
 func (a *aggregate) failingCauses() []causeCount {
-	var out []causeCount
+	failing := map[Cause]int{}
 	for k, n := range a.sameWorst {
 		if k.failed {
-			out = append(out, causeCount{k.cause, n})
+			failing[k.cause] = n
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].n != out[j].n {
-			return out[i].n > out[j].n
-		}
-		return out[i].cause < out[j].cause
-	})
-	return out
+	return mostFirst(failing, func(c Cause, n int) causeCount { return causeCount{c, n} })
 }
 
 // Failed tells whether the connection failed to deliver mail (as opposed
@@ -850,11 +844,7 @@ func replyText(r *smtp.Reply) string {
 	if r == nil {
 		return "nothing"
 	}
-	s := fmt.Sprint(r.Code)
-	if !r.Enhanced.IsZero() {
-		s += " " + r.Enhanced.String()
-	}
-	return s
+	return codes(r.Code, r.Enhanced.String())
 }
 
 // explain renders a reply with its meaning, the server's words first, e.g.

@@ -64,6 +64,8 @@
 //	                              "outcome", "ended", "end_frame", "waited_ms", "incomplete",
 //	                              "inferred", "size_min", "size_max", "answer_frame", "answer_ms"}],
 //	            "verdict"} | null,                        // null: not SMTP
+//	                                              // a reply's "code" is 0 when the line had none, only
+//	                                              // an enhanced code ("4.7.0 ..."; anomaly malformed-reply)
 //	   "diagnosis": {"layer", "cause", "summary", "evidence": [{"frame", "what"}], "filter"},
 //	   "log": [{"source", "line", "time", "wire_time", "text", "message"}],   // with --log: matched MTA log lines
 //	   "log_match": {"method", "skew_ms",                          // with --log, when a session matched

@@ -354,10 +354,7 @@ func txBrief(tx *Transaction) string {
 
 // replyLine is a reply as the server sent it: code, enhanced code, text.
 func replyLine(r *Reply) string {
-	s := strconv.Itoa(r.Code)
-	if r.Enhanced != "" {
-		s += " " + r.Enhanced
-	}
+	s := codes(r.Code, r.Enhanced)
 	if r.Text != "" {
 		s += " " + r.Text
 	}

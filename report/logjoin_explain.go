@@ -220,11 +220,7 @@ func waited(tx *Transaction) string {
 }
 
 func replyWords(r *Reply) string {
-	s := fmt.Sprint(r.Code)
-	if r.Enhanced != "" {
-		s += " " + r.Enhanced
-	}
-	return s
+	return codes(r.Code, r.Enhanced)
 }
 
 // quoteOf is the part of a log line worth quoting: the status text of a

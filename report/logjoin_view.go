@@ -97,10 +97,7 @@ func wireRows(c *Connection) []logRow {
 }
 
 func logReplyLine(r *Reply) string {
-	s := fmt.Sprint(r.Code)
-	if r.Enhanced != "" {
-		s += " " + r.Enhanced
-	}
+	s := codes(r.Code, r.Enhanced)
 	if r.Text != "" {
 		s += " " + r.Text
 	}

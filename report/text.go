@@ -327,35 +327,28 @@ func conversation(s *SMTP) string {
 
 // replyCode renders "451 4.7.0" or, without a basic code, "4.7.0".
 func replyCode(r *Reply) string {
-	s := ""
-	if r.Code != 0 {
-		s = strconv.Itoa(r.Code)
-	}
-	if r.Enhanced != "" {
-		s = strings.TrimSpace(s + " " + r.Enhanced)
-	}
-	return s
+	return codes(r.Code, r.Enhanced)
 }
 
 func code(r *Reply) string {
 	if r == nil {
 		return "—"
 	}
-	if r.Partial {
-		return strconv.Itoa(r.Code) + "(partial)"
+	c := strconv.Itoa(r.Code)
+	if r.Code == 0 {
+		c = codes(r.Code, r.Enhanced)
 	}
-	return strconv.Itoa(r.Code)
+	if r.Partial {
+		return c + "(partial)"
+	}
+	return c
 }
 
 func replyLatency(r *Reply) string {
 	if r == nil {
 		return "no reply"
 	}
-	s := strconv.Itoa(r.Code)
-	if r.Enhanced != "" {
-		s += " " + r.Enhanced
-	}
-	return s + " after " + dur(time.Duration(r.LatencyMS*float64(time.Millisecond)))
+	return codes(r.Code, r.Enhanced) + " after " + dur(time.Duration(r.LatencyMS*float64(time.Millisecond)))
 }
 
 func describeCause(c Cause) string {

@@ -329,7 +329,7 @@ func startTLSRefused(filter string, s *smtp.Session) (Diagnosis, bool) {
 				break
 			}
 		}
-		return Diagnosis{Layer: LayerTLS, Cause: CauseStartTLSRefused, Filter: filter + " && smtp.req.command == \"STARTTLS\" || " + filter + fmt.Sprintf(" && smtp.response.code == %d", cmd.Reply.Code),
+		return Diagnosis{Layer: LayerTLS, Cause: CauseStartTLSRefused, Filter: filter + " && smtp.req.command == \"STARTTLS\" || " + replyFilter(filter, cmd.Reply.Code, cmd.Reply.Frame),
 			Evidence: []Evidence{{Frame: cmd.Frame, Time: cmd.Time, What: "client sent STARTTLS"},
 				{Frame: cmd.Reply.Frame, Time: cmd.Reply.Time, What: "server replied " + replyText(cmd.Reply)}},
 			Summary: fmt.Sprintf("The server refused STARTTLS (%s); the client %s.", explain(cmd.Reply, s.Banner), next)}, true
