@@ -311,7 +311,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, s *smtp.Sessi
 	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
 	eod := Evidence{Frame: tx.EndOfDataFrame, Time: tx.EndOfDataTime, What: "client sent the end-of-data \".\""}
 	tcpFine := lossRetransmissions(h) == 0 && h.ZeroWindows == 0
-	if d, ok := captureMisses(s, tx, opts, filter, eod, quitFrames); ok {
+	if d, ok := captureMisses(s, tx, opts, filter, eod, quitFrames, stoppedBy(c)); ok {
 		return d
 	}
 	switch tx.Outcome {
@@ -385,7 +385,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, s *smtp.Sessi
 				Summary: "The client closed the connection before finishing the message body."}
 		}
 		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{end},
-			Summary: "The capture ended in the middle of the message body."}
+			Summary: stoppedBy(c).sentence(" in the middle of the message body.")}
 	}
 	if tx.Incomplete {
 		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
@@ -401,7 +401,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, s *smtp.Sessi
 // the decoder's provisional outcome; it is never a failure, and no
 // pattern is drawn from it. An L4 fault the capture does prove is told on
 // the connection (diagnoseDegradedTCP), not pinned on the transaction.
-func captureMisses(s *smtp.Session, tx *smtp.Transaction, opts Options, filter string, eod Evidence, quitFrames map[int]bool) (Diagnosis, bool) {
+func captureMisses(s *smtp.Session, tx *smtp.Transaction, opts Options, filter string, eod Evidence, quitFrames map[int]bool, stop stopper) (Diagnosis, bool) {
 	if endLost(tx) {
 		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
 			Summary: "The capture lost this transaction's end-of-data (snaplen cut or dropped frames) and shows no reply it can tie to it: outcome unknown."}, true
@@ -416,9 +416,9 @@ func captureMisses(s *smtp.Session, tx *smtp.Transaction, opts Options, filter s
 		case tx.Incomplete:
 			d.Summary = "No reply to end-of-data was captured, but the capture misses part of this connection, so the reply may have been lost from the capture."
 		case capEnded && tx.Waited() < opts.SlowReply:
-			d.Summary = fmt.Sprintf("The capture ended %s after the end-of-data, too soon to tell whether the server would reply.", dur(tx.Waited()))
+			d.Summary = stop.sentence(fmt.Sprintf(" %s after the end-of-data, too soon to tell whether the server would reply.", dur(tx.Waited())))
 		case capEnded:
-			d.Summary = fmt.Sprintf("The server had not answered the end-of-data %s later, when the capture ended: a reply may still have come, so the outcome is unknown (a server this slow is struggling; a longer capture would tell).", dur(tx.Waited()))
+			d.Summary = fmt.Sprintf("The server had not answered the end-of-data %s later, when %s: a reply may still have come, so the outcome is unknown (a server this slow is struggling; %s would tell).", dur(tx.Waited()), stop.what, stop.remedy)
 		default:
 			return Diagnosis{}, false
 		}
@@ -426,13 +426,13 @@ func captureMisses(s *smtp.Session, tx *smtp.Transaction, opts Options, filter s
 	case smtp.OutcomeRejected, smtp.OutcomeDeferred:
 		if openAtCaptureEnd(s, tx) {
 			return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
-				Summary: "The capture ended while this transaction was still open: the server had refused a command, but the client could still have gone on to deliver, so the outcome is unknown."}, true
+				Summary: stop.sentence(" while this transaction was still open: the server had refused a command, but the client could still have gone on to deliver, so the outcome is unknown.")}, true
 		}
 	case smtp.OutcomeAborted:
 		d := Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{endEvidence(tx, quitFrames)}}
 		switch {
 		case capEnded:
-			d.Summary = "The capture ended in the middle of the message body."
+			d.Summary = stop.sentence(" in the middle of the message body.")
 		case tx.Incomplete:
 			d.Summary = "The capture misses part of this message body and the connection ended before an end-of-data was seen: the end-of-data may be among the frames the capture lost, so the outcome is unknown."
 		default:
@@ -442,6 +442,28 @@ func captureMisses(s *smtp.Session, tx *smtp.Transaction, opts Options, filter s
 	}
 	return Diagnosis{}, false
 }
+
+// stopper says what ended the view of a connection whose transaction was
+// still open: the capture's end, or smtpscope's connection cap evicting
+// it (what the connection did later is not analysed either way).
+type stopper struct {
+	what   string // "the capture ended"
+	start  string // what, to start a sentence: "The capture ended"
+	remedy string // what would have told the outcome
+}
+
+// stoppedBy is the stopper of c.
+func stoppedBy(c *reassembly.Conn) stopper {
+	if c != nil && c.Evicted {
+		what := "smtpscope stopped following the connection (connection cap, --max-connections)"
+		return stopper{what, what, "a higher --max-connections"}
+	}
+	return stopper{"the capture ended", "The capture ended", "a longer capture"}
+}
+
+// sentence starts a sentence with what stopped the view: "The capture
+// ended" + rest.
+func (s stopper) sentence(rest string) string { return s.start + rest }
 
 // openAtCaptureEnd tells whether a transaction without a final reply was
 // still open when the capture ended: its MAIL was accepted, the
