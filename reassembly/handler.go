@@ -36,6 +36,23 @@ type Marker interface {
 	Mark(offset int) Mark
 }
 
+// Acker is implemented by the Markers the Tracker hands to Data. Acked
+// tells how much of the other direction's stream the sender of the byte at
+// offset had received when it sent it: the acknowledgment number of the
+// segment that carried the byte, as an offset in the stream the Handler
+// was given (its first byte is 0; bytes a Gap reported count). The offset
+// is modulo 2^32, as TCP sequence numbers are: compare two of them by
+// their difference as an int32. ok is false when the segment had no ACK
+// flag or the other direction had not begun.
+//
+// A TCP receiver acknowledges in every segment it sends all it has
+// received in order, so the server's acknowledgment on a reply shows which
+// of the client's bytes it had when it answered: a reply cannot answer a
+// command whose last byte lies beyond it (RFC 9293 §3.4).
+type Acker interface {
+	Acked(offset int) (n uint32, ok bool)
+}
+
 // ConstMarker is a Marker that gives the same Mark for every offset: all the
 // bytes came in one frame. Tests use it to feed handlers plain byte slices.
 type ConstMarker Mark

@@ -22,6 +22,11 @@ func (t *Tracker) assemble(c *Conn, dir Direction, tcp *layers.TCP, f *capture.F
 	ctx := t.ctx
 	ctx.ci = gopacket.CaptureInfo{
 		Timestamp: f.Time, CaptureLength: len(f.Data), Length: f.Length, InterfaceIndex: f.Number,
+		AncillaryData: ctx.self[:],
+	}
+	ctx.acked, ctx.ackKnown = 0, false
+	if tcp.ACK && c.holes.known[1-dir] {
+		ctx.acked, ctx.ackKnown = tcp.Ack-c.holes.start[1-dir], true
 	}
 	t.current, t.ctxKept = c, false
 	defer func() {
@@ -29,7 +34,7 @@ func (t *Tracker) assemble(c *Conn, dir Direction, tcp *layers.TCP, f *capture.F
 		r := recover()
 		if t.ctxKept || r != nil {
 			// gopacket holds on to ctx: the next segment needs its own.
-			t.ctx = new(frameContext)
+			t.ctx = newFrameContext()
 		}
 		if r != nil {
 			// A reassembly library fault must not take down the analysis
@@ -61,7 +66,28 @@ func streamFlow(serial uint64, dir Direction) gopacket.Flow {
 // still name its frame. A segment delivered at once leaves no reference
 // behind (gopacket's own copy of the current segment is overwritten by the
 // next one), so the Tracker reuses one context until a segment is buffered.
-type frameContext struct{ ci gopacket.CaptureInfo }
+//
+// The context also carries the segment's acknowledgment number, as an
+// offset in the other direction's stream (Acker): gopacket hands back only
+// the CaptureInfo of a byte, so its AncillaryData holds the context itself
+// (self, set up once, so that no segment allocates).
+type frameContext struct {
+	ci gopacket.CaptureInfo
+	// acked is the segment's ACK minus the first sequence number of the
+	// other direction's stream; ackKnown is false without the ACK flag or
+	// before that stream's first segment.
+	acked    uint32
+	ackKnown bool
+	self     [1]any
+}
+
+// newFrameContext returns a context whose CaptureInfo leads back to it.
+func newFrameContext() *frameContext {
+	c := new(frameContext)
+	c.self[0] = c
+	c.ci.AncillaryData = c.self[:]
+	return c
+}
 
 func (c *frameContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
 
@@ -167,12 +193,24 @@ type sgMarker struct {
 }
 
 func (m sgMarker) Mark(off int) Mark {
-	if off >= m.n {
-		off = m.n - 1
-	}
-	if off < 0 {
-		off = 0
-	}
-	ci := m.sg.CaptureInfo(off)
+	ci := m.sg.CaptureInfo(m.clamp(off))
 	return Mark{Frame: ci.InterfaceIndex, Time: ci.Timestamp}
+}
+
+// Acked implements Acker from the context of the segment that carried the
+// byte at off.
+func (m sgMarker) Acked(off int) (uint32, bool) {
+	ci := m.sg.CaptureInfo(m.clamp(off))
+	if len(ci.AncillaryData) != 1 {
+		return 0, false
+	}
+	c, ok := ci.AncillaryData[0].(*frameContext)
+	if !ok {
+		return 0, false
+	}
+	return c.acked, c.ackKnown
+}
+
+func (m sgMarker) clamp(off int) int {
+	return max(min(off, m.n-1), 0)
 }

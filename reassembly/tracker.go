@@ -174,7 +174,7 @@ func NewTracker(opts Options) *Tracker {
 		opts.CloseLinger = DefaultCloseLinger
 	}
 	t := &Tracker{opts: opts, dec: newDecoder(), num: newNumbering(), seed: maphash.MakeSeed(),
-		ctx:       new(frameContext),
+		ctx:       newFrameContext(),
 		nextFlush: time.Time{}.Add(flushEvery)}
 	t.nowNS, t.nextFlushNS = unixNano(t.now), unixNano(t.nextFlush)
 	t.assembler = gpr.NewAssembler(gpr.NewStreamPool(&streamFactory{t}))
