@@ -15,13 +15,19 @@ import (
 type Mismatch struct {
 	Stream int
 	Fault  synth.Fault
+	// Shape is how the session's client retransmitted, if it matters.
+	Shape synth.Shape
 	// Field names what differs, e.g. "message[0].outcome" or "l4.retransmissions".
 	Field     string
 	Want, Got string
 }
 
 func (m Mismatch) String() string {
-	return fmt.Sprintf("stream %d (%s): %s: want %s, got %s", m.Stream, m.Fault, m.Field, m.Want, m.Got)
+	fault := string(m.Fault)
+	if m.Shape != synth.ShapeNone {
+		fault += ", " + string(m.Shape)
+	}
+	return fmt.Sprintf("stream %d (%s): %s: want %s, got %s", m.Stream, fault, m.Field, m.Want, m.Got)
 }
 
 // CheckResult is what Check found.
@@ -85,6 +91,7 @@ type connectionJSON struct {
 	Client string `json:"client"`
 	Server string `json:"server"`
 	L4     struct {
+		Verdict         string                         `json:"verdict"`
 		Retransmissions int                            `json:"retransmissions"`
 		Resets          int                            `json:"resets"`
 		ZeroWindows     int                            `json:"zero_windows"`
@@ -112,7 +119,8 @@ type replyJSON struct {
 
 // Check compares a smtpscope JSON report with an expectations file, one
 // synth.Expectation per line, session by session: the connection's
-// peers, its TCP analysis counts, and per message the outcome, deciding
+// peers, its TCP analysis counts and verdict (when the expectation
+// has one), and per message the outcome, deciding
 // reply code, size, Message-ID and diagnosis cause. Sizes are compared
 // only for messages whose body ended (an aborted body's size depends on
 // where the capture saw it stop). Connections the report has and the
@@ -154,7 +162,7 @@ func Check(report, expect io.Reader) (*CheckResult, error) {
 
 func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 	add := func(field string, want, got any) {
-		res.Mismatches = append(res.Mismatches, Mismatch{Stream: e.Stream, Fault: e.Fault, Field: field,
+		res.Mismatches = append(res.Mismatches, Mismatch{Stream: e.Stream, Fault: e.Fault, Shape: e.Shape, Field: field,
 			Want: fmt.Sprint(want), Got: fmt.Sprint(got)})
 	}
 	if c == nil {
@@ -202,6 +210,9 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 }
 
 func checkL4(add func(string, any, any), e *synth.Expectation, c *connectionJSON) {
+	if e.L4Verdict != "" && c.L4.Verdict != e.L4Verdict {
+		add("l4.verdict", e.L4Verdict, c.L4.Verdict)
+	}
 	if got := c.L4.Retransmissions; got != e.L4.Retransmissions {
 		add("l4.retransmissions", e.L4.Retransmissions, got)
 	}

@@ -7,9 +7,15 @@
 // windows and checksums, MSS-sized body segments and capture timestamps
 // that advance with each session's round-trip time and bandwidth. A share
 // of the sessions carries one fault: packet loss repaired by fast
-// retransmit or by RTO, loss the client gives up on, reordering, a
-// zero-window episode (recovered or fatal), a server RST in the middle of
-// DATA, no reply after end-of-data, or a 4xx/5xx refusal.
+// retransmit or by RTO, loss the client gives up on, a path-MTU black
+// hole, a spurious retransmission (ACKs lost, not data), frames captured
+// twice, reordering, a zero-window episode (recovered or fatal), a server
+// RST in the middle of DATA, no reply after end-of-data, or a 4xx/5xx
+// refusal. Where the retransmissions depend on the client's TCP stack
+// (RTO loss, loss given up on, the black hole, the spurious one), each
+// session draws one stack's Shape: the whole flight once then the first
+// segment with backoff (Linux), the first only (Windows-like), or a
+// tail-loss probe before the RTO (RACK-TLP).
 //
 // For every session the Generator writes an Expectation — the tcp.stream
 // index Wireshark gives it, its peers, the fault it carries and, per

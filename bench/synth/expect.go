@@ -15,9 +15,11 @@ const (
 	// it, too few duplicate ACKs; the client retransmits on its
 	// retransmission timeout. Delivered.
 	FaultLossRTO Fault = "packet-loss-rto"
-	// FaultLossAbort: a body segment and all its retransmissions are lost
-	// past the capture point; after the last one times out the client
-	// resets the connection. Aborted.
+	// FaultLossAbort: the path dies in the middle of a body flight: a
+	// segment, those after it and all their retransmissions are lost past
+	// the capture point (the server had acknowledged full-size segments
+	// before); after the last retransmission times out the client resets
+	// the connection. Aborted.
 	FaultLossAbort Fault = "packet-loss-abort"
 	// FaultReorder: two adjacent body segments arrive swapped. Delivered.
 	FaultReorder Fault = "reordering"
@@ -32,6 +34,27 @@ const (
 	// FaultEODNoReply: the server ACKs the end-of-data but never replies;
 	// the client gives up and closes (FIN) or resets.
 	FaultEODNoReply Fault = "eod-no-reply"
+	// FaultPMTUBlackhole: a router past the capture point drops every
+	// packet larger than its MTU and its ICMP "fragmentation needed" never
+	// reaches the client (RFC 2923 §2.1). The session's earlier messages
+	// fit in packets below that MTU and get through; the fault message's
+	// full-size body segments are retransmitted in the client stack's
+	// Shape, never acknowledged, until the server times out and closes
+	// (FIN, which the client's kernel ACKs; the client's own FIN waits
+	// behind the unsent body). Aborted.
+	FaultPMTUBlackhole Fault = "pmtu-blackhole"
+	// FaultSpurious: the server's ACKs of a body flight are lost past the
+	// capture point on their way to the client, whose retransmission timer
+	// (or tail-loss probe, by its Shape) fires: it resends a segment the
+	// capture saw acknowledged (Wireshark's spurious_retransmission), the
+	// server answers with a duplicate ACK and the body goes on. Delivered;
+	// TCP is not degraded (the data was not lost).
+	FaultSpurious Fault = "spurious-retransmission"
+	// FaultDuplicateFrames: a few frames of a body flight are captured
+	// twice (a mirror port's glitch): copies, not sent twice. Wireshark
+	// flags a data copy as a retransmission; the mail is delivered and
+	// TCP is not degraded.
+	FaultDuplicateFrames Fault = "duplicated-frames"
 	// FaultDeferred and FaultRejected: every recipient, or the message
 	// after end-of-data, is refused with a 4xx or 5xx reply.
 	FaultDeferred Fault = "deferred"
@@ -47,6 +70,41 @@ var faultWeights = []struct {
 	{FaultLossFast, 2}, {FaultLossRTO, 2}, {FaultLossAbort, 1}, {FaultReorder, 2},
 	{FaultZeroWindow, 2}, {FaultZeroWindowStall, 1}, {FaultResetByServer, 2},
 	{FaultEODNoReply, 2}, {FaultDeferred, 2}, {FaultRejected, 2},
+	{FaultPMTUBlackhole, 2}, {FaultSpurious, 2}, {FaultDuplicateFrames, 1},
+}
+
+// Shape is how the client's TCP stack retransmits the segments the
+// network lost, by its retransmission timeout (RTO) and tail-loss probe
+// (issue 13: the same fault looks different from different stacks).
+type Shape string
+
+// The shapes. A session with FaultLossRTO, FaultLossAbort,
+// FaultPMTUBlackhole or FaultSpurious has one; the others have none.
+const (
+	ShapeNone Shape = ""
+	// ShapeFlightThenFirst: at the RTO the whole unacknowledged flight is
+	// resent once, each segment, then only the first with exponential
+	// backoff (Linux without SACK information).
+	ShapeFlightThenFirst Shape = "flight-then-first"
+	// ShapeFirstOnly: only the first unacknowledged segment, at the RTO
+	// and then with exponential backoff (Windows-like).
+	ShapeFirstOnly Shape = "first-only"
+	// ShapeTailLossProbe: a tail-loss probe, the flight's last segment
+	// resent at PTO = 2·SRTT (at least 10 ms), before the RTO; then the
+	// first with backoff (RACK-TLP, RFC 8985 §7).
+	ShapeTailLossProbe Shape = "tail-loss-probe"
+)
+
+// shapes are drawn with equal weights.
+var shapes = []Shape{ShapeFlightThenFirst, ShapeFirstOnly, ShapeTailLossProbe}
+
+// shaped tells whether a fault's retransmissions depend on the stack.
+func (f Fault) shaped() bool {
+	switch f {
+	case FaultLossRTO, FaultLossAbort, FaultPMTUBlackhole, FaultSpurious:
+		return true
+	}
+	return false
 }
 
 // bodyFault tells whether f happens inside a message body, so the message
@@ -54,7 +112,17 @@ var faultWeights = []struct {
 func (f Fault) bodyFault() bool {
 	switch f {
 	case FaultLossFast, FaultLossRTO, FaultLossAbort, FaultReorder, FaultZeroWindow,
-		FaultZeroWindowStall, FaultResetByServer:
+		FaultZeroWindowStall, FaultResetByServer, FaultPMTUBlackhole, FaultSpurious, FaultDuplicateFrames:
+		return true
+	}
+	return false
+}
+
+// tcpHealthy tells whether a session with fault f has healthy TCP: no
+// fault at all, a refusal, or retransmissions that show no loss.
+func (f Fault) tcpHealthy() bool {
+	switch f {
+	case FaultNone, FaultDeferred, FaultRejected, FaultSpurious, FaultDuplicateFrames:
 		return true
 	}
 	return false
@@ -71,9 +139,21 @@ type Expectation struct {
 	Server string `json:"server"`
 	// Fault is what was injected ("none" for a healthy session).
 	Fault Fault `json:"fault"`
+	// Shape is how the client's stack retransmitted, for the faults whose
+	// retransmissions depend on it (omitted for the others).
+	Shape Shape `json:"shape,omitempty"`
+	// PathMTU is the MTU of the black-hole path (FaultPMTUBlackhole only):
+	// the client's packets larger than it never reach the server.
+	PathMTU int `json:"path_mtu,omitempty"`
 	// L4 is the TCP analysis a Wireshark-rules analyser finds in a capture
 	// that holds each frame once.
 	L4 L4Expectation `json:"l4"`
+	// L4Verdict is the TCP verdict a correct analysis gives the connection
+	// when the fault leaves no doubt: "healthy" for a session without a
+	// TCP fault, and for one whose only retransmissions are spurious or
+	// copies of frames captured twice (needless, not loss: issue 13).
+	// Omitted otherwise.
+	L4Verdict string `json:"l4_verdict,omitempty"`
 	// Copies is how many times the capture holds each frame (Options.
 	// Duplicate: 2; omitted: 1). Wireshark flags the copies (as
 	// retransmissions, duplicate ACKs...), so L4's counts hold only for
@@ -87,7 +167,8 @@ type Expectation struct {
 // of the injected fault; a healthy session has all zero.
 type L4Expectation struct {
 	// Retransmissions is the number of frames marked
-	// tcp.analysis.retransmission (fast retransmissions included).
+	// tcp.analysis.retransmission (fast and spurious retransmissions, and
+	// copies of a data frame captured twice, included).
 	Retransmissions int `json:"retransmissions"`
 	// OutOfOrder is the number of frames marked tcp.analysis.out_of_order.
 	OutOfOrder int `json:"out_of_order"`
@@ -113,8 +194,8 @@ type MessageExpectation struct {
 	// end-of-data, or the refusal of the recipients; 0 for none.
 	Code int `json:"code"`
 	// Cause is the diagnosis a correct analysis gives the message: ok,
-	// deferred, rejected, eod-no-reply, packet-loss, zero-window-stall or
-	// reset-by-server. A fault TCP recovered from leaves the message "ok";
+	// deferred, rejected, eod-no-reply, packet-loss, pmtu-blackhole,
+	// zero-window-stall or reset-by-server. A fault TCP recovered from leaves the message "ok";
 	// Fault and L4 tell it.
 	Cause string `json:"cause"`
 }

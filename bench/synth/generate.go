@@ -164,12 +164,20 @@ func (g *Generator) write(s *session, f *frame) error {
 		seg.ttl, seg.ipID, seg.wscale = s.client.ttl, s.c.ipID, s.client.wscale
 		seg.padded = true // received at the hub: padded by the client's side
 		s.c.ipID++
+		if f.copy {
+			seg.ipID = s.c.ipID - 2
+			s.c.ipID--
+		}
 	} else {
 		seg.srcMAC, seg.dstMAC = s.server.mac, routerMAC
 		seg.src = netip.AddrPortFrom(s.server.addr, dstPort)
 		seg.dst = netip.AddrPortFrom(s.client.addr, srcPort)
 		seg.ttl, seg.ipID, seg.wscale = s.server.ttl, s.s.ipID, s.serverScale()
 		s.s.ipID++
+		if f.copy {
+			seg.ipID = s.s.ipID - 2
+			s.s.ipID--
+		}
 	}
 	data := assemble(g.frameBuf, &seg, s.arena[f.off:f.off+f.n])
 	ci := gopacket.CaptureInfo{Timestamp: g.opts.Start.Add(f.t), CaptureLength: len(data), Length: len(data)}
@@ -194,6 +202,9 @@ func (g *Generator) finish(s *session) error {
 	g.stats.Sessions++
 	g.stats.Messages += len(s.exp.Messages)
 	g.faults[s.exp.Fault]++
+	if s.exp.Fault.tcpHealthy() {
+		s.exp.L4Verdict = "healthy"
+	}
 	g.arenas = append(g.arenas, s.arena[:0])
 	s.arena = nil
 	var line []byte

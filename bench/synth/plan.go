@@ -92,6 +92,10 @@ const (
 	zeroWindowFlight = 40
 )
 
+// pathMTUs are the MTUs of the black-hole paths: IPv6 minimum, tunnels
+// (GRE, IPsec, WireGuard, VXLAN) and PPPoE.
+var pathMTUs = []int{1280, 1400, 1420, 1450, 1476, 1492}
+
 // refusalPlace is where a message is refused, if it is.
 type refusalPlace int
 
@@ -111,6 +115,11 @@ type sessionPlan struct {
 	// faultFlight is the first body flight of the fault message the fault
 	// may hit.
 	faultFlight int
+	// shape is how the client's stack retransmits (Fault.shaped faults).
+	shape Shape
+	// pathPayload is the largest TCP payload the path carries
+	// (FaultPMTUBlackhole: its MTU less 40 bytes of headers).
+	pathPayload int
 	messages    []messagePlan
 	// estimate is the expected size of the session's frames in the file.
 	estimate int64
@@ -151,17 +160,29 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 	}
 	switch p.fault {
 	case FaultNone:
-	case FaultLossAbort, FaultZeroWindowStall, FaultResetByServer, FaultEODNoReply:
+	case FaultLossAbort, FaultZeroWindowStall, FaultResetByServer, FaultEODNoReply, FaultPMTUBlackhole:
 		p.faultMessage = n - 1 // nothing follows a broken connection
 	default:
 		p.faultMessage = r.IntN(n)
 	}
 	p.faultFlight = r.IntN(2)
+	if p.fault.shaped() {
+		p.shape = shapes[r.IntN(len(shapes))]
+	}
+	if p.fault == FaultPMTUBlackhole {
+		// The first full-size segment meets the black hole; earlier
+		// messages fit in one segment below the path's MTU.
+		p.faultFlight = 0
+		p.pathPayload = pathMTUs[r.IntN(len(pathMTUs))] - ipv4Len - tcpLen
+	}
 	c := &g.clients[p.client]
 	for i := range n {
 		m := messagePlan{size: drawSize(r)}
 		if g.opts.MaxMessageSize > 0 {
 			m.size = min(m.size, max(g.opts.MaxMessageSize, minMessageSize))
+		}
+		if i < p.faultMessage && p.pathPayload > 0 {
+			m.size = min(m.size, p.pathPayload-len(endOfData))
 		}
 		if i == p.faultMessage && p.fault.bodyFault() {
 			least := 96 << 10

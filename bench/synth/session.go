@@ -50,6 +50,9 @@ type frame struct {
 	seq, ack   uint32
 	window     uint16
 	off, n     int32
+	// copy is a second capture of the frame before it from the same
+	// side: the same bytes, IP ID included.
+	copy bool
 }
 
 // endpoint is one side's sending state.
@@ -345,10 +348,13 @@ const (
 	flightNormal     flightKind = iota // every segment arrives in order
 	flightLossFast                     // one segment lost, three dup ACKs, fast retransmit
 	flightLossRTO                      // one segment lost, two dup ACKs, retransmit on timeout
-	flightLossAbort                    // the last segment and its retransmissions lost past the capture
+	flightLossAbort                    // the path dies: the flight's last segments and their retransmissions lost past the capture
 	flightReorder                      // two adjacent segments swapped
 	flightZeroWindow                   // the server stops reading: the window closes
 	flightReset                        // the server resets the connection after the flight
+	flightPMTU                         // every full-size segment lost past the capture: a path-MTU black hole
+	flightSpurious                     // the server's ACKs lost on their way to the client: a needless retransmission
+	flightDuplicate                    // a few frames captured twice
 )
 
 // flightFault decides whether the fault hits a flight of w segments of
@@ -383,6 +389,18 @@ func (s *session) flightFault(w, left int) (flightKind, int) {
 		if more {
 			return flightReset, w
 		}
+	case FaultPMTUBlackhole:
+		if w >= 2 && more {
+			return flightPMTU, w
+		}
+	case FaultSpurious:
+		if w >= 2 && more {
+			return flightSpurious, w
+		}
+	case FaultDuplicateFrames:
+		if w >= 2 {
+			return flightDuplicate, w
+		}
 	}
 	return flightNormal, w
 }
@@ -401,7 +419,10 @@ func (s *session) bodyFlight(m *messagePlan) {
 	kind, w := s.flightFault(w, left)
 	if kind != flightNormal {
 		s.injected = true
-		s.exp.Fault = s.plan.fault
+		s.exp.Fault, s.exp.Shape = s.plan.fault, s.plan.shape
+		if s.plan.pathPayload > 0 {
+			s.exp.PathMTU = s.plan.pathPayload + ipv4Len + tcpLen
+		}
 	}
 	ser := s.client.serialize
 	start := max(s.nextFlight, s.t)
@@ -416,17 +437,12 @@ func (s *session) bodyFlight(m *messagePlan) {
 		k = 1 + s.r.IntN(w-4)
 		w = k + 3 // two segments after the hole: too few for fast retransmit
 	case flightLossAbort:
-		k = w - 1
+		k = w - 1 - s.r.IntN(min(3, w-1)) // at least one segment before it is acknowledged
 	case flightReorder:
 		k = 1 + s.r.IntN(w-3)
 	}
 
-	type sent struct {
-		seq    uint32
-		off, n int
-		t      time.Duration
-	}
-	var segs [maxFlight]sent
+	var segs [maxFlight]flightSeg
 	unacked := 0
 	last := time.Duration(0)
 	for i := range w {
@@ -438,7 +454,7 @@ func (s *session) bodyFlight(m *messagePlan) {
 		s.arena = slices.Grow(s.arena, mss)[:off+mss]
 		n := s.body.fill(s.arena[off:])
 		s.arena = s.arena[:off+n]
-		segs[i] = sent{seq: s.c.nxt, off: off, n: n, t: ti}
+		segs[i] = flightSeg{seq: s.c.nxt, off: off, n: n, t: ti}
 		s.c.nxt += uint32(n)
 		s.sent += n
 		flags := uint8(flagACK)
@@ -476,7 +492,7 @@ func (s *session) bodyFlight(m *messagePlan) {
 		case k >= 0 && kind != flightReorder && kind != flightLossAbort && i > k:
 			ackAt(segs[i].t, 0) // duplicate ACK for the hole
 			continue
-		case kind == flightLossAbort && i == k:
+		case kind == flightLossAbort && i >= k, kind == flightPMTU:
 			continue // lost past the capture point
 		case kind == flightReorder && i == k:
 			ackAt(segs[k+1].t, 0) // k+1 came first, out of order: duplicate ACK at once
@@ -503,33 +519,28 @@ func (s *session) bodyFlight(m *messagePlan) {
 
 	rto := minRTO + s.client.rtt
 	switch kind {
-	case flightLossFast, flightLossRTO:
+	case flightLossRTO:
+		s.lossRTO(segs[:w], k, last, rto)
+	case flightLossFast:
 		t := last + ackDelay + s.client.rtt + s.think()
 		s.cwnd = max(w/2, 2)
-		if kind == flightLossRTO {
-			t = last + rto
-			s.cwnd = 2
-		}
-		s.frames = append(s.frames, frame{t: t, fromClient: true, flags: flagACK | flagPSH, seq: segs[k].seq,
-			ack: s.s.nxt, window: s.c.window, off: int32(segs[k].off), n: int32(segs[k].n)})
-		s.exp.L4.Retransmissions++
+		s.resend(t, segs[k])
 		s.sAck = end(w - 1)
 		ackAt(t, 0)
 		s.nextFlight = t + ackDelay + s.client.rtt + s.think()
 	case flightLossAbort:
-		t := segs[k].t
-		tries := 4 + s.r.IntN(3)
-		for j := range tries {
-			t += rto << j
-			s.frames = append(s.frames, frame{t: t, fromClient: true, flags: flagACK | flagPSH, seq: segs[k].seq,
-				ack: s.s.nxt, window: s.c.window, off: int32(segs[k].off), n: int32(segs[k].n)})
-			s.exp.L4.Retransmissions++
-		}
-		t += rto << tries
+		t, fired := s.resendLost(segs[k:w], last, rto, 4+s.r.IntN(3), math.MaxInt64)
+		t += min(rto<<fired, maxRTO)
 		s.frames = append(s.frames, frame{t: t, fromClient: true, flags: flagRST | flagACK, seq: s.c.nxt,
 			ack: s.s.nxt, window: s.c.window})
 		s.exp.L4.Resets++
 		s.finishBroken(m, "aborted", "packet-loss")
+	case flightPMTU:
+		s.blackhole(m, segs[:w], last, rto)
+	case flightSpurious:
+		s.spurious(segs[:w], last, rto)
+	case flightDuplicate:
+		s.duplicate()
 	case flightZeroWindow:
 		s.zeroWindow(m, last+ackDelay, rto)
 	case flightReset:

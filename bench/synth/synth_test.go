@@ -208,15 +208,25 @@ func TestStreamsNumberedLikeWireshark(t *testing.T) {
 }
 
 func TestEveryFaultInjected(t *testing.T) {
-	_, exps, _ := generate(t, Options{Seed: 3, Sessions: 150, Problems: 1, Concurrency: 40})
+	_, exps, _ := generate(t, Options{Seed: 3, Sessions: 300, Problems: 1, Concurrency: 40})
 	count := map[Fault]int{}
+	shaped := map[Fault]map[Shape]int{}
 	for _, e := range exps {
 		count[e.Fault]++
+		if e.Fault.shaped() {
+			if shaped[e.Fault] == nil {
+				shaped[e.Fault] = map[Shape]int{}
+			}
+			shaped[e.Fault][e.Shape]++
+		} else if e.Shape != ShapeNone {
+			t.Errorf("stream %d (%s): shape %s on a fault without one", e.Stream, e.Fault, e.Shape)
+		}
 		want := map[Fault][2]string{ // outcome and cause of the fault's message
 			FaultLossAbort:       {"aborted", "packet-loss"},
 			FaultZeroWindowStall: {"aborted", "zero-window-stall"},
 			FaultResetByServer:   {"aborted", "reset-by-server"},
 			FaultEODNoReply:      {"no-reply", "eod-no-reply"},
+			FaultPMTUBlackhole:   {"aborted", "pmtu-blackhole"},
 		}[e.Fault]
 		if want[0] != "" {
 			last := e.Messages[len(e.Messages)-1]
@@ -226,9 +236,31 @@ func TestEveryFaultInjected(t *testing.T) {
 		}
 		l4 := e.L4
 		switch e.Fault {
-		case FaultLossFast, FaultLossRTO:
-			if l4.Retransmissions != 1 {
-				t.Errorf("stream %d (%s): %d retransmissions, want 1", e.Stream, e.Fault, l4.Retransmissions)
+		case FaultLossFast, FaultLossRTO, FaultSpurious:
+			want := 1
+			if e.Fault == FaultLossRTO && e.Shape == ShapeTailLossProbe {
+				want = 2 // the probe, then the hole
+			}
+			if l4.Retransmissions != want {
+				t.Errorf("stream %d (%s %s): %d retransmissions, want %d", e.Stream, e.Fault, e.Shape, l4.Retransmissions, want)
+			}
+		case FaultPMTUBlackhole, FaultLossAbort:
+			// The PMTU rule needs three retransmissions, two of the
+			// lowest segment (reassembly's minPMTURetransmissions).
+			if l4.Retransmissions < 3 {
+				t.Errorf("stream %d (%s %s): %d retransmissions, want at least 3", e.Stream, e.Fault, e.Shape, l4.Retransmissions)
+			}
+			if e.Fault == FaultPMTUBlackhole && (e.PathMTU < 1280 || e.PathMTU-40 >= mss) {
+				t.Errorf("stream %d (%s): path MTU %d", e.Stream, e.Fault, e.PathMTU)
+			}
+			for i, m := range e.Messages[:len(e.Messages)-1] {
+				if e.Fault == FaultPMTUBlackhole && m.Size+3 > int64(e.PathMTU-40) {
+					t.Errorf("stream %d (%s): message %d of %d bytes before the black hole needs more than one segment", e.Stream, e.Fault, i, m.Size)
+				}
+			}
+		case FaultDuplicateFrames:
+			if l4.Retransmissions < 1 || l4.Retransmissions > 2 {
+				t.Errorf("stream %d (%s): %d retransmissions (data copies), want 1 or 2", e.Stream, e.Fault, l4.Retransmissions)
 			}
 		case FaultReorder:
 			if l4.OutOfOrder != 1 {
@@ -247,6 +279,13 @@ func TestEveryFaultInjected(t *testing.T) {
 	for _, f := range faultWeights {
 		if count[f.fault] == 0 {
 			t.Errorf("no session with fault %s among %d", f.fault, len(exps))
+		}
+	}
+	for f, by := range shaped {
+		for _, sh := range shapes {
+			if by[sh] == 0 {
+				t.Errorf("no %s session in the %s shape", f, sh)
+			}
 		}
 	}
 	if count[FaultNone] != 0 {

@@ -1,0 +1,156 @@
+package synth
+
+import (
+	"math"
+	"time"
+)
+
+// flightSeg is one body segment of a flight as first sent: its sequence
+// number, its payload in the session's arena and its capture time.
+type flightSeg struct {
+	seq    uint32
+	off, n int
+	t      time.Duration
+}
+
+// maxRTO is the largest retransmission timeout a stack backs off to
+// (Linux's TCP_RTO_MAX).
+const maxRTO = 120 * time.Second
+
+// probeTimeout is the tail-loss probe timeout, PTO = 2·SRTT with a floor
+// of 10 ms (RFC 8985 §7.2), never later than the RTO it precedes.
+func probeTimeout(rtt, rto time.Duration) time.Duration {
+	return min(max(2*rtt, 10*time.Millisecond), rto)
+}
+
+// resend queues a retransmission of seg at t and counts it.
+func (s *session) resend(t time.Duration, seg flightSeg) {
+	s.frames = append(s.frames, frame{t: t, fromClient: true, flags: flagACK | flagPSH, seq: seg.seq,
+		ack: s.s.nxt, window: s.c.window, off: int32(seg.off), n: int32(seg.n)})
+	s.exp.L4.Retransmissions++
+}
+
+// resendLost plays the client's retransmissions of dead, the segments of
+// a flight none of which ever reaches the server, in the session's Shape,
+// from last, the flight's last transmission: at most tries timeouts, and
+// none at or after until. It returns the time of the last timeout that
+// fired and how many did (the next backs off from there).
+func (s *session) resendLost(dead []flightSeg, last, rto time.Duration, tries int, until time.Duration) (time.Duration, int) {
+	t := last
+	if s.plan.shape == ShapeTailLossProbe {
+		// The probe resends the flight's last segment; the RTO is armed
+		// again from it.
+		pto := probeTimeout(s.client.rtt, rto)
+		if t+pto >= until {
+			return t, 0
+		}
+		t += pto
+		s.resend(t, dead[len(dead)-1])
+	}
+	fired := 0
+	for fired < tries {
+		next := t + min(rto<<fired, maxRTO)
+		if next >= until {
+			break
+		}
+		t = next
+		s.resend(t, dead[0])
+		if fired == 0 && s.plan.shape == ShapeFlightThenFirst {
+			for i, seg := range dead[1:] {
+				s.resend(t+time.Duration(i+1)*s.client.serialize, seg)
+			}
+		}
+		fired++
+	}
+	return t, fired
+}
+
+// serverACK queues a pure ACK from the server of everything up to sAck.
+func (s *session) serverACK(t time.Duration) {
+	s.frames = append(s.frames, frame{t: t, flags: flagACK, seq: s.s.nxt, ack: s.sAck, window: s.s.window})
+}
+
+// lossRTO repairs segs[k], lost before the capture point with too few
+// segments after it for three duplicate ACKs: on the RTO, or in the
+// tail-loss-probe shape by a probe of the flight's last segment whose
+// duplicate ACK is the third, which makes the client fast-retransmit the
+// hole (the purpose of the probe, RFC 8985 §7). Either way the server's
+// ACK then covers the whole flight.
+func (s *session) lossRTO(segs []flightSeg, k int, last, rto time.Duration) {
+	t := last + rto
+	if s.plan.shape == ShapeTailLossProbe {
+		probe := last + probeTimeout(s.client.rtt, rto)
+		s.resend(probe, segs[len(segs)-1])
+		s.serverACK(probe + ackDelay)
+		t = probe + ackDelay + s.client.rtt + s.think()
+	}
+	s.cwnd = 2
+	s.resend(t, segs[k])
+	tail := segs[len(segs)-1]
+	s.sAck = tail.seq + uint32(tail.n)
+	s.serverACK(t + ackDelay)
+	s.nextFlight = t + ackDelay + s.client.rtt + s.think()
+}
+
+// blackhole plays a path-MTU black hole on a flight of full-size
+// segments that never reach the server: the client retransmits them in
+// its Shape with backoff until the server, which saw nothing of the body,
+// times out and closes; the client's kernel ACKs that FIN (its own FIN
+// waits behind the unsent body). Nothing of the server's after the first
+// retransmission but that FIN shows the path from the server still works.
+func (s *session) blackhole(m *messagePlan, segs []flightSeg, last, rto time.Duration) {
+	closeAt := last + 30*time.Second + time.Duration(s.r.IntN(90))*time.Second
+	s.resendLost(segs, last, rto, math.MaxInt, closeAt)
+	s.add(closeAt, false, flagFIN|flagACK, s.s.nxt, s.sAck, s.s.window, nil)
+	s.s.nxt++
+	s.add(closeAt+s.client.rtt, true, flagACK, s.c.nxt, s.s.nxt, s.c.window, nil)
+	s.finishBroken(m, "aborted", "pmtu-blackhole")
+}
+
+// spurious plays the loss of the server's ACKs of a flight past the
+// capture point: the client's RTO (or its tail-loss probe) resends a
+// segment the capture saw acknowledged, the server answers with a
+// duplicate ACK that tells the client it had everything, and the next
+// flight follows.
+func (s *session) spurious(segs []flightSeg, last, rto time.Duration) {
+	t, seg := last+rto, segs[0]
+	if s.plan.shape == ShapeTailLossProbe {
+		t, seg = last+probeTimeout(s.client.rtt, rto), segs[len(segs)-1]
+	}
+	s.resend(t, seg)
+	s.serverACK(t + ackDelay)
+	s.nextFlight = t + ackDelay + s.client.rtt + s.think()
+}
+
+// duplicate captures one or two of the flight's data frames and one of
+// the server's ACKs twice, each copy right behind its original.
+func (s *session) duplicate() {
+	var data, acks []int
+	for i, f := range s.frames {
+		switch {
+		case f.fromClient && f.n > 0:
+			data = append(data, i)
+		case !f.fromClient && f.n == 0 && f.flags == flagACK:
+			acks = append(acks, i)
+		}
+	}
+	if len(data) == 0 {
+		return
+	}
+	first := s.r.IntN(len(data))
+	pick := []int{data[first]}
+	if len(data) > 1 && s.r.IntN(2) == 0 {
+		pick = append(pick, data[(first+len(data)/2)%len(data)])
+	}
+	if len(acks) > 0 {
+		pick = append(pick, acks[s.r.IntN(len(acks))])
+	}
+	for _, i := range pick {
+		f := s.frames[i]
+		f.copy = true
+		s.frames = append(s.frames, f)
+		if f.n > 0 {
+			s.exp.L4.Retransmissions++ // Wireshark flags a data copy as a retransmission
+		}
+	}
+}
