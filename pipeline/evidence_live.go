@@ -42,8 +42,11 @@ const (
 // tcp.stream numbers start again with each run. Memory is bounded by the
 // open connections, LiveEvidenceHead + LiveEvidenceTail frames each, and
 // by maxHeld in all; EvidenceOptions.MaxBytes bounds the directory.
-// Keys are not written in live mode. Not safe for concurrent use: the
-// live run's analysis goroutine calls it.
+// With EvidenceOptions.Keys (--evidence-keys), the file of a failing TLS
+// connection carries the keys the key log holds for its session, as a
+// Decryption Secrets Block (Retiring tells them); without it, no key
+// material is written. Not safe for concurrent use: the live run's
+// analysis goroutine calls it.
 type LiveEvidence struct {
 	opts    EvidenceOptions
 	origin  string
@@ -71,6 +74,25 @@ type heldConn struct {
 	// out so far.
 	elidedFrom, elidedTo int
 	bytes                int64
+	// keys are the key log lines of the connection that starts at frame
+	// keysFirst (Retiring), nil without --evidence-keys.
+	keys      []byte
+	keysFirst int
+}
+
+// Retiring tells the TLS session of a connection about to be added to the
+// report (its ClientRandom): with EvidenceOptions.Keys, its file, if it
+// failed, carries the keys the key log holds for it. Call it before the
+// report's Add, which calls Connection.
+func (e *LiveEvidence) Retiring(ref ConnRef) {
+	if e.opts.Keys == nil {
+		return
+	}
+	h := e.conns[flowKey(ref.Client, ref.Server)]
+	if h == nil {
+		return
+	}
+	h.keys, h.keysFirst = connKeys(e.opts.Keys, ref), ref.FirstFrame
 }
 
 // NewLiveEvidence returns a LiveEvidence writing to opts.Dir (created if
@@ -233,6 +255,11 @@ func (e *LiveEvidence) write(c *report.Connection, client, server netip.AddrPort
 	name := fmt.Sprintf("stream-%d-%s.pcapng", c.Stream, c.Start.UTC().Format("20060102T150405.000000000Z"))
 	ec := &evidenceConn{stream: c.Stream, client: unmap(client), server: unmap(server),
 		first: c.FirstFrame, last: c.LastFrame, path: filepath.Join(e.opts.Dir, name), ifaces: map[layers.LinkType]int{}}
+	keys := ""
+	if h.keysFirst == c.FirstFrame && len(h.keys) > 0 {
+		ec.keys = h.keys
+		keys = " Its TLS keys are in the Decryption Secrets Block before the packets (--evidence-keys)."
+	}
 	left := ""
 	if h.elided > 0 {
 		left = fmt.Sprintf(" %d frames between frame %d and frame %d are left out: a live run holds only the first %d and the last %d frames of a connection (and fewer when many connections are open).",
@@ -240,8 +267,8 @@ func (e *LiveEvidence) write(c *report.Connection, client, server netip.AddrPort
 	}
 	ec.section = pcapgo.NgSectionInfo{
 		Application: e.opts.Application,
-		Comment: fmt.Sprintf("smtpscope evidence: tcp.stream %d (%s -> %s), frames %d-%d of the %s, which began at %s. Each packet's comment gives its frame number in that run, the one the report cites.%s",
-			c.Stream, ec.client, ec.server, c.FirstFrame, c.LastFrame, e.origin, c.Start.UTC().Format(time.RFC3339Nano), left),
+		Comment: fmt.Sprintf("smtpscope evidence: tcp.stream %d (%s -> %s), frames %d-%d of the %s, which began at %s. Each packet's comment gives its frame number in that run, the one the report cites.%s%s",
+			c.Stream, ec.client, ec.server, c.FirstFrame, c.LastFrame, e.origin, c.Start.UTC().Format(time.RFC3339Nano), left, keys),
 	}
 	var err error
 	for i := range frames {
@@ -261,6 +288,9 @@ func (e *LiveEvidence) write(c *report.Connection, client, server netip.AddrPort
 		return
 	}
 	e.res.Written = append(e.res.Written, ec.path)
+	if len(ec.keys) > 0 {
+		e.res.WithKeys++
+	}
 	e.res.Deleted = append(e.res.Deleted, e.budget.add(ec.path)...)
 }
 

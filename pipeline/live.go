@@ -60,7 +60,32 @@ type LiveOptions struct {
 	// Dropped, if set, is told of each loss the capture reports as the
 	// analysis reaches it (for a counter).
 	Dropped func(Drops)
+	// Retiring, if set, is told each connection about to be added to the
+	// report (before Connection is): LiveEvidence.Retiring.
+	Retiring func(ConnRef)
+	// RefreshTLSKeys, if set, adds to TLSKeys what was appended to the
+	// key log files it follows (tlskeys.Follower) and returns how many
+	// secrets that gave. With it, a TLS session whose secrets are not in
+	// TLSKeys yet waits for them (TLSKeyWait).
+	RefreshTLSKeys func() int
 }
+
+// Bounds of a live run's TLS session's wait for secrets that its followed
+// key log does not hold yet (LiveOptions.RefreshTLSKeys, smtp.KeyWait): a
+// peer writes a session's key log lines as it makes the session, and the
+// file is read some time after. The session's records are held and
+// decrypted when the secrets come; beyond a bound it stays inferred, and
+// its decryption says so.
+const (
+	tlsKeyWaitRecords = 64
+	tlsKeyWaitBytes   = 256 << 10
+	tlsKeyWaitTime    = 3 * time.Second
+)
+
+// tlsKeyPollEvery is how often a live run reads its followed key logs at
+// most (wall clock): on every packet and read timeout, and whenever a
+// session waits for its secrets.
+const tlsKeyPollEvery = 10 * time.Millisecond
 
 // Progress is a live run's counts at one moment.
 type Progress struct {
@@ -187,6 +212,11 @@ type liveRun struct {
 	lossUntil    time.Time
 	droppedConns int
 	stats        bool
+	// keysPolled is when the followed key logs were last read (wall
+	// clock); keysGrew says they gave secrets that the sessions waiting
+	// for theirs have not looked at yet.
+	keysPolled time.Time
+	keysGrew   bool
 }
 
 // liveConn is one connection's handler: the SMTP decoder, wrapped so that
@@ -320,15 +350,49 @@ func (r *liveRun) frame(fr *capture.Frame) {
 	if fr.Time.Sub(r.lastSweep) >= SweepEvery {
 		r.sweep(fr.Time)
 	}
+	r.keys(fr.Time)
 	if err := r.tr.Add(fr); err != nil && r.linkErr == nil {
 		r.linkErr = err
 	}
 	r.maybeProgress(fr.Time)
 }
 
+// refreshKeys reads the followed key logs, at most every tlsKeyPollEvery.
+func (r *liveRun) refreshKeys() {
+	if r.opts.RefreshTLSKeys == nil {
+		return
+	}
+	if now := time.Now(); now.Sub(r.keysPolled) >= tlsKeyPollEvery {
+		r.keysPolled = now
+		if r.opts.RefreshTLSKeys() > 0 {
+			r.keysGrew = true
+		}
+	}
+}
+
+// keys reads the followed key logs and, when they gave secrets, lets the
+// sessions waiting for theirs look again, at capture time now.
+func (r *liveRun) keys(now time.Time) {
+	if r.opts.RefreshTLSKeys == nil {
+		return
+	}
+	r.refreshKeys()
+	if !r.keysGrew {
+		return
+	}
+	r.keysGrew = false
+	for _, lc := range r.open {
+		if !lc.retired && lc.dec.WaitingForTLSKey() {
+			lc.dec.RetryTLSKeys(now)
+			r.check(lc, now, false)
+		}
+	}
+}
+
 // tick advances capture time on a quiet link: buffered data is flushed,
 // idle connections end, and the timed rules run.
 func (r *liveRun) tick(now time.Time) {
+	r.keys(now)
 	r.tr.Tick(now)
 	if now.Sub(r.lastSweep) >= SweepEvery {
 		r.sweep(now)
@@ -341,6 +405,9 @@ func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
 	if r.opts.TLSKeys != nil {
 		// Even when empty yet: a key log read as the capture runs fills.
 		so.TLSKeys = r.opts.TLSKeys
+		if r.opts.RefreshTLSKeys != nil {
+			so.TLSKeyWait = smtp.KeyWait{Records: tlsKeyWaitRecords, Bytes: tlsKeyWaitBytes, Time: tlsKeyWaitTime, Refresh: r.refreshKeys}
+		}
 	}
 	lc := &liveConn{run: r, dec: smtp.NewDecoder(so),
 		facts: report.Facts{Conn: c, SMTPPort: slices.Contains(r.ports, c.Server.Port())}}
@@ -361,6 +428,9 @@ func (r *liveRun) retire(c *reassembly.Conn) {
 		lc.retired = true
 		r.opened(-1)
 		fc.DroppedKernel, fc.DroppedRing = lc.facts.DroppedKernel, lc.facts.DroppedRing
+	}
+	if r.opts.Retiring != nil {
+		r.opts.Retiring(refOf(&fc, 0))
 	}
 	r.b.Add(&fc)
 	// The report has what it needs: let the decoder go.
@@ -396,6 +466,9 @@ func (r *liveRun) sweep(now time.Time) {
 			continue
 		}
 		open = append(open, lc)
+		// A session waiting for its key past the wait's time goes on
+		// without it.
+		lc.dec.RetryTLSKeys(now)
 		r.check(lc, now, true)
 	}
 	clear(r.open[len(open):])

@@ -93,6 +93,9 @@ type Options struct {
 	// TLSKeys, if not nil, decrypts TLS sessions whose secrets it holds
 	// (tlsdecrypt.go); it may gain keys while the decoder runs.
 	TLSKeys *tlskeys.KeyLog
+	// TLSKeyWait lets a session whose secrets TLSKeys lacks wait for them
+	// (tlsdecrypt.go; the zero value does not wait).
+	TLSKeyWait KeyWait
 	// ImplicitTLS says the connection is TLS from its first byte: its
 	// server port is one of implicit TLS (465, or another the caller was
 	// told of; RFC 8314 §3). Its records are read from the start, even
@@ -389,6 +392,7 @@ func (d *Decoder) End(at reassembly.Mark) {
 	if d.life == lifeEnded {
 		return
 	}
+	d.lastKeyRetry(at)
 	d.preambleFlush(reassembly.ClientToServer)
 	d.preambleFlush(reassembly.ServerToClient)
 	if d.client.state == clientTLSHello && len(d.client.hello) > 0 {

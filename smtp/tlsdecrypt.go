@@ -1,7 +1,10 @@
 package smtp
 
 import (
+	"errors"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/tlskeys"
@@ -74,6 +77,63 @@ type decryptTrack struct {
 	// reason is the Status's last Reason, and reasonText its words.
 	reason     error
 	reasonText string
+	// wait is how the wait for a late key stands (Options.TLSKeyWait);
+	// session is the session waited for, since the capture time of its
+	// first record held, held the records held meanwhile (heldBytes their
+	// bytes).
+	wait      keyWait
+	session   tlskeys.Session
+	since     time.Time
+	held      []heldRecord
+	heldBytes int
+	// gaveUp says which bound of the wait passed ("within 2s").
+	gaveUp string
+}
+
+// KeyWait lets a connection whose secrets are not in the key log yet wait
+// for them: a live run follows a key log that the peer appends to as it
+// makes each session (tlskeys.Follower), and the peer may write a
+// session's line after the capture saw the session's first protected
+// records. Until the key arrives or a bound passes, the connection's
+// records are held (and read by the inference meanwhile); when it
+// arrives, they are decrypted in order and the plaintext read as SMTP;
+// when a bound passes first, they are let go and the session stays
+// inferred, its Decryption.Reason saying so. The zero value waits for
+// nothing, as a file's analysis, whose key logs are whole, needs.
+type KeyWait struct {
+	// Records and Bytes bound the records held per connection and their
+	// bytes; Time the capture time from the first record held. Waiting is
+	// on when Records is positive.
+	Records, Bytes int
+	Time           time.Duration
+	// Refresh, if set, is called before the key log is looked at again
+	// for a waiting connection: to read what was appended to its file.
+	Refresh func()
+}
+
+// keyWait is how a connection's wait for a late key stands.
+type keyWait int
+
+const (
+	// keyNotWaited: no wait (not asked for, not needed yet, or the key
+	// log held the secrets at the ServerHello).
+	keyNotWaited keyWait = iota
+	// keyWaiting: the key log lacks the session's secrets; its records
+	// are held.
+	keyWaiting
+	// keyArrived: the secrets came while records were held; those were
+	// decrypted.
+	keyArrived
+	// keyTooLate: a bound passed (or the connection ended) first; the
+	// records held were let go and the session is inferred.
+	keyTooLate
+)
+
+// heldRecord is a record held while waiting for a key: its raw bytes, or
+// nil for records a capture gap took.
+type heldRecord struct {
+	r   tlsrecord.Record
+	raw []byte
 }
 
 // plainChunk is the application data of one record, or (lost set) the
@@ -92,9 +152,11 @@ func (d *Decoder) decryptRecord(t *tlsTrack, r tlsrecord.Record, raw []byte) boo
 	if x == nil {
 		return false
 	}
-	dir := tlskeys.Direction(r.Dir)
+	if x.wait == keyWaiting {
+		return d.holdRecord(t, r, raw)
+	}
 	if raw == nil {
-		x.conn.Lost(dir)
+		x.conn.Lost(tlskeys.Direction(r.Dir))
 		return x.smtp
 	}
 	if !x.started {
@@ -102,7 +164,6 @@ func (d *Decoder) decryptRecord(t *tlsTrack, r tlsrecord.Record, raw []byte) boo
 		if f.ServerHello == nil || f.ClientHello == nil {
 			return false // records before the ServerHello are in clear
 		}
-		x.started = true
 		ch := f.ClientHello
 		if f.SecondClientHello != nil {
 			ch = f.SecondClientHello
@@ -110,11 +171,132 @@ func (d *Decoder) decryptRecord(t *tlsTrack, r tlsrecord.Record, raw []byte) boo
 		s := tlskeys.Session{Version: f.ServerHello.Version(), Suite: tlskeys.Suite(f.ServerHello.CipherSuite),
 			ClientRandom: ch.Random, ServerRandom: f.ServerHello.Random,
 			EncryptThenMAC: slices.Contains(f.ServerHello.Extensions, 22)}
+		if d.opts.TLSKeyWait.Records > 0 && x.wait == keyNotWaited && lateKeyMayCome(d.opts.TLSKeys.Ready(s)) {
+			x.wait, x.session, x.since = keyWaiting, s, r.Start.Time
+			return d.holdRecord(t, r, raw)
+		}
+		x.started = true
 		if x.conn.Start(s) != nil {
 			return false
 		}
 	}
-	rec, err := x.conn.Decrypt(dir, raw)
+	d.decryptOne(x, r, raw)
+	return x.smtp
+}
+
+// lateKeyMayCome reports whether the key log's answer for a session may
+// change as the key log grows: it lacks the session's secrets, not its
+// suite or version.
+func lateKeyMayCome(err error) bool {
+	return errors.Is(err, tlskeys.ErrNoKey) || errors.Is(err, tlskeys.ErrMissingSecret)
+}
+
+// holdRecord holds record r (raw nil: records a gap took) of a connection
+// waiting for its key, then looks at the key log again.
+func (d *Decoder) holdRecord(t *tlsTrack, r tlsrecord.Record, raw []byte) bool {
+	x := t.dec
+	x.held = append(x.held, heldRecord{r: r, raw: slices.Clone(raw)})
+	x.heldBytes += len(raw)
+	return d.retryKey(t, r.End.Time, false)
+}
+
+// retryKey looks at the key log again for a connection waiting for its
+// key at capture time now: when the secrets are there, the records held
+// are decrypted; when a bound of Options.TLSKeyWait has passed (or last
+// is set: the connection ended), they are let go. It returns whether
+// decryption has taken the session over.
+func (d *Decoder) retryKey(t *tlsTrack, now time.Time, last bool) bool {
+	x := t.dec
+	if x == nil || x.wait != keyWaiting {
+		return x != nil && x.smtp
+	}
+	w := &d.opts.TLSKeyWait
+	if w.Refresh != nil {
+		w.Refresh()
+	}
+	err := d.opts.TLSKeys.Ready(x.session)
+	switch {
+	case err == nil:
+		x.wait = keyArrived
+	case !lateKeyMayCome(err):
+		x.wait, x.gaveUp = keyTooLate, "it could use"
+	case last:
+		x.wait, x.gaveUp = keyTooLate, "before the connection ended"
+	case len(x.held) > w.Records:
+		x.wait, x.gaveUp = keyTooLate, fmt.Sprintf("within %d records", w.Records)
+	case x.heldBytes > w.Bytes:
+		x.wait, x.gaveUp = keyTooLate, fmt.Sprintf("within %d bytes of records", w.Bytes)
+	case now.Sub(x.since) >= w.Time:
+		x.wait, x.gaveUp = keyTooLate, fmt.Sprintf("within %s of the handshake", w.Time)
+	default:
+		return false
+	}
+	x.started = true
+	// Without the key, Start and the records held give the Status its
+	// reason and counts, as a session without a wait would have them.
+	x.conn.Start(x.session)
+	for _, h := range x.held {
+		if h.raw == nil {
+			x.conn.Lost(tlskeys.Direction(h.r.Dir))
+			x.gaps++
+			continue
+		}
+		d.decryptOne(x, h.r, h.raw)
+	}
+	x.held, x.heldBytes = nil, 0
+	return x.smtp
+}
+
+// RetryTLSKeys looks at the key log again (Options.TLSKeyWait) for a
+// connection whose TLS session waits for its key, at capture time now:
+// when the key log has gained its secrets, the records held are decrypted
+// and read as SMTP; when the wait's time has passed, the session is left
+// to the inference. A live run calls it when its key log grew and on its
+// sweeps; on any other connection it does nothing.
+func (d *Decoder) RetryTLSKeys(now time.Time) {
+	if d.life == lifeEnded || d.tls == nil || d.tls.dec == nil || d.tls.dec.wait != keyWaiting {
+		return
+	}
+	d.retryKey(d.tls, now, false)
+	d.readPlain()
+	d.syncTLS()
+}
+
+// lastKeyRetry looks at the key log a last time for a session still
+// waiting for its key when the connection ends, before its end is read.
+func (d *Decoder) lastKeyRetry(at reassembly.Mark) {
+	if d.tls == nil || d.tls.dec == nil || d.tls.dec.wait != keyWaiting {
+		return
+	}
+	d.retryKey(d.tls, at.Time, true)
+	d.readPlain()
+}
+
+// WaitingForTLSKey reports whether the connection's TLS session waits for
+// its key (Options.TLSKeyWait).
+func (d *Decoder) WaitingForTLSKey() bool {
+	return d.tls != nil && d.tls.dec != nil && d.tls.dec.wait == keyWaiting
+}
+
+// lost tells the decryption that records of dir were lost to a capture
+// gap: in order among the records held while a key is waited for.
+func (x *decryptTrack) lost(dir reassembly.Direction, at reassembly.Mark) {
+	if x.wait == keyWaiting {
+		x.held = append(x.held, heldRecord{r: tlsrecord.Record{Dir: dir, Start: at, End: at}})
+		return
+	}
+	// Records may have gone with the gap, headers and all: the
+	// decrypter looks for the next one's sequence number.
+	x.conn.Lost(tlskeys.Direction(dir))
+	if x.started {
+		x.gaps++
+	}
+}
+
+// decryptOne decrypts record r of a started session and keeps what it
+// gave.
+func (d *Decoder) decryptOne(x *decryptTrack, r tlsrecord.Record, raw []byte) {
+	rec, err := x.conn.Decrypt(tlskeys.Direction(r.Dir), raw)
 	switch {
 	case err != nil:
 		if (x.smtp || len(x.plain) > 0) && len(x.plain) < maxPlainChunks {
@@ -128,7 +310,6 @@ func (d *Decoder) decryptRecord(t *tlsTrack, r tlsrecord.Record, raw []byte) boo
 	case rec.Type == tlskeys.Alert && rec.Protected():
 		x.alert(r, rec.Data)
 	}
-	return x.smtp
 }
 
 // alert keeps the alerts of a decrypted alert record (RFC 8446 §6: level
@@ -226,11 +407,19 @@ func (t *tlsTrack) decryptionState() *Decryption {
 	}
 	out := &t.decryption
 	*out = Decryption{Decrypted: st.Decrypted, Failed: st.Failed, Alerts: t.dec.alerts[:len(t.dec.alerts):len(t.dec.alerts)], Reason: t.dec.reasonText}
+	switch {
+	case t.dec.wait == keyWaiting:
+		out.State, out.Reason = DecryptionInferred, "waiting for the session's secrets in the followed key log"
+		return out
+	}
 	switch st.Outcome {
 	case tlskeys.OutcomeNotStarted:
 		out.State, out.Reason = DecryptionInferred, "no ServerHello in the capture"
 	case tlskeys.OutcomeNoKeys:
 		out.State = DecryptionInferred
+		if t.dec.wait == keyTooLate {
+			out.Reason += "; the followed key log gave none " + t.dec.gaveUp
+		}
 	case tlskeys.OutcomeFailed:
 		out.State = DecryptionFailed
 	case tlskeys.OutcomeDecrypted:

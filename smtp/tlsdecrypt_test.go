@@ -388,3 +388,93 @@ func FuzzDecrypted(f *testing.F) {
 		}
 	})
 }
+
+// TestLateTLSKey decodes the Go crypto/tls STARTTLS sessions with a key
+// log that gains the session's lines only as the decoding runs, as a live
+// run's followed key log does: one line per look (Refresh), or all after
+// the last record (RetryTLSKeys), the session is the plaintext twin's;
+// when a bound of the wait passes first, it stays inferred and says why.
+func TestLateTLSKey(t *testing.T) {
+	want := summary(plainTwin())
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		writes, keyLog := runSTARTTLS(t, v)
+		lines := strings.SplitAfter(strings.TrimSpace(string(keyLog)), "\n")
+		for _, tt := range []struct {
+			name string
+			wait KeyWait
+			// perLook is how many key log lines each Refresh adds (0:
+			// none; the lines are added after the last record).
+			perLook int
+			state   string
+			reason  string
+		}{
+			{"a line per look", KeyWait{Records: 64, Bytes: 1 << 20, Time: time.Hour}, 1, DecryptionDecrypted, ""},
+			{"after the last record", KeyWait{Records: 64, Bytes: 1 << 20, Time: time.Hour}, 0, DecryptionDecrypted, ""},
+			{"record bound", KeyWait{Records: 2, Bytes: 1 << 20, Time: time.Hour}, 0, DecryptionInferred, "within 2 records"},
+			{"byte bound", KeyWait{Records: 64, Bytes: 10, Time: time.Hour}, 0, DecryptionInferred, "within 10 bytes of records"},
+			{"time bound", KeyWait{Records: 64, Bytes: 1 << 20, Time: time.Second}, 0, DecryptionInferred, "within 1s of the handshake"},
+		} {
+			t.Run(tls.VersionName(v)+"/"+tt.name, func(t *testing.T) {
+				keys := tlskeys.NewKeyLog()
+				next := 0
+				wait := tt.wait
+				wait.Refresh = func() {
+					for range tt.perLook {
+						if next < len(lines) {
+							keys.Add("followed", []byte(lines[next]))
+							next++
+						}
+					}
+				}
+				d := NewDecoder(Options{TLSKeys: keys, TLSKeyWait: wait})
+				waited := false
+				for i, w := range writes {
+					d.Data(w.dir, w.data, reassembly.ConstMarker(markOf(i+1)))
+					waited = waited || d.tls != nil && d.tls.dec != nil && d.tls.dec.wait != keyNotWaited
+				}
+				if !waited {
+					t.Fatalf("the session never waited for its key")
+				}
+				if tt.perLook == 0 && tt.state == DecryptionDecrypted {
+					if !d.WaitingForTLSKey() {
+						t.Fatalf("not waiting after the last record")
+					}
+					keys.Add("followed", keyLog)
+					d.RetryTLSKeys(markOf(len(writes)).Time)
+					if d.WaitingForTLSKey() {
+						t.Fatalf("still waiting once the key log has the secrets")
+					}
+				}
+				d.End(markOf(len(writes) + 1))
+				s := d.Session()
+				if s.TLS == nil || s.TLS.Decryption == nil || s.TLS.Decryption.State != tt.state {
+					t.Fatalf("decryption %+v, want %s", s.TLS.Decryption, tt.state)
+				}
+				if !strings.Contains(s.TLS.Decryption.Reason, tt.reason) {
+					t.Errorf("reason %q, want it to say %q", s.TLS.Decryption.Reason, tt.reason)
+				}
+				got := summary(s)
+				if tt.state == DecryptionDecrypted {
+					if !slices.Equal(got, want) {
+						t.Errorf("decrypted\n got %q\nwant %q (plaintext twin)", got, want)
+					}
+					if s.TLS.Inferred != nil {
+						t.Errorf("inferred transactions beside the decrypted ones: %d", len(s.TLS.Inferred))
+					}
+					return
+				}
+				if len(s.Commands) != 2 || len(s.Transactions) != 0 {
+					t.Errorf("%d commands (want EHLO, STARTTLS), %d transactions (want none)", len(s.Commands), len(s.Transactions))
+				}
+				if tt.name == "record bound" {
+					// Lines that come after the wait ended are not used.
+					keys.Add("followed", keyLog)
+					d.RetryTLSKeys(markOf(len(writes) + 2).Time)
+					if s := d.Session(); s.TLS.Decryption.State != DecryptionInferred {
+						t.Errorf("decryption %+v after the wait ended, want inferred", s.TLS.Decryption)
+					}
+				}
+			})
+		}
+	}
+}

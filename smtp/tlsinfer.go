@@ -238,12 +238,7 @@ func (d *Decoder) tlsGap(dir reassembly.Direction, n int, at reassembly.Mark) {
 		return
 	}
 	if d.tls.dec != nil {
-		// Records may have gone with the gap, headers and all: the
-		// decrypter looks for the next one's sequence number.
-		d.tls.dec.conn.Lost(tlskeys.Direction(dir))
-		if d.tls.dec.started {
-			d.tls.dec.gaps++
-		}
+		d.tls.dec.lost(dir, at)
 	}
 	d.tls.conn.Gap(dir, n, at)
 	if d.tls.flight.records > 0 {

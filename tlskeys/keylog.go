@@ -159,8 +159,15 @@ func (k *KeyLog) String() string {
 // Bad lines are recorded (see [KeyLog.Problems]) and skipped; Read returns
 // an error only when r fails.
 func (k *KeyLog) Read(name string, r io.Reader) error {
+	_, err := k.readFrom(name, 1, r)
+	return err
+}
+
+// readFrom is Read with the lines of r numbered from first; it returns
+// how many lines it read.
+func (k *KeyLog) readFrom(name string, first int, r io.Reader) (int, error) {
 	br := bufio.NewReaderSize(r, MaxLineLength+1)
-	for n := 1; ; n++ {
+	for n := first; ; n++ {
 		line, err := br.ReadSlice('\n')
 		tooLong := false
 		for errors.Is(err, bufio.ErrBufferFull) {
@@ -173,10 +180,13 @@ func (k *KeyLog) Read(name string, r io.Reader) error {
 			k.line(name, n, line)
 		}
 		if err == io.EOF {
-			return nil
+			if len(line) == 0 && !tooLong {
+				n--
+			}
+			return n - first + 1, nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s: line %d: %w", name, n, err)
+			return n - first, fmt.Errorf("%s: line %d: %w", name, n, err)
 		}
 	}
 }

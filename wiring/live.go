@@ -16,6 +16,7 @@ import (
 	"github.com/smtpscope/smtpscope/metrics"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/tlskeys"
 )
 
 // Bounds on what the final report of a live run lists, so that memory
@@ -51,8 +52,12 @@ type LiveOptions struct {
 	// open; UserSet says the user asked for it (then failing is an error).
 	User    string
 	UserSet bool
-	// Evidence.Dir, when set, receives the failing connections' packets.
-	Evidence pipeline.EvidenceOptions
+	// Evidence.Dir, when set, receives the failing connections' packets;
+	// with EvidenceKeys, those of a TLS connection with its keys.
+	Evidence     pipeline.EvidenceOptions
+	EvidenceKeys bool
+	// TLSKeyLogs name the --tls-keylog files, followed as they grow.
+	TLSKeyLogs []string
 	// Version is the program's version, for the metrics and the files'
 	// writer application.
 	Version string
@@ -83,6 +88,17 @@ func Live(o LiveOptions, stdout, stderr io.Writer) Outcome {
 	}
 	cfg := o.Config
 	cfg.Sink, cfg.Metrics = outs.sink, outs.metrics
+	keyLogs, err := followKeyLogs(o.TLSKeyLogs, stderr)
+	if err != nil {
+		return fail("%s", OneLine(err))
+	}
+	defer keyLogs.close()
+	if keyLogs != nil {
+		cfg.TLSKeys, cfg.RefreshTLSKeys = keyLogs.keys, keyLogs.refresh
+		if o.EvidenceKeys {
+			o.Evidence.Keys = keyLogs.keys
+		}
+	}
 	if cfg.Evidence, err = o.openEvidence(); err != nil {
 		return fail("%s", OneLine(err))
 	}
@@ -135,6 +151,10 @@ func Live(o LiveOptions, stdout, stderr io.Writer) Outcome {
 	}
 	if cfg.Evidence != nil && !liveEvidenceWritten(cfg.Evidence, stderr) {
 		return Failed
+	}
+	if cfg.Evidence != nil && o.EvidenceKeys {
+		res, _ := cfg.Evidence.Result()
+		fmt.Fprintf(stderr, "smtpscope live: --evidence-keys: %d of %d evidence files carry TLS keys\n", res.WithKeys, len(res.Written))
 	}
 	if rep.Failed() {
 		return Findings
@@ -252,6 +272,11 @@ type LiveConfig struct {
 	// ListFailed and ListHealthy bound the ended connections the report
 	// lists (zero: LiveListFailed, LiveListHealthy).
 	ListFailed, ListHealthy int
+	// TLSKeys decrypts the TLS sessions it has secrets for, nil for none;
+	// RefreshTLSKeys, if set, adds what its files gained since
+	// (pipeline.LiveOptions.RefreshTLSKeys).
+	TLSKeys        *tlskeys.KeyLog
+	RefreshTLSKeys func() int
 }
 
 // RunLive wires a live run: the pipeline over src, its incidents,
@@ -262,8 +287,10 @@ func RunLive(ctx context.Context, src pipeline.LiveSource, cfg LiveConfig) (*rep
 	rules := cfg.Report
 	rules.ListFailed, rules.ListHealthy = cmp.Or(cfg.ListFailed, LiveListFailed), cmp.Or(cfg.ListHealthy, LiveListHealthy)
 	opts := pipeline.LiveOptions{
-		Options:    pipeline.Options{ServerPorts: cfg.Ports, TLSPorts: cfg.TLSPorts, IdleTimeout: cfg.IdleTimeout, Report: rules},
-		EODTimeout: cfg.EODTimeout, ConnectTimeout: cfg.ConnectTimeout,
+		Options: pipeline.Options{ServerPorts: cfg.Ports, TLSPorts: cfg.TLSPorts, IdleTimeout: cfg.IdleTimeout, Report: rules,
+			TLSKeys: cfg.TLSKeys},
+		RefreshTLSKeys: cfg.RefreshTLSKeys,
+		EODTimeout:     cfg.EODTimeout, ConnectTimeout: cfg.ConnectTimeout,
 		Interval: cfg.Interval, Progress: cfg.Events.Summary, Clock: cfg.Clock,
 		Incident: func(in *report.Incident) {
 			cfg.Events.Incident(in)
@@ -292,6 +319,7 @@ func RunLive(ctx context.Context, src pipeline.LiveSource, cfg LiveConfig) (*rep
 		opts.Frame = func(fr *capture.Frame) error { m.AddBytes(len(fr.Data)); return nil }
 	}
 	if e := cfg.Evidence; e != nil {
+		opts.Retiring = e.Retiring
 		frame := opts.Frame
 		opts.Frame = func(fr *capture.Frame) error {
 			e.Frame(fr)

@@ -105,6 +105,9 @@ type liveFlags struct {
 	// written as they end (pipeline.LiveEvidence).
 	evidence         string
 	evidenceMaxBytes byteSize
+	// evidenceKeys and tlsKeyLog: TLS keys, followed as the files grow.
+	evidenceKeys bool
+	tlsKeyLog    []string
 }
 
 // runLive is "smtpscope live": it returns the exit status.
@@ -133,6 +136,8 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.events, "events", "", "also append one JSON line per incident and per ended connection to `FILE` (\"-\": standard output, with --output FILE)")
 	fs.StringVar(&f.evidence, "evidence", "", "write each failing connection's first and last packets to `DIR`/stream-N-START.pcapng as it ends (not with --redact)")
 	fs.Var(&f.evidenceMaxBytes, "evidence-max-bytes", "keep the --evidence directory's stream-*.pcapng files within `SIZE` (e.g. 1G), deleting the oldest first")
+	fs.BoolVar(&f.evidenceKeys, "evidence-keys", false, "put the TLS keys of each failing connection (from --tls-keylog) into its --evidence file, as a Decryption Secrets Block Wireshark reads")
+	fs.StringArrayVar(&f.tlsKeyLog, "tls-keylog", nil, "decrypt TLS sessions with the NSS key log `FILE` (SSLKEYLOGFILE format; repeatable), read as its writer appends to it: a session whose keys come after its first records waits for them a moment")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (host:port) at /metrics")
 	fs.StringVar(&f.user, "user", "nobody", "started as root, run as `USER` once the interface and the output files are open (\"\": stay root)")
 	fs.Usage = func() {
@@ -171,8 +176,9 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 			Timeout: liveReadTimeout, BufferSize: f.bufferMiB << 20},
 		Duration: f.duration, Format: f.format, Output: f.output, Color: f.color,
 		Events: f.events, Metrics: f.metrics, Write: f.write, User: f.user, UserSet: fs.Changed("user"),
-		Evidence: pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version, MaxBytes: int64(f.evidenceMaxBytes)},
-		Version:  version,
+		Evidence:     pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version, MaxBytes: int64(f.evidenceMaxBytes)},
+		EvidenceKeys: f.evidenceKeys, TLSKeyLogs: f.tlsKeyLog,
+		Version: version,
 		Config: wiring.LiveConfig{Ports: ports, TLSPorts: tlsPorts, EODTimeout: f.eodTimeout, ConnectTimeout: f.connectTimeout,
 			IdleTimeout: f.idleTimeout, Interval: f.interval, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact}},
 	}, stdout, stderr))
@@ -210,6 +216,9 @@ func (f *liveFlags) check(args []string) ([]uint16, error) {
 	}
 	if f.evidence == "" && f.evidenceMaxBytes != 0 {
 		return nil, errors.New("--evidence-max-bytes needs --evidence DIR")
+	}
+	if f.evidenceKeys && (f.evidence == "" || len(f.tlsKeyLog) == 0) {
+		return nil, errors.New("--evidence-keys needs --evidence DIR and --tls-keylog FILE")
 	}
 	if f.bufferMiB <= 0 || f.bufferMiB > maxBufferMiB {
 		return nil, fmt.Errorf("--buffer-size must be between 1 and %d MiB, not %d", maxBufferMiB, f.bufferMiB)

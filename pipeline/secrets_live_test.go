@@ -1,0 +1,136 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpscope/smtpscope/capture"
+	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/tlskeys"
+)
+
+// TestLiveLateTLSKeys replays the TLS 1.3 seed incident (a relay silent
+// after a 1.2 MiB end-of-data inside STARTTLS) as live traffic with a key
+// log that gains the session's lines only after its first protected
+// records, as a followed file written by the peer does: the session waits
+// for them and is decrypted, giving the plaintext verdict; keys that never
+// come leave it inferred, and its decryption says why. With
+// --evidence-keys the evidence file carries the keys in a Decryption
+// Secrets Block, without it no key material.
+func TestLiveLateTLSKeys(t *testing.T) {
+	name := filepath.Join(repoRoot, "testdata/scenarios/captures/tls-stall-13.pcapng")
+	keyLog, err := os.ReadFile(filepath.Join(repoRoot, "testdata/scenarios/captures/tls-stall-13.keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		// keysAt is the frame after which the key log holds the lines (0:
+		// never); evidenceKeys asks for them in the evidence file.
+		keysAt       int
+		evidenceKeys bool
+		state        string
+	}{
+		{"keys after the first protected records", 30, true, "decrypted"},
+		{"keys after the first protected records, no evidence keys", 30, false, "decrypted"},
+		{"keys never come", 0, true, "inferred"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			keys := tlskeys.NewKeyLog()
+			dir := t.TempDir()
+			eo := EvidenceOptions{Dir: dir}
+			if tt.evidenceKeys {
+				eo.Keys = keys
+			}
+			ev, err := NewLiveEvidence(eo, "live capture on lo", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := capture.OpenFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			src := &pacedFile{File: f}
+			frames, given := 0, false
+			rep, _, err := LiveReport(context.Background(), src, nil, LiveOptions{
+				EODTimeout: 2 * time.Second, ConnectTimeout: 3 * time.Second,
+				Clock: func() time.Time { return src.now }, RingWait: true,
+				Options:  Options{Connection: ev.Connection, TLSKeys: keys},
+				Retiring: ev.Retiring,
+				Frame: func(fr *capture.Frame) error {
+					frames++
+					if frames == tt.keysAt {
+						// Past the key logs' poll interval: the next look
+						// reads the file.
+						time.Sleep(2 * tlsKeyPollEvery)
+					}
+					ev.Frame(fr)
+					return nil
+				},
+				RefreshTLSKeys: func() int {
+					if tt.keysAt == 0 || frames < tt.keysAt || given {
+						return 0
+					}
+					given = true
+					before := keys.Len()
+					keys.Add("followed", keyLog)
+					return keys.Len() - before
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rep.Close()
+			var c *report.Connection
+			for i := range rep.Connections {
+				if s := rep.Connections[i].SMTP; s != nil && s.TLS != nil && s.TLS.Decryption != nil {
+					c = &rep.Connections[i]
+				}
+			}
+			if c == nil {
+				t.Fatalf("no connection with a TLS decryption in %d", len(rep.Connections))
+			}
+			d := c.SMTP.TLS.Decryption
+			if d.State != tt.state || c.Diagnosis.Cause != "eod-no-reply" {
+				t.Fatalf("decryption %+v, cause %s; want %s, eod-no-reply", d, c.Diagnosis.Cause, tt.state)
+			}
+			inferred := 0
+			for _, tx := range c.SMTP.Transactions {
+				if tx.Inferred {
+					inferred++
+				}
+			}
+			if tt.state == "decrypted" {
+				if inferred != 0 || len(c.SMTP.Transactions) != 2 || c.SMTP.Transactions[0].Outcome != "delivered" {
+					t.Errorf("transactions %+v, want the plaintext's: delivered, then no-reply", c.SMTP.Transactions)
+				}
+			} else if inferred == 0 || !strings.Contains(d.Reason, "the followed key log gave none") {
+				t.Errorf("%d inferred transactions, reason %q", inferred, d.Reason)
+			}
+			res, err := ev.Result()
+			if err != nil || len(res.Written) != 1 {
+				t.Fatalf("evidence: %d files, %v", len(res.Written), err)
+			}
+			file, err := os.ReadFile(res.Written[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A Decryption Secrets Block: block type 10, secrets type
+			// "TLSK" (little-endian), then the key log lines.
+			dsb := bytes.Contains(file, []byte{0x0a, 0, 0, 0}) && bytes.Contains(file, []byte("KSLT")) &&
+				bytes.Contains(file, []byte("CLIENT_HANDSHAKE_TRAFFIC_SECRET "))
+			if want := tt.evidenceKeys && tt.keysAt > 0; dsb != want || (res.WithKeys == 1) != want {
+				t.Errorf("evidence file with keys: %v (WithKeys %d), want %v", dsb, res.WithKeys, want)
+			}
+			if !tt.evidenceKeys && bytes.Contains(file, []byte("SECRET")) {
+				t.Errorf("key material in an evidence file without --evidence-keys")
+			}
+		})
+	}
+}
