@@ -278,11 +278,12 @@ func (d *Decoder) WaitingForTLSKey() bool {
 	return d.tls != nil && d.tls.dec != nil && d.tls.dec.wait == keyWaiting
 }
 
-// lost tells the decryption that records of dir were lost to a capture
-// gap: in order among the records held while a key is waited for.
-func (x *decryptTrack) lost(dir reassembly.Direction, at reassembly.Mark) {
+// lostRecords tells the decryption that records of dir were lost to a
+// capture gap: in order among the records held while a key is waited for.
+func (d *Decoder) lostRecords(dir reassembly.Direction, at reassembly.Mark) {
+	x := d.tls.dec
 	if x.wait == keyWaiting {
-		x.held = append(x.held, heldRecord{r: tlsrecord.Record{Dir: dir, Start: at, End: at}})
+		d.holdRecord(d.tls, tlsrecord.Record{Dir: dir, Start: at, End: at}, nil)
 		return
 	}
 	// Records may have gone with the gap, headers and all: the

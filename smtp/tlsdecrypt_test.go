@@ -389,6 +389,67 @@ func FuzzDecrypted(f *testing.F) {
 	})
 }
 
+// FuzzLateKey decodes arbitrary steps (seeded with real TLS sessions) with
+// a key log that gains one of their lines each time the decoder looks
+// again (KeyWait): no input panics, the records held stay within the
+// wait's bounds, and after End nothing waits or is held back.
+func FuzzLateKey(f *testing.F) {
+	var lines []string
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		writes, keyLog := runSTARTTLS(f, v)
+		lines = append(lines, strings.SplitAfter(strings.TrimSpace(string(keyLog)), "\n")...)
+		var st []step
+		for _, w := range writes {
+			st = append(st, step{kind: stepData, dir: w.dir, data: string(w.data)})
+		}
+		f.Add(encodeFuzz(st), uint8(3))
+		f.Add(encodeFuzz(st), uint8(200))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, every uint8) {
+		st := decodeFuzz(b)
+		keys := tlskeys.NewKeyLog()
+		looks, next := 0, 0
+		wait := KeyWait{Records: 8, Bytes: 4096, Time: 5 * time.Second, Refresh: func() {
+			if looks++; every > 0 && looks%int(every) == 0 && next < len(lines) {
+				keys.Add("fuzz", []byte(lines[next]))
+				next++
+			}
+		}}
+		opts := Options{MaxLineLength: 64, MaxPendingCommands: 8, MaxCommands: 32, MaxTransactions: 4, MaxRecipients: 4, MaxReplyLines: 8,
+			MaxAnomalies: 16, MaxChunkSize: 100, TLSKeys: keys, TLSKeyWait: wait}
+		d := NewDecoder(opts)
+		for i, s := range st {
+			m := markOf(i + 1)
+			switch s.kind {
+			case stepData:
+				d.Data(s.dir, []byte(s.data), reassembly.ConstMarker(m))
+			case stepGap:
+				d.Gap(s.dir, s.n, m)
+			case stepFIN:
+				d.Control(reassembly.EventFIN, s.dir, m)
+			case stepRST:
+				d.Control(reassembly.EventRST, s.dir, m)
+			}
+			checkBounds(t, d)
+			if x := d.tls; x != nil && x.dec != nil && (len(x.dec.held) > wait.Records+1 || x.dec.heldBytes > wait.Bytes+maxTLSRecord) {
+				t.Fatalf("%d records, %d bytes held: beyond the wait's bounds", len(x.dec.held), x.dec.heldBytes)
+			}
+			if i%7 == 0 {
+				d.RetryTLSKeys(markOf(i + 1).Time)
+			}
+		}
+		d.End(markOf(len(st) + 2))
+		checkSession(t, d.Session(), opts)
+		if d.WaitingForTLSKey() || d.tls != nil && d.tls.dec != nil && (len(d.tls.dec.held) > 0 || len(d.tls.dec.plain) > 0) {
+			t.Fatalf("after End: waiting %v, records held back", d.WaitingForTLSKey())
+		}
+	})
+}
+
+// maxTLSRecord is the longest TLS record on the wire (RFC 8446 §5.2:
+// 2^14 + 256 bytes of ciphertext; TLS 1.2 allows 2^14 + 2048).
+const maxTLSRecord = 5 + 1<<14 + 2048
+
 // TestLateTLSKey decodes the Go crypto/tls STARTTLS sessions with a key
 // log that gains the session's lines only as the decoding runs, as a live
 // run's followed key log does: one line per look (Refresh), or all after

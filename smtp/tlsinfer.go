@@ -238,7 +238,7 @@ func (d *Decoder) tlsGap(dir reassembly.Direction, n int, at reassembly.Mark) {
 		return
 	}
 	if d.tls.dec != nil {
-		d.tls.dec.lost(dir, at)
+		d.lostRecords(dir, at)
 	}
 	d.tls.conn.Gap(dir, n, at)
 	if d.tls.flight.records > 0 {

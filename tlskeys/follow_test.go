@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -136,4 +137,55 @@ func TestKeyLogReady(t *testing.T) {
 			t.Errorf("%s: Ready() = %v, want %v", c.name, err, c.want)
 		}
 	}
+}
+
+// FuzzFollower appends arbitrary key log bytes to a followed file in
+// arbitrary pieces, polling after each: the key log gains exactly what
+// reading the whole file at once gives (secrets and bad lines).
+func FuzzFollower(f *testing.F) {
+	line := "CLIENT_RANDOM " + testRandom + " " + testMaster48 + "\n"
+	f.Add([]byte("# comment\n"+line+"CLIENT_RANDOM zz\n"), []byte{3, 40, 7})
+	f.Add([]byte(strings.Repeat("A", MaxLineLength+3)+"\n"+line), []byte{200, 255, 255, 255, 255, 100})
+	f.Add([]byte("SERVER_TRAFFIC_SECRET_0 "+testRandom+" "+testSecret32+"\r\n"+line[:50]), []byte{1})
+	f.Fuzz(func(t *testing.T, data, cuts []byte) {
+		path := filepath.Join(t.TempDir(), "keys.log")
+		keys := NewKeyLog()
+		fl, err := NewFollower(path, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fl.Close()
+		file, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer file.Close()
+		rest := data
+		for i := 0; len(rest) > 0; i++ {
+			n := len(rest)
+			if i < len(cuts) {
+				n = min(n, int(cuts[i])*8)
+			}
+			if _, err := file.Write(rest[:n]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+			if _, err := fl.Poll(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A last line without its newline is read once it ends.
+		if _, err := file.WriteString("\n"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fl.Poll(); err != nil {
+			t.Fatal(err)
+		}
+		whole := NewKeyLog()
+		whole.Add("whole", append(slices.Clone(data), '\n'))
+		if keys.Len() != whole.Len() || keys.entries != whole.entries || keys.BadLines() != whole.BadLines() {
+			t.Fatalf("followed: %d randoms, %d secrets, %d bad lines; read whole: %d, %d, %d",
+				keys.Len(), keys.entries, keys.BadLines(), whole.Len(), whole.entries, whole.BadLines())
+		}
+	})
 }
