@@ -102,6 +102,9 @@ type connectionJSON struct {
 			Size      int64      `json:"size"`
 			MessageID string     `json:"message_id"`
 			Outcome   string     `json:"outcome"`
+			Inferred  bool       `json:"inferred"`
+			SizeMin   int64      `json:"size_min"`
+			SizeMax   int64      `json:"size_max"`
 			Reply     *replyJSON `json:"reply"`
 			Rcpts     []struct {
 				Reply *replyJSON `json:"reply"`
@@ -121,7 +124,9 @@ type replyJSON struct {
 // synth.Expectation per line, session by session: the connection's
 // peers, its TCP analysis counts and verdict (when the expectation
 // has one), and per message the outcome, deciding
-// reply code, size, Message-ID and diagnosis cause. Sizes are compared
+// reply code, size, Message-ID, diagnosis cause and whether it was
+// inferred from TLS records (whose size range must hold the message and
+// its end-of-data line). Other sizes are compared
 // only for messages whose body ended (an aborted body's size depends on
 // where the capture saw it stop). Connections the report has and the
 // expectations lack are mismatches too.
@@ -200,7 +205,17 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 		if tx.Diagnosis.Cause != m.Cause {
 			add(f("cause"), m.Cause, tx.Diagnosis.Cause)
 		}
-		if m.Outcome != "aborted" && tx.Size != m.Size {
+		if tx.Inferred != m.Inferred {
+			add(f("inferred"), m.Inferred, tx.Inferred)
+		}
+		switch {
+		case m.Inferred:
+			// The records bound the DATA stream: the message and its
+			// end-of-data line.
+			if wire := m.Size + 3; tx.Inferred && (wire < tx.SizeMin || wire > tx.SizeMax) {
+				add(f("size"), fmt.Sprintf("%d", wire), fmt.Sprintf("[%d, %d]", tx.SizeMin, tx.SizeMax))
+			}
+		case m.Outcome != "aborted" && tx.Size != m.Size:
 			add(f("size"), m.Size, tx.Size)
 		}
 		if m.MessageID != "" && tx.MessageID != m.MessageID {

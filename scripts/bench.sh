@@ -26,13 +26,19 @@
 #   BENCH_SLOW      seconds above which a tool is timed once only (default 120)
 #   BENCH_DATA      where captures, binaries and results go (default bench/data, git-ignored)
 #   BENCH_STRICT    1: exit 1 when smtpscope disagrees with the expectations
-#                   (on the capture, or on the duplicated one below)
+#                   (on the capture, the TLS-heavy one or the duplicated one)
 #   BENCH_SHAPES_SIZE  size of the capture written with every frame twice
 #                   (smtpgen --duplicate), checked against its expectations
 #                   (default 64M); the floods (smtpgen --flood) are measured
 #                   for peak RSS beside it
 #   BENCH_FLAT      1: also analyse a capture twice as big (same seed) and
 #                   compare smtpscope's peak RSS (default 1 when BENCH_SIZE=1G)
+#   BENCH_TLS_SIZE  size of the TLS-heavy capture (smtpgen --tls 1: every
+#                   session upgrades with STARTTLS and goes on in opaque
+#                   records; a share BENCH_PROBLEMS of them stall after the
+#                   end-of-data), timed like the main capture and checked
+#                   against its expectations, messages inferred (default a
+#                   quarter of BENCH_SIZE; 0: skip)
 #
 # It also writes a CPU profile of the one-worker smtpscope run
 # (smtpscope.cpu.pprof beside the results) and prints its top functions.
@@ -77,17 +83,19 @@ go build -o "$bin/floor" ./bench/floor
 go build -o "$bin/expectcheck" ./bench/expectcheck
 go build -o "$bin/smtpgen" ./cmd/smtpgen
 
-# capture_for SIZE: generate (or reuse) the capture of that size; sets cap,
-# expect and stamp. A capture is reused while the generator's source and
-# flags are the same.
+# capture_for SIZE [KIND FLAGS...]: generate (or reuse) the capture of
+# that size (named bench-KIND-SIZE with KIND, made with the extra smtpgen
+# FLAGS); sets cap, expect and stamp. A capture is reused while the
+# generator's source and flags are the same.
 capture_for() {
-  local sz=$1
-  name=bench-$(echo "$sz" | tr 'A-Z' 'a-z')
+  local sz=$1 kind=${2:-}
+  local extra=("${@:3}")
+  name=bench-${kind:+$kind-}$(echo "$sz" | tr 'A-Z' 'a-z')
   [ "$seed" = 1 ] || name=$name-seed$seed
   [ "$problems" = 0.05 ] || name=$name-p$problems
   cap=$data/$name.pcap
   expect=$data/$name.expect.jsonl
-  stamp="smtpgen --size $sz --seed $seed --problems $problems; synth $(git rev-parse HEAD:bench/synth 2>/dev/null || echo unknown)"
+  stamp="smtpgen --size $sz --seed $seed --problems $problems${extra[*]:+ ${extra[*]}}; synth $(git rev-parse HEAD:bench/synth 2>/dev/null || echo unknown)"
   if [ -n "$(git status --porcelain bench/synth cmd/smtpgen 2>/dev/null)" ]; then
     stamp="$stamp (modified $(cat bench/synth/*.go cmd/smtpgen/*.go | sha256sum | cut -c1-12))"
   fi
@@ -97,7 +105,7 @@ capture_for() {
     echo "bench: generating $cap ($sz)" >&2
     rm -f "$cap.stamp"
     /usr/bin/time -f "bench: smtpgen took %e s wall, %U+%S s CPU, %M KB peak RSS" \
-      "$bin/smtpgen" --out "$cap" --expect "$expect" --size "$sz" --seed "$seed" --problems "$problems"
+      "$bin/smtpgen" --out "$cap" --expect "$expect" --size "$sz" --seed "$seed" --problems "$problems" "${extra[@]}"
     echo "$stamp" >"$cap.stamp"
   fi
 }
@@ -174,6 +182,37 @@ fi
 check=0
 "$bin/expectcheck" "$work/report.json" "$expect" 15 >"$work/check.txt" 2>&1 || check=$?
 
+# The TLS-heavy capture (issue 15): the same hub with every session in
+# STARTTLS, its messages inferred from the records. Timed as the main
+# capture is (one /usr/bin/time -v run, then hyperfine), and checked.
+tls_size=${BENCH_TLS_SIZE:-$(awk -v s="$size" 'BEGIN { n = s + 0; u = toupper(substr(s, length(n "") + 1, 1)); m = u == "G" ? n * 1024 : u == "K" ? n / 1024 : u == "M" ? n : n / 1048576; q = int(m / 4); printf "%dM", q < 1 ? 1 : q }')}
+tls_check=0 tls_row=""
+if [ "$tls_size" != 0 ]; then
+  main_cap=$cap main_expect=$expect main_stamp=$stamp main_name=$name
+  capture_for "$tls_size" tls --tls 1
+  tls_cap=$cap tls_expect=$expect tls_bytes=$(stat -c %s "$cap")
+  cat "$cap" >/dev/null
+  echo "bench: smtpscope on the TLS-heavy capture $tls_cap" >&2
+  /usr/bin/time -v -o "$work/time.tls" "$bin/smtpscope" analyze --format json -o "$work/tls.json" "$tls_cap" >/dev/null 2>&1 || true
+  tw=$(seconds "$(field "$work/time.tls" "Elapsed (wall clock) time")")
+  tcpu=$(awk -v u="$(field "$work/time.tls" "User time (seconds)")" -v s="$(field "$work/time.tls" "System time (seconds)")" 'BEGIN { printf "%.2f", u + s }')
+  trss=$(field "$work/time.tls" "Maximum resident set size (kbytes)")
+  thow="1 run"
+  if awk -v w="$tw" -v slow="$slow" 'BEGIN { exit !(w < slow) }' && [ "$runs" -gt 1 ]; then
+    hyperfine --style basic --ignore-failure --runs "$runs" --export-csv "$work/hf.tls.csv" \
+      "$bin/smtpscope analyze --format json -o /dev/null $tls_cap" >"$work/hf.tls.txt" 2>&1 || true
+    if [ -s "$work/hf.tls.csv" ]; then
+      tw=$(awk -F, 'NR == 2 { printf "%.3f", $2 }' "$work/hf.tls.csv")
+      thow="hyperfine mean of $runs, sd $(awk -F, 'NR == 2 { printf "%.3f", $3 }' "$work/hf.tls.csv")s"
+    fi
+  fi
+  tpackets=$(grep -m1 -o '"packets": [0-9]*' "$work/tls.json" | tr -dc 0-9 || true)
+  tls_row=$(awk -v w="$tw" -v c="$tcpu" -v r="$trss" -v p="${tpackets:-0}" -v b="$tls_bytes" -v h="$thow" \
+    'BEGIN { printf "%-22s %9.2f %9.2f %9.0f %11.0f %8.1f  %s", "smtpscope (TLS)", w, c, r / 1024, p / w, b / 1e6 / w, h }')
+  "$bin/expectcheck" "$work/tls.json" "$tls_expect" 15 >"$work/tls-check.txt" 2>&1 || tls_check=$?
+  cap=$main_cap expect=$main_expect stamp=$main_stamp name=$main_name
+fi
+
 # Capture shapes (issue 13): the same sessions captured twice over (a bond's
 # two members) must give the same outcomes and causes. And floods (issue 14):
 # peak RSS of smtpscope on 200,000 SYN-only connections and 50,000 sessions
@@ -229,6 +268,15 @@ done
   cat "$work/check.txt"
   echo "expectcheck exit status $check (0: all sessions agree, 1: mismatches, 2: could not check)"
   echo
+  if [ -n "$tls_row" ]; then
+    echo "TLS-heavy capture $tls_cap: $tls_bytes bytes, ${tpackets:-?} packets; every session STARTTLS, opaque records (smtpgen --tls 1)"
+    printf "%-22s %9s %9s %9s %11s %8s  %s\n" tool "wall s" "CPU s" "RSS MB" "packets/s" "MB/s" "wall from"
+    echo "$tls_row"
+    echo "correctness: smtpscope's inferred outcomes against $tls_expect"
+    cat "$work/tls-check.txt"
+    echo "expectcheck exit status $tls_check"
+    echo
+  fi
   echo "capture shapes: every frame twice ($dup_cap; messages only, as Wireshark flags the copies)"
   cat "$work/dup-check.txt"
   echo "expectcheck exit status $dup_check"
@@ -237,6 +285,6 @@ done
   printf '  %s\n' "${floods[@]}"
 } | tee "$results"
 echo "bench: results in $results" >&2
-if [ "$strict" = 1 ] && { [ "$check" -ne 0 ] || [ "$dup_check" -ne 0 ]; }; then
+if [ "$strict" = 1 ] && { [ "$check" -ne 0 ] || [ "$dup_check" -ne 0 ] || [ "$tls_check" -ne 0 ]; }; then
   exit 1
 fi

@@ -145,6 +145,9 @@ type Expectation struct {
 	// PathMTU is the MTU of the black-hole path (FaultPMTUBlackhole only):
 	// the client's packets larger than it never reach the server.
 	PathMTU int `json:"path_mtu,omitempty"`
+	// TLS is the version the session upgraded to with STARTTLS ("TLS
+	// 1.2", "TLS 1.3"; omitted in clear): its messages are Inferred.
+	TLS string `json:"tls,omitempty"`
 	// L4 is the TCP analysis a Wireshark-rules analyser finds in a capture
 	// that holds each frame once.
 	L4 L4Expectation `json:"l4"`
@@ -198,6 +201,11 @@ type MessageExpectation struct {
 	// zero-window-stall or reset-by-server. A fault TCP recovered from leaves the message "ok";
 	// Fault and L4 tell it.
 	Cause string `json:"cause"`
+	// Inferred is set for a message sent inside TLS: an analyser without
+	// keys infers it from the records (outcome unknown when the server
+	// answered, no-reply when it stayed silent; no code, no Message-ID),
+	// and its size range must hold Size plus the end-of-data line.
+	Inferred bool `json:"inferred,omitempty"`
 }
 
 // Stats summarises a generated capture.

@@ -30,6 +30,10 @@ type Generator struct {
 	clients []host
 	servers []host
 	lines   *lineSet
+	// certs holds each server's certificate chain and noise the bytes
+	// protected records are made of, when Options.TLS is set.
+	certs [][][]byte
+	noise []byte
 
 	active   sessionHeap
 	launched int
@@ -69,6 +73,13 @@ func New(opts Options) *Generator {
 // as a JSON line, to ew (nil: none). It returns what it wrote.
 func (g *Generator) Run(pw PacketWriter, ew io.Writer) (Stats, error) {
 	g.pw, g.ew = pw, ew
+	if g.opts.TLS > 0 && g.certs == nil {
+		certs, err := certificates(g.opts.Seed, g.servers)
+		if err != nil {
+			return g.stats, err
+		}
+		g.certs, g.noise = certs, newNoise(rand.New(rand.NewPCG(g.opts.Seed, 0x7150)))
+	}
 	if ew != nil {
 		// Message-IDs keep their angle brackets unescaped.
 		g.enc = json.NewEncoder(&g.line)
@@ -139,6 +150,9 @@ func (g *Generator) launch(start time.Duration) {
 		arena = make([]byte, 0, arenaSize)
 	}
 	s := newSession(id, p, c, &g.servers[p.server], port, g.opts.Seed, g.lines, arena)
+	if g.certs != nil {
+		s.certs, s.noise = g.certs[p.server], g.noise
+	}
 	s.exp.Client = netip.AddrPortFrom(c.addr, port).String()
 	if g.opts.Duplicate {
 		s.exp.Copies = 2

@@ -34,6 +34,14 @@ type Options struct {
 	// expectations stay the same: a frame captured twice is not sent twice
 	// (issue 13).
 	Duplicate bool
+	// TLS is the share of sessions, from 0 to 1, that upgrade with
+	// STARTTLS and go on in opaque TLS records (tls.go); every server then
+	// offers STARTTLS. A TLS session's problem, if it draws one, is a
+	// relay silent after the end-of-data (FaultEODNoReply), the fault an
+	// analyser can infer from the records; its messages are expected
+	// inferred. Zero: none, and the capture is the same as without the
+	// option.
+	TLS float64
 }
 
 // Defaults for the zero values of Options.

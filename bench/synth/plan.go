@@ -120,7 +120,9 @@ type sessionPlan struct {
 	// pathPayload is the largest TCP payload the path carries
 	// (FaultPMTUBlackhole: its MTU less 40 bytes of headers).
 	pathPayload int
-	messages    []messagePlan
+	// tls is set for a session that upgrades with STARTTLS.
+	tls      *tlsPlan
+	messages []messagePlan
 	// estimate is the expected size of the session's frames in the file.
 	estimate int64
 }
@@ -166,6 +168,13 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 		p.faultMessage = r.IntN(n)
 	}
 	p.faultFlight = r.IntN(2)
+	if g.opts.TLS > 0 && r.Float64() < g.opts.TLS {
+		p.tls = &tlsPlan{suite: suites[r.IntN(len(suites))], recordSize: recordSizes[r.IntN(len(recordSizes))]}
+		if p.fault != FaultNone {
+			// What TLS lets an analyser tell: the relay's silence.
+			p.fault, p.faultMessage = FaultEODNoReply, n-1
+		}
+	}
 	if p.fault.shaped() {
 		p.shape = shapes[r.IntN(len(shapes))]
 	}

@@ -16,6 +16,7 @@ const (
 	stateConnect   sessionState = iota // SYN, SYN-ACK, ACK
 	stateGreeting                      // the server's 220 banner
 	stateHello                         // EHLO and its multi-line 250
+	stateStartTLS                      // STARTTLS, its 220 and the TLS handshake
 	stateEnvelope                      // MAIL and RCPT (and DATA when pipelining) of the current message
 	stateData                          // DATA and 354, one command at a time
 	stateBody                          // one flight of body segments and their ACKs per step
@@ -92,6 +93,14 @@ type session struct {
 	injected     bool
 	sent         int // content bytes of the current message sent so far
 
+	// tls is set once the session's TLS handshake is done: its payloads
+	// are then records; sealed streams its bodies.
+	tls    *tlsState
+	sealed sealedBody
+	// certs and noise are the Generator's, for the handshake.
+	certs [][]byte
+	noise []byte
+
 	exp Expectation
 }
 
@@ -157,12 +166,12 @@ func (s *session) serverSend(t time.Duration, flags uint8, payload []byte) {
 // frame, and the server's reply proc later. It returns the reply's time.
 func (s *session) command(cmd string, proc time.Duration, reply string) time.Duration {
 	t := s.t + s.client.rtt + s.think()
-	s.clientSend(t, flagPSH|flagACK, []byte(cmd))
+	s.clientSend(t, flagPSH|flagACK, s.wire(cmd))
 	s.sAck = s.c.nxt
 	if proc > delayedACK {
 		s.serverSend(t+delayedACK, flagACK, nil)
 	}
-	s.serverSend(t+proc, flagPSH|flagACK, []byte(reply))
+	s.serverSend(t+proc, flagPSH|flagACK, s.wire(reply))
 	return t + proc
 }
 
@@ -209,10 +218,22 @@ func (s *session) step() {
 			fmt.Appendf(nil, "220 %s ESMTP Postfix\r\n", s.server.name))
 		s.state = stateHello
 	case stateHello:
+		starttls := ""
+		if s.certs != nil && s.tls == nil {
+			starttls = "250-STARTTLS\r\n" // every server offers it in a capture with TLS sessions
+		}
 		s.command("EHLO "+s.client.name+"\r\n", s.lognormal(300*time.Microsecond, 0.5),
-			"250-"+s.server.name+"\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-ETRN\r\n"+
+			"250-"+s.server.name+"\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-ETRN\r\n"+starttls+
 				"250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n250 SMTPUTF8\r\n")
 		s.state = stateEnvelope
+		if s.plan.tls != nil && s.tls == nil {
+			s.state = stateStartTLS
+		}
+	case stateStartTLS:
+		s.command("STARTTLS\r\n", s.lognormal(200*time.Microsecond, 0.5), "220 2.0.0 Ready to start TLS\r\n")
+		s.tlsHandshake(s.certs, s.noise)
+		s.exp.TLS = versionName(s.plan.tls.suite.version)
+		s.state = stateHello
 	case stateEnvelope:
 		s.envelope(m)
 	case stateData:
@@ -227,6 +248,9 @@ func (s *session) step() {
 		s.state = stateEnvelope
 	case stateQuit:
 		t := s.command("QUIT\r\n", s.lognormal(200*time.Microsecond, 0.5), "221 2.0.0 Bye\r\n")
+		if s.tls != nil {
+			s.serverSend(t+15*time.Microsecond, flagPSH|flagACK, s.tls.seal(recordAlert, 2)) // close_notify
+		}
 		fin := t + 30*time.Microsecond
 		s.serverSend(fin, flagFIN|flagACK, nil)
 		s.clientSend(fin+s.client.rtt+s.think(), flagFIN|flagACK, nil)
@@ -319,14 +343,21 @@ func (s *session) finishMessage(m *messagePlan, size, code int) {
 	if m.refuse == refuseRcpt {
 		e.MessageID = "" // the body, and its Message-ID, never went out
 	}
+	if s.tls != nil {
+		// Answered, but a 250 and a 5xx look alike encrypted.
+		e = MessageExpectation{Size: int64(size), Recipients: len(m.rcpts), Outcome: "unknown", Cause: "ok", Inferred: true}
+	}
 	s.exp.Messages = append(s.exp.Messages, e)
 	s.msg++
 }
 
 // finishBroken records a message the connection broke under.
 func (s *session) finishBroken(m *messagePlan, outcome, cause string) {
-	s.exp.Messages = append(s.exp.Messages, MessageExpectation{MessageID: m.messageID, Size: int64(s.sent),
-		Recipients: len(m.rcpts), Outcome: outcome, Cause: cause})
+	e := MessageExpectation{MessageID: m.messageID, Size: int64(s.sent), Recipients: len(m.rcpts), Outcome: outcome, Cause: cause}
+	if s.tls != nil {
+		e.MessageID, e.Inferred = "", true
+	}
+	s.exp.Messages = append(s.exp.Messages, e)
 	s.msg++
 	s.state = stateDone
 }
@@ -335,7 +366,11 @@ func (s *session) finishBroken(m *messagePlan, outcome, cause string) {
 func (s *session) startBody(m *messagePlan) {
 	h := messageHeaders{from: m.from, to: m.rcpts[0], subject: m.subject,
 		date: (DefaultStart.Add(s.plan.start)).Format("Mon, 02 Jan 2006 15:04:05 -0700"), messageID: m.messageID}
-	s.body.reset(s.lines, s.r, m.size, h)
+	if s.tls != nil {
+		s.sealed.reset(s.tls, m.size+len(endOfData))
+	} else {
+		s.body.reset(s.lines, s.r, m.size, h)
+	}
 	s.cwnd, s.flight, s.sent = initialWindow, 0, 0
 	s.nextFlight = s.t + s.client.rtt + s.think()
 	s.state = stateBody
@@ -363,46 +398,36 @@ func (s *session) flightFault(w, left int) (flightKind, int) {
 	if s.injected || !s.isFaultMessage() || s.flight < s.plan.faultFlight {
 		return flightNormal, w
 	}
-	more := left > w // another flight follows: the end-of-data is not in this one
-	switch s.plan.fault {
-	case FaultLossFast:
-		if w >= 6 {
-			return flightLossFast, w
-		}
-	case FaultLossRTO:
-		if w >= 5 {
-			return flightLossRTO, w
-		}
-	case FaultLossAbort:
-		if w >= 2 && more {
-			return flightLossAbort, w
-		}
-	case FaultReorder:
-		if w >= 4 {
-			return flightReorder, w
-		}
-	case FaultZeroWindow, FaultZeroWindowStall:
+	if s.zeroWindowSession() {
 		if left > zeroWindowSegments && s.flight >= 2 {
 			return flightZeroWindow, zeroWindowSegments
 		}
-	case FaultResetByServer:
-		if more {
-			return flightReset, w
-		}
-	case FaultPMTUBlackhole:
-		if w >= 2 && more {
-			return flightPMTU, w
-		}
-	case FaultSpurious:
-		if w >= 2 && more {
-			return flightSpurious, w
-		}
-	case FaultDuplicateFrames:
-		if w >= 2 {
-			return flightDuplicate, w
-		}
+		return flightNormal, w
 	}
-	return flightNormal, w
+	ff, ok := faultFlights[s.plan.fault]
+	// more: another flight follows, so the end-of-data is not in this one.
+	if more := left > w; !ok || w < ff.least || ff.more && !more {
+		return flightNormal, w
+	}
+	return ff.kind, w
+}
+
+// faultFlights says, for the faults that hit one body flight (the zero
+// window aside), the flight's kind, the fewest segments it needs and
+// whether another flight must follow it.
+var faultFlights = map[Fault]struct {
+	kind  flightKind
+	least int
+	more  bool
+}{
+	FaultLossFast:        {flightLossFast, 6, false},
+	FaultLossRTO:         {flightLossRTO, 5, false},
+	FaultLossAbort:       {flightLossAbort, 2, true},
+	FaultReorder:         {flightReorder, 4, false},
+	FaultResetByServer:   {flightReset, 1, true},
+	FaultPMTUBlackhole:   {flightPMTU, 2, true},
+	FaultSpurious:        {flightSpurious, 2, true},
+	FaultDuplicateFrames: {flightDuplicate, 2, false},
 }
 
 // bodyFlight sends one flight of body segments, as the client's
@@ -410,13 +435,13 @@ func (s *session) flightFault(w, left int) (flightKind, int) {
 // and the flight's last one (RFC 1122 §4.2.3.2, RFC 5681 §4.2), and at
 // once for segments out of order.
 func (s *session) bodyFlight(m *messagePlan) {
-	left := (s.body.left() + mss - 1) / mss
+	body := s.bodySource()
+	left := (body.left() + mss - 1) / mss
 	limit := maxFlight
 	if s.zeroWindowSession() {
 		limit = zeroWindowFlight
 	}
-	w := min(s.cwnd, limit, left)
-	kind, w := s.flightFault(w, left)
+	kind, w := s.flightFault(min(s.cwnd, limit, left), left)
 	if kind != flightNormal {
 		s.injected = true
 		s.exp.Fault, s.exp.Shape = s.plan.fault, s.plan.shape
@@ -424,9 +449,7 @@ func (s *session) bodyFlight(m *messagePlan) {
 			s.exp.PathMTU = s.plan.pathPayload + ipv4Len + tcpLen
 		}
 	}
-	ser := s.client.serialize
 	start := max(s.nextFlight, s.t)
-
 	// k is the segment the fault hits.
 	k := -1
 	switch kind {
@@ -441,24 +464,43 @@ func (s *session) bodyFlight(m *messagePlan) {
 	case flightReorder:
 		k = 1 + s.r.IntN(w-3)
 	}
+	var buf [maxFlight]flightSeg
+	segs, last := s.sendFlight(body, buf[:w], kind, k, start)
+	s.sent = min(s.sent, m.size)
+	s.flightACKs(segs, kind, k)
+	s.cwnd = min(s.cwnd*2, maxFlight)
+	s.nextFlight = max(start+2*s.client.serialize+ackDelay+s.client.rtt+s.think(), last+s.client.serialize)
+	s.flight++
+	s.afterFlight(m, segs, kind, k, last)
+	for _, f := range s.frames {
+		s.t = max(s.t, f.t)
+	}
+	if s.state == stateBody && body.left() == 0 {
+		s.state = stateEndOfData
+	}
+}
 
-	var segs [maxFlight]flightSeg
-	unacked := 0
+// sendFlight sends len(segs) body segments from start, back to back at
+// the client's bottleneck rate (k and k+1 swapped in a reordered flight;
+// k not captured when it is lost before the capture point), and notes
+// them in segs. It returns segs and the time of the last.
+func (s *session) sendFlight(body bodySource, segs []flightSeg, kind flightKind, k int, start time.Duration) ([]flightSeg, time.Duration) {
+	ser := s.client.serialize
 	last := time.Duration(0)
-	for i := range w {
+	for i := range segs {
 		ti := start + time.Duration(i)*ser
 		if kind == flightReorder && (i == k || i == k+1) {
 			ti = start + time.Duration(2*k+1-i)*ser // k+1 goes first
 		}
 		off := len(s.arena)
 		s.arena = slices.Grow(s.arena, mss)[:off+mss]
-		n := s.body.fill(s.arena[off:])
+		n := body.fill(s.arena[off:])
 		s.arena = s.arena[:off+n]
 		segs[i] = flightSeg{seq: s.c.nxt, off: off, n: n, t: ti}
 		s.c.nxt += uint32(n)
 		s.sent += n
 		flags := uint8(flagACK)
-		if i == w-1 {
+		if i == len(segs)-1 {
 			flags |= flagPSH
 		}
 		lost := (kind == flightLossFast || kind == flightLossRTO) && i == k
@@ -468,36 +510,42 @@ func (s *session) bodyFlight(m *messagePlan) {
 		}
 		last = max(last, ti)
 	}
-	s.sent = min(s.sent, m.size)
+	return segs, last
+}
 
-	// The server's ACKs.
-	window := func(unread int) uint16 {
-		if kind != flightZeroWindow {
-			return s.s.window
-		}
-		return uint16((zeroWindowSegments*mss - unread) >> zeroWindowScale)
+// flightAck queues the server's ACK of a segment captured at t, with the
+// window left after unread bytes in a zero-window flight.
+func (s *session) flightAck(t time.Duration, kind flightKind, unread int) {
+	w := s.s.window
+	if kind == flightZeroWindow {
+		w = uint16((zeroWindowSegments*mss - unread) >> zeroWindowScale)
 	}
-	ackAt := func(t time.Duration, unread int) {
-		w := window(unread)
-		s.frames = append(s.frames, frame{t: t + ackDelay, flags: flagACK, seq: s.s.nxt, ack: s.sAck, window: w})
-		if w == 0 {
-			s.exp.L4.ZeroWindows++
-		}
+	s.frames = append(s.frames, frame{t: t + ackDelay, flags: flagACK, seq: s.s.nxt, ack: s.sAck, window: w})
+	if w == 0 {
+		s.exp.L4.ZeroWindows++
 	}
+}
+
+// flightACKs plays the server's ACKs of a flight: every second segment
+// and the last, a duplicate ACK for each segment after a hole, none for
+// what never reached it.
+func (s *session) flightACKs(segs []flightSeg, kind flightKind, k int) {
 	end := func(i int) uint32 { return segs[i].seq + uint32(segs[i].n) }
-	for i := range w {
+	hole := kind == flightLossFast || kind == flightLossRTO
+	unacked := 0
+	for i := range segs {
 		switch {
-		case k >= 0 && kind != flightReorder && kind != flightLossAbort && i == k:
+		case hole && i == k:
 			continue // lost before the capture point: never arrived
-		case k >= 0 && kind != flightReorder && kind != flightLossAbort && i > k:
-			ackAt(segs[i].t, 0) // duplicate ACK for the hole
+		case hole && i > k:
+			s.flightAck(segs[i].t, kind, 0) // duplicate ACK for the hole
 			continue
 		case kind == flightLossAbort && i >= k, kind == flightPMTU:
 			continue // lost past the capture point
 		case kind == flightReorder && i == k:
-			ackAt(segs[k+1].t, 0) // k+1 came first, out of order: duplicate ACK at once
-			s.sAck = end(k + 1)   // k fills the hole: ACK both at once
-			ackAt(segs[k].t, 0)
+			s.flightAck(segs[k+1].t, kind, 0) // k+1 came first, out of order: duplicate ACK at once
+			s.sAck = end(k + 1)               // k fills the hole: ACK both at once
+			s.flightAck(segs[k].t, kind, 0)
 			unacked = 0
 			continue
 		case kind == flightReorder && i == k+1:
@@ -505,40 +553,42 @@ func (s *session) bodyFlight(m *messagePlan) {
 		}
 		s.sAck = end(i)
 		unacked++
-		if unacked >= 2 || i == w-1 || i == k-1 {
-			ackAt(segs[i].t, int(s.sAck-segs[0].seq))
+		if unacked >= 2 || i == len(segs)-1 || i == k-1 {
+			s.flightAck(segs[i].t, kind, int(s.sAck-segs[0].seq))
 			unacked = 0
 		}
 	}
 	if kind == flightReorder {
 		s.exp.L4.OutOfOrder++
 	}
-	s.cwnd = min(s.cwnd*2, maxFlight)
-	s.nextFlight = max(start+2*ser+ackDelay+s.client.rtt+s.think(), last+ser)
-	s.flight++
+}
 
+// afterFlight plays what follows a flight the fault hit: the repair, or
+// the end of the connection.
+func (s *session) afterFlight(m *messagePlan, segs []flightSeg, kind flightKind, k int, last time.Duration) {
 	rto := minRTO + s.client.rtt
 	switch kind {
 	case flightLossRTO:
-		s.lossRTO(segs[:w], k, last, rto)
+		s.lossRTO(segs, k, last, rto)
 	case flightLossFast:
 		t := last + ackDelay + s.client.rtt + s.think()
-		s.cwnd = max(w/2, 2)
+		s.cwnd = max(len(segs)/2, 2)
 		s.resend(t, segs[k])
-		s.sAck = end(w - 1)
-		ackAt(t, 0)
+		tail := segs[len(segs)-1]
+		s.sAck = tail.seq + uint32(tail.n)
+		s.flightAck(t, kind, 0)
 		s.nextFlight = t + ackDelay + s.client.rtt + s.think()
 	case flightLossAbort:
-		t, fired := s.resendLost(segs[k:w], last, rto, 4+s.r.IntN(3), math.MaxInt64)
+		t, fired := s.resendLost(segs[k:], last, rto, 4+s.r.IntN(3), math.MaxInt64)
 		t += min(rto<<fired, maxRTO)
 		s.frames = append(s.frames, frame{t: t, fromClient: true, flags: flagRST | flagACK, seq: s.c.nxt,
 			ack: s.s.nxt, window: s.c.window})
 		s.exp.L4.Resets++
 		s.finishBroken(m, "aborted", "packet-loss")
 	case flightPMTU:
-		s.blackhole(m, segs[:w], last, rto)
+		s.blackhole(m, segs, last, rto)
 	case flightSpurious:
-		s.spurious(segs[:w], last, rto)
+		s.spurious(segs, last, rto)
 	case flightDuplicate:
 		s.duplicate()
 	case flightZeroWindow:
@@ -548,12 +598,6 @@ func (s *session) bodyFlight(m *messagePlan) {
 		s.frames = append(s.frames, frame{t: t, flags: flagRST | flagACK, seq: s.s.nxt, ack: s.sAck, window: s.s.window})
 		s.exp.L4.Resets++
 		s.finishBroken(m, "aborted", "reset-by-server")
-	}
-	for _, f := range s.frames {
-		s.t = max(s.t, f.t)
-	}
-	if s.state == stateBody && s.body.left() == 0 {
-		s.state = stateEndOfData
 	}
 }
 
@@ -568,7 +612,7 @@ func (s *session) zeroWindow(m *messagePlan, zero time.Duration, rto time.Durati
 		stall = 300*time.Millisecond + time.Duration(s.r.IntN(3000))*time.Millisecond
 		probes = math.MaxInt
 	}
-	probe := [1]byte{s.body.peek()}
+	probe := [1]byte{s.bodySource().peek()}
 	t := zero
 	for j := 0; j < probes; j++ {
 		next := t + rto<<j
@@ -595,6 +639,11 @@ func (s *session) endOfData(m *messagePlan) {
 	if s.isFaultMessage() && s.plan.fault == FaultEODNoReply {
 		s.exp.Fault = s.plan.fault
 		t := s.t + 30*time.Second + time.Duration(s.r.IntN(90))*time.Second
+		if s.tls != nil && s.r.IntN(3) > 0 {
+			// The client gives up politely: QUIT, without waiting for its reply.
+			s.clientSend(t, flagPSH|flagACK, s.wire("QUIT\r\n"))
+			t += 10 * time.Microsecond
+		}
 		if s.r.IntN(3) == 0 {
 			s.clientSend(t, flagRST|flagACK, nil)
 			s.exp.L4.Resets++
@@ -611,7 +660,7 @@ func (s *session) endOfData(m *messagePlan) {
 	}
 	latency := s.lognormal(40*time.Millisecond, 1)
 	latency = min(max(latency, time.Millisecond), 5*time.Second)
-	s.serverSend(s.t+latency, flagPSH|flagACK, []byte(m.reply))
+	s.serverSend(s.t+latency, flagPSH|flagACK, s.wire(m.reply))
 	s.finishMessage(m, m.size, m.code)
 	if s.msg < len(s.plan.messages) {
 		s.state = stateEnvelope

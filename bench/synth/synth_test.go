@@ -66,6 +66,54 @@ func TestSameSeedSameBytes(t *testing.T) {
 	if c := hash(other); c == a {
 		t.Errorf("seeds %d and %d gave the same capture", smallOptions.Seed, other.Seed)
 	}
+	// TLS sessions too: the certificates and the noise come from the seed.
+	withTLS := smallOptions
+	withTLS.TLS = 0.5
+	if a, b := hash(withTLS), hash(withTLS); a != b {
+		t.Errorf("two runs with TLS 0.5: hashes %x and %x differ", a, b)
+	}
+}
+
+// TestSealedBodyFraming: a body streamed as TLS records is exactly the
+// records' length, each a header of the right length over the
+// plaintext's share plus the suite's overhead, the last one short.
+func TestSealedBodyFraming(t *testing.T) {
+	noise := newNoise(rand.New(rand.NewPCG(1, 2)))
+	for _, tc := range []struct {
+		suite      tlsSuite
+		recordSize int
+		plain      int
+	}{
+		{suites[0], 4096, 703}, {suites[0], 4096, 4096}, {suites[3], 16384, 100003}, {suites[5], 8192, 8193},
+	} {
+		st := &tlsState{plan: tlsPlan{suite: tc.suite, recordSize: tc.recordSize}, noise: noise}
+		var b sealedBody
+		b.reset(st, tc.plain)
+		var stream []byte
+		buf := make([]byte, mss)
+		for b.left() > 0 {
+			n := b.fill(buf)
+			if n == 0 {
+				t.Fatalf("%+v: fill gave nothing with %d left", tc, b.left())
+			}
+			stream = append(stream, buf[:n]...)
+		}
+		plain := 0
+		for len(stream) > 0 {
+			if len(stream) < 5 || stream[0] != recordApplicationData || stream[1] != 3 || stream[2] != 3 {
+				t.Fatalf("%+v: bad record header % x", tc, stream[:min(5, len(stream))])
+			}
+			n := int(stream[3])<<8 | int(stream[4])
+			if n-tc.suite.overhead > tc.recordSize || len(stream) < 5+n {
+				t.Fatalf("%+v: record of %d bytes, %d left", tc, n, len(stream)-5)
+			}
+			plain += n - tc.suite.overhead
+			stream = stream[5+n:]
+		}
+		if plain != tc.plain {
+			t.Errorf("%+v: records carry %d plaintext bytes, want %d", tc, plain, tc.plain)
+		}
+	}
 }
 
 // frames decodes every frame of a pcap file.

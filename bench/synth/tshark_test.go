@@ -109,3 +109,70 @@ func TestWiresharkAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestWiresharkReadsTLS reads a capture of STARTTLS sessions with tshark:
+// no malformed frame, and in every session a ClientHello and a ServerHello
+// of the version the expectation names (a TLS 1.3 ServerHello carries
+// supported_versions 0x0304), with the certificate chain in clear in TLS
+// 1.2 and none in TLS 1.3.
+func TestWiresharkReadsTLS(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark not installed (scripts/setup.sh installs it)")
+	}
+	if testing.Short() {
+		t.Skip("runs tshark")
+	}
+	capture, exps, _ := generate(t, Options{Seed: 12, Sessions: 30, Problems: 0.3, Concurrency: 10, TLS: 1, MaxMessageSize: 20 << 10})
+	name := filepath.Join(t.TempDir(), "tls.pcap")
+	if err := os.WriteFile(name, capture, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		hello, serverHello, certificate int
+		version13                       bool
+	}
+	got := make([]seen, len(exps))
+	out := tshark(t, "-r", name, "-Y", "tls || _ws.malformed", "-T", "fields", "-E", "separator=|", "-e", "frame.number",
+		"-e", "tcp.stream", "-e", "tls.handshake.type", "-e", "tls.handshake.extensions.supported_version", "-e", "_ws.malformed")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Split(line, "|")
+		if len(f) != 5 {
+			t.Fatalf("tshark line %q: want 5 fields", line)
+		}
+		if f[4] != "" {
+			t.Errorf("frame %s: malformed", f[0])
+		}
+		s, err := strconv.Atoi(f[1])
+		if err != nil || s >= len(exps) {
+			t.Fatalf("tshark line %q: bad stream", line)
+		}
+		for _, typ := range strings.Split(f[2], ",") {
+			switch typ {
+			case "1":
+				got[s].hello++
+			case "2":
+				got[s].serverHello++
+				// The ServerHello's supported_versions follows the
+				// ClientHello's list in the same frame only if both are
+				// there; a ServerHello frame holds the server's alone.
+				got[s].version13 = strings.HasSuffix(f[3], "0x0304")
+			case "11":
+				got[s].certificate++
+			}
+		}
+	}
+	for _, e := range exps {
+		g := got[e.Stream]
+		if e.TLS == "" {
+			t.Errorf("stream %d: not a TLS session with TLS 1", e.Stream)
+			continue
+		}
+		want := seen{hello: 1, serverHello: 1, version13: e.TLS == "TLS 1.3"}
+		if !want.version13 {
+			want.certificate = 1
+		}
+		if g != want {
+			t.Errorf("stream %d (%s): tshark saw %+v, want %+v", e.Stream, e.TLS, g, want)
+		}
+	}
+}
