@@ -17,6 +17,8 @@ type Mismatch struct {
 	Fault  synth.Fault
 	// Shape is how the session's client retransmitted, if it matters.
 	Shape synth.Shape
+	// TLS is the version the session upgraded to ("" in clear).
+	TLS string
 	// Field names what differs, e.g. "message[0].outcome" or "l4.retransmissions".
 	Field     string
 	Want, Got string
@@ -26,6 +28,9 @@ func (m Mismatch) String() string {
 	fault := string(m.Fault)
 	if m.Shape != synth.ShapeNone {
 		fault += ", " + string(m.Shape)
+	}
+	if m.TLS != "" {
+		fault += ", " + m.TLS
 	}
 	return fmt.Sprintf("stream %d (%s): %s: want %s, got %s", m.Stream, fault, m.Field, m.Want, m.Got)
 }
@@ -167,7 +172,7 @@ func Check(report, expect io.Reader) (*CheckResult, error) {
 
 func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 	add := func(field string, want, got any) {
-		res.Mismatches = append(res.Mismatches, Mismatch{Stream: e.Stream, Fault: e.Fault, Shape: e.Shape, Field: field,
+		res.Mismatches = append(res.Mismatches, Mismatch{Stream: e.Stream, Fault: e.Fault, Shape: e.Shape, TLS: e.TLS, Field: field,
 			Want: fmt.Sprint(want), Got: fmt.Sprint(got)})
 	}
 	if c == nil {
@@ -209,7 +214,7 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 			add(f("inferred"), m.Inferred, tx.Inferred)
 		}
 		switch {
-		case m.Inferred:
+		case m.Inferred && m.Outcome != "aborted":
 			// The records bound the DATA stream: the message and its
 			// end-of-data line.
 			if wire := m.Size + 3; tx.Inferred && (wire < tx.SizeMin || wire > tx.SizeMax) {

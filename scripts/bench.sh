@@ -35,8 +35,9 @@
 #                   compare smtpscope's peak RSS (default 1 when BENCH_SIZE=1G)
 #   BENCH_TLS_SIZE  size of the TLS-heavy capture (smtpgen --tls 1: every
 #                   session upgrades with STARTTLS and goes on in opaque
-#                   records; a share BENCH_PROBLEMS of them stall after the
-#                   end-of-data), timed like the main capture and checked
+#                   records; a share BENCH_PROBLEMS of them carry a fault:
+#                   TCP ones as in clear, refusals turned into a relay silent
+#                   after the end-of-data), timed like the main capture and checked
 #                   against its expectations, messages inferred (default a
 #                   quarter of BENCH_SIZE; 0: skip)
 #

@@ -15,7 +15,11 @@
 // (RTO loss, loss given up on, the black hole, the spurious one), each
 // session draws one stack's Shape: the whole flight once then the first
 // segment with backoff (Linux), the first only (Windows-like), or a
-// tail-loss probe before the RTO (RACK-TLP).
+// tail-loss probe before the RTO (RACK-TLP). With Options.TLS, a share
+// of the sessions upgrade with STARTTLS and go on in TLS records whose
+// framing and clear handshake are real and whose protected contents are
+// noise of the right lengths (tls.go): their messages are expected
+// inferred from the records.
 //
 // For every session the Generator writes an Expectation — the tcp.stream
 // index Wireshark gives it, its peers, the fault it carries and, per

@@ -128,6 +128,21 @@ func (f Fault) tcpHealthy() bool {
 	return false
 }
 
+// tlsKeeps tells whether a TLS session keeps fault f: TCP faults the
+// connection recovers from leave the records whole, the relay's silence
+// after the end-of-data is what inference tells, and a connection broken
+// in the middle of a body is aborted at L4 in TLS as in clear; refusals,
+// which look like any answer encrypted, become that silence.
+func (f Fault) tlsKeeps() bool {
+	switch f {
+	case FaultNone, FaultEODNoReply, FaultLossFast, FaultLossRTO, FaultReorder, FaultZeroWindow,
+		FaultSpurious, FaultDuplicateFrames,
+		FaultLossAbort, FaultPMTUBlackhole, FaultResetByServer, FaultZeroWindowStall:
+		return true
+	}
+	return false
+}
+
 // Expectation is what a correct analysis reports for one session; the
 // Generator writes one per session as a JSON line.
 type Expectation struct {

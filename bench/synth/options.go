@@ -36,11 +36,12 @@ type Options struct {
 	Duplicate bool
 	// TLS is the share of sessions, from 0 to 1, that upgrade with
 	// STARTTLS and go on in opaque TLS records (tls.go); every server then
-	// offers STARTTLS. A TLS session's problem, if it draws one, is a
-	// relay silent after the end-of-data (FaultEODNoReply), the fault an
-	// analyser can infer from the records; its messages are expected
-	// inferred. Zero: none, and the capture is the same as without the
-	// option.
+	// offers STARTTLS. Its messages are expected inferred from the
+	// records. It keeps the TCP faults (recovered, or breaking the
+	// connection mid-body: aborted at L4 as in clear); a refusal, which
+	// looks like any answer encrypted, becomes a relay silent after the
+	// end-of-data (FaultEODNoReply). Zero: none, and the capture is the
+	// same as without the option.
 	TLS float64
 }
 

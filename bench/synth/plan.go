@@ -160,30 +160,7 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 	case x < 25:
 		n = 2
 	}
-	switch p.fault {
-	case FaultNone:
-	case FaultLossAbort, FaultZeroWindowStall, FaultResetByServer, FaultEODNoReply, FaultPMTUBlackhole:
-		p.faultMessage = n - 1 // nothing follows a broken connection
-	default:
-		p.faultMessage = r.IntN(n)
-	}
-	p.faultFlight = r.IntN(2)
-	if g.opts.TLS > 0 && r.Float64() < g.opts.TLS {
-		p.tls = &tlsPlan{suite: suites[r.IntN(len(suites))], recordSize: recordSizes[r.IntN(len(recordSizes))]}
-		if p.fault != FaultNone {
-			// What TLS lets an analyser tell: the relay's silence.
-			p.fault, p.faultMessage = FaultEODNoReply, n-1
-		}
-	}
-	if p.fault.shaped() {
-		p.shape = shapes[r.IntN(len(shapes))]
-	}
-	if p.fault == FaultPMTUBlackhole {
-		// The first full-size segment meets the black hole; earlier
-		// messages fit in one segment below the path's MTU.
-		p.faultFlight = 0
-		p.pathPayload = pathMTUs[r.IntN(len(pathMTUs))] - ipv4Len - tcpLen
-	}
+	g.planFault(r, &p, n)
 	c := &g.clients[p.client]
 	for i := range n {
 		m := messagePlan{size: drawSize(r)}
@@ -191,7 +168,11 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 			m.size = min(m.size, max(g.opts.MaxMessageSize, minMessageSize))
 		}
 		if i < p.faultMessage && p.pathPayload > 0 {
-			m.size = min(m.size, p.pathPayload-len(endOfData))
+			fit := p.pathPayload - len(endOfData)
+			if p.tls != nil {
+				fit -= 5 + p.tls.suite.overhead // one record: its header and protection
+			}
+			m.size = min(m.size, fit)
 		}
 		if i == p.faultMessage && p.fault.bodyFault() {
 			least := 96 << 10
@@ -223,6 +204,35 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 	}
 	p.estimate += 26 * 100 // handshake, dialogue and close
 	return p
+}
+
+// planFault draws which of a session's n messages its fault hits and
+// how, its TLS and, for a black hole, the path's MTU.
+func (g *Generator) planFault(r *rand.Rand, p *sessionPlan, n int) {
+	switch p.fault {
+	case FaultNone:
+	case FaultLossAbort, FaultZeroWindowStall, FaultResetByServer, FaultEODNoReply, FaultPMTUBlackhole:
+		p.faultMessage = n - 1 // nothing follows a broken connection
+	default:
+		p.faultMessage = r.IntN(n)
+	}
+	p.faultFlight = r.IntN(2)
+	if g.opts.TLS > 0 && r.Float64() < g.opts.TLS {
+		p.tls = &tlsPlan{suite: suites[r.IntN(len(suites))], recordSize: recordSizes[r.IntN(len(recordSizes))]}
+		if !p.fault.tlsKeeps() {
+			// What TLS lets an analyser tell: the relay's silence.
+			p.fault, p.faultMessage = FaultEODNoReply, n-1
+		}
+	}
+	if p.fault.shaped() {
+		p.shape = shapes[r.IntN(len(shapes))]
+	}
+	if p.fault == FaultPMTUBlackhole {
+		// The first full-size segment meets the black hole; earlier
+		// messages fit in one segment below the path's MTU.
+		p.faultFlight = 0
+		p.pathPayload = pathMTUs[r.IntN(len(pathMTUs))] - ipv4Len - tcpLen
+	}
 }
 
 // planRefusal makes m refused as a deferred or rejected fault says.
