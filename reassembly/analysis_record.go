@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"math"
 	"math/bits"
 	"slices"
 	"time"
@@ -9,7 +10,9 @@ import (
 // Sizes of the Analyzer's fixed buffers: they bound its memory.
 const (
 	// rttOutstanding is how many unacknowledged data segments per side the
-	// RTT sampler remembers; older ones are forgotten unsampled.
+	// RTT sampler remembers; older ones are forgotten unsampled. A power
+	// of two of at most 16 (the sampler's ring and its 16-bit retransmitted
+	// set; TestRTTSamplerBounds).
 	rttOutstanding = 16
 	// rttReservoir is how many RTT samples per side are kept for the
 	// median (a uniform reservoir sample, Vitter's algorithm R).
@@ -149,43 +152,52 @@ func (s *sideRecord) dsack(ack uint32, blocks [][2]uint32) {
 	}
 }
 
-// rttSampler matches this side's data segments with the peer's ACKs.
+// rttSampler matches this side's data segments with the peer's ACKs. It
+// is allocated for each side that sends data and touched by each of its
+// segments and each ACK, so it is kept small: the outstanding segments in
+// parallel arrays, and the reservoir in 32-bit nanoseconds (up to 4.29 s)
+// until a longer sample comes.
 type rttSampler struct {
-	pending [rttOutstanding]pendingSegment
-	head, n int
+	// ends and times are the outstanding data segments' ends and times
+	// (on the Analyzer's clock), oldest first from head, n of them;
+	// retrans has bit i set when slot i's bytes were retransmitted.
+	ends    [rttOutstanding]uint32
+	times   [rttOutstanding]int64
+	retrans uint16
+	head, n uint8
 
 	samples  int
 	min, max time.Duration
-	res      [rttReservoir]time.Duration
+	// res is the reservoir while every sample fits in 32 bits of
+	// nanoseconds; wide replaces it from the first sample that does not.
+	res  [rttReservoir]uint32
+	wide *[rttReservoir]time.Duration
 }
 
-type pendingSegment struct {
-	end     uint32
-	retrans bool
-	sent    int64 // on the Analyzer's clock
-}
-
-func (r *rttSampler) at(i int) *pendingSegment { return &r.pending[(r.head+i)%rttOutstanding] }
+// rttSlot is the ring index of the i-th outstanding segment.
+func (r *rttSampler) rttSlot(i int) int { return (int(r.head) + i) & (rttOutstanding - 1) }
 
 // sent notes a data segment [seq, end) this side sent.
 func (r *rttSampler) sent(seq, end uint32, t int64, retrans bool) {
 	if retrans {
 		// Karn's rule: an ACK of retransmitted data says nothing of the RTT.
-		for i := 0; i < r.n; i++ {
-			if p := r.at(i); seqGT(p.end, seq) {
-				p.retrans = true
+		for i := 0; i < int(r.n); i++ {
+			if j := r.rttSlot(i); seqGT(r.ends[j], seq) {
+				r.retrans |= 1 << j
 			}
 		}
 		return
 	}
-	if r.n > 0 && !seqGT(end, r.at(r.n-1).end) {
+	if r.n > 0 && !seqGT(end, r.ends[r.rttSlot(int(r.n)-1)]) {
 		return
 	}
 	if r.n == rttOutstanding {
-		r.head = (r.head + 1) % rttOutstanding
+		r.head = uint8(r.rttSlot(1))
 		r.n--
 	}
-	*r.at(r.n) = pendingSegment{end: end, sent: t}
+	j := r.rttSlot(int(r.n))
+	r.ends[j], r.times[j] = end, t
+	r.retrans &^= 1 << j
 	r.n++
 }
 
@@ -193,14 +205,14 @@ func (r *rttSampler) sent(seq, end uint32, t int64, retrans bool) {
 // a sample, and every segment it covers is dropped.
 func (r *rttSampler) acked(ack uint32, t int64, rng *uint64) {
 	for r.n > 0 {
-		p := r.at(0)
-		if seqGT(p.end, ack) {
+		j := int(r.head)
+		if seqGT(r.ends[j], ack) {
 			return
 		}
-		if p.end == ack && !p.retrans {
-			r.add(since(t, p.sent), rng)
+		if r.ends[j] == ack && r.retrans&(1<<j) == 0 {
+			r.add(since(t, r.times[j]), rng)
 		}
-		r.head = (r.head + 1) % rttOutstanding
+		r.head = uint8(r.rttSlot(1))
 		r.n--
 	}
 }
@@ -215,10 +227,22 @@ func (r *rttSampler) add(d time.Duration, rng *uint64) {
 	if d > r.max {
 		r.max = d
 	}
-	if r.samples < rttReservoir {
-		r.res[r.samples] = d
-	} else if j := nextRand(rng) % uint64(r.samples+1); j < rttReservoir {
-		r.res[j] = d
+	if d > math.MaxUint32 && r.wide == nil {
+		r.wide = new([rttReservoir]time.Duration)
+		for i := range min(r.samples, rttReservoir) {
+			r.wide[i] = time.Duration(r.res[i])
+		}
+	}
+	j := r.samples
+	if r.samples >= rttReservoir {
+		j = int(nextRand(rng) % uint64(r.samples+1))
+	}
+	if j < rttReservoir {
+		if r.wide != nil {
+			r.wide[j] = d
+		} else {
+			r.res[j] = uint32(d)
+		}
 	}
 	r.samples++
 }
@@ -228,7 +252,14 @@ func (r *rttSampler) stats() RTTStats {
 		return RTTStats{}
 	}
 	n := min(r.samples, rttReservoir)
-	s := slices.Clone(r.res[:n])
+	s := make([]time.Duration, n)
+	for i := range s {
+		if r.wide != nil {
+			s[i] = r.wide[i]
+		} else {
+			s[i] = time.Duration(r.res[i])
+		}
+	}
 	slices.Sort(s)
 	return RTTStats{Samples: r.samples, Min: r.min, Median: s[n/2], Max: r.max}
 }
@@ -643,14 +674,18 @@ type segmentSig struct {
 }
 
 func sigOf(s *Segment, now int64) segmentSig {
-	var fl uint8
-	for i, b := range [...]bool{s.SYN, s.ACK, s.FIN, s.RST, s.PSH, s.URG, s.ECE, s.CWR} {
-		if b {
-			fl |= 1 << i
-		}
-	}
+	fl := bit(s.SYN) | bit(s.ACK)<<1 | bit(s.FIN)<<2 | bit(s.RST)<<3 |
+		bit(s.PSH)<<4 | bit(s.URG)<<5 | bit(s.ECE)<<6 | bit(s.CWR)<<7
 	return segmentSig{seq: s.Seq, ack: s.Ack, tsval: s.TSval, len: int32(s.Len), window: s.Window, ipID: s.IPID,
 		flags: fl, hasTS: s.HasTS, ns: now}
+}
+
+// bit is 1 for true and 0 for false.
+func bit(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // duplicate counts s, and tells so, if it repeats one of the side's
@@ -658,7 +693,7 @@ func sigOf(s *Segment, now int64) segmentSig {
 func (side *sideRecord) duplicate(s *Segment, now int64, f Flag) bool {
 	sig := sigOf(s, now)
 	for i := range min(side.nRecent, duplicateMemory) {
-		r := side.recent[i]
+		r := &side.recent[i]
 		same := r.seq == sig.seq && r.ack == sig.ack && r.tsval == sig.tsval && r.len == sig.len &&
 			r.window == sig.window && r.ipID == sig.ipID && r.flags == sig.flags && r.hasTS == sig.hasTS
 		if !same || !sig.hasTS && sig.ipID == 0 && since(now, r.ns) >= time.Duration(duplicateWindow) {
