@@ -313,10 +313,6 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 		}
 		side.cov.seen(s.Seq, end)
 	}
-	if s.ACK {
-		peer.cov.acked(s.Ack)
-	}
-
 	side.segments++
 	side.sent(s, now, f)
 	if s.SYN && f&FlagRetransmission != 0 && !dup {
@@ -329,13 +325,7 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 		r.lastData, r.lastDataKnown = now, !s.Time.IsZero()
 	}
 	if s.ACK {
-		if !side.ackSeen || seqGT(s.Ack, side.ackValue) {
-			side.ackValue = s.Ack
-		}
-		side.ackSeen = true
-		if peer.rtt != nil {
-			peer.rtt.acked(s.Ack, now, &r.rng)
-		}
+		r.acked(side, peer, s.Ack, now)
 	}
 	side.header(s, now, mark)
 	if s.RST {
@@ -346,6 +336,19 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 		for i := range min(side.resetCount, MaxEvidenceFrames) {
 			side.resets[i].SenderContinued = true
 		}
+	}
+}
+
+// acked notes an ACK that side sent at now: the peer's bytes it covers,
+// side's highest ACK so far, and the peer's round trips it ends.
+func (r *recorder) acked(side, peer *sideRecord, ack uint32, now int64) {
+	peer.cov.acked(ack)
+	if !side.ackSeen || seqGT(ack, side.ackValue) {
+		side.ackValue = ack
+	}
+	side.ackSeen = true
+	if peer.rtt != nil {
+		peer.rtt.acked(ack, now, &r.rng)
 	}
 }
 
