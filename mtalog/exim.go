@@ -137,24 +137,7 @@ func (p *eximParser) line(n int, text string) {
 	peer := eximHost(rest)
 	ev := Event{Kind: EventDelivery, Line: line, Status: status}
 	if status == "arrived" {
-		if !peer.Addr.IsValid() {
-			return // a local submission: no SMTP connection
-		}
-		i, ok := p.open[peer.AddrPort()]
-		if !ok || peer.Port == 0 {
-			i = len(p.sess)
-			p.sess = append(p.sess, Session{Format: FormatExim, Role: RoleServer, ID: id, Remote: peer, Start: t})
-		}
-		s := &p.sess[i]
-		s.End = t
-		s.QueueIDs = appendNew(s.QueueIDs, id)
-		if mid := eximField(rest, "id"); mid != "" {
-			mid = "<" + strings.Trim(mid, "<>") + ">"
-			s.MessageIDs = appendNew(s.MessageIDs, mid)
-			p.ids[id] = mid
-		}
-		ev.Kind = EventInfo
-		s.Events = append(s.Events, ev)
+		p.arrival(id, rest, peer, ev)
 		return
 	}
 	if !peer.Addr.IsValid() {
@@ -198,6 +181,31 @@ func (p *eximParser) line(n int, text string) {
 		}
 	}
 	eximFailure(rest, &ev)
+	s.Events = append(s.Events, ev)
+}
+
+// arrival adds a message's arrival ("<=" line ev, rest after the flag,
+// from peer) to its incoming connection's session, or to a session of its
+// own when the connection is not known; a local submission has none.
+func (p *eximParser) arrival(id, rest string, peer Endpoint, ev Event) {
+	if !peer.Addr.IsValid() {
+		return // a local submission: no SMTP connection
+	}
+	t := ev.Line.Time
+	i, ok := p.open[peer.AddrPort()]
+	if !ok || peer.Port == 0 {
+		i = len(p.sess)
+		p.sess = append(p.sess, Session{Format: FormatExim, Role: RoleServer, ID: id, Remote: peer, Start: t})
+	}
+	s := &p.sess[i]
+	s.End = t
+	s.QueueIDs = appendNew(s.QueueIDs, id)
+	if mid := eximField(rest, "id"); mid != "" {
+		mid = "<" + strings.Trim(mid, "<>") + ">"
+		s.MessageIDs = appendNew(s.MessageIDs, mid)
+		p.ids[id] = mid
+	}
+	ev.Kind = EventInfo
 	s.Events = append(s.Events, ev)
 }
 
