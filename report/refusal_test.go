@@ -26,7 +26,7 @@ func decodeDialogue(lines ...string) *smtp.Session {
 			dir = reassembly.ServerToClient
 		}
 		m := mark()
-		d.Data(dir, []byte(strings.ReplaceAll(l[3:], "\n", "\r\n")), reassembly.ConstMarker{Frame: m.Frame, Time: m.Time})
+		d.Data(dir, []byte(strings.ReplaceAll(l[3:], "\n", "\r\n")), reassembly.ConstMarker(m))
 	}
 	m := mark()
 	d.Control(reassembly.EventFIN, reassembly.ClientToServer, m)
