@@ -36,7 +36,7 @@ test: setup
 # fuzz: run every fuzz target for FUZZTIME each.
 FUZZTIME ?= 1m
 fuzz: setup
-	@for pkg in ./capture ./reassembly ./smtp ./mtalog ./tlskeys ./tlsrecord ./events ./pipeline ./report; do \
+	@for pkg in ./capture ./reassembly ./smtp ./mtalog ./tlskeys ./tlsrecord ./events ./pipeline ./report ./bench; do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
 	    echo "== $$pkg $$t"; $(GO) test $$pkg -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) || exit 1; \
 	  done; \

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,17 @@ const checkStream1 = `{"stream":1,"client":"198.18.0.2:40000","server":"198.19.0
 	`"l4":{"retransmissions":0,"out_of_order":0,"zero_windows":0,"resets":1},"messages":[` +
 	`{"message_id":"<b@x>","size":5000,"recipients":2,"outcome":"aborted","code":0,"cause":"reset-by-server"}]}`
 
+// checkTLSStream expects one inferred message of 1000 bytes inside TLS.
+const checkTLSStream = `{"stream":0,"client":"198.18.0.1:40000","server":"198.19.0.10:25","fault":"none","tls":"TLS 1.3",` +
+	`"l4":{"retransmissions":0,"out_of_order":0,"zero_windows":0,"resets":0},"messages":[` +
+	`{"message_id":"","size":1000,"recipients":1,"outcome":"unknown","code":0,"cause":"ok","inferred":true}]}`
+
+// checkTLSReport is a report of that session with the inferred size range.
+func checkTLSReport(lo, hi int) string {
+	return fmt.Sprintf(`{"connections":[{"stream":0,"client":"198.18.0.1:40000","server":"198.19.0.10:25","l4":{"retransmissions":0},`+
+		`"smtp":{"transactions":[{"size":%d,"outcome":"unknown","inferred":true,"size_min":%d,"size_max":%d,"reply":null,"diagnosis":{"cause":"ok"}}]}}]}`, hi, lo, hi)
+}
+
 func TestCheck(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -48,6 +60,17 @@ func TestCheck(t *testing.T) {
 				"stream 0 (packet-loss-rto): message[0].size: want 1000, got 999",
 				"stream 1 (): connection: want none, got 198.18.0.2:40000 -> 198.19.0.10:25",
 			}},
+		{"verdict differs", strings.Replace(checkReport, `"l4":{"retransmissions":1`, `"l4":{"verdict":"degraded","retransmissions":1`, 1),
+			strings.Replace(checkStream0, `"fault":"packet-loss-rto",`, `"fault":"spurious-retransmission","shape":"tail-loss-probe","l4_verdict":"healthy",`, 1) + "\n" + checkStream1, []string{
+				"stream 0 (spurious-retransmission, tail-loss-probe): l4.verdict: want healthy, got degraded",
+			}},
+		{"inferred: size range holds message and end-of-data line", checkTLSReport(1000, 1005), checkTLSStream, nil},
+		{"inferred: size out of range", checkTLSReport(1004, 1010), checkTLSStream, []string{
+			"stream 0 (none, TLS 1.3): message[0].size: want 1003, got [1004, 1010]",
+		}},
+		{"inferred expected, clear reported", strings.Replace(checkTLSReport(1000, 1005), `"inferred":true,`, ``, 1), checkTLSStream, []string{
+			"stream 0 (none, TLS 1.3): message[0].inferred: want true, got false",
+		}},
 		{"connection missing", `{"connections":[]}`, checkStream1, []string{
 			"stream 1 (reset-by-server): connection: want 198.18.0.2:40000 -> 198.19.0.10:25, got missing",
 		}},
@@ -86,4 +109,22 @@ func TestByField(t *testing.T) {
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("ByField() = %v, want %v", got, want)
 	}
+}
+
+// FuzzCheck: any report and expectations give a result or an error, never
+// a panic.
+func FuzzCheck(f *testing.F) {
+	f.Add(checkReport, checkStream0+"\n"+checkStream1)
+	f.Add(checkTLSReport(1000, 1005), checkTLSStream)
+	f.Add(`{"connections":[{"stream":0,"smtp":{"transactions":[{}]}}]}`, `{"stream":0,"messages":[{},{}]}`)
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, report, expect string) {
+		res, err := Check(strings.NewReader(report), strings.NewReader(expect))
+		if err == nil {
+			for _, m := range res.Mismatches {
+				_ = m.String()
+			}
+			res.ByField()
+		}
+	})
 }
