@@ -34,7 +34,25 @@ func TestWiresharkAgrees(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs tshark")
 	}
-	capture, exps, _ := generate(t, Options{Seed: 11, Sessions: 60, Problems: 0.6, Concurrency: 20})
+	capture, exps, _ := generate(t, Options{Seed: 11, Sessions: 240, Problems: 0.9, Concurrency: 40, MaxMessageSize: 4 << 10})
+	covered := map[Fault]map[Shape]bool{}
+	for _, e := range exps {
+		if covered[e.Fault] == nil {
+			covered[e.Fault] = map[Shape]bool{}
+		}
+		covered[e.Fault][e.Shape] = true
+	}
+	for _, f := range faultWeights {
+		want := []Shape{ShapeNone}
+		if f.fault.shaped() {
+			want = shapes
+		}
+		for _, sh := range want {
+			if !covered[f.fault][sh] {
+				t.Errorf("no %s session in shape %q: the test does not hold tshark to it", f.fault, sh)
+			}
+		}
+	}
 	name := filepath.Join(t.TempDir(), "synth.pcap")
 	if err := os.WriteFile(name, capture, 0o644); err != nil {
 		t.Fatal(err)
