@@ -273,6 +273,8 @@ done
     echo "TLS-heavy capture $tls_cap: $tls_bytes bytes, ${tpackets:-?} packets; every session STARTTLS, opaque records (smtpgen --tls 1)"
     printf "%-22s %9s %9s %9s %11s %8s  %s\n" tool "wall s" "CPU s" "RSS MB" "packets/s" "MB/s" "wall from"
     echo "$tls_row"
+    awk -v tc="$tcpu" -v tb="$tls_bytes" -v c="${cpu[0]}" -v b="$bytes" \
+      'BEGIN { printf "CPU per MB: %.2f ms in TLS, %.2f ms in clear (%.2fx)\n", 1000 * tc / (tb / 1e6), 1000 * c / (b / 1e6), (tc / tb) / (c / b) }'
     echo "correctness: smtpscope's inferred outcomes against $tls_expect"
     cat "$work/tls-check.txt"
     echo "expectcheck exit status $tls_check"
