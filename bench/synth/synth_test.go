@@ -257,17 +257,10 @@ func TestStreamsNumberedLikeWireshark(t *testing.T) {
 
 func TestEveryFaultInjected(t *testing.T) {
 	_, exps, _ := generate(t, Options{Seed: 3, Sessions: 300, Problems: 1, Concurrency: 40})
-	count := map[Fault]int{}
-	shaped := map[Fault]map[Shape]int{}
+	checkCoverage(t, exps)
 	for _, e := range exps {
-		count[e.Fault]++
-		if e.Fault.shaped() {
-			if shaped[e.Fault] == nil {
-				shaped[e.Fault] = map[Shape]int{}
-			}
-			shaped[e.Fault][e.Shape]++
-		} else if e.Shape != ShapeNone {
-			t.Errorf("stream %d (%s): shape %s on a fault without one", e.Stream, e.Fault, e.Shape)
+		if e.Fault == FaultNone {
+			t.Errorf("stream %d: healthy with Problems 1", e.Stream)
 		}
 		want := map[Fault][2]string{ // outcome and cause of the fault's message
 			FaultLossAbort:       {"aborted", "packet-loss"},
@@ -276,72 +269,96 @@ func TestEveryFaultInjected(t *testing.T) {
 			FaultEODNoReply:      {"no-reply", "eod-no-reply"},
 			FaultPMTUBlackhole:   {"aborted", "pmtu-blackhole"},
 		}[e.Fault]
-		if want[0] != "" {
-			last := e.Messages[len(e.Messages)-1]
-			if last.Outcome != want[0] || last.Cause != want[1] {
-				t.Errorf("stream %d (%s): last message %s/%s, want %s/%s", e.Stream, e.Fault, last.Outcome, last.Cause, want[0], want[1])
-			}
+		if last := e.Messages[len(e.Messages)-1]; want[0] != "" && (last.Outcome != want[0] || last.Cause != want[1]) {
+			t.Errorf("stream %d (%s): last message %s/%s, want %s/%s", e.Stream, e.Fault, last.Outcome, last.Cause, want[0], want[1])
 		}
-		l4 := e.L4
-		switch e.Fault {
-		case FaultLossFast, FaultLossRTO, FaultSpurious:
-			want := 1
-			if e.Fault == FaultLossRTO && e.Shape == ShapeTailLossProbe {
-				want = 2 // the probe, then the hole
-			}
-			if l4.Retransmissions != want {
-				t.Errorf("stream %d (%s %s): %d retransmissions, want %d", e.Stream, e.Fault, e.Shape, l4.Retransmissions, want)
-			}
-		case FaultPMTUBlackhole, FaultLossAbort:
-			// The PMTU rule needs three retransmissions, two of the
-			// lowest segment (reassembly's minPMTURetransmissions).
-			if l4.Retransmissions < 3 {
-				t.Errorf("stream %d (%s %s): %d retransmissions, want at least 3", e.Stream, e.Fault, e.Shape, l4.Retransmissions)
-			}
-			if e.Fault == FaultPMTUBlackhole && (e.PathMTU < 1280 || e.PathMTU-40 >= mss) {
-				t.Errorf("stream %d (%s): path MTU %d", e.Stream, e.Fault, e.PathMTU)
-			}
-			for i, m := range e.Messages[:len(e.Messages)-1] {
-				fit := int64(e.PathMTU - 40)
-				if e.TLS != "" {
-					fit -= 5 + 24 // a record's header and the largest protection
-				}
-				if e.Fault == FaultPMTUBlackhole && m.Size+3 > fit {
-					t.Errorf("stream %d (%s): message %d of %d bytes before the black hole needs more than one segment", e.Stream, e.Fault, i, m.Size)
-				}
-			}
-		case FaultDuplicateFrames:
-			if l4.Retransmissions < 1 || l4.Retransmissions > 2 {
-				t.Errorf("stream %d (%s): %d retransmissions (data copies), want 1 or 2", e.Stream, e.Fault, l4.Retransmissions)
-			}
-		case FaultReorder:
-			if l4.OutOfOrder != 1 {
-				t.Errorf("stream %d (%s): %d out of order, want 1", e.Stream, e.Fault, l4.OutOfOrder)
-			}
-		case FaultZeroWindow, FaultZeroWindowStall:
-			if l4.ZeroWindows == 0 {
-				t.Errorf("stream %d (%s): no zero window", e.Stream, e.Fault)
-			}
-		case FaultNone, FaultDeferred, FaultRejected:
-			if l4 != (L4Expectation{}) && !(e.Fault == FaultNone && l4.Resets == 0) {
-				t.Errorf("stream %d (%s): L4 %+v, want none", e.Stream, e.Fault, l4)
-			}
+		checkFaultL4(t, &e)
+	}
+}
+
+// checkCoverage fails unless exps hold every fault, each shaped one in
+// every shape, and no shape on a fault without one.
+func checkCoverage(t *testing.T, exps []Expectation) {
+	t.Helper()
+	covered := map[Fault]map[Shape]bool{}
+	for _, e := range exps {
+		if !e.Fault.shaped() && e.Shape != ShapeNone {
+			t.Errorf("stream %d (%s): shape %s on a fault without one", e.Stream, e.Fault, e.Shape)
 		}
+		if covered[e.Fault] == nil {
+			covered[e.Fault] = map[Shape]bool{}
+		}
+		covered[e.Fault][e.Shape] = true
 	}
 	for _, f := range faultWeights {
-		if count[f.fault] == 0 {
-			t.Errorf("no session with fault %s among %d", f.fault, len(exps))
+		want := []Shape{ShapeNone}
+		if f.fault.shaped() {
+			want = shapes
 		}
-	}
-	for f, by := range shaped {
-		for _, sh := range shapes {
-			if by[sh] == 0 {
-				t.Errorf("no %s session in the %s shape", f, sh)
+		for _, sh := range want {
+			if !covered[f.fault][sh] {
+				t.Errorf("no %s session in shape %q among %d", f.fault, sh, len(exps))
 			}
 		}
 	}
-	if count[FaultNone] != 0 {
-		t.Errorf("%d healthy sessions with Problems 1", count[FaultNone])
+}
+
+// checkFaultL4 checks the TCP analysis counts a session's fault implies.
+func checkFaultL4(t *testing.T, e *Expectation) {
+	t.Helper()
+	l4 := e.L4
+	switch e.Fault {
+	case FaultLossFast, FaultLossRTO, FaultSpurious:
+		want := 1
+		if e.Fault == FaultLossRTO && e.Shape == ShapeTailLossProbe {
+			want = 2 // the probe, then the hole
+		}
+		if l4.Retransmissions != want {
+			t.Errorf("stream %d (%s %s): %d retransmissions, want %d", e.Stream, e.Fault, e.Shape, l4.Retransmissions, want)
+		}
+	case FaultPMTUBlackhole, FaultLossAbort:
+		// The PMTU rule needs three retransmissions, two of the lowest
+		// segment (reassembly's minPMTURetransmissions).
+		if l4.Retransmissions < 3 {
+			t.Errorf("stream %d (%s %s): %d retransmissions, want at least 3", e.Stream, e.Fault, e.Shape, l4.Retransmissions)
+		}
+		if e.Fault == FaultPMTUBlackhole {
+			checkBlackholeFit(t, e)
+		}
+	case FaultDuplicateFrames:
+		if l4.Retransmissions < 1 || l4.Retransmissions > 2 {
+			t.Errorf("stream %d (%s): %d retransmissions (data copies), want 1 or 2", e.Stream, e.Fault, l4.Retransmissions)
+		}
+	case FaultReorder:
+		if l4.OutOfOrder != 1 {
+			t.Errorf("stream %d (%s): %d out of order, want 1", e.Stream, e.Fault, l4.OutOfOrder)
+		}
+	case FaultZeroWindow, FaultZeroWindowStall:
+		if l4.ZeroWindows == 0 {
+			t.Errorf("stream %d (%s): no zero window", e.Stream, e.Fault)
+		}
+	case FaultNone, FaultDeferred, FaultRejected:
+		if l4 != (L4Expectation{}) && !(e.Fault == FaultNone && l4.Resets == 0) {
+			t.Errorf("stream %d (%s): L4 %+v, want none", e.Stream, e.Fault, l4)
+		}
+	}
+}
+
+// checkBlackholeFit: a black hole's path MTU is below a full segment's
+// and the messages before it fit in one packet under it.
+func checkBlackholeFit(t *testing.T, e *Expectation) {
+	t.Helper()
+	if e.PathMTU < 1280 || e.PathMTU-40 >= mss {
+		t.Errorf("stream %d (%s): path MTU %d", e.Stream, e.Fault, e.PathMTU)
+	}
+	fit := int64(e.PathMTU - 40)
+	if e.TLS != "" {
+		fit -= 5 + 24 // a record's header and the largest protection
+	}
+	for i, m := range e.Messages[:len(e.Messages)-1] {
+		if m.Size+3 > fit {
+			t.Errorf("stream %d (%s): message %d of %d bytes before the black hole needs more than one packet", e.Stream, e.Fault, i, m.Size)
+		}
 	}
 }
 

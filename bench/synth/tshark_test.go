@@ -35,24 +35,7 @@ func TestWiresharkAgrees(t *testing.T) {
 		t.Skip("runs tshark")
 	}
 	capture, exps, _ := generate(t, Options{Seed: 11, Sessions: 240, Problems: 0.9, Concurrency: 40, MaxMessageSize: 4 << 10})
-	covered := map[Fault]map[Shape]bool{}
-	for _, e := range exps {
-		if covered[e.Fault] == nil {
-			covered[e.Fault] = map[Shape]bool{}
-		}
-		covered[e.Fault][e.Shape] = true
-	}
-	for _, f := range faultWeights {
-		want := []Shape{ShapeNone}
-		if f.fault.shaped() {
-			want = shapes
-		}
-		for _, sh := range want {
-			if !covered[f.fault][sh] {
-				t.Errorf("no %s session in shape %q: the test does not hold tshark to it", f.fault, sh)
-			}
-		}
-	}
+	checkCoverage(t, exps) // tshark is held to every fault in every shape
 	name := filepath.Join(t.TempDir(), "synth.pcap")
 	if err := os.WriteFile(name, capture, 0o644); err != nil {
 		t.Fatal(err)
@@ -87,18 +70,7 @@ func TestWiresharkAgrees(t *testing.T) {
 		if f[2] != "1" || f[3] != "1" {
 			t.Errorf("frame %s: checksum status ip %s tcp %s, want 1 (good)", f[0], f[2], f[3])
 		}
-		if f[4] != "" {
-			got[s].Retransmissions++
-		}
-		if f[5] != "" {
-			got[s].OutOfOrder++
-		}
-		if f[6] != "" {
-			got[s].ZeroWindows++
-		}
-		if f[7] == "1" || f[7] == "True" {
-			got[s].Resets++
-		}
+		countFlags(&got[s], f[4:8])
 		if f[8] != "" {
 			flagged[s]++
 		}
@@ -192,5 +164,18 @@ func TestWiresharkReadsTLS(t *testing.T) {
 		if g != want {
 			t.Errorf("stream %d (%s): tshark saw %+v, want %+v", e.Stream, e.TLS, g, want)
 		}
+	}
+}
+
+// countFlags adds one frame's tshark fields tcp.analysis.retransmission,
+// out_of_order, zero_window and tcp.flags.reset to l4.
+func countFlags(l4 *L4Expectation, f []string) {
+	for i, n := range []*int{&l4.Retransmissions, &l4.OutOfOrder, &l4.ZeroWindows} {
+		if f[i] != "" {
+			*n++
+		}
+	}
+	if f[3] == "1" || f[3] == "True" {
+		l4.Resets++
 	}
 }
