@@ -52,19 +52,18 @@ func (s *synthSource) Info() capture.Info { return capture.Info{Name: "synth", F
 // TestLiveMemoryBoundedByOpen checks that a live run's memory follows its
 // open connections rather than how many it has seen: over a long run of
 // short sessions, 50 open at a time, the heap may grow by at most
-// maxGrowthPerEnded bytes per ended connection (a connection kept whole
-// until an idle timeout costs several KB). Measured today: about 950
-// bytes, what reassembly still keeps of an ended connection (heap
-// profile: gopacket's pool holds a connection closed by FINs until
-// its idle flush, 5 minutes of capture time; the flow table keeps each
-// 4-tuple's stream number, as Wireshark never forgets a tcp.stream). Not
-// yet bounded by open connections alone: tighten the bound when
-// reassembly lets those go.
+// maxGrowthPerEnded bytes per ended connection once the flow table's
+// memory of retired 4-tuples (4 x --max-connections of them, for their
+// stream numbers) is full. A connection kept whole until an idle timeout
+// costs several KB; before reassembly released cleanly closed
+// connections from gopacket's pool as they retired (rather than at its
+// idle flush, 5 minutes of capture time later), this measured about 950
+// bytes, and with the flow table still filling, 180.
 func TestLiveMemoryBoundedByOpen(t *testing.T) {
 	if testing.Short() {
-		t.Skip("plays 12,000 sessions")
+		t.Skip("plays 20,000 sessions")
 	}
-	const sessions, maxGrowthPerEnded = 12000, 2048
+	const sessions, maxConns, maxGrowthPerEnded = 20000, 1500, 64
 	src := newSynthSource(synth.Options{Seed: 3, Sessions: sessions, Concurrency: 50, Problems: -1, MaxMessageSize: 1 << 10})
 	b := report.NewBuilder(report.Options{ListFailed: 100, ListHealthy: 100, MemoryConnections: 200})
 	type sample struct {
@@ -73,7 +72,7 @@ func TestLiveMemoryBoundedByOpen(t *testing.T) {
 	}
 	var samples []sample
 	open := 0
-	res := Live(context.Background(), src, b, LiveOptions{RingWait: true, Interval: 2 * time.Second, Progress: func(p *Progress) {
+	res := Live(context.Background(), src, b, LiveOptions{RingWait: true, Options: Options{MaxConnections: maxConns}, Interval: 2 * time.Second, Progress: func(p *Progress) {
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -91,14 +90,15 @@ func TestLiveMemoryBoundedByOpen(t *testing.T) {
 	if rep.Totals.Connections != sessions {
 		t.Fatalf("%d connections, want %d", rep.Totals.Connections, sessions)
 	}
-	// The median of three samples, past the first 2,000 ended (the report's
-	// lists full, the pools warm) and at the end.
+	// The median of three samples, once the flow table remembers as many
+	// retired 4-tuples as it will (the report's lists full, the pools
+	// warm), and at the end.
 	median := func(s []sample) sample {
 		h := []sample{s[0], s[1], s[2]}
 		slices.SortFunc(h, func(a, b sample) int { return cmp.Compare(a.heap, b.heap) })
 		return h[1]
 	}
-	i := slices.IndexFunc(samples, func(s sample) bool { return s.ended >= 2000 })
+	i := slices.IndexFunc(samples, func(s sample) bool { return s.ended >= 4*maxConns+2000 })
 	if i < 0 {
 		t.Fatalf("too few samples: %v", samples)
 	}

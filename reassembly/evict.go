@@ -225,11 +225,16 @@ func (t *Tracker) established(c *Conn) {
 }
 
 // release makes gopacket drop its state of c now rather than when its
-// idle flush comes to it (which, for a connection that never closed, is
-// IdleTimeout later, however many connections are made meanwhile): an RST
-// on each direction, at the sequence number gopacket expects (stream.Accept
-// puts it there), closes both halves, and ReassemblyComplete then lets the
-// pool take the connection back. Nothing reaches the Handler.
+// idle flush comes to it (IdleTimeout after the connection's last packet,
+// however many connections are made meanwhile; a live capture of short
+// connections would hold every one ended in the last five minutes): an
+// RST on each direction, at the sequence number gopacket expects
+// (stream.Accept puts it there), closes both halves, and
+// ReassemblyComplete then lets the pool take the connection back. A
+// connection whose halves gopacket has closed already (FIN both ways) no
+// longer takes an RST: a SYN removes it instead, as gopacket replaces a
+// closed connection when a new one starts on its 4-tuple, and the
+// streamFactory makes none in its place. Nothing reaches the Handler.
 func (t *Tracker) release(c *Conn) {
 	s := c.stream
 	if s == nil {
@@ -237,7 +242,11 @@ func (t *Tracker) release(c *Conn) {
 	}
 	s.releasing = true
 	ctx := &frameContext{ci: gopacket.CaptureInfo{Timestamp: t.now}}
-	for dir := range 2 {
+	flags, dirs := byte(0x04), 2 // an RST each way
+	if s.complete {
+		flags, dirs = 0x02, 1 // one SYN
+	}
+	for dir := range dirs {
 		src, dst := c.Client, c.Server
 		if Direction(dir) == ServerToClient {
 			src, dst = dst, src
@@ -246,9 +255,9 @@ func (t *Tracker) release(c *Conn) {
 		var hdr [20]byte
 		binary.BigEndian.PutUint16(hdr[0:2], src.Port())
 		binary.BigEndian.PutUint16(hdr[2:4], dst.Port())
-		hdr[12], hdr[13] = 5<<4, 0x04 // header length 20, RST
-		var rst layers.TCP
-		if rst.DecodeFromBytes(hdr[:], gopacket.NilDecodeFeedback) != nil {
+		hdr[12], hdr[13] = 5<<4, flags // header length 20
+		var tcp layers.TCP
+		if tcp.DecodeFromBytes(hdr[:], gopacket.NilDecodeFeedback) != nil {
 			return
 		}
 		func() {
@@ -257,7 +266,7 @@ func (t *Tracker) release(c *Conn) {
 					t.stats.Recovered++
 				}
 			}()
-			t.assembler.AssembleWithContext(c.flow[dir], &rst, ctx)
+			t.assembler.AssembleWithContext(c.flow[dir], &tcp, ctx)
 		}()
 	}
 }

@@ -116,8 +116,9 @@ type stream struct {
 	// handing it to the Handler allocates nothing.
 	marker sgMarker
 	// releasing is set when the Tracker closes gopacket's connection to
-	// free it (Tracker.release).
-	releasing bool
+	// free it (Tracker.release); complete once gopacket has closed both
+	// halves and kept the connection in its pool (ReassemblyComplete).
+	releasing, complete bool
 }
 
 func (s *stream) direction(d gpr.TCPFlowDirection) Direction {
@@ -181,8 +182,10 @@ func (s *stream) ReassembledSG(sg gpr.ScatterGather, _ gpr.AssemblerContext) {
 
 func (s *stream) ReassemblyComplete(gpr.AssemblerContext) bool {
 	// Keep the connection in gopacket's pool so that a late ACK does not
-	// re-create it (gopacket #427); the idle flush removes it, or the
-	// Tracker when it forgets the connection (Tracker.release).
+	// re-create it (gopacket #427); the Tracker removes it when it
+	// retires or forgets the connection (Tracker.release), else the idle
+	// flush.
+	s.complete = !s.releasing
 	return s.releasing
 }
 
