@@ -254,6 +254,9 @@ type LiveConfig struct {
 	EODTimeout, ConnectTimeout time.Duration
 	// IdleTimeout ends (and summarises) an idle connection.
 	IdleTimeout time.Duration
+	// MaxConnections and MaxBufferedBytes are reassembly's memory caps
+	// (zero: its defaults; MaxConnections negative: no cap).
+	MaxConnections, MaxBufferedBytes int
 	// Interval between summaries (0: none).
 	Interval time.Duration
 	Report   report.Options
@@ -288,7 +291,7 @@ func RunLive(ctx context.Context, src pipeline.LiveSource, cfg LiveConfig) (*rep
 	rules.ListFailed, rules.ListHealthy = cmp.Or(cfg.ListFailed, LiveListFailed), cmp.Or(cfg.ListHealthy, LiveListHealthy)
 	opts := pipeline.LiveOptions{
 		Options: pipeline.Options{ServerPorts: cfg.Ports, TLSPorts: cfg.TLSPorts, IdleTimeout: cfg.IdleTimeout, Report: rules,
-			TLSKeys: cfg.TLSKeys},
+			MaxConnections: cfg.MaxConnections, MaxBufferedBytes: cfg.MaxBufferedBytes, TLSKeys: cfg.TLSKeys},
 		RefreshTLSKeys: cfg.RefreshTLSKeys,
 		EODTimeout:     cfg.EODTimeout, ConnectTimeout: cfg.ConnectTimeout,
 		Interval: cfg.Interval, Progress: cfg.Events.Summary, Clock: cfg.Clock,

@@ -100,6 +100,9 @@ type liveFlags struct {
 	events         string
 	metrics        string
 	user           string
+	// maxConns and maxBufferedMiB are reassembly's memory caps, as
+	// analyze has them.
+	maxConns, maxBufferedMiB int
 
 	// evidence and evidenceMaxBytes: the failing connections' packets,
 	// written as they end (pipeline.LiveEvidence).
@@ -139,6 +142,8 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.evidenceKeys, "evidence-keys", false, "put the TLS keys of each failing connection (from --tls-keylog) into its --evidence file, as a Decryption Secrets Block Wireshark reads")
 	fs.StringArrayVar(&f.tlsKeyLog, "tls-keylog", nil, "decrypt TLS sessions with the NSS key log `FILE` (SSLKEYLOGFILE format; repeatable), read as its writer appends to it: a session whose keys come after its first records waits for them a moment")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (host:port) at /metrics")
+	fs.IntVar(&f.maxConns, "max-connections", reassembly.DefaultMaxConnections, "follow at most `N` connections at once; beyond, half-open (SYN-only) ones are evicted first, then the least recently active, and the report counts them (0: no cap)")
+	fs.IntVar(&f.maxBufferedMiB, "max-buffered", reassembly.DefaultMaxBufferedBytes>>20, "hold at most `MIB` mebibytes of out-of-order data waiting for a missing segment; beyond, the hole is a capture gap")
 	fs.StringVar(&f.user, "user", "nobody", "started as root, run as `USER` once the interface and the output files are open (\"\": stay root)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, liveUsage, wiring.LiveListFailed, wiring.LiveListHealthy, fs.FlagUsages())
@@ -170,6 +175,10 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	if f.filter == "" {
 		f.filter = smtpFilter(ports)
 	}
+	maxConns := f.maxConns
+	if maxConns == 0 {
+		maxConns = -1 // no cap
+	}
 
 	return exitStatus(wiring.Live(wiring.LiveOptions{
 		Capture: capture.LiveOptions{Interface: f.iface, Filter: f.filter, Snaplen: f.snaplen, Promisc: f.promisc,
@@ -180,7 +189,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 		EvidenceKeys: f.evidenceKeys, TLSKeyLogs: f.tlsKeyLog,
 		Version: version,
 		Config: wiring.LiveConfig{Ports: ports, TLSPorts: tlsPorts, EODTimeout: f.eodTimeout, ConnectTimeout: f.connectTimeout,
-			IdleTimeout: f.idleTimeout, Interval: f.interval, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact}},
+			IdleTimeout: f.idleTimeout, MaxConnections: maxConns, MaxBufferedBytes: f.maxBufferedMiB << 20, Interval: f.interval, Report: report.Options{SlowReply: f.slowReply, Redact: f.redact}},
 	}, stdout, stderr))
 }
 
@@ -219,6 +228,12 @@ func (f *liveFlags) check(args []string) ([]uint16, error) {
 	}
 	if f.evidenceKeys && (f.evidence == "" || len(f.tlsKeyLog) == 0) {
 		return nil, errors.New("--evidence-keys needs --evidence DIR and --tls-keylog FILE")
+	}
+	if f.maxConns < 0 {
+		return nil, fmt.Errorf("--max-connections %d: want 0 (no cap) or more", f.maxConns)
+	}
+	if f.maxBufferedMiB < 1 || f.maxBufferedMiB > 1<<20 {
+		return nil, fmt.Errorf("--max-buffered %d: want 1 to 1048576 MiB", f.maxBufferedMiB)
 	}
 	if f.bufferMiB <= 0 || f.bufferMiB > maxBufferMiB {
 		return nil, fmt.Errorf("--buffer-size must be between 1 and %d MiB, not %d", maxBufferMiB, f.bufferMiB)

@@ -624,6 +624,8 @@ func TestLiveFlags(t *testing.T) {
 		{[]string{"--evidence", "/tmp/x", "--redact"}, "--evidence with --redact"},
 		{[]string{"--evidence-max-bytes", "1G"}, "--evidence-max-bytes needs --evidence DIR"},
 		{[]string{"--evidence-max-bytes", "lots"}, `"lots" is not a size`},
+		{[]string{"--max-connections", "-1"}, "--max-connections -1: want 0 (no cap) or more"},
+		{[]string{"--max-buffered", "0"}, "--max-buffered 0: want 1 to 1048576 MiB"},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer
@@ -637,6 +639,49 @@ func TestLiveFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if status := run([]string{"live", "--help"}, nil, &out, &errOut); status != exitOK || !strings.Contains(errOut.String(), "--eod-timeout") {
 		t.Errorf("live --help: exit %d, %q", status, errOut.String())
+	}
+	for _, want := range []string{"--max-connections N", "follow at most N connections at once", "(default 5000)", "--max-buffered MIB", "(default 8)"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("live --help lacks %q", want)
+		}
+	}
+}
+
+// TestLiveMaxConnections plays a SYN flood past the live loop's
+// connection cap: the report counts the evictions per server, as analyze
+// does with the same cap.
+func TestLiveMaxConnections(t *testing.T) {
+	const capConns, flood = 40, 300
+	path := filepath.Join(t.TempDir(), "flood.pcap")
+	file, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(file)
+	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.WriteFlood(w, synth.FloodOptions{Kind: synth.FloodSYN, Connections: flood, Duration: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if err := file.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src := openPaced(t, path, time.Second)
+	res := runLiveLoop(context.Background(), src, liveConfig{ports: []uint16{25}, eodTimeout: 2 * time.Second,
+		connectTimeout: 3 * time.Second, idleTimeout: time.Minute, events: events.NewConsole(io.Discard, "text"),
+		clock: src.clock, maxConnections: capConns})
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	defer res.report.Close()
+	in := res.report.Inputs[0]
+	if in.Reassembly == nil || in.Reassembly.Evicted != flood-capConns {
+		t.Errorf("reassembly %+v, want %d evicted", in.Reassembly, flood-capConns)
+	}
+	want := fmt.Sprintf("%d SYN-only connections to %s evicted under a SYN flood", flood-capConns, synth.FloodServer)
+	if !strings.HasPrefix(strings.Join(in.Warnings, "\n"), want) {
+		t.Errorf("warnings %q, want %q first", in.Warnings, want)
 	}
 }
 

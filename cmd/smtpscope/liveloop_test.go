@@ -26,6 +26,7 @@ type liveConfig struct {
 	evidence                   *pipeline.LiveEvidence
 	clock                      func() time.Time
 	listFailed, listHealthy    int
+	maxConnections             int
 }
 
 // liveResult is the end of a run: the report, and the error that cut the
@@ -41,6 +42,7 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		Ports: cfg.ports, TLSPorts: cfg.tlsPorts, EODTimeout: cfg.eodTimeout, ConnectTimeout: cfg.connectTimeout, IdleTimeout: cfg.idleTimeout,
 		Interval: cfg.interval, Report: cfg.report, Events: cfg.events, Sink: cfg.sink, Metrics: cfg.metrics,
 		Packets: cfg.packets, Evidence: cfg.evidence, Clock: cfg.clock, ListFailed: cfg.listFailed, ListHealthy: cfg.listHealthy,
+		MaxConnections: cfg.maxConnections,
 	})
 	return liveResult{report: rep, err: err}
 }
