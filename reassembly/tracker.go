@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	gpr "github.com/gopacket/gopacket/reassembly"
 
 	"github.com/smtpscope/smtpscope/capture"
@@ -245,11 +246,25 @@ func (t *Tracker) Add(f *capture.Frame) error {
 		return nil
 	}
 	t.stats.TCPFrames++
-	tcp := p.tcp
 	k, side := keyOf(p.src, p.dst)
 	fl, fresh := t.num.flow(k)
 	n := t.num.number(fl, fresh, side, &p)
 	c, dir := t.lookup(&p, f, k, fl, n, ns)
+	t.touch(c, dir, p.tcp, f, ns)
+	seg := p.segment(f.Number, f.Time, t.sack[:0])
+	seg.Dir = dir
+	t.observe(c, &seg, p.tcp)
+	if c.Handler != nil && !c.ended {
+		t.deliver(c, dir, p.tcp, f, &seg)
+	}
+	t.maybeFlush()
+	return nil
+}
+
+// touch notes a packet of c in its counters, its last frame and its close
+// (FIN both ways, or a RST), and moves c on the idle heap if it is due
+// sooner.
+func (t *Tracker) touch(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Frame, ns int64) {
 	c.Packets++
 	if c.Process == nil {
 		c.Process = f.Process
@@ -275,47 +290,53 @@ func (t *Tracker) Add(f *capture.Frame) error {
 			heap.Fix(&t.idle, c.idleIndex)
 		}
 	}
+}
 
-	seg := p.segment(f.Number, f.Time, t.sack[:0])
-	seg.Dir = dir
-	flags := c.Analyzer.Observe(&seg)
-	c.pmtu[dir].sent(&seg, flags)
+// observe runs the L4 analysis of one segment of c: tshark's
+// tcp.analysis, the PMTU watch, and the highest acknowledgement per
+// direction.
+func (t *Tracker) observe(c *Conn, seg *Segment, tcp *layers.TCP) {
+	dir := seg.Dir
+	flags := c.Analyzer.Observe(seg)
+	c.pmtu[dir].sent(seg, flags)
 	if tcp.ACK {
 		c.pmtu[1-dir].acked(tcp.Ack)
 		if !c.ackedKnown[1-dir] || int32(tcp.Ack-c.acked[1-dir]) > 0 {
 			c.acked[1-dir], c.ackedKnown[1-dir] = tcp.Ack, true
 		}
 	}
+}
 
-	if c.Handler != nil && !c.ended {
-		if tcp.ACK && c.holes.ackedHole(1-dir, tcp.Ack) {
-			t.flushAckedHole(f.Time)
-		}
-		c.holes.observe(dir, tcp.Seq, tcp.SYN, len(tcp.Payload))
-		if len(tcp.Payload) > 0 {
-			t.checkOverlap(c, dir, tcp.Seq, tcp.Payload, seg.Len, Mark{Frame: f.Number, Time: f.Time})
-		}
-		t.assemble(c, dir, tcp, f)
-		c.tail[dir].segment(tcp.Seq, seg.Len, seg.CapturedLen)
-		mark := Mark{Frame: f.Number, Time: f.Time}
-		// The snaplen cut the end of what this side has sent so far:
-		// say so now, before the other side's answer to it.
-		c.tellCut(dir, mark)
-		if tcp.FIN || tcp.RST {
-			// Bytes acknowledged but never captured are missing before the
-			// close, whichever side closes.
-			c.tellUnseen(ClientToServer, mark)
-			c.tellUnseen(ServerToClient, mark)
-		}
-		if tcp.FIN {
-			c.Handler.Control(EventFIN, dir, mark)
-		}
-		if tcp.RST {
-			c.Handler.Control(EventRST, dir, mark)
-		}
+// deliver takes one segment of c to its Handler: through gopacket's
+// reassembly for the bytes, then the gaps the capture shows that gopacket
+// cannot see (an acknowledged hole, the snaplen's cut, bytes acknowledged
+// but never captured before a close), then the FIN or RST.
+func (t *Tracker) deliver(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Frame, seg *Segment) {
+	if tcp.ACK && c.holes.ackedHole(1-dir, tcp.Ack) {
+		t.flushAckedHole(f.Time)
 	}
-	t.maybeFlush()
-	return nil
+	c.holes.observe(dir, tcp.Seq, tcp.SYN, len(tcp.Payload))
+	mark := Mark{Frame: f.Number, Time: f.Time}
+	if len(tcp.Payload) > 0 {
+		t.checkOverlap(c, dir, tcp.Seq, tcp.Payload, seg.Len, mark)
+	}
+	t.assemble(c, dir, tcp, f)
+	c.tail[dir].segment(tcp.Seq, seg.Len, seg.CapturedLen)
+	// The snaplen cut the end of what this side has sent so far:
+	// say so now, before the other side's answer to it.
+	c.tellCut(dir, mark)
+	if tcp.FIN || tcp.RST {
+		// Bytes acknowledged but never captured are missing before the
+		// close, whichever side closes.
+		c.tellUnseen(ClientToServer, mark)
+		c.tellUnseen(ServerToClient, mark)
+	}
+	if tcp.FIN {
+		c.Handler.Control(EventFIN, dir, mark)
+	}
+	if tcp.RST {
+		c.Handler.Control(EventRST, dir, mark)
+	}
 }
 
 // lookup finds the packet's connection (n is its stream number),
