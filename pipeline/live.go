@@ -157,6 +157,8 @@ func Live(ctx context.Context, src LiveSource, b *report.Builder, opts LiveOptio
 		Retire:           r.retire,
 	})
 	res := LiveResult{Err: r.read(ctx, src)}
+	// The capture has ended and its last drop counts are told.
+	r.release(true)
 	res.Reason = "capture failed"
 	if res.Err == nil {
 		res.Reason = "source closed"
@@ -217,6 +219,19 @@ type liveRun struct {
 	// for theirs have not looked at yet.
 	keysPolled time.Time
 	keysGrew   bool
+	// statsAt is the capture time up to which the source's drop counters
+	// have been read and their losses told; held are the incidents seen
+	// after it, told once the counters were read after them (see hold).
+	statsAt time.Time
+	held    []heldIncident
+}
+
+// heldIncident is an incident waiting for the drop counters to be read
+// after at, its connection's last frame or the sweep that raised it.
+type heldIncident struct {
+	in report.Incident
+	lc *liveConn
+	at time.Time
 }
 
 // liveConn is one connection's handler: the SMTP decoder, wrapped so that
@@ -300,6 +315,10 @@ func (r *liveRun) item(l *captureLoop, it *ringItem) error {
 	if !it.lost.empty() {
 		r.lost(&it.lost)
 	}
+	if it.polled.After(r.statsAt) {
+		r.statsAt = it.polled
+	}
+	defer r.release(false)
 	if !it.hasFrame {
 		if !it.tick.IsZero() {
 			r.tick(it.tick)
@@ -445,14 +464,53 @@ func (r *liveRun) opened(delta int) {
 	}
 }
 
-// check runs the incident rules on one connection.
+// check runs the incident rules on one connection at capture time now.
 func (r *liveRun) check(lc *liveConn, now time.Time, timed bool) {
 	r.buf = r.rules.Incidents(r.buf[:0], &lc.watch, &lc.facts, now, timed)
 	for i := range r.buf {
-		r.incidents++
-		if r.opts.Incident != nil {
-			r.opts.Incident(&r.buf[i])
+		r.hold(lc, &r.buf[i], now)
+	}
+}
+
+// hold tells an incident seen at capture time at, or holds it until the
+// source's drop counters have been read after at: a source that counts
+// its drops (libpcap) is asked every statsEvery, so packets lost just
+// before at may not be counted yet, and the connection would be
+// capture-incomplete once they are. Incidents are told in the order
+// they were seen.
+func (r *liveRun) hold(lc *liveConn, in *report.Incident, at time.Time) {
+	if r.stats && (len(r.held) > 0 || r.statsAt.Before(at)) {
+		r.held = append(r.held, heldIncident{in: *in, lc: lc, at: at})
+		return
+	}
+	r.tell(lc, in)
+}
+
+// release tells the held incidents whose drop counters have been read
+// (all: every one, at the end of the capture).
+func (r *liveRun) release(all bool) {
+	n := 0
+	for ; n < len(r.held); n++ {
+		h := &r.held[n]
+		if !all && r.statsAt.Before(h.at) {
+			break
 		}
+		r.tell(h.lc, &h.in)
+	}
+	if n > 0 {
+		m := copy(r.held, r.held[n:])
+		clear(r.held[m:])
+		r.held = r.held[:m]
+	}
+}
+
+// tell counts an incident and hands it to LiveOptions.Incident, as the
+// capture-incomplete one if its connection overlapped a drop.
+func (r *liveRun) tell(lc *liveConn, in *report.Incident) {
+	in.ApplyDrops(&lc.facts)
+	r.incidents++
+	if r.opts.Incident != nil {
+		r.opts.Incident(in)
 	}
 }
 

@@ -416,3 +416,45 @@ func TestLiveDropsNeverDeliver(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveIncidentWaitsForDropCounters checks that an incident is not
+// told before the source's drop counters were read after its frame: the
+// kernel's count of packets lost just before it comes with the next poll
+// (every statsEvery), and the incident is then capture-incomplete. The
+// drop is counted only once the frame after the incident's has been read.
+func TestLiveIncidentWaitsForDropCounters(t *testing.T) {
+	for _, name := range []string{"banner-554", "eod-552", "tls-starttls-454"} {
+		t.Run(name, func(t *testing.T) {
+			open := func(after, n int) *droppingFile {
+				f, err := capture.OpenFile(filepath.Join(repoRoot, "testdata/scenarios/captures", name+".pcapng"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { f.Close() })
+				return &droppingFile{pacedFile: pacedFile{File: f}, after: after, n: n}
+			}
+			src := open(0, 0)
+			_, _, told := liveOf(t, src, func() time.Time { return src.now }, LiveOptions{RingWait: true})
+			if len(told) == 0 || told[0].Kind == report.CauseCaptureIncomplete {
+				t.Fatalf("without drops: incidents %+v, want a failure first", told)
+			}
+			t.Logf("without drops: %s at frame %d", told[0].Kind, told[0].Frame)
+			src = open(told[0].Frame+1, 2)
+			rep, res, told := liveOf(t, src, func() time.Time { return src.now }, LiveOptions{RingWait: true})
+			if res.Dropped.Kernel != 2 {
+				t.Fatalf("dropped %+v, want 2 by the kernel", res.Dropped)
+			}
+			if len(told) == 0 {
+				t.Fatal("no incident told")
+			}
+			for _, in := range told {
+				if in.Kind != report.CauseCaptureIncomplete {
+					t.Errorf("incident %s at frame %d (%s) told before the drop counters were read after it", in.Kind, in.Frame, in.Summary)
+				}
+			}
+			if c := rep.Connections[0]; c.Diagnosis.Cause != report.CauseCaptureIncomplete {
+				t.Errorf("first connection %s, want capture-incomplete", c.Diagnosis.Cause)
+			}
+		})
+	}
+}

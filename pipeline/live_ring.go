@@ -84,6 +84,10 @@ type ringItem struct {
 	hasFrame bool
 	tick     time.Time
 	lost     loss
+	// polled is the capture time at which the source's drop counters
+	// were last read before the item was handed over: every kernel drop
+	// before it is in lost or in an earlier item's.
+	polled time.Time
 }
 
 // ringBatch is how many items the capture goroutine hands over at once
@@ -220,6 +224,7 @@ func (l *captureLoop) add(ctx context.Context, it ringItem) bool {
 		return false
 	}
 	it.lost, l.pending = l.pending, loss{}
+	it.polled = l.polled
 	l.batch = append(l.batch, it)
 	return true
 }
@@ -252,7 +257,7 @@ func (l *captureLoop) send(ctx context.Context) bool {
 func (l *captureLoop) finish() {
 	l.poll(l.clock().UTC())
 	if !l.pending.empty() {
-		l.batch = append(l.batch, ringItem{tick: l.polled, lost: l.pending})
+		l.batch = append(l.batch, ringItem{tick: l.polled, lost: l.pending, polled: l.polled})
 		l.pending = loss{}
 	}
 	if len(l.batch) > 0 {

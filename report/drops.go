@@ -58,3 +58,9 @@ func dropIncident(f *Facts, in *Incident) {
 	in.Kind, in.Layer = CauseCaptureIncomplete, LayerCapture
 	in.Summary = fmt.Sprintf(droppedSummary, droppedWhere(f))
 }
+
+// ApplyDrops makes an incident of f's connection told before f was found
+// to overlap a capture drop the capture-incomplete one it would have
+// been: a live run learns of kernel drops only when it reads the
+// counters, after the frames they fell among.
+func (in *Incident) ApplyDrops(f *Facts) { dropIncident(f, in) }
