@@ -49,12 +49,8 @@ func TestGeneratedCapturesCheck(t *testing.T) {
 				t.Errorf("checked %d sessions, %d messages; generated %d, %d", res.Sessions, res.Messages, st.Sessions, st.Messages)
 			}
 			t.Logf("%d sessions, %d messages, %d frames checked", res.Sessions, res.Messages, st.Frames)
-			known, errs := 0, 0
+			errs := 0
 			for _, m := range res.Mismatches {
-				if tlsCutShort(m) {
-					known++
-					continue
-				}
 				if errs++; errs <= 20 {
 					t.Error(m)
 				}
@@ -62,33 +58,6 @@ func TestGeneratedCapturesCheck(t *testing.T) {
 			if errs > 20 {
 				t.Errorf("... and %d more", errs-20)
 			}
-			if known > 0 {
-				t.Logf("%d mismatch(es) of the known TLS inference bug (tlsCutShort)", known)
-			}
-			if tt.opts.TLS == 1 && known == 0 {
-				t.Error("the known TLS inference bug is gone: remove tlsCutShort")
-			}
 		})
 	}
-}
-
-// tlsCutShort tells whether m is a known analyser bug, reported to the
-// lead on 2026-12-02 (issue 15, smtp/tlsinfer.go): inside TLS, a body the
-// connection broke under (a server reset, a stalled window the client
-// gave up on, a path-MTU black hole or a dead path) is inferred no-reply
-// with cause eod-no-reply, blaming the relay for an end-of-data the
-// client never sent; and when no body record was complete, the message
-// is not reported at all. In clear the same sessions are aborted at L4.
-// Remove it with the bug: the test then fails on any such mismatch.
-func tlsCutShort(m Mismatch) bool {
-	if m.TLS == "" {
-		return false
-	}
-	switch m.Fault {
-	case synth.FaultResetByServer, synth.FaultZeroWindowStall, synth.FaultPMTUBlackhole, synth.FaultLossAbort:
-	default:
-		return false
-	}
-	f := foldIndex(m.Field)
-	return f == "message[].outcome" || f == "message[].cause" || f == "message[].inferred" || f == "transactions"
 }

@@ -344,10 +344,7 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, s *smtp.Sessi
 	case smtp.OutcomeNoReply:
 		end := endEvidence(tx, quitFrames)
 		filter := fmt.Sprintf("%s && frame.number >= %d", filter, tx.EndOfDataFrame)
-		if d, ok := pmtuDiagnosis(c, filter, end); ok {
-			return d
-		}
-		if d, ok := resetDiagnosis(h, tx, filter, []Evidence{eod, end}, fmt.Sprintf("%s after end-of-data, instead of a reply", dur(tx.Waited())), false); ok {
+		if d, ok := noReplyL4(c, h, tx, filter, eod, end); ok {
 			return d
 		}
 		if tx.PartialReply != nil && tcpFine {
@@ -366,32 +363,48 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, s *smtp.Sessi
 		return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{eod, end},
 			Summary: fmt.Sprintf("TCP was healthy and delivered the whole message, but the relay never answered the end-of-data; the client gave up after %s. Look at the relay, not the network.", dur(tx.Waited()))}
 	case smtp.OutcomeAborted:
-		end := endEvidence(tx, quitFrames)
-		if d, ok := pmtuDiagnosis(c, filter, end); ok {
-			return d
-		}
-		if d, ok := resetDiagnosis(h, tx, filter, []Evidence{end}, "in the middle of the message body", true); ok {
-			return d
-		}
-		if !tcpFine {
-			return lossDiagnosis(h, filter, []Evidence{end}, "the message never reached its end-of-data")
-		}
-		switch tx.Ended {
-		case smtp.EndServerClosed:
-			return Diagnosis{Layer: LayerL7, Cause: CauseClosedByServer, Filter: filter, Evidence: []Evidence{end},
-				Summary: "The server closed the connection in the middle of the message body."}
-		case smtp.EndClientClosed:
-			return Diagnosis{Layer: LayerL7, Cause: CauseAbortedByClient, Filter: filter, Evidence: []Evidence{end},
-				Summary: "The client closed the connection before finishing the message body."}
-		}
-		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{end},
-			Summary: stoppedBy(c).sentence(" in the middle of the message body.")}
+		return abortedDiagnosis(c, h, tx, filter, endEvidence(tx, quitFrames), tcpFine)
 	}
 	if tx.Incomplete {
 		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
 			Summary: "The capture misses part of this transaction; its outcome is unknown."}
 	}
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "The transaction did not reach its body (no DATA or BDAT)."}
+}
+
+// abortedDiagnosis says why a message body never reached its end-of-data:
+// the L4 fault TCP proves (black hole, reset, loss, a stalled window), else
+// who closed, else what stopped the view. end is how the connection ended.
+// Decoded and TLS-inferred transactions both use it.
+func abortedDiagnosis(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, filter string, end Evidence, tcpFine bool) Diagnosis {
+	if d, ok := pmtuDiagnosis(c, filter, end); ok {
+		return d
+	}
+	if d, ok := resetDiagnosis(h, tx, filter, []Evidence{end}, "in the middle of the message body", true); ok {
+		return d
+	}
+	if !tcpFine {
+		return lossDiagnosis(h, filter, []Evidence{end}, "the message never reached its end-of-data")
+	}
+	switch tx.Ended {
+	case smtp.EndServerClosed:
+		return Diagnosis{Layer: LayerL7, Cause: CauseClosedByServer, Filter: filter, Evidence: []Evidence{end},
+			Summary: "The server closed the connection in the middle of the message body."}
+	case smtp.EndClientClosed:
+		return Diagnosis{Layer: LayerL7, Cause: CauseAbortedByClient, Filter: filter, Evidence: []Evidence{end},
+			Summary: "The client closed the connection before finishing the message body."}
+	}
+	return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter, Evidence: []Evidence{end},
+		Summary: stoppedBy(c).sentence(" in the middle of the message body.")}
+}
+
+// noReplyL4 is the L4 fault TCP proves for an end-of-data without a reply:
+// a path-MTU black hole, or a reset injected by a middlebox.
+func noReplyL4(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, filter string, eod, end Evidence) (Diagnosis, bool) {
+	if d, ok := pmtuDiagnosis(c, filter, end); ok {
+		return d, true
+	}
+	return resetDiagnosis(h, tx, filter, []Evidence{eod, end}, fmt.Sprintf("%s after end-of-data, instead of a reply", dur(tx.Waited())), false)
 }
 
 // captureMisses tells when the capture cannot prove a transaction's

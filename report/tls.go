@@ -457,6 +457,15 @@ func inferredTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Filter: filter,
 			Evidence: []Evidence{last, {Frame: inf.AnswerFrame, Time: inf.AnswerTime, What: fmt.Sprintf("server answered with a %d-byte record", inf.AnswerLength)}},
 			Summary:  fmt.Sprintf("Inferred from TLS records: %s; the server answered %s later with a %d-byte record. Encrypted, a 250 and a 5xx look alike: outcome unknown.", body, dur(inf.Latency(tx.EndOfDataTime)), inf.AnswerLength)}
+	case tx.Outcome == smtp.OutcomeAborted:
+		// The connection ended inside one of the body's records: no
+		// end-of-data was sent. The same rules as a body cut short in
+		// clear text, told as inferred.
+		end := endEvidence(tx, nil)
+		d := abortedDiagnosis(c, h, tx, filter, end, lossRetransmissions(h) == 0 && h.ZeroWindows == 0)
+		d.Summary = fmt.Sprintf("Inferred from TLS records (%s, no key): %s, the last of them cut short, so no end-of-data was sent. %s",
+			cmp.Or(inf.Version, "version not captured"), body, d.Summary)
+		return d
 	case tx.Outcome == smtp.OutcomeNoReply:
 		if tx.Ended == smtp.EndCaptureEnded {
 			// As for decoded transactions (captureMisses): a reply may
@@ -473,11 +482,20 @@ func inferredTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		if tx.Ended == smtp.EndClientClosed && inf.NextLength == 0 {
 			then = "the client then closed the connection"
 		}
+		prefix := fmt.Sprintf("Inferred from TLS records (%s, no key): %s; no record from the server for %s; %s. ", cmp.Or(inf.Version, "version not captured"), body, dur(tx.Waited()), then)
+		end := Evidence{Frame: tx.EndFrame, Time: tx.EndTime, What: then}
+		// What TCP proves comes first, as for a decoded end-of-data.
+		if d, ok := noReplyL4(c, h, tx, filter, last, end); ok {
+			d.Summary = prefix + d.Summary
+			return d
+		}
+		if lossRetransmissions(h) > 0 || h.ZeroWindows > 0 {
+			d := lossDiagnosis(h, filter, []Evidence{last, end}, fmt.Sprintf("no record came from the server within %s", dur(tx.Waited())))
+			d.Summary = prefix + d.Summary
+			return d
+		}
 		tcp := "TCP was healthy"
 		layer, cause := LayerL7, CauseEODNoReply
-		if h.Retransmissions > 0 || h.ZeroWindows > 0 {
-			tcp = fmt.Sprintf("TCP had %d retransmission(s) and %d zero window(s)", h.Retransmissions, h.ZeroWindows)
-		}
 		return Diagnosis{Layer: layer, Cause: cause, Filter: filter,
 			Evidence: []Evidence{last, {Frame: tx.EndFrame, Time: tx.EndTime, What: then}},
 			Summary:  fmt.Sprintf("Inferred from TLS records (%s, no key): %s; no record from the server for %s; %s. %s: the relay never answered the end-of-data.", cmp.Or(inf.Version, "version not captured"), body, dur(tx.Waited()), then, tcp)}

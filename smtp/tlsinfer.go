@@ -68,6 +68,9 @@ type tlsTrack struct {
 	flight flight
 	// gapped is set by a gap while a flight is under way.
 	gapped bool
+	// cutCounted is set once cutShort counted the client record the
+	// connection ended inside (a FIN, an RST and the end all end it).
+	cutCounted bool
 	// inferred holds the transactions inferred so far.
 	inferred []Transaction
 	// dec decrypts the records when Options.TLSKeys is set (tlsdecrypt.go).
@@ -91,9 +94,13 @@ type flight struct {
 	bytes            int64
 	sizeMin, sizeMax int64
 	first, last      reassembly.Mark
+	// cut is set when the connection ended inside the flight's last
+	// record (cutShort); cutBody when that record, whole, would have
+	// carried more than a command line.
+	cut, cutBody bool
 }
 
-func (f *flight) body() bool { return f.sizeMax >= minBodyPlaintext }
+func (f *flight) body() bool { return f.sizeMax >= minBodyPlaintext || f.cutBody }
 
 // newTLSTrack starts reading TLS for d.
 func (d *Decoder) newTLSTrack() *tlsTrack {
@@ -187,16 +194,53 @@ func (d *Decoder) flightAnswered(t *tlsTrack, r tlsrecord.Record) {
 
 // flightEnded closes a body flight that got no server record before at:
 // the client's next flight, a close, or the capture's end.
+//
+// A flight the connection ended inside a record of (cutShort) never sent
+// its end-of-data: the message was aborted, as a body cut short in clear
+// text is, never a relay silent after an end-of-data it did not get.
 func (d *Decoder) flightEnded(t *tlsTrack, at reassembly.Mark, why EndReason, next int) {
+	if why != EndClientClosed || next == 0 {
+		t.cutShort()
+	}
 	if t.flight.body() {
 		tx := d.inferred(t)
-		if !tx.Incomplete {
+		switch {
+		case tx.Incomplete:
+		case t.flight.cut:
+			tx.Outcome = OutcomeAborted
+			tx.EndOfDataFrame, tx.EndOfDataTime = 0, time.Time{}
+		default:
 			tx.Outcome = OutcomeNoReply
 		}
 		tx.Ended, tx.EndFrame, tx.EndTime = why, at.Frame, at.Time
 		tx.Inferred.NextLength = next
 	}
 	t.flight, t.gapped = flight{}, false
+}
+
+// cutShort adds to the flight the client record the connection ended in
+// the middle of, if any: the bytes of it that were sent (an upper bound of
+// its plaintext so far). It is called only when the connection or the
+// capture ends (a pause starts a new flight at a record boundary).
+func (t *tlsTrack) cutShort() {
+	r, got, ok := t.conn.Unfinished(reassembly.ClientToServer)
+	if !ok || t.cutCounted || !t.established || r.Type != tlsrecord.TypeApplicationData || !r.Protected {
+		return
+	}
+	t.cutCounted = true
+	f := t.conn.Facts()
+	lo, hi := t.overhead(f.Version(), f.CipherSuite())
+	fl := &t.flight
+	if fl.records == 0 {
+		fl.first = r.Start
+		fl.last = r.Start
+	}
+	fl.records++
+	fl.bytes += int64(tlsrecord.Overhead + got)
+	fl.sizeMin += int64(max(0, got-hi))
+	fl.sizeMax += int64(got)
+	fl.cut = true
+	fl.cutBody = r.Length-lo >= minBodyPlaintext
 }
 
 // flightTransaction is the transaction of the body flight under way, not

@@ -77,3 +77,54 @@ func TestInferredTransactions(t *testing.T) {
 		}
 	}
 }
+
+// TestInferredCutShort: a connection that ends inside one of the body's
+// records never sent its end-of-data. The message is aborted (the report
+// then gives the L4 or close cause, as for a body cut short in clear
+// text), never a relay silent after an end-of-data it did not get; a body
+// cut inside its first record is a message all the same, and a cut record
+// is counted once whatever ends the connection after it.
+func TestInferredCutShort(t *testing.T) {
+	hello := string(clientHelloBytes(t, "relay.example"))
+	ccs := "\x14\x03\x03\x00\x01\x01"
+	prologue := steps(
+		S("220 relay.example ESMTP\r\n"), C("EHLO client.example\r\n"), S("250-relay.example\r\n250 STARTTLS\r\n"),
+		C("STARTTLS\r\n"), S("220 2.0.0 go ahead\r\n"), C(hello),
+		S(serverHello12()+ccs+record(22, 40)), C(ccs+record(22, 40)),
+		C(record(23, 40)), S(record(23, 120)),
+	)
+	big := record(23, 16408)
+	tests := []struct {
+		name    string
+		tail    []step
+		n       int // inferred transactions
+		outcome Outcome
+		ended   EndReason
+		records int
+		sizeMax int64
+	}{
+		{"server resets inside the third record", steps(C(big+big+big[:1005]), SRST), 1, OutcomeAborted, EndServerReset, 3, 2*(16408-24) + 1000},
+		{"server resets inside the first record", steps(C(big[:1005]), SRST), 1, OutcomeAborted, EndServerReset, 1, 1000},
+		{"client gives up inside a record, FIN then the end", steps(C(big[:3005]), CFIN, SFIN), 1, OutcomeAborted, EndClientClosed, 1, 3000},
+		{"capture ends inside a record", steps(C(big + big[:505])), 1, OutcomeAborted, EndCaptureEnded, 2, 16408 - 24 + 500},
+		{"whole records, then a reset: no reply", steps(C(big+big), SRST), 1, OutcomeNoReply, EndServerReset, 2, 2 * (16408 - 24)},
+		{"a command-sized record cut short", steps(C(record(23, 60)[:30]), SRST), 0, 0, 0, 0, 0},
+	}
+	for _, tc := range tests {
+		s := run(Options{}, append(append([]step(nil), prologue...), tc.tail...)...)
+		if s.TLS == nil || len(s.TLS.Inferred) != tc.n {
+			t.Fatalf("%s: TLS %+v, want %d inferred transactions", tc.name, s.TLS, tc.n)
+		}
+		if tc.n == 0 {
+			continue
+		}
+		x := s.TLS.Inferred[0]
+		if x.Outcome != tc.outcome || x.Ended != tc.ended || x.Inferred.Records != tc.records || x.Inferred.SizeMax != tc.sizeMax {
+			t.Errorf("%s: outcome %v, ended %v, %d records, size ≤ %d; want %v, %v, %d, %d",
+				tc.name, x.Outcome, x.Ended, x.Inferred.Records, x.Inferred.SizeMax, tc.outcome, tc.ended, tc.records, tc.sizeMax)
+		}
+		if (tc.outcome == OutcomeAborted) != (x.EndOfDataFrame == 0) {
+			t.Errorf("%s: end-of-data frame %d", tc.name, x.EndOfDataFrame)
+		}
+	}
+}

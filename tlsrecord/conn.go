@@ -212,3 +212,14 @@ func (c *Conn) condition(s *stream, cond Condition, at reassembly.Mark) {
 }
 
 var _ reassembly.Handler = (*Conn)(nil)
+
+// Unfinished returns the record dir is in the middle of: its header was
+// read but not all of its Length bytes, got of which were. A connection
+// that ends here broke off inside that record.
+func (c *Conn) Unfinished(dir reassembly.Direction) (r Record, got int, ok bool) {
+	s := c.stream(dir)
+	if s == nil || s.state != frameBody {
+		return Record{}, 0, false
+	}
+	return s.rec, s.rec.Length - s.need, true
+}
