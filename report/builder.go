@@ -32,6 +32,9 @@ type Builder struct {
 	listed, unlisted [2]int
 	// onAdd is told of each connection as it is added (OnAdd).
 	onAdd func(*Connection)
+	// offers are the servers that offered STARTTLS and the connections
+	// whose EHLO reply lacked it (starttls.go).
+	offers startTLSOffers
 }
 
 // OnAdd sets a function told of each connection as Add diagnoses it (as
@@ -99,6 +102,8 @@ func (b *Builder) Add(f *Facts) bool {
 		b.onAdd(&c)
 	}
 	failed := connectionFailed(&c)
+	pos := -1
+	defer func() { b.offers.note(f, &c, pos) }()
 	if b.err != nil {
 		return failed
 	}
@@ -113,6 +118,7 @@ func (b *Builder) Add(f *Facts) bool {
 	}
 	if b.store == nil {
 		b.conns = append(b.conns, c)
+		pos = len(b.conns) - 1
 		return failed
 	}
 	m := metaOf(&c)
@@ -120,6 +126,7 @@ func (b *Builder) Add(f *Facts) bool {
 		b.err = err
 	}
 	b.index = append(b.index, m)
+	pos = len(b.index) - 1
 	return failed
 }
 
@@ -178,6 +185,12 @@ func (b *Builder) Finish(inputs []Input) (*Report, error) {
 		inputs[0].Warnings = append(inputs[0].Warnings, fmt.Sprintf(
 			"%d connections (%d of them failed) are counted in the totals but not listed: the report lists the first %s failed and %s healthy ones",
 			n, b.unlisted[1], bound(b.opts.ListFailed), bound(b.opts.ListHealthy)))
+	}
+	if w := b.finishStartTLS(); w != "" {
+		if len(inputs) == 0 {
+			inputs = []Input{{}}
+		}
+		inputs[0].Warnings = append(inputs[0].Warnings, w)
 	}
 	red := newRedactor(b.opts.Redact)
 	for i := range inputs {
@@ -397,18 +410,7 @@ func (a *aggregate) add(c *Connection) {
 	a.totals.Connections++
 	a.summary.add(c)
 	a.inputOf(c.Input).add(c)
-	f := connectionFailed(c)
-	if d := &c.Diagnosis; d.Cause != CauseOK {
-		a.sameWorst[causeKey{d.Cause, f}]++
-		m := metaOf(c)
-		better := a.worst == nil || (f && !a.worstFailed) ||
-			(f == a.worstFailed && (severity[d.Cause] > severity[a.worst.Cause] ||
-				severity[d.Cause] == severity[a.worst.Cause] && m.before(&a.worstMeta)))
-		if better {
-			cp := *d
-			a.worst, a.worstFailed, a.worstMeta = &cp, f, m
-		}
-	}
+	a.worstOf(c)
 	if c.SMTP == nil {
 		return
 	}
@@ -449,6 +451,24 @@ func (a *aggregate) add(c *Connection) {
 				a.firstFailed = c.Start
 			}
 		}
+	}
+}
+
+// worstOf counts c's cause among the headline's candidates.
+func (a *aggregate) worstOf(c *Connection) {
+	f := connectionFailed(c)
+	d := &c.Diagnosis
+	if d.Cause == CauseOK {
+		return
+	}
+	a.sameWorst[causeKey{d.Cause, f}]++
+	m := metaOf(c)
+	better := a.worst == nil || (f && !a.worstFailed) ||
+		(f == a.worstFailed && (severity[d.Cause] > severity[a.worst.Cause] ||
+			severity[d.Cause] == severity[a.worst.Cause] && m.before(&a.worstMeta)))
+	if better {
+		cp := *d
+		a.worst, a.worstFailed, a.worstMeta = &cp, f, m
 	}
 }
 

@@ -213,18 +213,7 @@ func (s *summaryAgg) add(c *Connection) {
 	if failed {
 		s.failed++
 	}
-	at := whereAt{set: true, w: whereOf(c), meta: metaOf(c)}
-	if cause != CauseOK && cause != CauseTLSOpaque {
-		k := causeKey{cause, failed}
-		ca := s.causes[k]
-		if ca == nil {
-			ca = &causeAgg{layer: c.Diagnosis.Layer, servers: map[string]int{}}
-			s.causes[k] = ca
-		}
-		ca.n++
-		ca.servers[c.Server]++
-		note(&ca.first, &ca.last, &ca.example, at)
-	}
+	s.causeOf(c, failed)
 	if !counted {
 		return
 	}
@@ -237,6 +226,7 @@ func (s *summaryAgg) add(c *Connection) {
 	sv.retrans += c.L4.Retransmissions
 	sv.segments += c.L4.Client.Segments + c.L4.Server.Segments
 	if failed {
+		at := whereAt{set: true, w: whereOf(c), meta: metaOf(c)}
 		sv.failedConns++
 		sv.causes[cause]++
 		note(&sv.first, &sv.last, &sv.example, at)
@@ -256,6 +246,23 @@ func (s *summaryAgg) add(c *Connection) {
 			sv.eod.add(tx.Reply.LatencyMS)
 		}
 	}
+}
+
+// causeOf counts c under its cause in the causes table.
+func (s *summaryAgg) causeOf(c *Connection, failed bool) {
+	cause := c.Diagnosis.Cause
+	if cause == CauseOK || cause == CauseTLSOpaque {
+		return
+	}
+	k := causeKey{cause, failed}
+	ca := s.causes[k]
+	if ca == nil {
+		ca = &causeAgg{layer: c.Diagnosis.Layer, servers: map[string]int{}}
+		s.causes[k] = ca
+	}
+	ca.n++
+	ca.servers[c.Server]++
+	note(&ca.first, &ca.last, &ca.example, whereAt{set: true, w: whereOf(c), meta: metaOf(c)})
 }
 
 // summary returns the Summary of what was added.

@@ -25,7 +25,9 @@ const (
 	// CauseStartTLSRefused: STARTTLS answered 4xx or 5xx.
 	CauseStartTLSRefused Cause = "starttls-refused" // TLS
 	// CauseStartTLSStripped: the EHLO reply shows a masked extension
-	// (XXXXXXXA), the signature of a firewall rewriting it.
+	// (XXXXXXXA), the signature of a firewall rewriting it; or it lists no
+	// STARTTLS while the same server offered it on other sessions of the
+	// input (starttls.go, decided at Builder.Finish).
 	CauseStartTLSStripped Cause = "starttls-stripped" // TLS
 	// CauseTLSVersionMismatch: a protocol_version alert.
 	CauseTLSVersionMismatch Cause = "tls-version-mismatch" // TLS

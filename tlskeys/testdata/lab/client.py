@@ -13,6 +13,9 @@ p.add_argument("--source-port", type=int, required=True)
 p.add_argument("--keylog")
 p.add_argument("--max", default="TLSv1_3")
 p.add_argument("--ciphers")
+p.add_argument("--opportunistic", action="store_true", help="STARTTLS only when offered, else plaintext")
+p.add_argument("--require-tls", action="store_true", help="STARTTLS only when offered, else QUIT")
+p.add_argument("--one-rcpt", action="store_true", help="only the recipient the server accepts")
 a = p.parse_args()
 
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -26,7 +29,13 @@ if a.keylog:
 msg = "From: sender@client.lab.test\r\nTo: rcpt@relay.lab.test\r\nSubject: tlskeys lab\r\n\r\n" + "line of the body\r\n" * 40
 with smtplib.SMTP("127.0.0.1", a.port, local_hostname="client.lab.test", source_address=("127.0.0.1", a.source_port), timeout=10) as s:
     s.ehlo()
-    s.starttls(context=ctx)
-    s.ehlo()
-    refused = s.sendmail("sender@client.lab.test", ["rcpt@relay.lab.test", "nobody@relay.lab.test"], msg)
+    if (a.opportunistic or a.require_tls) and not s.has_extn("starttls"):
+        if a.require_tls:
+            s.quit()
+            raise SystemExit(0)
+    else:
+        s.starttls(context=ctx)
+        s.ehlo()
+    rcpts = ["rcpt@relay.lab.test"] if a.one_rcpt else ["rcpt@relay.lab.test", "nobody@relay.lab.test"]
+    refused = s.sendmail("sender@client.lab.test", rcpts, msg)
     s.quit()

@@ -25,6 +25,7 @@ p.add_argument("--max", default="TLSv1_3")
 p.add_argument("--ciphers", help="TLS 1.2 cipher list (OpenSSL names)")
 p.add_argument("--no-etm", action="store_true", help="refuse encrypt_then_mac (MAC-then-encrypt CBC)")
 p.add_argument("--curve", help="the only key exchange group (a client keying another gets a HelloRetryRequest)")
+p.add_argument("--no-starttls", action="store_true", help="offer no STARTTLS (a server policy for this client, or what a path that strips it shows)")
 p.add_argument("--count", type=int, default=1)
 p.add_argument("--timeout", type=float, default=30)
 p.add_argument("--log", required=True)
@@ -72,7 +73,7 @@ class Conn:
 
 def serve(sock, port):
     sock.settimeout(10)
-    info = {"client_port": port, "implicit": a.implicit}
+    info = {"client_port": port, "implicit": a.implicit, "starttls_offered": not a.no_starttls and not a.implicit}
     if a.implicit:
         sock = ctx.wrap_socket(sock, server_side=True)
     c = Conn(sock)
@@ -106,11 +107,11 @@ def dialogue(c, info, port):
             tls = isinstance(c.sock, ssl.SSLSocket)
             c.send("250-mx.lab.test" if verb == "EHLO" else "250 mx.lab.test")
             if verb == "EHLO":
-                if not tls:
+                if not tls and not a.no_starttls:
                     c.send("250-STARTTLS")
                 c.send("250-PIPELINING")
                 c.send("250 8BITMIME")
-        elif verb == "STARTTLS" and not isinstance(c.sock, ssl.SSLSocket):
+        elif verb == "STARTTLS" and not isinstance(c.sock, ssl.SSLSocket) and not a.no_starttls:
             c.send("220 2.0.0 go ahead")
             c.sock = ctx.wrap_socket(c.sock, server_side=True)
             c.buf = b""

@@ -1,0 +1,272 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/smtpscope/smtpscope/smtp"
+)
+
+// STARTTLS stripped, by comparison: a connection's EHLO reply lists no
+// STARTTLS although the same server offered it on other sessions of the
+// same input. One session cannot show it (a server need not offer
+// STARTTLS), so the Builder notes, as connections are added, which
+// servers offered it and which healthy connections' replies lacked it,
+// and at Finish gives those the cause starttls-stripped (RFC 3207 §4: a
+// client sees STARTTLS only in the EHLO reply; something on the path that
+// removes it, or a server policy that differs per client, leaves the
+// client in plaintext). The masked names of firewall inspection
+// (XXXXXXXA) are told by the connection alone (diagnoseTLS).
+
+// Bounds of what a Builder keeps for the comparison: the connections
+// whose EHLO reply lacked STARTTLS, per server and in all (a few dozen
+// bytes each). Beyond them such connections are counted, not compared,
+// and a warning says how many of them had a server that offered STARTTLS
+// elsewhere.
+const (
+	maxStartTLSLackingPerServer = 256
+	maxStartTLSLacking          = 20000
+)
+
+// startTLSKey is a server in one input.
+type startTLSKey struct {
+	input  int
+	server netip.AddrPort
+}
+
+// startTLSOffer is the first session in which a server offered STARTTLS,
+// and how many did.
+type startTLSOffer struct {
+	n int
+	// first, stream and frame are the first offering connection's first
+	// frame, tcp.stream and EHLO reply frame.
+	first, stream, frame int
+}
+
+// startTLSLacking is a healthy connection whose EHLO reply lacked
+// STARTTLS: where the Builder keeps it (pos, -1 when not listed) and what
+// the aggregates need of it.
+type startTLSLacking struct {
+	key                     startTLSKey
+	pos, stream, firstFrame int
+	start                   time.Time
+	server                  string // as the report writes it (redacted or not)
+	// ehloFrame and ehloTime are the EHLO reply's; gaveUp says the client
+	// sent no MAIL after it.
+	ehloFrame int
+	ehloTime  time.Time
+	gaveUp    bool
+}
+
+// startTLSOffers is what the Builder notes for the comparison.
+type startTLSOffers struct {
+	offered map[startTLSKey]*startTLSOffer
+	lacking []startTLSLacking
+	// kept counts the lacking connections kept per server, dropped those
+	// beyond the bounds.
+	kept, dropped map[startTLSKey]int
+}
+
+// startTLSSeen says what a session showed of STARTTLS before TLS.
+type startTLSSeen int
+
+const (
+	startTLSUnknown startTLSSeen = iota // no complete EHLO reply to judge by
+	startTLSOffered                     // the EHLO reply listed STARTTLS, or STARTTLS was accepted
+	startTLSLacked                      // an accepted EHLO reply without STARTTLS, no TLS
+)
+
+// startTLSOf reads a session: whether its server offered STARTTLS, or
+// whether a complete EHLO reply before any TLS lacked it. A session cut by
+// the capture (mid-stream, a gap, more extensions than kept) is not judged.
+func startTLSOf(s *smtp.Session) (startTLSSeen, Evidence, string) {
+	if s == nil || !s.IsSMTP {
+		return startTLSUnknown, Evidence{}, ""
+	}
+	// The offer's evidence is the last EHLO reply accepted before TLS.
+	var offer Evidence
+	for i := range s.Commands {
+		c := &s.Commands[i]
+		if c.Verb == "STARTTLS" {
+			break
+		}
+		if (c.Verb == "EHLO" || c.Verb == "LHLO") && c.Reply != nil && c.Reply.Class() == 2 {
+			offer = Evidence{Frame: c.Reply.Frame, Time: c.Reply.Time, What: "the EHLO reply offers STARTTLS"}
+		}
+	}
+	for _, e := range s.Extensions {
+		if e == "STARTTLS" || strings.HasPrefix(e, "STARTTLS ") {
+			return startTLSOffered, offer, ""
+		}
+	}
+	for i := range s.Commands {
+		if c := &s.Commands[i]; c.Verb == "STARTTLS" && c.Reply != nil && c.Reply.Code == 220 {
+			return startTLSOffered, offer, ""
+		}
+	}
+	if s.TLS != nil || s.MidStream || len(s.Extensions) == 0 || len(s.Extensions) >= 64 {
+		return startTLSUnknown, Evidence{}, ""
+	}
+	for _, a := range s.Anomalies {
+		if a.Name == smtp.AnomalyContentGap {
+			return startTLSUnknown, Evidence{}, ""
+		}
+	}
+	for _, e := range s.Extensions {
+		if isMaskedExtension(e) {
+			return startTLSUnknown, Evidence{}, "" // told by the connection alone
+		}
+	}
+	var ehlo Evidence
+	next := "gave up"
+	for i := range s.Commands {
+		switch c := &s.Commands[i]; {
+		case c.Verb == "STARTTLS":
+			return startTLSUnknown, Evidence{}, ""
+		case (c.Verb == "EHLO" || c.Verb == "LHLO") && c.Reply != nil && c.Reply.Class() == 2 && !c.Reply.Partial:
+			ehlo = Evidence{Frame: c.Reply.Frame, Time: c.Reply.Time, What: "the EHLO reply lists no STARTTLS"}
+		case c.Verb == "MAIL" && ehlo.Frame != 0:
+			next = "went on in plaintext"
+		}
+	}
+	if ehlo.Frame == 0 {
+		return startTLSUnknown, Evidence{}, ""
+	}
+	return startTLSLacked, ehlo, next
+}
+
+// note records what connection c (added at pos, -1 when not listed)
+// showed of STARTTLS; only a connection diagnosed ok with no failed
+// message may be given the cause at Finish.
+func (o *startTLSOffers) note(f *Facts, c *Connection, pos int) {
+	seen, ehlo, next := startTLSOf(f.Session)
+	if seen == startTLSUnknown {
+		return
+	}
+	key := startTLSKey{f.Input, f.Conn.Server}
+	if seen == startTLSOffered {
+		if o.offered == nil {
+			o.offered = map[startTLSKey]*startTLSOffer{}
+		}
+		of := o.offered[key]
+		if of == nil || c.FirstFrame < of.first {
+			// The offer named is the first in the capture, whatever the
+			// order connections ended in.
+			if of == nil {
+				of = &startTLSOffer{}
+				o.offered[key] = of
+			}
+			of.first, of.stream, of.frame = c.FirstFrame, c.Stream, cmp.Or(ehlo.Frame, c.FirstFrame)
+		}
+		of.n++
+		return
+	}
+	if c.Diagnosis.Cause != CauseOK || connectionFailed(c) {
+		return
+	}
+	if o.kept == nil {
+		o.kept, o.dropped = map[startTLSKey]int{}, map[startTLSKey]int{}
+	}
+	if len(o.lacking) >= maxStartTLSLacking || o.kept[key] >= maxStartTLSLackingPerServer {
+		o.dropped[key]++
+		return
+	}
+	o.kept[key]++
+	o.lacking = append(o.lacking, startTLSLacking{key: key, pos: pos, stream: c.Stream, firstFrame: c.FirstFrame, start: c.Start,
+		server: c.Server, ehloFrame: ehlo.Frame, ehloTime: ehlo.Time, gaveUp: next == "gave up"})
+}
+
+// connection is the part of the Connection the aggregates read, with
+// diagnosis d.
+func (l *startTLSLacking) connection(d Diagnosis) Connection {
+	return Connection{Input: l.key.input, Stream: l.stream, FirstFrame: l.firstFrame, Start: l.start, Server: l.server,
+		SMTP: &SMTP{}, Diagnosis: d}
+}
+
+// stripped is the diagnosis of a connection whose EHLO reply lacked
+// STARTTLS while its server offered it on n other sessions.
+func (l *startTLSLacking) stripped(of *startTLSOffer) Diagnosis {
+	other := fmt.Sprintf("%d other session", of.n)
+	if of.n > 1 {
+		other += "s"
+	}
+	next := "went on in plaintext"
+	if l.gaveUp {
+		next = "gave up"
+	}
+	return Diagnosis{Layer: LayerTLS, Cause: CauseStartTLSStripped,
+		Filter:   fmt.Sprintf("frame.number in {%d,%d}", min(l.ehloFrame, of.frame), max(l.ehloFrame, of.frame)),
+		Evidence: []Evidence{{Frame: l.ehloFrame, Time: l.ehloTime, What: "the EHLO reply lists no STARTTLS"}},
+		Summary: fmt.Sprintf("The EHLO reply lists no STARTTLS, although the same server offered it on %s in this capture (first in stream %d): something on the path removed it (a firewall's ESMTP inspection), or the server's policy for this client differs; the client could not upgrade to TLS and %s.",
+			other, of.stream, next)}
+}
+
+// finish gives the cause to the connections whose server offered
+// STARTTLS elsewhere: in the Builder's list (rewritten in its temporary
+// file when there) and in the aggregates. It returns the warning of
+// connections not compared, "" when none.
+func (b *Builder) finishStartTLS() string {
+	o := &b.offers
+	if len(o.offered) > 0 && b.store != nil {
+		if err := b.store.w.Flush(); err != nil {
+			b.err = err
+			return ""
+		}
+	}
+	for i := range o.lacking {
+		l := &o.lacking[i]
+		of := o.offered[l.key]
+		if of == nil {
+			continue
+		}
+		d := l.stripped(of)
+		switch {
+		case l.pos < 0:
+		case b.store == nil:
+			b.conns[l.pos].Diagnosis = d
+		default:
+			c, err := b.store.get(&b.index[l.pos])
+			if err != nil {
+				b.err = err
+				return ""
+			}
+			c.Diagnosis = d
+			m := metaOf(c)
+			if err := b.store.put(c, &m); err != nil {
+				b.err = err
+				return ""
+			}
+			b.index[l.pos] = m
+		}
+		c := l.connection(d)
+		b.agg.recause(&c)
+	}
+	if b.store != nil {
+		if err := b.store.w.Flush(); err != nil {
+			b.err = err
+		}
+	}
+	dropped := 0
+	for key, n := range o.dropped {
+		if o.offered[key] != nil {
+			dropped += n
+		}
+	}
+	if dropped > 0 {
+		return fmt.Sprintf("%d more connections whose EHLO reply lacked STARTTLS, to servers that offered it on other sessions, are not counted as starttls-stripped: the report compares at most %d per server and %d in all",
+			dropped, maxStartTLSLackingPerServer, maxStartTLSLacking)
+	}
+	return ""
+}
+
+// recause counts a connection that was added with the cause ok, not
+// failed, under its new cause: the headline's candidates and the causes
+// summary (the server table counts failed connections only, and the
+// messages' counts do not change).
+func (a *aggregate) recause(c *Connection) {
+	a.worstOf(c)
+	a.summary.causeOf(c, connectionFailed(c))
+}
