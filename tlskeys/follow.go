@@ -50,11 +50,17 @@ func NewFollower(name string, keys *KeyLog) (*Follower, error) {
 		return nil, err
 	}
 	fl.f = f
-	if _, err := fl.Poll(); err != nil {
-		f.Close()
-		return nil, err
+	for {
+		// All of what the file holds already, not maxFollowRead of it.
+		_, read, err := fl.poll()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if read < maxFollowRead {
+			return fl, nil
+		}
 	}
-	return fl, nil
 }
 
 // Name returns the file's name.
@@ -70,11 +76,17 @@ func (fl *Follower) Waiting() bool { return fl.f == nil }
 // cannot be opened again after a rotation is read no more, as the old
 // one, and said once.
 func (fl *Follower) Poll() (int, error) {
+	n, _, err := fl.poll()
+	return n, err
+}
+
+// poll is Poll; it also returns the bytes it read.
+func (fl *Follower) poll() (secrets, read int, err error) {
 	if err := fl.reopen(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if fl.f == nil {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if st, err := fl.f.Stat(); err == nil && st.Size() < fl.off {
 		fl.restart() // truncated in place
@@ -83,19 +95,19 @@ func (fl *Follower) Poll() (int, error) {
 	if cap(fl.buf) == 0 {
 		fl.buf = make([]byte, 64<<10)
 	}
-	for read := 0; read < maxFollowRead; {
+	for read < maxFollowRead {
 		n, err := fl.f.ReadAt(fl.buf, fl.off)
 		fl.off += int64(n)
 		read += n
 		fl.take(fl.buf[:n])
 		if err != nil && err != io.EOF {
-			return fl.keys.entries - before, fmt.Errorf("%s: %w", fl.name, err)
+			return fl.keys.entries - before, read, fmt.Errorf("%s: %w", fl.name, err)
 		}
 		if err == io.EOF || n == 0 {
 			break
 		}
 	}
-	return fl.keys.entries - before, nil
+	return fl.keys.entries - before, read, nil
 }
 
 // reopen opens the file when it appeared, or appeared anew under its name.

@@ -2,6 +2,7 @@ package tlskeys
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -188,4 +189,28 @@ func FuzzFollower(f *testing.F) {
 				keys.Len(), keys.entries, keys.BadLines(), whole.Len(), whole.entries, whole.BadLines())
 		}
 	})
+}
+
+// TestFollowerLargeExisting reads the whole of a key log larger than one
+// Poll reads when following starts.
+func TestFollowerLargeExisting(t *testing.T) {
+	var b strings.Builder
+	n := 0
+	for b.Len() < 2*maxFollowRead+1000 {
+		fmt.Fprintf(&b, "CLIENT_RANDOM %064x %s\n", n, testMaster48)
+		n++
+	}
+	path := filepath.Join(t.TempDir(), "keys.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keys := NewKeyLog()
+	fl, err := NewFollower(path, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fl.Close()
+	if keys.Len() != n || keys.BadLines() != 0 {
+		t.Errorf("after NewFollower: %d client randoms, %d bad lines; want %d, 0", keys.Len(), keys.BadLines(), n)
+	}
 }
