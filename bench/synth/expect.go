@@ -41,7 +41,10 @@ const (
 	// full-size body segments are retransmitted in the client stack's
 	// Shape, never acknowledged, until the server times out and closes
 	// (FIN, which the client's kernel ACKs; the client's own FIN waits
-	// behind the unsent body). Aborted.
+	// behind the unsent body). Aborted, pmtu-blackhole; or, when a client
+	// retransmitting the first segment only gives up first with a RST,
+	// aborted, packet-loss: without a packet from the server after the
+	// loss the capture cannot tell the black hole from a dead path.
 	FaultPMTUBlackhole Fault = "pmtu-blackhole"
 	// FaultSpurious: the server's ACKs of a body flight are lost past the
 	// capture point on their way to the client, whose retransmission timer

@@ -98,8 +98,20 @@ func (s *session) lossRTO(segs []flightSeg, k int, last, rto time.Duration) {
 // times out and closes; the client's kernel ACKs that FIN (its own FIN
 // waits behind the unsent body). Nothing of the server's after the first
 // retransmission but that FIN shows the path from the server still works.
+//
+// A Windows-like client may give up first, after its five retransmissions
+// (TcpMaxDataRetransmissions), with a RST: then nothing of the server's
+// follows the first retransmission, and the capture cannot tell the black
+// hole from a dead path or host: a correct analysis says packet-loss.
 func (s *session) blackhole(m *messagePlan, segs []flightSeg, last, rto time.Duration) {
 	closeAt := last + 30*time.Second + time.Duration(s.r.IntN(90))*time.Second
+	if s.plan.shape == ShapeFirstOnly && s.r.IntN(2) == 0 {
+		t, fired := s.resendLost(segs, last, rto, 5, closeAt)
+		s.clientSend(t+min(rto<<fired, maxRTO), flagRST|flagACK, nil)
+		s.exp.L4.Resets++
+		s.finishBroken(m, "aborted", "packet-loss")
+		return
+	}
 	s.resendLost(segs, last, rto, math.MaxInt, closeAt)
 	s.add(closeAt, false, flagFIN|flagACK, s.s.nxt, s.sAck, s.s.window, nil)
 	s.s.nxt++
