@@ -87,6 +87,8 @@ func TestRunErrors(t *testing.T) {
 		{"bad extension", []string{"--out", filepath.Join(dir, "x.cap"), "--sessions", "1"}},
 		{"bad size", []string{"--out", filepath.Join(dir, "x.pcap"), "--size", "lots"}},
 		{"problems above 1", []string{"--out", filepath.Join(dir, "x.pcap"), "--problems", "1.5"}},
+		{"TLS share above 1", []string{"--out", filepath.Join(dir, "x.pcap"), "--tls", "1.5"}},
+		{"negative TLS share", []string{"--out", filepath.Join(dir, "x.pcap"), "--tls", "-0.1"}},
 		{"bad message cap", []string{"--out", filepath.Join(dir, "x.pcap"), "--max-message-size", "small"}},
 		{"stray argument", []string{"--out", filepath.Join(dir, "x.pcap"), "extra"}},
 	}
@@ -114,5 +116,15 @@ func TestSummary(t *testing.T) {
 	}
 	if n := bytes.Count(b, []byte("\n")); n != 5 {
 		t.Errorf("%d expectation lines, want 5", n)
+	}
+	// --tls 1: every session upgrades, and its expectation says to what.
+	if err := run([]string{"--out", out, "--sessions", "5", "--tls", "1", "--expect", out + ".jsonl", "--quiet"}, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = os.ReadFile(out + ".jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte(`"tls":"TLS 1.`)); n != 5 {
+		t.Errorf("--tls 1: %d of 5 expectations name a TLS version", n)
 	}
 }
