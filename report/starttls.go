@@ -86,39 +86,11 @@ func startTLSOf(s *smtp.Session) (startTLSSeen, Evidence, string) {
 	if s == nil || !s.IsSMTP {
 		return startTLSUnknown, Evidence{}, ""
 	}
-	// The offer's evidence is the last EHLO reply accepted before TLS.
-	var offer Evidence
-	for i := range s.Commands {
-		c := &s.Commands[i]
-		if c.Verb == "STARTTLS" {
-			break
-		}
-		if (c.Verb == "EHLO" || c.Verb == "LHLO") && c.Reply != nil && c.Reply.Class() == 2 {
-			offer = Evidence{Frame: c.Reply.Frame, Time: c.Reply.Time, What: "the EHLO reply offers STARTTLS"}
-		}
+	if offer, ok := offeredSTARTTLS(s); ok {
+		return startTLSOffered, offer, ""
 	}
-	for _, e := range s.Extensions {
-		if e == "STARTTLS" || strings.HasPrefix(e, "STARTTLS ") {
-			return startTLSOffered, offer, ""
-		}
-	}
-	for i := range s.Commands {
-		if c := &s.Commands[i]; c.Verb == "STARTTLS" && c.Reply != nil && c.Reply.Code == 220 {
-			return startTLSOffered, offer, ""
-		}
-	}
-	if s.TLS != nil || s.MidStream || len(s.Extensions) == 0 || len(s.Extensions) >= 64 {
+	if !startTLSJudged(s) {
 		return startTLSUnknown, Evidence{}, ""
-	}
-	for _, a := range s.Anomalies {
-		if a.Name == smtp.AnomalyContentGap {
-			return startTLSUnknown, Evidence{}, ""
-		}
-	}
-	for _, e := range s.Extensions {
-		if isMaskedExtension(e) {
-			return startTLSUnknown, Evidence{}, "" // told by the connection alone
-		}
 	}
 	var ehlo Evidence
 	next := "gave up"
@@ -126,7 +98,7 @@ func startTLSOf(s *smtp.Session) (startTLSSeen, Evidence, string) {
 		switch c := &s.Commands[i]; {
 		case c.Verb == "STARTTLS":
 			return startTLSUnknown, Evidence{}, ""
-		case (c.Verb == "EHLO" || c.Verb == "LHLO") && c.Reply != nil && c.Reply.Class() == 2 && !c.Reply.Partial:
+		case isEHLO(c) && !c.Reply.Partial:
 			ehlo = Evidence{Frame: c.Reply.Frame, Time: c.Reply.Time, What: "the EHLO reply lists no STARTTLS"}
 		case c.Verb == "MAIL" && ehlo.Frame != 0:
 			next = "went on in plaintext"
@@ -136,6 +108,58 @@ func startTLSOf(s *smtp.Session) (startTLSSeen, Evidence, string) {
 		return startTLSUnknown, Evidence{}, ""
 	}
 	return startTLSLacked, ehlo, next
+}
+
+// isEHLO reports whether c is an EHLO (or LHLO) the server accepted.
+func isEHLO(c *smtp.Command) bool {
+	return (c.Verb == "EHLO" || c.Verb == "LHLO") && c.Reply != nil && c.Reply.Class() == 2
+}
+
+// offeredSTARTTLS tells whether the session's server offered STARTTLS (its
+// EHLO reply listed it, or it accepted STARTTLS), with the last EHLO reply
+// accepted before TLS as the evidence.
+func offeredSTARTTLS(s *smtp.Session) (Evidence, bool) {
+	var offer Evidence
+	accepted := false
+	for i := range s.Commands {
+		c := &s.Commands[i]
+		if c.Verb == "STARTTLS" {
+			accepted = c.Reply != nil && c.Reply.Code == 220
+			break
+		}
+		if isEHLO(c) {
+			offer = Evidence{Frame: c.Reply.Frame, Time: c.Reply.Time, What: "the EHLO reply offers STARTTLS"}
+		}
+	}
+	if accepted {
+		return offer, true
+	}
+	for _, e := range s.Extensions {
+		if e == "STARTTLS" || strings.HasPrefix(e, "STARTTLS ") {
+			return offer, true
+		}
+	}
+	return Evidence{}, false
+}
+
+// startTLSJudged reports whether the session shows all of its EHLO reply
+// before any TLS: not cut by the capture, no more extensions than kept,
+// no masked names (their own rule, diagnoseTLS).
+func startTLSJudged(s *smtp.Session) bool {
+	if s.TLS != nil || s.MidStream || len(s.Extensions) == 0 || len(s.Extensions) >= 64 {
+		return false
+	}
+	for _, a := range s.Anomalies {
+		if a.Name == smtp.AnomalyContentGap {
+			return false
+		}
+	}
+	for _, e := range s.Extensions {
+		if isMaskedExtension(e) {
+			return false
+		}
+	}
+	return true
 }
 
 // note records what connection c (added at pos, -1 when not listed)
