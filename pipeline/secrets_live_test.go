@@ -3,8 +3,10 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +134,44 @@ func TestLiveLateTLSKeys(t *testing.T) {
 				t.Errorf("key material in an evidence file without --evidence-keys")
 			}
 		})
+	}
+}
+
+// TestLiveStartTLSStripped replays testdata/starttls-offer (real peers:
+// one server address offering STARTTLS on sessions 1 and 3, not on 2 and
+// 4) as live traffic: sessions 2 and 4 are told as starttls-stripped
+// incidents while the capture runs (each after the first session's
+// offer), and the final report gives them the same cause.
+func TestLiveStartTLSStripped(t *testing.T) {
+	f, err := capture.OpenFile(filepath.Join(repoRoot, "testdata/starttls-offer/starttls-offer.pcapng"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src := &pacedFile{File: f}
+	var told []report.Incident
+	rep, _, err := LiveReport(context.Background(), src, nil, LiveOptions{
+		EODTimeout: 2 * time.Second, ConnectTimeout: 3 * time.Second,
+		Clock: func() time.Time { return src.now }, RingWait: true,
+		Incident: func(in *report.Incident) { told = append(told, *in) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rep.Close()
+	var got []string
+	for _, in := range told {
+		got = append(got, fmt.Sprintf("%s %s", in.Client, in.Kind))
+	}
+	want := []string{"127.0.0.1:40002 starttls-stripped", "127.0.0.1:40004 starttls-stripped"}
+	if !slices.Equal(got, want) {
+		t.Errorf("incidents %q, want %q", got, want)
+	}
+	for i := range rep.Connections {
+		c := &rep.Connections[i]
+		stripped := strings.HasSuffix(c.Client, ":40002") || strings.HasSuffix(c.Client, ":40004")
+		if (c.Diagnosis.Cause == report.CauseStartTLSStripped) != stripped {
+			t.Errorf("%s: final cause %s", c.Client, c.Diagnosis.Cause)
+		}
 	}
 }

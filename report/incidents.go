@@ -53,6 +53,9 @@ type IncidentRules struct {
 	// ConnectTimeout: a SYN to an SMTP port unanswered this long is one
 	// (zero: never).
 	ConnectTimeout time.Duration
+	// offered are the servers whose sessions offered STARTTLS so far
+	// (compareStartTLS, starttls.go).
+	offered map[startTLSKey]*startTLSOffer
 }
 
 // IncidentWatch is what the rules remember of one connection, so that

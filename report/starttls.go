@@ -83,9 +83,6 @@ const (
 // whether a complete EHLO reply before any TLS lacked it. A session cut by
 // the capture (mid-stream, a gap, more extensions than kept) is not judged.
 func startTLSOf(s *smtp.Session) (startTLSSeen, Evidence, string) {
-	if s == nil || !s.IsSMTP {
-		return startTLSUnknown, Evidence{}, ""
-	}
 	if offer, ok := offeredSTARTTLS(s); ok {
 		return startTLSOffered, offer, ""
 	}
@@ -166,6 +163,9 @@ func startTLSJudged(s *smtp.Session) bool {
 // showed of STARTTLS; only a connection diagnosed ok with no failed
 // message may be given the cause at Finish.
 func (o *startTLSOffers) note(f *Facts, c *Connection, pos int) {
+	if f.Session == nil || !f.Session.IsSMTP {
+		return
+	}
 	seen, ehlo, next := startTLSOf(f.Session)
 	if seen == startTLSUnknown {
 		return
@@ -293,4 +293,54 @@ func (b *Builder) finishStartTLS() string {
 func (a *aggregate) recause(c *Connection) {
 	a.worstOf(c)
 	a.summary.causeOf(c, connectionFailed(c))
+}
+
+// compareStartTLS is the live form of the comparison, for an open
+// connection: a server's offer counts from the session that shows it, and
+// a session whose complete EHLO reply lacked STARTTLS is told as
+// starttls-stripped once the client's next command shows what it did, if
+// the same server offered STARTTLS on an earlier session of the run (the
+// report, at the end, compares with every session).
+func (rules *IncidentRules) compareStartTLS(w *tlsWatch, f *Facts, tell func(Incident)) {
+	s := f.Session
+	key := startTLSKey{f.Input, f.Conn.Server}
+	if offer, ok := offeredSTARTTLS(s); ok {
+		w.compared = true
+		if rules.offered == nil {
+			rules.offered = map[startTLSKey]*startTLSOffer{}
+		}
+		of := rules.offered[key]
+		if of == nil {
+			of = &startTLSOffer{first: f.Conn.FirstFrame, stream: f.Conn.Stream, frame: cmp.Or(offer.Frame, f.Conn.FirstFrame)}
+			rules.offered[key] = of
+		}
+		of.n++
+		return
+	}
+	if !startTLSJudged(s) {
+		return
+	}
+	seen, ehlo, next := startTLSOf(s)
+	if seen != startTLSLacked || !clientWentOn(s, ehlo.Frame) {
+		return
+	}
+	w.compared = true
+	of := rules.offered[key]
+	if of == nil || w.told {
+		return
+	}
+	w.told = true
+	l := startTLSLacking{stream: f.Conn.Stream, ehloFrame: ehlo.Frame, ehloTime: ehlo.Time, gaveUp: next == "gave up"}
+	tell(incidentOf(l.stripped(of), ehlo.Frame, ehlo.Time))
+}
+
+// clientWentOn reports whether the client sent a command after the EHLO
+// reply in frame ehlo (what it did next is known).
+func clientWentOn(s *smtp.Session, ehlo int) bool {
+	for i := len(s.Commands) - 1; i >= 0; i-- {
+		if c := &s.Commands[i]; c.Frame > ehlo && c.Verb != "EHLO" && c.Verb != "LHLO" {
+			return true
+		}
+	}
+	return false
 }

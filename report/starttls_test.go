@@ -140,3 +140,51 @@ func TestStartTLSStrippedBounded(t *testing.T) {
 		t.Errorf("%d stripped, warnings %q; want %d and one saying 44 more", stripped, r.Inputs[0].Warnings, maxStartTLSLackingPerServer)
 	}
 }
+
+// TestStartTLSStrippedIncident: live, a session whose EHLO reply lacks
+// STARTTLS is told as starttls-stripped once the client's next command
+// shows what it did, when the same server offered STARTTLS on an earlier
+// session; once, and never for another server's session.
+func TestStartTLSStrippedIncident(t *testing.T) {
+	ehlo := func(ext []string, then ...string) *smtp.Session {
+		s := &smtp.Session{IsSMTP: true, Banner: smtpReply(220, "", 4, 0.001), Extensions: ext,
+			Commands: []smtp.Command{{Verb: "EHLO", Frame: 6, Time: at(0.002), Reply: smtpReply(250, "", 7, 0.003)}}}
+		for _, v := range then {
+			s.Commands = append(s.Commands, smtp.Command{Verb: v, Frame: 8, Time: at(0.004)})
+		}
+		return s
+	}
+	facts := func(stream int, server string, s *smtp.Session) *Facts {
+		return &Facts{Conn: &reassembly.Conn{Stream: stream, Client: netip.MustParseAddrPort("10.0.0.5:40002"), Server: netip.MustParseAddrPort(server),
+			FirstFrame: 1 + 100*stream, FirstTime: at(float64(stream))}, Session: s, SMTPPort: true}
+	}
+	var rules IncidentRules
+	steps := []struct {
+		name string
+		f    *Facts
+		want string // the summary's words, "" for no incident
+	}{
+		{"lacking before any offer", facts(0, "10.0.0.25:25", ehlo([]string{"PIPELINING"}, "MAIL")), ""},
+		{"offering", facts(1, "10.0.0.25:25", ehlo([]string{"STARTTLS"}, "STARTTLS")), ""},
+		{"lacking, the client not on yet", facts(2, "10.0.0.25:25", ehlo([]string{"PIPELINING"})), ""},
+		{"lacking, then MAIL", facts(3, "10.0.0.25:25", ehlo([]string{"PIPELINING"}, "MAIL")), "offered it on 1 other session in this capture (first in stream 1)"},
+		{"lacking, then QUIT", facts(4, "10.0.0.25:25", ehlo([]string{"PIPELINING"}, "QUIT")), "gave up"},
+		{"another server", facts(5, "10.0.0.26:25", ehlo([]string{"PIPELINING"}, "MAIL")), ""},
+	}
+	for _, st := range steps {
+		var w IncidentWatch
+		for range 2 { // told once
+			got := rules.Incidents(nil, &w, st.f, at(10), false)
+			if st.want == "" {
+				if len(got) != 0 {
+					t.Errorf("%s: incidents %+v, want none", st.name, got)
+				}
+				continue
+			}
+			if len(got) != 1 || got[0].Kind != CauseStartTLSStripped || got[0].Frame != 7 || !strings.Contains(got[0].Summary, st.want) {
+				t.Errorf("%s: incidents %+v, want starttls-stripped at frame 7 saying %q", st.name, got, st.want)
+			}
+			st.want = "" // not again
+		}
+	}
+}

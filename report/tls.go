@@ -528,6 +528,9 @@ type tlsWatch struct {
 	// first frame of the body flight whose eod-timeout was told.
 	inferred int
 	flight   int
+	// compared: the session's STARTTLS offer (or its lack) was looked at
+	// against the run's other sessions (compareStartTLS).
+	compared bool
 }
 
 // tlsIncidents applies the TLS rules to a connection still open, as the
@@ -550,6 +553,9 @@ func (rules *IncidentRules) tlsIncidents(w *tlsWatch, f *Facts, now time.Time, t
 			w.told = true
 			tell(incidentOf(d, 0, now))
 		}
+	}
+	if !w.compared {
+		rules.compareStartTLS(w, f, tell)
 	}
 	if s.TLS == nil {
 		return
