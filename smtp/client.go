@@ -70,6 +70,11 @@ type clientSide struct {
 	pregreet []reassembly.Mark
 	// last marks the client's last byte, for a line cut by a gap.
 	last reassembly.Mark
+	// req is what the stream says of the request being read, lineAck
+	// the server offset the client had acknowledged when it sent the
+	// first byte of the line being read (ack.go).
+	req     requestFacts
+	lineAck streamOffset
 }
 
 // clientInput is what moves the client side from one state to another:
@@ -333,6 +338,7 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 			c.dot.loose = 0
 		}
 		if end {
+			d.requestAt(at, off+n-1)
 			d.endOfData(at.Mark(off + n - 1))
 		}
 		return n
@@ -346,6 +352,7 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 			d.bodyBytes(p[:k])
 		}
 		if c.remaining == 0 {
+			d.requestAt(at, off+k-1)
 			if c.state == clientChunk {
 				d.chunkDone(at.Mark(off + k - 1))
 			} else {
@@ -359,8 +366,12 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 		d.clientTLS(at.Mark(off))
 		return 0
 	}
+	if !c.line.pending() {
+		c.lineAck = ackOf(at, off)
+	}
 	line, n, ok := c.line.next(p, d.opts.MaxLineLength)
 	if ok {
+		d.requestAt(at, off+n-1)
 		d.clientLine(line, at.Mark(off+n-1))
 		c.line.reset()
 	} else {
@@ -648,6 +659,7 @@ func visibleCommand(b *lineBuffer) (command, bool) {
 func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 	c := &d.client
 	d.clientGaps++
+	d.cutRequestAt()
 	// The gap may hide commands: they come before the next request
 	// queued, after any the gap cut (pending.afterGap).
 	defer func() { d.gapUnqueued = true }()

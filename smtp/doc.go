@@ -65,6 +65,22 @@
 // PIPELINING (RFC 2920 §3) requires and what an unpipelined session needs
 // anyway.
 //
+// Where the FIFO's position is in doubt (after a gap in the server's
+// bytes, a reply stamped before its command, a code the oldest request
+// cannot draw), the decoder reads TCP's acknowledgments, which reassembly
+// hands with the bytes (reassembly.Acker; ack.go), not the time stamps,
+// which two capture points with clocks apart get wrong (#13): a reply
+// answers only a request the server had received in full when it sent
+// it; a request's reply came before the reply being matched when the
+// client sent its next request after bytes past the replies accounted for
+// (it waited), or when a gap that began between replies held bytes. A
+// reply that still may answer one of several requests is tied to the
+// oldest but never read as a final reply while a later request may own
+// it, and the next reply is matched the same way; a reply left with no
+// candidate is unmatched, and the transactions concerned are Incomplete
+// (#14). Without acknowledgments (decrypted TLS, hand-fed bytes) the time
+// stamps decide, as they did before.
+//
 // # Decisions
 //
 // Where a transaction waits for its final reply, its end (Ended, EndFrame)

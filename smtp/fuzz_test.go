@@ -131,6 +131,17 @@ func FuzzDecoder(f *testing.F) {
 			t.Fatalf("the session depends on segment boundaries:\nwhole records:\n%s\nbyte by byte:\n%s", dump(a), dump(z))
 		}
 		checkSession(t, a, opts)
+
+		// With the acknowledgments a TCP peer gives (ack.go).
+		wholeAcked := NewDecoder(opts)
+		feedCheckedWith(t, wholeAcked, st, false, true)
+		bytewiseAcked := NewDecoder(opts)
+		feedCheckedWith(t, bytewiseAcked, st, true, true)
+		a, z = wholeAcked.Session(), bytewiseAcked.Session()
+		if !reflect.DeepEqual(a, z) {
+			t.Fatalf("with acknowledgments, the session depends on segment boundaries:\nwhole records:\n%s\nbyte by byte:\n%s", dump(a), dump(z))
+		}
+		checkSession(t, a, opts)
 	})
 }
 
@@ -138,17 +149,32 @@ func FuzzDecoder(f *testing.F) {
 // decoder's bounds after every call, then ends it.
 func feedChecked(t *testing.T, d *Decoder, st []step, bytewise bool) {
 	t.Helper()
+	feedCheckedWith(t, d, st, bytewise, false)
+}
+
+// feedCheckedWith is feedChecked, with the acknowledgments of feedAcked if
+// acked.
+func feedCheckedWith(t *testing.T, d *Decoder, st []step, bytewise, acked bool) {
+	t.Helper()
+	var sent [2]int
 	for i, s := range st {
 		m := markOf(i + 1)
+		var at reassembly.Marker = reassembly.ConstMarker(m)
+		if acked {
+			at = ackMarker{m: m, acked: uint32(sent[1-s.dir])}
+		}
+		if s.kind == stepData || s.kind == stepGap {
+			sent[s.dir] += len(s.data) + max(s.n, 0)
+		}
 		switch {
 		case s.kind == stepData && bytewise:
 			for j := 0; j < len(s.data); j++ {
-				d.Data(s.dir, []byte{s.data[j]}, reassembly.ConstMarker(m))
+				d.Data(s.dir, []byte{s.data[j]}, at)
 				checkBounds(t, d)
 			}
 			continue
 		case s.kind == stepData:
-			d.Data(s.dir, []byte(s.data), reassembly.ConstMarker(m))
+			d.Data(s.dir, []byte(s.data), at)
 		case s.kind == stepGap:
 			d.Gap(s.dir, s.n, m)
 		case s.kind == stepFIN:

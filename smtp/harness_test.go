@@ -29,6 +29,10 @@ type step struct {
 	// skew is added to the step's capture time (a capture point whose
 	// clock differs).
 	skew time.Duration
+	// acked, when ackSet, is the acknowledgment the step's bytes carry
+	// under feedAcked, instead of all the other side sent before.
+	acked  uint32
+	ackSet bool
 }
 
 // skewed returns steps with the server's stamped 1.5 s early: each reply

@@ -160,7 +160,7 @@ func (d *Decoder) preambleFirst(dir reassembly.Direction, p *preambleSide, data 
 		k = d.preambleSkip(dir, p, held)
 	}
 	if k < prior {
-		d.Data(dir, held[k:prior], heldMarker(marks[k:prior]))
+		d.read(dir, held[k:prior], heldMarker(marks[k:prior]))
 	}
 	return max(k-prior, 0)
 }
@@ -299,7 +299,7 @@ func (d *Decoder) preambleFlush(dir reassembly.Direction) {
 	held, marks := p.held, p.marks
 	p.state, p.held, p.marks = preambleNone, nil, nil
 	if len(held) > 0 {
-		d.Data(dir, held, heldMarker(marks))
+		d.read(dir, held, heldMarker(marks))
 	}
 }
 
@@ -391,3 +391,17 @@ type shiftedMarker struct {
 
 // Mark implements reassembly.Marker.
 func (s shiftedMarker) Mark(i int) reassembly.Mark { return s.m.Mark(s.off + i) }
+
+// Acked implements reassembly.Acker, if the shifted Marker does.
+func (s shiftedMarker) Acked(i int) (uint32, bool) {
+	a := ackOf(s.m, s.off+i)
+	return a.n, a.ok
+}
+
+// offset places the byte at i in its stream, if the shifted Marker does.
+func (s shiftedMarker) offset(i int) streamOffset {
+	if p, ok := s.m.(streamPlacer); ok {
+		return p.offset(s.off + i)
+	}
+	return streamOffset{}
+}

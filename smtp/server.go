@@ -4,7 +4,6 @@ package smtp
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 
 	"github.com/smtpscope/smtpscope/reassembly"
@@ -51,6 +50,16 @@ type serverSide struct {
 	foreign int
 	// seen counts the server's bytes.
 	seen int64
+	// lineAck is the client offset the server had acknowledged when it
+	// sent the first byte of the line being read, replyAck that of the
+	// reply being assembled (ack.go).
+	lineAck, replyAck streamOffset
+	// lineStart and lineEnd are the offsets of the first byte of the
+	// line being read and just past it, replyStart that of the reply
+	// being assembled; heard is where the replies accounted for end: past
+	// the last reply read, or where the last gap began if it began
+	// between replies.
+	lineStart, lineEnd, replyStart, heard streamOffset
 }
 
 // serverInput is what moves the server side from one state to another.
@@ -74,6 +83,11 @@ const (
 	// evServerDecrypted: the TLS session's first plaintext was
 	// decrypted; the server's replies are read from it (tlsdecrypt.go).
 	evServerDecrypted
+	// evResyncUnsettled: a reply after a gap answered none of the
+	// requests awaiting one, or one of several it may answer; the gap may
+	// still hold their replies, so the next reply is matched as after the
+	// gap.
+	evResyncUnsettled
 )
 
 // serverEvent is one input of the server side's transition function.
@@ -115,6 +129,10 @@ func nextServerState(s serverState, ev serverEvent) serverState {
 		return serverOpaque
 	case evServerDecrypted:
 		return serverReplyStart
+	case evResyncUnsettled:
+		if s == serverReplyStart {
+			return serverResync
+		}
 	}
 	return s
 }
@@ -144,8 +162,12 @@ func (d *Decoder) serverData(p []byte, at reassembly.Marker) {
 			d.tlsData(reassembly.ServerToClient, p[off:], off, at)
 			return
 		}
+		if !d.server.line.pending() {
+			d.server.lineAck, d.server.lineStart = ackOf(at, off), placeOf(at, off)
+		}
 		line, n, ok := d.server.line.next(p[off:], d.opts.MaxLineLength)
 		if ok {
+			d.server.lineEnd = placeOf(at, off+n)
 			d.serverLine(line, at.Mark(off+n-1))
 			d.server.line.reset()
 		} else {
@@ -247,6 +269,7 @@ func (d *Decoder) startReply(rl replyLine) {
 	s := &d.server
 	enh, text := splitEnhanced(rl.text)
 	s.resynced = s.state == serverResync || s.state == serverCutReply
+	s.replyAck, s.replyStart = s.lineAck, s.lineStart
 	s.reply = Reply{Code: rl.code, Enhanced: enh, Text: string(text), Lines: 1}
 	s.ext = s.ext[:0]
 	s.collectExt = false
@@ -276,6 +299,7 @@ func (d *Decoder) finishReply(m reassembly.Mark) {
 	r.Frame, r.Time = m.Frame, m.Time
 	d.serverUpdate(serverEvent{in: evReplyClosed})
 	d.deliverReply(r, s.resynced)
+	s.heard = s.lineEnd
 }
 
 // deliverReply matches a complete reply with the oldest request awaiting
@@ -291,7 +315,9 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 			d.pregreeted()
 			return
 		}
-		// The greeting came before the capture began.
+		// The greeting came before the capture began, or in a gap: the
+		// bytes there began with it, not with the next entry's reply.
+		d.server.heard = streamOffset{}
 	}
 	if d.firstServer == firstReplyNone {
 		d.firstServer = firstReplyOther
@@ -300,65 +326,12 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 		d.answeredLine(r)
 	}
 	if len(d.queue) == 0 {
-		switch c := d.client.state; {
-		case r.Code == 354 && (c == clientBodyGap || d.dataHidden()):
-			// The reply to a DATA a client gap hid: what follows is a
-			// body (if it has not begun with the 354's first bytes).
-			d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply 354 answers a DATA the capture lost")
-			if len(d.s.Unmatched) < MaxUnmatchedReplies {
-				d.s.Unmatched = append(d.s.Unmatched, *r)
-			}
-			if c != clientBodyGap {
-				d.bodyAfterGap(-1, reassembly.Mark{Frame: r.Frame, Time: r.Time})
-			}
-		case c == clientBodyGap:
-			d.lostEndOfData(r, resynced)
-		case c == clientBody:
-			d.anomalyf(AnomalyReplyDuringBody, r.Frame, "the server sent %d in the middle of the message body", r.Code)
-		default:
-			if d.firstServer != firstReplyOther || len(d.s.Commands) > 0 {
-				d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d answers no command", r.Code)
-				if len(d.s.Unmatched) < MaxUnmatchedReplies {
-					d.s.Unmatched = append(d.s.Unmatched, *r)
-				}
-			}
-		}
+		d.unawaitedReply(r, resynced)
 		return
 	}
-	if d.queue[0].sent.After(r.Time) {
-		if d.commandsMayBeHidden() {
-			// The reply was complete before the oldest request awaiting
-			// one was sent, so it answers a request a client gap hid (or
-			// one sent before the capture began). (A reply a gap cut is
-			// delivered when reassembly reports the gap, with the
-			// server's next segment, after requests sent since.)
-			d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d came before the command it would answer: it answers one the capture lost", r.Code)
-			if len(d.s.Unmatched) < MaxUnmatchedReplies {
-				d.s.Unmatched = append(d.s.Unmatched, *r)
-			}
-			return
-		}
-		// Every command is in the capture, so the reply answers the
-		// oldest one (RFC 2920 §3); it only seems to come first because
-		// the two directions were stamped by clocks that differ (two
-		// capture points, #13).
-		d.anomalyOnce(AnomalyReplyBeforeCommand, r.Frame, fmt.Sprintf("reply %d is stamped %s before the command it answers: the two directions were captured by clocks that differ, and reply latencies are off by as much", r.Code, d.queue[0].sent.Sub(r.Time)))
-	}
-	i := 0
-	if resynced {
-		ok := false
-		if i, ok = d.resyncIndex(r); !ok {
-			// The entries' replies may be in the gap (serverGap marked
-			// them); this one answers none of them.
-			d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d after a gap in the server's bytes answers no command awaiting a reply: it answers one the capture lost", r.Code)
-			if len(d.s.Unmatched) < MaxUnmatchedReplies {
-				d.s.Unmatched = append(d.s.Unmatched, *r)
-			}
-			return
-		}
-		for _, e := range d.queue[:i] {
-			d.replyLost(e)
-		}
+	i, ok := d.replyIndex(r, resynced)
+	if !ok {
+		return
 	}
 	e := d.queue[i]
 	if e.kind == pendingSkipped {
@@ -369,6 +342,35 @@ func (d *Decoder) deliverReply(r *Reply, resynced bool) {
 	d.queue = d.queue[i+1:]
 	d.answeredAny = true
 	d.answer(e, r)
+}
+
+// unawaitedReply handles a reply while no request awaits one: the reply
+// to a DATA or an end-of-data a client gap hid, one in the middle of a
+// body, or one that answers nothing the capture shows.
+func (d *Decoder) unawaitedReply(r *Reply, resynced bool) {
+	switch c := d.client.state; {
+	case r.Code == 354 && (c == clientBodyGap || d.dataHidden()):
+		// The reply to a DATA a client gap hid: what follows is a
+		// body (if it has not begun with the 354's first bytes).
+		d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply 354 answers a DATA the capture lost")
+		if len(d.s.Unmatched) < MaxUnmatchedReplies {
+			d.s.Unmatched = append(d.s.Unmatched, *r)
+		}
+		if c != clientBodyGap {
+			d.bodyAfterGap(-1, reassembly.Mark{Frame: r.Frame, Time: r.Time})
+		}
+	case c == clientBodyGap:
+		d.lostEndOfData(r, resynced)
+	case c == clientBody:
+		d.anomalyf(AnomalyReplyDuringBody, r.Frame, "the server sent %d in the middle of the message body", r.Code)
+	default:
+		if d.firstServer != firstReplyOther || len(d.s.Commands) > 0 {
+			d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d answers no command", r.Code)
+			if len(d.s.Unmatched) < MaxUnmatchedReplies {
+				d.s.Unmatched = append(d.s.Unmatched, *r)
+			}
+		}
+	}
 }
 
 // commandsMayBeHidden tells whether a reply may answer a client command
@@ -545,6 +547,18 @@ func (d *Decoder) serverGap() {
 				d.txns[e.txn].replyLost = true
 			}
 		}
+	}
+}
+
+// serverGapAt notes, before a gap in the server's bytes is applied,
+// whether it began between two replies: then what it holds is accounted
+// from there (heard); otherwise it holds the rest of a reply it cut, and
+// where the replies after that begin is unknown.
+func (d *Decoder) serverGapAt() {
+	s := &d.server
+	s.heard = streamOffset{}
+	if s.state == serverReplyStart && !s.line.pending() {
+		s.heard = streamOffset{n: d.streams.next[reassembly.ServerToClient], ok: !d.streams.lost[reassembly.ServerToClient]}
 	}
 }
 

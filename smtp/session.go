@@ -222,6 +222,9 @@ type Decoder struct {
 	// tlsPort is set, on a port of implicit TLS (Options.ImplicitTLS),
 	// until the first bytes decide how the connection is read (tls.go).
 	tlsPort bool
+	// streams places the bytes in their streams, with what each side
+	// had acknowledged (ack.go).
+	streams streams
 }
 
 // NewDecoder returns a Decoder for one connection.
@@ -246,6 +249,17 @@ func (d *Decoder) Session() *Session {
 
 // Data implements reassembly.Handler.
 func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Marker) {
+	if d.life == lifeEnded || len(data) == 0 {
+		return
+	}
+	defer d.streams.advance(dir, len(data))
+	d.read(dir, data, d.streams.begin(dir, at))
+}
+
+// read decodes data sent in dir: the bytes of a Data call, or bytes a
+// preamble probe held back from earlier calls (which were counted in
+// their streams then).
+func (d *Decoder) read(dir reassembly.Direction, data []byte, at reassembly.Marker) {
 	if d.life == lifeEnded || len(data) == 0 {
 		return
 	}
@@ -313,6 +327,10 @@ func (d *Decoder) lineOverLimit(b *lineBuffer, dir reassembly.Direction, m reass
 
 // Gap implements reassembly.Handler: n bytes sent in dir are missing.
 func (d *Decoder) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
+	if dir == reassembly.ServerToClient {
+		d.serverGapAt()
+	}
+	d.streams.advance(dir, n)
 	if d.life == lifeEnded || d.detect == detectNotSMTP {
 		return
 	}

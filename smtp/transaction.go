@@ -99,6 +99,11 @@ type txnTrack struct {
 	endSet bool
 	// replyLost is set when a server gap may have hidden the final reply.
 	replyLost bool
+	// bodyUnproven is set when a server gap held the reply to DATA while
+	// the client was already sending what it sent as a body: if the
+	// reply refused DATA, the server read those lines as commands, and a
+	// reply after them is no final reply the capture can show.
+	bodyUnproven bool
 	// bytesLost is set when a client gap fell inside the transaction
 	// where it may have held the transaction's end (an end-of-data, a
 	// BDAT ... LAST, a RSET): without a final reply, the outcome is then
@@ -624,6 +629,8 @@ func (d *Decoder) lostEndOfData(r *Reply, resynced bool) {
 func (d *Decoder) settle(i int) {
 	tx, tr := &d.s.Transactions[i], &d.txns[i]
 	switch {
+	case tr.bodyUnproven:
+		tx.Incomplete = true // the outcome stays unknown
 	case tx.Reply != nil:
 		tx.Outcome = outcomeOf(tx.Reply)
 	case tr.refusal != nil:
