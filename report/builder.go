@@ -102,32 +102,33 @@ func (b *Builder) Add(f *Facts) bool {
 		b.onAdd(&c)
 	}
 	failed := connectionFailed(&c)
-	pos := -1
-	defer func() { b.offers.note(f, &c, pos) }()
-	if b.err != nil {
-		return failed
-	}
-	if !b.list(failed) {
-		return failed
+	b.offers.note(f, &c, b.keep(&c, failed))
+	return failed
+}
+
+// keep lists connection c unless the bounds of Options leave it out, in
+// memory or in the temporary file, and returns its position there (-1:
+// not listed).
+func (b *Builder) keep(c *Connection, failed bool) int {
+	if b.err != nil || !b.list(failed) {
+		return -1
 	}
 	if b.store == nil && len(b.conns) >= b.opts.MemoryConnections {
 		if err := b.spill(); err != nil {
 			b.err = err
-			return failed
+			return -1
 		}
 	}
 	if b.store == nil {
-		b.conns = append(b.conns, c)
-		pos = len(b.conns) - 1
-		return failed
+		b.conns = append(b.conns, *c)
+		return len(b.conns) - 1
 	}
-	m := metaOf(&c)
-	if err := b.store.put(&c, &m); err != nil {
+	m := metaOf(c)
+	if err := b.store.put(c, &m); err != nil {
 		b.err = err
 	}
 	b.index = append(b.index, m)
-	pos = len(b.index) - 1
-	return failed
+	return len(b.index) - 1
 }
 
 // list counts a connection as listed, and tells false when the bounds of
