@@ -152,6 +152,33 @@ func TestReplyPairingByAck(t *testing.T) {
 		), quit),
 		want: "replies [250 250 250 354 250 221] unmatched [] | unknown 0 incomplete=true | withdrawn 0 incomplete=false",
 	}, {
+		name: "the client waited for the 354 the gap held: its body is a body",
+		steps: with(envelope[:5], steps(
+			SGap(len("354 go\r\n")),       // 9
+			C(body+".\r\n"),               // 10
+			S("250 2.0.0 Ok: queued\r\n"), // 11
+		), quit),
+		want: "replies [250 250 250 0 221] unmatched [] | delivered 250 incomplete=true",
+	}, {
+		name: "a body pipelined behind DATA whose reply the gap held: the server may have read it as commands",
+		steps: with(envelope[:4], steps(
+			C("DATA\r\n"+body+".\r\n"),                     // 8
+			SGap(len("554 5.5.1 no valid recipients\r\n")), // 9
+			S("500 5.5.2 unrecognized command\r\n"),        // 10: the dot's
+		), quit),
+		want: "replies [250 250 250 0 221] unmatched [] | unknown 500 incomplete=true",
+	}, {
+		name: "BDAT LAST whose reply the gap held, then MAIL: the next reply is the MAIL's",
+		steps: with(steps(
+			C("MAIL FROM:<alice@example.com>\r\n"), S("250 2.1.0 Ok\r\n"),
+			C("RCPT TO:<bob@example.org>\r\n"), S("250 2.1.5 Ok\r\n"),
+			C("BDAT 5 LAST\r\nhello"),              // 8
+			SGap(len("250 2.0.0 Ok: queued\r\n")),  // 9
+			C("MAIL FROM:<carol@example.com>\r\n"), // 10
+			S("250 2.1.0 Ok\r\n"),                  // 11
+		), quit),
+		want: "replies [250 250 250 0 250 221] unmatched [] | unknown 0 incomplete=true | withdrawn 0 incomplete=false",
+	}, {
 		name: "the client waited for the EHLO reply the gap held: the next reply is the MAIL's",
 		steps: steps(
 			S("220 mx ESMTP\r\n"),                  // 1

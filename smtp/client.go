@@ -318,6 +318,9 @@ func (d *Decoder) clientStep(p []byte, off int, at reassembly.Marker) int {
 		}
 		d.clientUpdate(clientEvent{in: evEarlyBody})
 		d.beginBody(d.cur, at.Mark(off))
+		if d.cur >= 0 {
+			d.txns[d.cur].bodyAcked = ackOf(at, off)
+		}
 		return 0
 	case clientLineTail:
 		j := bytes.IndexByte(p, '\n')

@@ -384,8 +384,11 @@ func (d *Decoder) replyLost(e pending) {
 		return
 	}
 	d.s.Transactions[e.txn].Incomplete = true
-	if e.verb == verbDATA && e.kind == pendingCommand && d.txns[e.txn].phase != txnEnvelope {
-		d.txns[e.txn].bodyUnproven = true // a body before the 354 (early)
+	if tr := &d.txns[e.txn]; e.verb == verbDATA && e.kind == pendingCommand && tr.phase != txnEnvelope && !tr.bodyAcked.beyond(e.peerAcked) {
+		// A body the capture shows before any 354, and the client's
+		// acknowledgment does not show it had one either (a client that
+		// waited had the 354 the gap held): maybe no body at all.
+		tr.bodyUnproven = true
 	}
 	if e.kind == pendingEndOfData || e.last {
 		d.txns[e.txn].replyLost = true

@@ -104,6 +104,10 @@ type txnTrack struct {
 	// reply refused DATA, the server read those lines as commands, and a
 	// reply after them is no final reply the capture can show.
 	bodyUnproven bool
+	// bodyAcked is, for a body the client began before the capture showed
+	// a 354, the server offset the client had acknowledged when it sent
+	// the body's first byte (ack.go).
+	bodyAcked streamOffset
 	// bytesLost is set when a client gap fell inside the transaction
 	// where it may have held the transaction's end (an end-of-data, a
 	// BDAT ... LAST, a RSET): without a final reply, the outcome is then
