@@ -68,6 +68,13 @@ func (h *checkHandler) Data(_ Direction, data []byte, at Marker) {
 	}
 	h.check(at.Mark(0))
 	h.check(at.Mark(len(data) - 1))
+	a, ok := at.(Acker)
+	if !ok {
+		*h.bad = append(*h.bad, "a Data Marker without Acker")
+		return
+	}
+	a.Acked(0)
+	a.Acked(len(data) - 1)
 }
 func (h *checkHandler) Gap(_ Direction, _ int, at Mark)           { h.check(at) }
 func (h *checkHandler) Control(_ EventKind, _ Direction, at Mark) { h.check(at) }
