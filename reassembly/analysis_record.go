@@ -694,11 +694,16 @@ func bit(b bool) uint8 {
 // duplicate counts s, and tells so, if it repeats one of the side's
 // recent segments.
 func (side *sideRecord) duplicate(s *Segment, now int64, f Flag) bool {
-	sig := sigOf(s, now)
 	for i := range min(side.nRecent, duplicateMemory) {
 		r := &side.recent[i]
-		same := r.seq == sig.seq && r.ack == sig.ack && r.tsval == sig.tsval && r.len == sig.len &&
-			r.window == sig.window && r.ipID == sig.ipID && r.flags == sig.flags && r.hasTS == sig.hasTS
+		// Sequence, acknowledgement and length tell most segments apart:
+		// the rest of the signature is built only for those that agree.
+		if r.seq != s.Seq || r.ack != s.Ack || r.len != int32(s.Len) {
+			continue
+		}
+		sig := sigOf(s, now)
+		same := r.tsval == sig.tsval && r.window == sig.window && r.ipID == sig.ipID && r.flags == sig.flags &&
+			r.hasTS == sig.hasTS
 		if !same || !sig.hasTS && sig.ipID == 0 && since(now, r.ns) >= time.Duration(duplicateWindow) {
 			continue
 		}
@@ -708,7 +713,7 @@ func (side *sideRecord) duplicate(s *Segment, now int64, f Flag) bool {
 		}
 		return true
 	}
-	side.recent[side.nRecent%duplicateMemory] = sig
+	side.recent[side.nRecent%duplicateMemory] = sigOf(s, now)
 	side.nRecent++
 	return false
 }

@@ -34,19 +34,22 @@ type Conflict struct {
 	Len    int
 }
 
-// sentSegment is a data segment remembered for comparison.
+// sentSegment is a data segment remembered for comparison (its sequence
+// number is in overlapWatch.seqs).
 type sentSegment struct {
-	seq   uint32
 	len   int32
 	hash  uint64
 	frame int
 	ns    int64 // capture time, unixNano
 }
 
-// overlapWatch remembers the last data segments of each direction.
+// overlapWatch remembers the last data segments of each direction. Their
+// sequence numbers sit apart from the rest: every data segment is looked
+// for among them, and they fill one cache line.
 type overlapWatch struct {
+	seqs [2][overlapMemory]uint32
 	segs [2][overlapMemory]sentSegment
-	n    [2]int // segments ever remembered per direction
+	n    [2]uint // segments ever remembered per direction
 }
 
 // maxConflicts bounds Conn.Conflicts; ConflictCount counts them all.
@@ -65,15 +68,18 @@ func (t *Tracker) checkOverlap(c *Conn, dir Direction, seq uint32, payload []byt
 		w = new(overlapWatch)
 		c.overlaps = w
 	}
-	h := hashPayload(t.seed, payload)
 	end := seq + uint32(length)
 	n := w.n[dir]
+	seqs := &w.seqs[dir]
 	for i := range min(n, overlapMemory) {
-		s := &w.segs[dir][i]
-		if s.seq != seq || s.len != int32(length) {
+		if seqs[i] != seq {
 			continue
 		}
-		if s.hash != h {
+		s := &w.segs[dir][i]
+		if s.len != int32(length) {
+			continue
+		}
+		if s.hash != hashPayload(t.seed, payload) {
 			c.ConflictCount++
 			if len(c.Conflicts) < maxConflicts {
 				c.Conflicts = append(c.Conflicts, Conflict{Dir: dir,
@@ -85,12 +91,13 @@ func (t *Tracker) checkOverlap(c *Conn, dir Direction, seq uint32, payload []byt
 		return
 	}
 	if n > 0 {
-		last := &w.segs[dir][(n-1)%overlapMemory]
-		if int32(end-(last.seq+uint32(last.len))) <= 0 && int32(seq-last.seq) < 0 {
+		lastSeq, last := seqs[(n-1)%overlapMemory], &w.segs[dir][(n-1)%overlapMemory]
+		if int32(end-(lastSeq+uint32(last.len))) <= 0 && int32(seq-lastSeq) < 0 {
 			return // an older range, no longer remembered
 		}
 	}
-	w.segs[dir][n%overlapMemory] = sentSegment{seq: seq, len: int32(length), hash: h, frame: f.Frame, ns: unixNano(f.Time)}
+	seqs[n%overlapMemory] = seq
+	w.segs[dir][n%overlapMemory] = sentSegment{len: int32(length), hash: hashPayload(t.seed, payload), frame: f.Frame, ns: unixNano(f.Time)}
 	w.n[dir]++
 }
 
