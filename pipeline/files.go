@@ -433,7 +433,7 @@ func sessionOf(c *reassembly.Conn) *smtp.Session {
 	case *smtp.Decoder:
 		return h.Session()
 	case *liveConn:
-		return h.dec.Session()
+		return h.session()
 	}
 	return nil
 }

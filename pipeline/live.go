@@ -237,11 +237,40 @@ type heldIncident struct {
 // liveConn is one connection's handler: the SMTP decoder, wrapped so that
 // the incident rules run as its bytes and control events arrive.
 type liveConn struct {
-	run     *liveRun
-	facts   report.Facts
+	run   *liveRun
+	facts report.Facts
+	// dec is made at the connection's first bytes, gap or control event
+	// (see decoder): a SYN flood's connections, which have none, cost no
+	// decoder. so are its options; end is where the connection ended.
 	dec     *smtp.Decoder
+	so      smtp.Options
+	end     reassembly.Mark
+	ended   bool
 	watch   report.IncidentWatch
 	retired bool
+}
+
+// decoder returns the connection's SMTP decoder, made on first use.
+func (lc *liveConn) decoder() *smtp.Decoder {
+	if lc.dec == nil {
+		lc.dec = smtp.NewDecoder(lc.so)
+		lc.facts.Session = lc.dec.Session()
+	}
+	return lc.dec
+}
+
+// session returns what the decoder learned, nil before it was made
+// (none of the connection's bytes came yet). Once the connection has
+// ended it is the final session: a decoder made then has seen nothing
+// but the end.
+func (lc *liveConn) session() *smtp.Session {
+	if lc.dec == nil && lc.ended {
+		lc.decoder().End(lc.end)
+	}
+	if lc.dec == nil {
+		return nil
+	}
+	return lc.dec.Session()
 }
 
 // lost marks the connection as open while packets were lost.
@@ -256,7 +285,7 @@ func (lc *liveConn) lost(l *loss) {
 var _ reassembly.Handler = (*liveConn)(nil)
 
 func (lc *liveConn) Data(dir reassembly.Direction, data []byte, at reassembly.Marker) {
-	lc.dec.Data(dir, data, at)
+	lc.decoder().Data(dir, data, at)
 	// What decides an incident is the server's (a reply) or a close; the
 	// client's bytes (most of them a message body) wait for the next
 	// sweep, at most SweepEvery later.
@@ -266,16 +295,21 @@ func (lc *liveConn) Data(dir reassembly.Direction, data []byte, at reassembly.Ma
 }
 
 func (lc *liveConn) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
-	lc.dec.Gap(dir, n, at)
+	lc.decoder().Gap(dir, n, at)
 }
 
 func (lc *liveConn) Control(kind reassembly.EventKind, dir reassembly.Direction, at reassembly.Mark) {
-	lc.dec.Control(kind, dir, at)
+	lc.decoder().Control(kind, dir, at)
 	// A reset may refuse the connection: a rule that reads the L4 health.
 	lc.run.check(lc, at.Time, kind == reassembly.EventRST)
 }
 
-func (lc *liveConn) End(at reassembly.Mark) { lc.dec.End(at) }
+func (lc *liveConn) End(at reassembly.Mark) {
+	lc.end, lc.ended = at, true
+	if lc.dec != nil {
+		lc.dec.End(at)
+	}
+}
 
 // read runs the capture goroutine and analyses what it hands over. It
 // returns nil when ctx ends or the source is closed, and the error that
@@ -428,9 +462,8 @@ func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
 			so.TLSKeyWait = smtp.KeyWait{Records: tlsKeyWaitRecords, Bytes: tlsKeyWaitBytes, Time: tlsKeyWaitTime, Refresh: r.refreshKeys}
 		}
 	}
-	lc := &liveConn{run: r, dec: smtp.NewDecoder(so),
+	lc := &liveConn{run: r, so: so,
 		facts: report.Facts{Conn: c, SMTPPort: slices.Contains(r.ports, c.Server.Port())}}
-	lc.facts.Session = lc.dec.Session()
 	if !r.lossUntil.IsZero() && !c.FirstTime.After(r.lossUntil) {
 		// Its first packets may be among those lost.
 		lc.lost(&loss{Drops: Drops{Kernel: r.dropped.Kernel + r.dropped.Interface, Ring: r.dropped.Ring}})
@@ -554,6 +587,9 @@ func (r *liveRun) maybeProgress(now time.Time) {
 			continue
 		}
 		p.Open++
+		if lc.dec == nil {
+			continue
+		}
 		d, f, a := report.OpenCounts(lc.dec.Session())
 		p.Delivered += d
 		p.Failed += f

@@ -27,8 +27,12 @@ type Conn struct {
 	// handler as gaps (Zeek's missed_bytes): never captured, or given up
 	// on when the out-of-order buffer limits were reached.
 	MissedBytes [2]int64
-	// Analyzer holds the L4 analysis; use Health for its summary.
-	Analyzer Analyzer
+	// Analyzer holds the L4 analysis; use Health for its summary. It is
+	// nil while the connection has sent only SYN and SYN-ACK segments
+	// without data (a SYN flood's, or one not answered yet): those wait
+	// in a small record and are analysed when another segment comes, or
+	// when Health asks (see pendingSYN).
+	Analyzer *Analyzer
 	// Handler receives the connection's bytes (nil: none).
 	Handler Handler
 	// Process is the program that owned the connection as the capture
@@ -59,9 +63,14 @@ type Conn struct {
 	holes  holes
 	// overlaps remembers recent data segments (nil until the first).
 	overlaps *overlapWatch
-	pmtu     [2]pmtuWatch
-	tail     [2]streamTail
-	ended    bool
+	// l4 is the L4 analysis (Analyzer points into it), nil while the
+	// connection's segments wait in pending.
+	l4 *connL4
+	// pending holds the SYN and SYN-ACK segments not analysed yet (while
+	// Analyzer is nil) or not handed to gopacket yet (see pendingSYN).
+	pending []Segment
+	tail    [2]streamTail
+	ended   bool
 	// halfOpen is set while the connection has sent only SYN or SYN-ACK
 	// segments (see EvictedHalfOpen).
 	halfOpen bool
@@ -100,7 +109,73 @@ func (c *Conn) due(o *Options) time.Time {
 func (c *Conn) Held(dir Direction) bool { return c.holes.queued(dir) }
 
 // Health returns the connection's L4 summary.
-func (c *Conn) Health() Health { return c.Analyzer.Health() }
+func (c *Conn) Health() Health {
+	if c.Analyzer == nil {
+		// Asked of a connection of bare SYNs on every live sweep: the
+		// analysis is made for the answer, on the stack.
+		var l connL4
+		c.replay(&l)
+		return l.analyzer.Health()
+	}
+	return c.Analyzer.Health()
+}
+
+// maxPendingSYN bounds the segments a connection of bare SYN and SYN-ACK
+// segments keeps unanalysed: a client whose SYN goes unanswered sends
+// up to 7 of them (Linux's tcp_syn_retries 6), beyond this the
+// connection is analysed as any other.
+const maxPendingSYN = 4
+
+// pendingSYN tells whether seg, a segment of c, waits in c's small
+// record instead of being analysed and reassembled now: a SYN or SYN-ACK
+// without data, FIN or RST while c has sent nothing else. A SYN flood's
+// connections so cost their Conn without the L4 analysis (Analyzer and
+// the PMTU watch, 2.6 KB) and without gopacket's connection; the segments
+// are replayed, in order, at c's first other segment.
+func (c *Conn) pendingSYN(seg *Segment) bool {
+	return c.l4 == nil && seg.SYN && seg.Len == 0 && seg.CapturedLen == 0 && !seg.FIN && !seg.RST &&
+		len(c.pending) < maxPendingSYN
+}
+
+// connL4 is a connection's L4 analysis, allocated in one piece.
+type connL4 struct {
+	analyzer Analyzer
+	pmtu     [2]pmtuWatch
+}
+
+// analysis returns c's L4 analysis, made now if c had only pending
+// segments so far.
+func (c *Conn) analysis() *connL4 {
+	if c.l4 == nil {
+		c.l4 = c.replayed()
+		c.Analyzer = &c.l4.analyzer
+	}
+	return c.l4
+}
+
+// replayed returns a new analysis that has seen c's pending segments.
+func (c *Conn) replayed() *connL4 {
+	l := new(connL4)
+	c.replay(l)
+	return l
+}
+
+// replay has l analyse c's pending segments.
+func (c *Conn) replay(l *connL4) {
+	for i := range c.pending {
+		l.observe(&c.pending[i])
+	}
+}
+
+// observe runs the analysis of one segment: tshark's tcp.analysis and
+// the PMTU watch.
+func (l *connL4) observe(seg *Segment) {
+	flags := l.analyzer.Observe(seg)
+	l.pmtu[seg.Dir].sent(seg, flags)
+	if seg.ACK {
+		l.pmtu[1-seg.Dir].acked(seg.Ack)
+	}
+}
 
 // tellCut hands the handler, as a gap, the bytes the snaplen cut from the
 // end of what side dir has sent so far, once gopacket has delivered all

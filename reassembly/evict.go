@@ -251,13 +251,8 @@ func (t *Tracker) release(c *Conn) {
 		if Direction(dir) == ServerToClient {
 			src, dst = dst, src
 		}
-		// Decoded from bytes, so that TransportFlow knows the ports.
-		var hdr [20]byte
-		binary.BigEndian.PutUint16(hdr[0:2], src.Port())
-		binary.BigEndian.PutUint16(hdr[2:4], dst.Port())
-		hdr[12], hdr[13] = 5<<4, flags // header length 20
-		var tcp layers.TCP
-		if tcp.DecodeFromBytes(hdr[:], gopacket.NilDecodeFeedback) != nil {
+		tcp, ok := bareSegment(src.Port(), dst.Port(), flags, 0, 0)
+		if !ok {
 			return
 		}
 		func() {
@@ -269,4 +264,18 @@ func (t *Tracker) release(c *Conn) {
 			t.assembler.AssembleWithContext(c.flow[dir], &tcp, ctx)
 		}()
 	}
+}
+
+// bareSegment returns a TCP header without options or payload, decoded
+// from bytes so that its TransportFlow knows the ports.
+func bareSegment(src, dst uint16, flags byte, seq, ack uint32) (layers.TCP, bool) {
+	var hdr [20]byte
+	binary.BigEndian.PutUint16(hdr[0:2], src)
+	binary.BigEndian.PutUint16(hdr[2:4], dst)
+	binary.BigEndian.PutUint32(hdr[4:8], seq)
+	binary.BigEndian.PutUint32(hdr[8:12], ack)
+	hdr[12], hdr[13] = 5<<4, flags // header length 20
+	var tcp layers.TCP
+	err := tcp.DecodeFromBytes(hdr[:], gopacket.NilDecodeFeedback)
+	return tcp, err == nil
 }

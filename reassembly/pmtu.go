@@ -150,7 +150,14 @@ func (w *pmtuWatch) learn(ack uint32) {
 }
 
 // PMTU returns the path-MTU black-hole evidence of the connection.
-func (c *Conn) PMTU() PMTU { return pmtuOf(&c.pmtu) }
+func (c *Conn) PMTU() PMTU {
+	if c.l4 == nil {
+		var l connL4
+		c.replay(&l)
+		return pmtuOf(&l.pmtu)
+	}
+	return pmtuOf(&c.l4.pmtu)
+}
 
 // pmtuOf returns the evidence of the first side whose watch shows the
 // pattern.

@@ -253,10 +253,18 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	t.touch(c, dir, p.tcp, f, ns)
 	seg := p.segment(f.Number, f.Time, t.sack[:0])
 	seg.Dir = dir
-	t.observe(c, &seg, p.tcp)
+	if c.pendingSYN(&seg) {
+		seg.SACKBlocks = slices.Clone(seg.SACKBlocks)
+		c.pending = append(c.pending, seg)
+		t.maybeFlush()
+		return nil
+	}
+	c.analysis().observe(&seg)
 	if c.Handler != nil && !c.ended {
+		t.replaySYNs(c)
 		t.deliver(c, dir, p.tcp, f, &seg)
 	}
+	c.pending = nil
 	t.maybeFlush()
 	return nil
 }
@@ -284,6 +292,9 @@ func (t *Tracker) touch(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Fram
 		c.closed = f.Time
 		recheck = true
 	}
+	if tcp.ACK && (!c.ackedKnown[1-dir] || int32(tcp.Ack-c.acked[1-dir]) > 0) {
+		c.acked[1-dir], c.ackedKnown[1-dir] = tcp.Ack, true
+	}
 	if recheck && c.idleIndex >= 0 {
 		if d := c.due(&t.opts); d.Before(c.idleKey) {
 			c.idleKey = d
@@ -292,18 +303,26 @@ func (t *Tracker) touch(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Fram
 	}
 }
 
-// observe runs the L4 analysis of one segment of c: tshark's
-// tcp.analysis, the PMTU watch, and the highest acknowledgement per
-// direction.
-func (t *Tracker) observe(c *Conn, seg *Segment, tcp *layers.TCP) {
-	dir := seg.Dir
-	flags := c.Analyzer.Observe(seg)
-	c.pmtu[dir].sent(seg, flags)
-	if tcp.ACK {
-		c.pmtu[1-dir].acked(tcp.Ack)
-		if !c.ackedKnown[1-dir] || int32(tcp.Ack-c.acked[1-dir]) > 0 {
-			c.acked[1-dir], c.ackedKnown[1-dir] = tcp.Ack, true
+// replaySYNs hands gopacket the pending SYN and SYN-ACK segments of c
+// (analysed already), so that it knows where each direction's stream
+// starts before the segment that ended c's wait.
+func (t *Tracker) replaySYNs(c *Conn) {
+	for i := range c.pending {
+		seg := &c.pending[i]
+		src, dst := c.Client, c.Server
+		if seg.Dir == ServerToClient {
+			src, dst = dst, src
 		}
+		flags := byte(0x02) // SYN
+		if seg.ACK {
+			flags |= 0x10
+		}
+		tcp, ok := bareSegment(src.Port(), dst.Port(), flags, seg.Seq, seg.Ack)
+		if !ok {
+			continue
+		}
+		f := capture.Frame{Number: seg.Frame, Time: seg.Time}
+		t.deliver(c, seg.Dir, &tcp, &f, seg)
 	}
 }
 

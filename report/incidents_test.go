@@ -160,7 +160,7 @@ func envelopeOnly(tx *smtp.Transaction) {
 
 // syntheticConn is a connection whose L4 analysis saw segs.
 func syntheticConn(server netip.AddrPort, segs ...reassembly.Segment) *reassembly.Conn {
-	c := &reassembly.Conn{Stream: 3, Client: liveClient, Server: server, FirstFrame: 1, FirstTime: liveT0}
+	c := &reassembly.Conn{Stream: 3, Client: liveClient, Server: server, FirstFrame: 1, FirstTime: liveT0, Analyzer: new(reassembly.Analyzer)}
 	for i := range segs {
 		s := segs[i]
 		if s.WindowScale == 0 {
