@@ -224,6 +224,8 @@ type liveRun struct {
 	// after it, told once the counters were read after them (see hold).
 	statsAt time.Time
 	held    []heldIncident
+	// facts is where a connection's facts are made for the rules.
+	facts report.Facts
 }
 
 // heldIncident is an incident waiting for the drop counters to be read
@@ -237,24 +239,37 @@ type heldIncident struct {
 // liveConn is one connection's handler: the SMTP decoder, wrapped so that
 // the incident rules run as its bytes and control events arrive.
 type liveConn struct {
-	run   *liveRun
-	facts report.Facts
+	run  *liveRun
+	conn *reassembly.Conn
 	// dec is made at the connection's first bytes, gap or control event
 	// (see decoder): a SYN flood's connections, which have none, cost no
-	// decoder. so are its options; end is where the connection ended.
-	dec     *smtp.Decoder
-	so      smtp.Options
-	end     reassembly.Mark
-	ended   bool
-	watch   report.IncidentWatch
-	retired bool
+	// decoder. sess is its session; end is where the connection ended.
+	dec   *smtp.Decoder
+	sess  *smtp.Session
+	end   reassembly.Mark
+	watch report.IncidentWatch
+	// smtpPort: the server port is an SMTP port; droppedKernel and
+	// droppedRing: packets were lost while the connection was open (see
+	// report.Facts).
+	smtpPort, droppedKernel, droppedRing bool
+	ended, retired                       bool
+}
+
+// facts fills f with what the incident rules know of the connection so
+// far, and returns it: the facts are made for each look (their L4 health
+// is the rules' to ask), so that an open connection costs little more
+// than its decoder.
+func (lc *liveConn) facts(f *report.Facts) *report.Facts {
+	*f = report.Facts{Conn: lc.conn, Session: lc.sess, SMTPPort: lc.smtpPort,
+		DroppedKernel: lc.droppedKernel, DroppedRing: lc.droppedRing}
+	return f
 }
 
 // decoder returns the connection's SMTP decoder, made on first use.
 func (lc *liveConn) decoder() *smtp.Decoder {
 	if lc.dec == nil {
-		lc.dec = smtp.NewDecoder(lc.so)
-		lc.facts.Session = lc.dec.Session()
+		lc.dec = smtp.NewDecoder(lc.run.decoderOptions(lc.conn))
+		lc.sess = lc.dec.Session()
 	}
 	return lc.dec
 }
@@ -275,11 +290,11 @@ func (lc *liveConn) session() *smtp.Session {
 
 // lost marks the connection as open while packets were lost.
 func (lc *liveConn) lost(l *loss) {
-	if !lc.facts.Dropped() {
+	if !lc.droppedKernel && !lc.droppedRing {
 		lc.run.droppedConns++
 	}
-	lc.facts.DroppedKernel = lc.facts.DroppedKernel || l.Kernel+l.Interface > 0
-	lc.facts.DroppedRing = lc.facts.DroppedRing || l.Ring > 0
+	lc.droppedKernel = lc.droppedKernel || l.Kernel+l.Interface > 0
+	lc.droppedRing = lc.droppedRing || l.Ring > 0
 }
 
 var _ reassembly.Handler = (*liveConn)(nil)
@@ -435,7 +450,7 @@ func (r *liveRun) keys(now time.Time) {
 	}
 	r.keysGrew = false
 	for _, lc := range r.open {
-		if !lc.retired && lc.dec.WaitingForTLSKey() {
+		if !lc.retired && lc.dec != nil && lc.dec.WaitingForTLSKey() {
 			lc.dec.RetryTLSKeys(now)
 			r.check(lc, now, false)
 		}
@@ -453,7 +468,8 @@ func (r *liveRun) tick(now time.Time) {
 	r.maybeProgress(now)
 }
 
-func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
+// decoderOptions are the SMTP decoder's options for connection c.
+func (r *liveRun) decoderOptions(c *reassembly.Conn) smtp.Options {
 	so := smtp.Options{ImplicitTLS: slices.Contains(r.opts.tlsPorts(), c.Server.Port())}
 	if r.opts.TLSKeys != nil {
 		// Even when empty yet: a key log read as the capture runs fills.
@@ -462,8 +478,11 @@ func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
 			so.TLSKeyWait = smtp.KeyWait{Records: tlsKeyWaitRecords, Bytes: tlsKeyWaitBytes, Time: tlsKeyWaitTime, Refresh: r.refreshKeys}
 		}
 	}
-	lc := &liveConn{run: r, so: so,
-		facts: report.Facts{Conn: c, SMTPPort: slices.Contains(r.ports, c.Server.Port())}}
+	return so
+}
+
+func (r *liveRun) newConn(c *reassembly.Conn) reassembly.Handler {
+	lc := &liveConn{run: r, conn: c, smtpPort: slices.Contains(r.ports, c.Server.Port())}
 	if !r.lossUntil.IsZero() && !c.FirstTime.After(r.lossUntil) {
 		// Its first packets may be among those lost.
 		lc.lost(&loss{Drops: Drops{Kernel: r.dropped.Kernel + r.dropped.Interface, Ring: r.dropped.Ring}})
@@ -479,7 +498,7 @@ func (r *liveRun) retire(c *reassembly.Conn) {
 	if lc, ok := c.Handler.(*liveConn); ok {
 		lc.retired = true
 		r.opened(-1)
-		fc.DroppedKernel, fc.DroppedRing = lc.facts.DroppedKernel, lc.facts.DroppedRing
+		fc.DroppedKernel, fc.DroppedRing = lc.droppedKernel, lc.droppedRing
 	}
 	if r.opts.Retiring != nil {
 		r.opts.Retiring(refOf(&fc, 0))
@@ -499,7 +518,7 @@ func (r *liveRun) opened(delta int) {
 
 // check runs the incident rules on one connection at capture time now.
 func (r *liveRun) check(lc *liveConn, now time.Time, timed bool) {
-	r.buf = r.rules.Incidents(r.buf[:0], &lc.watch, &lc.facts, now, timed)
+	r.buf = r.rules.Incidents(r.buf[:0], &lc.watch, lc.facts(&r.facts), now, timed)
 	for i := range r.buf {
 		r.hold(lc, &r.buf[i], now)
 	}
@@ -540,7 +559,7 @@ func (r *liveRun) release(all bool) {
 // tell counts an incident and hands it to LiveOptions.Incident, as the
 // capture-incomplete one if its connection overlapped a drop.
 func (r *liveRun) tell(lc *liveConn, in *report.Incident) {
-	in.ApplyDrops(&lc.facts)
+	in.ApplyDrops(lc.facts(&r.facts))
 	r.incidents++
 	if r.opts.Incident != nil {
 		r.opts.Incident(in)
@@ -559,7 +578,9 @@ func (r *liveRun) sweep(now time.Time) {
 		open = append(open, lc)
 		// A session waiting for its key past the wait's time goes on
 		// without it.
-		lc.dec.RetryTLSKeys(now)
+		if lc.dec != nil {
+			lc.dec.RetryTLSKeys(now)
+		}
 		r.check(lc, now, true)
 	}
 	clear(r.open[len(open):])

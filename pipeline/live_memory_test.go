@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"io"
@@ -114,5 +115,52 @@ func TestLiveMemoryBoundedByOpen(t *testing.T) {
 		float64(to.heap)/(1<<20), to.ended, per, open)
 	if per > maxGrowthPerEnded {
 		t.Errorf("the heap grew by %.0f bytes per ended connection, want at most %d", per, maxGrowthPerEnded)
+	}
+}
+
+// maxSYNOnlyBytes bounds what a live run keeps per open SYN-only
+// connection (a SYN flood under --max-connections): the Tracker's small
+// record of it and its live handler without an SMTP decoder. As full
+// connections (L4 analysis, gopacket's state, a decoder and the facts)
+// they measured 7,268 bytes each.
+const maxSYNOnlyBytes = 1200
+
+// TestLiveSYNOnlyIsSmall plays a SYN flood under the connection cap
+// through a live run and measures the heap per open connection, between
+// two moments of the flood.
+func TestLiveSYNOnlyIsSmall(t *testing.T) {
+	const flood = 4000
+	data := floodCapture(t, synth.FloodSYN, flood, 4*time.Second)
+	f, err := capture.Open("flood", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type sample struct {
+		open int
+		heap uint64
+	}
+	var samples []sample
+	src := &pacedFile{File: f}
+	b := report.NewBuilder(report.Options{})
+	res := Live(context.Background(), src, b, LiveOptions{RingWait: true, Options: Options{MaxConnections: 2 * flood},
+		Clock: func() time.Time { return src.now }, Interval: 500 * time.Millisecond, Progress: func(p *Progress) {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			samples = append(samples, sample{p.Open, ms.HeapAlloc})
+		}})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	i := slices.IndexFunc(samples, func(s sample) bool { return s.open >= flood/4 })
+	if i < 0 || len(samples)-1-i < 3 {
+		t.Fatalf("too few samples: %v", samples)
+	}
+	from, to := samples[i], samples[len(samples)-1]
+	per := (float64(to.heap) - float64(from.heap)) / float64(to.open-from.open)
+	t.Logf("heap %.1f MB with %d open, %.1f MB with %d: %.0f bytes per SYN-only connection", float64(from.heap)/(1<<20), from.open,
+		float64(to.heap)/(1<<20), to.open, per)
+	if per > maxSYNOnlyBytes {
+		t.Errorf("%.0f bytes per open SYN-only connection, want at most %d", per, maxSYNOnlyBytes)
 	}
 }
