@@ -251,7 +251,7 @@ func (t *Tracker) release(c *Conn) {
 		if Direction(dir) == ServerToClient {
 			src, dst = dst, src
 		}
-		tcp, ok := bareSegment(src.Port(), dst.Port(), flags, 0, 0)
+		tcp, ok := t.bareSegment(src.Port(), dst.Port(), flags, 0, 0)
 		if !ok {
 			return
 		}
@@ -261,21 +261,23 @@ func (t *Tracker) release(c *Conn) {
 					t.stats.Recovered++
 				}
 			}()
-			t.assembler.AssembleWithContext(c.flow[dir], &tcp, ctx)
+			t.assembler.AssembleWithContext(c.flow[dir], tcp, ctx)
 		}()
 	}
 }
 
 // bareSegment returns a TCP header without options or payload, decoded
-// from bytes so that its TransportFlow knows the ports.
-func bareSegment(src, dst uint16, flags byte, seq, ack uint32) (layers.TCP, bool) {
-	var hdr [20]byte
+// from bytes so that its TransportFlow knows the ports. It is the
+// Tracker's own, valid until the next call: gopacket keeps nothing of a
+// segment without payload.
+func (t *Tracker) bareSegment(src, dst uint16, flags byte, seq, ack uint32) (*layers.TCP, bool) {
+	hdr := &t.bareHdr
+	*hdr = [20]byte{}
 	binary.BigEndian.PutUint16(hdr[0:2], src)
 	binary.BigEndian.PutUint16(hdr[2:4], dst)
 	binary.BigEndian.PutUint32(hdr[4:8], seq)
 	binary.BigEndian.PutUint32(hdr[8:12], ack)
 	hdr[12], hdr[13] = 5<<4, flags // header length 20
-	var tcp layers.TCP
-	err := tcp.DecodeFromBytes(hdr[:], gopacket.NilDecodeFeedback)
-	return tcp, err == nil
+	err := t.bare.DecodeFromBytes(hdr[:], gopacket.NilDecodeFeedback)
+	return &t.bare, err == nil
 }

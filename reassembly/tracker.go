@@ -149,6 +149,10 @@ type Tracker struct {
 	retiredHead int
 	// seed hashes segments for checkOverlap.
 	seed maphash.Seed
+	// bare and bareHdr hold the segments the Tracker makes up for
+	// gopacket (bareSegment).
+	bare    layers.TCP
+	bareHdr [20]byte
 }
 
 // NewTracker returns a Tracker configured by opts.
@@ -255,6 +259,10 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	seg.Dir = dir
 	if c.pendingSYN(&seg) {
 		seg.SACKBlocks = slices.Clone(seg.SACKBlocks)
+		if c.pending == nil {
+			// Room for a handshake's SYN and SYN-ACK in one allocation.
+			c.pending = make([]Segment, 0, 2)
+		}
 		c.pending = append(c.pending, seg)
 		t.maybeFlush()
 		return nil
@@ -317,12 +325,12 @@ func (t *Tracker) replaySYNs(c *Conn) {
 		if seg.ACK {
 			flags |= 0x10
 		}
-		tcp, ok := bareSegment(src.Port(), dst.Port(), flags, seg.Seq, seg.Ack)
+		tcp, ok := t.bareSegment(src.Port(), dst.Port(), flags, seg.Seq, seg.Ack)
 		if !ok {
 			continue
 		}
 		f := capture.Frame{Number: seg.Frame, Time: seg.Time}
-		t.deliver(c, seg.Dir, &tcp, &f, seg)
+		t.deliver(c, seg.Dir, tcp, &f, seg)
 	}
 }
 
