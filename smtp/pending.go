@@ -114,8 +114,9 @@ func (d *Decoder) skippedReply(r *Reply) {
 
 // replyIndex finds the entry of the FIFO that reply r answers: the oldest
 // (RFC 2920 §3), or after a server gap (resynced), or when r's code cannot
-// answer the oldest, the one resyncIndex chooses. It reports false, with the anomaly, when r answers none of
-// them: it answers a request the capture lost.
+// answer the oldest, the one resyncIndex chooses. It reports false, with
+// the anomaly, when r answers none of them: it answers a request the
+// capture lost.
 //
 // A reply cannot answer a request whose last byte the server had not
 // received when it sent the reply: the acknowledgment on the reply's
@@ -210,24 +211,24 @@ func (d *Decoder) unmatched(r *Reply, why string) {
 // the oldest entry's reply (serverGapAt), so the reply after it answers a
 // later entry, or none (an Exchange server's unsolicited "451 Timeout
 // waiting for client input" after a lost final reply is no final reply).
-// An entry whose next one the client sent once it had the entry's reply
-// is passed: that reply came before this one, in the gap (waited). A code
+// An entry whose next one the client sent once it had the entry's reply is
+// passed: that reply came before this one, in the gap (waited). A code
 // only one command draws (221 QUIT, 354 DATA, 334 and 235 AUTH, 220
 // STARTTLS) answers no other: with no such command among the candidates,
-// ok is false (i is then how many entries the gap answered), and the
-// reply answers a command the capture lost (a client
-// gap not yet known, since the server's next segment can come before the
-// client's that shows it). Tying it to the oldest entry would make a
-// QUIT's 221 the 2xx final reply of an end-of-data whose 552 the server
-// gap held: a delivery the capture does not show. Any other code answers
-// the oldest candidate left, by position, sure only if it is the last
-// candidate; and a final reply is never taken by an end-of-data (or BDAT
-// LAST) the client followed with a request the server had too: the reply
-// may answer that one, and the transaction's outcome stays unknown rather
-// than read from a reply the capture does not tie to it (a client may
-// pipeline its next MAIL behind the dot). Until a reply is tied for sure,
-// the next one is matched the same way (evResyncUnsettled), so that a
-// guess by position does not shift every reply after it.
+// ok is false (i is then how many entries the gap answered), and the reply
+// answers a command the capture lost (a client gap not yet known, since
+// the server's next segment can come before the client's that shows it).
+// Tying it to the oldest entry would make a QUIT's 221 the 2xx final reply
+// of an end-of-data whose 552 the server gap held: a delivery the capture
+// does not show. Any other code answers the oldest candidate left, by
+// position, sure only if it is the last candidate; and a final reply is
+// never taken by an end-of-data (or BDAT LAST) the client followed with a
+// request the server had too: the reply may answer that one, and the
+// transaction's outcome stays unknown rather than read from a reply the
+// capture does not tie to it (a client may pipeline its next MAIL behind
+// the dot). Until a reply is tied for sure, the next one is matched the
+// same way (evResyncUnsettled), so that a guess by position does not shift
+// every reply after it.
 func (d *Decoder) resyncIndex(r *Reply) (i int, ok, sure bool) {
 	ack := d.server.replyAck
 	if !ack.ok || !d.queue[0].end.ok {
@@ -260,26 +261,24 @@ func (d *Decoder) resyncIndex(r *Reply) (i int, ok, sure bool) {
 // reply being matched, in the gap, as the stream shows them; held is how
 // many the server had when it sent that reply.
 //
-// The server sends nothing but replies, in the order of the requests
-// (RFC 2920 §3). Bytes between a reply boundary and the reply being
-// matched (a gap that began between replies and held anything) begin the
-// next entry's reply. A client that sent the next entry after bytes past
-// that boundary had the beginning of the oldest entry's reply (the
-// boundary is never before what the client had when it sent the oldest
-// entry: those bytes cannot answer it), which then
-// came before this one if the server had that next entry when it sent
-// this reply. (Unless the capture may lack requests before the oldest
-// entry, whose replies come first: a client gap, or a session the
-// capture joined late.) And a client waits for the whole reply to a request it
-// must wait on (RFC 2920 §3.1: DATA, EHLO, HELO, LHLO, STARTTLS, BDAT
-// LAST, an end-of-data; AUTH and its responses, RFC 4954 §4) before it
-// sends more: when its acknowledgment on
-// the next entry shows bytes it had not had when it sent that request,
-// that acknowledgment is where the reply ended, a boundary again (if no
-// client gap came between them, which may hide requests whose replies
-// the client had too). A client
-// that pipelined the next entry behind it (a MAIL right behind the dot)
-// shows none, and tells nothing.
+// The server sends nothing but replies, in the order of the requests (RFC
+// 2920 §3). Bytes between a reply boundary and the reply being matched (a
+// gap that began between replies and held anything) begin the next entry's
+// reply. A client that sent the next entry after bytes past that boundary
+// had the beginning of the oldest entry's reply (the boundary is never
+// before what the client had when it sent the oldest entry: those bytes
+// cannot answer it), which then came before this one if the server had
+// that next entry when it sent this reply. (Unless the capture may lack
+// requests before the oldest entry, whose replies come first: a client
+// gap, or a session the capture joined late.) And a client waits for the
+// whole reply to a request it must wait on (RFC 2920 §3.1: DATA, EHLO,
+// HELO, LHLO, STARTTLS, BDAT LAST, an end-of-data; AUTH and its responses,
+// RFC 4954 §4) before it sends more: when its acknowledgment on the next
+// entry shows bytes it had not had when it sent that request, that
+// acknowledgment is where the reply ended, a boundary again (if no client
+// gap came between them, which may hide requests whose replies the client
+// had too). A client that pipelined the next entry behind it (a MAIL right
+// behind the dot) shows none, and tells nothing.
 func (d *Decoder) answeredBefore(held int) int {
 	s := &d.server
 	i := 0
