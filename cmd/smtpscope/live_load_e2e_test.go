@@ -156,14 +156,28 @@ func TestLiveUnderLoad(t *testing.T) {
 		t.Fatalf("analyze of tcpdump's file: %+v; the lab made %d sessions, %d delivered, %d refused", want.Totals, sessions, delivered, refused)
 	}
 	// Live: the same, or its drops said and their connections not failed.
+	// A delivery live does not show is one a drop took: on a connection
+	// open during a drop (d.Connections), on one whose start fell in a
+	// drop (no SYN seen: live met it mid-session, after the drop was
+	// counted, so it overlapped none), or on a session the drops took
+	// whole.
 	lost := d.Kernel + d.Interface + d.Ring
+	startLost := 0
+	for _, c := range got.Connections {
+		if c.L4.Handshake.SYNFrame == 0 {
+			startLost++
+		}
+	}
+	unseen := max(0, want.Totals.Connections-got.Totals.Connections)
+	t.Logf("live: %d connections hit by drops, %d met mid-session, %d sessions not seen", d.Connections, startLost, unseen)
 	switch {
 	case got.Totals.Failed > want.Totals.Failed:
 		t.Errorf("live: %d failed messages, analyze %d: false failures", got.Totals.Failed, want.Totals.Failed)
 	case lost == 0 && got.Totals != want.Totals:
 		t.Errorf("live totals %+v without drops, analyze %+v", got.Totals, want.Totals)
-	case lost > 0 && got.Totals.Delivered+d.Connections < want.Totals.Delivered:
-		t.Errorf("live delivered %d with %d connections hit by drops, analyze %d", got.Totals.Delivered, d.Connections, want.Totals.Delivered)
+	case lost > 0 && got.Totals.Delivered+d.Connections+startLost+unseen < want.Totals.Delivered:
+		t.Errorf("live delivered %d with %d connections hit by drops, %d met mid-session and %d sessions not seen; analyze %d",
+			got.Totals.Delivered, d.Connections, startLost, unseen, want.Totals.Delivered)
 	}
 	if lost == 0 && got.Inputs[0].Packets != want.Inputs[0].Packets {
 		t.Errorf("live analysed %d packets and reports no drop; tcpdump captured %d", got.Inputs[0].Packets, want.Inputs[0].Packets)
