@@ -138,6 +138,15 @@ func (d *Decoder) preambleOf(dir reassembly.Direction) *preambleSide {
 // one are decoded (replayed) before data.
 func (d *Decoder) preambleFirst(dir reassembly.Direction, p *preambleSide, data []byte, at reassembly.Marker) int {
 	n := min(len(data), preambleProbe-len(p.held))
+	if len(p.held) == 0 {
+		// The common case: the first bytes already say there is no
+		// preamble (a banner, an EHLO). Nothing needs holding then, and
+		// what the general path below does comes to the same.
+		if kind, decided := d.preambleKind(dir, data[:n]); decided && kind == preambleNone {
+			p.state = preambleNone
+			return 0
+		}
+	}
 	prior := len(p.held)
 	p.held = append(p.held, data[:n]...)
 	for i := 0; i < n; i++ {
