@@ -295,7 +295,7 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 	if opts.TLSKeys == nil {
 		opts.TLSKeys = tlskeys.NewKeyLog()
 	}
-	secrets := secretsFeed{keys: opts.TLSKeys, taken: map[*capture.File]int{}, workers: opts.Workers}
+	secrets := secretsFeed{keys: opts.TLSKeys, workers: opts.Workers}
 	factsOf := func(c *reassembly.Conn) report.Facts {
 		return report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(ports, c.Server.Port()),
 			Process: procs.owner(c), Input: src.Input, Session: sessionOf(c)}

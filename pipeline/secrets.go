@@ -11,8 +11,10 @@ import (
 // Secrets Blocks to a key log as the reading reaches them.
 type secretsFeed struct {
 	keys *tlskeys.KeyLog
-	// taken counts the bytes of each file's key log already added.
-	taken map[*capture.File]int
+	// taken counts the bytes of each file's key log already added, by the
+	// file's position in the files given to frame (the same slice on
+	// every call).
+	taken []int
 	// badBefore is the key log's bad line count before the first block.
 	badBefore int
 	started   bool
@@ -22,37 +24,45 @@ type secretsFeed struct {
 	late    bool
 }
 
-// frame adds the secrets read by the time the n-th frame was.
+// frame adds the secrets read by the time the n-th frame was. It is
+// called for every frame: a file without secrets (the common case) costs
+// a type check and a length, with no map or index lookup.
 func (s *secretsFeed) frame(n int, files []*capture.File) {
-	switch {
-	case s.workers <= 1 || n == 1:
-		s.take(files)
-	case !s.late:
-		s.late = s.pending(files)
+	if s.workers > 1 && n != 1 {
+		if !s.late {
+			s.late = s.pending(files)
+		}
+		return
+	}
+	for i, f := range files {
+		if len(f.TLSKeyLog()) != 0 {
+			s.take(i, f)
+		}
 	}
 }
 
-// take adds what the files' Decryption Secrets Blocks gained since the
-// last call.
-func (s *secretsFeed) take(files []*capture.File) {
-	for _, f := range files {
-		b := f.TLSKeyLog()
-		if len(b) <= s.taken[f] {
-			continue
-		}
-		if !s.started {
-			s.started, s.badBefore = true, s.keys.BadLines()
-		}
-		s.keys.Add(f.Info().Name+" (Decryption Secrets Block)", b[s.taken[f]:])
-		s.taken[f] = len(b)
+// take adds what the Decryption Secrets Blocks of files[i], f, gained
+// since the last call.
+func (s *secretsFeed) take(i int, f *capture.File) {
+	b := f.TLSKeyLog()
+	if len(s.taken) <= i {
+		s.taken = append(s.taken, make([]int, i+1-len(s.taken))...)
 	}
+	if len(b) <= s.taken[i] {
+		return
+	}
+	if !s.started {
+		s.started, s.badBefore = true, s.keys.BadLines()
+	}
+	s.keys.Add(f.Info().Name+" (Decryption Secrets Block)", b[s.taken[i]:])
+	s.taken[i] = len(b)
 }
 
 // pending reports whether a file's Decryption Secrets Blocks hold lines
 // not added.
 func (s *secretsFeed) pending(files []*capture.File) bool {
-	for _, f := range files {
-		if len(f.TLSKeyLog()) > s.taken[f] {
+	for i, f := range files {
+		if n := len(f.TLSKeyLog()); n > 0 && (i >= len(s.taken) || n > s.taken[i]) {
 			return true
 		}
 	}
