@@ -26,7 +26,7 @@ var analysisNames = []struct {
 }
 
 // l4Of copies the L4 facts into the report's shape, with the verdict of
-// the l4Rules.
+// the L4 rules (judgeL4).
 func l4Of(h *reassembly.Health, missed [2]int64) L4 {
 	j := judgeL4(h)
 	l := L4{Retransmissions: h.Retransmissions, Resets: h.Resets, ZeroWindows: h.ZeroWindows,

@@ -57,25 +57,21 @@ func (j *l4Judgement) note(format string, args ...any) {
 	j.notes = append(j.notes, fmt.Sprintf(format, args...))
 }
 
-// l4Rules judge a connection's L4 facts, each one concern, in the order
-// their reasons and notes are told. They judge L4 only: they do not know
-// what the bytes meant, so a RST after the application said goodbye is
-// left to the SMTP rules to excuse (REFERENCE §4).
-var l4Rules = []func(h *reassembly.Health, j *l4Judgement){
-	judgeHandshake,
-	judgeResets,
-	judgeLoss,
-	judgeCaptureGaps,
-	judgeWindows,
-	judgeSilence,
-}
-
-// judgeL4 applies l4Rules to h.
+// judgeL4 applies the L4 rules to h, each one concern, in the order their
+// reasons and notes are told. They judge L4 only: they do not know what
+// the bytes meant, so a RST after the application said goodbye is left to
+// the SMTP rules to excuse (REFERENCE §4). The rules are called directly,
+// not through a table of functions: an indirect call would make h escape,
+// and buildConnection's copy of the connection's Health (1.2 KB) go to the
+// heap for every connection.
 func judgeL4(h *reassembly.Health) l4Judgement {
 	var j l4Judgement
-	for _, rule := range l4Rules {
-		rule(h, &j)
-	}
+	judgeHandshake(h, &j)
+	judgeResets(h, &j)
+	judgeLoss(h, &j)
+	judgeCaptureGaps(h, &j)
+	judgeWindows(h, &j)
+	judgeSilence(h, &j)
 	return j
 }
 
@@ -109,34 +105,40 @@ func judgeHandshake(h *reassembly.Health, j *l4Judgement) {
 	}
 }
 
+// sideTTLs is the TTL range of a side's packets other than its RSTs
+// (reassembly.Side.TTLMin, TTLMax).
+type sideTTLs struct{ TTLMin, TTLMax uint8 }
+
 // resetWords are what each kind of RST does to the verdict, and how it is
 // told: a RST after a FIN (either side's) ends a closing connection and is
 // usually harmless; before any FIN, a RST aborts the connection, Broken
 // once data had flowed, since L4 cannot know whether the application had
-// finished (the SMTP rules may excuse a RST after the 221 reply).
+// finished (the SMTP rules may excuse a RST after the 221 reply). The
+// words take the reset and its side by value, so that the Health judged
+// does not escape through the indirect call.
 var resetWords = map[reassembly.ResetKind]struct {
 	verdict l4Verdict // l4Healthy: a note
-	words   func(who reassembly.Direction, r *reassembly.Reset, s *reassembly.Side) string
+	words   func(who reassembly.Direction, r reassembly.Reset, s sideTTLs) string
 }{
-	reassembly.ResetClosing: {l4Healthy, func(who reassembly.Direction, r *reassembly.Reset, _ *reassembly.Side) string {
+	reassembly.ResetClosing: {l4Healthy, func(who reassembly.Direction, r reassembly.Reset, _ sideTTLs) string {
 		return fmt.Sprintf("the %s sent a RST in frame %d after a FIN (usually harmless at the end of a session)", who, r.Frame)
 	}},
-	reassembly.ResetOddTTL: {l4Broken, func(who reassembly.Direction, r *reassembly.Reset, s *reassembly.Side) string {
+	reassembly.ResetOddTTL: {l4Broken, func(who reassembly.Direction, r reassembly.Reset, s sideTTLs) string {
 		return fmt.Sprintf("the connection was reset in frame %d by a RST with TTL %d, while the %s's other packets have TTL %d–%d: probably injected by a middlebox",
 			r.Frame, r.TTL, who, s.TTLMin, s.TTLMax)
 	}},
-	reassembly.ResetSenderContinued: {l4Broken, func(who reassembly.Direction, r *reassembly.Reset, _ *reassembly.Side) string {
+	reassembly.ResetSenderContinued: {l4Broken, func(who reassembly.Direction, r reassembly.Reset, _ sideTTLs) string {
 		return fmt.Sprintf("the connection was reset in frame %d by a RST from the %s's address, yet the %s went on sending after it: probably injected by a middlebox",
 			r.Frame, who, who)
 	}},
-	reassembly.ResetDataInFlight: {l4Broken, func(who reassembly.Direction, r *reassembly.Reset, _ *reassembly.Side) string {
+	reassembly.ResetDataInFlight: {l4Broken, func(who reassembly.Direction, r reassembly.Reset, _ sideTTLs) string {
 		return fmt.Sprintf("the %s reset the connection in frame %d while data was unacknowledged", who, r.Frame)
 	}},
-	reassembly.ResetAfterData: {l4Broken, func(who reassembly.Direction, r *reassembly.Reset, _ *reassembly.Side) string {
+	reassembly.ResetAfterData: {l4Broken, func(who reassembly.Direction, r reassembly.Reset, _ sideTTLs) string {
 		return fmt.Sprintf("the %s reset the connection in frame %d, %s after the last data, before either side closed it",
 			who, r.Frame, roundDur(r.SinceData))
 	}},
-	reassembly.ResetBeforeData: {l4Healthy, func(who reassembly.Direction, r *reassembly.Reset, _ *reassembly.Side) string {
+	reassembly.ResetBeforeData: {l4Healthy, func(who reassembly.Direction, r reassembly.Reset, _ sideTTLs) string {
 		return fmt.Sprintf("the %s reset the connection in frame %d before any data", who, r.Frame)
 	}},
 }
@@ -150,7 +152,7 @@ func judgeResets(h *reassembly.Health, j *l4Judgement) {
 		if len(side.Resets) > 0 {
 			rst := &side.Resets[0]
 			if w, ok := resetWords[rst.Kind]; ok {
-				if text := w.words(who, rst, side); w.verdict == l4Healthy {
+				if text := w.words(who, *rst, sideTTLs{side.TTLMin, side.TTLMax}); w.verdict == l4Healthy {
 					j.note("%s", text)
 				} else {
 					j.worse(w.verdict, text)
