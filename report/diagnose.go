@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -676,15 +677,20 @@ func diagnoseNoSMTP(c *reassembly.Conn, h *reassembly.Health, smtpPort bool) Dia
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "Not an SMTP connection."}
 }
 
+// streamFilter is the Wireshark display filter of tcp.stream stream, as
+// fmt's "tcp.stream eq %d" writes it.
+func streamFilter(stream int) string { return "tcp.stream eq " + strconv.Itoa(stream) }
+
 // diagnoseSession covers connections without a failed transaction.
 func diagnoseSession(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session) Diagnosis {
-	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
+	// The filter is made where a diagnosis names it, not on the common
+	// path (a healthy session's "No failed mail transaction.").
 	if b := s.Banner; b != nil && b.Class() >= 4 {
 		cause := CauseDeferred
 		if b.Class() == 5 {
 			cause = CauseRejected
 		}
-		return Diagnosis{Layer: LayerL7, Cause: cause, Filter: filter,
+		return Diagnosis{Layer: LayerL7, Cause: cause, Filter: streamFilter(c.Stream),
 			Evidence: []Evidence{{Frame: b.Frame, Time: b.Time, What: "server greeted with " + replyText(b)}},
 			Summary:  fmt.Sprintf("The server refused the session in its greeting: %s.", explain(b, b))}
 	}
@@ -694,7 +700,7 @@ func diagnoseSession(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session) 
 	if s.MidStream {
 		// Transactions wholly inside the capture still have known
 		// outcomes; the late start is worth saying, not a diagnosis.
-		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Filter: filter,
+		return Diagnosis{Layer: LayerNone, Cause: CauseOK, Filter: streamFilter(c.Stream),
 			Summary: "No failed mail transaction; the capture started after this SMTP session had begun."}
 	}
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Summary: "No failed mail transaction."}
@@ -867,12 +873,38 @@ func reply(r *smtp.Reply, since time.Time) *Reply {
 	if r == nil {
 		return nil
 	}
-	out := &Reply{Code: r.Code, Enhanced: r.Enhanced.String(), Text: r.Text, Frame: r.Frame, Time: r.Time, Partial: r.Partial,
+	out := &Reply{Code: r.Code, Enhanced: enhancedText(r.Enhanced), Text: r.Text, Frame: r.Frame, Time: r.Time, Partial: r.Partial,
 		Truncated: r.Truncated}
 	if !since.IsZero() {
 		out.LatencyMS = ms(r.Time.Sub(since))
 	}
 	return out
+}
+
+// enhancedCodes are the texts of the enhanced codes of class 2 to 5 with
+// a one-digit subject and detail, "2.0.0" to "5.9.9", 5 bytes each, in
+// that order: enhancedText slices them.
+var enhancedCodes = func() string {
+	var b strings.Builder
+	for class := 2; class <= 5; class++ {
+		for subject := range 10 {
+			for detail := range 10 {
+				fmt.Fprintf(&b, "%d.%d.%d", class, subject, detail)
+			}
+		}
+	}
+	return b.String()
+}()
+
+// enhancedText is e.String() without allocating for the usual codes
+// (2.0.0, 2.1.5, 4.7.1: one-digit subject and detail), which every reply
+// of a session may carry.
+func enhancedText(e smtp.EnhancedCode) string {
+	if e[0] >= 2 && e[0] <= 5 && uint(e[1]) <= 9 && uint(e[2]) <= 9 {
+		i := ((e[0]-2)*100 + e[1]*10 + e[2]) * 5
+		return enhancedCodes[i : i+5]
+	}
+	return e.String()
 }
 
 func replyText(r *smtp.Reply) string {

@@ -220,3 +220,21 @@ func TestCaptureGaps(t *testing.T) {
 		t.Errorf("cut addresses: mail_from %q (%v), rcpt %q (%v)", tx.MailFrom, tx.MailFromTruncated, tx.RcptTo[0], tx.Rcpts[0].Truncated)
 	}
 }
+
+// TestEnhancedText checks the table of enhancedText against
+// smtp.EnhancedCode.String, with codes outside it.
+func TestEnhancedText(t *testing.T) {
+	codes := []smtp.EnhancedCode{{}, {5, 7, 26}, {4, 10, 1}, {2, 0, 100}, {1, 0, 0}, {6, 0, 0}, {2, -1, 0}}
+	for class := 2; class <= 5; class++ {
+		for subject := range 10 {
+			for detail := range 10 {
+				codes = append(codes, smtp.EnhancedCode{class, subject, detail})
+			}
+		}
+	}
+	for _, e := range codes {
+		if got, want := enhancedText(e), e.String(); got != want {
+			t.Errorf("enhancedText(%v) = %q, want %q", [3]int(e), got, want)
+		}
+	}
+}

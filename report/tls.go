@@ -290,8 +290,7 @@ func isMaskedExtension(kw string) bool {
 // diagnoseTLS applies the TLS rules to a session without a failed
 // transaction. ok is false when no TLS rule applies.
 func diagnoseTLS(c *reassembly.Conn, s *smtp.Session) (Diagnosis, bool) {
-	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
-	if d, ok := startTLSRefused(filter, s); ok {
+	if d, ok := startTLSRefused(c.Stream, s); ok {
 		return d, true
 	}
 	for _, e := range s.Extensions {
@@ -306,19 +305,19 @@ func diagnoseTLS(c *reassembly.Conn, s *smtp.Session) (Diagnosis, bool) {
 					evidence = []Evidence{{Frame: cmd.Reply.Frame, Time: cmd.Reply.Time, What: fmt.Sprintf("the EHLO reply shows %s, no STARTTLS", e)}}
 				}
 			}
-			return Diagnosis{Layer: LayerTLS, Cause: CauseStartTLSStripped, Filter: filter + ` && smtp.rsp.parameter contains "XXXX"`, Evidence: evidence,
+			return Diagnosis{Layer: LayerTLS, Cause: CauseStartTLSStripped, Filter: streamFilter(c.Stream) + ` && smtp.rsp.parameter contains "XXXX"`, Evidence: evidence,
 				Summary: fmt.Sprintf("The EHLO reply shows the masked extension %q where STARTTLS would be: a firewall's ESMTP inspection (Cisco ASA \"inspect esmtp\") rewrote it, so the client could not upgrade to TLS and %s.", e, next)}, true
 		}
 	}
 	if s.TLS == nil || s.TLS.Handshake == nil {
 		return Diagnosis{}, false
 	}
-	return handshakeDiagnosis(filter, s.TLS.Handshake, alertsOf(s.TLS))
+	return handshakeDiagnosis(streamFilter(c.Stream), s.TLS.Handshake, alertsOf(s.TLS))
 }
 
-// startTLSRefused finds a STARTTLS answered 4xx or 5xx and says what the
-// client did next.
-func startTLSRefused(filter string, s *smtp.Session) (Diagnosis, bool) {
+// startTLSRefused finds a STARTTLS answered 4xx or 5xx on tcp.stream
+// stream and says what the client did next.
+func startTLSRefused(stream int, s *smtp.Session) (Diagnosis, bool) {
 	for i := range s.Commands {
 		cmd := &s.Commands[i]
 		if cmd.Verb != "STARTTLS" || cmd.Reply == nil || cmd.Reply.Class() < 4 {
@@ -331,6 +330,7 @@ func startTLSRefused(filter string, s *smtp.Session) (Diagnosis, bool) {
 				break
 			}
 		}
+		filter := streamFilter(stream)
 		return Diagnosis{Layer: LayerTLS, Cause: CauseStartTLSRefused, Filter: filter + " && smtp.req.command == \"STARTTLS\" || " + replyFilter(filter, cmd.Reply.Code, cmd.Reply.Frame),
 			Evidence: []Evidence{{Frame: cmd.Frame, Time: cmd.Time, What: "client sent STARTTLS"},
 				{Frame: cmd.Reply.Frame, Time: cmd.Reply.Time, What: "server replied " + replyText(cmd.Reply)}},
