@@ -4,6 +4,10 @@
 #
 #   sudo env PATH="$PATH" scripts/soak.sh [SECONDS]      # default 600
 #
+# SOAK_LIVE_FLAGS adds flags to the live command line, e.g.
+# SOAK_LIVE_FLAGS="--max-connections 500" to see the memory of a run whose
+# bounded tables fill within the soak.
+#
 # Real peers (the lab's go-smtp server and client, testdata/scenarios/lab)
 # talk over the loopback of a network namespace this script creates (no
 # packet leaves it; every address is 127.0.0.1): deliveries of 2 KB to
@@ -67,7 +71,7 @@ PIDS+=($!)
 ip netns exec "$NS" taskset -c 1 "$WORK/smtpscope" live -i lo --user "" --format json --interval 1m \
 	--eod-timeout 2s --duration $((DURATION + 60))s --metrics 127.0.0.1:9125 \
 	--events "$WORK/events.jsonl" --evidence "$WORK/evidence" --evidence-max-bytes 200M \
-	-o "$WORK/report.json" 2>"$WORK/live.stderr" &
+	${SOAK_LIVE_FLAGS:-} -o "$WORK/report.json" 2>"$WORK/live.stderr" &
 LIVE=$!
 PIDS+=($LIVE)
 for _ in $(seq 100); do grep -q '"type":"start"' "$WORK/live.stderr" 2>/dev/null && break; sleep 0.1; done
