@@ -71,18 +71,23 @@ func markOf(frame int) reassembly.Mark {
 // feed plays steps into d without calling End.
 func feed(d *Decoder, steps []step) {
 	for i, s := range steps {
-		m := markOf(i + 1)
-		m.Time = m.Time.Add(s.skew)
-		switch s.kind {
-		case stepData:
-			d.Data(s.dir, []byte(s.data), reassembly.ConstMarker(m))
-		case stepGap:
-			d.Gap(s.dir, s.n, m)
-		case stepFIN:
-			d.Control(reassembly.EventFIN, s.dir, m)
-		case stepRST:
-			d.Control(reassembly.EventRST, s.dir, m)
-		}
+		feedStep(d, i, s)
+	}
+}
+
+// feedStep plays step s, the i-th (from 0), into d, marked as frame i+1.
+func feedStep(d *Decoder, i int, s step) {
+	m := markOf(i + 1)
+	m.Time = m.Time.Add(s.skew)
+	switch s.kind {
+	case stepData:
+		d.Data(s.dir, []byte(s.data), reassembly.ConstMarker(m))
+	case stepGap:
+		d.Gap(s.dir, s.n, m)
+	case stepFIN:
+		d.Control(reassembly.EventFIN, s.dir, m)
+	case stepRST:
+		d.Control(reassembly.EventRST, s.dir, m)
 	}
 }
 

@@ -419,17 +419,7 @@ func FuzzLateKey(f *testing.F) {
 			MaxAnomalies: 16, MaxChunkSize: 100, TLSKeys: keys, TLSKeyWait: wait}
 		d := NewDecoder(opts)
 		for i, s := range st {
-			m := markOf(i + 1)
-			switch s.kind {
-			case stepData:
-				d.Data(s.dir, []byte(s.data), reassembly.ConstMarker(m))
-			case stepGap:
-				d.Gap(s.dir, s.n, m)
-			case stepFIN:
-				d.Control(reassembly.EventFIN, s.dir, m)
-			case stepRST:
-				d.Control(reassembly.EventRST, s.dir, m)
-			}
+			feedStep(d, i, s)
 			checkBounds(t, d)
 			if x := d.tls; x != nil && x.dec != nil && (len(x.dec.held) > wait.Records+1 || x.dec.heldBytes > wait.Bytes+maxTLSRecord) {
 				t.Fatalf("%d records, %d bytes held: beyond the wait's bounds", len(x.dec.held), x.dec.heldBytes)

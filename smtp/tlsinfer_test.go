@@ -20,18 +20,24 @@ func serverHello12() string {
 	return string(append([]byte{22, 3, 3, 0, byte(len(msg))}, msg...))
 }
 
-// TestInferredTransactions runs a STARTTLS session whose TLS 1.2
-// handshake completes, then record flights, and checks the transactions
-// inferred from them (steps are one second apart).
-func TestInferredTransactions(t *testing.T) {
+// tls12Prologue is a STARTTLS session whose TLS 1.2 handshake completes
+// (both Finished), then the EHLO and its reply in records: ten steps.
+func tls12Prologue(t *testing.T) []step {
 	hello := string(clientHelloBytes(t, "relay.example"))
 	ccs := "\x14\x03\x03\x00\x01\x01"
-	prologue := steps(
+	return steps(
 		S("220 relay.example ESMTP\r\n"), C("EHLO client.example\r\n"), S("250-relay.example\r\n250 STARTTLS\r\n"),
 		C("STARTTLS\r\n"), S("220 2.0.0 go ahead\r\n"), C(hello),
 		S(serverHello12()+ccs+record(22, 40)), C(ccs+record(22, 40)), // both Finished: established
 		C(record(23, 40)), S(record(23, 120)), // EHLO and its reply
 	)
+}
+
+// TestInferredTransactions runs a STARTTLS session whose TLS 1.2
+// handshake completes, then record flights, and checks the transactions
+// inferred from them (steps are one second apart).
+func TestInferredTransactions(t *testing.T) {
+	prologue := tls12Prologue(t)
 	body := C(record(23, 16408) + record(23, 16408) + record(23, 2000)) // 34.8 kB in one flight
 	tests := []struct {
 		name     string
@@ -85,14 +91,7 @@ func TestInferredTransactions(t *testing.T) {
 // cut inside its first record is a message all the same, and a cut record
 // is counted once whatever ends the connection after it.
 func TestInferredCutShort(t *testing.T) {
-	hello := string(clientHelloBytes(t, "relay.example"))
-	ccs := "\x14\x03\x03\x00\x01\x01"
-	prologue := steps(
-		S("220 relay.example ESMTP\r\n"), C("EHLO client.example\r\n"), S("250-relay.example\r\n250 STARTTLS\r\n"),
-		C("STARTTLS\r\n"), S("220 2.0.0 go ahead\r\n"), C(hello),
-		S(serverHello12()+ccs+record(22, 40)), C(ccs+record(22, 40)),
-		C(record(23, 40)), S(record(23, 120)),
-	)
+	prologue := tls12Prologue(t)
 	big := record(23, 16408)
 	tests := []struct {
 		name    string
