@@ -123,8 +123,10 @@ type txOutcome struct {
 	refused bool
 }
 
-func outcomes(r *Report) map[string]txOutcome {
-	out := map[string]txOutcome{}
+// eachSMTPConn calls f with every SMTP connection of r and its name in
+// the keys: its addresses and its ordinal among the connections on them
+// ("client>server#2").
+func eachSMTPConn(r *Report, f func(name string, c *Connection)) {
 	nth := map[string]int{}
 	for i := range r.count() {
 		c := r.conn(i)
@@ -133,17 +135,24 @@ func outcomes(r *Report) map[string]txOutcome {
 		}
 		pair := c.Client + ">" + c.Server
 		nth[pair]++
+		f(fmt.Sprintf("%s#%d", pair, nth[pair]), c)
+	}
+}
+
+func outcomes(r *Report) map[string]txOutcome {
+	out := map[string]txOutcome{}
+	eachSMTPConn(r, func(name string, c *Connection) {
 		ev := c.L4.Client.MissedBytes+c.L4.Server.MissedBytes+c.L4.Client.UnseenBytes+c.L4.Server.UnseenBytes > 0 ||
 			c.L4.Analysis["lost_segment"].Count > 0 || c.L4.Analysis["ack_lost_segment"].Count > 0
 		for j, tx := range c.SMTP.Transactions {
 			ev := ev || tx.Incomplete
-			key := fmt.Sprintf("%s#%d/MAIL@%d", pair, nth[pair], tx.MailFrame)
+			key := fmt.Sprintf("%s/MAIL@%d", name, tx.MailFrame)
 			if tx.MailFrame == 0 { // the MAIL command is in a capture gap
 				key += fmt.Sprintf("/tx%d", j)
 			}
 			out[key] = txOutcome{tx.Outcome, tx.Diagnosis.Cause, ev, tx.RefusedAttempt}
 		}
-	}
+	})
 	return out
 }
 
@@ -491,24 +500,18 @@ func TestMetamorphicFinalReplies(t *testing.T) {
 	})
 }
 
-// finalReplies lists the final reply of every transaction that has one,
-// keyed as outcomes does.
+// finalReplies lists the final reply of every transaction that has one
+// and a captured MAIL, keyed by its connection (eachSMTPConn), its MAIL's
+// frame and its index.
 func finalReplies(r *Report) map[string]Reply {
 	out := map[string]Reply{}
-	nth := map[string]int{}
-	for i := range r.count() {
-		c := r.conn(i)
-		if c.SMTP == nil {
-			continue
-		}
-		pair := c.Client + ">" + c.Server
-		nth[pair]++
+	eachSMTPConn(r, func(name string, c *Connection) {
 		for j, tx := range c.SMTP.Transactions {
 			if tx.Reply == nil || tx.MailFrame == 0 || tx.Outcome == "unknown" {
 				continue // no claim
 			}
-			out[fmt.Sprintf("%s#%d/MAIL@%d/tx%d", pair, nth[pair], tx.MailFrame, j)] = *tx.Reply
+			out[fmt.Sprintf("%s/MAIL@%d/tx%d", name, tx.MailFrame, j)] = *tx.Reply
 		}
-	}
+	})
 	return out
 }
