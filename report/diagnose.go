@@ -311,7 +311,7 @@ func transactionOf(tx *smtp.Transaction, red *redactor) Transaction {
 func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, s *smtp.Session, tx *smtp.Transaction, quitFrames map[int]bool, opts Options) Diagnosis {
 	filter := fmt.Sprintf("tcp.stream eq %d", c.Stream)
 	eod := Evidence{Frame: tx.EndOfDataFrame, Time: tx.EndOfDataTime, What: "client sent the end-of-data \".\""}
-	tcpFine := lossRetransmissions(h) == 0 && h.ZeroWindows == 0
+	fine := tcpFine(h)
 	if d, ok := captureMisses(s, tx, opts, filter, eod, quitFrames, stoppedBy(c)); ok {
 		return d
 	}
@@ -348,23 +348,23 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, s *smtp.Sessi
 		if d, ok := noReplyL4(c, h, tx, filter, eod, end); ok {
 			return d
 		}
-		if tx.PartialReply != nil && tcpFine {
+		if tx.PartialReply != nil && fine {
 			p := tx.PartialReply
 			return Diagnosis{Layer: LayerL7, Cause: CauseEODPartialReply, Filter: filter,
 				Evidence: []Evidence{eod, {Frame: p.Frame, Time: p.Time, What: fmt.Sprintf("server began a reply %q but never ended the line", partialText(p))}, end},
 				Summary:  fmt.Sprintf("TCP was healthy, but the server's reply to end-of-data stopped mid-line (no CRLF), so the client could not read it and gave up after %s. Senders log this as a timeout; the message may have been accepted and will be sent again.", dur(tx.Waited()))}
 		}
-		if tx.Ended == smtp.EndClientReset && tcpFine {
+		if tx.Ended == smtp.EndClientReset && fine {
 			return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{eod, end},
 				Summary: fmt.Sprintf("TCP delivered the whole message, but the server never answered the end-of-data; the client reset the connection after %s.", dur(tx.Waited()))}
 		}
-		if !tcpFine {
+		if !fine {
 			return lossDiagnosis(h, filter, []Evidence{eod, end}, fmt.Sprintf("no reply to end-of-data within %s", dur(tx.Waited())))
 		}
 		return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{eod, end},
 			Summary: fmt.Sprintf("TCP was healthy and delivered the whole message, but the relay never answered the end-of-data; the client gave up after %s. Look at the relay, not the network.", dur(tx.Waited()))}
 	case smtp.OutcomeAborted:
-		return abortedDiagnosis(c, h, tx, filter, endEvidence(tx, quitFrames), tcpFine)
+		return abortedDiagnosis(c, h, tx, filter, endEvidence(tx, quitFrames))
 	}
 	if tx.Incomplete {
 		return Diagnosis{Layer: LayerCapture, Cause: CauseCaptureIncomplete, Filter: filter,
@@ -377,14 +377,14 @@ func diagnoseTransaction(c *reassembly.Conn, h *reassembly.Health, s *smtp.Sessi
 // the L4 fault TCP proves (black hole, reset, loss, a stalled window), else
 // who closed, else what stopped the view. end is how the connection ended.
 // Decoded and TLS-inferred transactions both use it.
-func abortedDiagnosis(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, filter string, end Evidence, tcpFine bool) Diagnosis {
+func abortedDiagnosis(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Transaction, filter string, end Evidence) Diagnosis {
 	if d, ok := pmtuDiagnosis(c, filter, end); ok {
 		return d
 	}
 	if d, ok := resetDiagnosis(h, tx, filter, []Evidence{end}, "in the middle of the message body", true); ok {
 		return d
 	}
-	if !tcpFine {
+	if !tcpFine(h) {
 		return lossDiagnosis(h, filter, []Evidence{end}, "the message never reached its end-of-data")
 	}
 	switch tx.Ended {
@@ -574,7 +574,7 @@ func resetDiagnosis(h *reassembly.Health, tx *smtp.Transaction, filter string, e
 		return Diagnosis{Layer: LayerL4, Cause: CauseResetByServer, Filter: filter, Evidence: ev,
 			Summary: fmt.Sprintf("The server reset the connection %s.", when)}, true
 	}
-	if !clientAborts || lossRetransmissions(h) > 0 || h.ZeroWindows > 0 {
+	if !clientAborts || !tcpFine(h) {
 		// A client that resets after loss or a stalled window is giving
 		// up on the path or the receiver: that is the cause to report.
 		return Diagnosis{}, false
@@ -591,6 +591,10 @@ func partialText(r *smtp.Reply) string {
 	}
 	return s
 }
+
+// tcpFine tells whether TCP shows neither loss (retransmissions that
+// were not spurious) nor a zero window.
+func tcpFine(h *reassembly.Health) bool { return lossRetransmissions(h) == 0 && h.ZeroWindows == 0 }
 
 // lossDiagnosis blames the network for a failure on a connection whose
 // TCP showed loss or stalls.

@@ -464,7 +464,7 @@ func inferredTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 		// end-of-data was sent. The same rules as a body cut short in
 		// clear text, told as inferred.
 		end := endEvidence(tx, nil)
-		d := abortedDiagnosis(c, h, tx, filter, end, lossRetransmissions(h) == 0 && h.ZeroWindows == 0)
+		d := abortedDiagnosis(c, h, tx, filter, end)
 		d.Summary = fmt.Sprintf("Inferred from TLS records (%s, no key): %s, the last of them cut short, so no end-of-data was sent. %s",
 			cmp.Or(inf.Version, "version not captured"), body, d.Summary)
 		return d
@@ -491,16 +491,13 @@ func inferredTransaction(c *reassembly.Conn, h *reassembly.Health, tx *smtp.Tran
 			d.Summary = prefix + d.Summary
 			return d
 		}
-		if lossRetransmissions(h) > 0 || h.ZeroWindows > 0 {
+		if !tcpFine(h) {
 			d := lossDiagnosis(h, filter, []Evidence{last, end}, fmt.Sprintf("no record came from the server within %s", dur(tx.Waited())))
 			d.Summary = prefix + d.Summary
 			return d
 		}
-		tcp := "TCP was healthy"
-		layer, cause := LayerL7, CauseEODNoReply
-		return Diagnosis{Layer: layer, Cause: cause, Filter: filter,
-			Evidence: []Evidence{last, {Frame: tx.EndFrame, Time: tx.EndTime, What: then}},
-			Summary:  fmt.Sprintf("Inferred from TLS records (%s, no key): %s; no record from the server for %s; %s. %s: the relay never answered the end-of-data.", cmp.Or(inf.Version, "version not captured"), body, dur(tx.Waited()), then, tcp)}
+		return Diagnosis{Layer: LayerL7, Cause: CauseEODNoReply, Filter: filter, Evidence: []Evidence{last, end},
+			Summary: prefix + "TCP was healthy: the relay never answered the end-of-data."}
 	}
 	return Diagnosis{Layer: LayerNone, Cause: CauseOK, Filter: filter, Evidence: []Evidence{last},
 		Summary: "Inferred from TLS records: " + body + "; outcome unknown."}
