@@ -199,9 +199,6 @@ func (d *Decoder) flightAnswered(t *tlsTrack, r tlsrecord.Record) {
 // its end-of-data: the message was aborted, as a body cut short in clear
 // text is, never a relay silent after an end-of-data it did not get.
 func (d *Decoder) flightEnded(t *tlsTrack, at reassembly.Mark, why EndReason, next int) {
-	if why != EndClientClosed || next == 0 {
-		t.cutShort()
-	}
 	if t.flight.body() {
 		tx := d.inferred(t)
 		switch {
@@ -220,8 +217,8 @@ func (d *Decoder) flightEnded(t *tlsTrack, at reassembly.Mark, why EndReason, ne
 
 // cutShort adds to the flight the client record the connection ended in
 // the middle of, if any: the bytes of it that were sent (an upper bound of
-// its plaintext so far). It is called only when the connection or the
-// capture ends (a pause starts a new flight at a record boundary).
+// its plaintext so far). tlsControl and tlsEnd call it; a pause ends a
+// flight at a record boundary.
 func (t *tlsTrack) cutShort() {
 	r, got, ok := t.conn.Unfinished(reassembly.ClientToServer)
 	if !ok || t.cutCounted || !t.established || r.Type != tlsrecord.TypeApplicationData || !r.Protected {
@@ -302,6 +299,7 @@ func (d *Decoder) tlsControl(kind reassembly.EventKind, dir reassembly.Direction
 		{false, false}: EndClientClosed, {false, true}: EndServerClosed,
 		{true, false}: EndClientReset, {true, true}: EndServerReset,
 	}[[2]bool{kind == reassembly.EventRST, dir == reassembly.ServerToClient}]
+	d.tls.cutShort()
 	d.flightEnded(d.tls, at, why, 0)
 	d.syncTLS()
 }
@@ -312,6 +310,7 @@ func (d *Decoder) tlsEnd(at reassembly.Mark) {
 		return
 	}
 	d.tls.conn.End(at)
+	d.tls.cutShort()
 	d.flightEnded(d.tls, at, EndCaptureEnded, 0)
 	d.syncTLS()
 }
