@@ -36,6 +36,8 @@ type AnalyzeOptions struct {
 	Evidence             pipeline.EvidenceOptions
 	EvidenceKeys         bool
 	EvidenceMaxBytesFlag string
+	// CPUProfile names a file for a Go CPU profile of the run ("": none).
+	CPUProfile string
 }
 
 // maxEvidenceErrors is how many evidence files' errors are told one per
@@ -44,8 +46,18 @@ const maxEvidenceErrors = 10
 
 // Analyze analyses the capture files, writes the --events lines as the
 // connections end, joins the MTA logs, writes the report and then the
-// evidence files. What goes wrong is told on stderr, one line.
+// evidence files. What goes wrong is told on stderr, one line. With
+// several workers it raises the memory limit LimitMemory set.
 func Analyze(ctx context.Context, o AnalyzeOptions, stdout, stderr io.Writer) Outcome {
+	roomForWorkers(o.Pipeline.Workers)
+	if o.CPUProfile != "" {
+		stop, err := startCPUProfile(o.CPUProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "smtpscope: --cpuprofile: %s\n", OneLine(err))
+			return Failed
+		}
+		defer stop()
+	}
 	keys, warnings, err := readKeyLogs(o.TLSKeyLogs)
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", OneLine(err))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -46,6 +47,8 @@ func TestAnalyze(t *testing.T) {
 		{name: "events beside the report", opts: AnalyzeOptions{Files: []string{captures + "relay-stall.pcapng"},
 			Format: "json", Output: filepath.Join(dir, "r2.json"), Events: "-"}, want: Findings,
 			stdout: []string{`"community_id"`}, outFile: filepath.Join(dir, "r2.json")},
+		{name: "cpu profile in a missing directory", opts: AnalyzeOptions{Files: []string{captures + "healthy.pcapng"},
+			CPUProfile: filepath.Join(dir, "no", "cpu.prof")}, want: Failed, stderr: "--cpuprofile"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,6 +91,43 @@ func TestAnalyze(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCPUProfile: --cpuprofile writes a profile of the run (gzip'd
+// protocol buffers, as runtime/pprof writes them) and the run is as
+// without it.
+func TestCPUProfile(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "cpu.prof")
+	var stdout, stderr bytes.Buffer
+	got := Analyze(context.Background(), AnalyzeOptions{Files: []string{captures + "relay-stall.pcapng"}, CPUProfile: name}, &stdout, &stderr)
+	if got != Findings || stderr.Len() > 0 {
+		t.Errorf("outcome %d, stderr %q; want %d and nothing", got, stderr.String(), Findings)
+	}
+	data, err := os.ReadFile(name)
+	if err != nil || len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Errorf("profile %q: %d bytes (err %v), want a gzip'd profile", name, len(data), err)
+	}
+}
+
+// TestRoomForWorkers: several workers raise the limit LimitMemory set,
+// never one the user set.
+func TestRoomForWorkers(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	for _, tc := range []struct {
+		set     int64
+		workers int
+		want    int64
+	}{
+		{softMemoryLimit, 1, softMemoryLimit},
+		{softMemoryLimit, 3, softMemoryLimit + 2*workerMemory},
+		{1 << 30, 4, 1 << 30},
+	} {
+		debug.SetMemoryLimit(tc.set)
+		roomForWorkers(tc.workers)
+		if got := debug.SetMemoryLimit(-1); got != tc.want {
+			t.Errorf("limit %d, %d workers: %d, want %d", tc.set, tc.workers, got, tc.want)
+		}
 	}
 }
 

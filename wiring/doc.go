@@ -2,7 +2,9 @@
 // commands of cmd/smtpscope: the report writer (text, JSON, Markdown,
 // HTML, to a file or standard output), the --events writer and console,
 // the metrics, the evidence files, the MTA log join, the TLS key logs and
-// the hub comparison.
+// the hub comparison; and the process settings those runs need (the soft
+// memory limit, a CPU profile, the live capture's read timeout and
+// default BPF filter).
 //
 // It is the layer between the command, which owns the flags, their
 // checks and the exit statuses, and the packages that do the work

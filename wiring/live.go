@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +33,12 @@ const (
 	LiveListHealthy = 200
 )
 
+// LiveReadTimeout bounds how long one read from the interface waits
+// (LiveOptions.Capture.Timeout when that is zero): it is the longest
+// delay before a signal, the end of the duration or a quiet link's
+// timeouts are noticed.
+const LiveReadTimeout = 100 * time.Millisecond
+
 // ErrDurationReached is the cause of the end of a run that lasted
 // LiveOptions.Duration.
 var ErrDurationReached = errors.New("duration reached")
@@ -38,7 +46,8 @@ var ErrDurationReached = errors.New("duration reached")
 // LiveOptions are the settings of one "smtpscope live" run, checked by
 // the command.
 type LiveOptions struct {
-	// Capture opens the interface.
+	// Capture opens the interface; an empty Filter is SMTPFilter of the
+	// SMTP and implicit TLS ports, a zero Timeout LiveReadTimeout.
 	Capture capture.LiveOptions
 	// Duration ends the run (0: at SIGINT or SIGTERM only).
 	Duration time.Duration
@@ -76,6 +85,11 @@ func Live(o LiveOptions, stdout, stderr io.Writer) Outcome {
 		fmt.Fprintf(stderr, "smtpscope live: "+format+"\n", a...)
 		return Failed
 	}
+	o.Config.Ports = withPorts(o.Config.Ports, o.Config.TLSPorts)
+	if o.Capture.Filter == "" {
+		o.Capture.Filter = SMTPFilter(o.Config.Ports)
+	}
+	o.Capture.Timeout = cmp.Or(o.Capture.Timeout, LiveReadTimeout)
 	src, err := capture.OpenLive(o.Capture)
 	if err != nil {
 		return fail("%s", OneLine(err))
@@ -160,6 +174,26 @@ func Live(o LiveOptions, stdout, stderr io.Writer) Outcome {
 		return Findings
 	}
 	return Clean
+}
+
+// withPorts adds to ports those of more it does not hold.
+func withPorts(ports, more []uint16) []uint16 {
+	for _, p := range more {
+		if !slices.Contains(ports, p) {
+			ports = append(slices.Clip(ports), p)
+		}
+	}
+	return ports
+}
+
+// SMTPFilter is the default BPF filter of a live capture: TCP to or from
+// any of the SMTP ports.
+func SMTPFilter(ports []uint16) string {
+	terms := make([]string, len(ports))
+	for i, p := range ports {
+		terms[i] = fmt.Sprintf("port %d", p)
+	}
+	return "tcp and (" + strings.Join(terms, " or ") + ")"
 }
 
 // openEvidence opens --evidence, nil when not asked for. A directory it

@@ -53,6 +53,6 @@ func (f *analyzeFlags) checkHubs(args []string) ([]pipeline.Hub, []uint16, error
 		seen[name] = true
 		hubs = append(hubs, pipeline.Hub{Name: name, Files: strings.Split(files, ",")})
 	}
-	ports, err := serverPorts(f.smtpPorts)
+	ports, err := withPorts("smtp-ports", pipeline.DefaultServerPorts, f.smtpPorts)
 	return hubs, ports, err
 }

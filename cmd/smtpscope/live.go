@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -15,14 +13,6 @@ import (
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
 	"github.com/smtpscope/smtpscope/wiring"
-)
-
-// Timing of the live loop.
-const (
-	// liveReadTimeout bounds how long one read from the interface waits:
-	// it is the longest delay before a signal, the end of --duration or a
-	// quiet link's timeouts are noticed.
-	liveReadTimeout = 100 * time.Millisecond
 )
 
 // Defaults of the live flags.
@@ -37,9 +27,6 @@ const (
 	// libpcap's buffer size (a C int of bytes) can say.
 	maxBufferMiB = 2047
 )
-
-// errDurationReached is the cause of the end of a run that lasted --duration.
-var errDurationReached = wiring.ErrDurationReached
 
 const liveUsage = `Usage: smtpscope live [flags]
 
@@ -163,17 +150,9 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%s", err)
 	}
-	tlsPorts, err := implicitTLSPorts(f.tlsPorts)
+	tlsPorts, err := withPorts(tlsPortsFlag, pipeline.DefaultTLSPorts, f.tlsPorts)
 	if err != nil {
 		return fail("%s", err)
-	}
-	for _, p := range tlsPorts {
-		if !slices.Contains(ports, p) {
-			ports = append(ports, p) // SMTP ports too, in the filter as well
-		}
-	}
-	if f.filter == "" {
-		f.filter = smtpFilter(ports)
 	}
 	maxConns := f.maxConns
 	if maxConns == 0 {
@@ -182,7 +161,7 @@ func runLive(args []string, stdout, stderr io.Writer) int {
 
 	return exitStatus(wiring.Live(wiring.LiveOptions{
 		Capture: capture.LiveOptions{Interface: f.iface, Filter: f.filter, Snaplen: f.snaplen, Promisc: f.promisc,
-			Timeout: liveReadTimeout, BufferSize: f.bufferMiB << 20},
+			BufferSize: f.bufferMiB << 20},
 		Duration: f.duration, Format: f.format, Output: f.output, Color: f.color,
 		Events: f.events, Metrics: f.metrics, Write: f.write, User: f.user, UserSet: fs.Changed("user"),
 		Evidence:     pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version, MaxBytes: int64(f.evidenceMaxBytes)},
@@ -241,14 +220,5 @@ func (f *liveFlags) check(args []string) ([]uint16, error) {
 	if f.events == "-" && (f.output == "" || f.output == "-") {
 		return nil, errors.New("--events - needs --output FILE: standard output carries the events")
 	}
-	return serverPorts(f.smtpPorts)
-}
-
-// smtpFilter is the default BPF filter: TCP to or from any SMTP port.
-func smtpFilter(ports []uint16) string {
-	terms := make([]string, len(ports))
-	for i, p := range ports {
-		terms[i] = fmt.Sprintf("port %d", p)
-	}
-	return "tcp and (" + strings.Join(terms, " or ") + ")"
+	return withPorts("smtp-ports", pipeline.DefaultServerPorts, f.smtpPorts)
 }

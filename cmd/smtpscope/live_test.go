@@ -23,11 +23,12 @@ import (
 	"github.com/smtpscope/smtpscope/events"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/wiring"
 )
 
 // pacedSource replays a capture file the way a live interface delivers
-// it: when the next frame is more than liveReadTimeout ahead of the
-// clock, Next times out and the clock moves on by liveReadTimeout. After
+// it: when the next frame is more than wiring.LiveReadTimeout ahead of the
+// clock, Next times out and the clock moves on by wiring.LiveReadTimeout. After
 // the last frame it keeps timing out for tail, then returns io.EOF.
 type pacedSource struct {
 	f    *capture.File
@@ -62,7 +63,7 @@ func (p *pacedSource) Next() (capture.Frame, error) {
 	}
 	if p.peek == nil {
 		if p.err == io.EOF && p.now.Sub(p.last) < p.tail {
-			p.now = p.now.Add(liveReadTimeout)
+			p.now = p.now.Add(wiring.LiveReadTimeout)
 			return capture.Frame{}, fmt.Errorf("paced: %w", capture.ErrTimeout)
 		}
 		return capture.Frame{}, p.err
@@ -70,8 +71,8 @@ func (p *pacedSource) Next() (capture.Frame, error) {
 	if p.now.IsZero() {
 		p.now = p.peek.Time
 	}
-	if p.peek.Time.Sub(p.now) > liveReadTimeout {
-		p.now = p.now.Add(liveReadTimeout)
+	if p.peek.Time.Sub(p.now) > wiring.LiveReadTimeout {
+		p.now = p.now.Add(wiring.LiveReadTimeout)
 		return capture.Frame{}, fmt.Errorf("paced: %w", capture.ErrTimeout)
 	}
 	fr := *p.peek
@@ -364,8 +365,8 @@ func TestLiveEODTimeoutInTime(t *testing.T) {
 	}
 	// Event lines carry milliseconds: told may read up to 1 ms early.
 	late := told.Sub(eod)
-	if late < 2*time.Second-time.Millisecond || late > 2*time.Second+pipeline.SweepEvery+liveReadTimeout {
-		t.Errorf("incident told %s after the end-of-data, want 2 s (+ at most %s)", late, pipeline.SweepEvery+liveReadTimeout)
+	if late < 2*time.Second-time.Millisecond || late > 2*time.Second+pipeline.SweepEvery+wiring.LiveReadTimeout {
+		t.Errorf("incident told %s after the end-of-data, want 2 s (+ at most %s)", late, pipeline.SweepEvery+wiring.LiveReadTimeout)
 	}
 	if !told.Before(gaveUp) {
 		t.Errorf("incident told at %s, not before the client gave up at %s", told, gaveUp)
@@ -384,7 +385,7 @@ func TestLiveEventText(t *testing.T) {
 	var stream bytes.Buffer
 	cfg := liveConfig{ports: []uint16{25}, eodTimeout: 2 * time.Second, connectTimeout: time.Second, idleTimeout: time.Minute,
 		interval: 3 * time.Second, events: events.NewConsole(&stream, "text"), clock: src.clock}
-	cfg.events.Start(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "lo", smtpFilter(cfg.ports), 262144, "out.pcapng")
+	cfg.events.Start(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "lo", wiring.SMTPFilter(cfg.ports), 262144, "out.pcapng")
 	runLiveLoop(context.Background(), src, cfg)
 	lines := strings.Split(strings.TrimSpace(stream.String()), "\n")
 	if want := `2026-01-02T03:04:05.000Z START capturing on lo, filter "tcp and (port 25)", snaplen 262144, writing out.pcapng`; lines[0] != want {
@@ -549,7 +550,7 @@ func TestLiveSourceFails(t *testing.T) {
 // (SIGINT, SIGTERM, --duration) and says why.
 func TestLiveContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	cancel(errDurationReached)
+	cancel(wiring.ErrDurationReached)
 	var stream bytes.Buffer
 	cfg := liveConfig{ports: []uint16{25}, eodTimeout: time.Second, connectTimeout: time.Second, idleTimeout: time.Minute,
 		events: events.NewConsole(&stream, "json"), clock: time.Now}
@@ -682,21 +683,6 @@ func TestLiveMaxConnections(t *testing.T) {
 	want := fmt.Sprintf("%d SYN-only connections to %s evicted under a SYN flood", flood-capConns, synth.FloodServer)
 	if !strings.HasPrefix(strings.Join(in.Warnings, "\n"), want) {
 		t.Errorf("warnings %q, want %q first", in.Warnings, want)
-	}
-}
-
-func TestSMTPFilter(t *testing.T) {
-	tests := []struct {
-		ports []uint16
-		want  string
-	}{
-		{[]uint16{25}, "tcp and (port 25)"},
-		{[]uint16{25, 465, 587, 2525, 10025}, "tcp and (port 25 or port 465 or port 587 or port 2525 or port 10025)"},
-	}
-	for _, tt := range tests {
-		if got := smtpFilter(tt.ports); got != tt.want {
-			t.Errorf("smtpFilter(%v) = %q, want %q", tt.ports, got, tt.want)
-		}
 	}
 }
 

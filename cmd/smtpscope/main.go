@@ -19,8 +19,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -59,22 +57,8 @@ be written (the report is written all the same).
 Run "smtpscope analyze --help" for the analyze flags.
 `
 
-// softMemoryLimit is the memory the Go runtime is asked to stay within
-// unless GOMEMLIMIT says otherwise. It is soft: the runtime collects
-// garbage more often as the heap nears it, and goes beyond it only when
-// the analysis really holds more (very many connections open at once).
-// Without it the heap grows to twice what is live before each collection.
-// Each worker beyond the first holds its own open connections and frame
-// batches, and gets workerMemory more.
-const (
-	softMemoryLimit = 48 << 20
-	workerMemory    = 16 << 20
-)
-
 func main() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(softMemoryLimit)
-	}
+	wiring.LimitMemory()
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -99,6 +83,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "smtpscope: unknown command %q (try \"smtpscope help\")\n", args[0])
 	return exitError
 }
+
+// tlsPortsFlag is the flag naming more ports of implicit TLS (analyze and
+// live).
+const (
+	tlsPortsFlag  = "tls-ports"
+	tlsPortsUsage = "extra server `PORTS` of implicit TLS, read as TLS from the first byte and as SMTP (465 always is; as tshark's -d tcp.port==PORT,tls)"
+)
 
 // analyzeFlags are the flags of "smtpscope analyze".
 type analyzeFlags struct {
@@ -172,22 +163,10 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", err)
 		return exitError
 	}
-	tlsPorts, err := implicitTLSPorts(f.tlsPorts)
+	tlsPorts, err := withPorts(tlsPortsFlag, pipeline.DefaultTLSPorts, f.tlsPorts)
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpscope analyze: %s\n", err)
 		return exitError
-	}
-	if f.workers > 1 && debug.SetMemoryLimit(-1) == softMemoryLimit {
-		// Set by main (not by GOMEMLIMIT): room for the other workers.
-		debug.SetMemoryLimit(softMemoryLimit + int64(f.workers-1)*workerMemory)
-	}
-	if f.cpuProfile != "" {
-		stop, err := startCPUProfile(f.cpuProfile)
-		if err != nil {
-			fmt.Fprintf(stderr, "smtpscope: --cpuprofile: %s\n", wiring.OneLine(err))
-			return exitError
-		}
-		defer stop()
 	}
 	maxConns := f.maxConns
 	if maxConns == 0 {
@@ -202,6 +181,7 @@ func runAnalyze(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		Logs: f.logs, TLSKeyLogs: f.tlsKeyLog,
 		Evidence:     pipeline.EvidenceOptions{Dir: f.evidence, Application: "smtpscope " + version, MaxBytes: int64(f.evidenceMaxBytes)},
 		EvidenceKeys: f.evidenceKeys, EvidenceMaxBytesFlag: f.evidenceMaxBytes.String(),
+		CPUProfile: f.cpuProfile,
 	}, stdout, stderr)
 	return exitStatus(out)
 }
@@ -244,36 +224,19 @@ func (f *analyzeFlags) check(args []string) ([]uint16, error) {
 	default:
 		return nil, fmt.Errorf("unknown --format %q (want text, json, markdown or html)", f.format)
 	}
-	return serverPorts(f.smtpPorts)
+	return withPorts("smtp-ports", pipeline.DefaultServerPorts, f.smtpPorts)
 }
 
-// serverPorts adds the --smtp-ports to the default SMTP ports.
-func serverPorts(extra []uint) ([]uint16, error) {
-	ports := slices.Clone(pipeline.DefaultServerPorts)
+// withPorts adds to a copy of ports the extra ones of --flag.
+func withPorts(flag string, ports []uint16, extra []uint) ([]uint16, error) {
+	ports = slices.Clone(ports)
 	for _, p := range extra {
 		if p == 0 || p > 65535 {
-			return nil, fmt.Errorf("--smtp-ports: %d is not a TCP port", p)
+			return nil, fmt.Errorf("--%s: %d is not a TCP port", flag, p)
 		}
 		if !slices.Contains(ports, uint16(p)) {
 			ports = append(ports, uint16(p))
 		}
 	}
 	return ports, nil
-}
-
-// startCPUProfile starts a CPU profile into the named file and returns
-// the function that stops it.
-func startCPUProfile(name string) (stop func(), err error) {
-	file, err := os.Create(name)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(file); err != nil {
-		file.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		file.Close()
-	}, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/tlsrecord"
+	"github.com/smtpscope/smtpscope/wiring"
 )
 
 // TestInferredMarkedInEveryFormat: a transaction inferred from TLS records
@@ -347,7 +348,7 @@ func TestLiveTLSIncidents(t *testing.T) {
 			}
 			late := told.Sub(tx.EODTime)
 			gaveUp := tx.EODTime.Add(time.Duration(tx.WaitedMS * float64(time.Millisecond)))
-			if late < eodTimeout-time.Millisecond || late > eodTimeout+pipeline.SweepEvery+liveReadTimeout || !told.Before(gaveUp) {
+			if late < eodTimeout-time.Millisecond || late > eodTimeout+pipeline.SweepEvery+wiring.LiveReadTimeout || !told.Before(gaveUp) {
 				t.Errorf("told %s after the end-of-data (the client gave up %s after it), want %s", late, gaveUp.Sub(tx.EODTime), eodTimeout)
 			}
 			if !strings.Contains(got[0].Summary, "unanswered for 2.") {
