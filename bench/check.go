@@ -19,6 +19,8 @@ type Mismatch struct {
 	Shape synth.Shape
 	// TLS is the version the session upgraded to ("" in clear).
 	TLS string
+	// BDAT is set for a session that sent its messages in BDAT chunks.
+	BDAT bool
 	// Field names what differs, e.g. "message[0].outcome" or "l4.retransmissions".
 	Field     string
 	Want, Got string
@@ -31,6 +33,9 @@ func (m Mismatch) String() string {
 	}
 	if m.TLS != "" {
 		fault += ", " + m.TLS
+	}
+	if m.BDAT {
+		fault += ", BDAT"
 	}
 	return fmt.Sprintf("stream %d (%s): %s: want %s, got %s", m.Stream, fault, m.Field, m.Want, m.Got)
 }
@@ -103,7 +108,13 @@ type connectionJSON struct {
 		Analysis        map[string]struct{ Count int } `json:"analysis"`
 	} `json:"l4"`
 	SMTP *struct {
+		Commands []struct {
+			Verb  string     `json:"verb"`
+			Frame int        `json:"frame"`
+			Reply *replyJSON `json:"reply"`
+		} `json:"commands"`
 		Transactions []struct {
+			MailFrame int        `json:"mail_frame"`
 			Size      int64      `json:"size"`
 			MessageID string     `json:"message_id"`
 			Outcome   string     `json:"outcome"`
@@ -172,7 +183,7 @@ func Check(report, expect io.Reader) (*CheckResult, error) {
 
 func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 	add := func(field string, want, got any) {
-		res.Mismatches = append(res.Mismatches, Mismatch{Stream: e.Stream, Fault: e.Fault, Shape: e.Shape, TLS: e.TLS, Field: field,
+		res.Mismatches = append(res.Mismatches, Mismatch{Stream: e.Stream, Fault: e.Fault, Shape: e.Shape, TLS: e.TLS, BDAT: e.BDAT, Field: field,
 			Want: fmt.Sprint(want), Got: fmt.Sprint(got)})
 	}
 	if c == nil {
@@ -204,8 +215,12 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 		if tx.Outcome != m.Outcome {
 			add(f("outcome"), m.Outcome, tx.Outcome)
 		}
-		if got := decidingCode(tx.Reply, tx.Rcpts); got != m.Code {
+		chunks, chunkRefused := bdatOf(c, tx.MailFrame)
+		if got := decidingCode(tx.Reply, tx.Rcpts, chunkRefused); got != m.Code {
 			add(f("code"), m.Code, got)
+		}
+		if e.BDAT && chunks != m.Chunks {
+			add(f("chunks"), m.Chunks, chunks)
 		}
 		if tx.Diagnosis.Cause != m.Cause {
 			add(f("cause"), m.Cause, tx.Diagnosis.Cause)
@@ -248,13 +263,17 @@ func checkL4(add func(string, any, any), e *synth.Expectation, c *connectionJSON
 }
 
 // decidingCode is the reply that decided a transaction: the reply to its
-// end-of-data, or else, when every recipient was refused, the last
-// refusal; 0 for none.
+// end-of-data (or BDAT LAST), or else the refusal of a BDAT chunk
+// (chunk), or else, when every recipient was refused, the last refusal;
+// 0 for none.
 func decidingCode(eod *replyJSON, rcpts []struct {
 	Reply *replyJSON `json:"reply"`
-}) int {
+}, chunk *replyJSON) int {
 	if eod != nil {
 		return eod.Code
+	}
+	if chunk != nil {
+		return chunk.Code
 	}
 	code := 0
 	for _, rc := range rcpts {
@@ -264,4 +283,26 @@ func decidingCode(eod *replyJSON, rcpts []struct {
 		code = rc.Reply.Code
 	}
 	return code
+}
+
+// bdatOf counts the BDAT commands of the transaction whose MAIL is in
+// frame mail (those after that MAIL and before the next one) and returns
+// the first 4xx or 5xx reply to one of them (RFC 3030 §2: a refused
+// chunk fails the transaction), nil if none.
+func bdatOf(c *connectionJSON, mail int) (n int, refusal *replyJSON) {
+	in := false
+	for _, cmd := range c.SMTP.Commands {
+		switch {
+		case cmd.Verb == "MAIL" && in:
+			return n, refusal
+		case cmd.Verb == "MAIL":
+			in = cmd.Frame == mail
+		case in && cmd.Verb == "BDAT":
+			n++
+			if refusal == nil && cmd.Reply != nil && cmd.Reply.Code >= 400 {
+				refusal = cmd.Reply
+			}
+		}
+	}
+	return n, refusal
 }

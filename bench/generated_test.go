@@ -25,6 +25,7 @@ func TestGeneratedCapturesCheck(t *testing.T) {
 		{"every fault and shape", synth.Options{Seed: 3, Sessions: 240, Problems: 1, Concurrency: 40, MaxMessageSize: 8 << 10}},
 		{"TLS, every TCP fault, stalls after end-of-data", synth.Options{Seed: 4, Sessions: 80, Problems: 0.3, Concurrency: 20, TLS: 1}},
 		{"half TLS, every fault in clear", synth.Options{Seed: 5, Sessions: 120, Problems: 0.6, Concurrency: 30, TLS: 0.5, MaxMessageSize: 8 << 10}},
+		{"BDAT: chunks, refusals after a chunk and after LAST, silence after LAST", synth.Options{Seed: 7, Sessions: 160, Problems: 0.5, Concurrency: 30, MaxMessageSize: 24 << 10, BDAT: 0.7}},
 		{"every frame twice", synth.Options{Seed: 6, Sessions: 80, Problems: 0.6, Concurrency: 20, MaxMessageSize: 8 << 10, Duplicate: true}},
 	}
 	for _, tt := range tests {

@@ -26,13 +26,19 @@
 #   BENCH_SLOW      seconds above which a tool is timed once only (default 120)
 #   BENCH_DATA      where captures, binaries and results go (default bench/data, git-ignored)
 #   BENCH_STRICT    1: exit 1 when smtpscope disagrees with the expectations
-#                   (on the capture, the TLS-heavy one or the duplicated one)
+#                   (on the capture, the TLS-heavy one, the duplicated one or
+#                   the newer shapes)
 #   BENCH_SHAPES_SIZE  size of the capture written with every frame twice
 #                   (smtpgen --duplicate), checked against its expectations
 #                   (default 64M); the floods (smtpgen --flood) are measured
 #                   for peak RSS beside it
 #   BENCH_FLAT      1: also analyse a capture twice as big (same seed) and
 #                   compare smtpscope's peak RSS (default 1 when BENCH_SIZE=1G)
+#   BENCH_MIX_SIZE  size of the capture of the newer shapes (default a quarter
+#                   of BENCH_SIZE; 0: skip): a third of its sessions send with
+#                   BDAT (smtpgen --bdat), a fifth carry a fault (refusals
+#                   after a chunk or BDAT LAST, silence after BDAT LAST among
+#                   them); analysed once and checked against its expectations
 #   BENCH_TLS_SIZE  size of the TLS-heavy capture (smtpgen --tls 1: every
 #                   session upgrades with STARTTLS and goes on in opaque
 #                   records; a share BENCH_PROBLEMS of them carry a fault:
@@ -226,6 +232,21 @@ echo "bench: duplicated capture $dup_cap" >&2
 "$bin/smtpscope" analyze --format json -o "$work/dup.json" "$dup_cap" >/dev/null 2>&1 || true
 dup_check=0
 "$bin/expectcheck" "$work/dup.json" "$dup_expect" 15 >"$work/dup-check.txt" 2>&1 || dup_check=$?
+# The newer shapes (BENCH_MIX_SIZE): BDAT sessions among the others,
+# more faults than the main capture. Checked like it, timed once.
+mix_size=${BENCH_MIX_SIZE:-$(awk -v s="$size" 'BEGIN { n = s + 0; u = toupper(substr(s, length(n "") + 1, 1)); m = u == "G" ? n * 1024 : u == "K" ? n / 1024 : u == "M" ? n : n / 1048576; q = int(m / 4); printf "%dM", q < 1 ? 1 : q }')}
+mix_flags=(--bdat 0.3 --problems 0.2)
+mix_check=0 mix_line=""
+if [ "$mix_size" != 0 ]; then
+  main_cap=$cap main_expect=$expect main_stamp=$stamp main_name=$name
+  capture_for "$mix_size" mix "${mix_flags[@]}"
+  mix_cap=$cap mix_expect=$expect
+  echo "bench: smtpscope on the newer shapes $mix_cap" >&2
+  /usr/bin/time -v -o "$work/time.mix" "$bin/smtpscope" analyze --format json -o "$work/mix.json" "$mix_cap" >/dev/null 2>&1 || true
+  mix_line="$(stat -c %s "$mix_cap") bytes, $(seconds "$(field "$work/time.mix" "Elapsed (wall clock) time")") s wall, $(( $(field "$work/time.mix" "Maximum resident set size (kbytes)") / 1024 )) MB peak RSS"
+  "$bin/expectcheck" "$work/mix.json" "$mix_expect" 15 >"$work/mix-check.txt" 2>&1 || mix_check=$?
+  cap=$main_cap expect=$main_expect stamp=$main_stamp name=$main_name
+fi
 floods=()
 for flood in syn:200000 idle-ehlo:50000; do
   kind=${flood%%:*} n=${flood#*:}
@@ -284,10 +305,16 @@ done
   cat "$work/dup-check.txt"
   echo "expectcheck exit status $dup_check"
   echo
+  if [ -n "$mix_line" ]; then
+    echo "newer shapes ($mix_cap, smtpgen ${mix_flags[*]}): $mix_line"
+    cat "$work/mix-check.txt"
+    echo "expectcheck exit status $mix_check"
+    echo
+  fi
   echo "floods (default --max-connections and --max-buffered; budget 128 MiB peak RSS):"
   printf '  %s\n' "${floods[@]}"
 } | tee "$results"
 echo "bench: results in $results" >&2
-if [ "$strict" = 1 ] && { [ "$check" -ne 0 ] || [ "$dup_check" -ne 0 ] || [ "$tls_check" -ne 0 ]; }; then
+if [ "$strict" = 1 ] && { [ "$check" -ne 0 ] || [ "$dup_check" -ne 0 ] || [ "$tls_check" -ne 0 ] || [ "$mix_check" -ne 0 ]; }; then
   exit 1
 fi

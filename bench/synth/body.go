@@ -99,6 +99,9 @@ type bodyWriter struct {
 	headers   []byte
 	multipart bool
 	boundary  string
+	// chunked streams end with the content: a BDAT message has no
+	// end-of-data line.
+	chunked bool
 }
 
 // reset starts a message of size content bytes with the given headers.
@@ -124,6 +127,12 @@ func (w *bodyWriter) reset(ls *lineSet, r *rand.Rand, size int, h messageHeaders
 }
 
 // messageHeaders are the header values of one message.
+// chunk makes the stream a BDAT message's: the content without the
+// end-of-data line. Call it right after reset.
+func (w *bodyWriter) chunk() {
+	w.chunked, w.total = true, w.total-len(endOfData)
+}
+
 type messageHeaders struct {
 	from, to, subject, date, messageID string
 }
@@ -161,6 +170,10 @@ func (w *bodyWriter) next() {
 		if w.remaining > 0 {
 			w.cur = w.tailLine()
 			w.remaining -= len(w.cur)
+			return
+		}
+		if w.chunked {
+			w.state, w.cur = bodyDone, nil
 			return
 		}
 		w.state = bodyEOD

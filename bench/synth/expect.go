@@ -166,6 +166,10 @@ type Expectation struct {
 	// TLS is the version the session upgraded to with STARTTLS ("TLS
 	// 1.2", "TLS 1.3"; omitted in clear): its messages are Inferred.
 	TLS string `json:"tls,omitempty"`
+	// BDAT is set for a session that sent its messages with BDAT chunks
+	// (RFC 3030) instead of DATA: a message's Size is then the sum of
+	// its chunks, and "eod" in a cause is BDAT LAST.
+	BDAT bool `json:"bdat,omitempty"`
 	// L4 is the TCP analysis a Wireshark-rules analyser finds in a capture
 	// that holds each frame once.
 	L4 L4Expectation `json:"l4"`
@@ -224,6 +228,12 @@ type MessageExpectation struct {
 	// answered, no-reply when it stayed silent; no code, no Message-ID),
 	// and its size range must hold Size plus the end-of-data line.
 	Inferred bool `json:"inferred,omitempty"`
+	// Chunks is how many BDAT commands the message was sent with (BDAT
+	// sessions; 0 otherwise or when its envelope was refused), and Last
+	// whether the last of them was BDAT ... LAST: a message refused after
+	// an earlier chunk sent no more.
+	Chunks int  `json:"chunks,omitempty"`
+	Last   bool `json:"last,omitempty"`
 }
 
 // Stats summarises a generated capture.

@@ -153,6 +153,7 @@ func (g *Generator) launch(start time.Duration) {
 	if g.certs != nil {
 		s.certs, s.noise = g.certs[p.server], g.noise
 	}
+	s.chunking = g.opts.BDAT > 0
 	s.exp.Client = netip.AddrPortFrom(c.addr, port).String()
 	if g.opts.Duplicate {
 		s.exp.Copies = 2

@@ -43,6 +43,15 @@ type Options struct {
 	// end-of-data (FaultEODNoReply). Zero: none, and the capture is the
 	// same as without the option.
 	TLS float64
+	// BDAT is the share of sessions, from 0 to 1, that send their
+	// messages with BDAT (RFC 3030 CHUNKING) instead of DATA: one to four
+	// chunks, the last "BDAT n LAST" (sometimes an empty one), each
+	// answered before the next is sent; every server then advertises
+	// CHUNKING. Only sessions in clear without a body fault use it; their
+	// refusals may come after a chunk or after the LAST one, and
+	// FaultEODNoReply is the silence after BDAT LAST. Zero: none, and the
+	// capture is the same as without the option.
+	BDAT float64
 }
 
 // Defaults for the zero values of Options.
@@ -78,6 +87,7 @@ func (o Options) withDefaults() Options {
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
 	}
+	o.TLS, o.BDAT = min(max(o.TLS, 0), 1), min(max(o.BDAT, 0), 1)
 	if o.Start.IsZero() {
 		o.Start = DefaultStart
 	}

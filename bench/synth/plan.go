@@ -100,9 +100,10 @@ var pathMTUs = []int{1280, 1400, 1420, 1450, 1476, 1492}
 type refusalPlace int
 
 const (
-	refuseNone refusalPlace = iota // accepted after end-of-data
-	refuseRcpt                     // every RCPT TO is refused
-	refuseEOD                      // refused after end-of-data
+	refuseNone  refusalPlace = iota // accepted after end-of-data
+	refuseRcpt                      // every RCPT TO is refused
+	refuseEOD                       // refused after end-of-data (or BDAT LAST)
+	refuseChunk                     // refused after a BDAT chunk before the LAST one
 )
 
 // sessionPlan is everything decided about a session when it is launched.
@@ -121,7 +122,10 @@ type sessionPlan struct {
 	// (FaultPMTUBlackhole: its MTU less 40 bytes of headers).
 	pathPayload int
 	// tls is set for a session that upgrades with STARTTLS.
-	tls      *tlsPlan
+	tls *tlsPlan
+	// bdat is set for a session that sends its messages with BDAT
+	// (Options.BDAT).
+	bdat     bool
 	messages []messagePlan
 	// estimate is the expected size of the session's frames in the file.
 	estimate int64
@@ -142,6 +146,11 @@ type messagePlan struct {
 	// or the refusal of each recipient.
 	reply string
 	code  int
+	// chunks are the BDAT chunk sizes (BDAT sessions), summing to size;
+	// the last one is sent as "BDAT n LAST". refuseChunk is the chunk a
+	// refuseChunk refusal answers.
+	chunks      []int
+	refuseChunk int
 }
 
 // planSession draws a session's plan from r, the generator's plan source.
@@ -161,6 +170,9 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 		n = 2
 	}
 	g.planFault(r, &p, n)
+	if g.opts.BDAT > 0 && p.tls == nil && !p.fault.bodyFault() && r.Float64() < g.opts.BDAT {
+		p.bdat = true
+	}
 	c := &g.clients[p.client]
 	for i := range n {
 		m := messagePlan{size: drawSize(r)}
@@ -196,6 +208,9 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 		m.subject = fmt.Sprintf("%s %s %d", words[r.IntN(len(words))], words[r.IntN(len(words))], r.IntN(10000))
 		m.partial = rc > 1 && r.IntN(10) == 0
 		m.reply, m.code = fmt.Sprintf("250 2.0.0 Ok: queued as %s\r\n", queueID(r)), 250
+		if p.bdat {
+			m.chunks = drawChunks(r, m.size)
+		}
 		if i == p.faultMessage {
 			g.planRefusal(r, &p, &m)
 		}
@@ -275,6 +290,11 @@ func (g *Generator) planRefusal(r *rand.Rand, p *sessionPlan, m *messagePlan) {
 		// such messages after end-of-data instead.
 		c = choices[2+r.IntN(2)]
 	}
+	if p.bdat && c.place == refuseEOD && len(m.chunks) > 1 && r.IntN(2) == 0 {
+		// The server refuses a chunk before the LAST one (RFC 3030 §2:
+		// the client then sends no more chunks).
+		c.place, m.refuseChunk = refuseChunk, r.IntN(len(m.chunks)-1)
+	}
 	m.refuse, m.code, m.partial = c.place, c.code, false
 	if c.place == refuseRcpt {
 		m.reply = fmt.Sprintf("%d %s\r\n", c.code, c.text) // %s: the recipient, filled per RCPT
@@ -282,6 +302,31 @@ func (g *Generator) planRefusal(r *rand.Rand, p *sessionPlan, m *messagePlan) {
 	} else {
 		m.reply = fmt.Sprintf("%d %s\r\n", c.code, c.text)
 	}
+}
+
+// minChunk is the smallest BDAT chunk the generator splits a message
+// into (but for an empty LAST one): the first always holds the headers,
+// Message-ID included.
+const minChunk = 1024
+
+// drawChunks splits a message of size bytes into one to four BDAT chunk
+// sizes, and sometimes adds an empty "BDAT 0 LAST" after them, as
+// clients that learn the end only after the last write send.
+func drawChunks(r *rand.Rand, size int) []int {
+	n := min(1+r.IntN(4), max(size/minChunk, 1))
+	chunks := make([]int, n)
+	left := size
+	for i := range n - 1 {
+		// Leave at least minChunk for each chunk still to come.
+		most := left - (n-1-i)*minChunk
+		chunks[i] = minChunk + r.IntN(max(most-minChunk, 0)/2+1)
+		left -= chunks[i]
+	}
+	chunks[n-1] = left
+	if r.IntN(8) == 0 {
+		chunks = append(chunks, 0)
+	}
+	return chunks
 }
 
 func drawFault(r *rand.Rand) Fault {

@@ -20,7 +20,8 @@ const (
 	stateEnvelope                      // MAIL and RCPT (and DATA when pipelining) of the current message
 	stateData                          // DATA and 354, one command at a time
 	stateBody                          // one flight of body segments and their ACKs per step
-	stateEndOfData                     // the reply to the final dot, or the silence
+	stateChunk                         // one flight of a BDAT command and its chunk per step, and the chunk's reply
+	stateEndOfData                     // the reply to the final dot (or BDAT LAST), or the silence
 	stateReset                         // RSET after a refused envelope, when another message follows
 	stateQuit                          // QUIT, 221 and the FIN handshake
 	stateDone                          // nothing more to send
@@ -100,6 +101,12 @@ type session struct {
 	// certs and noise are the Generator's, for the handshake.
 	certs [][]byte
 	noise []byte
+	// chunking is set when the server advertises CHUNKING (Options.BDAT);
+	// chunk is the current BDAT chunk of the message and chunkLeft its
+	// bytes still to send (-1 before its command).
+	chunking  bool
+	chunk     int
+	chunkLeft int
 
 	exp Expectation
 }
@@ -222,9 +229,13 @@ func (s *session) step() {
 		if s.certs != nil && s.tls == nil {
 			starttls = "250-STARTTLS\r\n" // every server offers it in a capture with TLS sessions
 		}
+		chunking := ""
+		if s.chunking {
+			chunking = "250-CHUNKING\r\n"
+		}
 		s.command("EHLO "+s.client.name+"\r\n", s.lognormal(300*time.Microsecond, 0.5),
 			"250-"+s.server.name+"\r\n250-PIPELINING\r\n250-SIZE 52428800\r\n250-ETRN\r\n"+starttls+
-				"250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n250 SMTPUTF8\r\n")
+				"250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-DSN\r\n"+chunking+"250 SMTPUTF8\r\n")
 		s.state = stateEnvelope
 		if s.plan.tls != nil && s.tls == nil {
 			s.state = stateStartTLS
@@ -241,6 +252,8 @@ func (s *session) step() {
 		s.startBody(m)
 	case stateBody:
 		s.bodyFlight(m)
+	case stateChunk:
+		s.chunkFlight(m)
 	case stateEndOfData:
 		s.endOfData(m)
 	case stateReset:
@@ -292,10 +305,14 @@ func (s *session) envelope(m *messagePlan) {
 			cmds += "RCPT TO:<" + rc + ">\r\n"
 			replies += rcptReply(i)
 		}
-		cmds += "DATA\r\n"
-		if m.refuse == refuseRcpt {
+		switch {
+		case s.plan.bdat:
+			// BDAT waits for the envelope's replies.
+		case m.refuse == refuseRcpt:
+			cmds += "DATA\r\n"
 			replies += "554 5.5.1 Error: no valid recipients\r\n"
-		} else {
+		default:
+			cmds += "DATA\r\n"
 			replies += "354 End data with <CR><LF>.<CR><LF>\r\n"
 		}
 		s.command(cmds, s.lognormal(2*time.Millisecond, 0.8), replies)
@@ -315,6 +332,9 @@ func (s *session) envelope(m *messagePlan) {
 		return
 	}
 	s.state = stateData
+	if s.plan.bdat {
+		s.startChunks(m)
+	}
 }
 
 // refusedEnvelope ends a message whose every recipient was refused.
@@ -343,6 +363,9 @@ func (s *session) finishMessage(m *messagePlan, size, code int) {
 	if m.refuse == refuseRcpt {
 		e.MessageID = "" // the body, and its Message-ID, never went out
 	}
+	if s.plan.bdat && m.refuse != refuseRcpt {
+		e.Chunks, e.Last = s.chunk, s.chunk == len(m.chunks)
+	}
 	if s.tls != nil {
 		// Answered, but a 250 and a 5xx look alike encrypted.
 		e = MessageExpectation{Size: int64(size), Recipients: len(m.rcpts), Outcome: "unknown", Cause: "ok", Inferred: true}
@@ -354,6 +377,9 @@ func (s *session) finishMessage(m *messagePlan, size, code int) {
 // finishBroken records a message the connection broke under.
 func (s *session) finishBroken(m *messagePlan, outcome, cause string) {
 	e := MessageExpectation{MessageID: m.messageID, Size: int64(s.sent), Recipients: len(m.rcpts), Outcome: outcome, Cause: cause}
+	if s.plan.bdat {
+		e.Chunks, e.Last = s.chunk, s.chunk == len(m.chunks)
+	}
 	if s.tls != nil {
 		e.MessageID, e.Inferred = "", true
 	}
@@ -362,8 +388,12 @@ func (s *session) finishBroken(m *messagePlan, outcome, cause string) {
 	s.state = stateDone
 }
 
-// startBody prepares the body of m after the 354.
+// startBody prepares the body of m after the 354, or its BDAT chunks.
 func (s *session) startBody(m *messagePlan) {
+	if s.plan.bdat {
+		s.startChunks(m)
+		return
+	}
 	h := messageHeaders{from: m.from, to: m.rcpts[0], subject: m.subject,
 		date: (DefaultStart.Add(s.plan.start)).Format("Mon, 02 Jan 2006 15:04:05 -0700"), messageID: m.messageID}
 	if s.tls != nil {

@@ -72,6 +72,11 @@ func TestSameSeedSameBytes(t *testing.T) {
 	if a, b := hash(withTLS), hash(withTLS); a != b {
 		t.Errorf("two runs with TLS 0.5: hashes %x and %x differ", a, b)
 	}
+	withBDAT := smallOptions
+	withBDAT.BDAT = 0.5
+	if a, b := hash(withBDAT), hash(withBDAT); a != b {
+		t.Errorf("two runs with BDAT 0.5: hashes %x and %x differ", a, b)
+	}
 }
 
 // TestSealedBodyFraming: a body streamed as TLS records is exactly the
@@ -422,4 +427,55 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 	b.SetBytes(st.Bytes)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*st.Frames), "ns/frame")
+}
+
+// TestBDATShapes: with Options.BDAT every BDAT shape is played (a
+// message in one chunk and in several, refusals after an earlier chunk
+// and after BDAT LAST, the silence after BDAT LAST), BDAT only where
+// it may be (in clear, without a body fault), and each message's
+// expectation is consistent: a refusal after an earlier chunk stops the
+// chunks (RFC 3030 §2), every other message ends with BDAT LAST.
+func TestBDATShapes(t *testing.T) {
+	_, exps, _ := generate(t, Options{Seed: 8, Sessions: 200, Problems: 0.6, Concurrency: 30, BDAT: 0.8, MaxMessageSize: 16 << 10})
+	seen := map[string]int{}
+	for _, e := range exps {
+		if !e.BDAT {
+			continue
+		}
+		if e.TLS != "" || e.Fault.bodyFault() {
+			t.Errorf("stream %d (%s, %s): BDAT", e.Stream, e.Fault, e.TLS)
+		}
+		for i, m := range e.Messages {
+			refused := m.Outcome == "rejected" || m.Outcome == "deferred"
+			var shape string
+			switch {
+			case m.Chunks == 0:
+				if !refused || m.Size != 0 {
+					t.Errorf("stream %d message %d: no chunk, %s, %d bytes: want its envelope refused", e.Stream, i, m.Outcome, m.Size)
+				}
+				continue
+			case !m.Last && refused:
+				shape = "refused after a chunk"
+			case !m.Last:
+				t.Errorf("stream %d message %d: %s without BDAT LAST", e.Stream, i, m.Outcome)
+			case refused:
+				shape = "refused after LAST"
+			case m.Outcome == "no-reply":
+				shape = "no reply after LAST"
+				if m.Cause != "eod-no-reply" {
+					t.Errorf("stream %d message %d: no reply after LAST with cause %s", e.Stream, i, m.Cause)
+				}
+			case m.Outcome == "delivered" && m.Chunks > 1:
+				shape = "delivered in chunks"
+			case m.Outcome == "delivered":
+				shape = "delivered in one chunk"
+			}
+			seen[shape]++
+		}
+	}
+	for _, shape := range []string{"refused after a chunk", "refused after LAST", "no reply after LAST", "delivered in chunks", "delivered in one chunk"} {
+		if seen[shape] == 0 {
+			t.Errorf("no BDAT message %s (seen %v)", shape, seen)
+		}
+	}
 }

@@ -50,6 +50,7 @@ func run(args []string, stderr io.Writer) error {
 	concurrency := fs.Int("concurrency", synth.DefaultConcurrency, "sessions open at once")
 	maxMessage := fs.String("max-message-size", "0", "cap the bodies of messages without a body fault: bytes, or with K, M (0: no cap; at least 700), for many sessions in few bytes")
 	tlsShare := fs.Float64("tls", 0, "share of sessions, 0 to 1, that upgrade with STARTTLS and go on in opaque TLS records (their messages are expected inferred); every server then offers STARTTLS")
+	bdat := fs.Float64("bdat", 0, "share of sessions, 0 to 1, that send their messages in BDAT chunks (RFC 3030; sessions in clear without a body fault); every server then advertises CHUNKING")
 	duplicate := fs.Bool("duplicate", false, "write every frame twice, as a capture on both members of a bond holds it (the expectations stay the same)")
 	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
 	flood := fs.String("flood", "", "write a flood instead of mail sessions: syn (half-open connections) or idle-ehlo (sessions idle after EHLO); --sessions connections (default 200000) over --flood-duration")
@@ -91,11 +92,14 @@ func run(args []string, stderr io.Writer) error {
 	if *tlsShare < 0 || *tlsShare > 1 {
 		return fmt.Errorf("%w: --tls %v is not between 0 and 1", errUsage, *tlsShare)
 	}
+	if *bdat < 0 || *bdat > 1 {
+		return fmt.Errorf("%w: --bdat %v is not between 0 and 1", errUsage, *bdat)
+	}
 	if *problems < 0 || *problems > 1 {
 		return fmt.Errorf("%w: --problems %v is not between 0 and 1", errUsage, *problems)
 	}
 	opts := synth.Options{Seed: *seed, Sessions: *sessions, Size: target, Clients: *clients,
-		Servers: *servers, Problems: *problems, Concurrency: *concurrency, MaxMessageSize: int(maxMsg), Duplicate: *duplicate, TLS: *tlsShare}
+		Servers: *servers, Problems: *problems, Concurrency: *concurrency, MaxMessageSize: int(maxMsg), Duplicate: *duplicate, TLS: *tlsShare, BDAT: *bdat}
 	if *problems == 0 {
 		opts.Problems = -1 // zero means the default in Options
 	}
