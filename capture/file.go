@@ -295,6 +295,14 @@ func (f *File) TLSKeyLog() []byte {
 	return nil
 }
 
+// MayHoldSecrets reports whether the file's format can carry Decryption
+// Secrets Blocks (pcapng): for any other format TLSKeyLog is nil to the
+// end, and a reader of frames need not look at it per frame.
+func (f *File) MayHoldSecrets() bool {
+	_, ok := f.frames.(*pcapngFrames)
+	return ok
+}
+
 // SecretsBlocks counts the TLS Decryption Secrets Blocks read so far, and
 // those not kept: other secrets types (SSH, WireGuard), damaged blocks, or
 // key logs past MaxSecrets.

@@ -176,6 +176,11 @@ func TestTestdataMatchesTshark(t *testing.T) {
 			if info.Format != tt.format || info.Packets != len(got) || info.Truncated != (tt.wantErr == ErrTruncated) {
 				t.Errorf("Info() = %+v, want Format %q, Packets %d, Truncated %v", info, tt.format, len(got), tt.wantErr == ErrTruncated)
 			}
+			// Only pcapng has Decryption Secrets Blocks; for any other
+			// format TLSKeyLog stays nil and the pipeline skips it.
+			if want := strings.HasPrefix(tt.format, "pcapng"); f.MayHoldSecrets() != want {
+				t.Errorf("MayHoldSecrets() = %v, want %v", f.MayHoldSecrets(), want)
+			}
 		})
 	}
 }

@@ -22,12 +22,31 @@ type secretsFeed struct {
 	// log, so secrets found after the first frame are not added (late).
 	workers int
 	late    bool
+	// possible: a file's format can hold secrets (pcapng).
+	possible bool
+}
+
+// newSecretsFeed returns the feed of files' secrets into keys.
+func newSecretsFeed(keys *tlskeys.KeyLog, workers int, files []*capture.File) secretsFeed {
+	s := secretsFeed{keys: keys, workers: workers}
+	for _, f := range files {
+		s.possible = s.possible || f.MayHoldSecrets()
+	}
+	return s
 }
 
 // frame adds the secrets read by the time the n-th frame was. It is
-// called for every frame: a file without secrets (the common case) costs
-// a type check and a length, with no map or index lookup.
+// called for every frame: it costs a test when no file can hold secrets
+// (pcap, Network Monitor), and for pcapng files without secrets (the
+// common case) a type check and a length, with no map or index lookup.
 func (s *secretsFeed) frame(n int, files []*capture.File) {
+	if s.possible {
+		s.poll(n, files)
+	}
+}
+
+// poll is frame for files that can hold secrets.
+func (s *secretsFeed) poll(n int, files []*capture.File) {
 	if s.workers > 1 && n != 1 {
 		if !s.late {
 			s.late = s.pending(files)
