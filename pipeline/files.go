@@ -188,12 +188,14 @@ func Files(ctx context.Context, names []string, stdin io.Reader, opts Options) (
 	return rep, failed, err
 }
 
-// smtpHandler makes each connection's decoder, with the key log if it
-// holds any secret, reading TLS from the first byte on the ports of
-// implicit TLS.
+// smtpHandler makes each connection's handler: its decoder, with the key
+// log if it holds any secret when the connection opens, reading TLS from
+// the first byte on the ports of implicit TLS. The decoder itself is made
+// at the connection's first bytes, gap or control event (lazyDecoder).
 func smtpHandler(keys *tlskeys.KeyLog, tlsPorts []uint16) func(*reassembly.Conn) reassembly.Handler {
 	return func(c *reassembly.Conn) reassembly.Handler {
-		return smtp.NewDecoder(decoderOptions(c, keys, tlsPorts))
+		o := decoderOptions(c, keys, tlsPorts)
+		return &lazyDecoder{conn: c, keys: o.TLSKeys, implicitTLS: o.ImplicitTLS}
 	}
 }
 
@@ -205,6 +207,50 @@ func decoderOptions(c *reassembly.Conn, keys *tlskeys.KeyLog, tlsPorts []uint16)
 	}
 	return o
 }
+
+// lazyDecoder stands for a connection's SMTP decoder until the
+// connection's first bytes, gap or control event, as live's handler does
+// (liveConn): a SYN flood's connections, which have none, hold no decoder
+// while they are open. At the first event it makes the decoder and puts it
+// in its place as the connection's Handler, so that the rest of the
+// connection's events go to the decoder directly. A connection that ends
+// without any event gets its decoder at End, which has seen nothing but
+// the end: its session is what a decoder made at the SYN would give. The
+// options are fixed when the connection opens, as they were for a decoder
+// made then; only the two that decoderOptions sets are kept, not a whole
+// smtp.Options, to keep an open connection small.
+type lazyDecoder struct {
+	conn        *reassembly.Conn
+	keys        *tlskeys.KeyLog
+	implicitTLS bool
+}
+
+var _ reassembly.Handler = (*lazyDecoder)(nil)
+
+// decoder makes the decoder and hands the connection to it.
+func (l *lazyDecoder) decoder() *smtp.Decoder {
+	d := smtp.NewDecoder(smtp.Options{ImplicitTLS: l.implicitTLS, TLSKeys: l.keys})
+	l.conn.Handler = d
+	return d
+}
+
+// Data implements reassembly.Handler.
+func (l *lazyDecoder) Data(dir reassembly.Direction, data []byte, at reassembly.Marker) {
+	l.decoder().Data(dir, data, at)
+}
+
+// Gap implements reassembly.Handler.
+func (l *lazyDecoder) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
+	l.decoder().Gap(dir, n, at)
+}
+
+// Control implements reassembly.Handler.
+func (l *lazyDecoder) Control(kind reassembly.EventKind, dir reassembly.Direction, at reassembly.Mark) {
+	l.decoder().Control(kind, dir, at)
+}
+
+// End implements reassembly.Handler.
+func (l *lazyDecoder) End(at reassembly.Mark) { l.decoder().End(at) }
 
 // refOf names a connection for --evidence.
 func refOf(fc *report.Facts, input int) ConnRef {
@@ -295,7 +341,7 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 	if opts.TLSKeys == nil {
 		opts.TLSKeys = tlskeys.NewKeyLog()
 	}
-	secrets := secretsFeed{keys: opts.TLSKeys, workers: opts.Workers}
+	secrets := newSecretsFeed(opts.TLSKeys, opts.Workers, src.Files)
 	factsOf := func(c *reassembly.Conn) report.Facts {
 		return report.Facts{Conn: c, Health: c.Health(), SMTPPort: slices.Contains(ports, c.Server.Port()),
 			Process: procs.owner(c), Input: src.Input, Session: sessionOf(c)}
@@ -430,6 +476,9 @@ func stageCounters(in *report.Input, st reassembly.Stats, linkErr error) {
 // was not decoded.
 func sessionOf(c *reassembly.Conn) *smtp.Session {
 	switch h := c.Handler.(type) {
+	case *lazyDecoder:
+		// Not reached after End, which hands the connection to a decoder.
+		return h.decoder().Session()
 	case *smtp.Decoder:
 		return h.Session()
 	case *liveConn:
