@@ -21,6 +21,8 @@ type Mismatch struct {
 	TLS string
 	// BDAT is set for a session that sent its messages in BDAT chunks.
 	BDAT bool
+	// CaptureLoss is the frame the session's capture lacks.
+	CaptureLoss synth.Loss
 	// Field names what differs, e.g. "message[0].outcome" or "l4.retransmissions".
 	Field     string
 	Want, Got string
@@ -37,6 +39,9 @@ func (m Mismatch) String() string {
 	if m.BDAT {
 		fault += ", BDAT"
 	}
+	if m.CaptureLoss != synth.LossNone {
+		fault += ", capture lacks " + string(m.CaptureLoss)
+	}
 	return fmt.Sprintf("stream %d (%s): %s: want %s, got %s", m.Stream, fault, m.Field, m.Want, m.Got)
 }
 
@@ -44,6 +49,13 @@ func (m Mismatch) String() string {
 type CheckResult struct {
 	Sessions, Messages int
 	Mismatches         []Mismatch
+	// FalseClaims counts the mismatches that claim a failure the capture
+	// does not prove (field message[].false-claim).
+	FalseClaims int
+	// Unknown counts the messages reported unknown (capture-incomplete)
+	// where the capture lacks a frame but still proves the outcome: honest,
+	// not a mismatch, but a correct analyser could have told.
+	Unknown int
 }
 
 // FieldCount is how many mismatches one field has.
@@ -183,7 +195,7 @@ func Check(report, expect io.Reader) (*CheckResult, error) {
 
 func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 	add := func(field string, want, got any) {
-		res.Mismatches = append(res.Mismatches, Mismatch{Stream: e.Stream, Fault: e.Fault, Shape: e.Shape, TLS: e.TLS, BDAT: e.BDAT, Field: field,
+		res.Mismatches = append(res.Mismatches, Mismatch{Stream: e.Stream, Fault: e.Fault, Shape: e.Shape, TLS: e.TLS, BDAT: e.BDAT, CaptureLoss: e.CaptureLoss, Field: field,
 			Want: fmt.Sprint(want), Got: fmt.Sprint(got)})
 	}
 	if c == nil {
@@ -212,7 +224,21 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 		}
 		tx := &txs[i]
 		f := func(name string) string { return fmt.Sprintf("message[%d].%s", i, name) }
-		if tx.Outcome != m.Outcome {
+		switch {
+		case tx.Outcome == m.Outcome:
+		case m.UnknownOK && tx.Outcome == "unknown":
+			// The capture lacks a frame of the message: unknown is honest.
+			res.Unknown++
+			if tx.Diagnosis.Cause != "capture-incomplete" {
+				add(f("cause"), "capture-incomplete", tx.Diagnosis.Cause)
+			}
+			continue
+		case failure(tx.Outcome) && (m.Outcome == "unknown" || m.Lost != synth.LossNone):
+			// A failure the capture does not prove: worse than any
+			// other mismatch, counted apart.
+			res.FalseClaims++
+			add(f("false-claim"), m.Outcome, tx.Outcome)
+		default:
 			add(f("outcome"), m.Outcome, tx.Outcome)
 		}
 		chunks, chunkRefused := bdatOf(c, tx.MailFrame)
@@ -235,6 +261,11 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 			if wire := m.Size + 3; tx.Inferred && (wire < tx.SizeMin || wire > tx.SizeMax) {
 				add(f("size"), fmt.Sprintf("%d", wire), fmt.Sprintf("[%d, %d]", tx.SizeMin, tx.SizeMax))
 			}
+		case m.Lost == synth.LossClientBody || m.Lost == synth.LossClientEnd:
+			// The capture lacks some of the body's bytes.
+		case m.Lost == synth.LossServerRefusal:
+			// Without the replies to the envelope the capture cannot
+			// tell a body from the commands that follow DATA.
 		case m.Outcome != "aborted" && tx.Size != m.Size:
 			add(f("size"), m.Size, tx.Size)
 		}
@@ -305,4 +336,14 @@ func bdatOf(c *connectionJSON, mail int) (n int, refusal *replyJSON) {
 		}
 	}
 	return n, refusal
+}
+
+// failure tells whether an outcome is a failure claim (RFC 5321: the
+// server refused, never answered, or the message never went whole).
+func failure(outcome string) bool {
+	switch outcome {
+	case "rejected", "deferred", "no-reply", "aborted":
+		return true
+	}
+	return false
 }

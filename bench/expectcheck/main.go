@@ -46,7 +46,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "expectcheck:", err)
 		os.Exit(2)
 	}
-	fmt.Printf("checked %d sessions, %d messages: %d mismatches\n", res.Sessions, res.Messages, len(res.Mismatches))
+	fmt.Printf("checked %d sessions, %d messages: %d mismatches (%d false claims); %d messages unknown where the capture lacks a frame but proves the outcome\n",
+		res.Sessions, res.Messages, len(res.Mismatches), res.FalseClaims, res.Unknown)
 	for _, f := range res.ByField() {
 		fmt.Printf("  %-28s %d\n", f.Field, f.Count)
 	}

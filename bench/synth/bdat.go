@@ -16,6 +16,7 @@ func (s *session) startChunks(m *messagePlan) {
 	s.body.chunk()
 	s.chunk, s.chunkLeft = 0, -1
 	s.cwnd, s.flight, s.sent = initialWindow, 0, 0
+	s.bodySeq = s.c.nxt
 	s.nextFlight = s.t + s.client.rtt + s.think()
 	s.exp.BDAT = true
 	s.state = stateChunk
@@ -53,6 +54,7 @@ func (s *session) chunkFlight(m *messagePlan) {
 		s.arena = slices.Grow(s.arena, n)[:head+n]
 		n = s.body.fill(s.arena[head:]) // all n: the chunks sum to the body's size
 		s.arena = s.arena[:head+n]
+		lose := s.lossDue(LossClientBody) && line == nil && s.sent >= s.plan.loss.at
 		line = nil
 		s.chunkLeft -= n
 		s.sent += n
@@ -64,6 +66,9 @@ func (s *session) chunkFlight(m *messagePlan) {
 		}
 		s.frames = append(s.frames, frame{t: t, fromClient: true, flags: flags, seq: s.c.nxt,
 			ack: s.s.nxt, window: s.c.window, off: int32(off), n: int32(size)})
+		if lose {
+			s.lose(len(s.frames) - 1)
+		}
 		s.c.nxt += uint32(size)
 		s.sAck = s.c.nxt
 		if unacked++; unacked >= 2 || end {
@@ -87,6 +92,9 @@ func (s *session) chunkFlight(m *messagePlan) {
 		s.state = stateEndOfData
 	case m.refuse == refuseChunk && j == m.refuseChunk:
 		s.exp.Fault = s.plan.fault
+		if s.lossDue(LossServerFinal) {
+			s.loseNextFrom(false)
+		}
 		s.serverSend(s.t+s.lognormal(2*time.Millisecond, 0.8), flagPSH|flagACK, s.wire(m.reply))
 		s.finishMessage(m, s.sent, m.code)
 		if s.msg < len(s.plan.messages) {
@@ -96,6 +104,9 @@ func (s *session) chunkFlight(m *messagePlan) {
 		}
 	default:
 		t := s.t + s.lognormal(time.Millisecond, 0.8)
+		if s.lossDue(LossServerChunk) {
+			s.loseNextFrom(false)
+		}
 		s.serverSend(t, flagPSH|flagACK, fmt.Appendf(nil, "250 2.0.0 Ok: %d bytes\r\n", m.chunks[j]))
 		s.nextFlight = t + s.client.rtt + s.think()
 	}

@@ -170,6 +170,9 @@ type Expectation struct {
 	// (RFC 3030) instead of DATA: a message's Size is then the sum of
 	// its chunks, and "eod" in a cause is BDAT LAST.
 	BDAT bool `json:"bdat,omitempty"`
+	// CaptureLoss is the frame the capture lacks (Options.CaptureLoss),
+	// omitted when it holds every frame; the message it hit says Lost.
+	CaptureLoss Loss `json:"capture_loss,omitempty"`
 	// L4 is the TCP analysis a Wireshark-rules analyser finds in a capture
 	// that holds each frame once.
 	L4 L4Expectation `json:"l4"`
@@ -234,6 +237,16 @@ type MessageExpectation struct {
 	// an earlier chunk sent no more.
 	Chunks int  `json:"chunks,omitempty"`
 	Last   bool `json:"last,omitempty"`
+	// Lost is the frame of this message the capture lacks (LossNone: it
+	// has them all). What the capture then proves is in Outcome: the
+	// outcome on the wire when the capture still proves it (UnknownOK: an
+	// analyser may also say unknown, cause capture-incomplete, and compare
+	// nothing else), or "unknown" with cause capture-incomplete and code 0
+	// when it does not; WireOutcome is then what happened on the wire. An
+	// analyser that claims a failure the capture does not prove is wrong.
+	Lost        Loss   `json:"lost,omitempty"`
+	UnknownOK   bool   `json:"unknown_ok,omitempty"`
+	WireOutcome string `json:"wire_outcome,omitempty"`
 }
 
 // Stats summarises a generated capture.
@@ -245,6 +258,9 @@ type Stats struct {
 	Bytes int64
 	// Duration is the capture time from the first frame to the last.
 	Duration time.Duration
+	// BDAT and CaptureLoss count the sessions sent with BDAT and those
+	// whose capture lacks a frame.
+	BDAT, CaptureLoss int
 	// Faults counts sessions per fault, in faultWeights order after none.
 	Faults []FaultCount
 }

@@ -194,6 +194,9 @@ func (g *Generator) write(s *session, f *frame) error {
 			s.s.ipID--
 		}
 	}
+	if f.lost {
+		return nil // on the wire, not in the capture
+	}
 	data := assemble(g.frameBuf, &seg, s.arena[f.off:f.off+f.n])
 	ci := gopacket.CaptureInfo{Timestamp: g.opts.Start.Add(f.t), CaptureLength: len(data), Length: len(data)}
 	if f.t < g.last {
@@ -217,6 +220,12 @@ func (g *Generator) finish(s *session) error {
 	g.stats.Sessions++
 	g.stats.Messages += len(s.exp.Messages)
 	g.faults[s.exp.Fault]++
+	if s.exp.BDAT {
+		g.stats.BDAT++
+	}
+	if s.exp.CaptureLoss != LossNone {
+		g.stats.CaptureLoss++
+	}
 	if s.exp.Fault.tcpHealthy() {
 		s.exp.L4Verdict = "healthy"
 	}

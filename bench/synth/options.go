@@ -52,6 +52,13 @@ type Options struct {
 	// FaultEODNoReply is the silence after BDAT LAST. Zero: none, and the
 	// capture is the same as without the option.
 	BDAT float64
+	// CaptureLoss is the share of sessions, from 0 to 1, whose capture
+	// lacks one frame that was on the wire (the peer's ACKs show it
+	// arrived): a body segment, a command, a reply or a pure ACK (Loss).
+	// Only sessions in clear whose TCP is healthy on the wire get it;
+	// their expectations say what the capture still proves. Zero: none,
+	// and the capture is the same as without the option.
+	CaptureLoss float64
 }
 
 // Defaults for the zero values of Options.
@@ -87,7 +94,7 @@ func (o Options) withDefaults() Options {
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
 	}
-	o.TLS, o.BDAT = min(max(o.TLS, 0), 1), min(max(o.BDAT, 0), 1)
+	o.TLS, o.BDAT, o.CaptureLoss = min(max(o.TLS, 0), 1), min(max(o.BDAT, 0), 1), min(max(o.CaptureLoss, 0), 1)
 	if o.Start.IsZero() {
 		o.Start = DefaultStart
 	}

@@ -125,7 +125,9 @@ type sessionPlan struct {
 	tls *tlsPlan
 	// bdat is set for a session that sends its messages with BDAT
 	// (Options.BDAT).
-	bdat     bool
+	bdat bool
+	// loss is the frame the capture lacks (Options.CaptureLoss).
+	loss     lossPlan
 	messages []messagePlan
 	// estimate is the expected size of the session's frames in the file.
 	estimate int64
@@ -216,6 +218,9 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 		}
 		p.messages = append(p.messages, m)
 		p.estimate += estimateMessage(m.size)
+	}
+	if g.opts.CaptureLoss > 0 && p.tls == nil && lossSession(p.fault) && r.Float64() < g.opts.CaptureLoss {
+		planLoss(r, &p)
 	}
 	p.estimate += 26 * 100 // handshake, dialogue and close
 	return p

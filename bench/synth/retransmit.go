@@ -68,6 +68,7 @@ func (s *session) resendLost(dead []flightSeg, last, rto time.Duration, tries in
 // serverACK queues a pure ACK from the server of everything up to sAck.
 func (s *session) serverACK(t time.Duration) {
 	s.frames = append(s.frames, frame{t: t, flags: flagACK, seq: s.s.nxt, ack: s.sAck, window: s.s.window})
+	s.maybeLoseACK()
 }
 
 // lossRTO repairs segs[k], lost before the capture point with too few

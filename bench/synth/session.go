@@ -55,6 +55,8 @@ type frame struct {
 	// copy is a second capture of the frame before it from the same
 	// side: the same bytes, IP ID included.
 	copy bool
+	// lost frames were on the wire but are not in the capture.
+	lost bool
 }
 
 // endpoint is one side's sending state.
@@ -107,6 +109,13 @@ type session struct {
 	chunking  bool
 	chunk     int
 	chunkLeft int
+	// bodySeq is the client's sequence number where the current
+	// message's body (or first chunk) begins. dropNext arms the capture
+	// loss of the next data frame of one side; lossDone is set once the
+	// session's loss happened.
+	bodySeq  uint32
+	dropNext dropSide
+	lossDone bool
 
 	exp Expectation
 }
@@ -149,6 +158,10 @@ func (s *session) add(t time.Duration, fromClient bool, flags uint8, seq, ack ui
 	s.frames = append(s.frames, frame{t: t, fromClient: fromClient, flags: flags, seq: seq, ack: ack,
 		window: window, off: int32(off), n: int32(len(payload))})
 	s.t = max(s.t, t)
+	if s.dropNext != dropNone && len(payload) > 0 && fromClient == (s.dropNext == dropClient) {
+		s.dropNext = dropNone
+		s.lose(len(s.frames) - 1)
+	}
 }
 
 // clientSend queues a client segment at c.nxt and advances it.
@@ -315,6 +328,9 @@ func (s *session) envelope(m *messagePlan) {
 			cmds += "DATA\r\n"
 			replies += "354 End data with <CR><LF>.<CR><LF>\r\n"
 		}
+		if s.lossDue(LossServerEnvelope) || s.lossDue(LossServerRefusal) {
+			s.loseNextFrom(false)
+		}
 		s.command(cmds, s.lognormal(2*time.Millisecond, 0.8), replies)
 		if m.refuse == refuseRcpt {
 			s.refusedEnvelope(m)
@@ -323,8 +339,18 @@ func (s *session) envelope(m *messagePlan) {
 		s.startBody(m)
 		return
 	}
+	if s.lossDue(LossServerEnvelope) {
+		s.loseNextFrom(false)
+	}
 	s.command(mail, s.lognormal(500*time.Microsecond, 0.6), "250 2.1.0 Ok\r\n")
 	for i, rc := range m.rcpts {
+		switch {
+		case i > 0:
+		case s.lossDue(LossClientRcpt):
+			s.loseNextFrom(true)
+		case s.lossDue(LossServerRefusal):
+			s.loseNextFrom(false)
+		}
 		s.command("RCPT TO:<"+rc+">\r\n", s.lognormal(1500*time.Microsecond, 0.8), rcptReply(i))
 	}
 	if m.refuse == refuseRcpt {
@@ -370,6 +396,7 @@ func (s *session) finishMessage(m *messagePlan, size, code int) {
 		// Answered, but a 250 and a 5xx look alike encrypted.
 		e = MessageExpectation{Size: int64(size), Recipients: len(m.rcpts), Outcome: "unknown", Cause: "ok", Inferred: true}
 	}
+	s.lossExpectation(&e)
 	s.exp.Messages = append(s.exp.Messages, e)
 	s.msg++
 }
@@ -383,6 +410,7 @@ func (s *session) finishBroken(m *messagePlan, outcome, cause string) {
 	if s.tls != nil {
 		e.MessageID, e.Inferred = "", true
 	}
+	s.lossExpectation(&e)
 	s.exp.Messages = append(s.exp.Messages, e)
 	s.msg++
 	s.state = stateDone
@@ -402,6 +430,7 @@ func (s *session) startBody(m *messagePlan) {
 		s.body.reset(s.lines, s.r, m.size, h)
 	}
 	s.cwnd, s.flight, s.sent = initialWindow, 0, 0
+	s.bodySeq = s.c.nxt
 	s.nextFlight = s.t + s.client.rtt + s.think()
 	s.state = stateBody
 }
@@ -537,6 +566,10 @@ func (s *session) sendFlight(body bodySource, segs []flightSeg, kind flightKind,
 		if !lost {
 			s.frames = append(s.frames, frame{t: ti, fromClient: true, flags: flags, seq: segs[i].seq,
 				ack: s.s.nxt, window: s.c.window, off: int32(off), n: int32(n)})
+			end := body.left() == 0
+			if s.lossDue(LossClientEnd) && end || s.lossDue(LossClientBody) && !end && s.sent-n >= s.plan.loss.at {
+				s.lose(len(s.frames) - 1)
+			}
 		}
 		last = max(last, ti)
 	}
@@ -551,6 +584,7 @@ func (s *session) flightAck(t time.Duration, kind flightKind, unread int) {
 		w = uint16((zeroWindowSegments*mss - unread) >> zeroWindowScale)
 	}
 	s.frames = append(s.frames, frame{t: t + ackDelay, flags: flagACK, seq: s.s.nxt, ack: s.sAck, window: w})
+	s.maybeLoseACK()
 	if w == 0 {
 		s.exp.L4.ZeroWindows++
 	}
@@ -690,6 +724,9 @@ func (s *session) endOfData(m *messagePlan) {
 	}
 	latency := s.lognormal(40*time.Millisecond, 1)
 	latency = min(max(latency, time.Millisecond), 5*time.Second)
+	if s.lossDue(LossServerFinal) {
+		s.loseNextFrom(false)
+	}
 	s.serverSend(s.t+latency, flagPSH|flagACK, s.wire(m.reply))
 	s.finishMessage(m, m.size, m.code)
 	if s.msg < len(s.plan.messages) {

@@ -73,9 +73,9 @@ func TestSameSeedSameBytes(t *testing.T) {
 		t.Errorf("two runs with TLS 0.5: hashes %x and %x differ", a, b)
 	}
 	withBDAT := smallOptions
-	withBDAT.BDAT = 0.5
+	withBDAT.BDAT, withBDAT.CaptureLoss = 0.5, 0.3
 	if a, b := hash(withBDAT), hash(withBDAT); a != b {
-		t.Errorf("two runs with BDAT 0.5: hashes %x and %x differ", a, b)
+		t.Errorf("two runs with BDAT 0.5 and capture loss 0.3: hashes %x and %x differ", a, b)
 	}
 }
 
@@ -477,5 +477,62 @@ func TestBDATShapes(t *testing.T) {
 		if seen[shape] == 0 {
 			t.Errorf("no BDAT message %s (seen %v)", shape, seen)
 		}
+	}
+}
+
+// TestCaptureLossShapes: with Options.CaptureLoss every Loss is played,
+// only on sessions in clear with healthy TCP, on one message each, and
+// the expectations say what the capture proves: unknown (code 0, cause
+// capture-incomplete, the wire's outcome beside it) when the deciding
+// reply or, without a reply, the end-of-data is missing; the wire's
+// outcome, unknown allowed, when a frame is missing that the outcome does
+// not rest on; the wire's outcome alone when only a pure ACK is missing.
+func TestCaptureLossShapes(t *testing.T) {
+	_, exps, st := generate(t, Options{Seed: 9, Sessions: 300, Problems: 0.5, Concurrency: 40, BDAT: 0.3, CaptureLoss: 0.6, MaxMessageSize: 16 << 10})
+	seen := map[Loss]int{}
+	for _, e := range exps {
+		hit := 0
+		for i, m := range e.Messages {
+			if m.Lost == LossNone {
+				continue
+			}
+			hit++
+			seen[m.Lost]++
+			if m.Lost != e.CaptureLoss {
+				t.Errorf("stream %d message %d: lost %s, session lacks %s", e.Stream, i, m.Lost, e.CaptureLoss)
+			}
+			switch {
+			case m.Outcome == "unknown":
+				if m.Cause != "capture-incomplete" || m.Code != 0 || m.WireOutcome == "" || m.UnknownOK {
+					t.Errorf("stream %d message %d: unknown expectation %+v", e.Stream, i, m)
+				}
+				if m.Lost != LossServerFinal && m.Lost != LossServerRefusal && !(m.Lost == LossClientEnd && m.WireOutcome == "no-reply") {
+					t.Errorf("stream %d message %d: lost %s proves nothing?", e.Stream, i, m.Lost)
+				}
+			case m.Lost == LossServerACK:
+				if m.UnknownOK {
+					t.Errorf("stream %d message %d: a lost pure ACK allows unknown", e.Stream, i)
+				}
+			case !m.UnknownOK || m.WireOutcome != "":
+				t.Errorf("stream %d message %d: proven expectation %+v", e.Stream, i, m)
+			}
+		}
+		if e.CaptureLoss != LossNone && (hit != 1 || e.TLS != "" || !lossSession(e.Fault)) {
+			t.Errorf("stream %d (%s, %s): capture lacks %s on %d messages", e.Stream, e.Fault, e.TLS, e.CaptureLoss, hit)
+		}
+	}
+	for _, l := range losses {
+		if seen[l] == 0 {
+			t.Errorf("no message whose capture lacks %s (seen %v)", l, seen)
+		}
+	}
+	lossy := 0
+	for _, e := range exps {
+		if e.CaptureLoss != LossNone {
+			lossy++
+		}
+	}
+	if st.CaptureLoss != lossy {
+		t.Errorf("Stats.CaptureLoss %d, %d expectations with capture loss", st.CaptureLoss, lossy)
 	}
 }

@@ -26,7 +26,10 @@ func tshark(t *testing.T, args ...string) string {
 // TestWiresharkAgrees reads a generated capture with tshark: no bad
 // checksum, one conversation per session, sensible replies, and exactly
 // the tcp.analysis flags and resets each session's expectation counts —
-// none on the healthy ones.
+// none on the healthy ones. A session whose capture lacks a data frame
+// (Options.CaptureLoss) has tshark's "ACKed segment that wasn't captured"
+// (the peer's ACK shows the bytes arrived) and nothing else of loss; one
+// that lacks a pure ACK has no flag at all.
 func TestWiresharkAgrees(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (scripts/setup.sh installs it)")
@@ -34,7 +37,7 @@ func TestWiresharkAgrees(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs tshark")
 	}
-	capture, exps, _ := generate(t, Options{Seed: 11, Sessions: 240, Problems: 0.9, Concurrency: 40, MaxMessageSize: 4 << 10, BDAT: 0.3})
+	capture, exps, _ := generate(t, Options{Seed: 11, Sessions: 240, Problems: 0.9, Concurrency: 40, MaxMessageSize: 4 << 10, BDAT: 0.3, CaptureLoss: 0.3})
 	checkCoverage(t, exps) // tshark is held to every fault in every shape
 	name := filepath.Join(t.TempDir(), "synth.pcap")
 	if err := os.WriteFile(name, capture, 0o644); err != nil {
@@ -53,15 +56,17 @@ func TestWiresharkAgrees(t *testing.T) {
 	greetings := 0
 	got := make([]L4Expectation, len(exps))
 	flagged := make([]int, len(exps))
+	ackedUnseen := make([]int, len(exps))
 	out := tshark(t, "-r", name, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
 		"-T", "fields", "-E", "separator=|", "-e", "frame.number", "-e", "tcp.stream",
 		"-e", "ip.checksum.status", "-e", "tcp.checksum.status",
 		"-e", "tcp.analysis.retransmission", "-e", "tcp.analysis.out_of_order",
-		"-e", "tcp.analysis.zero_window", "-e", "tcp.flags.reset", "-e", "tcp.analysis.flags", "-e", "smtp.response.code")
+		"-e", "tcp.analysis.zero_window", "-e", "tcp.flags.reset", "-e", "tcp.analysis.flags", "-e", "smtp.response.code",
+		"-e", "tcp.analysis.ack_lost_segment")
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Split(line, "|")
-		if len(f) != 10 {
-			t.Fatalf("tshark line %q: want 10 fields", line)
+		if len(f) != 11 {
+			t.Fatalf("tshark line %q: want 11 fields", line)
 		}
 		s, err := strconv.Atoi(f[1])
 		if err != nil || s >= len(exps) {
@@ -71,7 +76,10 @@ func TestWiresharkAgrees(t *testing.T) {
 			t.Errorf("frame %s: checksum status ip %s tcp %s, want 1 (good)", f[0], f[2], f[3])
 		}
 		countFlags(&got[s], f[4:8])
-		if f[8] != "" {
+		switch {
+		case f[10] != "":
+			ackedUnseen[s]++
+		case f[8] != "":
 			flagged[s]++
 		}
 		for _, code := range strings.Split(f[9], ",") {
@@ -94,8 +102,12 @@ func TestWiresharkAgrees(t *testing.T) {
 			t.Errorf("stream %d (%s): tshark counts %+v, want %+v", e.Stream, e.Fault, got[e.Stream], e.L4)
 		}
 		tcpHealthy := e.Fault == FaultNone || e.Fault == FaultDeferred || e.Fault == FaultRejected || e.Fault == FaultEODNoReply
-		if tcpHealthy && flagged[e.Stream] > 0 {
+		if tcpHealthy && flagged[e.Stream] > 0 && (e.CaptureLoss == LossNone || e.CaptureLoss == LossServerACK) {
 			t.Errorf("stream %d (%s): %d frames with tcp.analysis flags, want none", e.Stream, e.Fault, flagged[e.Stream])
+		}
+		dataLost := e.CaptureLoss != LossNone && e.CaptureLoss != LossServerACK
+		if got := ackedUnseen[e.Stream]; dataLost != (got > 0) {
+			t.Errorf("stream %d (%s, capture lacks %q): %d frames ACK a segment that wasn't captured", e.Stream, e.Fault, e.CaptureLoss, got)
 		}
 	}
 }

@@ -51,6 +51,7 @@ func run(args []string, stderr io.Writer) error {
 	maxMessage := fs.String("max-message-size", "0", "cap the bodies of messages without a body fault: bytes, or with K, M (0: no cap; at least 700), for many sessions in few bytes")
 	tlsShare := fs.Float64("tls", 0, "share of sessions, 0 to 1, that upgrade with STARTTLS and go on in opaque TLS records (their messages are expected inferred); every server then offers STARTTLS")
 	bdat := fs.Float64("bdat", 0, "share of sessions, 0 to 1, that send their messages in BDAT chunks (RFC 3030; sessions in clear without a body fault); every server then advertises CHUNKING")
+	captureLoss := fs.Float64("capture-loss", 0, "share of sessions, 0 to 1, whose capture lacks one frame the peer acknowledged (a body segment, a command, a reply or an ACK; sessions in clear with healthy TCP); their expectations say what the capture still proves")
 	duplicate := fs.Bool("duplicate", false, "write every frame twice, as a capture on both members of a bond holds it (the expectations stay the same)")
 	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
 	flood := fs.String("flood", "", "write a flood instead of mail sessions: syn (half-open connections) or idle-ehlo (sessions idle after EHLO); --sessions connections (default 200000) over --flood-duration")
@@ -92,6 +93,9 @@ func run(args []string, stderr io.Writer) error {
 	if *tlsShare < 0 || *tlsShare > 1 {
 		return fmt.Errorf("%w: --tls %v is not between 0 and 1", errUsage, *tlsShare)
 	}
+	if *captureLoss < 0 || *captureLoss > 1 {
+		return fmt.Errorf("%w: --capture-loss %v is not between 0 and 1", errUsage, *captureLoss)
+	}
 	if *bdat < 0 || *bdat > 1 {
 		return fmt.Errorf("%w: --bdat %v is not between 0 and 1", errUsage, *bdat)
 	}
@@ -99,7 +103,7 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("%w: --problems %v is not between 0 and 1", errUsage, *problems)
 	}
 	opts := synth.Options{Seed: *seed, Sessions: *sessions, Size: target, Clients: *clients,
-		Servers: *servers, Problems: *problems, Concurrency: *concurrency, MaxMessageSize: int(maxMsg), Duplicate: *duplicate, TLS: *tlsShare, BDAT: *bdat}
+		Servers: *servers, Problems: *problems, Concurrency: *concurrency, MaxMessageSize: int(maxMsg), Duplicate: *duplicate, TLS: *tlsShare, BDAT: *bdat, CaptureLoss: *captureLoss}
 	if *problems == 0 {
 		opts.Problems = -1 // zero means the default in Options
 	}
@@ -118,7 +122,7 @@ func run(args []string, stderr io.Writer) error {
 		for _, f := range st.Faults {
 			parts = append(parts, fmt.Sprintf("%s %d", f.Fault, f.Sessions))
 		}
-		fmt.Fprintf(stderr, "smtpgen: faults: %s; expectations in %s\n", strings.Join(parts, ", "), *expect)
+		fmt.Fprintf(stderr, "smtpgen: faults: %s; BDAT %d, capture loss %d; expectations in %s\n", strings.Join(parts, ", "), st.BDAT, st.CaptureLoss, *expect)
 	}
 	return nil
 }

@@ -1,0 +1,168 @@
+package synth
+
+import "math/rand/v2"
+
+// Loss is which frame of a session the capture lacks (Options.CaptureLoss):
+// a frame that was on the wire, as the peer's acknowledgments show, but
+// that the capture point dropped (a full ring buffer, a mirror port over
+// its rate). It hits one message of the session.
+type Loss string
+
+// The losses. Whether the capture still proves the message's outcome
+// depends on which frame is missing; MessageExpectation says.
+const (
+	LossNone Loss = ""
+	// LossClientBody: a body segment in the middle of the message (not
+	// its first, which holds the headers, not the one that ends it, not
+	// one that starts a BDAT chunk). The end-of-data and the reply to it
+	// are captured: the outcome is proven.
+	LossClientBody Loss = "client-body"
+	// LossClientEnd: the segment that ends a DATA body, end-of-data line
+	// included. The server's reply, if any, is captured: by the order of
+	// replies (RFC 2920 §3) it answers the end-of-data, which proves the
+	// outcome; without a reply nothing proves an end-of-data was sent,
+	// and the outcome is unknown.
+	LossClientEnd Loss = "client-end"
+	// LossClientRcpt: a RCPT command (sent alone, without pipelining)
+	// whose reply is captured. The outcome is proven by the end-of-data's reply.
+	LossClientRcpt Loss = "client-rcpt"
+	// LossServerFinal: the reply that decides the message (to end-of-data,
+	// BDAT LAST or a refused chunk). The outcome is unknown.
+	LossServerFinal Loss = "server-final"
+	// LossServerRefusal: the refusal of the (first) recipient of a message
+	// whose recipients are all refused (with pipelining: the replies to
+	// the whole envelope). The outcome is unknown: the client may have
+	// left an accepted envelope.
+	LossServerRefusal Loss = "server-refusal"
+	// LossServerEnvelope: the reply to MAIL (with pipelining: the replies
+	// to the whole envelope). The outcome is proven by the end-of-data's
+	// reply.
+	LossServerEnvelope Loss = "server-envelope"
+	// LossServerChunk: the 250 to the first BDAT chunk of several. The
+	// outcome is proven by the reply to BDAT LAST.
+	LossServerChunk Loss = "server-chunk"
+	// LossServerACK: a pure ACK of the server's during the body. Nothing
+	// of SMTP is missing: the outcome is proven.
+	LossServerACK Loss = "server-ack"
+)
+
+// losses lists every Loss, for coverage tests.
+var losses = []Loss{LossClientBody, LossClientEnd, LossClientRcpt, LossServerFinal,
+	LossServerRefusal, LossServerEnvelope, LossServerChunk, LossServerACK}
+
+// lossPlan is where a session's capture loss falls.
+type lossPlan struct {
+	kind    Loss
+	message int
+	// at is the body offset from which a LossClientBody or LossServerACK
+	// frame is chosen: the first eligible one at or after it.
+	at int
+}
+
+// lossSession tells whether a session with fault f may have capture loss:
+// sessions whose TCP is healthy on the wire, where the outcome is decided
+// by SMTP.
+func lossSession(f Fault) bool {
+	return f == FaultNone || f == FaultDeferred || f == FaultRejected || f == FaultEODNoReply
+}
+
+// planLoss draws a session's capture loss: a message, and a frame of it
+// the capture may lack given how the message goes. It may enlarge the
+// message (a body loss needs a body of several segments).
+func planLoss(r *rand.Rand, p *sessionPlan) {
+	i := r.IntN(len(p.messages))
+	m := &p.messages[i]
+	eodSilent := p.fault == FaultEODNoReply && i == p.faultMessage
+	var kinds []Loss
+	if m.refuse == refuseRcpt {
+		kinds = append(kinds, LossServerRefusal)
+	} else {
+		if !p.bdat {
+			kinds = append(kinds, LossClientEnd)
+			if m.size < 4*mss {
+				m.size = 4*mss + r.IntN(4*mss)
+			}
+		}
+		if !p.bdat || longestChunk(m.chunks) > 2*mss {
+			kinds = append(kinds, LossClientBody, LossServerACK)
+		}
+		if !p.pipelining {
+			kinds = append(kinds, LossClientRcpt)
+		}
+		if !eodSilent {
+			kinds = append(kinds, LossServerFinal)
+		}
+		kinds = append(kinds, LossServerEnvelope)
+		if len(m.chunks) > 1 && !(m.refuse == refuseChunk && m.refuseChunk == 0) {
+			kinds = append(kinds, LossServerChunk)
+		}
+	}
+	p.loss = lossPlan{kind: kinds[r.IntN(len(kinds))], message: i}
+	p.loss.at = mss + r.IntN(max(m.size-3*mss, 1))
+}
+
+func longestChunk(chunks []int) int {
+	n := 0
+	for _, c := range chunks {
+		n = max(n, c)
+	}
+	return n
+}
+
+// lossDue tells whether the session's loss of kind k is still to happen
+// and falls on the current message.
+func (s *session) lossDue(k Loss) bool {
+	return s.plan.loss.kind == k && !s.lossDone && s.msg == s.plan.loss.message
+}
+
+// lose marks frames[i] as missing from the capture, once.
+func (s *session) lose(i int) {
+	s.frames[i].lost = true
+	s.lossDone = true
+	s.exp.CaptureLoss = s.plan.loss.kind
+}
+
+// maybeLoseACK loses the server's pure ACK just queued if the session's
+// LossServerACK is due and the ACK covers the body past the loss's offset.
+func (s *session) maybeLoseACK() {
+	if s.lossDue(LossServerACK) && int(s.sAck-s.bodySeq) >= s.plan.loss.at {
+		s.lose(len(s.frames) - 1)
+	}
+}
+
+// loseNextFrom arms the loss of the next frame with a payload add queues
+// from the client (client true) or the server.
+func (s *session) loseNextFrom(client bool) {
+	if client {
+		s.dropNext = dropClient
+	} else {
+		s.dropNext = dropServer
+	}
+}
+
+// dropSide is which side's next data frame add marks lost.
+type dropSide int
+
+const (
+	dropNone dropSide = iota
+	dropClient
+	dropServer
+)
+
+// lossExpectation turns e, the expectation of a message as the wire
+// played it, into what the capture proves when the loss hit it.
+func (s *session) lossExpectation(e *MessageExpectation) {
+	if !s.lossDone || s.msg != s.plan.loss.message {
+		return
+	}
+	e.Lost = s.plan.loss.kind
+	switch {
+	case e.Lost == LossServerFinal, e.Lost == LossServerRefusal, e.Lost == LossClientEnd && e.Outcome == "no-reply":
+		e.WireOutcome = e.Outcome
+		e.Outcome, e.Cause, e.Code = "unknown", "capture-incomplete", 0
+	case e.Lost == LossServerACK:
+		// Nothing of SMTP is missing.
+	default:
+		e.UnknownOK = true
+	}
+}
