@@ -38,9 +38,11 @@
 #                   of BENCH_SIZE; 0: skip): a third of its sessions send with
 #                   BDAT (smtpgen --bdat), a fifth carry a fault (refusals
 #                   after a chunk or BDAT LAST, silence after BDAT LAST among
-#                   them), 5 % of those with healthy TCP lack a frame in the
-#                   capture (--capture-loss: the check counts false claims);
-#                   analysed once and checked against its expectations
+#                   them), 10 % of those with healthy TCP lack a frame in the
+#                   capture (--capture-loss: the check counts false claims),
+#                   half negotiate SACK (--sack: SACK blocks on duplicate
+#                   ACKs, D-SACK on needless retransmissions); analysed once
+#                   and checked against its expectations
 #   BENCH_TLS_SIZE  size of the TLS-heavy capture (smtpgen --tls 1: every
 #                   session upgrades with STARTTLS and goes on in opaque
 #                   records; a share BENCH_PROBLEMS of them carry a fault:
@@ -235,10 +237,10 @@ echo "bench: duplicated capture $dup_cap" >&2
 dup_check=0
 "$bin/expectcheck" "$work/dup.json" "$dup_expect" 15 >"$work/dup-check.txt" 2>&1 || dup_check=$?
 # The newer shapes (BENCH_MIX_SIZE): BDAT sessions among the others,
-# frames missing from the capture, more faults than the main capture.
+# frames missing from the capture, SACK, more faults than the main capture.
 # Checked like it, timed once.
 mix_size=${BENCH_MIX_SIZE:-$(awk -v s="$size" 'BEGIN { n = s + 0; u = toupper(substr(s, length(n "") + 1, 1)); m = u == "G" ? n * 1024 : u == "K" ? n / 1024 : u == "M" ? n : n / 1048576; q = int(m / 4); printf "%dM", q < 1 ? 1 : q }')}
-mix_flags=(--bdat 0.3 --capture-loss 0.05 --problems 0.2)
+mix_flags=(--bdat 0.3 --capture-loss 0.1 --sack 0.5 --problems 0.2)
 mix_check=0 mix_line=""
 if [ "$mix_size" != 0 ]; then
   main_cap=$cap main_expect=$expect main_stamp=$stamp main_name=$name

@@ -19,7 +19,15 @@
 // of the sessions upgrade with STARTTLS and go on in TLS records whose
 // framing and clear handshake are real and whose protected contents are
 // noise of the right lengths (tls.go): their messages are expected
-// inferred from the records.
+// inferred from the records. With Options.BDAT, a share of the sessions in
+// clear send with BDAT chunks (RFC 3030, bdat.go): refused after a chunk
+// or after BDAT LAST, or met with silence after BDAT LAST. With
+// Options.CaptureLoss, a share of the sessions with healthy TCP lack one
+// frame in the capture that the peer acknowledged on the wire (loss.go),
+// and their expectations say what the capture still proves. With
+// Options.SACK, a share of the sessions negotiate SACK: the server's
+// duplicate ACKs carry SACK blocks, and D-SACK blocks name the data it
+// received twice (a spurious retransmission, a tail-loss probe).
 //
 // For every session the Generator writes an Expectation — the tcp.stream
 // index Wireshark gives it, its peers, the fault it carries and, per

@@ -173,6 +173,13 @@ type Expectation struct {
 	// CaptureLoss is the frame the capture lacks (Options.CaptureLoss),
 	// omitted when it holds every frame; the message it hit says Lost.
 	CaptureLoss Loss `json:"capture_loss,omitempty"`
+	// SACK is set when the session negotiated SACK (both SYNs offer it);
+	// SACKs counts the server's ACKs that carry SACK blocks, and DSACKs
+	// those of them whose first block is a D-SACK (RFC 2883): the
+	// retransmissions it names were needless.
+	SACK   bool `json:"sack,omitempty"`
+	SACKs  int  `json:"sacks,omitempty"`
+	DSACKs int  `json:"dsacks,omitempty"`
 	// L4 is the TCP analysis a Wireshark-rules analyser finds in a capture
 	// that holds each frame once.
 	L4 L4Expectation `json:"l4"`

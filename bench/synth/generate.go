@@ -158,6 +158,7 @@ func (g *Generator) launch(start time.Duration) {
 	if g.opts.Duplicate {
 		s.exp.Copies = 2
 	}
+	s.exp.SACK = p.sack
 	s.exp.Server = netip.AddrPortFrom(g.servers[p.server].addr, smtpPort).String()
 	s.advance()
 	heap.Push(&g.active, s)
@@ -170,7 +171,8 @@ func (g *Generator) write(s *session, f *frame) error {
 		g.nextStream++
 		s.exp.Stream = s.stream
 	}
-	seg := segment{seq: f.seq, ack: f.ack, flags: f.flags, window: f.window, mss: mss}
+	seg := segment{seq: f.seq, ack: f.ack, flags: f.flags, window: f.window, mss: mss,
+		sackPerm: s.plan.sack, sack: f.sack, nsack: int(f.nsack)}
 	srcPort, dstPort := s.cport, uint16(smtpPort)
 	if f.fromClient {
 		seg.srcMAC, seg.dstMAC = routerMAC, s.server.mac

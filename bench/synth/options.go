@@ -59,6 +59,14 @@ type Options struct {
 	// their expectations say what the capture still proves. Zero: none,
 	// and the capture is the same as without the option.
 	CaptureLoss float64
+	// SACK is the share of sessions, from 0 to 1, whose SYN and SYN-ACK
+	// both offer SACK (RFC 2018), as Linux stacks do: the server's
+	// duplicate ACKs then carry SACK blocks, and its ACK of a segment it
+	// already had a D-SACK block (RFC 2883), so that a spurious
+	// retransmission or a tail-loss probe of delivered data is reported
+	// as a duplicate. Zero: none, and the capture is the same as without
+	// the option.
+	SACK float64
 }
 
 // Defaults for the zero values of Options.
@@ -95,6 +103,7 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = DefaultConcurrency
 	}
 	o.TLS, o.BDAT, o.CaptureLoss = min(max(o.TLS, 0), 1), min(max(o.BDAT, 0), 1), min(max(o.CaptureLoss, 0), 1)
+	o.SACK = min(max(o.SACK, 0), 1)
 	if o.Start.IsZero() {
 		o.Start = DefaultStart
 	}

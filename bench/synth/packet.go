@@ -15,14 +15,22 @@ const (
 )
 
 // Header sizes without options. Frames are Ethernet II, IPv4 without
-// options, TCP; only SYN segments carry TCP options.
+// options, TCP; SYN segments carry TCP options, and so do ACKs with SACK
+// blocks when SACK was negotiated.
 const (
 	ethLen     = 14
 	ipv4Len    = 20
 	tcpLen     = 20
 	synOptsLen = 8 // MSS, NOP, window scale
+	// sackSynOptsLen: MSS, NOP, NOP, SACK permitted, NOP, window scale,
+	// as Linux sends them without timestamps.
+	sackSynOptsLen = 12
+	// maxSACKBlocks is the most SACK blocks a generated ACK carries (a
+	// D-SACK block and one more); each takes 8 bytes after NOP, NOP,
+	// kind and length.
+	maxSACKBlocks = 2
 	// headerRoom is the largest header stack a frame has.
-	headerRoom = ethLen + ipv4Len + tcpLen + synOptsLen
+	headerRoom = ethLen + ipv4Len + tcpLen + 4 + 8*maxSACKBlocks
 	// ethMinLen is the shortest Ethernet frame on the wire (without FCS):
 	// shorter ones are padded with zeros by the sending NIC.
 	ethMinLen = 60
@@ -38,9 +46,16 @@ type segment struct {
 	seq, ack       uint32
 	flags          uint8
 	window         uint16
-	// mss and wscale are sent as options when flags has SYN.
-	mss    uint16
-	wscale uint8
+	// mss and wscale are sent as options when flags has SYN, and SACK
+	// permitted with them when sackPerm is set (RFC 2018 §2).
+	mss      uint16
+	wscale   uint8
+	sackPerm bool
+	// sack are the SACK blocks [left, right) the segment carries (RFC
+	// 2018 §3; a first block at or below the ACK, or inside the second,
+	// is a D-SACK, RFC 2883): sack[:nsack].
+	sack  [maxSACKBlocks][2]uint32
+	nsack int
 	// padded frames came over the wire and carry the Ethernet padding;
 	// frames the capturing host sent itself are captured before it.
 	padded bool
@@ -54,8 +69,13 @@ type segment struct {
 // header and payload (RFC 9293 §3.1).
 func assemble(buf []byte, s *segment, payload []byte) []byte {
 	optLen := 0
-	if s.flags&flagSYN != 0 {
+	switch {
+	case s.flags&flagSYN != 0 && s.sackPerm:
+		optLen = sackSynOptsLen
+	case s.flags&flagSYN != 0:
 		optLen = synOptsLen
+	case s.nsack > 0:
+		optLen = 4 + 8*s.nsack
 	}
 	tcpHdr := tcpLen + optLen
 	n := ethLen + ipv4Len + tcpHdr + len(payload)
@@ -89,13 +109,24 @@ func assemble(buf []byte, s *segment, payload []byte) []byte {
 	binary.BigEndian.PutUint16(t[14:16], s.window)
 	t[16], t[17] = 0, 0 // checksum
 	t[18], t[19] = 0, 0 // urgent pointer
-	if optLen > 0 {
-		o := t[tcpLen:]
+	o := t[tcpLen:]
+	switch {
+	case s.flags&flagSYN != 0:
 		o[0], o[1] = 2, 4 // MSS
 		binary.BigEndian.PutUint16(o[2:4], s.mss)
+		if s.sackPerm {
+			o[4], o[5], o[6], o[7] = 1, 1, 4, 2 // NOP, NOP, SACK permitted
+			o = o[4:]
+		}
 		o[4] = 1          // NOP
 		o[5], o[6] = 3, 3 // window scale
 		o[7] = s.wscale
+	case s.nsack > 0:
+		o[0], o[1], o[2], o[3] = 1, 1, 5, byte(2+8*s.nsack) // NOP, NOP, SACK
+		for i, b := range s.sack[:s.nsack] {
+			binary.BigEndian.PutUint32(o[4+8*i:], b[0])
+			binary.BigEndian.PutUint32(o[8+8*i:], b[1])
+		}
 	}
 	copy(b[ethLen+ipv4Len+tcpHdr:], payload)
 

@@ -127,7 +127,9 @@ type sessionPlan struct {
 	// (Options.BDAT).
 	bdat bool
 	// loss is the frame the capture lacks (Options.CaptureLoss).
-	loss     lossPlan
+	loss lossPlan
+	// sack is set when both SYNs offer SACK (Options.SACK).
+	sack     bool
 	messages []messagePlan
 	// estimate is the expected size of the session's frames in the file.
 	estimate int64
@@ -221,6 +223,9 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 	}
 	if g.opts.CaptureLoss > 0 && p.tls == nil && lossSession(p.fault) && r.Float64() < g.opts.CaptureLoss {
 		planLoss(r, &p)
+	}
+	if g.opts.SACK > 0 && r.Float64() < g.opts.SACK {
+		p.sack = true
 	}
 	p.estimate += 26 * 100 // handshake, dialogue and close
 	return p

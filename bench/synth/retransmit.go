@@ -81,8 +81,12 @@ func (s *session) lossRTO(segs []flightSeg, k int, last, rto time.Duration) {
 	t := last + rto
 	if s.plan.shape == ShapeTailLossProbe {
 		probe := last + probeTimeout(s.client.rtt, rto)
-		s.resend(probe, segs[len(segs)-1])
+		tail := segs[len(segs)-1]
+		s.resend(probe, tail)
 		s.serverACK(probe + ackDelay)
+		// The probe repeats a segment the server holds: a D-SACK block,
+		// inside the SACK block of what came after the hole (RFC 2883 §4.2).
+		s.dsackLast([2]uint32{tail.seq, tail.seq + uint32(tail.n)}, [2]uint32{segs[k+1].seq, tail.seq + uint32(tail.n)})
 		t = probe + ackDelay + s.client.rtt + s.think()
 	}
 	s.cwnd = 2
@@ -132,6 +136,7 @@ func (s *session) spurious(segs []flightSeg, last, rto time.Duration) {
 	}
 	s.resend(t, seg)
 	s.serverACK(t + ackDelay)
+	s.dsackLast([2]uint32{seg.seq, seg.seq + uint32(seg.n)}) // below the ACK: a duplicate (RFC 2883 §4.1)
 	s.nextFlight = t + ackDelay + s.client.rtt + s.think()
 }
 
@@ -166,4 +171,26 @@ func (s *session) duplicate() {
 			s.exp.L4.Retransmissions++ // Wireshark flags a data copy as a retransmission
 		}
 	}
+}
+
+// sackLast puts SACK blocks on the frame just queued, a server ACK, when
+// the session negotiated SACK (RFC 2018 §4: a receiver holding data above
+// a hole reports it).
+func (s *session) sackLast(blocks ...[2]uint32) {
+	if !s.plan.sack {
+		return
+	}
+	f := &s.frames[len(s.frames)-1]
+	f.nsack = uint8(copy(f.sack[:], blocks))
+	s.exp.SACKs++
+}
+
+// dsackLast puts a D-SACK block, dup (data the server received twice),
+// first on the frame just queued, then the SACK blocks more (RFC 2883).
+func (s *session) dsackLast(dup [2]uint32, more ...[2]uint32) {
+	if !s.plan.sack {
+		return
+	}
+	s.sackLast(append([][2]uint32{dup}, more...)...)
+	s.exp.DSACKs++
 }

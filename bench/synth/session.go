@@ -57,6 +57,9 @@ type frame struct {
 	copy bool
 	// lost frames were on the wire but are not in the capture.
 	lost bool
+	// sack[:nsack] are the SACK blocks the frame carries.
+	sack  [maxSACKBlocks][2]uint32
+	nsack uint8
 }
 
 // endpoint is one side's sending state.
@@ -603,12 +606,14 @@ func (s *session) flightACKs(segs []flightSeg, kind flightKind, k int) {
 			continue // lost before the capture point: never arrived
 		case hole && i > k:
 			s.flightAck(segs[i].t, kind, 0) // duplicate ACK for the hole
+			s.sackLast([2]uint32{segs[k+1].seq, end(i)})
 			continue
 		case kind == flightLossAbort && i >= k, kind == flightPMTU:
 			continue // lost past the capture point
 		case kind == flightReorder && i == k:
 			s.flightAck(segs[k+1].t, kind, 0) // k+1 came first, out of order: duplicate ACK at once
-			s.sAck = end(k + 1)               // k fills the hole: ACK both at once
+			s.sackLast([2]uint32{segs[k+1].seq, end(k + 1)})
+			s.sAck = end(k + 1) // k fills the hole: ACK both at once
 			s.flightAck(segs[k].t, kind, 0)
 			unacked = 0
 			continue

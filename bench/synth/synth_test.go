@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
@@ -185,19 +186,28 @@ func TestAssembleMatchesGopacket(t *testing.T) {
 		name    string
 		flags   uint8
 		payload string
+		sack    [][2]uint32 // nil: no SACK; empty: SACK permitted on a SYN
 	}{
-		{"syn", flagSYN, ""},
-		{"synack", flagSYN | flagACK, ""},
-		{"ack", flagACK, ""},
-		{"data even", flagPSH | flagACK, "EHLO c1.example.org\r\n"},
-		{"data odd", flagPSH | flagACK, "QUIT\r\n."},
-		{"fin", flagFIN | flagACK, ""},
-		{"rst", flagRST | flagACK, ""},
-		{"full", flagACK, strings.Repeat("x", mss)},
+		{"syn", flagSYN, "", nil},
+		{"synack", flagSYN | flagACK, "", nil},
+		{"syn, SACK permitted", flagSYN, "", [][2]uint32{}},
+		{"synack, SACK permitted", flagSYN | flagACK, "", [][2]uint32{}},
+		{"ack, one SACK block", flagACK, "", [][2]uint32{{20000, 21460}}},
+		{"ack, D-SACK and SACK blocks", flagACK, "", [][2]uint32{{0xfffffff0, 0x5a4}, {0xfffffff0, 0x1000}}},
+		{"ack", flagACK, "", nil},
+		{"data even", flagPSH | flagACK, "EHLO c1.example.org\r\n", nil},
+		{"data odd", flagPSH | flagACK, "QUIT\r\n.", nil},
+		{"fin", flagFIN | flagACK, "", nil},
+		{"rst", flagRST | flagACK, "", nil},
+		{"full", flagACK, strings.Repeat("x", mss), nil},
 	}
 	for _, tt := range tests {
 		s := segment{padded: true, srcMAC: routerMAC, dstMAC: [6]byte{2, 0, 0x5e, 0, 1, 0}, src: src, dst: dst, ipID: 0xbeef,
 			ttl: 51, seq: 0xfffffff0, ack: 12345, flags: tt.flags, window: 502, mss: mss, wscale: 7}
+		if tt.sack != nil && tt.flags&flagSYN != 0 {
+			s.sackPerm = true
+		}
+		s.nsack = copy(s.sack[:], tt.sack)
 		got := assemble(make([]byte, headerRoom+mss), &s, []byte(tt.payload))
 
 		eth := &layers.Ethernet{SrcMAC: s.srcMAC[:], DstMAC: s.dstMAC[:], EthernetType: layers.EthernetTypeIPv4}
@@ -206,12 +216,21 @@ func TestAssembleMatchesGopacket(t *testing.T) {
 		tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: s.seq, Ack: s.ack,
 			Window: s.window, FIN: tt.flags&flagFIN != 0, SYN: tt.flags&flagSYN != 0, RST: tt.flags&flagRST != 0,
 			PSH: tt.flags&flagPSH != 0, ACK: tt.flags&flagACK != 0}
-		if tt.flags&flagSYN != 0 {
-			tcp.Options = []layers.TCPOption{
-				{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{mss >> 8, mss & 0xff}},
-				{OptionType: layers.TCPOptionKindNop},
-				{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{7}},
+		nop := layers.TCPOption{OptionType: layers.TCPOptionKindNop}
+		switch {
+		case tt.flags&flagSYN != 0:
+			tcp.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{mss >> 8, mss & 0xff}}}
+			if s.sackPerm {
+				tcp.Options = append(tcp.Options, nop, nop, layers.TCPOption{OptionType: layers.TCPOptionKindSACKPermitted, OptionLength: 2})
 			}
+			tcp.Options = append(tcp.Options, nop, layers.TCPOption{OptionType: layers.TCPOptionKindWindowScale, OptionLength: 3, OptionData: []byte{7}})
+		case len(tt.sack) > 0:
+			var blocks []byte
+			for _, b := range tt.sack {
+				blocks = binary.BigEndian.AppendUint32(blocks, b[0])
+				blocks = binary.BigEndian.AppendUint32(blocks, b[1])
+			}
+			tcp.Options = []layers.TCPOption{nop, nop, {OptionType: layers.TCPOptionKindSACK, OptionLength: uint8(2 + len(blocks)), OptionData: blocks}}
 		}
 		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
 			t.Fatal(err)

@@ -29,7 +29,9 @@ func tshark(t *testing.T, args ...string) string {
 // none on the healthy ones. A session whose capture lacks a data frame
 // (Options.CaptureLoss) has tshark's "ACKed segment that wasn't captured"
 // (the peer's ACK shows the bytes arrived) and nothing else of loss; one
-// that lacks a pure ACK has no flag at all.
+// that lacks a pure ACK has no flag at all. A session that negotiated SACK
+// has SACK permitted on both SYNs and exactly the SACK and D-SACK blocks
+// its expectation counts; the others have none.
 func TestWiresharkAgrees(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (scripts/setup.sh installs it)")
@@ -37,7 +39,7 @@ func TestWiresharkAgrees(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs tshark")
 	}
-	capture, exps, _ := generate(t, Options{Seed: 11, Sessions: 240, Problems: 0.9, Concurrency: 40, MaxMessageSize: 4 << 10, BDAT: 0.3, CaptureLoss: 0.3})
+	capture, exps, _ := generate(t, Options{Seed: 11, Sessions: 240, Problems: 0.9, Concurrency: 40, MaxMessageSize: 4 << 10, BDAT: 0.3, CaptureLoss: 0.3, SACK: 0.5})
 	checkCoverage(t, exps) // tshark is held to every fault in every shape
 	name := filepath.Join(t.TempDir(), "synth.pcap")
 	if err := os.WriteFile(name, capture, 0o644); err != nil {
@@ -57,20 +59,33 @@ func TestWiresharkAgrees(t *testing.T) {
 	got := make([]L4Expectation, len(exps))
 	flagged := make([]int, len(exps))
 	ackedUnseen := make([]int, len(exps))
+	type sackSeen struct{ perm, sacks, dsacks int }
+	sacks := make([]sackSeen, len(exps))
 	out := tshark(t, "-r", name, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
 		"-T", "fields", "-E", "separator=|", "-e", "frame.number", "-e", "tcp.stream",
 		"-e", "ip.checksum.status", "-e", "tcp.checksum.status",
 		"-e", "tcp.analysis.retransmission", "-e", "tcp.analysis.out_of_order",
 		"-e", "tcp.analysis.zero_window", "-e", "tcp.flags.reset", "-e", "tcp.analysis.flags", "-e", "smtp.response.code",
-		"-e", "tcp.analysis.ack_lost_segment")
+		"-e", "tcp.analysis.ack_lost_segment", "-e", "tcp.option_kind", "-e", "tcp.options.sack.dsack_le")
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Split(line, "|")
-		if len(f) != 11 {
-			t.Fatalf("tshark line %q: want 11 fields", line)
+		if len(f) != 13 {
+			t.Fatalf("tshark line %q: want 13 fields", line)
 		}
 		s, err := strconv.Atoi(f[1])
 		if err != nil || s >= len(exps) {
 			t.Fatalf("tshark line %q: bad stream", line)
+		}
+		for _, kind := range strings.Split(f[11], ",") {
+			switch kind {
+			case "4":
+				sacks[s].perm++
+			case "5":
+				sacks[s].sacks++
+			}
+		}
+		if f[12] != "" {
+			sacks[s].dsacks++
 		}
 		if f[2] != "1" || f[3] != "1" {
 			t.Errorf("frame %s: checksum status ip %s tcp %s, want 1 (good)", f[0], f[2], f[3])
@@ -97,6 +112,7 @@ func TestWiresharkAgrees(t *testing.T) {
 	if greetings != len(exps) {
 		t.Errorf("%d 220 greetings, want %d", greetings, len(exps))
 	}
+	sacked, dsacked := 0, 0
 	for _, e := range exps {
 		if got[e.Stream] != e.L4 {
 			t.Errorf("stream %d (%s): tshark counts %+v, want %+v", e.Stream, e.Fault, got[e.Stream], e.L4)
@@ -105,10 +121,26 @@ func TestWiresharkAgrees(t *testing.T) {
 		if tcpHealthy && flagged[e.Stream] > 0 && (e.CaptureLoss == LossNone || e.CaptureLoss == LossServerACK) {
 			t.Errorf("stream %d (%s): %d frames with tcp.analysis flags, want none", e.Stream, e.Fault, flagged[e.Stream])
 		}
+		want := sackSeen{sacks: e.SACKs, dsacks: e.DSACKs}
+		if e.SACK {
+			want.perm = 2
+		}
+		if sacks[e.Stream] != want {
+			t.Errorf("stream %d (%s %s, SACK %v): tshark saw %+v SACK options, want %+v", e.Stream, e.Fault, e.Shape, e.SACK, sacks[e.Stream], want)
+		}
+		if e.SACK && e.DSACKs > 0 {
+			dsacked++
+		}
+		if e.SACK && e.SACKs > e.DSACKs {
+			sacked++
+		}
 		dataLost := e.CaptureLoss != LossNone && e.CaptureLoss != LossServerACK
 		if got := ackedUnseen[e.Stream]; dataLost != (got > 0) {
 			t.Errorf("stream %d (%s, capture lacks %q): %d frames ACK a segment that wasn't captured", e.Stream, e.Fault, e.CaptureLoss, got)
 		}
+	}
+	if sacked == 0 || dsacked == 0 {
+		t.Errorf("%d sessions with SACK blocks, %d with D-SACK blocks: want some of each", sacked, dsacked)
 	}
 }
 

@@ -52,6 +52,7 @@ func run(args []string, stderr io.Writer) error {
 	tlsShare := fs.Float64("tls", 0, "share of sessions, 0 to 1, that upgrade with STARTTLS and go on in opaque TLS records (their messages are expected inferred); every server then offers STARTTLS")
 	bdat := fs.Float64("bdat", 0, "share of sessions, 0 to 1, that send their messages in BDAT chunks (RFC 3030; sessions in clear without a body fault); every server then advertises CHUNKING")
 	captureLoss := fs.Float64("capture-loss", 0, "share of sessions, 0 to 1, whose capture lacks one frame the peer acknowledged (a body segment, a command, a reply or an ACK; sessions in clear with healthy TCP); their expectations say what the capture still proves")
+	sack := fs.Float64("sack", 0, "share of sessions, 0 to 1, that negotiate SACK on the SYNs: the server's duplicate ACKs carry SACK blocks, and D-SACK blocks for data it received twice (spurious retransmissions, tail-loss probes)")
 	duplicate := fs.Bool("duplicate", false, "write every frame twice, as a capture on both members of a bond holds it (the expectations stay the same)")
 	quiet := fs.BoolP("quiet", "q", false, "do not print the summary")
 	flood := fs.String("flood", "", "write a flood instead of mail sessions: syn (half-open connections) or idle-ehlo (sessions idle after EHLO); --sessions connections (default 200000) over --flood-duration")
@@ -96,6 +97,9 @@ func run(args []string, stderr io.Writer) error {
 	if *captureLoss < 0 || *captureLoss > 1 {
 		return fmt.Errorf("%w: --capture-loss %v is not between 0 and 1", errUsage, *captureLoss)
 	}
+	if *sack < 0 || *sack > 1 {
+		return fmt.Errorf("%w: --sack %v is not between 0 and 1", errUsage, *sack)
+	}
 	if *bdat < 0 || *bdat > 1 {
 		return fmt.Errorf("%w: --bdat %v is not between 0 and 1", errUsage, *bdat)
 	}
@@ -103,7 +107,7 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("%w: --problems %v is not between 0 and 1", errUsage, *problems)
 	}
 	opts := synth.Options{Seed: *seed, Sessions: *sessions, Size: target, Clients: *clients,
-		Servers: *servers, Problems: *problems, Concurrency: *concurrency, MaxMessageSize: int(maxMsg), Duplicate: *duplicate, TLS: *tlsShare, BDAT: *bdat, CaptureLoss: *captureLoss}
+		Servers: *servers, Problems: *problems, Concurrency: *concurrency, MaxMessageSize: int(maxMsg), Duplicate: *duplicate, TLS: *tlsShare, BDAT: *bdat, CaptureLoss: *captureLoss, SACK: *sack}
 	if *problems == 0 {
 		opts.Problems = -1 // zero means the default in Options
 	}
