@@ -118,6 +118,12 @@ type connectionJSON struct {
 		Resets          int                            `json:"resets"`
 		ZeroWindows     int                            `json:"zero_windows"`
 		Analysis        map[string]struct{ Count int } `json:"analysis"`
+		Client          struct {
+			UnseenBytes int64 `json:"unseen_bytes"`
+		} `json:"client"`
+		Server struct {
+			UnseenBytes int64 `json:"unseen_bytes"`
+		} `json:"server"`
 	} `json:"l4"`
 	SMTP *struct {
 		Commands []struct {
@@ -151,7 +157,11 @@ type replyJSON struct {
 // Check compares a smtpscope JSON report with an expectations file, one
 // synth.Expectation per line, session by session: the connection's
 // peers, its TCP analysis counts and verdict (when the expectation
-// has one), and per message the outcome, deciding
+// has one) and the bytes each side sent that the capture lacks, and per
+// message the outcome (a failure the capture does not prove counts as a
+// false claim; where the capture lacks a frame but proves the outcome,
+// unknown with cause capture-incomplete is accepted and counted apart),
+// the BDAT commands, deciding
 // reply code, size, Message-ID, diagnosis cause and whether it was
 // inferred from TLS records (whose size range must hold the message and
 // its end-of-data line). Other sizes are compared
@@ -290,6 +300,12 @@ func checkL4(add func(string, any, any), e *synth.Expectation, c *connectionJSON
 	}
 	if got := c.L4.Resets; got != e.L4.Resets {
 		add("l4.resets", e.L4.Resets, got)
+	}
+	if got := c.L4.Client.UnseenBytes; got != e.Unseen.Client {
+		add("l4.client.unseen_bytes", e.Unseen.Client, got)
+	}
+	if got := c.L4.Server.UnseenBytes; got != e.Unseen.Server {
+		add("l4.server.unseen_bytes", e.Unseen.Server, got)
 	}
 }
 

@@ -173,6 +173,10 @@ type Expectation struct {
 	// CaptureLoss is the frame the capture lacks (Options.CaptureLoss),
 	// omitted when it holds every frame; the message it hit says Lost.
 	CaptureLoss Loss `json:"capture_loss,omitempty"`
+	// Unseen counts, per side, the payload bytes the peer acknowledged
+	// that the capture lacks (capture loss, not network loss: zero for
+	// every other fault, whose frames the capture holds).
+	Unseen Unseen `json:"unseen,omitzero"`
 	// SACK is set when the session negotiated SACK (both SYNs offer it);
 	// SACKs counts the server's ACKs that carry SACK blocks, and DSACKs
 	// those of them whose first block is a D-SACK (RFC 2883): the
@@ -196,6 +200,12 @@ type Expectation struct {
 	Copies int `json:"copies,omitempty"`
 	// Messages are the mail transactions in order.
 	Messages []MessageExpectation `json:"messages"`
+}
+
+// Unseen is what each side sent that the capture lacks, in bytes.
+type Unseen struct {
+	Client int64 `json:"client"`
+	Server int64 `json:"server"`
 }
 
 // L4Expectation counts the frames that carry a tcp.analysis flag because

@@ -117,7 +117,13 @@ func (s *session) lossDue(k Loss) bool {
 
 // lose marks frames[i] as missing from the capture, once.
 func (s *session) lose(i int) {
-	s.frames[i].lost = true
+	f := &s.frames[i]
+	f.lost = true
+	if f.fromClient {
+		s.exp.Unseen.Client += int64(f.n)
+	} else {
+		s.exp.Unseen.Server += int64(f.n)
+	}
 	s.lossDone = true
 	s.exp.CaptureLoss = s.plan.loss.kind
 }

@@ -74,9 +74,9 @@ func TestSameSeedSameBytes(t *testing.T) {
 		t.Errorf("two runs with TLS 0.5: hashes %x and %x differ", a, b)
 	}
 	withBDAT := smallOptions
-	withBDAT.BDAT, withBDAT.CaptureLoss = 0.5, 0.3
+	withBDAT.BDAT, withBDAT.CaptureLoss, withBDAT.SACK = 0.5, 0.3, 0.5
 	if a, b := hash(withBDAT), hash(withBDAT); a != b {
-		t.Errorf("two runs with BDAT 0.5 and capture loss 0.3: hashes %x and %x differ", a, b)
+		t.Errorf("two runs with BDAT 0.5, capture loss 0.3 and SACK 0.5: hashes %x and %x differ", a, b)
 	}
 }
 
