@@ -472,16 +472,37 @@ func TestMetamorphicRetransmissionShapes(t *testing.T) {
 // another frame is a reply the capture does not tie to the transaction (a
 // retransmission of the same reply keeps its text).
 func TestMetamorphicFinalReplies(t *testing.T) {
+	checkFinalReplies(t, true)
+}
+
+// TestMetamorphicClientLossFinalReplies: frames of the client dropped
+// (capture loss on the client's side, 5 % and 20 %, a few draws each): a
+// transaction whose outcome rests on a final reply has the one it had in
+// the capture as taken, and one without a final reply there claims none.
+// A client gap may hide commands (a MAIL, a RCPT, the end-of-data, a
+// RSET): a reply that may answer one of them is no final reply; the
+// server's acknowledgment on its reply says which client bytes it had
+// when it answered, so a reply is tied to an end-of-data only when the
+// server had it and nothing the gap may hide came between.
+func TestMetamorphicClientLossFinalReplies(t *testing.T) {
+	checkFinalReplies(t, false)
+}
+
+// checkFinalReplies drops 5 % and 20 % of one side's frames (the server's
+// if server), four draws each, and checks every final reply claimed
+// against the capture as taken.
+func checkFinalReplies(t *testing.T, server bool) {
+	side := map[bool]string{false: "client", true: "server"}[server]
 	rng := rand.New(rand.NewSource(metamorphicSeed))
 	forEachCapture(t, func(t *testing.T, frames []capture.Frame, full *Report) {
 		want := finalReplies(full)
-		server := serverSide(frames)
+		servers := serverSide(frames)
 		for _, rate := range []float64{0.05, 0.20} {
 			for draw := range 4 {
 				var kept []capture.Frame
 				var dropped []int
 				for _, f := range frames {
-					if fromServer(f, server) && rng.Float64() < rate {
+					if fromServer(f, servers) == server && rng.Float64() < rate {
 						dropped = append(dropped, f.Number)
 						continue
 					}
@@ -489,28 +510,46 @@ func TestMetamorphicFinalReplies(t *testing.T) {
 				}
 				for key, got := range finalReplies(analyseFrames(kept)) {
 					w, ok := want[key]
-					if !ok || got.Frame == w.Frame || got.Code == w.Code && got.Text == w.Text {
+					if !ok || got == nil {
 						continue
 					}
-					t.Errorf("%.0f%% of the server's frames dropped (draw %d: frames %v): %s has the final reply %d %q of frame %d, %d %q of frame %d in the capture as taken",
-						rate*100, draw, dropped, key, got.Code, got.Text, got.Frame, w.Code, w.Text, w.Frame)
+					if w == nil {
+						t.Errorf("%.0f%% of the %s's frames dropped (draw %d: frames %v): %s has the final reply %d %q of frame %d, none in the capture as taken",
+							rate*100, side, draw, dropped, key, got.Code, got.Text, got.Frame)
+						continue
+					}
+					if got.Frame == w.Frame || got.Code == w.Code && got.Text == w.Text {
+						continue
+					}
+					t.Errorf("%.0f%% of the %s's frames dropped (draw %d: frames %v): %s has the final reply %d %q of frame %d, %d %q of frame %d in the capture as taken",
+						rate*100, side, draw, dropped, key, got.Code, got.Text, got.Frame, w.Code, w.Text, w.Frame)
 				}
 			}
 		}
 	})
 }
 
-// finalReplies lists the final reply of every transaction that has one
-// and a captured MAIL, keyed by its connection (eachSMTPConn), its MAIL's
-// frame and its index.
-func finalReplies(r *Report) map[string]Reply {
-	out := map[string]Reply{}
+// finalReplies lists every transaction with a captured MAIL and the final
+// reply it claims (nil: none, or its outcome is unknown), keyed by its
+// connection (eachSMTPConn), its MAIL's frame and its ordinal among the
+// transactions whose MAIL is in that frame (a capture that loses a MAIL
+// loses its transaction, not the keys of those after it).
+func finalReplies(r *Report) map[string]*Reply {
+	out := map[string]*Reply{}
 	eachSMTPConn(r, func(name string, c *Connection) {
-		for j, tx := range c.SMTP.Transactions {
-			if tx.Reply == nil || tx.MailFrame == 0 || tx.Outcome == "unknown" {
-				continue // no claim
+		nth := map[int]int{}
+		for j := range c.SMTP.Transactions {
+			tx := &c.SMTP.Transactions[j]
+			if tx.MailFrame == 0 {
+				continue // no key
 			}
-			out[fmt.Sprintf("%s/MAIL@%d/tx%d", name, tx.MailFrame, j)] = *tx.Reply
+			key := fmt.Sprintf("%s/MAIL@%d/%d", name, tx.MailFrame, nth[tx.MailFrame])
+			nth[tx.MailFrame]++
+			if tx.Reply == nil || tx.Outcome == "unknown" {
+				out[key] = nil // no claim
+				continue
+			}
+			out[key] = tx.Reply
 		}
 	})
 	return out

@@ -52,6 +52,12 @@ func (s *streams) begin(dir reassembly.Direction, at reassembly.Marker) reassemb
 	return &s.call
 }
 
+// offset is the offset after the last byte of dir delivered or reported
+// missing.
+func (s *streams) offset(dir reassembly.Direction) streamOffset {
+	return streamOffset{n: s.next[dir], ok: !s.lost[dir]}
+}
+
 // advance counts n bytes of dir delivered or missing (n < 0: an unknown
 // number).
 func (s *streams) advance(dir reassembly.Direction, n int) {
@@ -130,7 +136,7 @@ func (d *Decoder) requestAt(at reassembly.Marker, i int) {
 // end, where the offsets stand now.
 func (d *Decoder) cutRequestAt() {
 	c := &d.client
-	d.client.req = requestFacts{end: streamOffset{n: d.streams.next[reassembly.ClientToServer], ok: !d.streams.lost[reassembly.ClientToServer]}}
+	d.client.req = requestFacts{end: d.streams.offset(reassembly.ClientToServer)}
 	if c.line.pending() {
 		c.req.peerAcked = c.lineAck
 	}

@@ -75,6 +75,11 @@ type clientSide struct {
 	// first byte of the line being read (ack.go).
 	req     requestFacts
 	lineAck streamOffset
+	// gapFrom is where the client's last gap began; bodyGapFrom, where
+	// the first gap of the DATA body being read began (unknown if none,
+	// or if the body began in a gap before it): the end-of-data cannot
+	// have been before it.
+	gapFrom, bodyGapFrom streamOffset
 }
 
 // clientInput is what moves the client side from one state to another:
@@ -400,12 +405,14 @@ func (d *Decoder) clientLine(raw []byte, m reassembly.Mark) {
 		}
 		d.anomalyf(AnomalyCommandDuringAUTH, m.Frame, "a command came before the AUTH exchange ended")
 	case clientResync:
-		if len(line) == 1 && line[0] == '.' {
-			d.unseenBodyEnd(m)
+		if len(line) == 1 && line[0] == '.' && d.unseenBodyEnd(m) {
 			return
 		}
 		cmd := parseCommand(line)
 		if cmd.verb == verbUnknown || !cmd.valid {
+			if d.clientGaps > 0 {
+				d.envelopeMayChange(-1) // maybe the rest of a MAIL the gap began
+			}
 			return
 		}
 		d.command(cmd, m)
@@ -531,6 +538,7 @@ func (d *Decoder) dataHidden() bool {
 func (d *Decoder) bodyAfterGap(t int, m reassembly.Mark) {
 	d.client.line.reset()
 	d.beginBody(t, m)
+	d.client.bodyGapFrom = d.client.gapFrom
 	d.client.dot.lost()
 	d.client.header.state = headerDone
 	d.clientUpdate(clientEvent{in: evBodyInGap})
@@ -683,12 +691,16 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 	if d.cur >= 0 {
 		d.s.Transactions[d.cur].Incomplete = true
 	}
+	d.envelopeMayChange(n)
 	within := false
 	switch c.state {
 	case clientOpaque:
 	case clientTLSHello:
 		c.hello = nil
 	case clientBody, clientBodyGap:
+		if c.state == clientBody {
+			c.bodyGapFrom = c.gapFrom
+		}
 		if n > 0 && d.cur >= 0 {
 			d.s.Transactions[d.cur].Size += int64(n)
 		}
@@ -729,6 +741,7 @@ func (d *Decoder) clientGap(n int, at reassembly.Mark) {
 		d.lostEnd()
 	}
 	d.clientUpdate(clientEvent{in: evGap, within: within})
+	d.earlyAtGap()
 }
 
 // lostEnd records that a client gap may hold the current transaction's

@@ -164,6 +164,9 @@ func (d *Decoder) replyIndex(r *Reply, resynced bool) (int, bool) {
 	if !sure {
 		d.unsettled(true)
 	}
+	if i > 0 || !ok {
+		d.unplaced++ // replies the capture lacks, or does not place (envelope.go)
+	}
 	// The replies of the entries before i came before this one, in the
 	// gap (serverGap marked them).
 	for _, e := range d.queue[:i] {
@@ -195,9 +198,7 @@ func (d *Decoder) clocksDiffer(r *Reply) {
 // unmatched keeps a reply that answers no request the capture shows.
 func (d *Decoder) unmatched(r *Reply, why string) {
 	d.anomalyf(AnomalyUnmatchedReply, r.Frame, "%s", why)
-	if len(d.s.Unmatched) < MaxUnmatchedReplies {
-		d.s.Unmatched = append(d.s.Unmatched, *r)
-	}
+	d.keepUnmatched(r)
 }
 
 // resyncIndex finds, after a server gap, the entry a reply answers, and
@@ -383,10 +384,16 @@ func (d *Decoder) replyLost(e pending) {
 		return
 	}
 	d.s.Transactions[e.txn].Incomplete = true
-	if tr := &d.txns[e.txn]; e.verb == verbDATA && e.kind == pendingCommand && tr.phase != txnEnvelope && !tr.bodyAcked.beyond(e.peerAcked) {
+	if tr := &d.txns[e.txn]; e.verb == verbDATA && e.kind == pendingCommand && tr.phase != txnEnvelope &&
+		(!tr.bodyAcked.beyond(e.peerAcked) || d.server.replyStart.beyond(tr.bodyAcked)) {
 		// A body the capture shows before any 354, and the client's
 		// acknowledgment does not show it had one either (a client that
-		// waited had the 354 the gap held): maybe no body at all.
+		// waited had the reply the gap held, a 354 if the server then
+		// sent nothing until the reply being matched): maybe no body
+		// at all. A server reading a body sends nothing before its
+		// end; bytes it sent after those the client had when it began
+		// the body answer its lines as commands (the reply to DATA
+		// refused it), or came unprompted: no reply is then the body's.
 		tr.bodyUnproven = true
 	}
 	if e.kind == pendingEndOfData || e.last {

@@ -353,22 +353,18 @@ func (d *Decoder) unawaitedReply(r *Reply, resynced bool) {
 		// The reply to a DATA a client gap hid: what follows is a
 		// body (if it has not begun with the 354's first bytes).
 		d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply 354 answers a DATA the capture lost")
-		if len(d.s.Unmatched) < MaxUnmatchedReplies {
-			d.s.Unmatched = append(d.s.Unmatched, *r)
-		}
+		d.keepUnmatched(r)
 		if c != clientBodyGap {
 			d.bodyAfterGap(-1, reassembly.Mark{Frame: r.Frame, Time: r.Time})
 		}
 	case c == clientBodyGap:
 		d.lostEndOfData(r, resynced)
 	case c == clientBody:
-		d.anomalyf(AnomalyReplyDuringBody, r.Frame, "the server sent %d in the middle of the message body", r.Code)
+		d.replyInBody(r, resynced)
 	default:
 		if d.firstServer != firstReplyOther || len(d.s.Commands) > 0 {
 			d.anomalyf(AnomalyUnmatchedReply, r.Frame, "reply %d answers no command", r.Code)
-			if len(d.s.Unmatched) < MaxUnmatchedReplies {
-				d.s.Unmatched = append(d.s.Unmatched, *r)
-			}
+			d.keepUnmatched(r)
 		}
 	}
 }

@@ -225,6 +225,14 @@ type Decoder struct {
 	// streams places the bytes in their streams, with what each side
 	// had acknowledged (ack.go).
 	streams streams
+	// unplaced counts the replies, refusals aside, tied to no request
+	// the capture shows, unplacedAck the acknowledgment on the last
+	// (envelope.go).
+	unplaced    int
+	unplacedAck streamOffset
+	// early is a reply that came in the middle of a DATA body while the
+	// server had client bytes the capture had not shown yet (body.go).
+	early *earlyReply
 }
 
 // NewDecoder returns a Decoder for one connection.
@@ -252,7 +260,12 @@ func (d *Decoder) Data(dir reassembly.Direction, data []byte, at reassembly.Mark
 	if d.life == lifeEnded || len(data) == 0 {
 		return
 	}
-	defer d.streams.advance(dir, len(data))
+	defer func() {
+		d.streams.advance(dir, len(data))
+		if dir == reassembly.ClientToServer {
+			d.earlyPassed()
+		}
+	}()
 	d.read(dir, data, d.streams.begin(dir, at))
 }
 
@@ -329,6 +342,8 @@ func (d *Decoder) lineOverLimit(b *lineBuffer, dir reassembly.Direction, m reass
 func (d *Decoder) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
 	if dir == reassembly.ServerToClient {
 		d.serverGapAt()
+	} else {
+		d.client.gapFrom = d.streams.offset(dir)
 	}
 	d.streams.advance(dir, n)
 	if d.life == lifeEnded || d.detect == detectNotSMTP {
@@ -427,6 +442,7 @@ func (d *Decoder) End(at reassembly.Mark) {
 			d.anomalyf(AnomalyUnterminatedCommand, at.Frame, "the client's last line never ended with CRLF")
 		}
 	}
+	d.earlyUnanswered()
 	d.closeAll(EndCaptureEnded, at)
 	d.tlsEnd(at)
 	if d.detect == detectSMTP && d.server.seen == 0 && d.serverGaps == 0 && len(d.s.Commands) > 1 {

@@ -322,8 +322,12 @@ func TestSessionCaptureGaps(t *testing.T) {
 				S("250 2.0.0 Ok: 100 octets\r\n"), // 12
 			)),
 			// The chunk ended in the gap, after frame 9: the end-of-data
-			// is marked at the last byte before the gap.
-			want: gapWant{outcome: OutcomeDelivered, incomplete: true, eod: 9, reply: 250,
+			// is marked at the last byte before the gap. The 250 is tied
+			// to it, but the outcome is unknown: the 30 bytes lost after
+			// the cut MAIL can hold another MAIL ("MAIL FROM:<b@x.y>"),
+			// and the unmatched 250 of frame 7 may be its reply, so the
+			// BDAT and its reply may be another transaction's.
+			want: gapWant{outcome: OutcomeUnknown, incomplete: true, eod: 9, reply: 250,
 				verbs: []string{"EHLO", "MAIL", "BDAT"}, replies: []int{250, 250, 250}, unmatched: []int{250},
 				check: func(t *testing.T, s *Session, x *Transaction) {
 					if x.MailReply == nil || x.MailReply.Frame != 5 || x.Reply.Frame != 12 || s.Unmatched[0].Frame != 7 || len(x.Rcpts) != 0 {

@@ -113,6 +113,15 @@ type txnTrack struct {
 	// BDAT ... LAST, a RSET): without a final reply, the outcome is then
 	// unknown rather than aborted.
 	bytesLost bool
+	// envelope says whether a client gap after the transaction's MAIL,
+	// before its body, may have hidden a MAIL (envelope.go);
+	// envelopeAt is what was counted when it came.
+	envelope   envelopeCheck
+	envelopeAt envelopeSince
+	// bodyReplyDoubt is set when a reply came during the body that the
+	// capture cannot tell from the reply to an end-of-data a gap hid
+	// (bodygap.go): no reply is then tied to such an end-of-data.
+	bodyReplyDoubt bool
 	// awaiting counts end-of-data replies still expected (LMTP: several).
 	awaiting int
 	// prev is the transaction that was open when this one's MAIL was
@@ -390,6 +399,7 @@ func (d *Decoder) beginBody(t int, m reassembly.Mark) {
 	}
 	d.client.dot.reset()
 	d.client.header.reset()
+	d.client.bodyGapFrom = streamOffset{}
 }
 
 // bodyBytes accounts body bytes (DATA or BDAT) to the current transaction.
@@ -421,6 +431,7 @@ func (d *Decoder) endOfData(m reassembly.Mark) {
 	d.cur = -1
 	if t < 0 {
 		d.push(pending{kind: pendingEndOfData, cmd: -1, txn: -1, rcpt: -1}, m)
+		d.earlyAtEndOfData()
 		return
 	}
 	tx := &d.s.Transactions[t]
@@ -430,6 +441,7 @@ func (d *Decoder) endOfData(m reassembly.Mark) {
 	}
 	tx.EndOfDataFrame, tx.EndOfDataTime = m.Frame, m.Time
 	d.awaitFinal(t, m)
+	d.earlyAtEndOfData()
 }
 
 // awaitFinal queues the end-of-data reply (or replies, in LMTP) of t.
@@ -476,19 +488,24 @@ func (d *Decoder) nthAccepted(t, i int) int {
 }
 
 // unseenBodyEnd handles a lone "." seen while resynchronising: the end of a
-// body whose start the capture missed.
-func (d *Decoder) unseenBodyEnd(m reassembly.Mark) {
+// body whose start the capture missed, if it can have missed one
+// (bodyMayBeUnseen); else the server reads it as a command line, as the
+// decoder does.
+func (d *Decoder) unseenBodyEnd(m reassembly.Mark) bool {
+	if !d.bodyMayBeUnseen() {
+		return false
+	}
 	t := d.cur
 	if t >= 0 && d.txns[t].phase != txnEnvelope && d.txns[t].phase != txnBody {
 		t = -1
 	}
 	if t < 0 {
 		if !d.synthesisAllowed() {
-			return
+			return true
 		}
 		t = d.newTransaction(Transaction{SizeParam: -1}, m.Frame)
 		if t < 0 {
-			return
+			return true
 		}
 	}
 	d.cur = -1
@@ -500,6 +517,26 @@ func (d *Decoder) unseenBodyEnd(m reassembly.Mark) {
 	}
 	tx.EndOfDataFrame, tx.EndOfDataTime = m.Frame, m.Time
 	d.awaitFinal(t, m)
+	return true
+}
+
+// bodyMayBeUnseen tells whether the client may be in a body the capture
+// did not show begin. A body begins only after a 354 (RFC 5321
+// §4.1.1.4), and one the capture shows begins one the decoder reads
+// (clientBody, clientBodyGap): so only if the capture may lack the 354 (a
+// gap in the server's bytes, a session joined after its start), or the
+// client sent DATA, whose reply has not come, and then lost bytes to a
+// gap (a body sent without waiting for the 354).
+func (d *Decoder) bodyMayBeUnseen() bool {
+	if d.serverGaps > 0 || d.firstServer != firstReplyGreeting {
+		return true
+	}
+	for _, e := range d.queue {
+		if e.kind == pendingCommand && e.verb == verbDATA {
+			return true
+		}
+	}
+	return false
 }
 
 // abandon handles the client leaving the current transaction before its
@@ -573,6 +610,7 @@ func (d *Decoder) finalReply(t, rcpt int, r *Reply) {
 		return
 	}
 	tx, tr := &d.s.Transactions[t], &d.txns[t]
+	d.envelopeUpdate(t, envFinal)
 	if rcpt >= 0 {
 		tx.Rcpts[rcpt].DataReply = r
 	}
@@ -596,23 +634,29 @@ func (d *Decoder) finalReply(t, rcpt int, r *Reply) {
 }
 
 // lostEndOfData handles a reply that can only answer an end-of-data the
-// capture lost in a gap of the body: nothing else awaits a reply. If the
-// server's bytes since its last reply are whole, the order of replies
+// capture lost in a gap of the body: nothing else awaits a reply. A
+// reply the server sent before it had any of the bytes the gap lost
+// (its acknowledgment says so) answers none: it came in the middle of
+// the body, which goes on. Otherwise, if it is the first reply since the
+// body began and the server's bytes since are whole, the order of replies
 // (RFC 2920 §3) makes it the final reply, and the transaction keeps it,
 // Incomplete. After a gap in the server's bytes too (resynced), that gap
 // may have held the final reply, and this one may answer a command the
-// client's gap hid: it is kept among the unmatched replies and the
-// outcome stays unknown. Either way the body is over.
+// client's gap hid; so may a reply after one during the body the capture
+// could not place (bodyReplyDoubt): it is kept among the unmatched
+// replies and the outcome stays unknown. Either way the body is over.
 func (d *Decoder) lostEndOfData(r *Reply, resynced bool) {
+	if from := d.client.bodyGapFrom; !d.server.replyAck.beyond(from) && d.server.replyAck.ok && from.ok {
+		d.anomalyf(AnomalyReplyDuringBody, r.Frame, "the server sent %d in the middle of the message body, before it had the bytes the capture lost", r.Code)
+		return
+	}
 	d.clientUpdate(clientEvent{in: evEndOfDataLost})
 	d.client.line.reset()
 	t := d.cur
 	d.cur = -1
-	if resynced {
-		d.anomalyf(AnomalyEndOfDataInGap, r.Frame, "reply %d follows an end-of-data lost from the capture, after a gap in the server's bytes: it cannot be tied to the end-of-data", r.Code)
-		if len(d.s.Unmatched) < MaxUnmatchedReplies {
-			d.s.Unmatched = append(d.s.Unmatched, *r)
-		}
+	if resynced || t >= 0 && d.txns[t].bodyReplyDoubt {
+		d.anomalyf(AnomalyEndOfDataInGap, r.Frame, "reply %d follows an end-of-data lost from the capture, after a gap in the server's bytes or a reply during the body the capture cannot place: it cannot be tied to the end-of-data", r.Code)
+		d.keepUnmatched(r)
 		if t >= 0 {
 			d.s.Transactions[t].Incomplete = true
 			d.txnUpdate(t, txnUntied)
@@ -635,6 +679,8 @@ func (d *Decoder) settle(i int) {
 	switch {
 	case tr.bodyUnproven:
 		tx.Incomplete = true // the outcome stays unknown
+	case tr.envelope != envelopeWhole && (tx.MailReply == nil || tx.MailReply.Class() == 2):
+		tx.Incomplete = true // maybe another MAIL's requests and replies
 	case tx.Reply != nil:
 		tx.Outcome = outcomeOf(tx.Reply)
 	case tr.refusal != nil:
