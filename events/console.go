@@ -72,23 +72,27 @@ func (e *Console) Start(now time.Time, iface, filter string, snaplen int, write 
 
 // Incident writes an incident line.
 func (e *Console) Incident(in *report.Incident) {
-	where := ""
+	where, late := "", ""
 	if in.Message > 0 {
 		where = fmt.Sprintf(" message %d", in.Message)
 	}
-	e.line(fmt.Sprintf("%s INCIDENT %s stream %d %s → %s frame %d%s: %s",
-		in.Time.UTC().Format(timeFormat), in.Kind, in.Stream, in.Client, in.Server, in.Frame, where, in.Summary),
+	if w := report.KeyLateWords(in.Decryption); w != "" {
+		late = " (" + w + ")"
+	}
+	e.line(fmt.Sprintf("%s INCIDENT %s stream %d %s → %s frame %d%s: %s%s",
+		in.Time.UTC().Format(timeFormat), in.Kind, in.Stream, in.Client, in.Server, in.Frame, where, in.Summary, late),
 		struct {
-			Type    string       `json:"type"`
-			Time    string       `json:"time"`
-			Kind    report.Cause `json:"kind"`
-			Stream  int          `json:"stream"`
-			Client  string       `json:"client"`
-			Server  string       `json:"server"`
-			Frame   int          `json:"frame"`
-			Message int          `json:"message,omitempty"`
-			Summary string       `json:"summary"`
-		}{"incident", in.Time.UTC().Format(timeFormat), in.Kind, in.Stream, in.Client, in.Server, in.Frame, in.Message, in.Summary})
+			Type       string                `json:"type"`
+			Time       string                `json:"time"`
+			Kind       report.Cause          `json:"kind"`
+			Stream     int                   `json:"stream"`
+			Client     string                `json:"client"`
+			Server     string                `json:"server"`
+			Frame      int                   `json:"frame"`
+			Message    int                   `json:"message,omitempty"`
+			Summary    string                `json:"summary"`
+			Decryption *report.TLSDecryption `json:"decryption,omitempty"`
+		}{"incident", in.Time.UTC().Format(timeFormat), in.Kind, in.Stream, in.Client, in.Server, in.Frame, in.Message, in.Summary, in.Decryption})
 }
 
 // dropped says, for a text line, how many packets the capture lost, if any.

@@ -48,3 +48,38 @@ func TestConsoleDrops(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleKeyLate checks that an incident of a TLS session whose key
+// came late says so on the console, in text and JSON, and that one whose
+// key was there in time says nothing of a wait.
+func TestConsoleKeyLate(t *testing.T) {
+	at := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name       string
+		decryption *report.TLSDecryption
+		text, json string // in the line; "" = no such words
+	}{
+		{"late", &report.TLSDecryption{State: "decrypted", ClientRecords: 9, ServerRecords: 4, HeldForKey: 11, KeyWaitMS: 350},
+			"(TLS key came 350 ms late: 11 records held for it)", `"decryption":{"state":"decrypted","client_records_decrypted":9,"server_records_decrypted":4,"held_for_key":11,"key_wait_ms":350}`},
+		{"in time", &report.TLSDecryption{State: "decrypted", ClientRecords: 9, ServerRecords: 4},
+			"", `"decryption":{"state":"decrypted","client_records_decrypted":9,"server_records_decrypted":4}`},
+		{"no key log", nil, "", ""},
+	} {
+		in := &report.Incident{Time: at, Kind: report.CauseEODNoReply, Stream: 3, Client: "192.0.2.1:40000", Server: "192.0.2.2:25",
+			Frame: 120, Message: 1, Summary: "No reply.", Decryption: tt.decryption}
+		for _, format := range []string{"text", "json"} {
+			var b strings.Builder
+			NewConsole(&b, format).Incident(in)
+			got, want := b.String(), tt.text
+			if format == "json" {
+				want = tt.json
+			}
+			switch {
+			case want != "" && !strings.Contains(got, want):
+				t.Errorf("%s, %s: %q, want %q in it", tt.name, format, got, want)
+			case want == "" && (strings.Contains(got, "late") || strings.Contains(got, "decryption")):
+				t.Errorf("%s, %s: %q speaks of a decryption", tt.name, format, got)
+			}
+		}
+	}
+}

@@ -39,6 +39,12 @@
 //	smtpscope.first_frame, last_frame, duration_ms, packets, process   connection
 //	smtpscope.l4             {verdict, retransmissions, resets, zero_windows}
 //	smtpscope.smtp           whether the connection spoke SMTP
+//	smtpscope.decryption     with a TLS key log: the session's decryption as the
+//	                         report's tls.decryption {state, reason,
+//	                         client_records_decrypted, server_records_decrypted,
+//	                         client_records_failed, server_records_failed,
+//	                         held_for_key, key_wait_ms (its key came late: live)};
+//	                         an incident's as it stood when it was told
 //	smtpscope.banner         the greeting reply {code, enhanced, text, frame, time}
 //	smtpscope.transactions   [{mail_from, rcpt_to, message_id, size, outcome,
 //	                           cause, reply {code, enhanced, text, frame, time,

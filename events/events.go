@@ -106,6 +106,10 @@ type scope struct {
 	Layer   string `json:"layer"`
 	Cause   string `json:"cause"`
 	Summary string `json:"summary"`
+	// Decryption is the TLS session's decryption with a key log
+	// (report.TLSDecryption): for an incident, as it stood when it was
+	// told.
+	Decryption *report.TLSDecryption `json:"decryption,omitempty"`
 	// Connection events only.
 	FirstFrame   int             `json:"first_frame,omitempty"`
 	LastFrame    int             `json:"last_frame,omitempty"`
@@ -180,6 +184,7 @@ func (e *Writer) Incident(in *report.Incident) {
 	endpoints(&ev, in.Client, in.Server)
 	ev.SMTPScope.Stream, ev.SMTPScope.Frame, ev.SMTPScope.Message = in.Stream, in.Frame, in.Message
 	ev.SMTPScope.Layer, ev.SMTPScope.Cause, ev.SMTPScope.Summary = in.Layer, string(in.Kind), in.Summary
+	ev.SMTPScope.Decryption = in.Decryption
 	e.write(&ev)
 }
 
@@ -202,6 +207,9 @@ func (e *Writer) Connection(c *report.Connection) {
 	if m := c.SMTP; m != nil {
 		ev.Network.Protocol = "smtp"
 		sc.Banner = m.Banner
+		if m.TLS != nil {
+			sc.Decryption = m.TLS.Decryption
+		}
 		for i := range m.Transactions {
 			tx := &m.Transactions[i]
 			t := &transaction{MailFrom: tx.MailFrom, RcptTo: tx.RcptTo, MessageID: tx.MessageID, Size: tx.Size,

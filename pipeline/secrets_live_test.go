@@ -60,9 +60,11 @@ func TestLiveLateTLSKeys(t *testing.T) {
 			defer f.Close()
 			src := &pacedFile{File: f}
 			frames, given := 0, false
+			var told []report.Incident
 			rep, _, err := LiveReport(context.Background(), src, nil, LiveOptions{
 				EODTimeout: 2 * time.Second, ConnectTimeout: 3 * time.Second,
 				Clock: func() time.Time { return src.now }, RingWait: true,
+				Incident: func(in *report.Incident) { told = append(told, *in) },
 				Options:  Options{Connection: ev.Connection, TLSKeys: keys},
 				Retiring: ev.Retiring,
 				Frame: func(fr *capture.Frame) error {
@@ -115,6 +117,7 @@ func TestLiveLateTLSKeys(t *testing.T) {
 			} else if inferred == 0 || !strings.Contains(d.Reason, "the followed key log gave none") {
 				t.Errorf("%d inferred transactions, reason %q", inferred, d.Reason)
 			}
+			checkKeyLate(t, c, told, tt.keysAt > 0)
 			res, err := ev.Result()
 			if err != nil || len(res.Written) != 1 {
 				t.Fatalf("evidence: %d files, %v", len(res.Written), err)
@@ -134,6 +137,40 @@ func TestLiveLateTLSKeys(t *testing.T) {
 				t.Errorf("key material in an evidence file without --evidence-keys")
 			}
 		})
+	}
+}
+
+// checkKeyLate checks that a session whose key came late says so, and
+// one whose key never came does not: in the report's decryption (records
+// held, the capture time waited) and TLS line, and in each incident told
+// of the connection once the key had come.
+func checkKeyLate(t *testing.T, c *report.Connection, told []report.Incident, late bool) {
+	t.Helper()
+	d := c.SMTP.TLS.Decryption
+	words := report.KeyLateWords(d)
+	line := report.TLSLine(c.SMTP.TLS)
+	switch {
+	case !late && (d.HeldForKey != 0 || d.KeyWaitMS != 0 || words != ""):
+		t.Errorf("key never came, but decryption %+v says %q", d, words)
+	case late && (d.HeldForKey < 1 || d.KeyWaitMS <= 0):
+		t.Errorf("key came late, decryption %+v: want records held and a wait", d)
+	case late && (!strings.Contains(words, "TLS key came") || !strings.Contains(words, fmt.Sprintf("%d records held", d.HeldForKey)) ||
+		!strings.Contains(line, words)):
+		t.Errorf("key came late: words %q, TLS line %q", words, line)
+	}
+	t.Logf("TLS line: %s", line)
+	n := 0
+	for _, in := range told {
+		if in.Stream != c.Stream {
+			continue
+		}
+		n++
+		if in.Decryption == nil || in.Decryption.State != d.State || in.Decryption.HeldForKey != d.HeldForKey {
+			t.Errorf("incident %s: decryption %+v, want the report's %+v", in.Kind, in.Decryption, d)
+		}
+	}
+	if n == 0 {
+		t.Errorf("no incident told of stream %d", c.Stream)
 	}
 }
 

@@ -57,7 +57,8 @@
 //	                                  "client_records", "server_records",
 //	                                  "conditions": [{"name", "by", "frame"}]},
 //	                    "decryption": {"state", "reason", "client_records_decrypted", "server_records_decrypted",
-//	                                   "client_records_failed", "server_records_failed"}} | null,
+//	                                   "client_records_failed", "server_records_failed",
+//	                                   "held_for_key", "key_wait_ms"}} | null,
 //	            "commands": [{"verb", "frame", "reply": {"code", "enhanced", "frame", "latency_ms"} | null}],
 //	            "transactions": [{"mail_from", "rcpt_to", "method", "size", "mail_frame",
 //	                              "eod_frame", "reply": {"code", "enhanced", "text", "frame", "latency_ms"} | null,
@@ -141,12 +142,17 @@
 // tls.decryption is present when a key log was given (analyze
 // --tls-keylog, or the capture's Decryption Secrets Blocks): {"state",
 // "reason", "client_records_decrypted", "server_records_decrypted",
-// "client_records_failed", "server_records_failed"}; state is decrypted
+// "client_records_failed", "server_records_failed", "held_for_key",
+// "key_wait_ms"}; state is decrypted
 // (the session's commands, replies and transactions are decoded as in
 // clear text), partly-decrypted, failed (records tried, none opened: a
 // wrong key) or inferred (no key for the client random, an unknown suite,
 // no ServerHello); reason says why records were not decrypted. A session
-// not decrypted keeps its inferred transactions. No key material appears.
+// not decrypted keeps its inferred transactions. held_for_key and
+// key_wait_ms (live --tls-keylog only) say that the session's key reached
+// the followed key log after its first records: how many records were
+// held for it, and the capture time they waited, before they were read
+// with it. No key material appears.
 //
 // # JSON schema smtpscope.fleet/v1 (analyze --hub)
 //

@@ -39,6 +39,11 @@ type Incident struct {
 	Message int
 	// Summary is the diagnosis' sentence.
 	Summary string
+	// Decryption is the connection's TLS decryption when the incident was
+	// told, nil without TLS or key log: whether what the incident rests
+	// on was decrypted or inferred, and whether the session's key came
+	// late, its records held until it did (KeyLateWords).
+	Decryption *TLSDecryption
 }
 
 // IncidentRules decide which incidents an open connection raises. The
@@ -104,6 +109,9 @@ func (rules *IncidentRules) Incidents(dst []Incident, w *IncidentWatch, f *Facts
 			learned = true
 		}
 		in.Stream, in.Client, in.Server = base.Stream, base.Client, base.Server
+		if s := f.Session; s != nil && s.TLS != nil {
+			in.Decryption = decryptionOf(s.TLS.Decryption)
+		}
 		dropIncident(f, &in)
 		in.Summary = red.text(in.Summary, false)
 		dst = append(dst, in)

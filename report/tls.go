@@ -145,6 +145,12 @@ type TLSDecryption struct {
 	ServerRecords int `json:"server_records_decrypted"`
 	ClientFailed  int `json:"client_records_failed,omitempty"`
 	ServerFailed  int `json:"server_records_failed,omitempty"`
+	// HeldForKey counts the records held while the session waited for
+	// its key to reach a followed key log (live --tls-keylog), then read
+	// once it came; KeyWaitMS is the capture time it waited. Absent when
+	// the key was there in time (or never came: Reason says so).
+	HeldForKey int     `json:"held_for_key,omitempty"`
+	KeyWaitMS  float64 `json:"key_wait_ms,omitempty"`
 }
 
 // decryptionOf builds the JSON decryption object.
@@ -153,7 +159,20 @@ func decryptionOf(d *smtp.Decryption) *TLSDecryption {
 		return nil
 	}
 	return &TLSDecryption{State: d.State, Reason: d.Reason, ClientRecords: d.Decrypted[0], ServerRecords: d.Decrypted[1],
-		ClientFailed: d.Failed[0], ServerFailed: d.Failed[1]}
+		ClientFailed: d.Failed[0], ServerFailed: d.Failed[1], HeldForKey: d.HeldForKey, KeyWaitMS: ms(d.KeyWait)}
+}
+
+// KeyLateWords says that a session's key came late and how many records
+// waited for it ("TLS key came 350 ms late: 12 records held for it"), ""
+// when none did.
+func KeyLateWords(d *TLSDecryption) string {
+	switch {
+	case d == nil || d.HeldForKey == 0:
+		return ""
+	case d.KeyWaitMS > 0:
+		return fmt.Sprintf("TLS key came %s late: %d records held for it", durMS(d.KeyWaitMS), d.HeldForKey)
+	}
+	return fmt.Sprintf("TLS key came late: %d records held for it", d.HeldForKey)
 }
 
 // decryptionWords is the TLS line's part on decryption.
@@ -251,8 +270,10 @@ func TLSLine(t *TLS) string {
 	if t.ServerName != "" {
 		parts = append(parts, "SNI "+t.ServerName)
 	}
-	if w := decryptionWords(t.Decryption); w != "" {
-		parts = append(parts, w)
+	for _, w := range []string{decryptionWords(t.Decryption), KeyLateWords(t.Decryption)} {
+		if w != "" {
+			parts = append(parts, w)
+		}
 	}
 	switch h.Ending {
 	case "complete":

@@ -51,6 +51,14 @@ type Decryption struct {
 	// in order: a TLS 1.3 certificate alert, a TLS 1.2 alert after
 	// ChangeCipherSpec, each side's close_notify. At most maxDecryptedAlerts.
 	Alerts []tlsrecord.Alert
+	// HeldForKey counts the records (those after the ServerHello that
+	// the capture holds) held while the session waited for its secrets
+	// to reach a followed key log (Options.TLSKeyWait), and read when
+	// they came; KeyWait is the capture time it waited, from its first
+	// record held to the look that found them. Both are zero when the key
+	// log had the secrets in time, or never gave them (Reason says so).
+	HeldForKey int
+	KeyWait    time.Duration
 }
 
 // maxDecryptedAlerts bounds the decrypted alerts kept per connection: a
@@ -88,6 +96,9 @@ type decryptTrack struct {
 	heldBytes int
 	// gaveUp says which bound of the wait passed ("within 2s").
 	gaveUp string
+	// heldForKey and keyWait are Decryption's, set when the key came.
+	heldForKey int
+	keyWait    time.Duration
 }
 
 // KeyWait lets a connection whose secrets are not in the key log yet wait
@@ -217,7 +228,12 @@ func (d *Decoder) retryKey(t *tlsTrack, now time.Time, last bool) bool {
 	err := d.opts.TLSKeys.Ready(x.session)
 	switch {
 	case err == nil:
-		x.wait = keyArrived
+		x.wait, x.keyWait = keyArrived, now.Sub(x.since)
+		for _, h := range x.held {
+			if h.raw != nil {
+				x.heldForKey++
+			}
+		}
 	case !lateKeyMayCome(err):
 		x.wait, x.gaveUp = keyTooLate, "it could use"
 	case last:
@@ -407,7 +423,8 @@ func (t *tlsTrack) decryptionState() *Decryption {
 		}
 	}
 	out := &t.decryption
-	*out = Decryption{Decrypted: st.Decrypted, Failed: st.Failed, Alerts: t.dec.alerts[:len(t.dec.alerts):len(t.dec.alerts)], Reason: t.dec.reasonText}
+	*out = Decryption{Decrypted: st.Decrypted, Failed: st.Failed, Alerts: t.dec.alerts[:len(t.dec.alerts):len(t.dec.alerts)], Reason: t.dec.reasonText,
+		HeldForKey: t.dec.heldForKey, KeyWait: t.dec.keyWait}
 	switch {
 	case t.dec.wait == keyWaiting:
 		out.State, out.Reason = DecryptionInferred, "waiting for the session's secrets in the followed key log"

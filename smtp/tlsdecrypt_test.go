@@ -504,6 +504,21 @@ func TestLateTLSKey(t *testing.T) {
 				if !strings.Contains(s.TLS.Decryption.Reason, tt.reason) {
 					t.Errorf("reason %q, want it to say %q", s.TLS.Decryption.Reason, tt.reason)
 				}
+				dec := s.TLS.Decryption
+				records := dec.Decrypted[0] + dec.Decrypted[1]
+				switch {
+				case tt.state != DecryptionDecrypted && (dec.HeldForKey != 0 || dec.KeyWait != 0):
+					t.Errorf("held for the key %d records, %s; want none: it never came", dec.HeldForKey, dec.KeyWait)
+				case tt.perLook == 0 && tt.state == DecryptionDecrypted && (dec.HeldForKey < records || dec.KeyWait <= 0):
+					// Every record after the ServerHello came before the
+					// key: the protected ones (and TLS 1.2's last
+					// handshake records in clear).
+					t.Errorf("held for the key %d records, %s; want at least the %d protected, a wait", dec.HeldForKey, dec.KeyWait, records)
+				case tt.perLook > 0 && (dec.HeldForKey < 1 || dec.HeldForKey >= records):
+					// The first look after the first record held may
+					// find the key: no capture time waited.
+					t.Errorf("held for the key %d records; want some of the %d", dec.HeldForKey, records)
+				}
 				got := summary(s)
 				if tt.state == DecryptionDecrypted {
 					if !slices.Equal(got, want) {

@@ -19,7 +19,8 @@ var eventsSchema = filepath.Join(repoRoot, "events", "smtpscope.events.v1.schema
 // JSON Schema with an independent validator (Python's jsonschema, Draft
 // 2020-12, formats checked): analyze's connection lines for every test
 // capture, plain and with --redact, and live's incident and connection
-// lines for the lab's failure scenarios. Lines broken on purpose (a field
+// lines for the lab's failure scenarios, one of them a TLS session
+// decrypted once its late key came. Lines broken on purpose (a field
 // missing, a value outside its enum, an address and an ip at once) must
 // fail it, so the schema is shown to say something.
 func TestEventsSchema(t *testing.T) {
@@ -60,6 +61,20 @@ func TestEventsSchema(t *testing.T) {
 			res.report.Close()
 		}
 	}
+	for _, redact := range []bool{false, true} {
+		// A TLS session decrypted once its late key came.
+		sink, closeEvents, err := events.Open(valid, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := liveConfig{sink: sink}
+		cfg.report.Redact = redact
+		res, _ := replayLateKeys(t, scenarioPath("tls-stall-13"), 30, cfg)
+		if err := closeEvents(); err != nil || res.err != nil {
+			t.Fatal("tls-stall-13", err, res.err)
+		}
+		res.report.Close()
+	}
 	invalid := filepath.Join(dir, "invalid.jsonl")
 	writeBrokenEvents(t, valid, invalid)
 
@@ -79,7 +94,7 @@ func TestEventsSchema(t *testing.T) {
 		t.Errorf("validate.py: %v", err)
 	}
 	t.Logf("validated %v", res.Counts)
-	for _, k := range []string{"incident", "connection", "redacted", "email", "transactions", "reply", "banner"} {
+	for _, k := range []string{"incident", "connection", "redacted", "email", "transactions", "reply", "banner", "decryption", "held_for_key"} {
 		if res.Counts[k] == 0 {
 			t.Errorf("no %s line among the %d validated: the sample does not cover the schema", k, res.Counts["lines"])
 		}

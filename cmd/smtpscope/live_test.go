@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/smtpscope/smtpscope/events"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/tlskeys"
 	"github.com/smtpscope/smtpscope/wiring"
 )
 
@@ -100,6 +102,8 @@ type liveEvent struct {
 	Message int    `json:"message"`
 	Summary string `json:"summary"`
 	Reason  string `json:"reason"`
+	// Decryption is an incident's TLS decryption.
+	Decryption *report.TLSDecryption `json:"decryption"`
 	liveSummaryEvent
 }
 
@@ -140,7 +144,70 @@ func incidentsOf(evs []liveEvent) []liveEvent {
 // replay runs the live loop over a capture file paced as a live capture.
 func replay(t *testing.T, path string, cfg liveConfig) (liveResult, []liveEvent) {
 	t.Helper()
-	src := openPaced(t, path, 15*time.Second)
+	return replaySource(t, openPaced(t, path, 15*time.Second), cfg)
+}
+
+// lateKeySource is a paced capture whose TLS key log gains its lines only
+// once the live run has analysed the frames before frame at, as a key log
+// the peer writes after the session's first protected records does.
+// Frame at comes after a pause longer than the run's key log poll
+// interval, so that the run reads the key log then.
+type lateKeySource struct {
+	*pacedSource
+	at    int
+	calls atomic.Int32
+	// past is set once the pause before frame at is over.
+	past  atomic.Bool
+	keys  *tlskeys.KeyLog
+	lines []byte
+	given bool
+}
+
+// replayLateKeys replays a capture whose key log, path without its
+// extension + ".keys", comes late (lateKeySource).
+func replayLateKeys(t *testing.T, path string, at int, cfg liveConfig) (liveResult, []liveEvent) {
+	t.Helper()
+	lines, err := os.ReadFile(strings.TrimSuffix(path, filepath.Ext(path)) + ".keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &lateKeySource{pacedSource: openPaced(t, path, 15*time.Second), at: at, keys: tlskeys.NewKeyLog(), lines: lines}
+	cfg.tlsKeys, cfg.refreshTLSKeys = src.keys, src.refresh
+	return replaySource(t, src, cfg)
+}
+
+func (s *lateKeySource) Next() (capture.Frame, error) {
+	switch int(s.calls.Add(1)) {
+	case s.at:
+		// A read timeout hands the frames read so far to the analysis
+		// (capture time stays where it is)...
+		return capture.Frame{}, fmt.Errorf("late keys: %w", capture.ErrTimeout)
+	case s.at + 1:
+		// ...which reads them, and its key log, before frame at comes.
+		time.Sleep(50 * time.Millisecond)
+		s.past.Store(true)
+	}
+	return s.pacedSource.Next()
+}
+
+// refresh is wiring.LiveConfig.RefreshTLSKeys: the lines, once frame at
+// was read.
+func (s *lateKeySource) refresh() int {
+	if s.given || !s.past.Load() {
+		return 0
+	}
+	s.given = true
+	before := s.keys.Len()
+	s.keys.Add("followed", s.lines)
+	return s.keys.Len() - before
+}
+
+// replaySource runs the live loop over a paced source.
+func replaySource(t *testing.T, src interface {
+	pipeline.LiveSource
+	clock() time.Time
+}, cfg liveConfig) (liveResult, []liveEvent) {
+	t.Helper()
 	var stream bytes.Buffer
 	cfg.events = events.NewConsole(&stream, "json")
 	cfg.clock = src.clock
@@ -422,6 +489,76 @@ func TestLiveEventText(t *testing.T) {
 	// 11 s of capture with a summary every 3 s.
 	if incidents != 1 || summaries != 3 {
 		t.Errorf("%d incidents, %d summaries; want 1 and 3:\n%s", incidents, summaries, stream.String())
+	}
+}
+
+// TestLiveKeyLate replays the TLS 1.3 seed incident with a key log that
+// comes after the session's first protected records (lateKeySource), as
+// the live command wires it: the incident on the console and in the
+// --events file, the connection's --events line and the report's TLS line
+// say that the session's key came late and how many records waited for
+// it; with the key log whole from the start, none says so.
+func TestLiveKeyLate(t *testing.T) {
+	for _, late := range []bool{true, false} {
+		var sinkOut bytes.Buffer
+		cfg := liveConfig{sink: events.NewWriter(&sinkOut)}
+		at := 30
+		if !late {
+			at = 1 // the key log is read before the first packet is analysed
+		}
+		res, evs := replayLateKeys(t, scenarioPath("tls-stall-13"), at, cfg)
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		defer res.report.Close()
+		var conn *report.Connection
+		for i := range res.report.Connections {
+			if c := &res.report.Connections[i]; c.SMTP != nil && c.SMTP.TLS != nil {
+				conn = c
+			}
+		}
+		if conn == nil || conn.SMTP.TLS.Decryption == nil || conn.SMTP.TLS.Decryption.State != "decrypted" {
+			t.Fatalf("late %v: no decrypted TLS connection in the report", late)
+		}
+		d := conn.SMTP.TLS.Decryption
+		words := report.KeyLateWords(d)
+		if (words != "") != late || (d.HeldForKey > 0) != late || !strings.Contains(report.TLSLine(conn.SMTP.TLS), words) {
+			t.Errorf("late %v: decryption %+v, words %q, TLS line %q", late, d, words, report.TLSLine(conn.SMTP.TLS))
+		}
+		incidents := incidentsOf(evs)
+		if len(incidents) == 0 {
+			t.Fatalf("late %v: no incident", late)
+		}
+		for _, in := range incidents {
+			if in.Decryption == nil || in.Decryption.HeldForKey != d.HeldForKey {
+				t.Errorf("late %v: console incident %s: decryption %+v, want held_for_key %d", late, in.Kind, in.Decryption, d.HeldForKey)
+			}
+		}
+		lines := 0
+		for _, l := range strings.Split(strings.TrimSpace(sinkOut.String()), "\n") {
+			var ev struct {
+				SMTPScope struct {
+					Stream     int `json:"stream"`
+					Decryption *struct {
+						State      string `json:"state"`
+						HeldForKey int    `json:"held_for_key"`
+					} `json:"decryption"`
+				} `json:"smtpscope"`
+			}
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.SMTPScope.Stream != conn.Stream {
+				continue
+			}
+			lines++
+			if dd := ev.SMTPScope.Decryption; dd == nil || dd.State != "decrypted" || dd.HeldForKey != d.HeldForKey {
+				t.Errorf("late %v: --events line %s: decryption %+v, want held_for_key %d", late, l, dd, d.HeldForKey)
+			}
+		}
+		if lines < 2 {
+			t.Errorf("late %v: %d --events lines of stream %d, want its incident and its connection", late, lines, conn.Stream)
+		}
 	}
 }
 

@@ -30,8 +30,9 @@ import (
 // itself while live runs (TLS 1.3); the second's lines (TLS 1.2) reach
 // KEYS only 300 ms after its session ended, as from a writer that
 // flushes late. Both sessions must be decrypted in the live report, the
-// second by the records held while it waited for its key: their commands
-// and reply codes are the plaintext dialogue's.
+// second by the records held while it waited for its key (and the report
+// says so: held_for_key, key_wait_ms): their commands and reply codes are
+// the plaintext dialogue's.
 func TestLiveFollowsKeyLog(t *testing.T) {
 	bin, ipTool, ns := liveE2ESetup(t)
 	python, err := exec.LookPath("python3")
@@ -145,8 +146,10 @@ func TestLiveFollowsKeyLog(t *testing.T) {
 				TLS *struct {
 					Version    string `json:"version"`
 					Decryption *struct {
-						State  string `json:"state"`
-						Reason string `json:"reason"`
+						State      string  `json:"state"`
+						Reason     string  `json:"reason"`
+						HeldForKey int     `json:"held_for_key"`
+						KeyWaitMS  float64 `json:"key_wait_ms"`
 					} `json:"decryption"`
 				} `json:"tls"`
 				Commands []struct {
@@ -174,6 +177,12 @@ func TestLiveFollowsKeyLog(t *testing.T) {
 		}
 		if d := c.SMTP.TLS.Decryption; d.State != "decrypted" {
 			t.Errorf("%s (%s): decryption %s (%s), want decrypted", c.Client, c.SMTP.TLS.Version, d.State, d.Reason)
+		}
+		// The second session's key came at least 300 ms (wall clock, and
+		// so capture time) after its handshake: the report says its
+		// records waited for it.
+		if d := c.SMTP.TLS.Decryption; strings.HasSuffix(c.Client, ":40002") && (d.HeldForKey < 1 || d.KeyWaitMS < 300) {
+			t.Errorf("%s: decryption %+v: want records held for the key, at least 300 ms", c.Client, d)
 		}
 		var got []string
 		for _, cmd := range c.SMTP.Commands {

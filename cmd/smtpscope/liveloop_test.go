@@ -9,6 +9,7 @@ import (
 	"github.com/smtpscope/smtpscope/metrics"
 	"github.com/smtpscope/smtpscope/pipeline"
 	"github.com/smtpscope/smtpscope/report"
+	"github.com/smtpscope/smtpscope/tlskeys"
 	"github.com/smtpscope/smtpscope/wiring"
 )
 
@@ -27,6 +28,8 @@ type liveConfig struct {
 	clock                      func() time.Time
 	listFailed, listHealthy    int
 	maxConnections             int
+	tlsKeys                    *tlskeys.KeyLog
+	refreshTLSKeys             func() int
 }
 
 // liveResult is the end of a run: the report, and the error that cut the
@@ -42,7 +45,7 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		Ports: cfg.ports, TLSPorts: cfg.tlsPorts, EODTimeout: cfg.eodTimeout, ConnectTimeout: cfg.connectTimeout, IdleTimeout: cfg.idleTimeout,
 		Interval: cfg.interval, Report: cfg.report, Events: cfg.events, Sink: cfg.sink, Metrics: cfg.metrics,
 		Packets: cfg.packets, Evidence: cfg.evidence, Clock: cfg.clock, ListFailed: cfg.listFailed, ListHealthy: cfg.listHealthy,
-		MaxConnections: cfg.maxConnections,
+		MaxConnections: cfg.maxConnections, TLSKeys: cfg.tlsKeys, RefreshTLSKeys: cfg.refreshTLSKeys,
 	})
 	return liveResult{report: rep, err: err}
 }

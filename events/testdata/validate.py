@@ -27,7 +27,8 @@ def main():
     validator = cls(schema, format_checker=checker)
     errors = []
     counts = {"lines": 0, "incident": 0, "connection": 0, "redacted": 0,
-              "email": 0, "transactions": 0, "banner": 0, "reply": 0}
+              "email": 0, "transactions": 0, "banner": 0, "reply": 0,
+              "decryption": 0, "held_for_key": 0}
     with open(valid_path) as f:
         for n, line in enumerate(f, 1):
             ev = json.loads(line)
@@ -46,6 +47,10 @@ def main():
                     counts["reply"] += 1
             if "banner" in sc:
                 counts["banner"] += 1
+            if "decryption" in sc:
+                counts["decryption"] += 1
+                if "held_for_key" in sc["decryption"]:
+                    counts["held_for_key"] += 1
     with open(invalid_path) as f:
         for n, line in enumerate(f, 1):
             if validator.is_valid(json.loads(line)):
