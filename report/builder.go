@@ -241,7 +241,8 @@ type connStore struct {
 	f        *os.File
 	w        *bufio.Writer
 	off      int64
-	buf      []byte
+	buf      []byte // what raw read
+	enc      jsonEnc
 	unlinked bool // the file has no name left to remove
 }
 
@@ -257,8 +258,9 @@ func newConnStore(dir string) (*connStore, error) {
 	return &connStore{f: f, w: bufio.NewWriterSize(f, 1<<16), unlinked: unlinked}, nil
 }
 
+// put writes c's JSON to the file and tells m where it is.
 func (s *connStore) put(c *Connection, m *connMeta) error {
-	data, err := json.Marshal(c)
+	data, err := s.enc.connectionJSON(c)
 	if err != nil {
 		return err
 	}

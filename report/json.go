@@ -52,6 +52,7 @@ func (r *Report) writeJSON(w io.Writer) error {
 	// Open the head object and the tail object at their braces: "{\n  ...\n}".
 	bw.Write(head[:len(head)-2])
 	bw.WriteString(",\n  \"connections\": [")
+	var enc jsonEnc // for connections held in memory
 	for i := range r.count() {
 		var raw []byte
 		if r.store != nil {
@@ -60,7 +61,7 @@ func (r *Report) writeJSON(w io.Writer) error {
 				raw, err = r.rawWithLogs(i, raw)
 			}
 		} else {
-			raw, err = json.Marshal(&r.Connections[i])
+			raw, err = enc.connectionJSON(&r.Connections[i])
 		}
 		if err != nil {
 			return err
