@@ -243,7 +243,7 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 				add(f("cause"), "capture-incomplete", tx.Diagnosis.Cause)
 			}
 			continue
-		case failure(tx.Outcome) && (m.Outcome == "unknown" || m.Lost != synth.LossNone):
+		case failure(tx.Outcome) && (m.Outcome == "unknown" || m.Lost != synth.LossNone || m.UnknownOK):
 			// A failure the capture does not prove: worse than any
 			// other mismatch, counted apart.
 			res.FalseClaims++

@@ -2,112 +2,101 @@ package synth
 
 import (
 	"fmt"
-	"slices"
 	"time"
 )
 
-// startChunks prepares m's BDAT chunks (RFC 3030 §2) after its envelope:
-// the content without an end-of-data line, no dot-stuffing undone (the
-// chunk carries the bytes as they are).
+// chunkSource is the client's byte stream of one BDAT chunk (RFC 3030
+// §2): the "BDAT n [LAST]" line, then n bytes of the message as they are
+// (no dot-stuffing, no end-of-data line). Body flights read it as they
+// read a DATA body, so every body fault hits BDAT as it hits DATA.
+type chunkSource struct {
+	line []byte // what is left of the command line
+	rest int    // chunk bytes still to give
+	body *bodyWriter
+	// command is set when the last fill gave bytes of the command line.
+	command bool
+}
+
+func (c *chunkSource) fill(p []byte) int {
+	n := copy(p, c.line)
+	c.line = c.line[n:]
+	c.command = n > 0
+	got := c.body.fill(p[n : n+min(len(p)-n, c.rest)])
+	c.rest -= got
+	return n + got
+}
+
+func (c *chunkSource) left() int { return len(c.line) + c.rest }
+
+func (c *chunkSource) peek() byte {
+	if len(c.line) > 0 {
+		return c.line[0]
+	}
+	return c.body.peek()
+}
+
+// startChunks prepares m's BDAT chunks after its envelope and starts the
+// first.
 func (s *session) startChunks(m *messagePlan) {
 	h := messageHeaders{from: m.from, to: m.rcpts[0], subject: m.subject,
 		date: (DefaultStart.Add(s.plan.start)).Format("Mon, 02 Jan 2006 15:04:05 -0700"), messageID: m.messageID}
 	s.body.reset(s.lines, s.r, m.size, h)
 	s.body.chunk()
-	s.chunk, s.chunkLeft = 0, -1
+	s.chunk = 0
 	s.cwnd, s.flight, s.sent = initialWindow, 0, 0
 	s.bodySeq = s.c.nxt
-	s.nextFlight = s.t + s.client.rtt + s.think()
 	s.exp.BDAT = true
-	s.state = stateChunk
+	s.startChunk(m, s.t+s.client.rtt+s.think())
 }
 
-// chunkFlight sends one flight of the current chunk: its "BDAT n [LAST]"
-// line at the head of the chunk's first segment, then the chunk's bytes,
-// back to back at the client's bottleneck rate, with the server's ACKs
-// of every second segment and the flight's last. When the chunk is
-// complete the server answers it (a chunk before the LAST one: 250, or
-// the refusal that ends the transaction), or, after BDAT LAST, the
-// end-of-data step gives the final reply or the silence.
-func (s *session) chunkFlight(m *messagePlan) {
-	j := s.chunk
-	last := j == len(m.chunks)-1
-	var line []byte
-	if s.chunkLeft < 0 {
-		line = fmt.Appendf(nil, "BDAT %d", m.chunks[j])
-		if last {
-			line = append(line, " LAST"...)
-		}
-		line = append(line, "\r\n"...)
-		s.chunkLeft = m.chunks[j]
+// startChunk starts chunk s.chunk of m, its first flight at start.
+func (s *session) startChunk(m *messagePlan, start time.Duration) {
+	n := m.chunks[s.chunk]
+	line := fmt.Appendf(s.chunkSrc.line[:0], "BDAT %d", n)
+	if s.chunk == len(m.chunks)-1 {
+		line = append(line, " LAST"...)
 	}
-	start := max(s.nextFlight, s.t)
-	ser := s.client.serialize
-	w := min(s.cwnd, maxFlight)
-	lastT, unacked := start, 0
-	for i := 0; i < w && (line != nil || s.chunkLeft > 0); i++ {
-		t := start + time.Duration(i)*ser
-		off := len(s.arena)
-		s.arena = append(s.arena, line...)
-		n := min(mss-len(line), s.chunkLeft)
-		head := len(s.arena)
-		s.arena = slices.Grow(s.arena, n)[:head+n]
-		n = s.body.fill(s.arena[head:]) // all n: the chunks sum to the body's size
-		s.arena = s.arena[:head+n]
-		lose := s.lossDue(LossClientBody) && line == nil && s.sent >= s.plan.loss.at
-		line = nil
-		s.chunkLeft -= n
-		s.sent += n
-		size := len(s.arena) - off
-		flags := uint8(flagACK)
-		end := i == w-1 || s.chunkLeft == 0
-		if end {
-			flags |= flagPSH
-		}
-		s.frames = append(s.frames, frame{t: t, fromClient: true, flags: flags, seq: s.c.nxt,
-			ack: s.s.nxt, window: s.c.window, off: int32(off), n: int32(size)})
-		if lose {
-			s.lose(len(s.frames) - 1)
-		}
-		s.c.nxt += uint32(size)
-		s.sAck = s.c.nxt
-		if unacked++; unacked >= 2 || end {
-			s.serverACK(t + ackDelay)
-			unacked = 0
-		}
-		lastT = t
+	s.chunkSrc = chunkSource{line: append(line, "\r\n"...), rest: n, body: &s.body}
+	s.chunk++
+	s.nextFlight = start
+	s.state = stateBody
+}
+
+// chunkSent is the message's content the client has sent in chunks.
+func (s *session) chunkSent(m *messagePlan) int {
+	n := 0
+	for _, c := range m.chunks[:s.chunk] {
+		n += c
 	}
-	s.cwnd = min(s.cwnd*2, maxFlight)
-	s.nextFlight = max(start+2*ser+ackDelay+s.client.rtt+s.think(), lastT+ser)
-	s.flight++
-	for _, f := range s.frames {
-		s.t = max(s.t, f.t)
-	}
-	if s.chunkLeft > 0 {
+	return n - s.chunkSrc.rest
+}
+
+// chunkEnded plays the server's answer to a whole chunk: after BDAT LAST
+// the end-of-data step's final reply or silence; before it a 250, or the
+// refusal that ends the transaction (the client sends no more chunks).
+func (s *session) chunkEnded(m *messagePlan) {
+	if s.chunk == len(m.chunks) {
+		s.state = stateEndOfData
 		return
 	}
-	s.chunk, s.chunkLeft = j+1, -1
-	switch {
-	case last:
-		s.state = stateEndOfData
-	case m.refuse == refuseChunk && j == m.refuseChunk:
+	if m.refuse == refuseChunk && s.chunk-1 == m.refuseChunk {
 		s.exp.Fault = s.plan.fault
 		if s.lossDue(LossServerFinal) {
 			s.loseNextFrom(false)
 		}
 		s.serverSend(s.t+s.lognormal(2*time.Millisecond, 0.8), flagPSH|flagACK, s.wire(m.reply))
-		s.finishMessage(m, s.sent, m.code)
+		s.finishMessage(m, s.chunkSent(m), m.code)
 		if s.msg < len(s.plan.messages) {
 			s.state = stateReset
 		} else {
 			s.state = stateQuit
 		}
-	default:
-		t := s.t + s.lognormal(time.Millisecond, 0.8)
-		if s.lossDue(LossServerChunk) {
-			s.loseNextFrom(false)
-		}
-		s.serverSend(t, flagPSH|flagACK, fmt.Appendf(nil, "250 2.0.0 Ok: %d bytes\r\n", m.chunks[j]))
-		s.nextFlight = t + s.client.rtt + s.think()
+		return
 	}
+	t := s.t + s.lognormal(time.Millisecond, 0.8)
+	if s.lossDue(LossServerChunk) {
+		s.loseNextFrom(false)
+	}
+	s.serverSend(t, flagPSH|flagACK, fmt.Appendf(nil, "250 2.0.0 Ok: %d bytes\r\n", m.chunks[s.chunk-1]))
+	s.startChunk(m, t+s.client.rtt+s.think())
 }

@@ -259,7 +259,9 @@ type MessageExpectation struct {
 	// outcome on the wire when the capture still proves it (UnknownOK: an
 	// analyser may also say unknown, cause capture-incomplete, and compare
 	// nothing else), or "unknown" with cause capture-incomplete and code 0
-	// when it does not; WireOutcome is then what happened on the wire. An
+	// when it does not; WireOutcome is then what happened on the wire. A
+	// message after the one a loss hit has UnknownOK without Lost: its
+	// outcome is proven, but only by reasoning on the peers' ACKs. An
 	// analyser that claims a failure the capture does not prove is wrong.
 	Lost        Loss   `json:"lost,omitempty"`
 	UnknownOK   bool   `json:"unknown_ok,omitempty"`

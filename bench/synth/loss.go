@@ -157,8 +157,21 @@ const (
 
 // lossExpectation turns e, the expectation of a message as the wire
 // played it, into what the capture proves when the loss hit it.
+//
+// A message after the one the loss hit keeps its outcome, but may be told
+// unknown: how many commands or replies the missing bytes held is
+// something the capture proves only by reasoning on the peers' ACKs
+// (the client's next command acknowledges the server's missing reply, so
+// that reply answers nothing sent after it), which an honest analyser
+// may not do. Not after a lost pure ACK, which holds no SMTP.
 func (s *session) lossExpectation(e *MessageExpectation) {
-	if !s.lossDone || s.msg != s.plan.loss.message {
+	switch {
+	case !s.lossDone:
+		return
+	case s.msg > s.plan.loss.message:
+		e.UnknownOK = s.plan.loss.kind != LossServerACK
+		return
+	case s.msg != s.plan.loss.message:
 		return
 	}
 	e.Lost = s.plan.loss.kind

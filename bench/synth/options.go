@@ -47,10 +47,11 @@ type Options struct {
 	// messages with BDAT (RFC 3030 CHUNKING) instead of DATA: one to four
 	// chunks, the last "BDAT n LAST" (sometimes an empty one), each
 	// answered before the next is sent; every server then advertises
-	// CHUNKING. Only sessions in clear without a body fault use it; their
-	// refusals may come after a chunk or after the LAST one, and
-	// FaultEODNoReply is the silence after BDAT LAST. Zero: none, and the
-	// capture is the same as without the option.
+	// CHUNKING. Only sessions in clear use it; their refusals may come
+	// after a chunk or after the LAST one, FaultEODNoReply is the silence
+	// after BDAT LAST, and body faults hit the chunks' flights as they hit
+	// a DATA body's. Zero: none, and the capture is the same as without
+	// the option.
 	BDAT float64
 	// CaptureLoss is the share of sessions, from 0 to 1, whose capture
 	// lacks one frame that was on the wire (the peer's ACKs show it

@@ -174,7 +174,7 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 		n = 2
 	}
 	g.planFault(r, &p, n)
-	if g.opts.BDAT > 0 && p.tls == nil && !p.fault.bodyFault() && r.Float64() < g.opts.BDAT {
+	if g.opts.BDAT > 0 && p.tls == nil && r.Float64() < g.opts.BDAT {
 		p.bdat = true
 	}
 	c := &g.clients[p.client]
@@ -185,6 +185,9 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 		}
 		if i < p.faultMessage && p.pathPayload > 0 {
 			fit := p.pathPayload - len(endOfData)
+			if p.bdat {
+				fit = p.pathPayload - len("BDAT 99999 LAST\r\n") // the whole message in one chunk
+			}
 			if p.tls != nil {
 				fit -= 5 + p.tls.suite.overhead // one record: its header and protection
 			}
@@ -212,8 +215,13 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 		m.subject = fmt.Sprintf("%s %s %d", words[r.IntN(len(words))], words[r.IntN(len(words))], r.IntN(10000))
 		m.partial = rc > 1 && r.IntN(10) == 0
 		m.reply, m.code = fmt.Sprintf("250 2.0.0 Ok: queued as %s\r\n", queueID(r)), 250
-		if p.bdat {
-			m.chunks = drawChunks(r, m.size)
+		switch {
+		case p.bdat && i == p.faultMessage && p.fault == FaultPMTUBlackhole:
+			// One chunk: an earlier one would carry a full-size segment
+			// through the black hole.
+			m.chunks = []int{m.size}
+		case p.bdat:
+			m.chunks = drawChunks(r, m.size, i == p.faultMessage && p.fault.bodyFault())
 		}
 		if i == p.faultMessage {
 			g.planRefusal(r, &p, &m)
@@ -321,14 +329,19 @@ const minChunk = 1024
 
 // drawChunks splits a message of size bytes into one to four BDAT chunk
 // sizes, and sometimes adds an empty "BDAT 0 LAST" after them, as
-// clients that learn the end only after the last write send.
-func drawChunks(r *rand.Rand, size int) []int {
+// clients that learn the end only after the last write send. With
+// bigLast the chunks before the last are a few KiB at most, so that the
+// last one has the many flights a body fault needs.
+func drawChunks(r *rand.Rand, size int, bigLast bool) []int {
 	n := min(1+r.IntN(4), max(size/minChunk, 1))
 	chunks := make([]int, n)
 	left := size
 	for i := range n - 1 {
 		// Leave at least minChunk for each chunk still to come.
 		most := left - (n-1-i)*minChunk
+		if bigLast {
+			most = min(most, 5*minChunk)
+		}
 		chunks[i] = minChunk + r.IntN(max(most-minChunk, 0)/2+1)
 		left -= chunks[i]
 	}

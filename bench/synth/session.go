@@ -20,7 +20,6 @@ const (
 	stateEnvelope                      // MAIL and RCPT (and DATA when pipelining) of the current message
 	stateData                          // DATA and 354, one command at a time
 	stateBody                          // one flight of body segments and their ACKs per step
-	stateChunk                         // one flight of a BDAT command and its chunk per step, and the chunk's reply
 	stateEndOfData                     // the reply to the final dot (or BDAT LAST), or the silence
 	stateReset                         // RSET after a refused envelope, when another message follows
 	stateQuit                          // QUIT, 221 and the FIN handshake
@@ -107,11 +106,11 @@ type session struct {
 	certs [][]byte
 	noise []byte
 	// chunking is set when the server advertises CHUNKING (Options.BDAT);
-	// chunk is the current BDAT chunk of the message and chunkLeft its
-	// bytes still to send (-1 before its command).
-	chunking  bool
-	chunk     int
-	chunkLeft int
+	// chunk counts the BDAT commands of the message sent so far, and
+	// chunkSrc streams the current one and its chunk.
+	chunking bool
+	chunk    int
+	chunkSrc chunkSource
 	// bodySeq is the client's sequence number where the current
 	// message's body (or first chunk) begins. dropNext arms the capture
 	// loss of the next data frame of one side; lossDone is set once the
@@ -268,8 +267,6 @@ func (s *session) step() {
 		s.startBody(m)
 	case stateBody:
 		s.bodyFlight(m)
-	case stateChunk:
-		s.chunkFlight(m)
 	case stateEndOfData:
 		s.endOfData(m)
 	case stateReset:
@@ -408,6 +405,7 @@ func (s *session) finishMessage(m *messagePlan, size, code int) {
 func (s *session) finishBroken(m *messagePlan, outcome, cause string) {
 	e := MessageExpectation{MessageID: m.messageID, Size: int64(s.sent), Recipients: len(m.rcpts), Outcome: outcome, Cause: cause}
 	if s.plan.bdat {
+		e.Size = int64(s.chunkSent(m))
 		e.Chunks, e.Last = s.chunk, s.chunk == len(m.chunks)
 	}
 	if s.tls != nil {
@@ -538,7 +536,11 @@ func (s *session) bodyFlight(m *messagePlan) {
 		s.t = max(s.t, f.t)
 	}
 	if s.state == stateBody && body.left() == 0 {
-		s.state = stateEndOfData
+		if s.plan.bdat {
+			s.chunkEnded(m)
+		} else {
+			s.state = stateEndOfData
+		}
 	}
 }
 
@@ -570,7 +572,8 @@ func (s *session) sendFlight(body bodySource, segs []flightSeg, kind flightKind,
 			s.frames = append(s.frames, frame{t: ti, fromClient: true, flags: flags, seq: segs[i].seq,
 				ack: s.s.nxt, window: s.c.window, off: int32(off), n: int32(n)})
 			end := body.left() == 0
-			if s.lossDue(LossClientEnd) && end || s.lossDue(LossClientBody) && !end && s.sent-n >= s.plan.loss.at {
+			command := s.plan.bdat && s.chunkSrc.command // the segment starts a BDAT chunk
+			if s.lossDue(LossClientEnd) && end || s.lossDue(LossClientBody) && !end && !command && s.sent-n >= s.plan.loss.at {
 				s.lose(len(s.frames) - 1)
 			}
 		}

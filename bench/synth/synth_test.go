@@ -450,20 +450,24 @@ func BenchmarkGenerate(b *testing.B) {
 
 // TestBDATShapes: with Options.BDAT every BDAT shape is played (a
 // message in one chunk and in several, refusals after an earlier chunk
-// and after BDAT LAST, the silence after BDAT LAST), BDAT only where
-// it may be (in clear, without a body fault), and each message's
-// expectation is consistent: a refusal after an earlier chunk stops the
-// chunks (RFC 3030 §2), every other message ends with BDAT LAST.
+// and after BDAT LAST, the silence after BDAT LAST, a connection broken
+// in a chunk by a body fault), BDAT only where it may be (in clear), and
+// each message's expectation is consistent: a refusal after an earlier
+// chunk stops the chunks (RFC 3030 §2), a broken connection stops them
+// anywhere, every other message ends with BDAT LAST. Every body fault
+// hits some BDAT session.
 func TestBDATShapes(t *testing.T) {
 	_, exps, _ := generate(t, Options{Seed: 8, Sessions: 200, Problems: 0.6, Concurrency: 30, BDAT: 0.8, MaxMessageSize: 16 << 10})
 	seen := map[string]int{}
+	faults := map[Fault]bool{}
 	for _, e := range exps {
 		if !e.BDAT {
 			continue
 		}
-		if e.TLS != "" || e.Fault.bodyFault() {
+		if e.TLS != "" {
 			t.Errorf("stream %d (%s, %s): BDAT", e.Stream, e.Fault, e.TLS)
 		}
+		faults[e.Fault] = true
 		for i, m := range e.Messages {
 			refused := m.Outcome == "rejected" || m.Outcome == "deferred"
 			var shape string
@@ -473,6 +477,8 @@ func TestBDATShapes(t *testing.T) {
 					t.Errorf("stream %d message %d: no chunk, %s, %d bytes: want its envelope refused", e.Stream, i, m.Outcome, m.Size)
 				}
 				continue
+			case m.Outcome == "aborted":
+				shape = "broken in a chunk"
 			case !m.Last && refused:
 				shape = "refused after a chunk"
 			case !m.Last:
@@ -492,9 +498,14 @@ func TestBDATShapes(t *testing.T) {
 			seen[shape]++
 		}
 	}
-	for _, shape := range []string{"refused after a chunk", "refused after LAST", "no reply after LAST", "delivered in chunks", "delivered in one chunk"} {
+	for _, shape := range []string{"refused after a chunk", "refused after LAST", "no reply after LAST", "delivered in chunks", "delivered in one chunk", "broken in a chunk"} {
 		if seen[shape] == 0 {
 			t.Errorf("no BDAT message %s (seen %v)", shape, seen)
+		}
+	}
+	for _, f := range faultWeights {
+		if f.fault.bodyFault() && !faults[f.fault] {
+			t.Errorf("no BDAT session with %s", f.fault)
 		}
 	}
 }
@@ -506,6 +517,8 @@ func TestBDATShapes(t *testing.T) {
 // reply or, without a reply, the end-of-data is missing; the wire's
 // outcome, unknown allowed, when a frame is missing that the outcome does
 // not rest on; the wire's outcome alone when only a pure ACK is missing.
+// Later messages may be told unknown too (not after a lost pure ACK),
+// earlier ones not.
 func TestCaptureLossShapes(t *testing.T) {
 	_, exps, st := generate(t, Options{Seed: 9, Sessions: 300, Problems: 0.5, Concurrency: 40, BDAT: 0.3, CaptureLoss: 0.6, MaxMessageSize: 16 << 10})
 	seen := map[Loss]int{}
@@ -513,6 +526,11 @@ func TestCaptureLossShapes(t *testing.T) {
 		hit := 0
 		for i, m := range e.Messages {
 			if m.Lost == LossNone {
+				// After the loss, unknown may be told (not after a lost
+				// pure ACK); before it, nothing changes.
+				if want := hit > 0 && e.CaptureLoss != LossServerACK; m.UnknownOK != want || m.WireOutcome != "" {
+					t.Errorf("stream %d message %d (%s, after the loss: %v): %+v", e.Stream, i, e.CaptureLoss, hit > 0, m)
+				}
 				continue
 			}
 			hit++

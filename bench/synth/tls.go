@@ -395,6 +395,9 @@ func (s *session) bodySource() bodySource {
 	if s.tls != nil {
 		return &s.sealed
 	}
+	if s.plan.bdat {
+		return &s.chunkSrc
+	}
 	return &s.body
 }
 
