@@ -554,3 +554,64 @@ func finalReplies(r *Report) map[string]*Reply {
 	})
 	return out
 }
+
+// TestMetamorphicBodyGapKeepsOutcome: one client segment from the middle
+// of a DATA body dropped (the end-of-data and the reply captured): the
+// transaction keeps its outcome, its final reply and its cause, Incomplete.
+// The capture proves them: the reply is tied to the end-of-data as in the
+// capture as taken, and a 250 there means the server took responsibility
+// for the message (RFC 5321 §4.1.1.4), a 4xx or 5xx that it refused it,
+// whatever bytes of the body the capture lost (TCP gave the server all
+// of them: its acknowledgments cover them). So captureMisses does not turn
+// a delivered (or refused) transaction that is Incomplete unknown; only
+// its size is a lower bound where the end-of-data was lost too.
+func TestMetamorphicBodyGapKeepsOutcome(t *testing.T) {
+	incomplete := 0
+	forEachCapture(t, func(t *testing.T, frames []capture.Frame, full *Report) {
+		server := serverSide(frames)
+		want := finalReplies(full)
+		eachSMTPConn(full, func(name string, c *Connection) {
+			nth := map[int]int{}
+			for _, tx := range c.SMTP.Transactions {
+				key := fmt.Sprintf("%s/MAIL@%d/%d", name, tx.MailFrame, nth[tx.MailFrame])
+				nth[tx.MailFrame]++
+				if tx.Method != "DATA" || tx.MailFrame == 0 || want[key] == nil || tx.DataFrame == 0 || tx.EODFrame <= tx.DataFrame {
+					continue
+				}
+				var body []int // the client's data segments between DATA and the end-of-data
+				for i, f := range frames {
+					if f.Number > tx.DataFrame && f.Number < tx.EODFrame && !fromServer(f, server) && segOf(f).n > 0 && segOf(f).from == c.Client {
+						body = append(body, i)
+					}
+				}
+				if len(body) == 0 {
+					continue
+				}
+				drop := body[len(body)/2]
+				kept := append(slices.Clone(frames[:drop]), frames[drop+1:]...)
+				r := analyseFrames(kept)
+				var got *Transaction
+				eachSMTPConn(r, func(n string, c *Connection) {
+					for i := range c.SMTP.Transactions {
+						if x := &c.SMTP.Transactions[i]; n == name && x.MailFrame == tx.MailFrame && got == nil {
+							got = x
+						}
+					}
+				})
+				what := fmt.Sprintf("%s without body frame %d", key, frames[drop].Number)
+				switch {
+				case got == nil:
+					t.Errorf("%s: transaction gone", what)
+				case got.Outcome != tx.Outcome || got.Diagnosis.Cause != tx.Diagnosis.Cause || got.Reply == nil || got.Reply.Frame != tx.Reply.Frame:
+					t.Errorf("%s: %s (%s) reply %+v, %s (%s) reply %+v in the capture as taken", what, got.Outcome, got.Diagnosis.Cause, got.Reply, tx.Outcome, tx.Diagnosis.Cause, tx.Reply)
+				case got.Incomplete:
+					incomplete++
+				}
+			}
+		})
+	})
+	if incomplete == 0 {
+		t.Error("no transaction kept its outcome Incomplete: the test dropped no body segment that mattered")
+	}
+	t.Logf("%d transactions kept their outcome with a body gap", incomplete)
+}

@@ -58,15 +58,20 @@ func (d *Decoder) bodyReplyDoubt() {
 	}
 }
 
-// earlyAtEndOfData gives the held reply to the end-of-data just queued:
-// it answers it if the server had it when it replied, else it came before
-// it (replyIndex says so).
+// earlyAtEndOfData gives the held reply to the end-of-data just queued
+// (its end is d.client.req.end): it answers it if the server had it when
+// it replied; else the server had only body bytes, and replied in the
+// middle of the body.
 func (d *Decoder) earlyAtEndOfData() {
 	if d.early == nil {
 		return
 	}
 	e := d.early
 	d.early = nil
+	if end := d.client.req.end; end.ok && !e.ack.atOrBeyond(end) {
+		d.anomalyf(AnomalyReplyDuringBody, e.r.Frame, "the server sent %d in the middle of the message body", e.r.Code)
+		return
+	}
 	d.withAck(e.ack, func() { d.deliverReply(e.r, e.resynced) })
 }
 

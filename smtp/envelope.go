@@ -94,6 +94,8 @@ func (d *Decoder) keepUnmatched(r *Reply) {
 	if c := r.Class(); c != 4 && c != 5 {
 		d.unplaced++
 		d.unplacedAck = d.server.replyAck
+	} else {
+		d.unplacedRefusals++
 	}
 }
 

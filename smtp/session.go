@@ -230,6 +230,9 @@ type Decoder struct {
 	// (envelope.go).
 	unplaced    int
 	unplacedAck streamOffset
+	// unplacedRefusals counts the refusals among the replies tied to no
+	// request the capture shows.
+	unplacedRefusals int
 	// early is a reply that came in the middle of a DATA body while the
 	// server had client bytes the capture had not shown yet (body.go).
 	early *earlyReply

@@ -686,14 +686,7 @@ func (d *Decoder) settle(i int) {
 	case tr.refusal != nil:
 		tx.Outcome = outcomeOf(tr.refusal)
 	case tr.phase == txnEnvelope || tr.phase == txnAbandoned:
-		if o, ok := recipientsRefused(tx); ok {
-			tx.Outcome = o
-		} else if tr.endSet && tx.Ended != EndCaptureEnded && !tr.bytesLost {
-			tx.Outcome = OutcomeAborted // the client gave up, or a peer closed
-			if tx.Ended == EndClientClosed && Withdrawn(tx) {
-				tx.Outcome = OutcomeWithdrawn
-			}
-		}
+		d.settleEnvelope(i)
 	case tr.phase == txnAwaitReply:
 		if tr.replyLost {
 			tx.Incomplete = true // the reply may be in a capture gap
@@ -714,14 +707,52 @@ func (d *Decoder) settle(i int) {
 	}
 }
 
+// settleEnvelope decides the outcome of transaction i, which ended (or
+// was left) before its body: rejected or deferred if every recipient was
+// refused; else, if a peer ended it, aborted, or withdrawn if the client
+// chose to (Withdrawn). A client gap that may hold its end leaves it
+// unknown, and so does one that hid its MAIL when the client ended it: the
+// gap may have held a refused recipient (aborted) as well as accepted ones
+// (withdrawn), unless every reply the capture does not place accepted
+// what it answered and the server's bytes are whole.
+func (d *Decoder) settleEnvelope(i int) {
+	tx, tr := &d.s.Transactions[i], &d.txns[i]
+	if o, ok := recipientsRefused(tx); ok {
+		tx.Outcome = o
+		return
+	}
+	if !tr.endSet || tx.Ended == EndCaptureEnded || tr.bytesLost {
+		return
+	}
+	switch {
+	case tx.Ended != EndClientClosed:
+		tx.Outcome = OutcomeAborted // a peer closed
+	case tx.MailFrame == 0 && (d.unplacedRefusals > 0 || d.serverGaps > 0):
+		tx.Incomplete = true // withdrawn or aborted: the gap may tell
+	case Withdrawn(tx):
+		tx.Outcome = OutcomeWithdrawn
+	default:
+		tx.Outcome = OutcomeAborted // the client gave up
+	}
+}
+
 // Withdrawn tells whether a transaction the client left before its body
 // offered no message for the server to fail: its MAIL and every RCPT were
 // accepted (2xx), and no DATA or BDAT was sent. A client that then says
 // QUIT or RSET, or closes, chose to (a sender-verification callout is
 // MAIL, RCPT, QUIT); one still waiting for a reply did not, and a refused
-// recipient may be why it stopped.
+// recipient may be why it stopped. A MAIL the capture lost was accepted
+// if a RCPT after it was: a server accepts none outside a transaction
+// (RFC 5321 §3.3, §4.1.1.3).
 func Withdrawn(tx *Transaction) bool {
-	if tx.Method != "" || tx.DataFrame != 0 || tx.MailReply == nil || tx.MailReply.Class() != 2 {
+	if tx.Method != "" || tx.DataFrame != 0 {
+		return false
+	}
+	if tx.MailFrame == 0 && tx.MailReply == nil {
+		if len(tx.Rcpts) == 0 {
+			return false // nothing shows the lost MAIL accepted
+		}
+	} else if tx.MailReply == nil || tx.MailReply.Class() != 2 {
 		return false
 	}
 	for i := range tx.Rcpts {
