@@ -89,6 +89,9 @@ func TestRunErrors(t *testing.T) {
 		{"problems above 1", []string{"--out", filepath.Join(dir, "x.pcap"), "--problems", "1.5"}},
 		{"TLS share above 1", []string{"--out", filepath.Join(dir, "x.pcap"), "--tls", "1.5"}},
 		{"negative TLS share", []string{"--out", filepath.Join(dir, "x.pcap"), "--tls", "-0.1"}},
+		{"BDAT share above 1", []string{"--out", filepath.Join(dir, "x.pcap"), "--bdat", "1.5"}},
+		{"negative capture loss", []string{"--out", filepath.Join(dir, "x.pcap"), "--capture-loss", "-0.1"}},
+		{"SACK share above 1", []string{"--out", filepath.Join(dir, "x.pcap"), "--sack", "2"}},
 		{"bad message cap", []string{"--out", filepath.Join(dir, "x.pcap"), "--max-message-size", "small"}},
 		{"stray argument", []string{"--out", filepath.Join(dir, "x.pcap"), "extra"}},
 	}
@@ -126,5 +129,20 @@ func TestSummary(t *testing.T) {
 	}
 	if n := bytes.Count(b, []byte(`"tls":"TLS 1.`)); n != 5 {
 		t.Errorf("--tls 1: %d of 5 expectations name a TLS version", n)
+	}
+	// --bdat 1 --sack 1: every session sends with BDAT and negotiates SACK,
+	// and the summary counts them.
+	stderr.Reset()
+	if err := run([]string{"--out", out, "--sessions", "5", "--bdat", "1", "--sack", "1", "--capture-loss", "1", "--expect", out + ".jsonl"}, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = os.ReadFile(out + ".jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := bytes.Count(b, []byte(`"bdat":true`)), bytes.Count(b, []byte(`"sack":true`)); n != 5 || m != 5 {
+		t.Errorf("--bdat 1 --sack 1: %d and %d of 5 expectations say bdat and sack", n, m)
+	}
+	if !strings.Contains(stderr.String(), "BDAT 5, capture loss") {
+		t.Errorf("summary %q does not count the BDAT sessions", stderr.String())
 	}
 }
