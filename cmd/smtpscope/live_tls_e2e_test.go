@@ -56,7 +56,7 @@ func TestLiveFollowsKeyLog(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	reportPath := filepath.Join(dir, "report.json")
-	live := exec.CommandContext(ctx, ipTool, "netns", "exec", ns, bin, "live", "-i", "lo", "--duration", "10s",
+	live := exec.CommandContext(ctx, ipTool, "netns", "exec", ns, bin, "live", "-i", "lo", "--duration", "80s",
 		"--tls-keylog", keys, "--format", "json", "-o", reportPath)
 	stderr, err := live.StderrPipe()
 	if err != nil {
@@ -127,6 +127,12 @@ func TestLiveFollowsKeyLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+	// Stopped by SIGINT once the peers are done and the key log had time to
+	// be read, not by a fixed duration: on a loaded machine the peers may
+	// take most of any fixed window to start (--duration is only the
+	// backstop).
+	time.Sleep(3 * time.Second)
+	live.Process.Signal(os.Interrupt)
 
 	err = live.Wait()
 	<-done
