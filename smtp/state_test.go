@@ -112,3 +112,25 @@ func TestTxnTransitions(t *testing.T) {
 		}
 	}
 }
+
+// TestInferTransitions reads the TLS inference's transition table: a cut
+// record is counted once, and only after the handshake.
+func TestInferTransitions(t *testing.T) {
+	tests := []struct {
+		from inferState
+		in   inferInput
+		want inferState
+	}{
+		{inferHandshake, inferRecord, inferEstablished},
+		{inferEstablished, inferRecord, inferEstablished},
+		{inferCut, inferRecord, inferCut},
+		{inferHandshake, inferEndedInRecord, inferHandshake},
+		{inferEstablished, inferEndedInRecord, inferCut},
+		{inferCut, inferEndedInRecord, inferCut},
+	}
+	for _, tc := range tests {
+		if got := nextInferState(tc.from, tc.in); got != tc.want {
+			t.Errorf("nextInferState(%d, %d) = %d, want %d", tc.from, tc.in, got, tc.want)
+		}
+	}
+}

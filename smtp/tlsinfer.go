@@ -58,19 +58,58 @@ func (i *Inference) Latency(eod time.Time) time.Duration {
 	return i.AnswerTime.Sub(eod)
 }
 
+// inferState is where the inference from a connection's records stands.
+type inferState int
+
+const (
+	// inferHandshake: no record came after the handshake completed.
+	inferHandshake inferState = iota
+	// inferEstablished: the records after the handshake are read for the
+	// shape of the SMTP dialogue.
+	inferEstablished
+	// inferCut: the connection ended inside a client record, which
+	// cutShort counted in the flight. A FIN, an RST and the capture's end
+	// each end it; only the first counts the record. Records that still
+	// come are read as in inferEstablished.
+	inferCut
+)
+
+// inferInput is what moves the inference from one state to another.
+type inferInput int
+
+const (
+	// inferRecord: a record came after the handshake completed.
+	inferRecord inferInput = iota
+	// inferEndedInRecord: the connection ended inside a client record of
+	// application data, counted in the flight.
+	inferEndedInRecord
+)
+
+// update is the one place the inference's state changes: it moves it by
+// the transition table nextInferState.
+func (t *tlsTrack) update(in inferInput) {
+	t.state = nextInferState(t.state, in)
+}
+
+// nextInferState is the inference's transition table: the state that
+// follows s on in. Inputs a state does not expect leave it unchanged.
+func nextInferState(s inferState, in inferInput) inferState {
+	switch {
+	case in == inferRecord && s == inferHandshake:
+		return inferEstablished
+	case in == inferEndedInRecord && s == inferEstablished:
+		return inferCut
+	}
+	return s
+}
+
 // tlsTrack reads a connection's TLS (tlsrecord) and infers its
 // transactions from the records.
 type tlsTrack struct {
-	conn *tlsrecord.Conn
-	// established is true once a record came after the handshake completed.
-	established bool
+	conn  *tlsrecord.Conn
+	state inferState
 	// flight is the client flight under way.
 	flight flight
-	// gapped is set by a gap while a flight is under way.
-	gapped bool
-	// cutCounted is set once cutShort counted the client record the
-	// connection ended inside (a FIN, an RST and the end all end it).
-	cutCounted bool
 	// inferred holds the transactions inferred so far.
 	inferred []Transaction
 	// dec decrypts the records when Options.TLSKeys is set (tlsdecrypt.go).
@@ -96,8 +135,9 @@ type flight struct {
 	first, last      reassembly.Mark
 	// cut is set when the connection ended inside the flight's last
 	// record (cutShort); cutBody when that record, whole, would have
-	// carried more than a command line.
-	cut, cutBody bool
+	// carried more than a command line; gapped when a gap came during
+	// the flight.
+	cut, cutBody, gapped bool
 }
 
 func (f *flight) body() bool { return f.sizeMax >= minBodyPlaintext || f.cutBody }
@@ -150,8 +190,8 @@ func (d *Decoder) tlsRecord(t *tlsTrack, r tlsrecord.Record) {
 	if !f.Established() {
 		return
 	}
-	if !t.established {
-		t.established = true
+	if t.state == inferHandshake {
+		t.update(inferRecord)
 		if f.Ending == tlsrecord.EndComplete {
 			return // the record that completed the handshake is a Finished
 		}
@@ -189,7 +229,7 @@ func (d *Decoder) flightAnswered(t *tlsTrack, r tlsrecord.Record) {
 		tx.Inferred.Answered = true
 		tx.Inferred.AnswerFrame, tx.Inferred.AnswerTime, tx.Inferred.AnswerLength = r.End.Frame, r.End.Time, r.Length
 	}
-	t.flight, t.gapped = flight{}, false
+	t.flight = flight{}
 }
 
 // flightEnded closes a body flight that got no server record before at:
@@ -212,7 +252,7 @@ func (d *Decoder) flightEnded(t *tlsTrack, at reassembly.Mark, why EndReason, ne
 		tx.Ended, tx.EndFrame, tx.EndTime = why, at.Frame, at.Time
 		tx.Inferred.NextLength = next
 	}
-	t.flight, t.gapped = flight{}, false
+	t.flight = flight{}
 }
 
 // cutShort adds to the flight the client record the connection ended in
@@ -221,10 +261,10 @@ func (d *Decoder) flightEnded(t *tlsTrack, at reassembly.Mark, why EndReason, ne
 // flight at a record boundary.
 func (t *tlsTrack) cutShort() {
 	r, got, ok := t.conn.Unfinished(reassembly.ClientToServer)
-	if !ok || t.cutCounted || !t.established || r.Type != tlsrecord.TypeApplicationData || !r.Protected {
+	if !ok || t.state != inferEstablished || r.Type != tlsrecord.TypeApplicationData || !r.Protected {
 		return
 	}
-	t.cutCounted = true
+	t.update(inferEndedInRecord)
 	f := t.conn.Facts()
 	lo, hi := t.overhead(f.Version(), f.CipherSuite())
 	fl := &t.flight
@@ -248,7 +288,7 @@ func (t *tlsTrack) flightTransaction(inf *Inference) Transaction {
 		Version: tlsrecord.VersionName(t.conn.Version())}
 	return Transaction{SizeParam: -1, Size: fl.sizeMax, Outcome: OutcomeUnknown,
 		DataFrame: fl.first.Frame, DataTime: fl.first.Time,
-		EndOfDataFrame: fl.last.Frame, EndOfDataTime: fl.last.Time, Incomplete: t.gapped, Inferred: inf}
+		EndOfDataFrame: fl.last.Frame, EndOfDataTime: fl.last.Time, Incomplete: fl.gapped, Inferred: inf}
 }
 
 // inferred appends the transaction of the body flight under way.
@@ -283,7 +323,7 @@ func (d *Decoder) tlsGap(dir reassembly.Direction, n int, at reassembly.Mark) {
 	}
 	d.tls.conn.Gap(dir, n, at)
 	if d.tls.flight.records > 0 {
-		d.tls.gapped = true
+		d.tls.flight.gapped = true
 	}
 	d.syncTLS()
 }
