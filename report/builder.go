@@ -35,6 +35,10 @@ type Builder struct {
 	// offers are the servers that offered STARTTLS and the connections
 	// whose EHLO reply lacked it (starttls.go).
 	offers startTLSOffers
+	// cur is the connection Add builds, one for all: nothing keeps it
+	// past the call (the list keeps a copy), and a new one each time
+	// would be a heap allocation per connection.
+	cur Connection
 }
 
 // OnAdd sets a function told of each connection as Add diagnoses it (as
@@ -91,18 +95,20 @@ func (b *Builder) Add(f *Facts) bool {
 	// not looked for in another's texts), so that the report does not
 	// depend on the order connections end in.
 	red := newRedactor(b.opts.Redact)
-	c := buildConnection(f, b.opts, red)
-	applyDrops(f, &c)
+	b.cur = buildConnection(f, b.opts, red)
+	c := &b.cur
+	applyDrops(f, c)
 	if b.opts.JoinLogs {
-		b.keys = append(b.keys, joinKeyOf(&c, f.Session))
+		b.keys = append(b.keys, joinKeyOf(c, f.Session))
 	}
-	red.connection(&c)
-	b.agg.add(&c)
+	red.connection(c)
+	b.agg.add(c)
 	if b.onAdd != nil {
-		b.onAdd(&c)
+		b.onAdd(c)
 	}
-	failed := connectionFailed(&c)
-	b.offers.note(f, &c, b.keep(&c, failed))
+	failed := connectionFailed(c)
+	b.offers.note(f, c, b.keep(c, failed))
+	b.cur = Connection{} // let what it points to go with the list's copy
 	return failed
 }
 
