@@ -422,11 +422,15 @@ func Run(ctx context.Context, src Source, b *report.Builder, opts Options) (Resu
 		}
 		secrets.frame(n, src.Files)
 		in := &inputs[min(fr.Input, len(inputs)-1)]
-		if in.Start.IsZero() || fr.Time.Before(in.Start) {
+		if in.Start.IsZero() {
 			in.Start = fr.Time
 		}
+		// Start <= End once a frame was seen, so a frame after End is not
+		// before Start: frames in time order cost one comparison.
 		if fr.Time.After(in.End) {
 			in.End = fr.Time
+		} else if fr.Time.Before(in.Start) {
+			in.Start = fr.Time
 		}
 		add(fr)
 	}
