@@ -11,6 +11,7 @@ import (
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/report"
 	"github.com/smtpscope/smtpscope/smtp"
+	"github.com/smtpscope/smtpscope/tlskeys"
 )
 
 // SweepEvery is the capture time between two passes of the timed
@@ -63,15 +64,19 @@ type LiveOptions struct {
 	// Retiring, if set, is told each connection about to be added to the
 	// report (before Connection is): LiveEvidence.Retiring.
 	Retiring func(ConnRef)
-	// RefreshTLSKeys, if set, adds to TLSKeys what was appended to the
-	// key log files it follows (tlskeys.Follower) and returns how many
-	// secrets that gave. With it, a TLS session whose secrets are not in
-	// TLSKeys yet waits for them (TLSKeyWait).
-	RefreshTLSKeys func() int
+	// PollTLSKeys, if set, adds to the KeyLog it is given what was
+	// appended to the key log files it follows since its last call
+	// (tlskeys.Follower.PollInto) and returns how many secrets that gave.
+	// A goroutine of the run's own calls it every tlsKeyPollEvery, never
+	// the analysis, and the run calls it once more after the capture
+	// ended; what it gave is merged into TLSKeys on the analysis
+	// goroutine. With it, a TLS session whose secrets are not in TLSKeys
+	// yet waits for them (TLSKeyWait).
+	PollTLSKeys func(*tlskeys.KeyLog) int
 }
 
 // Bounds of a live run's TLS session's wait for secrets that its followed
-// key log does not hold yet (LiveOptions.RefreshTLSKeys, smtp.KeyWait): a
+// key log does not hold yet (LiveOptions.PollTLSKeys, smtp.KeyWait): a
 // peer writes a session's key log lines as it makes the session, and the
 // file is read some time after. The session's records are held and
 // decrypted when the secrets come; beyond a bound it stays inferred, and
@@ -82,9 +87,10 @@ const (
 	tlsKeyWaitTime    = 3 * time.Second
 )
 
-// tlsKeyPollEvery is how often a live run reads its followed key logs at
-// most (wall clock): on every packet and read timeout, and whenever a
-// session waits for its secrets.
+// tlsKeyPollEvery is how often a live run reads its followed key logs
+// (wall clock), on a goroutine of its own (keyReader); the analysis takes
+// what they gave on every packet and read timeout, and whenever a session
+// waits for its secrets.
 const tlsKeyPollEvery = 10 * time.Millisecond
 
 // Progress is a live run's counts at one moment.
@@ -156,9 +162,19 @@ func Live(ctx context.Context, src LiveSource, b *report.Builder, opts LiveOptio
 		NewHandler:       r.newConn,
 		Retire:           r.retire,
 	})
+	if opts.PollTLSKeys != nil && opts.TLSKeys != nil {
+		r.keyReader = startKeyReader(opts.PollTLSKeys, tlsKeyPollEvery)
+	}
 	res := LiveResult{Err: r.read(ctx, src)}
 	// The capture has ended and its last drop counts are told.
 	r.release(true)
+	if r.keyReader != nil {
+		// The sessions still waiting for their keys look a last time as
+		// their connections end (r.tr.Close).
+		for _, got := range r.keyReader.close() {
+			r.opts.TLSKeys.Merge(followedKeyLogs, got)
+		}
+	}
 	res.Reason = "capture failed"
 	if res.Err == nil {
 		res.Reason = "source closed"
@@ -214,11 +230,11 @@ type liveRun struct {
 	lossUntil    time.Time
 	droppedConns int
 	stats        bool
-	// keysPolled is when the followed key logs were last read (wall
-	// clock); keysGrew says they gave secrets that the sessions waiting
-	// for theirs have not looked at yet.
-	keysPolled time.Time
-	keysGrew   bool
+	// keyReader reads the followed key logs, nil without; keysGrew says
+	// they gave secrets that the sessions waiting for theirs have not
+	// looked at yet.
+	keyReader *keyReader
+	keysGrew  bool
 	// statsAt is the capture time up to which the source's drop counters
 	// have been read and their losses told; held are the incidents seen
 	// after it, told once the counters were read after them (see hold).
@@ -425,23 +441,25 @@ func (r *liveRun) frame(fr *capture.Frame) {
 	r.maybeProgress(fr.Time)
 }
 
-// refreshKeys reads the followed key logs, at most every tlsKeyPollEvery.
+// followedKeyLogs names the followed key logs in the problems that
+// merging what they gave finds (tlskeys.KeyLog.Merge).
+const followedKeyLogs = "followed key log"
+
+// refreshKeys adds to TLSKeys what the key log reader handed over, if
+// anything: it never waits.
 func (r *liveRun) refreshKeys() {
-	if r.opts.RefreshTLSKeys == nil {
+	if r.keyReader == nil {
 		return
 	}
-	if now := time.Now(); now.Sub(r.keysPolled) >= tlsKeyPollEvery {
-		r.keysPolled = now
-		if r.opts.RefreshTLSKeys() > 0 {
-			r.keysGrew = true
-		}
+	if got := r.keyReader.take(); got != nil && r.opts.TLSKeys.Merge(followedKeyLogs, got) > 0 {
+		r.keysGrew = true
 	}
 }
 
 // keys reads the followed key logs and, when they gave secrets, lets the
 // sessions waiting for theirs look again, at capture time now.
 func (r *liveRun) keys(now time.Time) {
-	if r.opts.RefreshTLSKeys == nil {
+	if r.keyReader == nil {
 		return
 	}
 	r.refreshKeys()
@@ -474,7 +492,7 @@ func (r *liveRun) decoderOptions(c *reassembly.Conn) smtp.Options {
 	if r.opts.TLSKeys != nil {
 		// Even when empty yet: a key log read as the capture runs fills.
 		so.TLSKeys = r.opts.TLSKeys
-		if r.opts.RefreshTLSKeys != nil {
+		if r.keyReader != nil {
 			so.TLSKeyWait = smtp.KeyWait{Records: tlsKeyWaitRecords, Bytes: tlsKeyWaitBytes, Time: tlsKeyWaitTime, Refresh: r.refreshKeys}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,7 +60,10 @@ func TestLiveLateTLSKeys(t *testing.T) {
 			}
 			defer f.Close()
 			src := &pacedFile{File: f}
-			frames, given := 0, false
+			// frames is the analysis's count; given is closed once the
+			// key log goroutine has read the lines.
+			var frames atomic.Int32
+			given := make(chan struct{})
 			var told []report.Incident
 			rep, _, err := LiveReport(context.Background(), src, nil, LiveOptions{
 				EODTimeout: 2 * time.Second, ConnectTimeout: 3 * time.Second,
@@ -68,23 +72,32 @@ func TestLiveLateTLSKeys(t *testing.T) {
 				Options:  Options{Connection: ev.Connection, TLSKeys: keys},
 				Retiring: ev.Retiring,
 				Frame: func(fr *capture.Frame) error {
-					frames++
-					if frames == tt.keysAt {
-						// Past the key logs' poll interval: the next look
-						// reads the file.
+					if int(frames.Add(1)) == tt.keysAt {
+						// The key log goroutine reads the lines, and
+						// hands them over: the analysis takes them at
+						// this frame.
+						select {
+						case <-given:
+						case <-time.After(10 * time.Second):
+							t.Error("the key log goroutine did not read the key log")
+						}
 						time.Sleep(2 * tlsKeyPollEvery)
 					}
 					ev.Frame(fr)
 					return nil
 				},
-				RefreshTLSKeys: func() int {
-					if tt.keysAt == 0 || frames < tt.keysAt || given {
+				PollTLSKeys: func(into *tlskeys.KeyLog) int {
+					if tt.keysAt == 0 || int(frames.Load()) < tt.keysAt {
 						return 0
 					}
-					given = true
-					before := keys.Len()
-					keys.Add("followed", keyLog)
-					return keys.Len() - before
+					select {
+					case <-given:
+						return 0
+					default:
+					}
+					into.Add("followed", keyLog)
+					close(given)
+					return into.Len()
 				},
 			})
 			if err != nil {
@@ -118,6 +131,7 @@ func TestLiveLateTLSKeys(t *testing.T) {
 				t.Errorf("%d inferred transactions, reason %q", inferred, d.Reason)
 			}
 			checkKeyLate(t, c, told, tt.keysAt > 0)
+			noKeyReaderLeft(t)
 			res, err := ev.Result()
 			if err != nil || len(res.Written) != 1 {
 				t.Fatalf("evidence: %d files, %v", len(res.Written), err)
@@ -158,7 +172,6 @@ func checkKeyLate(t *testing.T, c *report.Connection, told []report.Incident, la
 		!strings.Contains(line, words)):
 		t.Errorf("key came late: words %q, TLS line %q", words, line)
 	}
-	t.Logf("TLS line: %s", line)
 	n := 0
 	for _, in := range told {
 		if in.Stream != c.Stream {

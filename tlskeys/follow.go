@@ -18,7 +18,8 @@ import (
 // its start. A file that does not exist yet is looked for at each Poll.
 //
 // A Follower is not safe for concurrent use, and neither is the KeyLog it
-// fills: call Poll from the goroutine that reads the KeyLog.
+// fills: call Poll from the goroutine that reads the KeyLog, or PollInto
+// from another and merge (KeyLog.Merge).
 type Follower struct {
 	name string
 	keys *KeyLog
@@ -78,6 +79,17 @@ func (fl *Follower) Waiting() bool { return fl.f == nil }
 func (fl *Follower) Poll() (int, error) {
 	n, _, err := fl.poll()
 	return n, err
+}
+
+// PollInto is Poll adding to k instead of the KeyLog the Follower was made
+// with: a goroutine that reads key log files apart from the one that
+// reads the keys fills a new KeyLog at each PollInto and hands it over,
+// to be merged into the keys (KeyLog.Merge) where they are read.
+func (fl *Follower) PollInto(k *KeyLog) (int, error) {
+	keep := fl.keys
+	fl.keys = k
+	defer func() { fl.keys = keep }()
+	return fl.Poll()
 }
 
 // poll is Poll; it also returns the bytes it read.

@@ -142,7 +142,8 @@ func TestKeyLogReady(t *testing.T) {
 
 // FuzzFollower appends arbitrary key log bytes to a followed file in
 // arbitrary pieces, polling after each: the key log gains exactly what
-// reading the whole file at once gives (secrets and bad lines).
+// reading the whole file at once gives (secrets and bad lines), whether
+// each Poll fills it or each PollInto fills a new KeyLog merged into it.
 func FuzzFollower(f *testing.F) {
 	line := "CLIENT_RANDOM " + testRandom + " " + testMaster48 + "\n"
 	f.Add([]byte("# comment\n"+line+"CLIENT_RANDOM zz\n"), []byte{3, 40, 7})
@@ -156,6 +157,24 @@ func FuzzFollower(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer fl.Close()
+		// merged is filled as a live run's key log goroutine fills it: a
+		// new KeyLog per PollInto, merged.
+		merged := NewKeyLog()
+		fm, err := NewFollower(path, merged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fm.Close()
+		poll := func() {
+			if _, err := fl.Poll(); err != nil {
+				t.Fatal(err)
+			}
+			batch := NewKeyLog()
+			if _, err := fm.PollInto(batch); err != nil {
+				t.Fatal(err)
+			}
+			merged.Merge("followed", batch)
+		}
 		file, err := os.Create(path)
 		if err != nil {
 			t.Fatal(err)
@@ -171,22 +190,23 @@ func FuzzFollower(f *testing.F) {
 				t.Fatal(err)
 			}
 			rest = rest[n:]
-			if _, err := fl.Poll(); err != nil {
-				t.Fatal(err)
-			}
+			poll()
 		}
 		// A last line without its newline is read once it ends.
 		if _, err := file.WriteString("\n"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fl.Poll(); err != nil {
-			t.Fatal(err)
-		}
+		poll()
 		whole := NewKeyLog()
 		whole.Add("whole", append(slices.Clone(data), '\n'))
-		if keys.Len() != whole.Len() || keys.entries != whole.entries || keys.BadLines() != whole.BadLines() {
-			t.Fatalf("followed: %d randoms, %d secrets, %d bad lines; read whole: %d, %d, %d",
-				keys.Len(), keys.entries, keys.BadLines(), whole.Len(), whole.entries, whole.BadLines())
+		for _, k := range []struct {
+			name string
+			keys *KeyLog
+		}{{"followed", keys}, {"followed and merged", merged}} {
+			if k.keys.Len() != whole.Len() || k.keys.entries != whole.entries || k.keys.BadLines() != whole.BadLines() {
+				t.Fatalf("%s: %d randoms, %d secrets, %d bad lines; read whole: %d, %d, %d",
+					k.name, k.keys.Len(), k.keys.entries, k.keys.BadLines(), whole.Len(), whole.entries, whole.BadLines())
+			}
 		}
 	})
 }

@@ -126,13 +126,19 @@ type LineError struct {
 	// Name is the name of the key log (a file name, or the pcapng block
 	// it came from).
 	Name string
-	// Line is the 1-based line number.
+	// Line is the 1-based line number; 0 for a conflict found merging
+	// key logs (KeyLog.Merge).
 	Line int
 	// Reason says what is wrong, without quoting the secret.
 	Reason string
 }
 
-func (e LineError) Error() string { return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, e.Reason) }
+func (e LineError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.Name, e.Reason) // found merging key logs (KeyLog.Merge)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, e.Reason)
+}
 
 // KeyLog is a store of secrets keyed by client random, filled from NSS key
 // log lines. The zero value is not usable; make one with [NewKeyLog]. A
@@ -261,6 +267,49 @@ func (k *KeyLog) line(name string, n int, line []byte) {
 	*slot = secret
 	k.keys[random] = keys
 	k.entries++
+}
+
+// Merge adds to k what from holds: the secrets k lacks, from's bad lines
+// and its unknown labels. A secret that differs from the one k holds for
+// the same client random and label is a bad line named name (the first
+// is kept), as it is when both are read into one KeyLog. It returns how
+// many secrets it added. k and from must not be the same.
+func (k *KeyLog) Merge(name string, from *KeyLog) int {
+	n := 0
+	for r, fk := range from.keys {
+		keys := k.keys[r]
+		if keys == nil {
+			keys = new(Keys)
+		}
+		added := false
+		for _, l := range []Label{LabelClientRandom, LabelClientHandshakeTrafficSecret, LabelServerHandshakeTrafficSecret,
+			LabelClientTrafficSecret0, LabelServerTrafficSecret0} {
+			src, dst := fk.slot(l), keys.slot(l)
+			switch {
+			case *src == nil:
+			case *dst == nil:
+				*dst, added = *src, true
+				n++
+			case !bytes.Equal(*dst, *src):
+				k.problem(LineError{name, 0, fmt.Sprintf("%s: a different secret for client random %s was given before; the first is kept", l, r)})
+			}
+		}
+		if added {
+			k.keys[r] = keys
+		}
+	}
+	k.entries += n
+	k.bad += from.bad - len(from.problems)
+	for _, e := range from.problems {
+		k.problem(e)
+	}
+	for label, c := range from.unknown {
+		if _, ok := k.unknown[label]; !ok && len(k.unknown) >= MaxProblems {
+			label = "(other)"
+		}
+		k.unknown[label] += c
+	}
+	return n
 }
 
 func (k *KeyLog) problem(e LineError) {

@@ -129,6 +129,48 @@ func TestKeyLogUnknownLabelsAndConflicts(t *testing.T) {
 	}
 }
 
+// TestKeyLogMerge merges key logs read apart and checks that the result
+// is what reading them into one KeyLog gives: the secrets, the first of
+// two different ones kept, the bad lines and the unknown labels.
+func TestKeyLogMerge(t *testing.T) {
+	const other = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	parts := []string{
+		"CLIENT_RANDOM " + testRandom + " " + testMaster48 + "\nRSA 0123 4567\n",
+		"CLIENT_HANDSHAKE_TRAFFIC_SECRET " + other + " " + testSecret32 + "\nCLIENT_RANDOM zz\n",
+		"CLIENT_RANDOM " + testRandom + " " + testMaster48 + "\n", // the same again: fine
+		"CLIENT_HANDSHAKE_TRAFFIC_SECRET " + other + " " + strings.Repeat("11", 32) + "\n" +
+			"SERVER_HANDSHAKE_TRAFFIC_SECRET " + other + " " + testSecret32 + "\n",
+	}
+	merged, whole := NewKeyLog(), NewKeyLog()
+	added := 0
+	for _, p := range parts {
+		batch := NewKeyLog()
+		batch.Add("k", []byte(p))
+		added += merged.Merge("k", batch)
+	}
+	whole.Add("k", []byte(strings.Join(parts, "")))
+	if added != whole.entries || merged.entries != whole.entries || merged.Len() != whole.Len() || merged.BadLines() != whole.BadLines() {
+		t.Errorf("merged: %d added, %d secrets, %d randoms, %d bad lines; whole: %d secrets, %d randoms, %d bad lines",
+			added, merged.entries, merged.Len(), merged.BadLines(), whole.entries, whole.Len(), whole.BadLines())
+	}
+	if got := merged.UnknownLabels(); got["RSA"] != 1 {
+		t.Errorf("UnknownLabels() = %v, want RSA: 1", got)
+	}
+	p := merged.Problems()
+	if len(p) != 2 || !strings.Contains(p[1].Reason, "different secret") || strings.Contains(p[1].Error(), testSecret32) {
+		t.Errorf("Problems() = %v, want the bad line and the conflict (no secret)", p)
+	}
+	for _, k := range []*KeyLog{merged, whole} {
+		keys, _ := k.Lookup(mustRandom(t, other))
+		if !bytes.Equal(keys.ClientHandshake, unhex(t, testSecret32)) || keys.ServerHandshake == nil {
+			t.Error("the first secret was not kept, or the last lost")
+		}
+	}
+	if n := merged.Merge("k", whole); n != 0 {
+		t.Errorf("merging what it holds added %d", n)
+	}
+}
+
 func TestKeyLogProblemsAreBounded(t *testing.T) {
 	k := NewKeyLog()
 	k.Add("k", bytes.Repeat([]byte("CLIENT_RANDOM x y\n"), 3*MaxProblems))

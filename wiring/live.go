@@ -108,7 +108,7 @@ func Live(o LiveOptions, stdout, stderr io.Writer) Outcome {
 	}
 	defer keyLogs.close()
 	if keyLogs != nil {
-		cfg.TLSKeys, cfg.RefreshTLSKeys = keyLogs.keys, keyLogs.refresh
+		cfg.TLSKeys, cfg.PollTLSKeys = keyLogs.keys, keyLogs.poll
 		if o.EvidenceKeys {
 			o.Evidence.Keys = keyLogs.keys
 		}
@@ -310,10 +310,10 @@ type LiveConfig struct {
 	// lists (zero: LiveListFailed, LiveListHealthy).
 	ListFailed, ListHealthy int
 	// TLSKeys decrypts the TLS sessions it has secrets for, nil for none;
-	// RefreshTLSKeys, if set, adds what its files gained since
-	// (pipeline.LiveOptions.RefreshTLSKeys).
-	TLSKeys        *tlskeys.KeyLog
-	RefreshTLSKeys func() int
+	// PollTLSKeys, if set, reads what its files gained since, on a
+	// goroutine of the run's own (pipeline.LiveOptions.PollTLSKeys).
+	TLSKeys     *tlskeys.KeyLog
+	PollTLSKeys func(*tlskeys.KeyLog) int
 }
 
 // RunLive wires a live run: the pipeline over src, its incidents,
@@ -326,8 +326,8 @@ func RunLive(ctx context.Context, src pipeline.LiveSource, cfg LiveConfig) (*rep
 	opts := pipeline.LiveOptions{
 		Options: pipeline.Options{ServerPorts: cfg.Ports, TLSPorts: cfg.TLSPorts, IdleTimeout: cfg.IdleTimeout, Report: rules,
 			MaxConnections: cfg.MaxConnections, MaxBufferedBytes: cfg.MaxBufferedBytes, TLSKeys: cfg.TLSKeys},
-		RefreshTLSKeys: cfg.RefreshTLSKeys,
-		EODTimeout:     cfg.EODTimeout, ConnectTimeout: cfg.ConnectTimeout,
+		PollTLSKeys: cfg.PollTLSKeys,
+		EODTimeout:  cfg.EODTimeout, ConnectTimeout: cfg.ConnectTimeout,
 		Interval: cfg.Interval, Progress: cfg.Events.Summary, Clock: cfg.Clock,
 		Incident: func(in *report.Incident) {
 			cfg.Events.Incident(in)

@@ -39,12 +39,14 @@ func followKeyLogs(names []string, stderr io.Writer) (*liveKeyLogs, error) {
 	return l, nil
 }
 
-// refresh reads what was appended to the files and returns how many
-// secrets it gave; a read error is told once per file.
-func (l *liveKeyLogs) refresh() int {
+// poll reads what was appended to the files into k and returns how many
+// secrets it gave; a read error is told once per file. The live run calls
+// it on a goroutine of its own, one call at a time
+// (pipeline.LiveOptions.PollTLSKeys).
+func (l *liveKeyLogs) poll(k *tlskeys.KeyLog) int {
 	n := 0
 	for i, f := range l.followers {
-		added, err := f.Poll()
+		added, err := f.PollInto(k)
 		n += added
 		if err != nil && !l.told[i] {
 			l.told[i] = true

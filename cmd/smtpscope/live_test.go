@@ -149,18 +149,18 @@ func replay(t *testing.T, path string, cfg liveConfig) (liveResult, []liveEvent)
 
 // lateKeySource is a paced capture whose TLS key log gains its lines only
 // once the live run has analysed the frames before frame at, as a key log
-// the peer writes after the session's first protected records does.
-// Frame at comes after a pause longer than the run's key log poll
-// interval, so that the run reads the key log then.
+// the peer writes after the session's first protected records does: the
+// run's key log goroutine reads them while the analysis waits for frame
+// at, and the analysis takes them there.
 type lateKeySource struct {
 	*pacedSource
 	at    int
 	calls atomic.Int32
-	// past is set once the pause before frame at is over.
+	// past is set once the frames before frame at were handed over; read
+	// is closed once the key log goroutine has read the lines.
 	past  atomic.Bool
-	keys  *tlskeys.KeyLog
+	read  chan struct{}
 	lines []byte
-	given bool
 }
 
 // replayLateKeys replays a capture whose key log, path without its
@@ -171,8 +171,8 @@ func replayLateKeys(t *testing.T, path string, at int, cfg liveConfig) (liveResu
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := &lateKeySource{pacedSource: openPaced(t, path, 15*time.Second), at: at, keys: tlskeys.NewKeyLog(), lines: lines}
-	cfg.tlsKeys, cfg.refreshTLSKeys = src.keys, src.refresh
+	src := &lateKeySource{pacedSource: openPaced(t, path, 15*time.Second), at: at, lines: lines, read: make(chan struct{})}
+	cfg.tlsKeys, cfg.pollTLSKeys = tlskeys.NewKeyLog(), src.poll
 	return replaySource(t, src, cfg)
 }
 
@@ -183,23 +183,32 @@ func (s *lateKeySource) Next() (capture.Frame, error) {
 		// (capture time stays where it is)...
 		return capture.Frame{}, fmt.Errorf("late keys: %w", capture.ErrTimeout)
 	case s.at + 1:
-		// ...which reads them, and its key log, before frame at comes.
-		time.Sleep(50 * time.Millisecond)
+		// ...which analyses them while the key log goroutine reads the
+		// lines and hands them over, before frame at comes.
 		s.past.Store(true)
+		select {
+		case <-s.read:
+		case <-time.After(10 * time.Second):
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	return s.pacedSource.Next()
 }
 
-// refresh is wiring.LiveConfig.RefreshTLSKeys: the lines, once frame at
-// was read.
-func (s *lateKeySource) refresh() int {
-	if s.given || !s.past.Load() {
+// poll is wiring.LiveConfig.PollTLSKeys: the lines, once the frames
+// before frame at were handed over.
+func (s *lateKeySource) poll(into *tlskeys.KeyLog) int {
+	if !s.past.Load() {
 		return 0
 	}
-	s.given = true
-	before := s.keys.Len()
-	s.keys.Add("followed", s.lines)
-	return s.keys.Len() - before
+	select {
+	case <-s.read:
+		return 0
+	default:
+	}
+	into.Add("followed", s.lines)
+	close(s.read)
+	return into.Len()
 }
 
 // replaySource runs the live loop over a paced source.

@@ -29,7 +29,7 @@ type liveConfig struct {
 	listFailed, listHealthy    int
 	maxConnections             int
 	tlsKeys                    *tlskeys.KeyLog
-	refreshTLSKeys             func() int
+	pollTLSKeys                func(*tlskeys.KeyLog) int
 }
 
 // liveResult is the end of a run: the report, and the error that cut the
@@ -45,7 +45,7 @@ func runLiveLoop(ctx context.Context, src pipeline.LiveSource, cfg liveConfig) l
 		Ports: cfg.ports, TLSPorts: cfg.tlsPorts, EODTimeout: cfg.eodTimeout, ConnectTimeout: cfg.connectTimeout, IdleTimeout: cfg.idleTimeout,
 		Interval: cfg.interval, Report: cfg.report, Events: cfg.events, Sink: cfg.sink, Metrics: cfg.metrics,
 		Packets: cfg.packets, Evidence: cfg.evidence, Clock: cfg.clock, ListFailed: cfg.listFailed, ListHealthy: cfg.listHealthy,
-		MaxConnections: cfg.maxConnections, TLSKeys: cfg.tlsKeys, RefreshTLSKeys: cfg.refreshTLSKeys,
+		MaxConnections: cfg.maxConnections, TLSKeys: cfg.tlsKeys, PollTLSKeys: cfg.pollTLSKeys,
 	})
 	return liveResult{report: rep, err: err}
 }
