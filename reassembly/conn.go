@@ -153,6 +153,14 @@ func (c *Conn) analysis() *connL4 {
 	return c.l4
 }
 
+// ackedBy notes an acknowledgement the peer sent for dir's bytes: the
+// highest one is kept (see tellUnseen).
+func (c *Conn) ackedBy(dir Direction, ack uint32) {
+	if i := dir & 1; !c.ackedKnown[i] || int32(ack-c.acked[i]) > 0 {
+		c.acked[i], c.ackedKnown[i] = ack, true
+	}
+}
+
 // replayed returns a new analysis that has seen c's pending segments.
 func (c *Conn) replayed() *connL4 {
 	l := new(connL4)

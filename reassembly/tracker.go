@@ -267,12 +267,20 @@ func (t *Tracker) Add(f *capture.Frame) error {
 		t.maybeFlush()
 		return nil
 	}
-	c.analysis().observe(&seg)
-	if c.Handler != nil && !c.ended {
-		t.replaySYNs(c)
-		t.deliver(c, dir, p.tcp, f, &seg)
+	l4 := c.l4
+	if l4 == nil {
+		l4 = c.analysis()
 	}
-	c.pending = nil
+	l4.observe(&seg)
+	if c.Handler != nil && !c.ended {
+		if len(c.pending) > 0 {
+			t.replaySYNs(c)
+		}
+		t.deliver(c, dir, p.tcp, f, &seg, ns)
+	}
+	if c.pending != nil {
+		c.pending = nil
+	}
 	t.maybeFlush()
 	return nil
 }
@@ -282,7 +290,7 @@ func (t *Tracker) Add(f *capture.Frame) error {
 // sooner.
 func (t *Tracker) touch(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Frame, ns int64) {
 	c.Packets++
-	if c.Process == nil {
+	if c.Process == nil && f.Process != nil {
 		c.Process = f.Process
 	}
 	if c.halfOpen && (!tcp.SYN || len(tcp.Payload) > 0) {
@@ -296,12 +304,12 @@ func (t *Tracker) touch(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Fram
 	if tcp.FIN {
 		c.finSeen[dir] = true
 	}
-	if c.closed.IsZero() && (tcp.RST || c.finSeen[0] && c.finSeen[1]) {
+	if (tcp.RST || c.finSeen[0] && c.finSeen[1]) && c.closed.IsZero() {
 		c.closed = f.Time
 		recheck = true
 	}
-	if tcp.ACK && (!c.ackedKnown[1-dir] || int32(tcp.Ack-c.acked[1-dir]) > 0) {
-		c.acked[1-dir], c.ackedKnown[1-dir] = tcp.Ack, true
+	if tcp.ACK {
+		c.ackedBy(1-dir, tcp.Ack)
 	}
 	if recheck && c.idleIndex >= 0 {
 		if d := c.due(&t.opts); d.Before(c.idleKey) {
@@ -330,34 +338,40 @@ func (t *Tracker) replaySYNs(c *Conn) {
 			continue
 		}
 		f := capture.Frame{Number: seg.Frame, Time: seg.Time}
-		t.deliver(c, seg.Dir, tcp, &f, seg)
+		t.deliver(c, seg.Dir, tcp, &f, seg, unixNano(seg.Time))
 	}
 }
 
 // deliver takes one segment of c to its Handler: through gopacket's
 // reassembly for the bytes, then the gaps the capture shows that gopacket
 // cannot see (an acknowledged hole, the snaplen's cut, bytes acknowledged
-// but never captured before a close), then the FIN or RST.
-func (t *Tracker) deliver(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Frame, seg *Segment) {
+// but never captured before a close), then the FIN or RST. ns is f.Time
+// by unixNano.
+func (t *Tracker) deliver(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Frame, seg *Segment, ns int64) {
 	if tcp.ACK && c.holes.ackedHole(1-dir, tcp.Ack) {
 		t.flushAckedHole(f.Time)
 	}
 	c.holes.observe(dir, tcp.Seq, tcp.SYN, len(tcp.Payload))
-	mark := Mark{Frame: f.Number, Time: f.Time}
-	if len(tcp.Payload) > 0 {
-		t.checkOverlap(c, dir, tcp.Seq, tcp.Payload, seg.Len, mark)
+	if len(tcp.Payload) > 0 && len(tcp.Payload) == seg.Len {
+		t.checkOverlap(c, dir, tcp.Seq, tcp.Payload, f, ns)
 	}
 	t.assemble(c, dir, tcp, f)
-	c.tail[dir].segment(tcp.Seq, seg.Len, seg.CapturedLen)
-	// The snaplen cut the end of what this side has sent so far:
-	// say so now, before the other side's answer to it.
-	c.tellCut(dir, mark)
-	if tcp.FIN || tcp.RST {
-		// Bytes acknowledged but never captured are missing before the
-		// close, whichever side closes.
-		c.tellUnseen(ClientToServer, mark)
-		c.tellUnseen(ServerToClient, mark)
+	tail := &c.tail[dir]
+	tail.segment(tcp.Seq, seg.Len, seg.CapturedLen)
+	if !tcp.FIN && !tcp.RST {
+		if tail.cut > 0 {
+			// The snaplen cut the end of what this side has sent so far:
+			// say so now, before the other side's answer to it.
+			c.tellCut(dir, Mark{Frame: f.Number, Time: f.Time})
+		}
+		return
 	}
+	mark := Mark{Frame: f.Number, Time: f.Time}
+	c.tellCut(dir, mark)
+	// Bytes acknowledged but never captured are missing before the
+	// close, whichever side closes.
+	c.tellUnseen(ClientToServer, mark)
+	c.tellUnseen(ServerToClient, mark)
 	if tcp.FIN {
 		c.Handler.Control(EventFIN, dir, mark)
 	}
