@@ -122,7 +122,10 @@ func TestReplyPairingByAck(t *testing.T) {
 		// RCPT's acceptance proves it was accepted, and no reply the
 		// capture does not place refused anything: TestHiddenMailQuit.)
 		want: "replies [250 251 221] unmatched [250] | withdrawn 0 incomplete=true",
-		old:  "replies [250 250 221] unmatched [251] | withdrawn 0 incomplete=true",
+		// By time stamps alone the 251 is unmatched and nothing shows
+		// which bytes it answered: the gap may have held a MAIL it
+		// accepted (envelope.go), so the outcome is unknown.
+		old: "replies [250 250 221] unmatched [251] | unknown 0 incomplete=true",
 	}, {
 		name: "MAIL pipelined behind the dot, the server gap held the dot's reply: the transaction is unknown",
 		steps: with(envelope, steps(
@@ -142,7 +145,7 @@ func TestReplyPairingByAck(t *testing.T) {
 			S("250 2.1.0 Ok\r\n"), // 13
 		), quit),
 		want: "replies [250 250 250 354 250 221] unmatched [] | delivered 250 incomplete=true | withdrawn 0 incomplete=true",
-		old:  "replies [250 250 250 354 250 221] unmatched [250] | unknown 0 incomplete=true | withdrawn 0 incomplete=true",
+		old:  "replies [250 250 250 354 250 221] unmatched [250] | unknown 0 incomplete=true | unknown 0 incomplete=true",
 	}, {
 		name: "the client waited for the dot's reply the gap held: the next reply is the MAIL's",
 		steps: with(envelope, steps(

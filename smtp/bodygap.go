@@ -40,7 +40,7 @@ func (d *Decoder) replyInBody(r *Reply, resynced bool) {
 		// answers something after it.
 		d.unmatched(r, fmt.Sprintf("reply %d answers client bytes the capture has not shown, after reply %d in frame %d", r.Code, d.early.r.Code, d.early.r.Frame))
 	default:
-		d.anomalyf(AnomalyReplyDuringBody, r.Frame, "the server sent %d in the middle of the message body", r.Code)
+		d.replyDuringBody(r, "")
 		if !ack.ok || !client.ok {
 			// Without the acknowledgment this reply may answer an
 			// end-of-data a gap reported later hid.
@@ -69,7 +69,7 @@ func (d *Decoder) earlyAtEndOfData() {
 	e := d.early
 	d.early = nil
 	if end := d.client.req.end; end.ok && !e.ack.atOrBeyond(end) {
-		d.anomalyf(AnomalyReplyDuringBody, e.r.Frame, "the server sent %d in the middle of the message body", e.r.Code)
+		d.replyDuringBody(e.r, "")
 		return
 	}
 	d.withAck(e.ack, func() { d.deliverReply(e.r, e.resynced) })
@@ -97,7 +97,7 @@ func (d *Decoder) earlyAtGap() {
 func (d *Decoder) earlyPassed() {
 	if e := d.early; e != nil && d.client.state == clientBody && !e.ack.beyond(d.streams.offset(reassembly.ClientToServer)) {
 		d.early = nil
-		d.anomalyf(AnomalyReplyDuringBody, e.r.Frame, "the server sent %d in the middle of the message body", e.r.Code)
+		d.replyDuringBody(e.r, "")
 	}
 }
 
@@ -117,4 +117,26 @@ func (d *Decoder) withAck(ack streamOffset, f func()) {
 	d.server.replyAck = ack
 	f()
 	d.server.replyAck = saved
+}
+
+// replyDuringBody notes reply r, which came in the middle of the body the
+// client is sending and answers no end-of-data (why adds to the words).
+// Unless the capture shows the 354 that began the body, the server may
+// have read the body's lines as commands (the reply the capture lacks
+// refused DATA) and r answered one: the body is unproven.
+func (d *Decoder) replyDuringBody(r *Reply, why string) {
+	d.anomalyf(AnomalyReplyDuringBody, r.Frame, "the server sent %d in the middle of the message body%s", r.Code, why)
+	d.bodyAnswered()
+}
+
+// bodyAnswered notes a reply that answers no end-of-data while the client
+// sends a DATA body whose 354 the capture does not show (replyDuringBody).
+func (d *Decoder) bodyAnswered() {
+	if t := d.cur; t >= 0 && d.txns[t].phase == txnBody && d.s.Transactions[t].Method == "DATA" {
+		// A DATA reply that is no 354 refused an earlier DATA of the
+		// transaction.
+		if r := d.s.Transactions[t].DataReply; r == nil || r.Code != 354 {
+			d.txns[t].bodyUnproven = true
+		}
+	}
 }

@@ -104,6 +104,34 @@ func TestClientGapPairing(t *testing.T) {
 		)),
 		want: "replies [250 250 250 354] unmatched [250] | delivered 250 incomplete=true",
 	}, {
+		name: "RSET lost, then MAIL, RCPT and DATA: their replies come before the gaps are reported",
+		steps: with(steps(
+			C("MAIL FROM:<alice@example.com>\r\n"), S("250 2.1.0 Ok\r\n"), // 4, 5
+			C("RCPT TO:<bob@example.org>\r\n"), S("250 2.1.5 Ok\r\n"), // 6, 7
+			withAck(S("250 2.0.0 Ok\r\n"), sentBefore(prologue)+len("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nRSET\r\n")), // 8
+			CGap(len("RSET\r\n")), C("NOOP\r\n"), S("250 2.0.0 Ok\r\n"), // 9-11
+			withAck(S("250 2.1.0 Ok\r\n"), sentBefore(prologue)+len("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nRSET\r\nNOOP\r\n")+len(mail2)),      // 12
+			withAck(S("354 go\r\n"), sentBefore(prologue)+len("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nRSET\r\nNOOP\r\n")+len(mail2+"DATA\r\n")), // 13
+			CGap(len(mail2+"DATA\r\n")), C(body+".\r\n"), S("250 2.0.0 Ok: queued\r\n"), // 14-16
+		)),
+		// The RSET's 250 answered bytes the capture had not shown when
+		// it came: what the gap hid may have been a MAIL, so the body
+		// and the 250 the capture ties to alice's envelope may be
+		// another transaction's.
+		want: "replies [250 250 250 250] unmatched [250 250 354] | unknown 250 incomplete=true",
+	}, {
+		name: "a body after a DATA whose reply the capture lost, answered line by line: no message",
+		steps: with(steps(
+			C("MAIL FROM:<alice@example.com>\r\n"), S("250 2.1.0 Ok\r\n"), // 4, 5
+			C("DATA\r\n"), SGap(len("503 5.5.1 need RCPT\r\n")), // 6, 7
+			C("a line\r\n"), S("500 5.5.2 what\r\n"), // 8, 9
+			C(".\r\n"), S("500 5.5.2 what\r\n"), // 10, 11
+		)),
+		// The client had the DATA's reply (its acknowledgment on the
+		// line says so) and the server sent nothing between it and the
+		// 500: but a server reading a body answers none of its lines.
+		want: "replies [250 250 0] unmatched [500] | unknown 500 incomplete=true",
+	}, {
 		name: "a lone dot after a client gap is a command when the server showed no 354",
 		steps: with(steps(
 			C("RCPT TO:<bob@example.org>\r\n"), S("503 5.5.1 need MAIL\r\n"), // 4, 5

@@ -14,6 +14,8 @@ package smtp
 // hid no accepted command before the final reply, and the transaction is
 // the one its MAIL began.
 
+import "github.com/smtpscope/smtpscope/reassembly"
+
 // minMailLine is the shortest MAIL command line a server may accept
 // ("MAIL FROM:x" and a bare LF): a client gap shorter than it, that
 // begins and ends at line boundaries, hides no MAIL.
@@ -43,6 +45,10 @@ const (
 	envGap envelopeInput = iota
 	// envFinal: the transaction's final reply was tied to it.
 	envFinal
+	// envUnplaced: in the envelope, a reply that refused nothing answered
+	// client bytes the capture has not shown yet (lost in a gap
+	// reassembly reports later, of a size not known yet).
+	envUnplaced
 )
 
 // envelopeSince is what the Decoder had counted when an envelope's first
@@ -62,6 +68,8 @@ func (d *Decoder) envelopeUpdate(t int, in envelopeInput) {
 			// answers bytes in it or after it.
 			tr.envelope = envelopeUnsure
 		}
+	case in == envUnplaced:
+		tr.envelope = envelopeUnsure
 	case in == envFinal && tr.envelope == envelopeGapped:
 		if tr.envelopeAt == (envelopeSince{unplaced: d.unplaced, serverGaps: d.serverGaps}) {
 			tr.envelope = envelopeWhole
@@ -91,11 +99,15 @@ func (d *Decoder) keepUnmatched(r *Reply) {
 	if len(d.s.Unmatched) < MaxUnmatchedReplies {
 		d.s.Unmatched = append(d.s.Unmatched, *r)
 	}
-	if c := r.Class(); c != 4 && c != 5 {
-		d.unplaced++
-		d.unplacedAck = d.server.replyAck
-	} else {
+	c := r.Class()
+	if c == 4 || c == 5 {
 		d.unplacedRefusals++
+		return
+	}
+	d.unplaced++
+	d.unplacedAck = d.server.replyAck
+	if d.cur >= 0 && d.txns[d.cur].phase == txnEnvelope && !d.streams.offset(reassembly.ClientToServer).atOrBeyond(d.unplacedAck) {
+		d.envelopeUpdate(d.cur, envUnplaced)
 	}
 }
 

@@ -199,6 +199,7 @@ func (d *Decoder) clocksDiffer(r *Reply) {
 func (d *Decoder) unmatched(r *Reply, why string) {
 	d.anomalyf(AnomalyUnmatchedReply, r.Frame, "%s", why)
 	d.keepUnmatched(r)
+	d.bodyAnswered()
 }
 
 // resyncIndex finds, after a server gap, the entry a reply answers, and

@@ -647,7 +647,7 @@ func (d *Decoder) finalReply(t, rcpt int, r *Reply) {
 // replies and the outcome stays unknown. Either way the body is over.
 func (d *Decoder) lostEndOfData(r *Reply, resynced bool) {
 	if from := d.client.bodyGapFrom; !d.server.replyAck.beyond(from) && d.server.replyAck.ok && from.ok {
-		d.anomalyf(AnomalyReplyDuringBody, r.Frame, "the server sent %d in the middle of the message body, before it had the bytes the capture lost", r.Code)
+		d.replyDuringBody(r, ", before it had the bytes the capture lost")
 		return
 	}
 	d.clientUpdate(clientEvent{in: evEndOfDataLost})
