@@ -111,6 +111,8 @@ type session struct {
 	chunking bool
 	chunk    int
 	chunkSrc chunkSource
+	// replied counts the pipelined chunks the server has answered.
+	replied int
 	// bodySeq is the client's sequence number where the current
 	// message's body (or first chunk) begins. dropNext arms the capture
 	// loss of the next data frame of one side; lossDone is set once the
@@ -534,6 +536,9 @@ func (s *session) bodyFlight(m *messagePlan) {
 	s.afterFlight(m, segs, kind, k, last)
 	for _, f := range s.frames {
 		s.t = max(s.t, f.t)
+	}
+	if s.state == stateBody && s.plan.bdat && s.pipelinedChunks(m) && body.left() > 0 {
+		s.chunkReplies(m)
 	}
 	if s.state == stateBody && body.left() == 0 {
 		if s.plan.bdat {

@@ -457,7 +457,12 @@ func BenchmarkGenerate(b *testing.B) {
 // anywhere, every other message ends with BDAT LAST. Every body fault
 // hits some BDAT session.
 func TestBDATShapes(t *testing.T) {
-	_, exps, _ := generate(t, Options{Seed: 8, Sessions: 200, Problems: 0.6, Concurrency: 30, BDAT: 0.8, MaxMessageSize: 16 << 10})
+	capture, exps, _ := generate(t, Options{Seed: 8, Sessions: 200, Problems: 0.6, Concurrency: 30, BDAT: 0.8, MaxMessageSize: 16 << 10})
+	// With pipelining the next chunk's BDAT line follows the previous
+	// chunk's last bytes in one segment; without, it starts a segment.
+	if mid := bdatLinesInside(t, capture); mid == 0 {
+		t.Error("no BDAT line inside a segment: no chunks pipelined")
+	}
 	seen := map[string]int{}
 	faults := map[Fault]bool{}
 	for _, e := range exps {
@@ -571,5 +576,29 @@ func TestCaptureLossShapes(t *testing.T) {
 	}
 	if st.CaptureLoss != lossy {
 		t.Errorf("Stats.CaptureLoss %d, %d expectations with capture loss", st.CaptureLoss, lossy)
+	}
+}
+
+// bdatLinesInside counts the TCP payloads of a pcap file that hold "BDAT "
+// after their first byte.
+func bdatLinesInside(t *testing.T, capture []byte) int {
+	t.Helper()
+	r, err := pcapgo.NewReader(bytes.NewReader(capture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		data, _, err := r.ReadPacketData()
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && bytes.Index(tcp.Payload, []byte("BDAT ")) > 0 {
+			n++
+		}
 	}
 }
