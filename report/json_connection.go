@@ -28,6 +28,12 @@ import (
 type jsonEnc struct {
 	b   []byte
 	err error // the first error met
+	// second is the last time written directly, to the second
+	// ("2006-01-02T15:04:05") at unix time sec: a connection's times
+	// mostly fall in a few seconds.
+	second    [len("2006-01-02T15:04:05")]byte
+	sec       int64
+	secCached bool
 }
 
 // connectionJSON returns the JSON of c, in a buffer the next call reuses.
@@ -156,6 +162,9 @@ func (e *jsonEnc) string(s string) {
 
 const hexDigits = "0123456789abcdef"
 
+// digitPairs holds "00" to "99", two bytes each.
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
 // jsonPlain tells the bytes encoding/json writes as they are in a string
 // (escaping HTML): printable ASCII but for '"', '\\', '<', '>' and '&'.
 var jsonPlain = func() (t [256]bool) {
@@ -199,23 +208,29 @@ func (e *jsonEnc) time(k string, t time.Time) {
 		return
 	}
 	u := t.UTC()
-	y, mo, d := u.Date()
-	if y < 0 || y > 9999 {
-		e.value(t)
-		return
+	if sec := u.Unix(); !e.secCached || sec != e.sec {
+		y, mo, d := u.Date()
+		if y < 0 || y > 9999 {
+			e.value(t)
+			return
+		}
+		h, mi, s := u.Clock()
+		b := append(e.second[:0], byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-')
+		b = append2(b, int(mo), '-')
+		b = append2(b, d, 'T')
+		b = append2(b, h, ':')
+		b = append2(b, mi, ':')
+		append2(b, s, 0)
+		e.sec, e.secCached = sec, true
 	}
-	h, mi, s := u.Clock()
-	e.b = append(e.b, '"', byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-')
-	e.b = append2(e.b, int(mo), '-')
-	e.b = append2(e.b, d, 'T')
-	e.b = append2(e.b, h, ':')
-	e.b = append2(e.b, mi, ':')
-	e.b = append2(e.b, s, '.')
+	e.b = append(e.b, '"')
+	e.b = append(e.b, e.second[:]...)
+	e.b = append(e.b, '.')
 	if ns := u.Nanosecond(); ns != 0 {
 		var frac [9]byte
-		for i := 8; i >= 0; i-- {
-			frac[i] = byte('0' + ns%10)
-			ns /= 10
+		frac[0] = byte('0' + ns/1e8)
+		for i, r := 7, ns%1e8; i > 0; i, r = i-2, r/100 {
+			frac[i], frac[i+1] = digitPairs[r%100*2], digitPairs[r%100*2+1]
 		}
 		n := 9
 		for frac[n-1] == '0' {
@@ -228,9 +243,13 @@ func (e *jsonEnc) time(k string, t time.Time) {
 	e.b = append(e.b, 'Z', '"')
 }
 
-// append2 appends v (0-99) as two digits, then sep.
+// append2 appends v (0-99) as two digits, then sep (none if 0).
 func append2(b []byte, v int, sep byte) []byte {
-	return append(b, byte('0'+v/10), byte('0'+v%10), sep)
+	b = append(b, byte('0'+v/10), byte('0'+v%10))
+	if sep != 0 {
+		b = append(b, sep)
+	}
+	return b
 }
 
 func (e *jsonEnc) timeOmitZero(k string, t time.Time) {

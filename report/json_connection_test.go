@@ -107,6 +107,11 @@ func (f *jsonFiller) time() time.Time {
 		return time.Time{}
 	}
 	sec := f.r.Int64N(253402300799+62135596800) - 62135596800 // 0000-01-01 .. 9999-12-31 UTC
+	if f.r.IntN(2) == 0 {
+		// Times in a few seconds, as a connection's are (the encoder
+		// keeps the last second it wrote).
+		sec = 1709542800 + f.r.Int64N(3)
+	}
 	ns := []int64{0, 1, 10, 4460000, 123456789, 999999999, 500000000}[f.r.IntN(7)]
 	t := time.Unix(sec, ns).In(fillZones[f.r.IntN(len(fillZones))])
 	if y := t.Year(); y < 0 || y > 9999 {
