@@ -18,8 +18,8 @@ import (
 // field changes meaning or goes away (fields are only ever added).
 const Schema = "smtpscope.events/v1"
 
-// Writer writes one JSON object per line (JSON Lines) per incident and
-// per finished connection, for a log pipeline (Vector, Fluent Bit,
+// Writer writes one JSON object per line (JSON Lines) per incident, per
+// finished connection and per correction of a connection's line, for a log pipeline (Vector, Fluent Bit,
 // Filebeat → Elastic, Loki, Kafka). Field names follow the Elastic Common
 // Schema where it has them; the rest is under "smtpscope". It is safe
 // for use by several goroutines; each line is written whole, with one
@@ -110,7 +110,10 @@ type scope struct {
 	// (report.TLSDecryption): for an incident, as it stood when it was
 	// told.
 	Decryption *report.TLSDecryption `json:"decryption,omitempty"`
-	// Connection events only.
+	// Corrects, on a correction event, says what the connection's event
+	// said that it corrects.
+	Corrects *corrects `json:"corrects,omitempty"`
+	// Connection (and correction) events only.
 	FirstFrame   int             `json:"first_frame,omitempty"`
 	LastFrame    int             `json:"last_frame,omitempty"`
 	DurationMS   float64         `json:"duration_ms,omitempty"`
@@ -120,6 +123,14 @@ type scope struct {
 	Banner       *report.Reply   `json:"banner,omitempty"`
 	SMTP         *bool           `json:"smtp,omitempty"`
 	Process      *report.Process `json:"process,omitempty"`
+}
+
+// corrects names what a correction event corrects: the line of the given
+// action (connection) of the same stream, input and first frame, and the
+// cause it gave.
+type corrects struct {
+	Action string       `json:"action"`
+	Cause  report.Cause `json:"cause"`
 }
 
 type l4 struct {
@@ -231,6 +242,29 @@ func (e *Writer) Connection(c *report.Connection) {
 			}
 		}
 	}
+	e.write(&ev)
+}
+
+// Correction writes the line that corrects a connection's line: the
+// report changed its diagnosis when it was finished (report.Revision,
+// starttls-stripped: a fact no session shows alone), after the
+// connection's line was written. It names the connection as that line
+// did (stream, input, first frame, endpoints, @timestamp its first
+// packet) and gives the diagnosis now, and what the line said under
+// smtpscope.corrects.
+func (e *Writer) Correction(rv *report.Revision) {
+	ev := newEvent(rv.Start, "event", "correction")
+	ev.Event.Reason = string(rv.Diagnosis.Cause)
+	ev.Event.Outcome = "success"
+	if rv.Failed {
+		ev.Event.Outcome = "failure"
+	}
+	ev.Network.Protocol = "smtp"
+	endpoints(&ev, rv.Client, rv.Server)
+	sc := &ev.SMTPScope
+	sc.Stream, sc.Input, sc.FirstFrame = rv.Stream, rv.Input, rv.FirstFrame
+	sc.Layer, sc.Cause, sc.Summary = rv.Diagnosis.Layer, string(rv.Diagnosis.Cause), rv.Diagnosis.Summary
+	sc.Corrects = &corrects{Action: "connection", Cause: rv.Was}
 	e.write(&ev)
 }
 

@@ -66,7 +66,9 @@ func isEvents(head []byte) bool {
 
 // Messages reads the connection events of the named files (written by
 // --events) as a hub's messages for report.CompareHubs; incident lines
-// and refused MAIL attempts are skipped. Each call reads the files again.
+// and refused MAIL attempts are skipped, and so are correction lines:
+// they revise the cause of connections that did not fail
+// (starttls-stripped), which no count of the comparison reads. Each call reads the files again.
 // A line that is not an event of this schema is an error naming the file
 // and line.
 func Messages(names []string) report.HubMessages {

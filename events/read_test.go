@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/smtpscope/smtpscope/report"
@@ -49,6 +50,33 @@ func TestMessages(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMessagesSkipCorrections: a correction line (report.Revision) adds
+// no message and changes none: it revises the cause of a connection that
+// did not fail, which the hub comparison does not read.
+func TestMessagesSkipCorrections(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "relay-stall.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.Write(data)
+	NewWriter(&b).Correction(&report.Revision{Stream: 0, FirstFrame: 1, Client: "127.0.0.1:40001", Server: "127.0.0.1:25", Was: report.CauseOK,
+		Diagnosis: report.Diagnosis{Layer: report.LayerTLS, Cause: report.CauseStartTLSStripped, Summary: "The EHLO reply lists no STARTTLS."}})
+	read := func(in []byte) []report.HubMessage {
+		var got []report.HubMessage
+		if _, err := scanMessages("events", bytes.NewReader(in), func(m report.HubMessage) bool {
+			got = append(got, m)
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got, want := read(b.Bytes()), read(data); !slices.Equal(got, want) || len(want) == 0 {
+		t.Errorf("with a correction: %+v, without: %+v", got, want)
 	}
 }
 

@@ -56,6 +56,11 @@ type Options struct {
 	// it (report.Builder.OnAdd), for an events or metrics sink (Files and
 	// LiveReport: the caller of Run and Live sets it on its own Builder).
 	Connection func(*report.Connection)
+	// Revision, if set, is told of each connection whose diagnosis the
+	// report changes when it is finished, after Connection was told of it
+	// (report.Builder.OnRevise: starttls-stripped), for an events sink to
+	// correct what it wrote (Files and LiveReport).
+	Revision func(*report.Revision)
 	// Read, if set, is told of the bytes read from the input files as they
 	// are read, compressed or not (Files only), for a progress display.
 	// It is called by the one goroutine that reads.
@@ -153,6 +158,7 @@ func Files(ctx context.Context, names []string, stdin io.Reader, opts Options) (
 	opts.Report.SeparateInputs = !opts.Merge && len(names) > 1
 	b := report.NewBuilder(opts.Report)
 	b.OnAdd(opts.Connection)
+	b.OnRevise(opts.Revision)
 	defer func() {
 		if err != nil {
 			if r, _ := b.Finish(nil); r != nil {

@@ -21,7 +21,8 @@ type linkTyper interface {
 // LiveReport is Live with its report: it makes the report.Builder from
 // opts.Report (keeping its listed connections in memory: give it list
 // bounds, ListFailed and ListHealthy, for a run without end), tells
-// opts.Connection of each connection added, writes every frame analysed
+// opts.Connection of each connection added (and opts.Revision of each
+// whose diagnosis Finish changes), writes every frame analysed
 // to packets (nil: none), flushed at each Progress so that a file cut
 // short by a crash holds everything up to there and closed at the end,
 // and finishes the report with the run's inputs. The error is what cut
@@ -34,6 +35,7 @@ func LiveReport(ctx context.Context, src LiveSource, packets *capture.Writer, op
 	if opts.Connection != nil {
 		b.OnAdd(opts.Connection)
 	}
+	b.OnRevise(opts.Revision)
 	if packets != nil {
 		if lt, ok := src.(linkTyper); ok {
 			packets.SetLinkType(lt.LinkType())

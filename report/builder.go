@@ -30,8 +30,10 @@ type Builder struct {
 	// listed counts the connections listed, unlisted those left out by
 	// Options.ListFailed and ListHealthy, by failed or not.
 	listed, unlisted [2]int
-	// onAdd is told of each connection as it is added (OnAdd).
-	onAdd func(*Connection)
+	// onAdd is told of each connection as it is added (OnAdd), onRevise
+	// of each whose diagnosis Finish changes (OnRevise).
+	onAdd    func(*Connection)
+	onRevise func(*Revision)
 	// offers are the servers that offered STARTTLS and the connections
 	// whose EHLO reply lacked it (starttls.go).
 	offers startTLSOffers
@@ -46,6 +48,28 @@ type Builder struct {
 // sink for events or metrics sees every connection once, as it ends. The
 // Connection is valid during the call only.
 func (b *Builder) OnAdd(f func(*Connection)) { b.onAdd = f }
+
+// Revision is a connection whose diagnosis Finish changed after OnAdd was
+// told of it, by a fact no session shows alone: starttls-stripped, given
+// at Finish to a session whose EHLO reply lacked STARTTLS when its server
+// offered it on others. It names the connection as OnAdd's Connection
+// did, addresses as the report writes them.
+type Revision struct {
+	Input, Stream, FirstFrame int
+	Start                     time.Time
+	Client, Server            string
+	// Was is the cause OnAdd was told; Diagnosis is the connection's now,
+	// and Failed whether the connection counts as failed with it.
+	Was       Cause
+	Diagnosis Diagnosis
+	Failed    bool
+}
+
+// OnRevise sets a function told, during Finish, of each connection whose
+// diagnosis Finish changes after OnAdd was told of it (Revision), listed
+// or not, in the order they were added: a sink that wrote what OnAdd
+// said corrects it. The Revision is valid during the call only.
+func (b *Builder) OnRevise(f func(*Revision)) { b.onRevise = f }
 
 // connMeta is what the Report keeps in memory of a connection held in
 // its temporary file: the sort key, what the orderings need, and where

@@ -53,7 +53,7 @@ type startTLSLacking struct {
 	key                     startTLSKey
 	pos, stream, firstFrame int
 	start                   time.Time
-	server                  string // as the report writes it (redacted or not)
+	client, server          string // as the report writes them (redacted or not)
 	// ehloFrame and ehloTime are the EHLO reply's; gaveUp says the client
 	// sent no MAIL after it.
 	ehloFrame int
@@ -200,7 +200,7 @@ func (o *startTLSOffers) note(f *Facts, c *Connection, pos int) {
 	}
 	o.kept[key]++
 	o.lacking = append(o.lacking, startTLSLacking{key: key, pos: pos, stream: c.Stream, firstFrame: c.FirstFrame, start: c.Start,
-		server: c.Server, ehloFrame: ehlo.Frame, ehloTime: ehlo.Time, gaveUp: next == "gave up"})
+		client: c.Client, server: c.Server, ehloFrame: ehlo.Frame, ehloTime: ehlo.Time, gaveUp: next == "gave up"})
 }
 
 // connection is the part of the Connection the aggregates read, with
@@ -230,7 +230,7 @@ func (l *startTLSLacking) stripped(of *startTLSOffer) Diagnosis {
 
 // finish gives the cause to the connections whose server offered
 // STARTTLS elsewhere: in the Builder's list (rewritten in its temporary
-// file when there) and in the aggregates. It returns the warning of
+// file when there) and in the aggregates, and tells OnRevise. It returns the warning of
 // connections not compared, "" when none.
 func (b *Builder) finishStartTLS() string {
 	o := &b.offers
@@ -267,6 +267,10 @@ func (b *Builder) finishStartTLS() string {
 		}
 		c := l.connection(d)
 		b.agg.recause(&c)
+		if b.onRevise != nil {
+			b.onRevise(&Revision{Input: l.key.input, Stream: l.stream, FirstFrame: l.firstFrame, Start: l.start,
+				Client: l.client, Server: l.server, Was: CauseOK, Diagnosis: d, Failed: connectionFailed(&c)})
+		}
 	}
 	if b.store != nil {
 		if err := b.store.w.Flush(); err != nil {

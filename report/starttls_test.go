@@ -2,6 +2,7 @@ package report
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -65,16 +66,37 @@ func TestStartTLSStrippedByComparison(t *testing.T) {
 	} {
 		t.Run(o.name, func(t *testing.T) {
 			b := NewBuilder(o.opts)
+			added := map[int]Connection{}
+			b.OnAdd(func(c *Connection) { added[c.Stream] = *c })
+			var revised []Revision
+			b.OnRevise(func(rv *Revision) { revised = append(revised, *rv) })
 			for i, c := range conns {
 				rc := &reassembly.Conn{Stream: i, Client: netip.MustParseAddrPort("10.0.0.5:40002"), Server: netip.MustParseAddrPort(c.server),
 					FirstFrame: 1 + 100*i, LastFrame: 90 + 100*i, FirstTime: at(float64(i)), LastTime: at(float64(i) + 1)}
 				b.Add(&Facts{Conn: rc, Session: c.session, SMTPPort: true, Input: c.input})
+			}
+			if len(revised) != 0 {
+				t.Errorf("revisions told before Finish: %+v", revised)
 			}
 			r, err := b.Finish([]Input{{Name: "a.pcap"}, {Name: "b.pcap"}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer r.Close()
+			// OnRevise is told of each connection that OnAdd was told of
+			// with another cause, listed or not, naming it as OnAdd's did.
+			var streams []int
+			for _, rv := range revised {
+				streams = append(streams, rv.Stream)
+				a := added[rv.Stream]
+				if rv.Input != a.Input || rv.FirstFrame != a.FirstFrame || !rv.Start.Equal(a.Start) || rv.Client != a.Client || rv.Server != a.Server ||
+					rv.Was != a.Diagnosis.Cause || rv.Diagnosis.Cause != conns[rv.Stream].want || rv.Failed != a.Failed() {
+					t.Errorf("revision %+v of the connection added as %+v", rv, a)
+				}
+			}
+			if !slices.Equal(streams, []int{0, 2}) {
+				t.Errorf("revisions of streams %v, want 0 and 2 (the stripped ones)", streams)
+			}
 			stripped := 0
 			for i := range r.count() {
 				c := r.conn(i)

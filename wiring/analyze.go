@@ -78,7 +78,7 @@ func Analyze(ctx context.Context, o AnalyzeOptions, stdout, stderr io.Writer) Ou
 		return Failed
 	}
 	if ev != nil {
-		opts.Connection = ev.Connection
+		opts.Connection, opts.Revision = ev.Connection, ev.Correction
 	}
 	prog := pipeline.NewReadProgress(stderr, pipeline.InputSize(o.Files))
 	if prog != nil {

@@ -318,7 +318,8 @@ type LiveConfig struct {
 
 // RunLive wires a live run: the pipeline over src, its incidents,
 // summaries and stop line to cfg.Events, its connections and incidents
-// to the --events file and the metrics, its frames to cfg.Packets. It
+// to the --events file (and the corrections of the report's Finish) and
+// the metrics, its frames to cfg.Packets. It
 // returns the report, and the error that cut the capture short, if any.
 func RunLive(ctx context.Context, src pipeline.LiveSource, cfg LiveConfig) (*report.Report, error) {
 	rules := cfg.Report
@@ -349,6 +350,9 @@ func RunLive(ctx context.Context, src pipeline.LiveSource, cfg LiveConfig) (*rep
 		if cfg.Metrics != nil {
 			cfg.Metrics.Connection(c)
 		}
+	}
+	if cfg.Sink != nil {
+		opts.Revision = cfg.Sink.Correction
 	}
 	if m := cfg.Metrics; m != nil {
 		opts.OpenChanged = m.SetOpen

@@ -61,6 +61,30 @@ func TestEventsSchema(t *testing.T) {
 			res.report.Close()
 		}
 	}
+	offer := filepath.Join(repoRoot, "testdata", "starttls-offer", "starttls-offer.pcapng")
+	for _, redact := range []bool{false, true} {
+		// Connections whose lines a correction follows (starttls-stripped
+		// by comparison), as analyze and live write them.
+		args := []string{"analyze", "--format", "json", "-o", os.DevNull, "--events", valid, offer}
+		if redact {
+			args = append(args, "--redact")
+		}
+		var stdout, stderr bytes.Buffer
+		if st := run(args, nil, &stdout, &stderr); st == exitError {
+			t.Fatalf("analyze %s: %s", offer, stderr.String())
+		}
+		sink, closeEvents, err := events.Open(valid, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := liveConfig{sink: sink}
+		cfg.report.Redact = redact
+		res, _ := replay(t, offer, cfg)
+		if err := closeEvents(); err != nil || res.err != nil {
+			t.Fatal("starttls-offer", err, res.err)
+		}
+		res.report.Close()
+	}
 	for _, redact := range []bool{false, true} {
 		// A TLS session decrypted once its late key came.
 		sink, closeEvents, err := events.Open(valid, nil, false)
@@ -94,7 +118,7 @@ func TestEventsSchema(t *testing.T) {
 		t.Errorf("validate.py: %v", err)
 	}
 	t.Logf("validated %v", res.Counts)
-	for _, k := range []string{"incident", "connection", "redacted", "email", "transactions", "reply", "banner", "decryption", "held_for_key"} {
+	for _, k := range []string{"incident", "connection", "redacted", "email", "transactions", "reply", "banner", "decryption", "held_for_key", "correction"} {
 		if res.Counts[k] == 0 {
 			t.Errorf("no %s line among the %d validated: the sample does not cover the schema", k, res.Counts["lines"])
 		}
@@ -109,7 +133,7 @@ func writeBrokenEvents(t *testing.T, valid, invalid string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var incident, connection map[string]any
+	var incident, connection, correction map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(l), &ev); err != nil {
@@ -123,10 +147,12 @@ func writeBrokenEvents(t *testing.T, valid, invalid string) {
 			incident = firstOf(incident, ev)
 		case "connection":
 			connection = firstOf(connection, ev)
+		case "correction":
+			correction = firstOf(correction, ev)
 		}
 	}
-	if incident == nil || connection == nil {
-		t.Fatal("no incident or no connection line to break")
+	if incident == nil || connection == nil || correction == nil {
+		t.Fatal("no incident, connection or correction line to break")
 	}
 	edits := []func(ev map[string]any){
 		func(ev map[string]any) { delete(ev["smtpscope"].(map[string]any), "schema") },
@@ -142,14 +168,30 @@ func writeBrokenEvents(t *testing.T, valid, invalid string) {
 		func(ev map[string]any) { ev["@timestamp"] = "yesterday" },
 	}
 	var b bytes.Buffer
-	for _, base := range []map[string]any{incident, connection} {
+	write := func(base map[string]any, edit func(map[string]any)) {
+		ev := deepCopy(t, base)
+		edit(ev)
+		line, _ := json.Marshal(ev)
+		b.Write(append(line, '\n'))
+	}
+	for _, base := range []map[string]any{incident, connection, correction} {
 		for _, edit := range edits {
-			ev := deepCopy(t, base)
-			edit(ev)
-			line, _ := json.Marshal(ev)
-			b.Write(append(line, '\n'))
+			write(base, edit)
 		}
 	}
+	scope := func(ev map[string]any) map[string]any { return ev["smtpscope"].(map[string]any) }
+	for _, edit := range []func(ev map[string]any){
+		// A correction that does not say what it corrects, or says it of
+		// an incident; one that carries a connection's facts.
+		func(ev map[string]any) { delete(scope(ev), "corrects") },
+		func(ev map[string]any) { scope(ev)["corrects"].(map[string]any)["action"] = "incident" },
+		func(ev map[string]any) { scope(ev)["packets"] = 12 },
+		func(ev map[string]any) { ev["event"].(map[string]any)["dataset"] = "smtpscope.connection" },
+	} {
+		write(correction, edit)
+	}
+	// A connection line that says it corrects another.
+	write(connection, func(ev map[string]any) { scope(ev)["corrects"] = map[string]any{"action": "connection", "cause": "ok"} })
 	if err := os.WriteFile(invalid, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}

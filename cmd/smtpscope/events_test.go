@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -32,10 +33,16 @@ type eventLine struct {
 		From struct{ Address []string } `json:"from"`
 	} `json:"email"`
 	SMTPScope struct {
-		Schema  string `json:"schema"`
-		Stream  int    `json:"stream"`
-		Message int    `json:"message"`
-		Cause   string `json:"cause"`
+		Schema     string `json:"schema"`
+		Stream     int    `json:"stream"`
+		Input      int    `json:"input"`
+		FirstFrame int    `json:"first_frame"`
+		Message    int    `json:"message"`
+		Cause      string `json:"cause"`
+		Summary    string `json:"summary"`
+		Corrects   *struct {
+			Action, Cause string
+		} `json:"corrects"`
 	} `json:"smtpscope"`
 }
 
@@ -121,5 +128,91 @@ func TestLiveEvents(t *testing.T) {
 	}
 	if want := "alert:eod-timeout event:eod-no-reply"; strings.Join(got, " ") != want {
 		t.Errorf("events %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// TestEventsCorrection checks that the events stream ends with the
+// report's word on a cross-session fact: on testdata/starttls-offer (real
+// peers; sessions 2 and 4 were offered no STARTTLS by a server that
+// offered it on sessions 1 and 3), each connection's line, written as it
+// ended, says ok, and once every session was read a correction line per
+// stripped session names that line (stream, input, first frame,
+// endpoints, Community ID, @timestamp) and gives the report's diagnosis,
+// for analyze and live, plain and redacted; the other sessions get none.
+// Read in order, the stream's last word on each connection is the
+// report's cause.
+func TestEventsCorrection(t *testing.T) {
+	path := filepath.Join(repoRoot, "testdata/starttls-offer/starttls-offer.pcapng")
+	for _, mode := range []string{"analyze", "live"} {
+		for _, redact := range []bool{false, true} {
+			out := filepath.Join(t.TempDir(), "events.jsonl")
+			var rep analyzedReport
+			if mode == "analyze" {
+				args := []string{"analyze", "--format", "json", "--all", "--events", out, path}
+				if redact {
+					args = append(args, "--redact")
+				}
+				var stdout, stderr bytes.Buffer
+				if st := run(args, nil, &stdout, &stderr); st == exitError {
+					t.Fatalf("analyze: %s", stderr.String())
+				}
+				if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				sink, closeEvents, err := events.Open(out, nil, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := liveConfig{sink: sink}
+				cfg.report.Redact = redact
+				res, _ := replay(t, path, cfg)
+				if err := closeEvents(); err != nil || res.err != nil {
+					t.Fatal(err, res.err)
+				}
+				rep = reportJSON(t, res.report)
+				res.report.Close()
+			}
+			name := fmt.Sprintf("%s redact %v", mode, redact)
+			type key struct{ input, stream, first int }
+			lines := map[key]eventLine{}
+			last := map[key]string{}
+			corrections := 0
+			for _, e := range readEventLines(t, out) {
+				k := key{e.SMTPScope.Input, e.SMTPScope.Stream, e.SMTPScope.FirstFrame}
+				switch e.Event.Action {
+				case "connection":
+					lines[k] = e
+				case "correction":
+					corrections++
+					c, ok := lines[k]
+					switch {
+					case !ok:
+						t.Errorf("%s: correction %+v before (or without) its connection's line", name, e.SMTPScope)
+					case e.SMTPScope.Corrects == nil || e.SMTPScope.Corrects.Action != "connection" || e.SMTPScope.Corrects.Cause != c.SMTPScope.Cause:
+						t.Errorf("%s: correction of stream %d says it corrects %+v, the line said %s", name, k.stream, e.SMTPScope.Corrects, c.SMTPScope.Cause)
+					case e.Source != c.Source || e.Destination != c.Destination || e.Network.CommunityID != c.Network.CommunityID || !e.Timestamp.Equal(c.Timestamp):
+						t.Errorf("%s: correction of stream %d names another flow: %+v, line %+v", name, k.stream, e, c)
+					case e.Event.Kind != "event" || e.Event.Reason != e.SMTPScope.Cause || e.Event.Outcome != c.Event.Outcome:
+						t.Errorf("%s: correction event %+v, connection line's %+v", name, e.Event, c.Event)
+					}
+				default:
+					continue // live's incidents
+				}
+				last[k] = e.SMTPScope.Cause
+			}
+			if corrections != 2 || len(lines) != len(rep.Connections) {
+				t.Errorf("%s: %d corrections (want 2), %d connection lines for %d connections", name, corrections, len(lines), len(rep.Connections))
+			}
+			for _, c := range rep.Connections {
+				k := key{c.Input, c.Stream, c.FirstFrame}
+				if last[k] != string(c.Diagnosis.Cause) {
+					t.Errorf("%s: stream %d: the events' last word %q, the report's cause %q", name, c.Stream, last[k], c.Diagnosis.Cause)
+				}
+				if c.Diagnosis.Cause == "starttls-stripped" && lines[k].SMTPScope.Cause != "ok" {
+					t.Errorf("%s: stream %d: its line said %q before the sessions were compared", name, c.Stream, lines[k].SMTPScope.Cause)
+				}
+			}
+		}
 	}
 }

@@ -183,8 +183,9 @@ func (s *lateKeySource) Next() (capture.Frame, error) {
 		// (capture time stays where it is)...
 		return capture.Frame{}, fmt.Errorf("late keys: %w", capture.ErrTimeout)
 	case s.at + 1:
-		// ...which analyses them while the key log goroutine reads the
+		// ...which analyses them; then the key log goroutine reads the
 		// lines and hands them over, before frame at comes.
+		time.Sleep(50 * time.Millisecond)
 		s.past.Store(true)
 		select {
 		case <-s.read:
@@ -263,9 +264,11 @@ type analyzedReport struct {
 	Verdict     diagnosis     `json:"verdict"`
 	Totals      report.Totals `json:"totals"`
 	Connections []struct {
-		Stream    int       `json:"stream"`
-		Diagnosis diagnosis `json:"diagnosis"`
-		L4        struct {
+		Stream     int       `json:"stream"`
+		Input      int       `json:"input"`
+		FirstFrame int       `json:"first_frame"`
+		Diagnosis  diagnosis `json:"diagnosis"`
+		L4         struct {
 			Handshake struct {
 				SYNFrame     int `json:"syn_frame"`
 				RefusedFrame int `json:"refused_frame"`

@@ -28,7 +28,7 @@ def main():
     errors = []
     counts = {"lines": 0, "incident": 0, "connection": 0, "redacted": 0,
               "email": 0, "transactions": 0, "banner": 0, "reply": 0,
-              "decryption": 0, "held_for_key": 0}
+              "decryption": 0, "held_for_key": 0, "correction": 0}
     with open(valid_path) as f:
         for n, line in enumerate(f, 1):
             ev = json.loads(line)
