@@ -15,7 +15,8 @@
 #
 # Everything runs in a network namespace of its own with nothing but lo
 # (deleted on exit, with every process in it). Peers are pinned to CPU 0,
-# tcpdump to CPU 1. Every wait is bounded.
+# tcpdump to CPU 1. Every wait is bounded. The set-up is the tlskeys lab's
+# (tlskeys/testdata/lab/lab.sh, sourced).
 #
 # Outputs (here): starttls-offer.pcapng, starttls-offer.server.jsonl (per
 # session: client port, whether STARTTLS was offered, the TLS version), and
@@ -24,54 +25,23 @@
 #          -E aggregator='|' -e tcp.srcport -e tcp.dstport -e smtp.rsp.parameter
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-LAB=$(cd "$HERE/../../tlskeys/testdata/lab" && pwd)
-[[ $(id -u) -eq 0 ]] || { echo "run as root" >&2; exit 1; }
-for t in ip tcpdump editcap tshark taskset openssl python3 ss; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 1; }; done
-
-NS="starttls-offer-$$"
-WORK=$(mktemp -d /tmp/starttls-offer.XXXXXX)
-TCPDUMP_PID=""
-cleanup() {
-	local rc=$?
-	set +e
-	[[ -n "$TCPDUMP_PID" ]] && kill -TERM "$TCPDUMP_PID" 2>/dev/null
-	sleep 0.5
-	for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-	ip netns del "$NS" 2>/dev/null
-	if [[ $rc -ne 0 ]]; then echo "failed; work files in $WORK" >&2; else rm -rf "$WORK"; fi
-	exit $rc
-}
-trap cleanup EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo mtu 1500 up
-in_ns() { ip netns exec "$NS" "$@"; }
-
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
-	-days 3650 -subj /CN=mx.lab.test -addext subjectAltName=DNS:mx.lab.test 2>/dev/null
-
-ip netns exec "$NS" taskset -c 1 tcpdump -i lo -s 262144 -B 65536 -U -w "$WORK/raw.pcap" 'tcp port 25' 2>"$WORK/tcpdump.err" &
-TCPDUMP_PID=$!
-for _ in $(seq 100); do grep -q "listening on" "$WORK/tcpdump.err" && break; sleep 0.05; done
+# shellcheck source=../../tlskeys/testdata/lab/lab.sh
+. "$HERE/../../tlskeys/testdata/lab/lab.sh"
+lab_start starttls-offer 'tcp port 25'
 
 session() { # source port, server args, client args
 	local sport=$1 sargs=$2 cargs=$3
 	# shellcheck disable=SC2086
-	ip netns exec "$NS" taskset -c 0 timeout 30 python3 "$LAB/smtpd.py" --cert "$WORK/cert.pem" --key "$WORK/key.pem" \
-		--log "$WORK/server.jsonl" --count 1 --timeout 20 $sargs &
-	local server=$!
-	for _ in $(seq 100); do in_ns ss -ltn | grep -qE ":25 " && break; sleep 0.05; done
+	lab_server $sargs
 	# shellcheck disable=SC2086
-	in_ns taskset -c 0 timeout 20 python3 "$LAB/client.py" --source-port "$sport" --one-rcpt $cargs
-	wait "$server"
+	lab_py_client "$sport" --one-rcpt $cargs
 }
 session 40001 "" "--opportunistic"
 session 40002 "--no-starttls" "--opportunistic"
 session 40003 "" "--opportunistic"
 session 40004 "--no-starttls" "--require-tls"
 
-sleep 1
-kill -TERM "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true; TCPDUMP_PID=""
-grep -qx "0 packets dropped by kernel" "$WORK/tcpdump.err" || { cat "$WORK/tcpdump.err" >&2; exit 1; }
+lab_stop_capture
 editcap -F pcapng "$WORK/raw.pcap" "$HERE/starttls-offer.pcapng"
 cp "$WORK/server.jsonl" "$HERE/starttls-offer.server.jsonl"
 tshark -r "$HERE/starttls-offer.pcapng" -Y 'smtp.response.code == 250 && smtp.rsp.parameter' -T fields \

@@ -12,7 +12,9 @@
 #
 # Everything runs in a network namespace of its own with nothing but lo
 # (deleted on exit, with every process in it); every address is 127.0.0.1.
-# Peers are pinned to CPU 0, tcpdump to CPU 1. Every wait is bounded.
+# Peers are pinned to CPU 0, tcpdump to CPU 1. Every wait is bounded. The
+# set-up (namespace, certificate, tcpdump, smtpd.py, client.py) is lab.sh's,
+# shared with testdata/starttls-offer/make.sh.
 #
 # Outputs (in tlskeys/testdata/):
 #   tls-sessions.pcapng          the capture (pcapng, no keys inside)
@@ -30,45 +32,10 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=$(cd "$HERE/.." && pwd)
-[[ $(id -u) -eq 0 ]] || { echo "run as root" >&2; exit 1; }
-for t in ip tcpdump editcap tshark taskset openssl python3; do command -v $t >/dev/null || { echo "missing $t" >&2; exit 1; }; done
+# shellcheck source=lab.sh
+. "$HERE/lab.sh"
+lab_start tlskeys-lab 'tcp port 25 or tcp port 465'
 
-NS="tlskeys-lab-$$"
-WORK=$(mktemp -d /tmp/tlskeys-lab.XXXXXX)
-TCPDUMP_PID=""
-cleanup() {
-	local rc=$?
-	set +e
-	[[ -n "$TCPDUMP_PID" ]] && kill -TERM "$TCPDUMP_PID" 2>/dev/null
-	sleep 0.5
-	for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-	ip netns del "$NS" 2>/dev/null
-	if [[ $rc -ne 0 ]]; then echo "failed; work files in $WORK" >&2; else rm -rf "$WORK"; fi
-	exit $rc
-}
-trap cleanup EXIT
-ip netns add "$NS"
-ip -n "$NS" link set lo mtu 1500 up
-in_ns() { ip netns exec "$NS" "$@"; }
-
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
-	-days 3650 -subj /CN=mx.lab.test -addext subjectAltName=DNS:mx.lab.test 2>/dev/null
-
-ip netns exec "$NS" taskset -c 1 tcpdump -i lo -s 262144 -B 65536 -U -w "$WORK/raw.pcap" 'tcp port 25 or tcp port 465' 2>"$WORK/tcpdump.err" &
-TCPDUMP_PID=$!
-for _ in $(seq 50); do grep -q listening "$WORK/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
-
-server() { # args for smtpd.py; serves one connection in the background
-	ip netns exec "$NS" taskset -c 0 timeout 30 python3 "$HERE/smtpd.py" --cert "$WORK/cert.pem" --key "$WORK/key.pem" \
-		--log "$WORK/server.jsonl" --count 1 --timeout 20 "$@" &
-	SERVER=$!
-	for _ in $(seq 100); do in_ns ss -ltn | grep -qE ":(25|465) " && break; sleep 0.05; done
-}
-py_client() { # source port, args for client.py
-	local sport=$1; shift
-	in_ns taskset -c 0 timeout 20 python3 "$HERE/client.py" --source-port "$sport" "$@"
-	wait "$SERVER"
-}
 NCLIENT=0
 # openssl s_client speaking SMTP from stdin, one line every 0.2 s: lower-case
 # verbs so that no line starts with one of its command letters (Q, R), and a
@@ -90,40 +57,38 @@ ossl_client() { # source port, keyupdate yes/no, s_client args
 }
 
 # 1: Python both sides, TLS 1.3, OpenSSL's own choice of suite; client logs keys.
-server; py_client 40001 --keylog "$WORK/keys.40001"
+lab_server; lab_py_client 40001 --keylog "$WORK/keys.40001"
 # 2-3: openssl s_client STARTTLS, TLS 1.3 suites chosen, KeyUpdate in 2.
-server; ossl_client 40002 yes -starttls smtp -name client.lab.test -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256
-server; ossl_client 40003 no -starttls smtp -name client.lab.test -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256
+lab_server; ossl_client 40002 yes -starttls smtp -name client.lab.test -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256
+lab_server; ossl_client 40003 no -starttls smtp -name client.lab.test -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256
 # 4-6: TLS 1.2 AEAD suites, Python both sides; the server logs keys.
-server --max TLSv1_2 --keylog "$WORK/keys.40004" --ciphers ECDHE-RSA-AES128-GCM-SHA256; py_client 40004
-server --max TLSv1_2 --keylog "$WORK/keys.40005" --ciphers ECDHE-RSA-AES256-GCM-SHA384; py_client 40005
-server --max TLSv1_2 --keylog "$WORK/keys.40006" --ciphers ECDHE-RSA-CHACHA20-POLY1305; py_client 40006
+lab_server --max TLSv1_2 --keylog "$WORK/keys.40004" --ciphers ECDHE-RSA-AES128-GCM-SHA256; lab_py_client 40004
+lab_server --max TLSv1_2 --keylog "$WORK/keys.40005" --ciphers ECDHE-RSA-AES256-GCM-SHA384; lab_py_client 40005
+lab_server --max TLSv1_2 --keylog "$WORK/keys.40006" --ciphers ECDHE-RSA-CHACHA20-POLY1305; lab_py_client 40006
 # 7-8: TLS 1.2 CBC suites from openssl, encrypt_then_mac negotiated (OpenSSL's default).
-server --max TLSv1_2 --ciphers ECDHE-RSA-AES128-SHA; ossl_client 40007 no -starttls smtp -name client.lab.test -tls1_2 -cipher ECDHE-RSA-AES128-SHA
-server --max TLSv1_2 --ciphers AES256-SHA256; ossl_client 40008 no -starttls smtp -name client.lab.test -tls1_2 -cipher AES256-SHA256
+lab_server --max TLSv1_2 --ciphers ECDHE-RSA-AES128-SHA; ossl_client 40007 no -starttls smtp -name client.lab.test -tls1_2 -cipher ECDHE-RSA-AES128-SHA
+lab_server --max TLSv1_2 --ciphers AES256-SHA256; ossl_client 40008 no -starttls smtp -name client.lab.test -tls1_2 -cipher AES256-SHA256
 # 9: TLS 1.2 CBC, MAC-then-encrypt (the server refuses encrypt_then_mac).
-server --max TLSv1_2 --no-etm --keylog "$WORK/keys.40009" --ciphers ECDHE-RSA-AES256-SHA384; py_client 40009
+lab_server --max TLSv1_2 --no-etm --keylog "$WORK/keys.40009" --ciphers ECDHE-RSA-AES256-SHA384; lab_py_client 40009
 # 10: implicit TLS on port 465, TLS 1.3 AES-256-GCM.
-PORT=465 server --port 465 --implicit; PORT=465 ossl_client 40010 no -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384
+PORT=465 lab_server --port 465 --implicit; PORT=465 ossl_client 40010 no -tls1_3 -ciphersuites TLS_AES_256_GCM_SHA384
 # 11: keys not logged by anyone: the decrypter must say "no key".
-server; py_client 40011
+lab_server; lab_py_client 40011
 # 12: TLS 1.3 after a HelloRetryRequest: the server accepts only P-256,
 # s_client sends an X25519 key share first.
-server --curve prime256v1; ossl_client 40012 no -starttls smtp -name client.lab.test -tls1_3
+lab_server --curve prime256v1; ossl_client 40012 no -starttls smtp -name client.lab.test -tls1_3
 # 13: the client rejects the server's self-signed certificate: in TLS 1.3
 # its alert (unknown_ca) is encrypted under its handshake keys.
-server; ossl_client 40013 no -starttls smtp -name client.lab.test -tls1_3 -verify_return_error
+lab_server; ossl_client 40013 no -starttls smtp -name client.lab.test -tls1_3 -verify_return_error
 # 14-31: resumption, implicit TLS: a full handshake, then five resumed ones
 # (s_client -reconnect, ephemeral ports) that close after the handshake,
 # the last one speaking SMTP. TLS 1.2 by session ticket, TLS 1.2 by session
 # ID (-no_ticket), TLS 1.3 by PSK.
-PORT=465 server --port 465 --implicit --max TLSv1_2 --count 6; PORT=465 ossl_client 0 no -tls1_2 -reconnect
-PORT=465 server --port 465 --implicit --max TLSv1_2 --count 6; PORT=465 ossl_client 0 no -tls1_2 -no_ticket -reconnect
-PORT=465 server --port 465 --implicit --count 6; PORT=465 ossl_client 0 no -tls1_3 -reconnect
+PORT=465 lab_server --port 465 --implicit --max TLSv1_2 --count 6; PORT=465 ossl_client 0 no -tls1_2 -reconnect
+PORT=465 lab_server --port 465 --implicit --max TLSv1_2 --count 6; PORT=465 ossl_client 0 no -tls1_2 -no_ticket -reconnect
+PORT=465 lab_server --port 465 --implicit --count 6; PORT=465 ossl_client 0 no -tls1_3 -reconnect
 
-sleep 1
-kill -TERM "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true; TCPDUMP_PID=""
-grep -qx "0 packets dropped by kernel" "$WORK/tcpdump.err" || { cat "$WORK/tcpdump.err" >&2; exit 1; }
+lab_stop_capture
 
 cat "$WORK"/keys.* | grep -v '^#' >"$WORK/all.keys"
 cp "$WORK/all.keys" "$OUT/tls-sessions.keys"
