@@ -190,8 +190,11 @@ type Expectation struct {
 	// L4Verdict is the TCP verdict a correct analysis gives the connection
 	// when the fault leaves no doubt: "healthy" for a session without a
 	// TCP fault, and for one whose only retransmissions are spurious or
-	// copies of frames captured twice (needless, not loss: issue 13).
-	// Omitted otherwise.
+	// copies of frames captured twice (needless, not loss: issue 13);
+	// "degraded" for loss repaired by a fast or timed-out retransmission
+	// (the capture holds a retransmission of data the receiver lacked,
+	// which no D-SACK block names: a tail-loss probe D-SACKed beside it
+	// does not make the repair needless). Omitted otherwise.
 	L4Verdict string `json:"l4_verdict,omitempty"`
 	// Copies is how many times the capture holds each frame (Options.
 	// Duplicate: 2; omitted: 1). Wireshark flags the copies (as

@@ -228,8 +228,11 @@ func (g *Generator) finish(s *session) error {
 	if s.exp.CaptureLoss != LossNone {
 		g.stats.CaptureLoss++
 	}
-	if s.exp.Fault.tcpHealthy() {
+	switch {
+	case s.exp.Fault.tcpHealthy():
 		s.exp.L4Verdict = "healthy"
+	case s.exp.Fault == FaultLossFast || s.exp.Fault == FaultLossRTO:
+		s.exp.L4Verdict = "degraded"
 	}
 	g.arenas = append(g.arenas, s.arena[:0])
 	s.arena = nil
