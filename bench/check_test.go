@@ -176,3 +176,29 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckCounts: a failure the capture does not prove counts as a false
+// claim, and unknown where the capture proves the outcome as an honest
+// unknown, apart from the mismatches.
+func TestCheckCounts(t *testing.T) {
+	tests := []struct {
+		name                  string
+		report, expect        string
+		falseClaims, unknowns int
+	}{
+		{"unproven no-reply", checkLossReport("no-reply", "eod-no-reply"), checkLostFinal, 1, 0},
+		{"unknown where lost", checkLossReport("unknown", "capture-incomplete"), checkLostFinal, 0, 0},
+		{"unknown where proven", checkLossReport("unknown", "capture-incomplete"), checkLostBody, 0, 1},
+		{"proven no-reply", checkLossReport("no-reply", "eod-no-reply"), checkLostBody, 0, 0},
+		{"other failure than the proven one", checkLossReport("aborted", "packet-loss"), checkLostBody, 1, 0},
+	}
+	for _, tt := range tests {
+		res, err := Check(strings.NewReader(tt.report), strings.NewReader(tt.expect))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if res.FalseClaims != tt.falseClaims || res.Unknown != tt.unknowns {
+			t.Errorf("%s: %d false claims, %d unknowns; want %d, %d", tt.name, res.FalseClaims, res.Unknown, tt.falseClaims, tt.unknowns)
+		}
+	}
+}
