@@ -17,6 +17,7 @@ import (
 	"github.com/smtpscope/smtpscope/report"
 	"github.com/smtpscope/smtpscope/smtp"
 	"github.com/smtpscope/smtpscope/tlskeys"
+	"github.com/smtpscope/smtpscope/tlsrecord"
 )
 
 // DefaultServerPorts are the ports always taken as SMTP servers'.
@@ -198,10 +199,13 @@ func Files(ctx context.Context, names []string, stdin io.Reader, opts Options) (
 // log if it holds any secret when the connection opens, reading TLS from
 // the first byte on the ports of implicit TLS. The decoder itself is made
 // at the connection's first bytes, gap or control event (lazyDecoder).
+// The decoders of one smtpHandler share a certificate cache, so that a
+// server's certificate is parsed and checked once.
 func smtpHandler(keys *tlskeys.KeyLog, tlsPorts []uint16) func(*reassembly.Conn) reassembly.Handler {
+	certs := new(tlsrecord.CertificateCache)
 	return func(c *reassembly.Conn) reassembly.Handler {
 		o := decoderOptions(c, keys, tlsPorts)
-		return &lazyDecoder{conn: c, keys: o.TLSKeys, implicitTLS: o.ImplicitTLS}
+		return &lazyDecoder{conn: c, keys: o.TLSKeys, implicitTLS: o.ImplicitTLS, certs: certs}
 	}
 }
 
@@ -223,11 +227,13 @@ func decoderOptions(c *reassembly.Conn, keys *tlskeys.KeyLog, tlsPorts []uint16)
 // without any event gets its decoder at End, which has seen nothing but
 // the end: its session is what a decoder made at the SYN would give. The
 // options are fixed when the connection opens, as they were for a decoder
-// made then; only the two that decoderOptions sets are kept, not a whole
-// smtp.Options, to keep an open connection small.
+// made then; only the two that decoderOptions sets are kept (and the
+// run's certificate cache), not a whole smtp.Options, to keep an open
+// connection small.
 type lazyDecoder struct {
 	conn        *reassembly.Conn
 	keys        *tlskeys.KeyLog
+	certs       *tlsrecord.CertificateCache
 	implicitTLS bool
 }
 
@@ -235,7 +241,7 @@ var _ reassembly.Handler = (*lazyDecoder)(nil)
 
 // decoder makes the decoder and hands the connection to it.
 func (l *lazyDecoder) decoder() *smtp.Decoder {
-	d := smtp.NewDecoder(smtp.Options{ImplicitTLS: l.implicitTLS, TLSKeys: l.keys})
+	d := smtp.NewDecoder(smtp.Options{ImplicitTLS: l.implicitTLS, TLSKeys: l.keys, Certificates: l.certs})
 	l.conn.Handler = d
 	return d
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/smtpscope/smtpscope/report"
 	"github.com/smtpscope/smtpscope/smtp"
 	"github.com/smtpscope/smtpscope/tlskeys"
+	"github.com/smtpscope/smtpscope/tlsrecord"
 )
 
 // SweepEvery is the capture time between two passes of the timed
@@ -242,6 +243,8 @@ type liveRun struct {
 	held    []heldIncident
 	// facts is where a connection's facts are made for the rules.
 	facts report.Facts
+	// certs keeps the TLS certificates read, each parsed once a run.
+	certs tlsrecord.CertificateCache
 }
 
 // heldIncident is an incident waiting for the drop counters to be read
@@ -488,7 +491,7 @@ func (r *liveRun) tick(now time.Time) {
 
 // decoderOptions are the SMTP decoder's options for connection c.
 func (r *liveRun) decoderOptions(c *reassembly.Conn) smtp.Options {
-	so := smtp.Options{ImplicitTLS: slices.Contains(r.opts.tlsPorts(), c.Server.Port())}
+	so := smtp.Options{ImplicitTLS: slices.Contains(r.opts.tlsPorts(), c.Server.Port()), Certificates: &r.certs}
 	if r.opts.TLSKeys != nil {
 		// Even when empty yet: a key log read as the capture runs fills.
 		so.TLSKeys = r.opts.TLSKeys

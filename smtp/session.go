@@ -5,6 +5,7 @@ import (
 
 	"github.com/smtpscope/smtpscope/reassembly"
 	"github.com/smtpscope/smtpscope/tlskeys"
+	"github.com/smtpscope/smtpscope/tlsrecord"
 )
 
 // Default limits, used where an Options field is zero or negative.
@@ -101,6 +102,10 @@ type Options struct {
 	// told of; RFC 8314 §3). Its records are read from the start, even
 	// when the capture missed the ClientHello (tls.go).
 	ImplicitTLS bool
+	// Certificates, if not nil, keeps the TLS certificates read for other
+	// connections, so that a server's certificate is parsed and checked
+	// once a run (tlsrecord.Options.Certificates).
+	Certificates *tlsrecord.CertificateCache
 }
 
 func (o Options) withDefaults() Options {

@@ -148,7 +148,7 @@ func (d *Decoder) newTLSTrack() *tlsTrack {
 	if d.opts.TLSKeys != nil {
 		t.dec = &decryptTrack{conn: tlskeys.NewConnection(d.opts.TLSKeys)}
 	}
-	t.conn = tlsrecord.NewConn(tlsrecord.Options{Implicit: d.opts.ImplicitTLS, Record: func(r tlsrecord.Record, raw []byte) {
+	t.conn = tlsrecord.NewConn(tlsrecord.Options{Implicit: d.opts.ImplicitTLS, Certificates: d.opts.Certificates, Record: func(r tlsrecord.Record, raw []byte) {
 		if !d.decryptRecord(t, r, raw) {
 			d.tlsRecord(t, r)
 		}

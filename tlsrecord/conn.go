@@ -22,6 +22,9 @@ type Options struct {
 	// any hello mean the handshake was not captured (EndNotCaptured), not
 	// that it failed.
 	Implicit bool
+	// Certificates, if not nil, keeps the certificates read for other
+	// connections (a run's), so that each is parsed once.
+	Certificates *CertificateCache
 }
 
 // Conn reads one connection's TLS: feed it both directions' bytes from

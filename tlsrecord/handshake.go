@@ -242,9 +242,10 @@ func (h *ServerHello) readExtension(typ uint16, ext cryptobyte.String) error {
 
 // parseCertificates parses a TLS ≤ 1.2 Certificate body (RFC 5246
 // §7.4.2): a 3-byte-length list of 3-byte-length DER certificates. at is
-// the capture time the validity is judged at. It reports whether the
-// chain had more than maxCertificates and whether one did not parse.
-func parseCertificates(body []byte, at time.Time) (certs []Certificate, tooMany, bad bool, err error) {
+// the capture time the validity is judged at; cache, if not nil, keeps
+// the certificates read before. It reports whether the chain had more
+// than maxCertificates and whether one did not parse.
+func parseCertificates(body []byte, at time.Time, cache *CertificateCache) (certs []Certificate, tooMany, bad bool, err error) {
 	s := cryptobyte.String(body)
 	var list cryptobyte.String
 	if !s.ReadUint24LengthPrefixed(&list) || !s.Empty() {
@@ -259,15 +260,31 @@ func parseCertificates(body []byte, at time.Time) (certs []Certificate, tooMany,
 			tooMany = true
 			continue
 		}
-		c := certificate(der, at)
+		c := certificate(der, at, cache)
 		bad = bad || c.ParseError != ""
 		certs = append(certs, c)
 	}
 	return certs, tooMany, bad, nil
 }
 
-// certificate keeps the facts of one DER certificate, judged at time at.
-func certificate(der []byte, at time.Time) Certificate {
+// certificate keeps the facts of one DER certificate, judged at time at;
+// what does not depend on at comes from cache when it holds der.
+func certificate(der []byte, at time.Time, cache *CertificateCache) Certificate {
+	c, ok := cache.lookup(der)
+	if !ok {
+		c = parseCertificate(der)
+		cache.keep(der, c)
+	}
+	if c.ParseError == "" && !at.IsZero() {
+		c.ExpiredAtCapture = at.After(c.NotAfter)
+		c.NotYetValid = at.Before(c.NotBefore)
+	}
+	return c
+}
+
+// parseCertificate reads one DER certificate: all of certificate but what
+// depends on the time it was seen.
+func parseCertificate(der []byte) Certificate {
 	x, err := x509.ParseCertificate(der)
 	if err != nil {
 		return Certificate{ParseError: err.Error()}
@@ -287,10 +304,6 @@ func certificate(der []byte, at time.Time) Certificate {
 	// Self-signed: issued by its own subject and signed by its own key.
 	c.SelfSigned = bytes.Equal(x.RawIssuer, x.RawSubject) &&
 		x.CheckSignature(x.SignatureAlgorithm, x.RawTBSCertificate, x.Signature) == nil
-	if !at.IsZero() {
-		c.ExpiredAtCapture = at.After(x.NotAfter)
-		c.NotYetValid = at.Before(x.NotBefore)
-	}
 	return c
 }
 

@@ -213,7 +213,7 @@ func (c *Conn) message(s *stream, typ uint8, body []byte, at reassembly.Mark) {
 		if c.facts.Certificates != nil || c.facts.Version() >= VersionTLS13 {
 			return
 		}
-		certs, tooMany, bad, err := parseCertificates(body, at.Time)
+		certs, tooMany, bad, err := parseCertificates(body, at.Time, c.opts.Certificates)
 		if err != nil {
 			c.condition(s, CondHandshakeUnparsable, at)
 		}
