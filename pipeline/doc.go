@@ -18,6 +18,10 @@
 //     own that never waits on the analysis (a bounded ring between them);
 //     packets lost by the kernel, the interface or the ring are counted,
 //     and every connection open while they were is capture-incomplete.
+//     Followed TLS key logs (LiveOptions.PollTLSKeys) are read by another
+//     goroutine of the run's, which hands what they gained to the analysis
+//     (at most two reads wait), so a slow file system never holds it up;
+//     Live stops both goroutines and waits for them before it returns.
 //     LiveReport adds the Builder, the written packets and the finished
 //     report around it.
 //   - WriteEvidence cuts failing connections out of their inputs again,
@@ -40,6 +44,8 @@
 //     records to report, which joins them to connections; Source is the
 //     place for them.
 //   - A metrics and events sink sits beside the report: it gets what the
-//     Builder gets (each retired connection, as report.Connection) and each
-//     incident (LiveOptions.Incident), and never decides anything itself.
+//     Builder gets (each retired connection, as report.Connection), each
+//     incident (LiveOptions.Incident) and each connection whose diagnosis
+//     the finished report changed (Options.Revision), and never decides
+//     anything itself.
 package pipeline
