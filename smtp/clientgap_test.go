@@ -31,6 +31,8 @@ func TestClientGapPairing(t *testing.T) {
 	head := with(envelope, steps(C(body))) // frames 1-10: the body, no end yet
 	lost := len("last line\r\n.\r\n")
 	mail2 := "MAIL FROM:<carol@example.com>\r\n"
+	ehlo := "EHLO client.example.com\r\n"
+	mailRcpt := "MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\n"
 	tests := []struct {
 		name  string
 		steps []step
@@ -131,6 +133,24 @@ func TestClientGapPairing(t *testing.T) {
 		// line says so) and the server sent nothing between it and the
 		// 500: but a server reading a body answers none of its lines.
 		want: "replies [250 250 0] unmatched [500] | unknown 500 incomplete=true",
+	}, {
+		name: "both sides lost: a reply sent once the server had client bytes the capture has not shown is no final reply",
+		steps: steps(
+			S("220 mx.example.com ESMTP\r\n"),               // 1
+			withAck(S("250 mx.example.com\r\n"), len(ehlo)), // 2: the EHLO lost
+			CGap(len(ehlo)), C(mailRcpt), // 3, 4
+			SGap(len("250 2.1.0 Ok\r\n")), S("250 2.1.5 Ok\r\n"), // 5, 6
+			C("BDAT 5 LAST\r\nhello"),     // 7
+			S("250 2.0.0 Ok: queued\r\n"), // 8
+			withAck(S("250 2.1.0 Ok\r\n"), len(ehlo+mailRcpt+"BDAT 5 LAST\r\nhello"+mail2)), // 9
+			CGap(len(mail2)), C("QUIT\r\n"), S("221 Bye\r\n"), // 10-12
+		),
+		// The server gap leaves the 250s of frames 6 and 8 unsure (the
+		// MAIL's or the RCPT's, the RCPT's or the BDAT's); the 250 of
+		// frame 9 was sent once the server had bytes after the BDAT
+		// (the next MAIL, lost), so it may answer them: the BDAT's
+		// final reply is not known.
+		want: "replies [250 250 0 221] unmatched [250 250] | unknown 0 incomplete=true",
 	}, {
 		name: "a lone dot after a client gap is a command when the server showed no 354",
 		steps: with(steps(

@@ -256,7 +256,16 @@ func (d *Decoder) resyncIndex(r *Reply) (i int, ok, sure bool) {
 	for i+1 < held && d.queue[i].isFinal() {
 		i++
 	}
-	return i, held > 0, i+1 >= held
+	// The server may also have had client bytes the capture has not
+	// shown yet (a client gap reported later): requests after the last
+	// entry, which this reply may answer too.
+	unseen := ack.beyond(d.streams.offset(reassembly.ClientToServer))
+	if unseen && i+1 >= held && d.queue[i].isFinal() {
+		// Its final reply is this one or one the server gap held: the
+		// entry is done (replyLost), its outcome unknown.
+		return i + 1, false, false
+	}
+	return i, held > 0, i+1 >= held && !unseen
 }
 
 // answeredBefore counts the oldest entries whose replies came before the
