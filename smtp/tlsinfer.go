@@ -148,11 +148,12 @@ func (d *Decoder) newTLSTrack() *tlsTrack {
 	if d.opts.TLSKeys != nil {
 		t.dec = &decryptTrack{conn: tlskeys.NewConnection(d.opts.TLSKeys)}
 	}
-	t.conn = tlsrecord.NewConn(tlsrecord.Options{Implicit: d.opts.ImplicitTLS, Certificates: d.opts.Certificates, Record: func(r tlsrecord.Record, raw []byte) {
-		if !d.decryptRecord(t, r, raw) {
-			d.tlsRecord(t, r)
-		}
-	}})
+	t.conn = tlsrecord.NewConn(tlsrecord.Options{Implicit: d.opts.ImplicitTLS, Certificates: d.opts.Certificates,
+		RecordBytes: t.dec != nil, Record: func(r tlsrecord.Record, raw []byte) {
+			if !d.decryptRecord(t, r, raw) {
+				d.tlsRecord(t, r)
+			}
+		}})
 	return t
 }
 

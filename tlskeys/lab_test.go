@@ -199,7 +199,7 @@ func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog, drop int) (line
 	// reply to it; implicit TLS (port 465) starts with the first byte.
 	inTLS := [2]bool{c.serverPort == 465, c.serverPort == 465}
 	if c.serverPort == 465 {
-		tc = tlsrecord.NewConn(tlsrecord.Options{Record: onRecord})
+		tc = tlsrecord.NewConn(tlsrecord.Options{Record: onRecord, RecordBytes: true})
 	}
 	starttls := false
 	for _, s := range c.segments {
@@ -213,7 +213,7 @@ func decryptConn(t *testing.T, c *labConn, keys *tlskeys.KeyLog, drop int) (line
 				starttls, inTLS[s.dir] = true, true
 			case s.dir == reassembly.ServerToClient && starttls && strings.HasPrefix(string(p), "220 "):
 				inTLS[s.dir] = true
-				tc = tlsrecord.NewConn(tlsrecord.Options{Record: onRecord})
+				tc = tlsrecord.NewConn(tlsrecord.Options{Record: onRecord, RecordBytes: true})
 			}
 			continue
 		}

@@ -12,8 +12,15 @@ type Options struct {
 	// Record, if not nil, is called with every record once its last byte
 	// is read, in byte order within a direction and in the order of the
 	// Data calls between directions. raw is the header and fragment as
-	// sent, valid only during the call; it is nil when r.Partial.
+	// sent, valid only during the call, with RecordBytes; it is nil when
+	// r.Partial, and without RecordBytes.
 	Record func(r Record, raw []byte)
+	// RecordBytes has Record given each record's bytes: a Conn then
+	// copies every record whole, which it otherwise does only for those
+	// it reads itself (the clear handshake and alerts), not the
+	// protected records and application data that make up most of a
+	// session.
+	RecordBytes bool
 	// Implicit says TLS began with the connection (implicit TLS, RFC 8314
 	// §3, on a port taken for it), where nothing in the capture marks its
 	// first byte: the capture may have picked the connection up later. A

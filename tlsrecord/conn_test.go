@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -206,13 +207,26 @@ func TestHandshakes(t *testing.T) {
 		writes := session(t, tc.client, tc.server)
 		for _, split := range []int{0, 1, 7, 1000} {
 			var records int
-			c := feedWrites(writes, split, Options{Record: func(r Record, raw []byte) {
+			var handed []Record
+			c := feedWrites(writes, split, Options{RecordBytes: true, Record: func(r Record, raw []byte) {
 				records++
+				handed = append(handed, r)
 				if len(raw) != Overhead+r.Length {
 					t.Errorf("%s/%d: record %d raw %d bytes, want %d", tc.name, split, r.Index, len(raw), Overhead+r.Length)
 				}
 			}})
 			f := c.Facts()
+			// Without RecordBytes: the same records and facts, no bytes.
+			var handedNoBytes []Record
+			noBytes := feedWrites(writes, split, Options{Record: func(r Record, raw []byte) {
+				handedNoBytes = append(handedNoBytes, r)
+				if raw != nil {
+					t.Errorf("%s/%d: record %d handed %d raw bytes without RecordBytes", tc.name, split, r.Index, len(raw))
+				}
+			}})
+			if !reflect.DeepEqual(handedNoBytes, handed) || !reflect.DeepEqual(noBytes.Facts(), f) {
+				t.Errorf("%s/%d: without RecordBytes the records or facts differ", tc.name, split)
+			}
 			if f.Version() != tc.version || f.Ending != tc.ending || f.EndedBy != tc.endedBy && tc.ending != EndComplete {
 				t.Errorf("%s/%d: version %s ending %s by %s, want %s %s by %s", tc.name, split,
 					VersionName(f.Version()), f.Ending, f.EndedBy, VersionName(tc.version), tc.ending, tc.endedBy)

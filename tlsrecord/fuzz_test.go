@@ -100,7 +100,7 @@ func FuzzConn(f *testing.F) {
 // fuzzConn runs one FuzzConn input, with Options.Implicit or not.
 func fuzzConn(t *testing.T, in []byte, implicit bool) {
 	var handed [2]int
-	c := NewConn(Options{Implicit: implicit, Record: func(r Record, raw []byte) {
+	c := NewConn(Options{Implicit: implicit, RecordBytes: !implicit, Record: func(r Record, raw []byte) {
 		handed[r.Dir]++
 		if raw != nil && len(raw) != Overhead+r.Length {
 			t.Fatalf("record of length %d handed with %d raw bytes", r.Length, len(raw))

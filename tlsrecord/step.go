@@ -89,7 +89,7 @@ func (c *Conn) header(s *stream, at reassembly.Mark) {
 	}
 	s.rec.Protected = c.protected(s, t)
 	s.need = s.rec.Length
-	s.keep = c.opts.Record != nil || (!s.rec.Protected && t != TypeApplicationData && t != TypeHeartbeat)
+	s.keep = c.opts.Record != nil && c.opts.RecordBytes || (!s.rec.Protected && t != TypeApplicationData && t != TypeHeartbeat)
 	s.body = s.body[:0]
 	if s.keep {
 		s.body = append(s.body, s.hdr[:]...)
@@ -131,7 +131,7 @@ func (c *Conn) complete(s *stream, at reassembly.Mark) {
 	c.content(s, r, frag)
 	if c.opts.Record != nil {
 		var raw []byte
-		if !r.Partial {
+		if c.opts.RecordBytes && !r.Partial {
 			raw = s.body
 		}
 		c.opts.Record(r, raw)
