@@ -211,6 +211,15 @@ func TestHiddenMailQuit(t *testing.T) {
 		), quit),
 		want: "replies [250 550 221] unmatched [250] | rejected 0 incomplete=true",
 	}, {
+		name: "MAIL and an accepted RCPT lost, the visible recipient refused: not every recipient was",
+		steps: with(steps(
+			CGap(len(mail+"RCPT TO:<carol@example.org>\r\n")), C("RCPT TO:<bob@example.org>\r\n"), // 4, 5
+			withAck(S("250 2.1.0 Ok\r\n"), sentBefore(prologue)+len(mail)),                                   // 6
+			withAck(S("250 2.1.5 Ok\r\n"), sentBefore(prologue)+len(mail+"RCPT TO:<carol@example.org>\r\n")), // 7
+			S("550 5.1.1 No\r\n"), // 8
+		), quit),
+		want: "replies [250 550 221] unmatched [250 250] | unknown 0 incomplete=true",
+	}, {
 		name: "MAIL lost, the server closes in the envelope: aborted",
 		steps: with(steps(
 			CGap(len(mail)), C("RCPT TO:<bob@example.org>\r\n"), // 4, 5

@@ -709,8 +709,9 @@ func (d *Decoder) settle(i int) {
 
 // settleEnvelope decides the outcome of transaction i, which ended (or
 // was left) before its body: rejected or deferred if every recipient was
-// refused; else, if a peer ended it, aborted, or withdrawn if the client
-// chose to (Withdrawn). A client gap that may hold its end leaves it
+// refused (if its MAIL was lost, only where no other accepted reply the
+// capture does not place may answer a lost RCPT); else, if a peer ended
+// it, aborted, or withdrawn if the client chose to (Withdrawn). A client gap that may hold its end leaves it
 // unknown, and so does one that hid its MAIL when the client ended it: the
 // gap may have held a refused recipient (aborted) as well as accepted ones
 // (withdrawn), unless every reply the capture does not place accepted
@@ -718,6 +719,12 @@ func (d *Decoder) settle(i int) {
 func (d *Decoder) settleEnvelope(i int) {
 	tx, tr := &d.s.Transactions[i], &d.txns[i]
 	if o, ok := recipientsRefused(tx); ok {
+		if tx.MailFrame == 0 && (d.unplaced > 1 || d.serverGaps > 0) {
+			// Besides its lost MAIL's, the capture lacks a request an
+			// accepted reply answered: maybe a recipient it accepted.
+			tx.Incomplete = true
+			return
+		}
 		tx.Outcome = o
 		return
 	}
