@@ -96,9 +96,16 @@ func firstLayer(lt layers.LinkType, data []byte) (gopacket.LayerType, error) {
 // TCP over IP (or that are too damaged to say), and an error only for an
 // unsupported link type.
 func (d *decoder) decode(lt layers.LinkType, data []byte) (p packet, ok bool, err error) {
+	ok, err = d.decodeInto(&p, lt, data)
+	return p, ok, err
+}
+
+// decodeInto is decode into *p, which it sets whole when ok (the
+// per-frame path: the packet is not copied out of a result).
+func (d *decoder) decodeInto(p *packet, lt layers.LinkType, data []byte) (ok bool, err error) {
 	first, err := firstLayer(lt, data)
 	if err != nil {
-		return p, false, err
+		return false, err
 	}
 	if first != d.first || d.parser == nil {
 		d.first, d.parser = first, d.parsers[first]
@@ -107,7 +114,7 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (p packet, ok bool, er
 	// Decoding errors (malformed headers) leave the packet out; the layers
 	// decoded before the error are not enough to analyse TCP.
 	if derr := parser.DecodeLayers(data, &d.decoded); derr != nil {
-		return p, false, nil
+		return false, nil
 	}
 	var haveIP, haveTCP bool
 	var isV6 bool
@@ -115,7 +122,7 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (p packet, ok bool, er
 		switch t {
 		case layers.LayerTypeIPv4:
 			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
-				return p, false, nil // fragments are not reassembled
+				return false, nil // fragments are not reassembled
 			}
 			src, _ := netip.AddrFromSlice(d.ip4.SrcIP.To4())
 			dst, _ := netip.AddrFromSlice(d.ip4.DstIP.To4())
@@ -136,7 +143,7 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (p packet, ok bool, er
 		}
 	}
 	if !haveIP || !haveTCP {
-		return p, false, nil
+		return false, nil
 	}
 	if isV6 {
 		// Extension headers sit between the IPv6 header and TCP: the TCP
@@ -146,14 +153,21 @@ func (d *decoder) decode(lt layers.LinkType, data []byte) (p packet, ok bool, er
 	p.src = netip.AddrPortFrom(p.src.Addr(), uint16(d.tcp.SrcPort))
 	p.dst = netip.AddrPortFrom(p.dst.Addr(), uint16(d.tcp.DstPort))
 	p.tcp = &d.tcp
-	return p, true, nil
+	return true, nil
 }
 
 // segment is what the L4 analyser needs of the packet (Dir aside, which
 // the flow table decides). SACK blocks are appended to sack.
 func (p *packet) segment(frame int, t time.Time, sack [][2]uint32) (seg Segment) {
-	// Field by field into the result: a composite literal would be built
-	// in a temporary and copied, on every packet.
+	p.fillSegment(&seg, frame, t, sack)
+	return seg
+}
+
+// fillSegment is segment into *seg, which must be the zero Segment (the
+// per-frame path: the Segment is not copied out of a result).
+func (p *packet) fillSegment(seg *Segment, frame int, t time.Time, sack [][2]uint32) {
+	// Field by field: a composite literal would be built in a temporary
+	// and copied, on every packet.
 	tcp := p.tcp
 	seg.Frame, seg.Time = frame, t
 	seg.Seq, seg.Ack, seg.Len, seg.CapturedLen = tcp.Seq, tcp.Ack, p.segmentLen(), len(tcp.Payload)
@@ -161,8 +175,7 @@ func (p *packet) segment(frame int, t time.Time, sack [][2]uint32) (seg Segment)
 	seg.PSH, seg.URG, seg.ECE, seg.CWR = tcp.PSH, tcp.URG, tcp.ECE, tcp.CWR
 	seg.Window, seg.WindowScale, seg.TTL, seg.IPID = tcp.Window, -1, p.ttl, p.ipID
 	seg.SACKBlocks = sack
-	readOptions(tcp, &seg)
-	return seg
+	readOptions(tcp, seg)
 }
 
 // segmentLen is the TCP payload length as sent, from the IP header; it

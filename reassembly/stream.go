@@ -20,10 +20,10 @@ import (
 // never meets the old one's state.
 func (t *Tracker) assemble(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Frame) {
 	ctx := t.ctx
-	ctx.ci = gopacket.CaptureInfo{
-		Timestamp: f.Time, CaptureLength: len(f.Data), Length: f.Length, InterfaceIndex: f.Number,
-		AncillaryData: ctx.self[:],
-	}
+	// Field by field: AncillaryData leads back to ctx from the start
+	// (newFrameContext), and the rest is all this frame's.
+	ci := &ctx.ci
+	ci.Timestamp, ci.CaptureLength, ci.Length, ci.InterfaceIndex = f.Time, len(f.Data), f.Length, f.Number
 	ctx.acked, ctx.ackKnown = 0, false
 	if tcp.ACK && c.holes.known[1-dir] {
 		ctx.acked, ctx.ackKnown = tcp.Ack-c.holes.start[1-dir], true

@@ -235,7 +235,8 @@ func (t *Tracker) Forget(c *Conn) {
 // (ErrUnsupportedLink), which is also counted.
 func (t *Tracker) Add(f *capture.Frame) error {
 	t.stats.Frames++
-	p, ok, err := t.dec.decode(f.LinkType, f.Data)
+	var p packet
+	ok, err := t.dec.decodeInto(&p, f.LinkType, f.Data)
 	if err != nil {
 		t.stats.UnsupportedLink++
 		return fmt.Errorf("frame %d: %w", f.Number, err)
@@ -255,7 +256,8 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	n := t.num.number(fl, fresh, side, &p)
 	c, dir := t.lookup(&p, f, k, fl, n, ns)
 	t.touch(c, dir, p.tcp, f, ns)
-	seg := p.segment(f.Number, f.Time, t.sack[:0])
+	var seg Segment
+	p.fillSegment(&seg, f.Number, f.Time, t.sack[:0])
 	seg.Dir = dir
 	if c.pendingSYN(&seg) {
 		seg.SACKBlocks = slices.Clone(seg.SACKBlocks)
