@@ -75,9 +75,11 @@ type idleGaps struct {
 // sideRecord is what the recorder keeps of one side's segments.
 type sideRecord struct {
 	// recent are the side's last segments, to tell a frame captured twice
-	// (duplicates, dupRetrans: see Side.Duplicates).
+	// (duplicates, dupRetrans: see Side.Duplicates), and recentKeys their
+	// sequence and acknowledgement numbers (sigKey), looked through first.
+	recentKeys             [duplicateMemory]uint64
 	recent                 [duplicateMemory]segmentSig
-	nRecent                int
+	nRecent                uint
 	duplicates, dupRetrans int
 	segments, dataSegments int
 	bytes                  int64
@@ -296,10 +298,10 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 		r.flagged(f, s.Frame)
 	}
 
-	side, peer := &r.sides[d], &r.sides[1-d]
+	side, peer := &r.sides[d&1], &r.sides[(1-d)&1]
 	// A copy of a frame (captured twice) is no retry of the handshake.
 	dup := side.duplicate(s, now, f)
-	if !dup || !s.SYN {
+	if (!dup || !s.SYN) && r.hs.changedBy(s) {
 		r.handshake(s, d, mark)
 	}
 
@@ -327,7 +329,7 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 	if s.ACK {
 		r.acked(side, peer, s.Ack, now)
 	}
-	side.header(s, now, mark)
+	side.header(s, now)
 	if s.RST {
 		r.reset(side, peer, s, now, mark)
 	} else if side.resetCount > 0 {
@@ -384,7 +386,7 @@ func (side *sideRecord) sent(s *Segment, now int64, f Flag) {
 
 // header notes the IP and TCP header facts of one of this side's
 // segments: its TTL, its receive window and its FIN.
-func (side *sideRecord) header(s *Segment, now int64, mark Mark) {
+func (side *sideRecord) header(s *Segment, now int64) {
 	if !s.RST {
 		if !side.ttlSeen || s.TTL < side.ttlMin {
 			side.ttlMin = s.TTL
@@ -403,7 +405,7 @@ func (side *sideRecord) header(s *Segment, now int64, mark Mark) {
 		}
 	}
 	if s.FIN && side.fin.Frame == 0 {
-		side.fin = mark
+		side.fin = Mark{Frame: s.Frame, Time: s.Time}
 	}
 }
 
@@ -470,6 +472,13 @@ func (r *recorder) idle(g Gap, d time.Duration) {
 	if d > time.Duration(e.longestNs) {
 		e.longest, e.longestNs = g, int64(d)
 	}
+}
+
+// changedBy tells whether s may change the handshake: a SYN, a RST, or
+// an ACK while the ACK after the SYN+ACK is still to come. Every other
+// segment (most of them) leaves it as it is (see recorder.handshake).
+func (hs *Handshake) changedBy(s *Segment) bool {
+	return s.SYN || s.RST || s.ACK && hs.SYNACK.Frame != 0 && hs.ACK.Frame == 0
 }
 
 // handshake follows the SYN, SYN+ACK and first ACK.
@@ -658,7 +667,10 @@ func (a *Analyzer) scaling() Scaling {
 
 // duplicateMemory is how many recent segments per side a copy is looked
 // for among: a copy from a second capture point comes within a few frames.
+// sideRecord.duplicate looks at exactly four (the assertion below).
 const duplicateMemory = 4
+
+var _ = [1]struct{}{}[duplicateMemory-4] // duplicate looks at four slots
 
 // duplicateWindow is how close in time a copy without IPv4 ID or TCP
 // timestamp must come (less than it) to count as one: a copy from a
@@ -666,54 +678,95 @@ const duplicateMemory = 4
 // for a timeout or for the peer's duplicate ACKs.
 const duplicateWindow = int64(time.Millisecond)
 
-// segmentSig is what a copy of a segment repeats exactly.
+// segmentSig is what a copy of a segment repeats exactly, but for the
+// sequence and acknowledgement numbers (sideRecord.recentKeys).
 type segmentSig struct {
-	seq, ack, tsval uint32
-	len             int32
-	window, ipID    uint16
-	flags           uint8
-	hasTS           bool
-	ns              int64
+	tsval        uint32
+	len          int32
+	window, ipID uint16
+	flags        uint8
+	hasTS        bool
+	ns           int64
 }
 
-func sigOf(s *Segment, now int64) segmentSig {
-	fl := bit(s.SYN) | bit(s.ACK)<<1 | bit(s.FIN)<<2 | bit(s.RST)<<3 |
-		bit(s.PSH)<<4 | bit(s.URG)<<5 | bit(s.ECE)<<6 | bit(s.CWR)<<7
-	return segmentSig{seq: s.Seq, ack: s.Ack, tsval: s.TSval, len: int32(s.Len), window: s.Window, ipID: s.IPID,
-		flags: fl, hasTS: s.HasTS, ns: now}
-}
+// sigKey is a segment's sequence and acknowledgement numbers in one word.
+func sigKey(s *Segment) uint64 { return uint64(s.Seq)<<32 | uint64(s.Ack) }
 
-// bit is 1 for true and 0 for false.
-func bit(b bool) uint8 {
-	if b {
-		return 1
+// flagBits packs a segment's TCP flags in one byte.
+func flagBits(s *Segment) uint8 {
+	var fl uint8
+	if s.SYN {
+		fl |= 1
 	}
-	return 0
+	if s.ACK {
+		fl |= 2
+	}
+	if s.FIN {
+		fl |= 4
+	}
+	if s.RST {
+		fl |= 8
+	}
+	if s.PSH {
+		fl |= 16
+	}
+	if s.URG {
+		fl |= 32
+	}
+	if s.ECE {
+		fl |= 64
+	}
+	if s.CWR {
+		fl |= 128
+	}
+	return fl
+}
+
+// copies tells whether s, sent at now, whose sequence and acknowledgement
+// numbers are those of r, repeats r exactly: a copy of the frame. Without
+// an IPv4 ID or a TCP timestamp to tell them apart, only one that comes
+// within duplicateWindow counts.
+func (r *segmentSig) copies(s *Segment, now int64) bool {
+	if r.len != int32(s.Len) || r.tsval != s.TSval || r.window != s.Window || r.ipID != s.IPID || r.hasTS != s.HasTS ||
+		r.flags != flagBits(s) {
+		return false
+	}
+	return s.HasTS || s.IPID != 0 || since(now, r.ns) < time.Duration(duplicateWindow)
 }
 
 // duplicate counts s, and tells so, if it repeats one of the side's
-// recent segments.
+// recent segments; otherwise s is remembered among them.
 func (side *sideRecord) duplicate(s *Segment, now int64, f Flag) bool {
-	for i := range min(side.nRecent, duplicateMemory) {
-		r := &side.recent[i]
-		// Sequence, acknowledgement and length tell most segments apart:
-		// the rest of the signature is built only for those that agree.
-		if r.seq != s.Seq || r.ack != s.Ack || r.len != int32(s.Len) {
-			continue
-		}
-		sig := sigOf(s, now)
-		same := r.tsval == sig.tsval && r.window == sig.window && r.ipID == sig.ipID && r.flags == sig.flags &&
-			r.hasTS == sig.hasTS
-		if !same || !sig.hasTS && sig.ipID == 0 && since(now, r.ns) >= time.Duration(duplicateWindow) {
-			continue
-		}
+	// Sequence and acknowledgement numbers tell most segments apart: the
+	// rest is compared only for those that agree. (A slot not used yet
+	// holds 0: copied does not compare it.) The four keys are looked at
+	// without a loop, which costs more than the looks.
+	key := sigKey(s)
+	if k := &side.recentKeys; (k[0] == key || k[1] == key || k[2] == key || k[3] == key) && side.copied(key, s, now) {
 		side.duplicates++
 		if f&FlagRetransmission != 0 && f&FlagSpuriousRetransmission == 0 {
 			side.dupRetrans++
 		}
 		return true
 	}
-	side.recent[side.nRecent%duplicateMemory] = sigOf(s, now)
+	// Field by field: a composite literal would be built in a temporary
+	// and copied, on every segment.
+	i := side.nRecent % duplicateMemory
+	side.recentKeys[i] = key
+	r := &side.recent[i]
+	r.tsval, r.len, r.window, r.ipID = s.TSval, int32(s.Len), s.Window, s.IPID
+	r.flags, r.hasTS, r.ns = flagBits(s), s.HasTS, now
 	side.nRecent++
+	return false
+}
+
+// copied tells whether one of the side's recent segments with key
+// (sigKey) is copied by s.
+func (side *sideRecord) copied(key uint64, s *Segment, now int64) bool {
+	for i := range min(side.nRecent, duplicateMemory) {
+		if side.recentKeys[i] == key && side.recent[i].copies(s, now) {
+			return true
+		}
+	}
 	return false
 }

@@ -180,8 +180,8 @@ func (c *Conn) replay(l *connL4) {
 func (l *connL4) observe(seg *Segment) {
 	flags := l.analyzer.Observe(seg)
 	l.pmtu[seg.Dir].sent(seg, flags)
-	if seg.ACK {
-		l.pmtu[1-seg.Dir].acked(seg.Ack)
+	if w := &l.pmtu[1-seg.Dir]; seg.ACK && w.waiting() {
+		w.acked(seg.Ack)
 	}
 }
 

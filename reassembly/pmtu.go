@@ -121,6 +121,11 @@ func (w *pmtuWatch) data(s *Segment, f Flag) {
 	}
 }
 
+// waiting tells whether an ACK of the peer can change the watch: a data
+// segment waits to be acknowledged, or retransmissions are being counted.
+// Otherwise acked does nothing.
+func (w *pmtuWatch) waiting() bool { return w.pending != 0 || w.stuck > 0 }
+
 // acked notes the peer's ACK number.
 func (w *pmtuWatch) acked(ack uint32) {
 	if w.pending != 0 {
