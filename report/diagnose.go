@@ -447,6 +447,8 @@ func captureMisses(s *smtp.Session, tx *smtp.Transaction, opts Options, filter s
 		switch {
 		case capEnded:
 			d.Summary = stop.sentence(" in the middle of the message body.")
+		case tx.Incomplete && tx.Method == "":
+			d.Summary = "The capture misses part of this transaction (a command or a reply before its body) and the connection ended before a body was seen: the outcome is unknown."
 		case tx.Incomplete:
 			d.Summary = "The capture misses part of this message body and the connection ended before an end-of-data was seen: the end-of-data may be among the frames the capture lost, so the outcome is unknown."
 		default:
