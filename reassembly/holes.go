@@ -1,9 +1,9 @@
 package reassembly
 
 import (
-	"time"
+	"github.com/gopacket/gopacket"
 
-	gpr "github.com/gopacket/gopacket/reassembly"
+	"github.com/smtpscope/smtpscope/capture"
 )
 
 // holes follows, per direction of a connection, how far gopacket has
@@ -12,7 +12,8 @@ import (
 // retransmission will fill the hole, so waiting GapWait for it only
 // delays the data queued behind it. Delayed, that data would reach the
 // handler after the other direction's later bytes (a reply before the
-// end-of-data it answers).
+// end-of-data it answers). Tracker.skipAckedHoles skips such a hole for
+// its own connection and direction only.
 type holes struct {
 	// start is the sequence number of the first stream byte, as gopacket
 	// counts it (the SYN's sequence number + 1, or the first segment's).
@@ -61,16 +62,69 @@ func (h *holes) queued(dir Direction) bool {
 	return h.known[dir] && int32(h.seenEnd[dir]-(h.start[dir]+h.delivered[dir])) > 0
 }
 
-// flushAckedHole pushes out data queued behind a hole the receiver has
-// acknowledged. gopacket flushes by age over all connections, so queued
-// data of other connections that arrived before now goes out too; holes
-// are rare and usually capture loss everywhere at once.
-func (t *Tracker) flushAckedHole(now time.Time) {
+// skipAckedHoles pushes out the data of c queued in dir behind a hole
+// that ack, an acknowledgment from the other side, proves permanent,
+// and only that data: hole after hole (as gopacket's flush would, a gap
+// then the contiguous data behind it), for as long as ack covers the
+// next hole. A hole beyond ack may still be filled by a retransmission,
+// and so may every other connection's and direction's holes: they keep
+// waiting (GapWait). f is the frame of the ACK; the caller has checked
+// that it proves a hole (holes.ackedHole).
+//
+// gopacket skips a hole on its own only when it flushes by age, which it
+// does over every connection, or when a connection holds more queued
+// pages than MaxBufferedPagesPerConnection: it then hands on its first
+// queued page and what follows it, after a gap. skipHole uses the latter
+// for this connection alone.
+func (t *Tracker) skipAckedHoles(c *Conn, dir Direction, ack uint32, f *capture.Frame) {
 	t.stats.AckedHoles++
+	// Each round delivers at least one queued page; the bound only guards
+	// against a round that delivers nothing.
+	for range maxSkipRounds {
+		before := c.holes.delivered[dir]
+		t.skipHole(c, dir, f)
+		if c.holes.delivered[dir] == before || !c.holes.ackedHole(dir, ack) {
+			return
+		}
+	}
+}
+
+// maxSkipRounds bounds the holes one ACK skips; gopacket's page limit
+// (MaxBufferedPagesPerConnection) bounds them anyway.
+const maxSkipRounds = 1 << 12
+
+// skipHole makes gopacket skip the first hole of c's stream in dir: it
+// hands gopacket a segment of its own for that direction, without
+// payload or flags, beyond the queued data (so that it is queued, and
+// queues nothing), with the page limit lowered to 1 for that one call,
+// so that gopacket hands on the first queued page and the pages
+// contiguous to it, after a gap (stream.ReassembledSG). The segment is
+// not a frame: it bypasses the L4 analysis, the overlap check and the
+// hole bookkeeping, and gopacket keeps nothing of it.
+func (t *Tracker) skipHole(c *Conn, dir Direction, f *capture.Frame) {
+	if c.stream == nil || c.ended || c.Handler == nil {
+		return
+	}
+	src, dst := c.Client, c.Server
+	if dir == ServerToClient {
+		src, dst = dst, src
+	}
+	// seenEnd lies beyond every queued byte, and beyond gopacket's next
+	// sequence number whenever it holds queued data.
+	tcp, ok := t.bareSegment(src.Port(), dst.Port(), 0, c.holes.seenEnd[dir], 0)
+	if !ok {
+		return
+	}
+	ctx := &frameContext{ci: gopacket.CaptureInfo{Timestamp: f.Time}}
+	limit := t.assembler.MaxBufferedPagesPerConnection
+	t.assembler.MaxBufferedPagesPerConnection = 1
+	t.current = c
 	defer func() {
+		t.assembler.MaxBufferedPagesPerConnection = limit
+		t.current = nil
 		if r := recover(); r != nil {
 			t.stats.Recovered++
 		}
 	}()
-	t.assembler.FlushWithOptions(gpr.FlushOptions{T: now.Add(time.Nanosecond)})
+	t.assembler.AssembleWithContext(c.flow[dir], tcp, ctx)
 }

@@ -92,8 +92,9 @@ type Stats struct {
 	// first (at most 16 servers, then one entry for the others).
 	Evicted   int
 	Evictions []Eviction
-	// AckedHoles counts holes in a byte stream that the receiver had
-	// acknowledged (capture loss), whose queued data was pushed out at once.
+	// AckedHoles counts ACKs that proved a hole in the other direction's
+	// byte stream permanent (capture loss): the data queued behind it was
+	// pushed out at once, after a gap.
 	AckedHoles int
 	// Recovered counts library panics caught while reassembling.
 	Recovered int
@@ -351,7 +352,7 @@ func (t *Tracker) replaySYNs(c *Conn) {
 // by unixNano.
 func (t *Tracker) deliver(c *Conn, dir Direction, tcp *layers.TCP, f *capture.Frame, seg *Segment, ns int64) {
 	if tcp.ACK && c.holes.ackedHole(1-dir, tcp.Ack) {
-		t.flushAckedHole(f.Time)
+		t.skipAckedHoles(c, 1-dir, tcp.Ack, f)
 	}
 	c.holes.observe(dir, tcp.Seq, tcp.SYN, len(tcp.Payload))
 	if len(tcp.Payload) > 0 && len(tcp.Payload) == seg.Len {
