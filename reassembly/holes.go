@@ -118,10 +118,10 @@ func (t *Tracker) skipHole(c *Conn, dir Direction, f *capture.Frame) {
 	ctx := &frameContext{ci: gopacket.CaptureInfo{Timestamp: f.Time}}
 	limit := t.assembler.MaxBufferedPagesPerConnection
 	t.assembler.MaxBufferedPagesPerConnection = 1
-	t.current = c
+	// t.current stays nil: should gopacket have forgotten the connection,
+	// the segment must not make it a new one (streamFactory.New).
 	defer func() {
 		t.assembler.MaxBufferedPagesPerConnection = limit
-		t.current = nil
 		if r := recover(); r != nil {
 			t.stats.Recovered++
 		}

@@ -12,15 +12,6 @@ import (
 // acknowledged, keeps waiting for the retransmission that fills it
 // (bench/testdata/flush-other-hole.pcap is the capture that showed it).
 func TestAckedHoleSkipsOnlyItsStream(t *testing.T) {
-	const other = 40001 // the second connection's client port
-	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	open := func(port uint16, at time.Duration) []seg {
-		return []seg{
-			{seq: cISN, flags: "S", clientPort: port, after: at},
-			{fromServer: true, seq: sISN, ack: cISN + 1, flags: "SA", clientPort: port, after: at},
-			{seq: cISN + 1, ack: sISN + 1, flags: "A", clientPort: port, after: at},
-		}
-	}
 	tests := []struct {
 		name string
 		segs []seg
@@ -28,20 +19,7 @@ func TestAckedHoleSkipsOnlyItsStream(t *testing.T) {
 		want [][]string
 	}{{
 		name: "one connection's acked hole, the other's hole filled by the RTO",
-		segs: concat(open(0, 0), open(other, 0), []seg{
-			// Frame 7: the second connection's "BDAT 5\r\n" was lost on
-			// the wire; its chunk comes, and waits.
-			{seq: cISN + 9, ack: sISN + 1, flags: "PA", payload: "hello", clientPort: other, after: ms(1)},
-			// The first connection: 10 bytes never captured, then the
-			// end-of-data, which the server acknowledges and answers.
-			{seq: cISN + 1, ack: sISN + 1, flags: "PA", payload: "body\r\n", after: ms(2)},
-			{seq: cISN + 17, ack: sISN + 1, flags: "PA", payload: ".\r\n", after: ms(3)},
-			{fromServer: true, seq: sISN + 1, ack: cISN + 20, flags: "A", after: ms(4)},
-			{fromServer: true, seq: sISN + 1, ack: cISN + 20, flags: "PA", payload: "250 ok\r\n", after: ms(5)},
-			// Frame 12: the second connection's retransmission.
-			{seq: cISN + 1, ack: sISN + 1, flags: "PA", payload: "BDAT 5\r\n", clientPort: other, after: ms(320)},
-			{fromServer: true, seq: sISN + 1, ack: cISN + 14, flags: "PA", payload: "250 chunk\r\n", clientPort: other, after: ms(321)},
-		}),
+		segs: twoHoles(),
 		want: [][]string{
 			{`data client "body\r\n" frames 8-8`, "gap client 10 at 9", `data client ".\r\n" frames 9-9`,
 				`data server "250 ok\r\n" frames 11-11`, "end at 11"},
@@ -49,7 +27,7 @@ func TestAckedHoleSkipsOnlyItsStream(t *testing.T) {
 		},
 	}, {
 		name: "the other direction of the same connection keeps waiting",
-		segs: concat(open(0, 0), []seg{
+		segs: concat(handshakeFrom(0, 0), []seg{
 			// Frame 4: the server's "220 hi\r\n" was lost on the wire; its
 			// next line comes, and waits.
 			{fromServer: true, seq: sISN + 9, ack: cISN + 1, flags: "PA", payload: "250 x\r\n", after: ms(1)},
@@ -65,7 +43,7 @@ func TestAckedHoleSkipsOnlyItsStream(t *testing.T) {
 		},
 	}, {
 		name: "an ACK skips the holes it covers and not the next one",
-		segs: concat(open(0, 0), []seg{
+		segs: concat(handshakeFrom(0, 0), []seg{
 			{seq: cISN + 1, ack: sISN + 1, flags: "PA", payload: "a\r\n", after: ms(1)},
 			// Two holes: [4,9) lost for the capture, [12,16) on the wire.
 			{seq: cISN + 9, ack: sISN + 1, flags: "PA", payload: "b\r\n", after: ms(2)},
@@ -80,7 +58,7 @@ func TestAckedHoleSkipsOnlyItsStream(t *testing.T) {
 		},
 	}, {
 		name: "an ACK beyond several holes skips them all before the reply",
-		segs: concat(open(0, 0), []seg{
+		segs: concat(handshakeFrom(0, 0), []seg{
 			{seq: cISN + 1, ack: sISN + 1, flags: "PA", payload: "a\r\n", after: ms(1)},
 			{seq: cISN + 9, ack: sISN + 1, flags: "PA", payload: "b\r\n", after: ms(2)},
 			{seq: cISN + 16, ack: sISN + 1, flags: "PA", payload: "d\r\n", after: ms(3)},
@@ -107,6 +85,39 @@ func TestAckedHoleSkipsOnlyItsStream(t *testing.T) {
 			}
 		})
 	}
+}
+
+const other = 40001 // the second connection's client port
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// handshakeFrom is the handshake of a connection from port (0: 40000).
+func handshakeFrom(port uint16, at time.Duration) []seg {
+	return []seg{
+		{seq: cISN, flags: "S", clientPort: port, after: at},
+		{fromServer: true, seq: sISN, ack: cISN + 1, flags: "SA", clientPort: port, after: at},
+		{seq: cISN + 1, ack: sISN + 1, flags: "A", clientPort: port, after: at},
+	}
+}
+
+// twoHoles is two connections, each with a hole: the first one's hole is
+// acknowledged (lost for the capture only), the second one's is filled by
+// a retransmission (lost on the wire).
+func twoHoles() []seg {
+	return concat(handshakeFrom(0, 0), handshakeFrom(other, 0), []seg{
+		// Frame 7: the second connection's "BDAT 5\r\n" was lost on
+		// the wire; its chunk comes, and waits.
+		{seq: cISN + 9, ack: sISN + 1, flags: "PA", payload: "hello", clientPort: other, after: ms(1)},
+		// The first connection: 10 bytes never captured, then the
+		// end-of-data, which the server acknowledges and answers.
+		{seq: cISN + 1, ack: sISN + 1, flags: "PA", payload: "body\r\n", after: ms(2)},
+		{seq: cISN + 17, ack: sISN + 1, flags: "PA", payload: ".\r\n", after: ms(3)},
+		{fromServer: true, seq: sISN + 1, ack: cISN + 20, flags: "A", after: ms(4)},
+		{fromServer: true, seq: sISN + 1, ack: cISN + 20, flags: "PA", payload: "250 ok\r\n", after: ms(5)},
+		// Frame 12: the second connection's retransmission.
+		{seq: cISN + 1, ack: sISN + 1, flags: "PA", payload: "BDAT 5\r\n", clientPort: other, after: ms(320)},
+		{fromServer: true, seq: sISN + 1, ack: cISN + 14, flags: "PA", payload: "250 chunk\r\n", clientPort: other, after: ms(321)},
+	})
 }
 
 func concat(parts ...[]seg) []seg {

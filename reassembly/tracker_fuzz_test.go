@@ -103,6 +103,7 @@ func synthSeeds(tb testing.TB) [][]byte {
 		seg{seq: cISN + 27, ack: sISN + 9, flags: "FA"},
 		seg{fromServer: true, seq: sISN + 9, ack: cISN + 28, flags: "RA"},
 	)))
+	seeds = append(seeds, build(twoHoles()))
 	seeds = append(seeds, build([]seg{{seq: 0xfffffff0, flags: "S"}, {seq: 0xfffffff1, flags: "PA", payload: "0123456789abcdefXYZ"}}))
 	return seeds
 }
