@@ -316,7 +316,9 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 		side.cov.seen(s.Seq, end)
 	}
 	side.segments++
-	side.sent(s, now, f)
+	if s.Len > 0 || f&FlagRetransmission != 0 {
+		side.sent(s, now, f) // nothing to note of a pure ACK
+	}
 	if s.SYN && f&FlagRetransmission != 0 && !dup {
 		r.synRetrans++
 	}
@@ -344,13 +346,17 @@ func (r *recorder) record(a *Analyzer, s *Segment, now int64, d int, f Flag) {
 // acked notes an ACK that side sent at now: the peer's bytes it covers,
 // side's highest ACK so far, and the peer's round trips it ends.
 func (r *recorder) acked(side, peer *sideRecord, ack uint32, now int64) {
-	peer.cov.acked(ack)
+	// Most ACKs repeat the last one (the data sender's, while the peer
+	// sends nothing): they move neither the coverage nor a round trip.
+	if !peer.cov.started || seqGT(ack, peer.cov.base) {
+		peer.cov.acked(ack)
+	}
 	if !side.ackSeen || seqGT(ack, side.ackValue) {
 		side.ackValue = ack
 	}
 	side.ackSeen = true
-	if peer.rtt != nil {
-		peer.rtt.acked(ack, now, &r.rng)
+	if rtt := peer.rtt; rtt != nil && rtt.n > 0 && !seqGT(rtt.ends[rtt.head], ack) {
+		rtt.acked(ack, now, &r.rng)
 	}
 }
 

@@ -284,7 +284,9 @@ func (t *Tracker) Add(f *capture.Frame) error {
 	if c.pending != nil {
 		c.pending = nil
 	}
-	t.maybeFlush()
+	if t.nowNS >= t.nextFlushNS { // most frames come before the next flush
+		t.maybeFlush()
+	}
 	return nil
 }
 
