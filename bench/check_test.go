@@ -117,6 +117,13 @@ func TestCheck(t *testing.T) {
 			"stream 0 (none, capture lacks client-body): message[0].false-claim: want no-reply, got aborted",
 			"stream 0 (none, capture lacks client-body): message[0].cause: want eod-no-reply, got packet-loss",
 		}},
+		{"a gap on a side the capture lost nothing of is reassembly's", strings.Replace(checkLossReport("unknown", "capture-incomplete"),
+			`"l4":{}`, `"l4":{"client":{"missed_bytes":1460}}`, 1), checkLostFinal, []string{
+			"stream 0 (none, capture lacks server-final): l4.client.missed_bytes: want 0, got 1460",
+		}},
+		{"a gap on a side the capture lacks bytes of is expected", strings.Replace(checkLossReport("no-reply", "eod-no-reply"),
+			`"l4":{}`, `"l4":{"client":{"unseen_bytes":1460,"missed_bytes":1460}}`, 1),
+			strings.Replace(checkLostBody, `"l4":{}`, `"l4":{},"unseen":{"client":1460,"server":0}`, 1), nil},
 		{"connection missing", `{"connections":[]}`, checkStream1, []string{
 			"stream 1 (reset-by-server): connection: want 198.18.0.2:40000 -> 198.19.0.10:25, got missing",
 		}},
