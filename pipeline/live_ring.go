@@ -142,7 +142,10 @@ func newCaptureLoop(src LiveSource, opts *LiveOptions) *captureLoop {
 // fails, or stop is asked.
 func (l *captureLoop) run(ctx context.Context) {
 	defer close(l.ring)
-	for !l.stop.Load() {
+	// The context is asked before each read, not only by the analysis: a
+	// run stopped before its first packet (an expired --duration, a
+	// signal) reads none, whatever the scheduler runs first.
+	for !l.stop.Load() && ctx.Err() == nil {
 		fr, err := l.src.Next()
 		switch {
 		case err == nil:
