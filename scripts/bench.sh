@@ -40,7 +40,8 @@
 #                   carry a fault (refusals after a chunk or BDAT LAST, silence
 #                   after BDAT LAST, body faults in chunks among them), 20 % of
 #                   those with healthy TCP lack a frame in the capture
-#                   (--capture-loss: the check counts false claims), half
+#                   (--capture-loss: the check counts false claims), as do 20 %
+#                   of those with a network fault (--fault-capture-loss), half
 #                   negotiate SACK (--sack: SACK blocks on duplicate ACKs,
 #                   D-SACK on needless retransmissions); messages capped at
 #                   64 KiB, for many sessions at once; analysed once and checked
@@ -242,7 +243,7 @@ dup_check=0
 # frames missing from the capture, SACK, more faults than the main capture.
 # Checked like it, timed once.
 mix_size=${BENCH_MIX_SIZE:-$(awk -v s="$size" 'BEGIN { n = s + 0; u = toupper(substr(s, length(n "") + 1, 1)); m = u == "G" ? n * 1024 : u == "K" ? n / 1024 : u == "M" ? n : n / 1048576; q = int(m / 4); printf "%dM", q < 1 ? 1 : q }')}
-mix_flags=(--bdat 0.5 --capture-loss 0.2 --sack 0.5 --problems 0.3 --max-message-size 64K)
+mix_flags=(--bdat 0.5 --capture-loss 0.2 --fault-capture-loss 0.2 --sack 0.5 --problems 0.3 --max-message-size 64K)
 mix_check=0 mix_line=""
 if [ "$mix_size" != 0 ]; then
   main_cap=$cap main_expect=$expect main_stamp=$stamp main_name=$name

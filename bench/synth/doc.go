@@ -24,7 +24,9 @@
 // or after BDAT LAST, or met with silence after BDAT LAST. With
 // Options.CaptureLoss, a share of the sessions with healthy TCP lack one
 // frame in the capture that the peer acknowledged on the wire (loss.go),
-// and their expectations say what the capture still proves. With
+// and their expectations say what the capture still proves; with
+// Options.FaultCaptureLoss, a share of those with a network fault too
+// (away from the fault's flights). With
 // Options.SACK, a share of the sessions negotiate SACK: the server's
 // duplicate ACKs carry SACK blocks, and D-SACK blocks name the data it
 // received twice (a spurious retransmission, a tail-loss probe).

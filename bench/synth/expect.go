@@ -121,6 +121,16 @@ func (f Fault) bodyFault() bool {
 	return false
 }
 
+// breaks tells whether f ends the connection under its message, which
+// is then never answered.
+func (f Fault) breaks() bool {
+	switch f {
+	case FaultLossAbort, FaultZeroWindowStall, FaultResetByServer, FaultPMTUBlackhole:
+		return true
+	}
+	return false
+}
+
 // tcpHealthy tells whether a session with fault f has healthy TCP: no
 // fault at all, a refusal, or retransmissions that show no loss.
 func (f Fault) tcpHealthy() bool {

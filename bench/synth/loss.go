@@ -59,9 +59,10 @@ type lossPlan struct {
 	at int
 }
 
-// lossSession tells whether a session with fault f may have capture loss:
-// sessions whose TCP is healthy on the wire, where the outcome is decided
-// by SMTP.
+// lossSession tells whether a session with fault f may have capture loss
+// under Options.CaptureLoss: sessions whose TCP is healthy on the wire,
+// where the outcome is decided by SMTP. The others may have it under
+// Options.FaultCaptureLoss (planFaultLoss).
 func lossSession(f Fault) bool {
 	return f == FaultNone || f == FaultDeferred || f == FaultRejected || f == FaultEODNoReply
 }
@@ -71,6 +72,14 @@ func lossSession(f Fault) bool {
 // message (a body loss needs a body of several segments).
 func planLoss(r *rand.Rand, p *sessionPlan) {
 	i := r.IntN(len(p.messages))
+	kinds := lossKinds(r, p, i)
+	p.loss = lossPlan{kind: kinds[r.IntN(len(kinds))], message: i}
+	p.loss.at = mss + r.IntN(max(p.messages[i].size-3*mss, 1))
+}
+
+// lossKinds lists the losses message i of a session whose TCP is healthy
+// on the wire may have, enlarging it when a body loss needs it.
+func lossKinds(r *rand.Rand, p *sessionPlan, i int) []Loss {
 	m := &p.messages[i]
 	eodSilent := p.fault == FaultEODNoReply && i == p.faultMessage
 	var kinds []Loss
@@ -97,8 +106,34 @@ func planLoss(r *rand.Rand, p *sessionPlan) {
 			kinds = append(kinds, LossServerChunk)
 		}
 	}
+	return kinds
+}
+
+// planFaultLoss draws the capture loss of a session with a network fault
+// (Options.FaultCaptureLoss). A message the fault does not hit may lose
+// what a healthy session's may (but a body frame before a path-MTU black
+// hole, whose earlier messages fit in one segment); the fault's message
+// loses a frame away from the fault's flights, whose analysis (duplicate
+// ACKs, retransmissions, frames never acknowledged) a capture hole would
+// change: its envelope's reply, its RCPT sent alone, or, when TCP
+// recovers and the message is answered, the final reply.
+func planFaultLoss(r *rand.Rand, p *sessionPlan) {
+	i := r.IntN(len(p.messages))
+	var kinds []Loss
+	switch {
+	case i != p.faultMessage && p.pathPayload == 0:
+		kinds = lossKinds(r, p, i)
+	default:
+		kinds = append(kinds, LossServerEnvelope)
+		if !p.pipelining {
+			kinds = append(kinds, LossClientRcpt)
+		}
+		if i != p.faultMessage || !p.fault.breaks() {
+			kinds = append(kinds, LossServerFinal)
+		}
+	}
 	p.loss = lossPlan{kind: kinds[r.IntN(len(kinds))], message: i}
-	p.loss.at = mss + r.IntN(max(m.size-3*mss, 1))
+	p.loss.at = mss + r.IntN(max(p.messages[i].size-3*mss, 1))
 }
 
 func longestChunk(chunks []int) int {

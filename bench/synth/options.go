@@ -60,6 +60,15 @@ type Options struct {
 	// their expectations say what the capture still proves. Zero: none,
 	// and the capture is the same as without the option.
 	CaptureLoss float64
+	// FaultCaptureLoss is the share of sessions with a network fault
+	// (every fault but deferred, rejected and eod-no-reply), from 0 to 1,
+	// whose capture also lacks one frame the peer acknowledged: a frame
+	// of a message the fault does not hit as under CaptureLoss, or of the
+	// fault's message its envelope's reply, its RCPT sent alone or, when
+	// TCP recovers, its final reply (planFaultLoss). Only sessions in
+	// clear. Zero: none, and the capture is the same as without the
+	// option.
+	FaultCaptureLoss float64
 	// SACK is the share of sessions, from 0 to 1, whose SYN and SYN-ACK
 	// both offer SACK (RFC 2018), as Linux stacks do: the server's
 	// duplicate ACKs then carry SACK blocks, and its ACK of a segment it
@@ -104,7 +113,7 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = DefaultConcurrency
 	}
 	o.TLS, o.BDAT, o.CaptureLoss = min(max(o.TLS, 0), 1), min(max(o.BDAT, 0), 1), min(max(o.CaptureLoss, 0), 1)
-	o.SACK = min(max(o.SACK, 0), 1)
+	o.SACK, o.FaultCaptureLoss = min(max(o.SACK, 0), 1), min(max(o.FaultCaptureLoss, 0), 1)
 	if o.Start.IsZero() {
 		o.Start = DefaultStart
 	}

@@ -232,6 +232,9 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 	if g.opts.CaptureLoss > 0 && p.tls == nil && lossSession(p.fault) && r.Float64() < g.opts.CaptureLoss {
 		planLoss(r, &p)
 	}
+	if g.opts.FaultCaptureLoss > 0 && p.tls == nil && !lossSession(p.fault) && r.Float64() < g.opts.FaultCaptureLoss {
+		planFaultLoss(r, &p)
+	}
 	if g.opts.SACK > 0 && r.Float64() < g.opts.SACK {
 		p.sack = true
 	}

@@ -602,3 +602,47 @@ func bdatLinesInside(t *testing.T, capture []byte) int {
 		}
 	}
 }
+
+// TestFaultCaptureLossShapes: with FaultCaptureLoss every session with a
+// network fault lacks a frame (the envelope's reply always goes out, so
+// each planned loss happens), on the fault's message too (broken there
+// or recovered), and the expectations keep the false-claim rule: a
+// message the loss hit is unknown or allows it, never a failure the
+// capture does not prove.
+func TestFaultCaptureLossShapes(t *testing.T) {
+	_, exps, _ := generate(t, Options{Seed: 11, Sessions: 300, Problems: 1, Concurrency: 40, BDAT: 0.3, FaultCaptureLoss: 1, MaxMessageSize: 16 << 10})
+	faulty, lossy, brokenHit, recoveredHit := 0, 0, 0, 0
+	for _, e := range exps {
+		if lossSession(e.Fault) {
+			if e.CaptureLoss != LossNone {
+				t.Errorf("stream %d (%s): capture lacks %s without CaptureLoss", e.Stream, e.Fault, e.CaptureLoss)
+			}
+			continue
+		}
+		faulty++
+		if e.CaptureLoss == LossNone {
+			continue
+		}
+		lossy++
+		for i, m := range e.Messages {
+			if m.Lost == LossNone {
+				continue
+			}
+			if m.Outcome != "unknown" && !m.UnknownOK && m.Lost != LossServerACK { // a pure ACK holds no SMTP
+				t.Errorf("stream %d message %d (%s, lacks %s): %+v proven without the frame?", e.Stream, i, e.Fault, m.Lost, m)
+			}
+			switch {
+			case m.Outcome == "aborted":
+				brokenHit++
+			case m.WireOutcome != "" || m.Outcome == "delivered" && i == len(e.Messages)-1 && e.Fault.bodyFault():
+				recoveredHit++
+			}
+		}
+	}
+	if faulty == 0 || lossy < faulty*9/10 {
+		t.Errorf("%d of %d sessions with a network fault lack a frame", lossy, faulty)
+	}
+	if brokenHit == 0 || recoveredHit == 0 {
+		t.Errorf("losses on broken messages %d, on recovered or unknown ones %d", brokenHit, recoveredHit)
+	}
+}
