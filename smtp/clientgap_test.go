@@ -162,6 +162,31 @@ func TestClientGapPairing(t *testing.T) {
 		// Before: the dot ended a body made up for it, whose "final
 		// reply" 500 made a rejected message.
 		want: "replies [250 503 503] unmatched [500 500]",
+	}, {
+		name: "a lone dot after gaps on both sides, past what the first reply after the server gap acknowledged",
+		steps: with(steps(
+			C("RCPT TO:<bob@example.org>\r\n"), SGap(len("503 5.5.1 need MAIL\r\n")), // 4, 5: a 354 could hide there
+			C("DATA\r\n"), S("503 5.5.1 need RCPT\r\n"), // 6, 7
+			CGap(len("a line of a body\r\n")), S("500 5.5.2 what\r\n"), // 8, 9
+			C(".\r\n"), S("500 5.5.2 what\r\n"), // 10, 11
+		)),
+		// A body whose 354 the server gap hid ended before the server
+		// began its next reply (frame 7): it replies to nothing between
+		// the 354 and the end-of-data, and frame 7 acknowledges only up to
+		// the DATA. Before: the dot ended a body made up for it, whose
+		// "final reply" 500 made a rejected message.
+		want: "replies [250 0 503] unmatched [500 500]",
+	}, {
+		name: "a lone dot after gaps on both sides, within what the first reply after the server gap acknowledged",
+		steps: with(steps(
+			C("MAIL FROM:<alice@example.com>\r\n"), S("250 2.1.0 Ok\r\n"), // 4, 5
+			C("RCPT TO:<bob@example.org>\r\n"), S("250 2.1.5 Ok\r\n"), // 6, 7
+			CGap(len("DATA\r\n")), SGap(len("354 go ahead\r\n")), // 8, 9
+			C("a line of a body\r\n.\r\n"), S("250 2.0.0 Ok: queued\r\n"), // 10, 11
+		)),
+		// Nothing the server sent after its gap bounds the body: the dot
+		// may end a body whose DATA and 354 the gaps hid.
+		want: "replies [250 250 250] unmatched [] | delivered 250 incomplete=true",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

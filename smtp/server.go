@@ -60,6 +60,12 @@ type serverSide struct {
 	// the last reply read, or where the last gap began if it began
 	// between replies.
 	lineStart, lineEnd, replyStart, heard streamOffset
+	// sinceGap is the client offset the server had acknowledged when it
+	// began the first reply since its last gap (or since the capture
+	// began), 354s and the rest of a cut reply aside; sinceGapSet is set
+	// once that reply came (bodyEndBound).
+	sinceGap    streamOffset
+	sinceGapSet bool
 }
 
 // serverInput is what moves the server side from one state to another.
@@ -270,6 +276,9 @@ func (d *Decoder) startReply(rl replyLine) {
 	enh, text := splitEnhanced(rl.text)
 	s.resynced = s.state == serverResync || s.state == serverCutReply
 	s.replyAck, s.replyStart = s.lineAck, s.lineStart
+	if !s.sinceGapSet && s.state != serverCutReply && rl.code != 354 {
+		s.sinceGap, s.sinceGapSet = s.lineAck, true
+	}
 	s.reply = Reply{Code: rl.code, Enhanced: enh, Text: string(text), Lines: 1}
 	s.ext = s.ext[:0]
 	s.collectExt = false
@@ -531,6 +540,7 @@ func (d *Decoder) serverGap() {
 		return
 	}
 	d.serverGaps++
+	d.server.sinceGap, d.server.sinceGapSet = streamOffset{}, false
 	more := d.cutReply()
 	d.server.line.reset()
 	if d.serverUpdate(serverEvent{in: evServerGap, more: more}); d.server.state == serverOpaque {

@@ -527,16 +527,35 @@ func (d *Decoder) unseenBodyEnd(m reassembly.Mark) bool {
 // gap in the server's bytes, a session joined after its start), or the
 // client sent DATA, whose reply has not come, and then lost bytes to a
 // gap (a body sent without waiting for the 354).
+//
+// A 354 the capture lacks lies in the server's last gap or before the
+// capture began (or in an earlier gap, whose body then ended earlier),
+// and the server replies to nothing between it and the end-of-data: the
+// first reply it began after that gap answers the end-of-data or comes
+// after it, so its acknowledgment bounds where the unseen body ended
+// (bodyEndBound). A "." line that ends past that bound ends no body the
+// capture did not show begin.
 func (d *Decoder) bodyMayBeUnseen() bool {
-	if d.serverGaps > 0 || d.firstServer != firstReplyGreeting {
-		return true
-	}
 	for _, e := range d.queue {
 		if e.kind == pendingCommand && e.verb == verbDATA {
 			return true
 		}
 	}
+	if d.serverGaps > 0 || d.firstServer != firstReplyGreeting {
+		return !d.client.req.end.beyond(d.bodyEndBound())
+	}
 	return false
+}
+
+// bodyEndBound is the client offset past which no body whose 354 the
+// capture lacks can end: what the server had acknowledged when it began
+// its first reply since its last gap or the capture's start (unknown if
+// none came, or the acknowledgment is unknown).
+func (d *Decoder) bodyEndBound() streamOffset {
+	if !d.server.sinceGapSet {
+		return streamOffset{}
+	}
+	return d.server.sinceGap
 }
 
 // abandon handles the client leaving the current transaction before its
