@@ -153,7 +153,8 @@ type connectionJSON struct {
 }
 
 type replyJSON struct {
-	Code int `json:"code"`
+	Code  int `json:"code"`
+	Frame int `json:"frame"`
 }
 
 // Check compares a smtpscope JSON report with an expectations file, one
@@ -253,11 +254,19 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 		default:
 			add(f("outcome"), m.Outcome, tx.Outcome)
 		}
-		chunks, chunkRefused := bdatOf(c, tx.MailFrame)
+		after := 0 // the previous transaction's final reply
+		if i > 0 && txs[i-1].Reply != nil {
+			after = txs[i-1].Reply.Frame
+		}
+		until := 0
+		if tx.Reply != nil {
+			until = tx.Reply.Frame
+		}
+		chunks, chunkRefused := bdatOf(c, tx.MailFrame, after, until)
 		if got := decidingCode(tx.Reply, tx.Rcpts, chunkRefused); got != m.Code {
 			add(f("code"), m.Code, got)
 		}
-		if e.BDAT && chunks != m.Chunks {
+		if e.BDAT && chunks != m.Chunks && m.Lost != synth.LossClientChunkLine {
 			add(f("chunks"), m.Chunks, chunks)
 		}
 		if tx.Diagnosis.Cause != m.Cause {
@@ -273,7 +282,7 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 			if wire := m.Size + 3; tx.Inferred && (wire < tx.SizeMin || wire > tx.SizeMax) {
 				add(f("size"), fmt.Sprintf("%d", wire), fmt.Sprintf("[%d, %d]", tx.SizeMin, tx.SizeMax))
 			}
-		case m.Lost == synth.LossClientBody || m.Lost == synth.LossClientEnd:
+		case m.Lost == synth.LossClientBody || m.Lost == synth.LossClientEnd || m.Lost == synth.LossClientChunkLine:
 			// The capture lacks some of the body's bytes.
 		case m.Lost == synth.LossServerRefusal:
 			// Without the replies to the envelope the capture cannot
@@ -346,16 +355,28 @@ func decidingCode(eod *replyJSON, rcpts []struct {
 // bdatOf counts the BDAT commands of the transaction whose MAIL is in
 // frame mail (those after that MAIL and before the next one) and returns
 // the first 4xx or 5xx reply to one of them (RFC 3030 §2: a refused
-// chunk fails the transaction), nil if none.
-func bdatOf(c *connectionJSON, mail int) (n int, refusal *replyJSON) {
+// chunk fails the transaction), nil if none. A transaction whose MAIL the
+// capture lacks (mail 0) holds those after frame after, the previous
+// transaction's final reply, and before the next MAIL; none holds a
+// command after its own final reply (frame until, 0: none known), which
+// the next transaction's hidden MAIL would leave in it.
+func bdatOf(c *connectionJSON, mail, after, until int) (n int, refusal *replyJSON) {
 	in := false
 	for _, cmd := range c.SMTP.Commands {
-		switch {
-		case cmd.Verb == "MAIL" && in:
-			return n, refusal
-		case cmd.Verb == "MAIL":
-			in = cmd.Frame == mail
-		case in && cmd.Verb == "BDAT":
+		if until > 0 && cmd.Frame > until {
+			break
+		}
+		if cmd.Verb == "MAIL" {
+			if in {
+				break
+			}
+			in = mail != 0 && cmd.Frame == mail
+			continue
+		}
+		if mail == 0 && cmd.Frame > after {
+			in = true
+		}
+		if in && cmd.Verb == "BDAT" {
 			n++
 			if refusal == nil && cmd.Reply != nil && cmd.Reply.Code >= 400 {
 				refusal = cmd.Reply

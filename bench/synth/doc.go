@@ -26,7 +26,9 @@
 // frame in the capture that the peer acknowledged on the wire (loss.go),
 // and their expectations say what the capture still proves; with
 // Options.FaultCaptureLoss, a share of those with a network fault too
-// (away from the fault's flights). With
+// (away from the fault's flights); with Options.CommandLoss, a share
+// lack a pipelined client command (one of an envelope written one command
+// a segment, or a BDAT line after the first chunk's). With
 // Options.SACK, a share of the sessions negotiate SACK: the server's
 // duplicate ACKs carry SACK blocks, and D-SACK blocks name the data it
 // received twice (a spurious retransmission, a tail-loss probe).

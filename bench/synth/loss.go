@@ -41,6 +41,17 @@ const (
 	// LossServerChunk: the 250 to the first BDAT chunk of several. The
 	// outcome is proven by the reply to BDAT LAST.
 	LossServerChunk Loss = "server-chunk"
+	// LossClientPipelined: one command of a pipelined envelope (MAIL, a
+	// RCPT or DATA), which the client wrote one command a segment in one
+	// flight (Options.CommandLoss). The replies are all captured: by
+	// their order the outcome is proven.
+	LossClientPipelined Loss = "client-pipelined"
+	// LossClientChunkLine: the client segment holding the command line of
+	// a BDAT chunk after the first (Options.CommandLoss), with the chunk's
+	// bytes around it. The replies prove the outcome; without one (silence
+	// after BDAT LAST) nothing proves a BDAT LAST was sent when the lost
+	// line was it, and the outcome is unknown.
+	LossClientChunkLine Loss = "client-bdat-line"
 	// LossServerACK: a pure ACK of the server's during the body. Nothing
 	// of SMTP is missing: the outcome is proven.
 	LossServerACK Loss = "server-ack"
@@ -49,6 +60,9 @@ const (
 // losses lists every Loss, for coverage tests.
 var losses = []Loss{LossClientBody, LossClientEnd, LossClientRcpt, LossServerFinal,
 	LossServerRefusal, LossServerEnvelope, LossServerChunk, LossServerACK}
+
+// commandLosses lists the Losses of Options.CommandLoss.
+var commandLosses = []Loss{LossClientPipelined, LossClientChunkLine}
 
 // lossPlan is where a session's capture loss falls.
 type lossPlan struct {
@@ -136,6 +150,43 @@ func planFaultLoss(r *rand.Rand, p *sessionPlan) {
 	p.loss.at = mss + r.IntN(max(p.messages[i].size-3*mss, 1))
 }
 
+// planCommandLoss draws the loss of a pipelined client command
+// (Options.CommandLoss): a command of a pipelined envelope, or the line
+// of a BDAT chunk after the first that the client sends; none when the
+// session has neither. For a command, at is its index in the envelope.
+func planCommandLoss(r *rand.Rand, p *sessionPlan) {
+	type choice struct {
+		kind    Loss
+		message int
+	}
+	var choices []choice
+	for i, m := range p.messages {
+		if p.pipelining {
+			choices = append(choices, choice{LossClientPipelined, i})
+		}
+		sent := len(m.chunks)
+		if m.refuse == refuseChunk {
+			sent = m.refuseChunk + 1
+		}
+		if p.bdat && m.refuse != refuseRcpt && sent >= 2 {
+			choices = append(choices, choice{LossClientChunkLine, i})
+		}
+	}
+	if len(choices) == 0 {
+		return
+	}
+	c := choices[r.IntN(len(choices))]
+	m := &p.messages[c.message]
+	p.loss = lossPlan{kind: c.kind, message: c.message}
+	if c.kind == LossClientPipelined {
+		cmds := 1 + len(m.rcpts) // MAIL and the RCPTs
+		if !p.bdat {
+			cmds++ // DATA
+		}
+		p.loss.at = r.IntN(cmds)
+	}
+}
+
 func longestChunk(chunks []int) int {
 	n := 0
 	for _, c := range chunks {
@@ -211,7 +262,8 @@ func (s *session) lossExpectation(e *MessageExpectation) {
 	}
 	e.Lost = s.plan.loss.kind
 	switch {
-	case e.Lost == LossServerFinal, e.Lost == LossServerRefusal, e.Lost == LossClientEnd && e.Outcome == "no-reply":
+	case e.Lost == LossServerFinal, e.Lost == LossServerRefusal, e.Lost == LossClientEnd && e.Outcome == "no-reply",
+		e.Lost == LossClientChunkLine && e.Outcome == "no-reply" && s.lostLast:
 		e.WireOutcome = e.Outcome
 		e.Outcome, e.Cause, e.Code = "unknown", "capture-incomplete", 0
 	case e.Lost == LossServerACK:

@@ -69,6 +69,15 @@ type Options struct {
 	// clear. Zero: none, and the capture is the same as without the
 	// option.
 	FaultCaptureLoss float64
+	// CommandLoss is the share of sessions in clear with healthy TCP (and
+	// no CaptureLoss loss), from 0 to 1, whose capture lacks a client
+	// command sent pipelined: one command of a pipelined envelope, which
+	// the client then writes one command a segment in one flight, or the
+	// segment holding the line of a BDAT chunk after the first
+	// (LossClientPipelined, LossClientChunkLine). A session with neither
+	// loses nothing. Zero: none, and the capture is the same as without
+	// the option.
+	CommandLoss float64
 	// SACK is the share of sessions, from 0 to 1, whose SYN and SYN-ACK
 	// both offer SACK (RFC 2018), as Linux stacks do: the server's
 	// duplicate ACKs then carry SACK blocks, and its ACK of a segment it
@@ -114,6 +123,7 @@ func (o Options) withDefaults() Options {
 	}
 	o.TLS, o.BDAT, o.CaptureLoss = min(max(o.TLS, 0), 1), min(max(o.BDAT, 0), 1), min(max(o.CaptureLoss, 0), 1)
 	o.SACK, o.FaultCaptureLoss = min(max(o.SACK, 0), 1), min(max(o.FaultCaptureLoss, 0), 1)
+	o.CommandLoss = min(max(o.CommandLoss, 0), 1)
 	if o.Start.IsZero() {
 		o.Start = DefaultStart
 	}

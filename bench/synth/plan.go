@@ -232,6 +232,9 @@ func (g *Generator) planSession(r *rand.Rand, id int, start time.Duration) sessi
 	if g.opts.CaptureLoss > 0 && p.tls == nil && lossSession(p.fault) && r.Float64() < g.opts.CaptureLoss {
 		planLoss(r, &p)
 	}
+	if g.opts.CommandLoss > 0 && p.tls == nil && p.loss.kind == LossNone && lossSession(p.fault) && r.Float64() < g.opts.CommandLoss {
+		planCommandLoss(r, &p)
+	}
 	if g.opts.FaultCaptureLoss > 0 && p.tls == nil && !lossSession(p.fault) && r.Float64() < g.opts.FaultCaptureLoss {
 		planFaultLoss(r, &p)
 	}

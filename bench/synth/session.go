@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -120,6 +121,9 @@ type session struct {
 	bodySeq  uint32
 	dropNext dropSide
 	lossDone bool
+	// lostLast is set when a LossClientChunkLine frame held the line of
+	// BDAT LAST.
+	lostLast bool
 
 	exp Expectation
 }
@@ -197,6 +201,31 @@ func (s *session) command(cmd string, proc time.Duration, reply string) time.Dur
 	}
 	s.serverSend(t+proc, flagPSH|flagACK, s.wire(reply))
 	return t + proc
+}
+
+// commandsApart plays a pipelined batch of commands (lines of cmds)
+// written one command a segment, back to back, the one at the session's
+// loss index missing from the capture, and the server's replies, one
+// segment proc after the last command.
+func (s *session) commandsApart(cmds string, proc time.Duration, replies string) {
+	t := s.t + s.client.rtt + s.think()
+	for j, c := range strings.SplitAfter(strings.TrimSuffix(cmds, "\r\n"), "\r\n") {
+		if j > 0 {
+			t += 5 * time.Microsecond
+		}
+		if !strings.HasSuffix(c, "\r\n") {
+			c += "\r\n"
+		}
+		s.clientSend(t, flagPSH|flagACK, s.wire(c))
+		if j == s.plan.loss.at {
+			s.lose(len(s.frames) - 1)
+		}
+	}
+	s.sAck = s.c.nxt
+	if proc > delayedACK {
+		s.serverSend(t+delayedACK, flagACK, nil)
+	}
+	s.serverSend(t+proc, flagPSH|flagACK, s.wire(replies))
 }
 
 // advance plays the next step into the frame queue, which must be empty.
@@ -333,7 +362,11 @@ func (s *session) envelope(m *messagePlan) {
 		if s.lossDue(LossServerEnvelope) || s.lossDue(LossServerRefusal) {
 			s.loseNextFrom(false)
 		}
-		s.command(cmds, s.lognormal(2*time.Millisecond, 0.8), replies)
+		if s.lossDue(LossClientPipelined) {
+			s.commandsApart(cmds, s.lognormal(2*time.Millisecond, 0.8), replies)
+		} else {
+			s.command(cmds, s.lognormal(2*time.Millisecond, 0.8), replies)
+		}
 		if m.refuse == refuseRcpt {
 			s.refusedEnvelope(m)
 			return
@@ -579,6 +612,10 @@ func (s *session) sendFlight(body bodySource, segs []flightSeg, kind flightKind,
 			end := body.left() == 0
 			command := s.plan.bdat && s.chunkSrc.command // the segment starts a BDAT chunk
 			if s.lossDue(LossClientEnd) && end || s.lossDue(LossClientBody) && !end && !command && s.sent-n >= s.plan.loss.at {
+				s.lose(len(s.frames) - 1)
+			}
+			if s.lossDue(LossClientChunkLine) && command && s.chunk >= 2 {
+				s.lostLast = s.chunk == len(s.message().chunks)
 				s.lose(len(s.frames) - 1)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -644,5 +645,44 @@ func TestFaultCaptureLossShapes(t *testing.T) {
 	}
 	if brokenHit == 0 || recoveredHit == 0 {
 		t.Errorf("losses on broken messages %d, on recovered or unknown ones %d", brokenHit, recoveredHit)
+	}
+}
+
+// TestCommandLossShapes: with CommandLoss the capture lacks a command of
+// a pipelined envelope (the batch then written one command a segment) or
+// a BDAT line after the first chunk's; the expectations say the outcome
+// is proven (unknown allowed) but for the silence after a lost BDAT LAST
+// line, which proves nothing.
+func TestCommandLossShapes(t *testing.T) {
+	_, exps, _ := generate(t, Options{Seed: 12, Sessions: 400, Problems: 0.6, Concurrency: 40, BDAT: 0.5, CommandLoss: 1, MaxMessageSize: 16 << 10})
+	seen := map[Loss]int{}
+	silentLast := 0
+	for _, e := range exps {
+		for i, m := range e.Messages {
+			if m.Lost == LossNone {
+				continue
+			}
+			seen[m.Lost]++
+			if !slices.Contains(commandLosses, m.Lost) || m.Lost != e.CaptureLoss || e.Unseen.Client == 0 || e.Unseen.Server != 0 {
+				t.Errorf("stream %d message %d: lost %s, session %s, unseen %+v", e.Stream, i, m.Lost, e.CaptureLoss, e.Unseen)
+			}
+			switch {
+			case m.Outcome == "unknown":
+				silentLast++
+				if m.Lost != LossClientChunkLine || m.WireOutcome != "no-reply" || m.Cause != "capture-incomplete" {
+					t.Errorf("stream %d message %d: unknown %+v", e.Stream, i, m)
+				}
+			case !m.UnknownOK:
+				t.Errorf("stream %d message %d: %+v without unknown_ok", e.Stream, i, m)
+			}
+		}
+	}
+	for _, l := range commandLosses {
+		if seen[l] == 0 {
+			t.Errorf("no message lacks %s (seen %v)", l, seen)
+		}
+	}
+	if silentLast == 0 {
+		t.Errorf("no silence after a lost BDAT LAST line")
 	}
 }
