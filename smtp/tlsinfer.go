@@ -124,6 +124,25 @@ type tlsTrack struct {
 	// for.
 	overheadOf             [2]uint16
 	overheadLo, overheadHi int
+	// synced is what the last sync wrote the Session's TLS from.
+	synced tlsSynced
+}
+
+// tlsSynced is what syncTLS last wrote the Session's TLS from, but for the
+// decryption (synced every time) and the record counts (read from the
+// facts written): the TLS it wrote to, the Conn's count of changes to the
+// other facts, the transactions inferred, the flight under way and the
+// decoder's life. The flight and the inferred transactions change only on
+// a record, a gap, a FIN, an RST or the end; the flight's record count and
+// gap are kept too, so that a change of the flight without one still
+// shows.
+type tlsSynced struct {
+	tls      *TLS
+	changes  uint64
+	inferred int
+	records  int
+	gapped   bool
+	life     lifeState
 }
 
 // flight is a run of client records with no server record between them
@@ -356,13 +375,29 @@ func (d *Decoder) tlsEnd(at reassembly.Mark) {
 	d.syncTLS()
 }
 
-// syncTLS copies the TLS reader's facts into the Session.
+// syncTLS copies the TLS reader's facts into the Session. It runs after
+// every segment of TLS, so it copies only what changed: the facts' record
+// counts alone unless the Conn counted another change (after the
+// handshake, records move only the counts), and the rest only when the
+// flight, the inferred transactions or the decoder's life changed (a
+// record that ends or extends a flight, say; not a segment inside a
+// record). With keys it copies everything every time.
 func (d *Decoder) syncTLS() {
 	if d.tls == nil || d.s.TLS == nil {
 		return
 	}
 	t := d.tls
-	t.facts = t.conn.Facts()
+	now := tlsSynced{tls: d.s.TLS, changes: t.conn.Changes(), inferred: len(t.inferred),
+		records: t.flight.records, gapped: t.flight.gapped, life: d.life}
+	if t.dec == nil && now.tls == t.synced.tls && now.changes == t.synced.changes {
+		t.facts.Records, t.facts.Bytes = t.conn.Counts()
+		if now == t.synced {
+			return
+		}
+	} else {
+		t.facts = t.conn.Facts()
+	}
+	t.synced = now
 	d.s.TLS.Handshake = &t.facts
 	d.s.TLS.Decryption = t.decryptionState()
 	d.s.TLS.Pending = nil

@@ -2,8 +2,12 @@ package smtp
 
 import (
 	"bytes"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/smtpscope/smtpscope/reassembly"
 )
 
 // record returns a TLS record of type t with n bytes of fragment.
@@ -124,6 +128,80 @@ func TestInferredCutShort(t *testing.T) {
 		}
 		if (tc.outcome == OutcomeAborted) != (x.EndOfDataFrame == 0) {
 			t.Errorf("%s: end-of-data frame %d", tc.name, x.EndOfDataFrame)
+		}
+	}
+}
+
+// syncedView prints what the Session's TLS shows, through its pointers.
+func syncedView(s *Session) string {
+	if s.TLS == nil {
+		return "no TLS"
+	}
+	v := fmt.Sprintf("%+v\n", *s.TLS)
+	if s.TLS.Handshake != nil {
+		v += fmt.Sprintf("handshake %+v\n", *s.TLS.Handshake)
+	}
+	if p := s.TLS.Pending; p != nil {
+		v += fmt.Sprintf("pending %+v %+v\n", *p, *p.Inferred)
+	}
+	for _, x := range s.TLS.Inferred {
+		v += fmt.Sprintf("inferred %+v %+v\n", x, *x.Inferred)
+	}
+	return v
+}
+
+// TestSyncTLSCurrent: syncTLS copies only what changed, yet after every
+// call the Session's TLS (which a live view reads between calls) is what
+// it is with a sync that copies everything. The sessions of the inference
+// tests are fed in pieces that end inside records, between them and
+// across them, to two decoders: one as it is, one whose every sync copies
+// everything.
+func TestSyncTLSCurrent(t *testing.T) {
+	prologue := tls12Prologue(t)
+	big := record(23, 16408)
+	body := C(record(23, 16408) + record(23, 16408) + record(23, 2000))
+	tails := [][]step{
+		steps(body, S(record(23, 40)), C(record(23, 30)), CFIN),
+		steps(body, C(record(23, 30)), CFIN),
+		steps(body, SFIN),
+		steps(body),
+		steps(body, SGap(40), C(record(23, 30)), CFIN),
+		steps(body, CGap(40), S(record(23, 40)), C(record(23, 30)), CFIN),
+		steps(C(record(23, 60)), S(record(23, 40)), C(record(23, 30)), CFIN),
+		steps(C(big+big+big[:1005]), SRST),
+		steps(C(big[:3005]), CFIN, SFIN),
+		steps(C(big + big[:505])),
+		steps(C(record(23, 60)[:30]), SRST),
+	}
+	for i, tail := range tails {
+		for _, piece := range []int{7, 1000, 20000} {
+			d, full := NewDecoder(Options{}), NewDecoder(Options{})
+			frame := 0
+			call := func(what string, f func(d *Decoder)) {
+				t.Helper()
+				if full.tls != nil {
+					full.tls.synced = tlsSynced{} // the next sync copies everything
+				}
+				f(d)
+				f(full)
+				if !reflect.DeepEqual(d.s.TLS, full.s.TLS) {
+					t.Fatalf("tail %d, pieces of %d, frame %d (%s): the Session's TLS\n%s\nwant\n%s", i, piece, frame, what, syncedView(&d.s), syncedView(&full.s))
+				}
+			}
+			for _, s := range append(append([]step(nil), prologue...), tail...) {
+				if s.kind != stepData {
+					frame++
+					call("control", func(d *Decoder) { feedStep(d, frame-1, s) })
+					continue
+				}
+				for p := s.data; len(p) > 0; {
+					n := min(piece, len(p))
+					frame++
+					call("data", func(d *Decoder) { d.Data(s.dir, []byte(p[:n]), reassembly.ConstMarker(markOf(frame))) })
+					p = p[n:]
+				}
+			}
+			call("end", func(d *Decoder) { d.End(markOf(frame + 1)) })
 		}
 	}
 }

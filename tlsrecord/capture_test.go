@@ -64,6 +64,9 @@ type tlsConn struct {
 	started [2]bool
 	views   map[int]*frameView
 	records []Record
+	// watch checks Changes and Counts after every call.
+	watch changeWatch
+	t     testing.TB
 }
 
 func (h *tlsConn) view(frame int) *frameView {
@@ -83,21 +86,27 @@ func (h *tlsConn) Data(dir reassembly.Direction, p []byte, at reassembly.Marker)
 		h.started[dir] = true
 	}
 	h.conn.Data(dir, p, at)
+	h.watch.check(h.t, h.conn)
 }
 
 func (h *tlsConn) Gap(dir reassembly.Direction, n int, at reassembly.Mark) {
 	if h.started[dir] {
 		h.conn.Gap(dir, n, at)
+		h.watch.check(h.t, h.conn)
 	}
 }
 
 func (h *tlsConn) Control(k reassembly.EventKind, dir reassembly.Direction, at reassembly.Mark) {
 	if h.started[0] || h.started[1] {
 		h.conn.Control(k, dir, at)
+		h.watch.check(h.t, h.conn)
 	}
 }
 
-func (h *tlsConn) End(at reassembly.Mark) { h.conn.End(at) }
+func (h *tlsConn) End(at reassembly.Mark) {
+	h.conn.End(at)
+	h.watch.check(h.t, h.conn)
+}
 
 // readCapture runs a capture through reassembly into one Conn per TCP
 // connection and returns the shims by stream.
@@ -113,7 +122,7 @@ func readCapture(t testing.TB, path string) map[int]*tlsConn {
 	tr := reassembly.NewTracker(reassembly.Options{
 		ServerPorts: []uint16{25, 465, 587},
 		NewHandler: func(c *reassembly.Conn) reassembly.Handler {
-			h := &tlsConn{stream: c.Stream, views: views}
+			h := &tlsConn{stream: c.Stream, views: views, t: t}
 			h.conn = NewConn(Options{Record: func(r Record, raw []byte) {
 				h.records = append(h.records, r)
 				v := h.view(r.End.Frame)

@@ -49,6 +49,9 @@ type Conn struct {
 	// notTLS locates, per side, first bytes that were no record header
 	// (Options.Implicit: judged at the end).
 	notTLS [2]reassembly.Mark
+	// changes counts the changes to the facts but for the record counts
+	// (Changes).
+	changes uint64
 }
 
 // NewConn returns a Conn reading from the first byte of TLS.
@@ -156,6 +159,24 @@ func (f *Facts) Established() bool { return f.Ending == EndComplete || f.Ending 
 // facts.
 func (c *Conn) Version() uint16 { return c.facts.Version() }
 
+// Changes counts the events that may have changed what Facts returns but
+// for Records and Bytes (Counts): a handshake event (a hello, a
+// ChangeCipherSpec, an alert, a gap, a FIN or RST, the end, a protected
+// record but those of the established session after each side's first),
+// a certificate chain, a condition met. While it stays the same, so does
+// everything else Facts returns: a caller that keeps a copy of the Facts
+// can bring it up to date with Counts alone. Once the handshake is over,
+// records move only the counts.
+func (c *Conn) Changes() uint64 { return c.changes }
+
+// Counts returns Facts' Records and Bytes without copying the facts.
+func (c *Conn) Counts() (records [2]int, bytes [2]int64) {
+	for d := range c.streams {
+		records[d], bytes[d] = c.streams[d].records, c.streams[d].bytes
+	}
+	return records, bytes
+}
+
 // Facts returns what was read so far. The slices are shared with the Conn
 // but never changed in place by it.
 func (c *Conn) Facts() Facts {
@@ -163,9 +184,7 @@ func (c *Conn) Facts() Facts {
 	f.Alerts = f.Alerts[:len(f.Alerts):len(f.Alerts)]
 	f.Certificates = f.Certificates[:len(f.Certificates):len(f.Certificates)]
 	f.Conditions = f.Conditions[:len(f.Conditions):len(f.Conditions)]
-	for d := range c.streams {
-		f.Records[d], f.Bytes[d] = c.streams[d].records, c.streams[d].bytes
-	}
+	f.Records, f.Bytes = c.Counts()
 	return f
 }
 
@@ -218,6 +237,7 @@ func (c *Conn) condition(s *stream, cond Condition, at reassembly.Mark) {
 		return
 	}
 	s.met[cond] = true
+	c.changes++
 	c.facts.Conditions = append(c.facts.Conditions, Met{Condition: cond, Dir: s.dir, At: at})
 }
 

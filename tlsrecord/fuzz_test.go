@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -107,7 +108,9 @@ func fuzzConn(t *testing.T, in []byte, implicit bool) {
 		}
 	}})
 	frame := 0
+	var w changeWatch
 	for len(in) > 0 {
+		w.check(t, c)
 		ctl := in[0]
 		in = in[1:]
 		dir := reassembly.Direction(ctl & 1)
@@ -133,7 +136,9 @@ func fuzzConn(t *testing.T, in []byte, implicit bool) {
 			in = in[2+n:]
 		}
 	}
+	w.check(t, c)
 	c.End(reassembly.Mark{Frame: frame + 1})
+	w.check(t, c)
 	f := c.Facts()
 	if f.Records != handed {
 		t.Fatalf("counted %v records, handed %v", f.Records, handed)
@@ -142,4 +147,29 @@ func fuzzConn(t *testing.T, in []byte, implicit bool) {
 		t.Fatalf("ending still open after End")
 	}
 	_ = f.Duration()
+}
+
+// changeWatch checks, between calls, what Changes and Counts promise: the
+// counts are Facts' Records and Bytes, and while Changes stays the same
+// nothing else in the facts changes.
+type changeWatch struct {
+	changes uint64
+	facts   Facts
+	seen    bool
+}
+
+func (w *changeWatch) check(t testing.TB, c *Conn) {
+	t.Helper()
+	f := c.Facts()
+	if records, bytes := c.Counts(); records != f.Records || bytes != f.Bytes {
+		t.Fatalf("Counts %v %v, Facts %v %v", records, bytes, f.Records, f.Bytes)
+	}
+	if w.seen && c.Changes() == w.changes {
+		g := f
+		g.Records, g.Bytes = w.facts.Records, w.facts.Bytes
+		if !reflect.DeepEqual(g, w.facts) {
+			t.Fatalf("the facts changed, Changes did not (%d):\n%+v\n%+v", w.changes, w.facts, f)
+		}
+	}
+	w.changes, w.facts, w.seen = c.Changes(), f, true
 }

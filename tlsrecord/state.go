@@ -67,6 +67,9 @@ func (s hsState) open() bool { return s < hsEstablished }
 // c.state and of the facts it implies happens here or in the helpers it
 // calls for one kind of event (hello, protectedRecord, cut).
 func (c *Conn) transition(ev event) {
+	if ev.kind != evProtected {
+		c.changes++ // protectedRecord counts its own
+	}
 	f := &c.facts
 	switch ev.kind {
 	case evClientHello, evRetryRequest, evServerHello:
@@ -166,7 +169,15 @@ func (c *Conn) protectedRecord(r Record) {
 	f := &c.facts
 	d := r.Dir
 	switch c.state {
+	case hsEstablished:
+		// Most records: those of the session, which change nothing
+		// after each side's first.
+		if f.FirstApplicationData[d].Frame == 0 {
+			f.FirstApplicationData[d] = r.Start
+			c.changes++
+		}
 	case hsNegotiated:
+		c.changes++
 		if f.Version() == VersionTLS13 {
 			if d == reassembly.ServerToClient {
 				if f.Finished[reassembly.ClientToServer].Frame == 0 {
@@ -191,13 +202,10 @@ func (c *Conn) protectedRecord(r Record) {
 				c.establish(d, r.End)
 			}
 		}
-	case hsEstablished:
-		if f.FirstApplicationData[d].Frame == 0 {
-			f.FirstApplicationData[d] = r.Start
-		}
 	case hsIdle:
 		if c.opts.Implicit && r.Type == TypeApplicationData {
 			// No hello came before: the handshake is not in the capture.
+			c.changes++
 			c.state = hsEstablished
 			f.Ending, f.EndedBy, f.EndedAt = EndNotCaptured, d, r.Start
 			f.FirstApplicationData[d] = r.Start

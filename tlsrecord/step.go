@@ -227,6 +227,7 @@ func (c *Conn) message(s *stream, typ uint8, body []byte, at reassembly.Mark) {
 			certs = []Certificate{}
 		}
 		c.facts.Certificates, c.facts.CertificateAt = certs, at
+		c.changes++
 	}
 }
 
