@@ -32,6 +32,7 @@ func TestGeneratedCapturesCheck(t *testing.T) {
 		{"capture loss in both directions, DATA and BDAT", synth.Options{Seed: 8, Sessions: 300, Problems: 0.5, Concurrency: 40, MaxMessageSize: 16 << 10, BDAT: 0.3, CaptureLoss: 1}},
 		{"capture loss with network faults", synth.Options{Seed: 10, Sessions: 200, Problems: 1, Concurrency: 40, MaxMessageSize: 16 << 10, BDAT: 0.3, SACK: 0.3, FaultCaptureLoss: 1}},
 		{"a pipelined command or a BDAT line lost, BDAT (DATA: bench/testdata/known/pipelined-mail-lost)", synth.Options{Seed: 11, Sessions: 200, Problems: 0.5, Concurrency: 40, MaxMessageSize: 16 << 10, BDAT: 1, CommandLoss: 1}},
+		{"BDAT: a refused chunk with the later ones pipelined behind it", synth.Options{Seed: 12, Sessions: 160, Problems: 0.8, Concurrency: 30, MaxMessageSize: 32 << 10, BDAT: 1, PipelinedChunkRefusal: 1, CaptureLoss: 0.2}},
 		{"SACK and D-SACK on every fault and shape", synth.Options{Seed: 9, Sessions: 240, Problems: 1, Concurrency: 40, MaxMessageSize: 8 << 10, SACK: 1}},
 		{"every frame twice", synth.Options{Seed: 6, Sessions: 80, Problems: 0.6, Concurrency: 20, MaxMessageSize: 8 << 10, Duplicate: true}},
 	}

@@ -36,7 +36,9 @@
 #                   compare smtpscope's peak RSS (default 1 when BENCH_SIZE=1G)
 #   BENCH_MIX_SIZE  size of the capture of the newer shapes (default a quarter
 #                   of BENCH_SIZE; 0: skip): half its sessions send with BDAT
-#                   (smtpgen --bdat; chunks pipelined with PIPELINING), 30 %
+#                   (smtpgen --bdat; chunks pipelined with PIPELINING, half of
+#                   those refused after a chunk with the later ones pipelined
+#                   behind it: --bdat-pipelined-refusal), 30 %
 #                   carry a fault (refusals after a chunk or BDAT LAST, silence
 #                   after BDAT LAST, body faults in chunks among them), 20 % of
 #                   those with healthy TCP lack a frame in the capture
@@ -243,7 +245,7 @@ dup_check=0
 # frames missing from the capture, SACK, more faults than the main capture.
 # Checked like it, timed once.
 mix_size=${BENCH_MIX_SIZE:-$(awk -v s="$size" 'BEGIN { n = s + 0; u = toupper(substr(s, length(n "") + 1, 1)); m = u == "G" ? n * 1024 : u == "K" ? n / 1024 : u == "M" ? n : n / 1048576; q = int(m / 4); printf "%dM", q < 1 ? 1 : q }')}
-mix_flags=(--bdat 0.5 --capture-loss 0.2 --fault-capture-loss 0.2 --sack 0.5 --problems 0.3 --max-message-size 64K)
+mix_flags=(--bdat 0.5 --bdat-pipelined-refusal 0.5 --capture-loss 0.2 --fault-capture-loss 0.2 --sack 0.5 --problems 0.3 --max-message-size 64K)
 mix_check=0 mix_line=""
 if [ "$mix_size" != 0 ]; then
   main_cap=$cap main_expect=$expect main_stamp=$stamp main_name=$name

@@ -100,7 +100,17 @@ func (s *session) startChunks(m *messagePlan) {
 // waiting for their replies (RFC 3030 §4.2 with PIPELINING): not when a
 // chunk is to be refused, after which the client may send no more.
 func (s *session) pipelinedChunks(m *messagePlan) bool {
-	return s.plan.pipelining && m.refuse != refuseChunk
+	return s.plan.pipelining && (m.refuse != refuseChunk || m.pipelinedRefusal)
+}
+
+// chunkReply is the server's reply to chunk j of m (not the LAST one):
+// 250, or from a refused chunk on, the refusal.
+func (s *session) chunkReply(m *messagePlan, j int) string {
+	if m.refuse == refuseChunk && j >= m.refuseChunk {
+		s.exp.Fault = s.plan.fault
+		return m.reply
+	}
+	return fmt.Sprintf("250 2.0.0 Ok: %d bytes\r\n", m.chunks[j])
 }
 
 // startChunk starts chunk s.chunk of m, its first flight at start.
@@ -114,7 +124,8 @@ func (s *session) startChunk(m *messagePlan, start time.Duration) {
 
 // chunkReplies plays the server's replies to the pipelined chunks before
 // the LAST one that it now holds whole (its ACK covers them): one segment
-// of 250s, after which the client's next flight comes.
+// of 250s (or refusals, Options.PipelinedChunkRefusal), after which the
+// client's next flight comes.
 func (s *session) chunkReplies(m *messagePlan) {
 	end, due := s.bodySeq, 0
 	var replies []byte
@@ -126,7 +137,7 @@ func (s *session) chunkReplies(m *messagePlan) {
 		if int32(s.sAck-end) < 0 {
 			break
 		}
-		replies = fmt.Appendf(replies, "250 2.0.0 Ok: %d bytes\r\n", n)
+		replies = append(replies, s.chunkReply(m, j)...)
 		due++
 	}
 	if due == 0 {

@@ -21,7 +21,9 @@
 // noise of the right lengths (tls.go): their messages are expected
 // inferred from the records. With Options.BDAT, a share of the sessions in
 // clear send with BDAT chunks (RFC 3030, bdat.go): refused after a chunk
-// or after BDAT LAST, or met with silence after BDAT LAST. With
+// or after BDAT LAST (Options.PipelinedChunkRefusal: a refused chunk
+// with the later ones pipelined behind it), or met with silence after
+// BDAT LAST. With
 // Options.CaptureLoss, a share of the sessions with healthy TCP lack one
 // frame in the capture that the peer acknowledged on the wire (loss.go),
 // and their expectations say what the capture still proves; with

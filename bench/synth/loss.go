@@ -112,11 +112,13 @@ func lossKinds(r *rand.Rand, p *sessionPlan, i int) []Loss {
 		if !p.pipelining {
 			kinds = append(kinds, LossClientRcpt)
 		}
-		if !eodSilent {
+		// A chunk refused with the LAST one pipelined behind it: the
+		// refusal, not the final reply, decides; neither is lost.
+		if !eodSilent && !m.pipelinedRefusal {
 			kinds = append(kinds, LossServerFinal)
 		}
 		kinds = append(kinds, LossServerEnvelope)
-		if len(m.chunks) > 1 && !(m.refuse == refuseChunk && m.refuseChunk == 0) {
+		if len(m.chunks) > 1 && !(m.refuse == refuseChunk && m.refuseChunk == 0) && !m.pipelinedRefusal {
 			kinds = append(kinds, LossServerChunk)
 		}
 	}

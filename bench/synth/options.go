@@ -78,6 +78,14 @@ type Options struct {
 	// loses nothing. Zero: none, and the capture is the same as without
 	// the option.
 	CommandLoss float64
+	// PipelinedChunkRefusal is the share, from 0 to 1, of the BDAT
+	// messages refused after a chunk before the LAST one in a session
+	// with PIPELINING whose client had already written every chunk (RFC
+	// 3030 §4.2): the later chunks, BDAT LAST included, go out behind the
+	// refused one, and the server, the transaction failed, answers each
+	// with the same refusal. The outcome is the refusal's. Zero: none,
+	// and the capture is the same as without the option.
+	PipelinedChunkRefusal float64
 	// SACK is the share of sessions, from 0 to 1, whose SYN and SYN-ACK
 	// both offer SACK (RFC 2018), as Linux stacks do: the server's
 	// duplicate ACKs then carry SACK blocks, and its ACK of a segment it
@@ -124,6 +132,7 @@ func (o Options) withDefaults() Options {
 	o.TLS, o.BDAT, o.CaptureLoss = min(max(o.TLS, 0), 1), min(max(o.BDAT, 0), 1), min(max(o.CaptureLoss, 0), 1)
 	o.SACK, o.FaultCaptureLoss = min(max(o.SACK, 0), 1), min(max(o.FaultCaptureLoss, 0), 1)
 	o.CommandLoss = min(max(o.CommandLoss, 0), 1)
+	o.PipelinedChunkRefusal = min(max(o.PipelinedChunkRefusal, 0), 1)
 	if o.Start.IsZero() {
 		o.Start = DefaultStart
 	}

@@ -155,6 +155,9 @@ type messagePlan struct {
 	// refuseChunk refusal answers.
 	chunks      []int
 	refuseChunk int
+	// pipelinedRefusal: the refused chunk's later ones, BDAT LAST
+	// included, were pipelined behind it (Options.PipelinedChunkRefusal).
+	pipelinedRefusal bool
 }
 
 // planSession draws a session's plan from r, the generator's plan source.
@@ -318,6 +321,9 @@ func (g *Generator) planRefusal(r *rand.Rand, p *sessionPlan, m *messagePlan) {
 		// The server refuses a chunk before the LAST one (RFC 3030 §2:
 		// the client then sends no more chunks).
 		c.place, m.refuseChunk = refuseChunk, r.IntN(len(m.chunks)-1)
+		if g.opts.PipelinedChunkRefusal > 0 && p.pipelining && r.Float64() < g.opts.PipelinedChunkRefusal {
+			m.pipelinedRefusal = true
+		}
 	}
 	m.refuse, m.code, m.partial = c.place, c.code, false
 	if c.place == refuseRcpt {

@@ -769,8 +769,8 @@ func (s *session) endOfData(m *messagePlan) {
 		s.finishBroken(m, "no-reply", "eod-no-reply")
 		return
 	}
-	if m.refuse == refuseEOD {
-		s.exp.Fault = s.plan.fault
+	if m.refuse == refuseEOD || m.refuse == refuseChunk {
+		s.exp.Fault = s.plan.fault // a refused chunk with the LAST one pipelined behind it
 	}
 	latency := s.lognormal(40*time.Millisecond, 1)
 	latency = min(max(latency, time.Millisecond), 5*time.Second)

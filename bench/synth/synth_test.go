@@ -686,3 +686,72 @@ func TestCommandLossShapes(t *testing.T) {
 		t.Errorf("no silence after a lost BDAT LAST line")
 	}
 }
+
+// TestPipelinedChunkRefusal: with PipelinedChunkRefusal, BDAT lines go
+// out after a chunk's refusal (the chunks pipelined behind it), each
+// refused message has sent its LAST chunk, and without the option no
+// BDAT line follows a refusal.
+func TestPipelinedChunkRefusal(t *testing.T) {
+	for _, share := range []float64{0, 1} {
+		capture, exps, _ := generate(t, Options{Seed: 13, Sessions: 300, Problems: 1, Concurrency: 40, BDAT: 1, PipelinedChunkRefusal: share, MaxMessageSize: 32 << 10})
+		behind := bdatAfterRefusal(t, capture)
+		switch {
+		case share == 0 && behind != 0:
+			t.Errorf("without the option, %d BDAT lines after a refusal", behind)
+		case share == 1 && behind == 0:
+			t.Errorf("no BDAT line after a refused chunk")
+		}
+		last := 0 // refused BDAT messages that sent their LAST chunk
+		for _, e := range exps {
+			for _, m := range e.Messages {
+				if (m.Outcome == "rejected" || m.Outcome == "deferred") && m.Chunks > 1 && m.Last {
+					last++
+				}
+			}
+		}
+		if share == 1 && last == 0 {
+			t.Errorf("%d BDAT lines after a refusal, no refused message sent BDAT LAST", behind)
+		}
+	}
+}
+
+// bdatAfterRefusal counts the client payloads holding a BDAT line sent
+// after a 4xx or 5xx reply of the same connection that names no address
+// (not a recipient's refusal) and before the next MAIL, RSET or QUIT.
+func bdatAfterRefusal(t *testing.T, capture []byte) int {
+	t.Helper()
+	r, err := pcapgo.NewReader(bytes.NewReader(capture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := map[layers.TCPPort]bool{}
+	n := 0
+	for {
+		data, _, err := r.ReadPacketData()
+		if err == io.EOF {
+			return n
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if !ok || len(tcp.Payload) == 0 {
+			continue
+		}
+		if tcp.SrcPort == smtpPort {
+			for _, line := range strings.Split(string(tcp.Payload), "\r\n") {
+				if len(line) > 3 && (line[0] == '4' || line[0] == '5') && line[3] == ' ' && !strings.Contains(line, "<") {
+					refused[tcp.DstPort] = true
+				}
+			}
+			continue
+		}
+		switch s := string(tcp.Payload); {
+		case strings.HasPrefix(s, "MAIL"), strings.HasPrefix(s, "RSET"), strings.HasPrefix(s, "QUIT"):
+			refused[tcp.SrcPort] = false
+		case refused[tcp.SrcPort] && strings.Contains(s, "BDAT "):
+			n++
+		}
+	}
+}

@@ -53,6 +53,7 @@ func run(args []string, stderr io.Writer) error {
 	bdat := fs.Float64("bdat", 0, "share of sessions, 0 to 1, that send their messages in BDAT chunks (RFC 3030; sessions in clear without a body fault); every server then advertises CHUNKING")
 	faultLoss := fs.Float64("fault-capture-loss", 0, "share of sessions with a network fault, 0 to 1, whose capture also lacks one frame the peer acknowledged (of the fault's message: its envelope's reply, its RCPT sent alone, or its final reply when TCP recovers; sessions in clear)")
 	commandLoss := fs.Float64("command-loss", 0, "share of sessions, 0 to 1, whose capture lacks a client command sent pipelined: one command of a pipelined envelope (written one command a segment) or the line of a BDAT chunk after the first (sessions in clear with healthy TCP)")
+	chunkRefusal := fs.Float64("bdat-pipelined-refusal", 0, "share, 0 to 1, of the BDAT messages refused after a chunk before LAST, in sessions with PIPELINING, whose later chunks (BDAT LAST included) were already written behind the refused one; each is answered with the same refusal")
 	captureLoss := fs.Float64("capture-loss", 0, "share of sessions, 0 to 1, whose capture lacks one frame the peer acknowledged (a body segment, a command, a reply or an ACK; sessions in clear with healthy TCP); their expectations say what the capture still proves")
 	sack := fs.Float64("sack", 0, "share of sessions, 0 to 1, that negotiate SACK on the SYNs: the server's duplicate ACKs carry SACK blocks, and D-SACK blocks for data it received twice (spurious retransmissions, tail-loss probes)")
 	duplicate := fs.Bool("duplicate", false, "write every frame twice, as a capture on both members of a bond holds it (the expectations stay the same)")
@@ -102,6 +103,9 @@ func run(args []string, stderr io.Writer) error {
 	if *commandLoss < 0 || *commandLoss > 1 {
 		return fmt.Errorf("%w: --command-loss %v is not between 0 and 1", errUsage, *commandLoss)
 	}
+	if *chunkRefusal < 0 || *chunkRefusal > 1 {
+		return fmt.Errorf("%w: --bdat-pipelined-refusal %v is not between 0 and 1", errUsage, *chunkRefusal)
+	}
 	if *captureLoss < 0 || *captureLoss > 1 {
 		return fmt.Errorf("%w: --capture-loss %v is not between 0 and 1", errUsage, *captureLoss)
 	}
@@ -116,7 +120,7 @@ func run(args []string, stderr io.Writer) error {
 	}
 	opts := synth.Options{Seed: *seed, Sessions: *sessions, Size: target, Clients: *clients,
 		Servers: *servers, Problems: *problems, Concurrency: *concurrency, MaxMessageSize: int(maxMsg), Duplicate: *duplicate, TLS: *tlsShare, BDAT: *bdat, CaptureLoss: *captureLoss, SACK: *sack,
-		FaultCaptureLoss: *faultLoss, CommandLoss: *commandLoss}
+		FaultCaptureLoss: *faultLoss, CommandLoss: *commandLoss, PipelinedChunkRefusal: *chunkRefusal}
 	if *problems == 0 {
 		opts.Problems = -1 // zero means the default in Options
 	}

@@ -93,6 +93,7 @@ func TestRunErrors(t *testing.T) {
 		{"negative capture loss", []string{"--out", filepath.Join(dir, "x.pcap"), "--capture-loss", "-0.1"}},
 		{"fault capture loss above 1", []string{"--out", filepath.Join(dir, "x.pcap"), "--fault-capture-loss", "1.1"}},
 		{"negative command loss", []string{"--out", filepath.Join(dir, "x.pcap"), "--command-loss", "-1"}},
+		{"pipelined refusal above 1", []string{"--out", filepath.Join(dir, "x.pcap"), "--bdat-pipelined-refusal", "3"}},
 		{"SACK share above 1", []string{"--out", filepath.Join(dir, "x.pcap"), "--sack", "2"}},
 		{"bad message cap", []string{"--out", filepath.Join(dir, "x.pcap"), "--max-message-size", "small"}},
 		{"stray argument", []string{"--out", filepath.Join(dir, "x.pcap"), "extra"}},
