@@ -44,6 +44,21 @@ const checkBDATReport = `{"connections":[{"stream":0,"client":"198.18.0.1:40000"
 	`{"verb":"BDAT","frame":10,"reply":{"code":250}},{"verb":"BDAT","frame":13,"reply":{"code":552}},{"verb":"RSET","frame":15,"reply":{"code":250}}],` +
 	`"transactions":[{"mail_frame":6,"method":"BDAT","size":3000,"message_id":"<c@x>","outcome":"rejected","reply":null,"rcpts":[{"reply":{"code":250}}],"diagnosis":{"cause":"rejected"}}]}}]}`
 
+// checkHiddenMailReport is a BDAT session of two transactions, the
+// second's pipelined MAIL hidden by capture loss (mail_frame 0), its one
+// chunk refused 552.
+const checkHiddenMailReport = `{"connections":[{"stream":0,"client":"198.18.0.1:40000","server":"198.19.0.10:25","l4":{"client":{"unseen_bytes":40}},"smtp":{` +
+	`"commands":[{"verb":"MAIL","frame":6,"reply":{"code":250}},{"verb":"RCPT","frame":6,"reply":{"code":250}},` +
+	`{"verb":"BDAT","frame":10,"reply":{"code":250}},{"verb":"BDAT","frame":11,"reply":{"code":250,"frame":12}},` +
+	`{"verb":"RCPT","frame":20,"reply":{"code":250}},{"verb":"BDAT","frame":22,"reply":{"code":552,"frame":23}}],` +
+	`"transactions":[{"mail_frame":6,"size":3000,"message_id":"<e@x>","outcome":"delivered","reply":{"code":250,"frame":12},"diagnosis":{"cause":"ok"}},` +
+	`{"mail_frame":0,"size":2000,"message_id":"<f@x>","outcome":"rejected","reply":null,"diagnosis":{"cause":"rejected"}}]}}]}`
+
+const checkHiddenMailStream = `{"stream":0,"client":"198.18.0.1:40000","server":"198.19.0.10:25","fault":"rejected","bdat":true,` +
+	`"capture_loss":"client-pipelined","unseen":{"client":40,"server":0},"l4":{},"messages":[` +
+	`{"message_id":"<e@x>","size":3000,"recipients":1,"outcome":"delivered","code":250,"cause":"ok","chunks":2,"last":true},` +
+	`{"message_id":"<f@x>","size":2000,"recipients":1,"outcome":"rejected","code":552,"cause":"rejected","chunks":1,"last":true,"lost":"client-pipelined","unknown_ok":true}]}`
+
 func checkBDATStream(chunks int) string {
 	return fmt.Sprintf(`{"stream":0,"client":"198.18.0.1:40000","server":"198.19.0.10:25","fault":"rejected","bdat":true,`+
 		`"l4":{},"messages":[{"message_id":"<c@x>","size":3000,"recipients":1,"outcome":"rejected","code":552,"cause":"rejected","chunks":%d}]}`, chunks)
@@ -103,6 +118,7 @@ func TestCheck(t *testing.T) {
 		{"BDAT: chunks differ", checkBDATReport, checkBDATStream(3), []string{
 			"stream 0 (rejected, BDAT): message[0].chunks: want 3, got 2",
 		}},
+		{"BDAT: a transaction's chunks end at its final reply; a hidden MAIL's follow the previous one", checkHiddenMailReport, checkHiddenMailStream, nil},
 		{"capture loss: unknown where the capture lacks the final reply", checkLossReport("unknown", "capture-incomplete"), checkLostFinal, nil},
 		{"capture loss: a failure the capture does not prove is a false claim", checkLossReport("no-reply", "eod-no-reply"), checkLostFinal, []string{
 			"stream 0 (none, capture lacks server-final): message[0].false-claim: want unknown, got no-reply",
