@@ -614,7 +614,8 @@ func (s *session) sendFlight(body bodySource, segs []flightSeg, kind flightKind,
 			if s.lossDue(LossClientEnd) && end || s.lossDue(LossClientBody) && !end && !command && s.sent-n >= s.plan.loss.at {
 				s.lose(len(s.frames) - 1)
 			}
-			if s.lossDue(LossClientChunkLine) && command && s.chunk >= 2 {
+			// Not the message's first segment, which holds its headers.
+			if s.lossDue(LossClientChunkLine) && command && s.chunk >= 2 && s.sent > n {
 				s.lostLast = s.chunk == len(s.message().chunks)
 				s.lose(len(s.frames) - 1)
 			}
