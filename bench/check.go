@@ -133,23 +133,25 @@ type connectionJSON struct {
 			Frame int        `json:"frame"`
 			Reply *replyJSON `json:"reply"`
 		} `json:"commands"`
-		Transactions []struct {
-			MailFrame int        `json:"mail_frame"`
-			Size      int64      `json:"size"`
-			MessageID string     `json:"message_id"`
-			Outcome   string     `json:"outcome"`
-			Inferred  bool       `json:"inferred"`
-			SizeMin   int64      `json:"size_min"`
-			SizeMax   int64      `json:"size_max"`
-			Reply     *replyJSON `json:"reply"`
-			Rcpts     []struct {
-				Reply *replyJSON `json:"reply"`
-			} `json:"rcpts"`
-			Diagnosis struct {
-				Cause string `json:"cause"`
-			} `json:"diagnosis"`
-		} `json:"transactions"`
+		Transactions []transactionJSON `json:"transactions"`
 	} `json:"smtp"`
+}
+
+type transactionJSON struct {
+	MailFrame int        `json:"mail_frame"`
+	Size      int64      `json:"size"`
+	MessageID string     `json:"message_id"`
+	Outcome   string     `json:"outcome"`
+	Inferred  bool       `json:"inferred"`
+	SizeMin   int64      `json:"size_min"`
+	SizeMax   int64      `json:"size_max"`
+	Reply     *replyJSON `json:"reply"`
+	Rcpts     []struct {
+		Reply *replyJSON `json:"reply"`
+	} `json:"rcpts"`
+	Diagnosis struct {
+		Cause string `json:"cause"`
+	} `json:"diagnosis"`
 }
 
 type replyJSON struct {
@@ -231,68 +233,81 @@ func checkSession(res *CheckResult, e *synth.Expectation, c *connectionJSON) {
 	if len(txs) != len(e.Messages) {
 		add("transactions", len(e.Messages), len(txs))
 	}
-	for i, m := range e.Messages {
+	for i := range e.Messages {
 		if i >= len(txs) {
 			break
 		}
-		tx := &txs[i]
-		f := func(name string) string { return fmt.Sprintf("message[%d].%s", i, name) }
-		switch {
-		case tx.Outcome == m.Outcome:
-		case m.UnknownOK && tx.Outcome == "unknown":
-			// The capture lacks a frame of the message: unknown is honest.
-			res.Unknown++
-			if tx.Diagnosis.Cause != "capture-incomplete" {
-				add(f("cause"), "capture-incomplete", tx.Diagnosis.Cause)
-			}
-			continue
-		case failure(tx.Outcome) && (m.Outcome == "unknown" || m.Lost != synth.LossNone || m.UnknownOK):
-			// A failure the capture does not prove: worse than any
-			// other mismatch, counted apart.
-			res.FalseClaims++
-			add(f("false-claim"), m.Outcome, tx.Outcome)
-		default:
-			add(f("outcome"), m.Outcome, tx.Outcome)
+		inMessage := func(field string, want, got any) { add(fmt.Sprintf("message[%d].%s", i, field), want, got) }
+		checkMessage(res, inMessage, e, c, i)
+	}
+}
+
+// checkMessage compares message i of e with the report's transaction i
+// of c; add takes the field's name within the message.
+func checkMessage(res *CheckResult, add func(string, any, any), e *synth.Expectation, c *connectionJSON, i int) {
+	txs := c.SMTP.Transactions
+	m, tx := &e.Messages[i], &txs[i]
+	switch {
+	case tx.Outcome == m.Outcome:
+	case m.UnknownOK && tx.Outcome == "unknown":
+		// The capture lacks a frame of the message: unknown is honest.
+		res.Unknown++
+		if tx.Diagnosis.Cause != "capture-incomplete" {
+			add("cause", "capture-incomplete", tx.Diagnosis.Cause)
 		}
-		after := 0 // the previous transaction's final reply
-		if i > 0 && txs[i-1].Reply != nil {
-			after = txs[i-1].Reply.Frame
+		return
+	case failure(tx.Outcome) && (m.Outcome == "unknown" || m.Lost != synth.LossNone || m.UnknownOK):
+		// A failure the capture does not prove: worse than any
+		// other mismatch, counted apart.
+		res.FalseClaims++
+		add("false-claim", m.Outcome, tx.Outcome)
+	default:
+		add("outcome", m.Outcome, tx.Outcome)
+	}
+	after := 0 // the previous transaction's final reply
+	if i > 0 && txs[i-1].Reply != nil {
+		after = txs[i-1].Reply.Frame
+	}
+	until := 0
+	if tx.Reply != nil {
+		until = tx.Reply.Frame
+	}
+	chunks, chunkRefused := bdatOf(c, tx.MailFrame, after, until)
+	if got := decidingCode(tx.Reply, tx.Rcpts, chunkRefused); got != m.Code {
+		add("code", m.Code, got)
+	}
+	if e.BDAT && chunks != m.Chunks && m.Lost != synth.LossClientChunkLine {
+		add("chunks", m.Chunks, chunks)
+	}
+	if tx.Diagnosis.Cause != m.Cause {
+		add("cause", m.Cause, tx.Diagnosis.Cause)
+	}
+	if tx.Inferred != m.Inferred {
+		add("inferred", m.Inferred, tx.Inferred)
+	}
+	checkSize(add, m, tx)
+	if m.MessageID != "" && tx.MessageID != m.MessageID {
+		add("message_id", m.MessageID, tx.MessageID)
+	}
+}
+
+// checkSize compares the message's size where the capture shows it: an
+// inferred size range must hold the message and its end-of-data line.
+func checkSize(add func(string, any, any), m *synth.MessageExpectation, tx *transactionJSON) {
+	switch {
+	case m.Inferred && m.Outcome != "aborted":
+		// The records bound the DATA stream: the message and its
+		// end-of-data line.
+		if wire := m.Size + 3; tx.Inferred && (wire < tx.SizeMin || wire > tx.SizeMax) {
+			add("size", fmt.Sprintf("%d", wire), fmt.Sprintf("[%d, %d]", tx.SizeMin, tx.SizeMax))
 		}
-		until := 0
-		if tx.Reply != nil {
-			until = tx.Reply.Frame
-		}
-		chunks, chunkRefused := bdatOf(c, tx.MailFrame, after, until)
-		if got := decidingCode(tx.Reply, tx.Rcpts, chunkRefused); got != m.Code {
-			add(f("code"), m.Code, got)
-		}
-		if e.BDAT && chunks != m.Chunks && m.Lost != synth.LossClientChunkLine {
-			add(f("chunks"), m.Chunks, chunks)
-		}
-		if tx.Diagnosis.Cause != m.Cause {
-			add(f("cause"), m.Cause, tx.Diagnosis.Cause)
-		}
-		if tx.Inferred != m.Inferred {
-			add(f("inferred"), m.Inferred, tx.Inferred)
-		}
-		switch {
-		case m.Inferred && m.Outcome != "aborted":
-			// The records bound the DATA stream: the message and its
-			// end-of-data line.
-			if wire := m.Size + 3; tx.Inferred && (wire < tx.SizeMin || wire > tx.SizeMax) {
-				add(f("size"), fmt.Sprintf("%d", wire), fmt.Sprintf("[%d, %d]", tx.SizeMin, tx.SizeMax))
-			}
-		case m.Lost == synth.LossClientBody || m.Lost == synth.LossClientEnd || m.Lost == synth.LossClientChunkLine:
-			// The capture lacks some of the body's bytes.
-		case m.Lost == synth.LossServerRefusal:
-			// Without the replies to the envelope the capture cannot
-			// tell a body from the commands that follow DATA.
-		case m.Outcome != "aborted" && tx.Size != m.Size:
-			add(f("size"), m.Size, tx.Size)
-		}
-		if m.MessageID != "" && tx.MessageID != m.MessageID {
-			add(f("message_id"), m.MessageID, tx.MessageID)
-		}
+	case m.Lost == synth.LossClientBody || m.Lost == synth.LossClientEnd || m.Lost == synth.LossClientChunkLine:
+		// The capture lacks some of the body's bytes.
+	case m.Lost == synth.LossServerRefusal:
+		// Without the replies to the envelope the capture cannot
+		// tell a body from the commands that follow DATA.
+	case m.Outcome != "aborted" && tx.Size != m.Size:
+		add("size", m.Size, tx.Size)
 	}
 }
 
