@@ -206,13 +206,13 @@ func (t *tlsTrack) overhead(version, suite uint16) (lo, hi int) {
 
 // tlsRecord runs one record through the inference.
 func (d *Decoder) tlsRecord(t *tlsTrack, r tlsrecord.Record) {
-	f := t.conn.Facts()
-	if !f.Established() {
+	c := t.conn // its facts are not copied: this runs for every record
+	if !c.Established() {
 		return
 	}
 	if t.state == inferHandshake {
 		t.update(inferRecord)
-		if f.Ending == tlsrecord.EndComplete {
+		if c.Ending() == tlsrecord.EndComplete {
 			return // the record that completed the handshake is a Finished
 		}
 	}
@@ -220,7 +220,7 @@ func (d *Decoder) tlsRecord(t *tlsTrack, r tlsrecord.Record) {
 		return
 	}
 	if r.Dir == reassembly.ServerToClient {
-		if f.Version() == tlsrecord.VersionTLS13 && r.Length <= tlsrecord.MaxAlertRecord {
+		if c.Version() == tlsrecord.VersionTLS13 && r.Length <= tlsrecord.MaxAlertRecord {
 			return // the size of a close_notify, not of a reply
 		}
 		d.flightAnswered(t, r)
@@ -230,7 +230,7 @@ func (d *Decoder) tlsRecord(t *tlsTrack, r tlsrecord.Record) {
 	if fl.records > 0 && r.Start.Time.Sub(fl.last.Time) >= flightPause {
 		d.flightEnded(t, r.Start, EndClientClosed, r.Length)
 	}
-	lo, hi := t.overhead(f.Version(), f.CipherSuite())
+	lo, hi := t.overhead(c.Version(), c.CipherSuite())
 	if fl.records == 0 {
 		fl.first = r.Start
 	}
@@ -285,8 +285,7 @@ func (t *tlsTrack) cutShort() {
 		return
 	}
 	t.update(inferEndedInRecord)
-	f := t.conn.Facts()
-	lo, hi := t.overhead(f.Version(), f.CipherSuite())
+	lo, hi := t.overhead(t.conn.Version(), t.conn.CipherSuite())
 	fl := &t.flight
 	if fl.records == 0 {
 		fl.first = r.Start
@@ -328,7 +327,12 @@ func (d *Decoder) tlsData(dir reassembly.Direction, p []byte, off int, at reasse
 	if d.tls == nil || len(p) == 0 || d.tls.dec != nil && d.tls.dec.feeding {
 		return
 	}
-	d.tls.conn.Data(dir, p, shiftMarker{at, off})
+	if off != 0 {
+		// Most calls come at a segment's first byte: no shift, and no
+		// Marker to allocate (it escapes).
+		at = shiftMarker{at, off}
+	}
+	d.tls.conn.Data(dir, p, at)
 	d.syncTLS() // a live view reads the Session between calls
 }
 

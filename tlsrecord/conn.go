@@ -159,6 +159,17 @@ func (f *Facts) Established() bool { return f.Ending == EndComplete || f.Ending 
 // facts.
 func (c *Conn) Version() uint16 { return c.facts.Version() }
 
+// CipherSuite is the negotiated suite (Facts.CipherSuite) without copying
+// the facts.
+func (c *Conn) CipherSuite() uint16 { return c.facts.CipherSuite() }
+
+// Ending is how the handshake ended so far (Facts.Ending) without copying
+// the facts.
+func (c *Conn) Ending() Ending { return c.facts.Ending }
+
+// Established is Facts.Established without copying the facts.
+func (c *Conn) Established() bool { return c.facts.Established() }
+
 // Changes counts the events that may have changed what Facts returns but
 // for Records and Bytes (Counts): a handshake event (a hello, a
 // ChangeCipherSpec, an alert, a gap, a FIN or RST, the end, a protected
