@@ -187,6 +187,19 @@ func TestClientGapPairing(t *testing.T) {
 		// Nothing the server sent after its gap bounds the body: the dot
 		// may end a body whose DATA and 354 the gaps hid.
 		want: "replies [250 250 250] unmatched [] | delivered 250 incomplete=true",
+	}, {
+		name: "a 2xx after gaps on both sides answers no DATA",
+		steps: with(steps(
+			C("MAIL FROM:<alice@example.com>\r\n"), S("250 2.1.0 Ok\r\n"), // 4, 5
+			C("RCPT TO:<bob@example.org>\r\n"), S("250 2.1.5 Ok\r\n"), // 6, 7
+			CGap(len("NOOP\r\n")), C("DATA\r\n"), SGap(len("250 2.0.0 Ok\r\n354 go ahead\r\n")), // 8-10
+			withAck(S("250 2.0.0 Ok: queued\r\n"), sentBefore(prologue)+len("MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\nNOOP\r\nDATA\r\na body\r\n.\r\n")), // 11
+			CGap(len("a body\r\n.\r\n")), C("QUIT\r\n"), S("221 Bye\r\n"), // 12-14
+		)),
+		// DATA draws a 354 or a refusal (RFC 5321 §4.3.2): its reply was in
+		// the server's gap, and the 250 answers something after it the
+		// client gap hid. Before: DATA had the 250 for its reply.
+		want: "replies [250 250 250 0 221] unmatched [250] | unknown 0 incomplete=true",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -253,8 +253,20 @@ func (d *Decoder) resyncIndex(r *Reply) (i int, ok, sure bool) {
 		}
 		return i, false, false
 	}
-	for i+1 < held && d.queue[i].isFinal() {
-		i++
+	for {
+		for i+1 < held && d.queue[i].isFinal() {
+			i++
+		}
+		if r.Code/100 != 2 || d.queue[i].kind != pendingCommand || d.queue[i].verb != verbDATA {
+			break
+		}
+		// DATA draws a 354 or a refusal, never a 2xx (RFC 5321 §4.3.2):
+		// its reply was in the gap (replyLost), and this one answers a
+		// later request, or one the capture has not shown (its
+		// end-of-data in a client gap not reported yet).
+		if i++; i >= held {
+			return i, false, false
+		}
 	}
 	// The server may also have had client bytes the capture has not
 	// shown yet (a client gap reported later): requests after the last
