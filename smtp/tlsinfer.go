@@ -299,13 +299,14 @@ func (t *tlsTrack) cutShort() {
 	fl.cutBody = r.Length-lo >= minBodyPlaintext
 }
 
-// flightTransaction is the transaction of the body flight under way, not
-// decided yet, with what it rests on in inf.
-func (t *tlsTrack) flightTransaction(inf *Inference) Transaction {
+// flightTransaction writes to tx the transaction of the body flight under
+// way, not decided yet, with what it rests on in inf. It writes in place:
+// syncTLS rewrites the pending transaction after every record of a body.
+func (t *tlsTrack) flightTransaction(tx *Transaction, inf *Inference) {
 	fl := &t.flight
 	*inf = Inference{Records: fl.records, Bytes: fl.bytes, SizeMin: fl.sizeMin, SizeMax: fl.sizeMax,
 		Version: tlsrecord.VersionName(t.conn.Version())}
-	return Transaction{SizeParam: -1, Size: fl.sizeMax, Outcome: OutcomeUnknown,
+	*tx = Transaction{SizeParam: -1, Size: fl.sizeMax, Outcome: OutcomeUnknown,
 		DataFrame: fl.first.Frame, DataTime: fl.first.Time,
 		EndOfDataFrame: fl.last.Frame, EndOfDataTime: fl.last.Time, Incomplete: fl.gapped, Inferred: inf}
 }
@@ -313,7 +314,8 @@ func (t *tlsTrack) flightTransaction(inf *Inference) Transaction {
 // inferred appends the transaction of the body flight under way.
 func (d *Decoder) inferred(t *tlsTrack) *Transaction {
 	fl := &t.flight
-	tx := t.flightTransaction(&Inference{})
+	var tx Transaction
+	t.flightTransaction(&tx, &Inference{})
 	if len(t.inferred) >= d.opts.MaxTransactions {
 		d.anomalyf(AnomalyTooManyTransactions, fl.first.Frame, "more than %d mail transactions", d.opts.MaxTransactions)
 		return &Transaction{Inferred: &Inference{}}
@@ -412,7 +414,7 @@ func (d *Decoder) syncTLS() {
 	}
 	d.s.TLS.Inferred = d.tls.inferred[:len(d.tls.inferred):len(d.tls.inferred)]
 	if d.life == lifeOpen && t.flight.body() {
-		t.pending = t.flightTransaction(&t.pendingInference)
+		t.flightTransaction(&t.pending, &t.pendingInference)
 		d.s.TLS.Pending = &t.pending
 	}
 }
