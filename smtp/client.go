@@ -468,6 +468,7 @@ func (d *Decoder) command(c command, m reassembly.Mark) {
 		if !c.truncated {
 			d.s.Hello = c.arg // a cut name is no name
 		}
+		e.txn = d.cur // reset if accepted (helloReply)
 		if c.verb == verbLHLO {
 			d.dialect = dialectLMTP
 		}

@@ -479,6 +479,21 @@ func (d *Decoder) answer(e pending, r *Reply) {
 	}
 }
 
+// helloReset ends the transaction open when the client sent e, an EHLO,
+// HELO or LHLO the server accepted: it clears the server's state as RSET
+// does (RFC 5321 §4.1.4; a refused one leaves it). A MAIL the client sent
+// after the greeting opened a transaction of its own, which stays.
+func (d *Decoder) helloReset(e pending) {
+	if e.txn < 0 || e.txn != d.cur || d.txns[e.txn].phase != txnEnvelope {
+		return
+	}
+	m := reassembly.Mark{Time: e.sent}
+	if e.cmd >= 0 {
+		m.Frame = d.s.Commands[e.cmd].Frame
+	}
+	d.abandon(m)
+}
+
 // helloReply applies the reply to EHLO, HELO or LHLO. The session's name
 // for the client is the last one the server accepted: a later greeting it
 // refuses (a bare "EHLO" answered 501) leaves the session as it was (RFC
@@ -494,6 +509,7 @@ func (d *Decoder) helloReply(e pending, r *Reply) {
 			d.helloAccepted, d.helloAnswered = d.s.Commands[e.cmd].Arg, true
 			d.s.Hello = d.helloAccepted
 		}
+		d.helloReset(e)
 	case 4, 5:
 		if d.helloAnswered {
 			d.s.Hello = d.helloAccepted
