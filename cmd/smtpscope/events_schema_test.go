@@ -48,17 +48,10 @@ func TestEventsSchema(t *testing.T) {
 	}
 	for _, name := range []string{"relay-stall", "eod-552", "eod-451", "connect-refused", "connect-timeout", "banner-421", "tls-stall-12"} {
 		for _, redact := range []bool{false, true} {
-			sink, closeEvents, err := events.Open(valid, nil, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := liveConfig{sink: sink}
-			cfg.report.Redact = redact
-			res, _ := replay(t, scenarioPath(name), cfg)
-			if err := closeEvents(); err != nil || res.err != nil {
-				t.Fatal(name, err, res.err)
-			}
-			res.report.Close()
+			liveEvents(t, valid, name, redact, func(cfg liveConfig) liveResult {
+				res, _ := replay(t, scenarioPath(name), cfg)
+				return res
+			})
 		}
 	}
 	offer := filepath.Join(repoRoot, "testdata", "starttls-offer", "starttls-offer.pcapng")
@@ -73,31 +66,17 @@ func TestEventsSchema(t *testing.T) {
 		if st := run(args, nil, &stdout, &stderr); st == exitError {
 			t.Fatalf("analyze %s: %s", offer, stderr.String())
 		}
-		sink, closeEvents, err := events.Open(valid, nil, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := liveConfig{sink: sink}
-		cfg.report.Redact = redact
-		res, _ := replay(t, offer, cfg)
-		if err := closeEvents(); err != nil || res.err != nil {
-			t.Fatal("starttls-offer", err, res.err)
-		}
-		res.report.Close()
+		liveEvents(t, valid, "starttls-offer", redact, func(cfg liveConfig) liveResult {
+			res, _ := replay(t, offer, cfg)
+			return res
+		})
 	}
 	for _, redact := range []bool{false, true} {
 		// A TLS session decrypted once its late key came.
-		sink, closeEvents, err := events.Open(valid, nil, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := liveConfig{sink: sink}
-		cfg.report.Redact = redact
-		res, _ := replayLateKeys(t, scenarioPath("tls-stall-13"), 30, cfg)
-		if err := closeEvents(); err != nil || res.err != nil {
-			t.Fatal("tls-stall-13", err, res.err)
-		}
-		res.report.Close()
+		liveEvents(t, valid, "tls-stall-13", redact, func(cfg liveConfig) liveResult {
+			res, _ := replayLateKeys(t, scenarioPath("tls-stall-13"), 30, cfg)
+			return res
+		})
 	}
 	invalid := filepath.Join(dir, "invalid.jsonl")
 	writeBrokenEvents(t, valid, invalid)
@@ -213,4 +192,21 @@ func deepCopy(t *testing.T, ev map[string]any) map[string]any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// liveEvents appends to the events file at path what a live run writes:
+// play runs it with the given configuration (the events sink, redact).
+func liveEvents(t *testing.T, path, name string, redact bool, play func(liveConfig) liveResult) {
+	t.Helper()
+	sink, closeEvents, err := events.Open(path, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := liveConfig{sink: sink}
+	cfg.report.Redact = redact
+	res := play(cfg)
+	if err := closeEvents(); err != nil || res.err != nil {
+		t.Fatal(name, err, res.err)
+	}
+	res.report.Close()
 }
